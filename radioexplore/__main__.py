@@ -1,0 +1,5 @@
+import sys
+
+from radioexplore.cli import main
+
+sys.exit(main())

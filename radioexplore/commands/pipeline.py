@@ -1,0 +1,216 @@
+"""Pipeline stages: simulate, ingest, embed, index, map, rank, neighbours, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from radioexplore.commands.common import embedding_name as _embedding_name
+from radioexplore.commands.common import name_arg as _name_arg
+from radioexplore.commands.common import run_arg as _run_arg
+from radioexplore.rundir import RunDir
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from radioexplore.simulate import SimulationConfig, simulate_survey
+
+    config = SimulationConfig(fields=args.fields, size_px=args.size, seed=args.seed, naxis=args.naxis)
+    paths = simulate_survey(args.out, config, progress=not args.quiet)
+    print(f"wrote {args.fields} FITS images and {', '.join(p.name for p in paths.values())} to {args.out}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from radioexplore.ingest import IngestConfig, IngestError, attach_truth, ingest
+
+    if not args.fits:
+        raise SystemExit("error: give at least one FITS image to ingest")
+    config = IngestConfig(
+        tile_px=args.tile,
+        scaling=args.scaling,
+        catalog=str(args.catalog) if args.catalog else None,
+        exclude_multi=args.exclude_multi,
+        field_table=str(args.field_table) if args.field_table else None,
+        survey=args.survey,
+    )
+    run = RunDir(args.run)
+    try:
+        report = ingest(args.fits, run, config, progress=not args.quiet)
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.truth:
+        attach_truth(run, args.truth)
+    print(report.summary())
+    return 1 if report.failed and args.strict else 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from radioexplore.embedding import EmbedConfig, embed_run
+
+    run = RunDir(args.run)
+    config = EmbedConfig(
+        name=args.name or "vit",
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        random_init=args.random_init,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    path = embed_run(run, config, progress=not args.quiet)
+    if run.read_meta().get("default_embedding") is None:
+        run.record("embed", run.stage_config("embed", config.name), key=config.name, default_embedding=config.name)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from radioexplore.index import IndexConfig, index_run
+
+    run = RunDir(args.run)
+    path = index_run(run, _embedding_name(run, args.name), IndexConfig(factory=args.factory))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from radioexplore.maps import MapConfig, map_run
+
+    run = RunDir(args.run)
+    config = MapConfig(
+        method=args.method,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        perplexity=args.perplexity,
+        seed=args.seed,
+    )
+    print(f"wrote {map_run(run, _embedding_name(run, args.name), config)}")
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from radioexplore.isolation import RankConfig, rank_run
+
+    run = RunDir(args.run)
+    config = RankConfig(n_estimators=args.trees, max_samples=args.max_samples, seed=args.seed)
+    print(f"wrote {rank_run(run, _embedding_name(run, args.name), config)}")
+    return 0
+
+
+def cmd_neighbours(args: argparse.Namespace) -> int:
+    from radioexplore.index import neighbours
+
+    run = RunDir(args.run)
+    try:
+        hits = neighbours(run, _embedding_name(run, args.name), args.tile, args.k)
+    except IndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(hits, indent=1))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from radioexplore.demo import DemoConfig, build_demo
+
+    run = RunDir(args.run)
+    config = DemoConfig(
+        fields=args.fields,
+        size_px=args.size,
+        seed=args.seed,
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+    )
+    timings = build_demo(run, config, progress=not args.quiet)
+    total = sum(timings.values())
+    print(
+        f"demo run ready in {run.root} ({total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + ")"
+    )
+    print(f"serve it with: panel serve app/ --args --run {run.root}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the pipeline sub-commands."""
+    p = sub.add_parser("simulate", help="simulate a MeerKAT-like survey (FITS images + truth catalogue)")
+    p.add_argument("--out", required=True, type=Path, help="output folder for the FITS images and catalogues")
+    p.add_argument("--fields", type=int, default=16, help="number of fields (default 16)")
+    p.add_argument("--size", type=int, default=2048, help="image side in pixels (default 2048)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same survey")
+    p.add_argument("--naxis", type=int, choices=(2, 4), default=4, help="write 2-D or 4-D (FREQ, STOKES) images")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("ingest", help="tile FITS images into a run directory")
+    p.add_argument("fits", nargs="*", type=Path, help="FITS images (2-4 axes)")
+    _run_arg(p)
+    p.add_argument("--tile", type=int, default=256, help="crop size in pixels (seed 000: 256)")
+    p.add_argument(
+        "--scaling",
+        default="contrast",
+        help="per-field scaling: contrast (2-98 percentile, seed 000), zscale, asinh, powerlaw, signlog, three_channel (seed 002)",
+    )
+    p.add_argument(
+        "--catalog", type=Path, help="PyBDSF-style source catalogue (FITS or CSV) for per-tile source counts"
+    )
+    p.add_argument(
+        "--exclude-multi", action="store_true", help="ignore multi-Gaussian (S_Code M) sources, as MGCLS does"
+    )
+    p.add_argument("--field-table", type=Path, help="CSV with columns field,dqf giving each field's data-quality flag")
+    p.add_argument("--survey", default="", help="survey name recorded with every tile")
+    p.add_argument(
+        "--truth", type=Path, help="simulation folder whose truth columns to attach (simulated surveys only)"
+    )
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any file failed")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("embed", help="embed every tile with a backbone")
+    _run_arg(p)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="backbone checkpoint (ours or official DINO); default: the shipped demo checkpoint",
+    )
+    p.add_argument("--name", help="name of this embedding set (default: vit)")
+    p.add_argument("--random-init", action="store_true", help="use a randomly initialised network (a baseline)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("index", help="build the FAISS similarity index of an embedding set")
+    _run_arg(p)
+    _name_arg(p)
+    p.add_argument("--factory", help="FAISS index_factory string (default: Flat for small runs, IVF above 50k tiles)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("map", help="2-D map of an embedding set (UMAP or t-SNE)")
+    _run_arg(p)
+    _name_arg(p)
+    p.add_argument("--method", choices=("umap", "tsne"), default="umap")
+    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
+    p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_map)
+
+    p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
+    _run_arg(p)
+    _name_arg(p)
+    p.add_argument("--trees", type=int, default=200, help="number of trees (seed 002: 200)")
+    p.add_argument("--max-samples", type=float, default=0.02, help="fraction of tiles per tree (seed 002: 0.02)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser("neighbours", help="print the K nearest tiles of a tile as JSON")
+    _run_arg(p)
+    _name_arg(p)
+    p.add_argument("--tile", type=int, required=True, help="tile id (row of tiles.parquet)")
+    p.add_argument("-k", type=int, default=8, help="number of neighbours")
+    p.set_defaults(func=cmd_neighbours)
+
+    p = sub.add_parser("demo", help="simulate a survey and run every stage on it")
+    _run_arg(p)
+    p.add_argument("--fields", type=int, default=16)
+    p.add_argument("--size", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
+    p.set_defaults(func=cmd_demo)

@@ -1,0 +1,52 @@
+"""Backbones by name: ViT (patch 8 or 16; tiny, small, base) and ResNet-18/50, one input channel.
+
+A :class:`BackboneSpec` is plain data (it lives in recipes and checkpoints); :func:`build_backbone`
+turns it into a module whose forward returns one embedding per image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from torch import nn
+
+from radioexplore.models.resnet import resnet18, resnet50
+from radioexplore.models.vit import vit
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What network and what input it expects; stored with every checkpoint."""
+
+    arch: str = "vit_small"  # seed 000: ViT-S/8 and ResNet-50
+    patch: int = 8  # seed 000: patch size 8 (attention maps of 8 x 8 patches)
+    in_chans: int = 1
+    input_px: int = 224  # tiles are resized to this before the network; seed 000 global crops 224 px
+    mean: float = 0.0  # input normalisation: (x - mean) / std on tiles scaled to [0, 1]
+    std: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+BACKBONES: dict[str, Callable[[BackboneSpec], nn.Module]] = {
+    "vit_tiny": lambda s: vit("tiny", s.patch, s.in_chans, img_px=s.input_px),
+    "vit_small": lambda s: vit("small", s.patch, s.in_chans, img_px=s.input_px),
+    "vit_base": lambda s: vit("base", s.patch, s.in_chans, img_px=s.input_px),
+    "resnet18": lambda s: resnet18(s.in_chans),
+    "resnet50": lambda s: resnet50(s.in_chans),
+}
+
+
+def build_backbone(spec: BackboneSpec) -> nn.Module:
+    """The backbone named by ``spec.arch``, randomly initialised."""
+    try:
+        factory = BACKBONES[spec.arch]
+    except KeyError:
+        raise ValueError(f"unknown backbone {spec.arch!r}; choose one of {', '.join(BACKBONES)}") from None
+    return factory(spec)
+
+
+def is_vit(spec: BackboneSpec) -> bool:
+    return spec.arch.startswith("vit")

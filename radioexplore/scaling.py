@@ -1,0 +1,169 @@
+"""Intensity scalings that turn Jy/beam into model input in [0, 1], fitted per field.
+
+Lastufka et al. 2024 (seed 000, sec. 2.2) fit the scaling on the whole image of a field, not on
+each crop, so that the relative brightness of crops near the pointing centre and near the edge
+of the primary beam survives; contrast stretching between the 2nd and 98th percentile is their
+choice. Riggi et al. 2024 (seed 002, sec. 2.3) stack three scalings as three channels.
+
+Each scaler is chosen by name from :data:`SCALERS`; ``fit`` sees a sample of a field's finite
+pixels and returns plain numbers (recorded in run.toml), ``apply`` maps a crop to ``[C, H, W]``.
+NaN pixels (blanked borders) become 0 after scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.stats import sigma_clipped_stats
+from astropy.visualization import ZScaleInterval
+
+from radioexplore.noise import mad_rms
+
+
+def _linear(pixels: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    span = hi - lo if hi > lo else 1.0
+    out = (np.asarray(pixels, dtype=np.float32) - np.float32(lo)) / np.float32(span)
+    out = np.clip(out, 0.0, 1.0)
+    return np.nan_to_num(out, nan=0.0)
+
+
+@dataclass(frozen=True)
+class ContrastStretch:
+    """Linear stretch between two percentiles of the field (seed 000: 2nd and 98th)."""
+
+    low: float = 2.0  # seed 000, sec. 2.2 (MGCLS)
+    high: float = 98.0  # seed 000, sec. 2.2; 99.9 for MIGHTEE's spurious bright pixels
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        lo, hi = np.percentile(sample, [self.low, self.high])
+        return {"lo": float(lo), "hi": float(hi)}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        return _linear(pixels, state["lo"], state["hi"])[None]
+
+
+@dataclass(frozen=True)
+class ZScale:
+    """IRAF zscale limits of the field, then a linear stretch (seed 002 uses contrast 0.25 and 0.4)."""
+
+    contrast: float = 0.25
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        lo, hi = ZScaleInterval(contrast=self.contrast).get_limits(_subsample(sample))
+        return {"lo": float(lo), "hi": float(hi)}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        return _linear(pixels, state["lo"], state["hi"])[None]
+
+
+@dataclass(frozen=True)
+class Asinh:
+    """Percentile stretch followed by asinh(x/a)/asinh(1/a): keeps bright structure without saturating."""
+
+    low: float = 2.0
+    high: float = 99.9
+    a: float = 0.1
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        lo, hi = np.percentile(sample, [self.low, self.high])
+        return {"lo": float(lo), "hi": float(hi)}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        x = _linear(pixels, state["lo"], state["hi"])
+        return (np.arcsinh(x / self.a) / np.arcsinh(1.0 / self.a)).astype(np.float32)[None]
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """Divide by the field maximum and raise to a power (seed 000, fig. 4, after Drozdova et al. 2024)."""
+
+    power: float = 0.5
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        return {"max": float(np.max(sample)) if sample.size else 1.0}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        x = np.clip(np.asarray(pixels, np.float32) / np.float32(state["max"] or 1.0), 0.0, 1.0)
+        return np.nan_to_num(x**self.power, nan=0.0).astype(np.float32)[None]
+
+
+@dataclass(frozen=True)
+class SignLog:
+    """sign(x) log(1 + |x|/rms) in units of the field's noise, mapped to [0, 1] (seed 000, fig. 4).
+
+    The paper applies sign-log to raw values; in Jy/beam those are far below 1 and the log would
+    be linear, so we first divide by the robust field rms.
+    """
+
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        rms = mad_rms(sample) or 1.0
+        top = float(np.log1p(np.max(np.abs(sample)) / rms)) if sample.size else 1.0
+        return {"rms": float(rms), "top": top or 1.0}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        x = np.asarray(pixels, np.float32) / np.float32(state["rms"])
+        y = np.sign(x) * np.log1p(np.abs(x)) / np.float32(state["top"])
+        return np.nan_to_num(np.clip(0.5 + 0.5 * y, 0.0, 1.0), nan=0.0).astype(np.float32)[None]
+
+
+@dataclass(frozen=True)
+class ThreeChannel:
+    """Riggi et al. 2024 (seed 002, sec. 2.3): sigma-clip (5 low, 30 high), zscale 0.25, zscale 0.4."""
+
+    sigma_low: float = 5.0  # seed 002, sec. 2.3
+    sigma_high: float = 30.0  # seed 002, sec. 2.3
+    contrasts: tuple[float, float] = (0.25, 0.4)  # seed 002, sec. 2.3
+    channels: int = 3
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        _, median, std = sigma_clipped_stats(_subsample(sample), sigma=3.0, maxiters=5)
+        state = {"clip_lo": float(median - self.sigma_low * std), "clip_hi": float(median + self.sigma_high * std)}
+        for i, c in enumerate(self.contrasts):
+            lo, hi = ZScaleInterval(contrast=c).get_limits(_subsample(sample))
+            state[f"z{i}_lo"], state[f"z{i}_hi"] = float(lo), float(hi)
+        return state
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        return np.stack(
+            [
+                _linear(pixels, state["clip_lo"], state["clip_hi"]),
+                _linear(pixels, state["z0_lo"], state["z0_hi"]),
+                _linear(pixels, state["z1_lo"], state["z1_hi"]),
+            ]
+        )
+
+
+SCALERS = {
+    "contrast": ContrastStretch,
+    "zscale": ZScale,
+    "asinh": Asinh,
+    "powerlaw": PowerLaw,
+    "signlog": SignLog,
+    "three_channel": ThreeChannel,
+}
+
+
+def make_scaler(name: str, **params: float):
+    """The scaler registered as ``name``, built with ``params``."""
+    try:
+        cls = SCALERS[name]
+    except KeyError:
+        raise ValueError(f"unknown scaling {name!r}; choose one of {', '.join(SCALERS)}") from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"scaling {name!r}: bad parameters {params}: {exc}") from None
+
+
+def _subsample(sample: np.ndarray, n: int = 200_000) -> np.ndarray:
+    if sample.size <= n:
+        return sample
+    step = sample.size // n
+    return sample[::step]
