@@ -1,0 +1,69 @@
+"""Shared fixtures: a small simulated survey, a tiny complete run directory, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radioexplore.rundir import RunDir
+
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m radioexplore ARGS`` from this checkout; returns the completed process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "radioexplore", "-q", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"radioexplore {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def small_survey(tmp_path_factory) -> Path:
+    """Four simulated 512 px fields with truth and catalogue (seed 7)."""
+    from radioexplore.simulate import SimulationConfig, simulate_survey
+
+    out = tmp_path_factory.mktemp("survey")
+    simulate_survey(out, SimulationConfig(fields=4, size_px=512, seed=7), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, small_survey) -> RunDir:
+    """A complete run over ``small_survey``: ingest (with truth), embed, index, map, rank."""
+    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.index import index_run
+    from radioexplore.ingest import IngestConfig, attach_truth, ingest
+    from radioexplore.isolation import rank_run
+    from radioexplore.maps import MapConfig, map_run
+
+    run = RunDir(tmp_path_factory.mktemp("run") / "tiny")
+    files = sorted(small_survey.glob("field_*.fits"))
+    ingest(files, run, IngestConfig(tile_px=128, catalog=str(small_survey / "catalogue.csv")), progress=False)
+    attach_truth(run, small_survey)
+    embed_run(run, EmbedConfig(name="vit", batch_size=16), progress=False)
+    index_run(run, "vit")
+    map_run(run, "vit", MapConfig(n_neighbors=5))
+    rank_run(run, "vit")
+    run.record("embed", run.stage_config("embed", "vit"), key="vit", default_embedding="vit")
+    return run
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
