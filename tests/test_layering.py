@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_library_does_not_import_panel_holoviews_or_bokeh():
-    modules = sorted(p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".") for p in (ROOT / "radioexplore").rglob("*.py"))
+    modules = sorted(
+        p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".") for p in (ROOT / "radioexplore").rglob("*.py")
+    )
     modules = [m.removesuffix(".__init__") for m in modules if not m.endswith("__main__")]
     code = (
         "import importlib, sys\n"

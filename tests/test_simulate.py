@@ -41,7 +41,9 @@ def test_compact_fluxes_follow_a_power_law():
 
 def test_noise_rises_towards_the_edge_and_is_blanked_beyond_the_cutoff():
     rng = np.random.default_rng(1)
-    cfg = SimulationConfig(size_px=1024, compact_per_sq_deg=0, extended_per_field=(0, 0), dqf_probabilities=(1, 0, 0, 0))
+    cfg = SimulationConfig(
+        size_px=1024, compact_per_sq_deg=0, extended_per_field=(0, 0), dqf_probabilities=(1, 0, 0, 0)
+    )
     image, truth, _ = simulate_field(cfg, 0, rng)
     centre = image[448:576, 448:576]
     edge = image[40:168, 448:576]
