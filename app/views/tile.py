@@ -105,9 +105,7 @@ class TileView(param.Parameterized):
             height=THUMB_PX,
             margin=2,
         )
-        button = pn.widgets.Button(
-            label=f"#{tile_id} · d={distance:.3g}", width=THUMB_PX, margin=2, button_type="light"
-        )
+        button = pn.widgets.Button(label=f"#{tile_id} · d={distance:.3g}", width=THUMB_PX, margin=2)
         button.on_click(lambda _event, t=tile_id: setattr(self.state, "selected_tile", t))
         return pn.Column(thumb, button, margin=2, css_classes=["neighbour"])
 
