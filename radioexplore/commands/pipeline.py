@@ -84,8 +84,9 @@ def cmd_map(args: argparse.Namespace) -> int:
         min_dist=args.min_dist,
         perplexity=args.perplexity,
         seed=args.seed,
+        sample_above=args.sample_above,
     )
-    print(f"wrote {map_run(run, _embedding_name(run, args.name), config)}")
+    print(f"wrote {map_run(run, _embedding_name(run, args.name), config, progress=not args.quiet)}")
     return 0
 
 
@@ -185,7 +186,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("map", help="2-D map of an embedding set (UMAP or t-SNE)")
     _run_arg(p)
     _name_arg(p)
-    p.add_argument("--method", choices=("umap", "tsne"), default="umap")
+    p.add_argument(
+        "--method",
+        choices=("umap", "tsne", "pca"),
+        default="umap",
+        help="UMAP (default), t-SNE (openTSNE, FFT-accelerated) or plain PCA",
+    )
+    p.add_argument(
+        "--sample-above",
+        type=int,
+        default=200_000,
+        help="fit on a random sample above this many tiles and place the rest with the fitted transform",
+    )
     p.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")
