@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def read_image(path: str | Path) -> FitsImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            warnings.simplefilter("ignore", AstropyUserWarning)  # "may have been truncated": checked below
             hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
             hdu_index, hdu = _first_image_hdu(hdul, path)
             header = hdu.header.copy()
