@@ -222,19 +222,18 @@ def test_positions_problems_are_named(tmp_path):
         read_positions(tmp_path / "q.csv")
 
 
-def test_fetch_cli_then_ingest_the_cutouts_as_stamps(tmp_path, service, positions, cli):
+def test_fetch_cli_then_ingest_the_cutouts_as_stamps(tmp_path, service, positions, cli, cli_main):
     out = tmp_path / "cutouts"
     res = cli("fetch", positions, "--service", f"{service.url}/sia", "--out", out, "--backoff", "0")
     assert "downloaded 3" in res.stdout and "no image 1" in res.stdout
     run = tmp_path / "run"
-    cli("ingest", "--stamps", out, "--run", run, "--tile", "64")
+    cli_main("ingest", "--stamps", out, "--run", run, "--tile", "64")
     tiles = RunDir(run).read_tiles().set_index("field")
     for name, (ra, dec) in SOURCES.items():
-        assert tiles.loc[name, "ra"] == pytest.approx(ra, abs=1e-3) and tiles.loc[name, "dec"] == pytest.approx(
-            dec, abs=1e-3
-        )
+        assert tiles.loc[name, "ra"] == pytest.approx(ra, abs=1e-3)
+        assert tiles.loc[name, "dec"] == pytest.approx(dec, abs=1e-3)
     service.fail["/sia"] = 10**6
-    res = cli(
+    code, stdout, _ = cli_main(
         "fetch", positions, "--service", f"{service.url}/sia", "--out", tmp_path / "x", "--retries", "0", check=False
     )
-    assert res.returncode == 1 and "run the same command again" in res.stdout
+    assert code == 1 and "run the same command again" in stdout

@@ -41,7 +41,7 @@ def test_catalogue_counts_equal_truth_counts_and_say_so(truth_run):
     assert tiles["file"].map(lambda f: f.startswith("/")).all()  # absolute: the app finds the pixels
 
 
-def test_a_bad_batch_ingests_the_rest_and_names_each_bad_file(tmp_path, small_survey, cli):
+def test_a_bad_batch_ingests_the_rest_and_names_each_bad_file(tmp_path, small_survey, cli_main):
     good = small_survey / "field_001.fits"
     truncated = tmp_path / "truncated.fits"
     truncated.write_bytes((small_survey / "field_000.fits").read_bytes()[:20000])
@@ -51,13 +51,13 @@ def test_a_bad_batch_ingests_the_rest_and_names_each_bad_file(tmp_path, small_su
     nowcs = tmp_path / "no_wcs.fits"
     fits.PrimaryHDU(data[0, 0], fits.Header({"BUNIT": "JY/BEAM"})).writeto(nowcs)
     run = tmp_path / "run"
-    out = cli("ingest", good, truncated, blank, nowcs, "--run", run, "--tile", "128")
-    assert "FAILED" in out.stdout
-    failed = {line for line in out.stdout.splitlines() if "FAILED" in line}
+    _, stdout, _ = cli_main("ingest", good, truncated, blank, nowcs, "--run", run, "--tile", "128")
+    assert "FAILED" in stdout
+    failed = {line for line in stdout.splitlines() if "FAILED" in line}
     assert any("truncated.fits" in x and "truncated" in x.split(":", 1)[1] for x in failed)
     assert any("all_nan.fits" in x and "no finite pixels" in x for x in failed)
     assert not any("no_wcs.fits" in x for x in failed)
-    assert "no_wcs.fits: no celestial WCS; ingesting in pixel-only mode" in out.stdout
+    assert "no_wcs.fits: no celestial WCS; ingesting in pixel-only mode" in stdout
     report = json.loads((run / "ingest_report.json").read_text())
     assert set(report["failed"]) == {str(truncated), str(blank)} and len(report["ingested"]) == 2
     tiles = RunDir(run).read_tiles()
@@ -65,8 +65,8 @@ def test_a_bad_batch_ingests_the_rest_and_names_each_bad_file(tmp_path, small_su
     pixel_only = tiles[tiles["field"] == "no_wcs"]
     assert pixel_only["ra"].isna().all() and pixel_only["n_sources_from"].eq("detector").all()
     assert tiles.loc[tiles["field"] == "field_001", "ra"].notna().all()
-    strict = cli("ingest", good, truncated, "--run", tmp_path / "run2", "--strict", check=False)
-    assert strict.returncode == 1
+    code, _, _ = cli_main("ingest", good, truncated, "--run", tmp_path / "run2", "--strict", check=False)
+    assert code == 1
 
 
 def test_pybdsf_catalogue_counts_with_and_without_multi_gaussian_sources(tmp_path, small_survey):
@@ -133,33 +133,37 @@ def test_without_a_catalogue_our_detector_counts_sources_close_to_the_truth(tmp_
     assert abs(detected.sum() / truth.sum() - 1) < 0.2
 
 
-def test_three_channel_scaling_gives_three_channel_tiles_end_to_end(tmp_path, small_survey, cli):
+def test_three_channel_scaling_gives_three_channel_tiles_end_to_end(tmp_path, small_survey, cli_main):
     run = tmp_path / "run"
-    cli("ingest", small_survey / "field_003.fits", "--run", run, "--tile", "128", "--scaling", "three_channel")
+    cli_main("ingest", small_survey / "field_003.fits", "--run", run, "--tile", "128", "--scaling", "three_channel")
     store = zarr.open_array(str(run / "tiles.zarr"), mode="r")
     assert store.shape == (16, 3, 128, 128)
     tiles = np.asarray(store[:], dtype=np.float32)
     # sigma-clip 5/30, zscale 0.25, zscale 0.4 (seed 002): three different views of the same pixels
     assert not np.allclose(tiles[:, 0], tiles[:, 1]) and not np.allclose(tiles[:, 1], tiles[:, 2])
     assert RunDir(run).stage_config("ingest")["channels"] == 3
-    cli("embed", "--run", run, "--name", "vit", "--batch-size", "8")
+    cli_main("embed", "--run", run, "--name", "vit", "--batch-size", "8")
     assert RunDir(run).read_embeddings("vit").shape[0] == 16
 
 
-def test_scaling_parameters_reach_the_scaler(tmp_path, small_survey, cli):
+def test_scaling_parameters_reach_the_scaler(tmp_path, small_survey, cli_main):
     run = tmp_path / "run"
-    cli("ingest", small_survey / "field_003.fits", "--run", run, "--tile", "256", "--scaling-param", "high=99.9")
+    cli_main("ingest", small_survey / "field_003.fits", "--run", run, "--tile", "256", "--scaling-param", "high=99.9")
     state = RunDir(run).stage_config("ingest")
     assert state["scaling_params"] == {"high": 99.9}
-    out = cli("ingest", small_survey / "field_003.fits", "--run", run, "--scaling-param", "high", check=False)
-    assert out.returncode != 0 and "NAME=NUMBER" in out.stderr
+    code, _, err = cli_main(
+        "ingest", small_survey / "field_003.fits", "--run", run, "--scaling-param", "high", check=False
+    )
+    assert code != 0 and "NAME=NUMBER" in err
 
 
-def test_errors_say_what_to_do(tmp_path, small_survey, cli):
-    out = cli("ingest", "--run", tmp_path / "r", check=False)
-    assert out.returncode != 0 and "--stamps" in out.stderr
+def test_errors_say_what_to_do(tmp_path, small_survey, cli_main):
+    code, _, err = cli_main("ingest", "--run", tmp_path / "r", check=False)
+    assert code != 0 and "--stamps" in err
     stamps = tmp_path / "s"
     stamps.mkdir()
     shutil.copy(small_survey / "field_000.fits", stamps)
-    out = cli("ingest", small_survey / "field_000.fits", "--stamps", stamps, "--run", tmp_path / "r", check=False)
-    assert out.returncode != 0 and "not both" in out.stderr
+    code, _, err = cli_main(
+        "ingest", small_survey / "field_000.fits", "--stamps", stamps, "--run", tmp_path / "r", check=False
+    )
+    assert code != 0 and "not both" in err

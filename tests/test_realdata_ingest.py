@@ -72,7 +72,7 @@ def test_the_shared_footprint_warning_names_all_three_files(scorpio_run):
 
 
 @needs_realdata
-def test_frdeep_first_pngs_with_a_labels_csv_ingest_with_their_labels(tmp_path, cli, frdeep):
+def test_frdeep_first_pngs_with_a_labels_csv_ingest_with_their_labels(tmp_path, cli_main, frdeep):
     images, labels, names = frdeep["x_first"][:40], frdeep["y_first"][:40], frdeep["label_names"]
     folder = tmp_path / "png"
     folder.mkdir()
@@ -82,7 +82,7 @@ def test_frdeep_first_pngs_with_a_labels_csv_ingest_with_their_labels(tmp_path, 
         rows.append({"file": f"first_{i:03d}.png", "label": names[y]})
     pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
     run = tmp_path / "run"
-    cli("ingest", "--stamps", folder, "--labels", tmp_path / "labels.csv", "--run", run, "--tile", "128")
+    cli_main("ingest", "--stamps", folder, "--labels", tmp_path / "labels.csv", "--run", run, "--tile", "128")
     tiles = RunDir(run).read_tiles()
     assert list(tiles["label"]) == [str(names[y]) for y in labels]
     assert (tiles["orig_width"] == 150).all() and (tiles["orig_height"] == 150).all()
@@ -93,7 +93,7 @@ def test_frdeep_first_pngs_with_a_labels_csv_ingest_with_their_labels(tmp_path, 
     expected = (stamp[11:139, 11:139] - lo) / (hi - lo)
     assert np.allclose(store[0, 0], expected, atol=2e-3)
     # the same folder with --stamp-fit resample keeps the whole 150 px stamp in the 128 px tile
-    cli("ingest", "--stamps", folder, "--run", tmp_path / "r2", "--tile", "128", "--stamp-fit", "resample")
+    cli_main("ingest", "--stamps", folder, "--run", tmp_path / "r2", "--tile", "128", "--stamp-fit", "resample")
     t2 = RunDir(tmp_path / "r2").read_tiles()
     assert (t2["size"] == 150).all() and np.allclose(t2["zoom"], 128 / 150) and (t2["finite_fraction"] == 1).all()
     assert RunDir(tmp_path / "r2").stage_config("ingest")["stamp_fit"] == "resample"

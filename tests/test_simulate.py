@@ -218,9 +218,9 @@ def test_a_flagged_field_holds_a_bright_source():
         assert truth.dqf == dqf and max(o["flux"] for o in truth.objects) >= 20e-3
 
 
-def test_preview_grid_has_one_row_per_kind(tmp_path, cli):
+def test_preview_grid_has_one_row_per_kind(tmp_path, cli_main):
     out = tmp_path / "preview.png"
-    cli(
+    cli_main(
         "simulate",
         "--out",
         tmp_path / "sim",

@@ -23,14 +23,14 @@ def fits_stamp(path, size, ra, dec, wcs=True, seed=0, pixel_arcsec=1.8):
     return data
 
 
-def test_fits_stamps_larger_than_the_tile_ingest_with_their_wcs_positions(tmp_path, cli):
+def test_fits_stamps_larger_than_the_tile_ingest_with_their_wcs_positions(tmp_path, cli_main):
     folder = tmp_path / "stamps"
     folder.mkdir()
     positions = {"a": (150.1, 2.2), "b": (10.5, -45.25), "c": (359.9, 60.0)}
     for i, (name, (ra, dec)) in enumerate(positions.items()):
         fits_stamp(folder / f"{name}.fits", 300 + 2 * i, ra, dec, seed=i)
     run = tmp_path / "run"
-    cli("ingest", "--stamps", folder, "--run", run, "--tile", "128")
+    cli_main("ingest", "--stamps", folder, "--run", run, "--tile", "128")
     tiles = RunDir(run).read_tiles()
     assert set(CONTRACT_COLUMNS) <= set(tiles.columns)
     assert list(tiles["field"]) == ["a", "b", "c"] and list(tiles["tile_id"]) == [0, 1, 2]

@@ -110,7 +110,7 @@ def survey_examples(sim_dir: Path, kind: str, n: int, tile_px: int, rng: np.rand
         half = tile_px * factor // 2
         pixels = image.read_box(int(round(r.x)) - half, int(round(r.y)) - half, tile_px * factor)
         dqf = int(fields.loc[r.field, "dqf"])
-        what = f"{r.flux * 1e3:.0f} mJy" if kind in ("compact", "artefacts") else f"{r.size / 60:.1f}'"
+        what = _flux_label(r.flux) if kind in ("compact", "artefacts") else f"{r.size / 60:.1f}'"
         label = f"{r.field} DQF {dqf} {what}"
         if factor > 1:
             panels.append(_binned(pixels, factor, f"{label} binned {factor}x{factor}"))
@@ -161,6 +161,10 @@ def preview_grid(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     return path
+
+
+def _flux_label(flux_jy: float) -> str:
+    return f"{flux_jy * 1e3:.0f} mJy" if flux_jy >= 1e-3 else f"{flux_jy * 1e6:.0f} uJy"
 
 
 def _binned(pixels: np.ndarray, factor: int, label: str) -> Panel:
