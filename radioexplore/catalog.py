@@ -158,8 +158,8 @@ def write_pybdsf_catalog(catalog: pd.DataFrame, path: str | Path) -> Path:
 
 
 def _near_image(cat: pd.DataFrame, image: FitsImage) -> np.ndarray:
-    """Sources within the image's half-diagonal (plus a margin) of its centre: projections such as
-    SIN and NCP map the far hemisphere onto the same pixels, so far sources must not reach them."""
+    """Sources within the image's half-diagonal (plus a margin) of its centre: a whole survey's
+    catalogue is mostly far from any one image, and projections are undefined far from their centre."""
     ra0, dec0 = image.pixel_to_world(np.array([(image.nx - 1) / 2]), np.array([(image.ny - 1) / 2]))
     scale = (image.pixel_arcsec or 3600.0) / 3600.0
     radius = 0.75 * np.hypot(image.nx, image.ny) * scale + 0.01
