@@ -38,7 +38,7 @@ from radioexplore.ingest import IngestError, IngestReport, tile_flag, tiles_fram
 from radioexplore.noise import robust_rms
 from radioexplore.rundir import RunDir, atomic_path
 from radioexplore.scaling import make_scaler
-from radioexplore.tilestore import create_tile_store
+from radioexplore.tilestore import CHUNK_TILES, create_tile_store
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,7 @@ def ingest_stamps(
     duplicated = set(stems[stems.duplicated()])
     with atomic_path(run.tile_pixels) as tmp_store:
         store = create_tile_store(tmp_store, len(files), scaler.channels, config.tile_px)
+        batch: list[np.ndarray] = []
         for path, label in tqdm(
             list(zip(files, labels, strict=True)), desc="ingest stamps", unit="stamp", disable=not progress
         ):
@@ -250,10 +251,14 @@ def ingest_stamps(
                 continue
             tile, (x0, y0, side), zoom = fit_stamp(stamp.pixels, config.tile_px, config.fit)
             state = scaler.fit(finite_all)
-            store[len(rows)] = scaler.apply(tile, state).astype(np.float16)
+            batch.append(scaler.apply(tile, state).astype(np.float16))
             rows.append(_stamp_row(len(rows), stamp, folder, tile, (x0, y0, side), zoom, label, config, duplicated))
             report.ingested.append(str(path))
-
+            if len(batch) == CHUNK_TILES:  # whole chunks: no read-modify-write of the store
+                store[len(rows) - len(batch) : len(rows)] = np.stack(batch)
+                batch = []
+        if batch:
+            store[len(rows) - len(batch) : len(rows)] = np.stack(batch)
         if not rows:
             raise IngestError(
                 "no stamp could be ingested:\n" + "\n".join(f"  {k}: {v}" for k, v in report.failed.items())
