@@ -1,4 +1,4 @@
-"""The commands of docs/bring_your_own_survey.md, run as written on simulated MGCLS-style files."""
+"""The commands of README.md's "Bring your own survey", run as written on simulated MGCLS-style files."""
 
 import glob
 import re
@@ -12,12 +12,13 @@ from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_truth
 from tests.conftest import ROOT
 
-DOC = ROOT / "docs" / "bring_your_own_survey.md"
+DOC = ROOT / "README.md"
 
 
 def documented_commands() -> list[str]:
-    """The lines of the bash blocks marked ``<!-- test: run -->`` in the document."""
-    blocks = re.findall(r"<!-- test: run -->\s*```bash\n(.*?)```", DOC.read_text(), flags=re.S)
+    """The lines of the bash blocks marked ``<!-- test: run -->`` in the README's "Bring your own survey"."""
+    section = DOC.read_text().split("## Bring your own survey", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"<!-- test: run -->\s*```bash\n(.*?)```", section, flags=re.S)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
