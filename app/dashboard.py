@@ -10,9 +10,13 @@ import holoviews as hv
 import panel as pn
 
 from app.state import ExplorerState
+from app.views.export import ExportView
+from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
+from app.views.queue import QueueView
 from app.views.ranking import RankingView
+from app.views.search import SearchView
 from app.views.tile import TileView
 from radioexplore.rundir import RunDir
 
@@ -40,7 +44,14 @@ def run_summary(run: RunDir) -> str:
     return f"**Run** `{run.root.name}`  \n{n} tiles from {files} image(s)  \ntile {ingest.get('tile_px', '?')} px, scaling {ingest.get('scaling', '?')}"
 
 
-def build_dashboard(run: RunDir) -> pn.template.BaseTemplate | pn.viewable.Viewable:
+def session_user() -> str | None:
+    """The annotator named in the page URL (``/app?who=NAME``), if any."""
+    args = getattr(pn.state, "session_args", None) or {}
+    values = args.get("who")
+    return values[0].decode() if values else None
+
+
+def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemplate | pn.viewable.Viewable:
     """The whole page for ``run``; a page of instructions when the run is not ready."""
     hv.extension("bokeh")
     pn.extension("tabulator", loading_indicator=True, notifications=True)
@@ -48,26 +59,44 @@ def build_dashboard(run: RunDir) -> pn.template.BaseTemplate | pn.viewable.Viewa
     problems = run.missing()
     if problems:
         return pn.template.FastListTemplate(title=title, main=[missing_page(run, problems)])
-    state = ExplorerState(run)
+    state = ExplorerState(run, who=who or session_user())
     controls = pn.Param(
         state,
         parameters=["embedding", "map_method", "colour_by", "n_neighbours"],
         widgets={"colour_by": {"type": pn.widgets.Select, "name": "Colour by"}},
         show_name=False,
     )
+    tile_view = TileView(state=state)
+    queue = QueueView(state=state, active=False)
+    explore = pn.Row(
+        pn.Column(
+            pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
+            RankingView(state=state),
+            sizing_mode="stretch_width",
+        ),
+        pn.Column(tile_view, pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False), width=760),
+        sizing_mode="stretch_width",
+        name="Explore",
+    )
+    tabs = pn.Tabs(
+        explore,
+        pn.Column(queue, name="Review queue"),
+        pn.Column(SearchView(state=state), name="Find similar"),
+        pn.Column(ExportView(state=state), name="Export"),
+        dynamic=False,
+        sizing_mode="stretch_width",
+    )
+
+    def _keys_follow_tab(event) -> None:
+        queue.active = tabs[event.new].name == "Review queue"
+        if queue.active:
+            queue.resume()
+
+    tabs.param.watch(_keys_follow_tab, "active")
+    who_text = f"  \nlabelling as **{state.labels.who}**"
     return pn.template.FastListTemplate(
         title=title,
-        sidebar=[pn.pane.Markdown(run_summary(run)), controls],
-        main=[
-            pn.Row(
-                pn.Column(
-                    pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
-                    RankingView(state=state),
-                    sizing_mode="stretch_width",
-                ),
-                pn.Column(TileView(state=state), width=760),
-                sizing_mode="stretch_width",
-            ),
-        ],
+        sidebar=[pn.pane.Markdown(run_summary(run) + who_text), controls],
+        main=[tabs],
         main_layout=None,
     )

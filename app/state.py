@@ -1,12 +1,15 @@
 """The one state object every view shares: which run, which embedding, which tile is selected.
 
 State lives in params (shared/STYLE.md: Panel's own apps); views depend on them and never on
-each other. Loading is cached per file and modification time, so switching back and forth is free.
+each other. Loading is cached per file and modification time, so switching back and forth is
+free. The app only reads the run directory, except for the label store; re-rankings from the
+astronomer's labels live in memory for the session.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,17 +17,31 @@ import numpy as np
 import pandas as pd
 import param
 
+from radioexplore.active import ActiveRanker, review_queue
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.index import read_index, search
+from radioexplore.labels import LabelStore, default_who
 from radioexplore.rundir import RunDir
+from radioexplore.similarity import SimilaritySearch
 from radioexplore.tilestore import open_tile_store
 
 log = logging.getLogger(__name__)
 
 #: Colour-by choices offered first, in this order, when the run has them.
-PREFERRED_COLOURS = ["field", "noise_rms", "dqf", "n_sources", "score", "label", "truth_kinds", "flag"]
+PREFERRED_COLOURS = [
+    "field",
+    "noise_rms",
+    "dqf",
+    "n_sources",
+    "score",
+    "active_score",
+    "label",
+    "user_labels",
+    "user_interest",
+    "truth_kinds",
+    "flag",
+]
 #: Columns never offered as colours (identifiers and geometry).
-HIDDEN_COLUMNS = {"tile_id", "file", "x0", "y0", "size", "x", "y", "ra", "dec", "rank", "orig_width", "orig_height"}
+HIDDEN_COLUMNS = {"tile_id", "file", "x0", "y0", "size", "x", "y", "ra", "dec", "rank", "active_rank", "orig_width", "orig_height"}
 
 
 @lru_cache(maxsize=32)
@@ -37,11 +54,6 @@ def read_table(path: Path) -> pd.DataFrame:
     return _read_parquet(str(path), path.stat().st_mtime)
 
 
-@lru_cache(maxsize=8)
-def _index(path: str, mtime: float):
-    return read_index(Path(path))
-
-
 @lru_cache(maxsize=64)
 def _fits(path: str) -> FitsImage | None:
     try:
@@ -49,6 +61,11 @@ def _fits(path: str) -> FitsImage | None:
     except FitsReadError as exc:
         log.warning("cannot read %s for the tile view: %s", path, exc)
         return None
+
+
+@lru_cache(maxsize=4)
+def _search(root: str, name: str, mtime: float) -> SimilaritySearch:
+    return SimilaritySearch.from_run(RunDir(root), name)
 
 
 def is_categorical(values: pd.Series) -> bool:
@@ -65,17 +82,21 @@ class ExplorerState(param.Parameterized):
 
     embedding = param.Selector(default=None, objects=[], doc="embedding set shown in the map and used for search")
     map_method = param.Selector(default="umap", objects=["umap"], doc="2-D map of the embedding")
-    colour_by = param.Selector(
-        default="field", objects=["field"], doc="tiles.parquet column or score colouring the map"
-    )
+    colour_by = param.Selector(default="field", objects=["field"], doc="tiles.parquet column or score colouring the map")
     selected_tile = param.Integer(default=None, allow_None=True, doc="tile shown in the tile view")
+    selection = param.List(default=[], item_type=int, doc="tile ids selected on the map (box or lasso)")
     n_neighbours = param.Integer(default=8, bounds=(1, 64))
+    label_version = param.Integer(default=0, doc="bumped after each label event, so views refresh")
+    ranking_version = param.Integer(default=0, doc="bumped after each re-ranking")
 
-    def __init__(self, run: RunDir, **params) -> None:
+    def __init__(self, run: RunDir, who: str | None = None, **params) -> None:
         super().__init__(**params)
         self.run = run
+        self.labels = LabelStore.for_run(run, who=who or default_who())
         self._frame: pd.DataFrame | None = None
         self._frame_key: tuple | None = None
+        self._ranker: ActiveRanker | None = None
+        self._active: pd.DataFrame | None = None
         names = run.embedding_names()
         self.param.embedding.objects = names
         if self.embedding not in names:
@@ -84,14 +105,17 @@ class ExplorerState(param.Parameterized):
 
     # -- data -------------------------------------------------------------------------------
     def tiles(self) -> pd.DataFrame:
-        """tiles.parquet joined with the current map coordinates and anomaly scores, one row per tile.
-
-        Cached until the embedding, the map method or one of the files changes.
+        """tiles.parquet joined with map coordinates, anomaly scores, the session's re-ranking and
+        the current labels, one row per tile. Cached until one of them changes.
         """
         paths = [self.run.tiles_table]
         if self.embedding:
             paths += [self.run.map(self.embedding, self.map_method), self.run.scores(self.embedding)]
-        key = tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in paths)
+        key = (
+            tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in paths),
+            self.label_version,
+            self.ranking_version,
+        )
         if self._frame_key != key:
             out = read_table(self.run.tiles_table).copy()
             for path in paths[1:]:
@@ -100,6 +124,18 @@ class ExplorerState(param.Parameterized):
                     for col in extra.columns:
                         if col != "tile_id":
                             out[col] = extra[col].to_numpy()
+            if self._active is not None:
+                for col in ("active_score", "active_rank", "predicted_interest"):
+                    out[col] = self._active[col].to_numpy()
+            current = self.labels.current()
+            if not current.empty:
+                user = pd.Series("", index=out.index, dtype=object)
+                interest = pd.Series(np.nan, index=out.index)
+                ids = current["tile_id"].to_numpy()
+                user.iloc[ids] = [";".join(labs) if labs else "(interest only)" for labs in current["labels"]]
+                interest.iloc[ids] = pd.to_numeric(current["interest"], errors="coerce").to_numpy()
+                out["user_labels"] = user.replace("", "unlabelled")
+                out["user_interest"] = interest
             self._frame, self._frame_key = out, key
         return self._frame
 
@@ -110,10 +146,15 @@ class ExplorerState(param.Parameterized):
 
     @param.depends("embedding", watch=True)
     def _refresh_choices(self) -> None:
+        self._ranker, self._active = None, None
         methods = self.run.map_methods(self.embedding) if self.embedding else []
         self.param.map_method.objects = methods or ["umap"]
         if self.map_method not in self.param.map_method.objects:
             self.map_method = self.param.map_method.objects[0]
+        self._refresh_colours()
+
+    @param.depends("label_version", "ranking_version", watch=True)
+    def _refresh_colours(self) -> None:
         choices = self.colour_choices()
         self.param.colour_by.objects = choices
         if self.colour_by not in choices:
@@ -130,7 +171,8 @@ class ExplorerState(param.Parameterized):
     def sky_pixels(self, tile_id: int) -> tuple[np.ndarray, FitsImage] | None:
         """The tile's pixels in the source image's units (usually Jy/beam), or None if unreadable."""
         row = self.tile_row(tile_id)
-        image = _fits(str(row["file"])) if Path(str(row["file"])).is_file() else None
+        path = str(row["file"])
+        image = _fits(path) if path and Path(path).is_file() else None
         if image is None:
             return None
         return image.read_box(int(row["x0"]), int(row["y0"]), int(row["size"])), image
@@ -142,22 +184,17 @@ class ExplorerState(param.Parameterized):
             return float(state["lo"]), float(state["hi"])
         return None
 
-    def neighbours(self, tile_id: int, k: int | None = None) -> pd.DataFrame:
-        """The ``k`` nearest tiles (itself excluded) with cosine distance, from the FAISS index."""
-        k = k or self.n_neighbours
-        emb = self.run.read_embeddings(self.embedding)
-        path = self.run.index(self.embedding)
-        index = _index(str(path), path.stat().st_mtime)
-        dist, ids = search(index, np.asarray(emb[int(tile_id)]), min(k + 1, len(emb)))
-        hits = [(int(i), float(d)) for i, d in zip(ids[0], dist[0], strict=True) if i >= 0 and i != tile_id][:k]
-        return pd.DataFrame(hits, columns=["tile_id", "distance"])
+    # -- search -----------------------------------------------------------------------------
+    def search(self) -> SimilaritySearch:
+        """The similarity search over the current embedding (through its FAISS index)."""
+        path = self.run.embeddings(self.embedding)
+        index = self.run.index(self.embedding)
+        mtime = max(path.stat().st_mtime, index.stat().st_mtime if index.is_file() else 0.0)
+        return _search(str(self.run.root), self.embedding, mtime)
 
-    def top_anomalies(self, n: int = 50) -> pd.DataFrame:
-        """The ``n`` most anomalous tiles, rank 1 first."""
-        tiles = self.tiles()
-        if "rank" not in tiles.columns:
-            return tiles.head(0)
-        return tiles.sort_values("rank").head(n)
+    def neighbours(self, tile_id: int, k: int | None = None) -> pd.DataFrame:
+        """The ``k`` nearest tiles (itself excluded) with cosine distance."""
+        return self.search().from_tile(int(tile_id), k or self.n_neighbours)
 
     def nearest_on_map(self, x: float, y: float, max_fraction: float = 0.05) -> int | None:
         """The tile whose map position is nearest to (x, y), if within ``max_fraction`` of the map's extent."""
@@ -170,3 +207,43 @@ class ExplorerState(param.Parameterized):
         d = np.hypot(*((xy - [x, y]) / span).T)
         i = int(np.argmin(d))
         return int(tiles["tile_id"].iloc[i]) if d[i] <= max_fraction else None
+
+    def tiles_in_box(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Tile ids whose map position lies in a box (for box selection on rasterised maps)."""
+        tiles = self.tiles()
+        inside = tiles["x"].between(min(x0, x1), max(x0, x1)) & tiles["y"].between(min(y0, y1), max(y0, y1))
+        return tiles.loc[inside, "tile_id"].astype(int).tolist()
+
+    # -- ranking and the review queue ---------------------------------------------------------
+    def ranking(self) -> tuple[pd.DataFrame, str]:
+        """The ranking the queue follows: the session's re-ranking if any, else the anomaly ranking."""
+        tiles = self.tiles()
+        column = "active_rank" if "active_rank" in tiles.columns else "rank"
+        return tiles, column
+
+    def top_anomalies(self, n: int = 50) -> pd.DataFrame:
+        """The ``n`` top tiles of the current ranking, first first."""
+        tiles, column = self.ranking()
+        if column not in tiles.columns:
+            return tiles.head(0)
+        return tiles.sort_values(column).head(n)
+
+    def queue(self, n: int = 1000) -> list[int]:
+        """The next ``n`` unlabelled tiles in ranking order."""
+        tiles, column = self.ranking()
+        if column not in tiles.columns:
+            return []
+        labelled = self.labels.current()["tile_id"].to_numpy()
+        return [int(t) for t in review_queue(tiles, n, exclude=labelled, column=column)]
+
+    def rerank(self) -> str:
+        """Re-rank from the current interest scores (active learning); returns what happened, for the user."""
+        interest = self.labels.interest_scores()
+        if interest.empty:
+            return "No interest scores yet: the queue follows the anomaly ranking."
+        t0 = time.perf_counter()
+        if self._ranker is None:
+            self._ranker = ActiveRanker.from_run(self.run, self.embedding)
+        self._active = self._ranker.rerank(interest)
+        self.ranking_version += 1
+        return f"Re-ranked {len(self._active)} tiles from {len(interest)} interest scores in {time.perf_counter() - t0:.1f} s."

@@ -2,7 +2,8 @@
 
 Small runs are drawn point by point (hover shows the tile); above :data:`RASTERIZE_ABOVE` tiles
 the points are rasterised by Datashader so a million of them pan and zoom smoothly. In both
-cases a click is resolved to the nearest tile on the map.
+cases a click is resolved to the nearest tile on the map, and the box (or, for point-by-point
+maps, lasso) tool selects tiles for similarity search and export.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ class MapView(param.Parameterized):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._tap: hv.streams.Tap | None = None
+        self._frame_ids = None  # tile ids in the order of the drawn points
+
+    def _on_select(self, index: list[int] | None = None) -> None:
+        if self._frame_ids is not None and index is not None:
+            self.state.selection = [int(self._frame_ids[i]) for i in index]
+
+    def _on_bounds(self, bounds: tuple | None = None) -> None:
+        if bounds is not None:
+            self.state.selection = self.state.tiles_in_box(*bounds)
 
     def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
         tile = self.state.nearest_on_map(x, y)
@@ -42,6 +52,7 @@ class MapView(param.Parameterized):
         if "score" in tiles.columns and colour != "score":
             cols.append("score")
         frame = tiles[list(dict.fromkeys(cols))].copy()
+        self._frame_ids = frame["tile_id"].to_numpy()
         if is_categorical(frame[colour]):
             frame[colour] = frame[colour].astype(str).fillna("n/a")
         return hv.Points(frame, kdims=["x", "y"], vdims=[c for c in frame.columns if c not in ("x", "y")])
@@ -69,9 +80,11 @@ class MapView(param.Parameterized):
             element = dynspread(rasterize(points, aggregator=agg), threshold=0.6).opts(
                 cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
                 colorbar=not categorical,
-                tools=["hover"],
+                tools=["hover", "box_select"],
                 **common,
             )
+            bounds = hv.streams.BoundsXY(source=element)
+            bounds.add_subscriber(self._on_bounds)
         else:
             element = points.opts(
                 color=colour,
@@ -81,9 +94,11 @@ class MapView(param.Parameterized):
                 legend_position="right",
                 size=5,
                 line_color=None,
-                tools=["hover"],
+                tools=["hover", "box_select", "lasso_select"],
                 **common,
             )
+            select = hv.streams.Selection1D(source=element)
+            select.add_subscriber(self._on_select)
         selected = hv.DynamicMap(pn.bind(self._highlight, self.state.param.selected_tile))
         overlay = element * selected
         self._tap = hv.streams.Tap(source=element, x=None, y=None)

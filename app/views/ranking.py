@@ -7,7 +7,21 @@ import param
 
 from app.state import ExplorerState
 
-TABLE_COLUMNS = ["rank", "tile_id", "score", "field", "noise_rms", "dqf", "n_sources", "flag", "label", "truth_kinds"]
+TABLE_COLUMNS = [
+    "active_rank",
+    "rank",
+    "tile_id",
+    "score",
+    "predicted_interest",
+    "field",
+    "noise_rms",
+    "dqf",
+    "n_sources",
+    "flag",
+    "label",
+    "user_labels",
+    "truth_kinds",
+]
 
 
 class RankingView(param.Parameterized):
@@ -25,9 +39,11 @@ class RankingView(param.Parameterized):
         if 0 <= event.row < len(frame):
             self.state.selected_tile = int(frame["tile_id"].iloc[event.row])
 
-    @param.depends("state.embedding", "top_n")
+    @param.depends("state.embedding", "state.ranking_version", "state.label_version", "top_n")
     def view(self) -> pn.viewable.Viewable:
         frame = self.table_frame()
+        _, column = self.state.ranking()
+        how = "re-ranked with your interest scores" if column == "active_rank" else "Isolation Forest"
         if frame.empty:
             return pn.pane.Alert(
                 f"No anomaly scores yet: run `radioexplore rank --run {self.state.run.root}`", alert_type="warning"
@@ -45,7 +61,7 @@ class RankingView(param.Parameterized):
         )
         table.on_click(self._on_click)
         return pn.Column(
-            pn.pane.Markdown(f"### {self.top_n} most anomalous tiles (Isolation Forest)"),
+            pn.pane.Markdown(f"### {self.top_n} most anomalous tiles ({how})"),
             table,
             sizing_mode="stretch_width",
         )

@@ -9,9 +9,8 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
-from radioexplore.render import png_bytes
+from app.views.thumbs import thumbnail_grid
 
-THUMB_PX = 120
 META_COLUMNS = [
     "field",
     "survey",
@@ -58,35 +57,44 @@ def describe(row: pd.Series) -> str:
     return "\n".join(lines)
 
 
+UNITS = ["sky (Jy/beam)", "S/N (local noise)", "model input"]
+
+
 class TileView(param.Parameterized):
     """Shows ``state.selected_tile``; its neighbour thumbnails select a new tile when clicked."""
 
     state = param.ClassSelector(class_=ExplorerState)
+    units = param.Selector(default=UNITS[0], objects=UNITS, doc="what the tile image shows")
 
-    def image(self, tile_id: int) -> hv.Image:
-        """The tile in mJy/beam when the source FITS is readable, else the normalised model input."""
+    def image(self, tile_id: int, units: str | None = None) -> hv.Image:
+        """The tile in mJy/beam or in units of its noise when the source FITS has Jy units, else the model input."""
+        units = units or self.units
         row = self.state.tile_row(tile_id)
-        sky = self.state.sky_pixels(tile_id)
         x0, y0, size = int(row["x0"]), int(row["y0"]), int(row["size"])
         bounds = (x0 - 0.5, y0 - 0.5, x0 + size - 0.5, y0 + size - 0.5)
+        sky = self.state.sky_pixels(tile_id) if units != UNITS[2] else None
+        label = f" · {row['label']}" if "label" in row.index and pd.notna(row["label"]) and str(row["label"]) else ""
         if sky is not None and sky[1].bunit.upper().startswith("JY"):
             pixels, image = sky
-            limits = self.state.field_limits(str(row["field"]))
-            values = pixels * 1e3
-            img = hv.Image(values, bounds=bounds, kdims=["x", "y"], vdims=["mJy/beam"])
-            clim = (
-                (limits[0] * 1e3, limits[1] * 1e3)
-                if limits
-                else (np.nanpercentile(values, 2), np.nanpercentile(values, 98))
-            )
             beam = image.beam
-            title = f"Tile {tile_id} · {row['field']} · mJy/beam"
-            if beam is not None:
-                title += f" · beam {beam.bmaj_arcsec:.1f}″×{beam.bmin_arcsec:.1f}″"
+            beam_text = f" · beam {beam.bmaj_arcsec:.1f}″×{beam.bmin_arcsec:.1f}″" if beam is not None else ""
+            noise = float(row["noise_rms"]) if pd.notna(row["noise_rms"]) and row["noise_rms"] > 0 else None
+            if units == UNITS[1] and noise:
+                values = pixels / noise
+                img = hv.Image(values, bounds=bounds, kdims=["x", "y"], vdims=["S/N"])
+                clim = (-3.0, 10.0)
+                title = f"Tile {tile_id} · {row['field']}{label} · σ = {noise * 1e6:.3g} µJy/beam{beam_text}"
+            else:
+                limits = self.state.field_limits(str(row["field"]))
+                values = pixels * 1e3
+                img = hv.Image(values, bounds=bounds, kdims=["x", "y"], vdims=["mJy/beam"])
+                lo, hi = (limits[0] * 1e3, limits[1] * 1e3) if limits else np.nanpercentile(values, [2, 98])
+                clim = (float(lo), float(hi))
+                title = f"Tile {tile_id} · {row['field']}{label} · mJy/beam{beam_text}"
         else:
             img = hv.Image(self.state.tile_pixels(tile_id), bounds=bounds, kdims=["x", "y"], vdims=["scaled"])
             clim = (0.0, 1.0)
-            title = f"Tile {tile_id} · {row['field']} · scaled"
+            title = f"Tile {tile_id} · {row['field']}{label} · model input"
         return img.opts(
             cmap="inferno",
             clim=clim,
@@ -98,18 +106,7 @@ class TileView(param.Parameterized):
             fontsize={"title": 10},
         )
 
-    def _neighbour_card(self, tile_id: int, distance: float) -> pn.viewable.Viewable:
-        thumb = pn.pane.PNG(
-            png_bytes(self.state.tile_pixels(tile_id), vmin=0.0, vmax=1.0, size=THUMB_PX),
-            width=THUMB_PX,
-            height=THUMB_PX,
-            margin=2,
-        )
-        button = pn.widgets.Button(label=f"#{tile_id} · d={distance:.3g}", width=THUMB_PX, margin=2)
-        button.on_click(lambda _event, t=tile_id: setattr(self.state, "selected_tile", t))
-        return pn.Column(thumb, button, margin=2, css_classes=["neighbour"])
-
-    @param.depends("state.selected_tile", "state.embedding")
+    @param.depends("state.selected_tile", "state.embedding", "units")
     def view(self) -> pn.viewable.Viewable:
         tile_id = self.state.selected_tile
         if tile_id is None:
@@ -119,15 +116,15 @@ class TileView(param.Parameterized):
             )
         row = self.state.tile_row(tile_id)
         neighbours = self.state.neighbours(tile_id)
-        cards = [self._neighbour_card(int(r.tile_id), float(r.distance)) for r in neighbours.itertuples()]
         return pn.Column(
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
+            pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
             pn.Row(
                 pn.pane.HoloViews(self.image(tile_id), css_classes=["tile-image"]),
                 pn.pane.Markdown(describe(row), width=300),
             ),
-            pn.pane.Markdown(f"#### {len(cards)} nearest neighbours ({self.state.embedding})"),
-            pn.GridBox(*cards, ncols=4),
+            pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({self.state.embedding})"),
+            thumbnail_grid(self.state, neighbours),
             sizing_mode="stretch_width",
         )
 
