@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
 from radioexplore.labels import INTERESTING, LabelStore
 from radioexplore.rundir import RunDir, RunDirError, write_parquet
@@ -93,6 +92,8 @@ def isolation_forest(emb: np.ndarray, config: RankConfig = RankConfig()) -> tupl
 
     Rows scoring at or above the threshold are the ``contamination`` fraction the forest flags.
     """
+    from sklearn.ensemble import IsolationForest  # imported here: the CLI builds its parser without sklearn
+
     x = np.asarray(emb, dtype=np.float32)
     n = len(x)
     samples = int(min(n, max(config.min_samples, round(config.max_samples * n))))
