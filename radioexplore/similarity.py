@@ -184,6 +184,11 @@ def _nearest_field(run: RunDir, image, x: float, y: float) -> str:
 
 def _embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
     """Rebuild the backbone the embed stage used (from its run.toml record) and embed one ``[C, H, W]`` tile."""
+    from radioexplore import pixelstats
+
+    if record.get("method") == pixelstats.METHOD:
+        raw = pixelstats.tile_statistics(pixels)
+        return pixelstats.standardise(raw, np.asarray(record["centre"]), np.asarray(record["scale"]))
     import torch
 
     from radioexplore.embedding import EmbedConfig, embed_tiles, load_model
