@@ -148,3 +148,21 @@ def test_an_uploaded_cutout_finds_its_own_tile(loop_run, tmp_path):
     assert own.scaling_from == "cutout" and np.isfinite(own.vector).all()
     with pytest.raises(ValueError, match="no scaling recorded for field 'nowhere'"):
         embed_cutout(loop_run, "vit", tmp_path / name, scaling_from="nowhere")
+
+
+def test_pixel_statistics_baseline_embeds_tiles_and_cutouts_alike(loop_run, tmp_path):
+    from radioexplore.pixelstats import FEATURES, pixel_statistics_run
+
+    emb = pixel_statistics_run(loop_run, "pixstats")
+    n = len(loop_run.read_tiles())
+    assert emb.shape == (n, len(FEATURES)) and np.isfinite(emb).all()
+    assert np.array_equal(loop_run.read_embeddings("pixstats"), emb)
+    assert loop_run.stage_config("embed", "pixstats")["method"] == "pixel_statistics"
+    # bright tiles (many pixels above half the scale) differ from faint ones
+    assert emb[:, FEATURES.index("above_0.5")].std() > 0
+    with zipfile.ZipFile(export(loop_run, [12], "cutouts", tmp_path / "one.zip", "vit")) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".fits"))
+        zf.extract(name, tmp_path)
+    cut = embed_cutout(loop_run, "pixstats", tmp_path / name, scaling_from="nearest")
+    hits = SimilaritySearch(emb).from_vector(cut.vector, 1)
+    assert hits.loc[0, "tile_id"] == 12
