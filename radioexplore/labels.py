@@ -17,7 +17,8 @@ patch: to change one field, send the others again (the app pre-fills them from
 active undo event retracts it; the current state of a tile is its latest counting label event
 by anyone (``per="tile"``: the last word wins, which is what the review queue and the active
 learner use), or by each annotator separately (``per="annotator"``: one row per tile and who,
-for comparing annotators).
+for comparing annotators). "Latest" is by the event's time ``at`` (UTC), then by event id, so
+importing an older CSV does not override newer judgements made since.
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ class LabelStore:
         if per not in keys:
             raise ValueError(f"per must be 'tile' or 'annotator', not {per!r}")
         ev = self.events()
-        live = ev[ev["active"] & (ev["kind"] == "label")]
+        live = ev[ev["active"] & (ev["kind"] == "label")].sort_values(["at", "event_id"], kind="stable")
         cur = live.drop_duplicates(keys[per], keep="last").sort_values(keys[per])
         return cur[CURRENT_COLUMNS].reset_index(drop=True)
 

@@ -161,3 +161,14 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     first_bob = ev.index[ev["who"] == "bob"][0]
     first_ada = ev.index[ev["who"] == "ada"][0]
     assert max(first_ada, first_bob) < 1000
+
+
+def test_an_imported_older_judgement_does_not_override_a_newer_one(store, tmp_path):
+    store.add(6, "DIFFUSE", interest=4)  # now
+    path = tmp_path / "old.csv"
+    pd.DataFrame({"tile_id": [6], "labels": ["ARTEFACT"], "interest": [1], "at": ["2020-01-01T00:00:00Z"]}).to_csv(
+        path, index=False
+    )
+    assert len(store.import_csv(path).added) == 1
+    assert store.labels_of(6)["labels"] == ("DIFFUSE",)
+    assert store.events(6)["at"].iloc[1] == "2020-01-01T00:00:00.000+00:00"
