@@ -254,3 +254,16 @@ def export(run: RunDir, tile_ids: Any, fmt: str, out: str | Path, name: str | No
     path = writer(table, Path(out))
     log.info("exported %d tiles as %s to %s", len(table), fmt, path)
     return path
+
+
+#: File name suffix of each format, for downloads.
+SUFFIXES = {"csv": ".csv", "votable": ".xml", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip"}
+
+
+def export_bytes(run: RunDir, tile_ids: Any, fmt: str, name: str | None = None) -> bytes:
+    """The export of :func:`export` as bytes (for a browser download), written through a temporary file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export(run, tile_ids, fmt, Path(tmp) / f"candidates{SUFFIXES.get(fmt, '')}", name)
+        return path.read_bytes()

@@ -13,7 +13,7 @@ from astropy.io import fits
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
-from radioexplore.export import EXPORTERS, candidate_table, export, select_tiles
+from radioexplore.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
 from radioexplore.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
 from radioexplore.labels import LabelStore
 from radioexplore.rundir import RunDir
@@ -101,6 +101,7 @@ def test_every_export_format_reads_back(loop_run, tmp_path):
     tiles = loop_run.read_tiles().set_index("tile_id")
     assert set(EXPORTERS) == {"csv", "votable", "fits", "ds9", "cutouts"}
     csv = pd.read_csv(export(loop_run, ids, "csv", tmp_path / "c.csv", "vit"))
+    assert export_bytes(loop_run, ids, "csv", "vit") == (tmp_path / "c.csv").read_bytes()
     assert list(csv["tile_id"]) == ids and csv.loc[0, "labels"] == "EXTENDED;PECULIAR"
     vot = parse_single_table(export(loop_run, ids, "votable", tmp_path / "c.xml", "vit")).to_table()
     assert list(vot["tile_id"]) == ids and str(vot["ra"].unit) == "deg"
