@@ -295,7 +295,8 @@ def recall_in_top(score: np.ndarray, truth: np.ndarray, fraction: float = 0.02) 
 
 
 def crossing_threshold_metrics(score: np.ndarray, peculiar: np.ndarray, complex_: np.ndarray) -> dict[str, float]:
-    """Seed 002's Table 4 for one score: metrics at the threshold where peculiar recall and precision cross.
+    """Seed 002's Table 4 for one score: metrics at the threshold where peculiar recall and precision cross,
+    which is where as many tiles are selected as there are peculiar ones.
 
     ``complex_`` marks frames with extended or diffuse structure that are not peculiar; the rest
     are ordinary. Returns ``threshold``, ``recall``, ``precision``, ``precision_pec_complex``
@@ -311,11 +312,11 @@ def crossing_threshold_metrics(score: np.ndarray, peculiar: np.ndarray, complex_
     tp = np.cumsum(pec[order])
     selected = np.arange(1, len(score) + 1)
     recall, precision = tp / pec.sum(), tp / selected
-    # the crossing: the cut (after tile i of the ordering) where |recall - precision| is smallest,
-    # only between distinct score values so that a threshold reproduces the cut
-    distinct = np.r_[score[order][1:] < score[order][:-1], True]
-    gap = np.where(distinct & (tp > 0), np.abs(recall - precision), np.inf)
-    i = int(np.argmin(gap))
+    # Selecting exactly as many tiles as there are peculiar ones makes recall and precision equal
+    # (both TP / n_peculiar): that is the crossing. Cuts are only made between distinct scores, so
+    # that a threshold reproduces the cut; take the one nearest to it.
+    cuts = np.flatnonzero(np.r_[score[order][1:] < score[order][:-1], True])
+    i = int(cuts[np.argmin(np.abs(cuts - (int(pec.sum()) - 1)))])
     sel = order[: i + 1]
     return {
         "threshold": float(score[order][i]),
