@@ -28,6 +28,7 @@ class BenchData:
     embeddings: dict[str, np.ndarray]
     peculiar: np.ndarray
     extended: np.ndarray  # extended or diffuse, peculiar included (seed 002's "complex" = extended & ~peculiar)
+    blank: np.ndarray | None = None  # tiles flagged blank: left out of the ranking, as rank_run does
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -62,7 +63,8 @@ def load(args: argparse.Namespace) -> BenchData:
     names = args.embedding or run.embedding_names()
     if not names:
         raise SystemExit(f"{run.root} has no embeddings; run `radioexplore embed --run {run.root}`")
-    return BenchData(str(run.root), {n: np.asarray(run.read_embeddings(n)) for n in names}, *_truth(tiles))
+    blank = tiles["flag"].eq("blank").to_numpy() if "flag" in tiles else None
+    return BenchData(str(run.root), {n: np.asarray(run.read_embeddings(n)) for n in names}, *_truth(tiles), blank)
 
 
 def _truth(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 from _data import add_data_args, interest_oracle, load  # benchmarks/ is not a package: _data sits beside this script
 
 from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, review_queue
-from radioexplore.isolation import RankConfig, isolation_scores, recall_in_top
+from radioexplore.isolation import RankConfig, rank_embeddings, recall_in_top
 from radioexplore.labels import LabelStore
 
 
@@ -76,7 +76,8 @@ def main() -> int:
     )
     curves = {}
     for name, emb in data.embeddings.items():
-        anomaly = isolation_scores(emb, RankConfig(seed=args.seed))
+        ranked, _ = rank_embeddings(emb, RankConfig(seed=args.seed), exclude=data.blank)
+        anomaly = ranked["score"].to_numpy()
         for regressor, blend in combos:
             config = ActiveConfig(regressor=regressor, blend=blend, seed=args.seed)
             curve, seconds = simulate_astronomer(

@@ -53,6 +53,7 @@ class RankConfig:
     contamination: float | str = 0.001  # seed 002; sets the fraction flagged `outlier`, not the score
     score_scale: str = "liu"  # "liu": Liu et al. 2008 score in (0, 1); "minmax": stretched to [0, 1]
     top_k: int | None = None  # None: every embedding dimension; else the top-k LightGBM features (seed 002: 5-10)
+    skip_blank: bool = True  # tiles flagged 'blank' (no finite pixels) get score 0 and rank last
     selection: FeatureSelectConfig = field(default_factory=FeatureSelectConfig)
     seed: int = 0
 
@@ -236,11 +237,17 @@ def select_features(
 
 
 def rank_embeddings(
-    emb: np.ndarray, config: RankConfig = RankConfig(), labels: pd.DataFrame | None = None
+    emb: np.ndarray,
+    config: RankConfig = RankConfig(),
+    labels: pd.DataFrame | None = None,
+    exclude: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, FeatureSelection | None]:
     """Score every row of ``emb``: a frame of ``tile_id, score, rank, outlier`` and the feature selection used.
 
     ``labels`` (the current labels, :meth:`LabelStore.current`) is needed when ``config.top_k`` is set.
+    Rows where ``exclude`` is True (e.g. blank tiles) are left out of the forest, scored 0 and
+    ranked last: a crop of blanked sky beyond the primary beam is the easiest thing to isolate and
+    the least interesting (on a simulated survey they filled the top of the list).
     """
     selection = None
     x = emb
@@ -252,9 +259,19 @@ def rank_embeddings(
         x = np.asarray(emb, dtype=np.float32)[:, np.sort(selection.indices)]
         for note in selection.notes:
             log.warning("feature selection: %s", note)
-    scores, threshold = isolation_forest(x, config)
+    keep = np.ones(len(x), dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
+    if not keep.any():
+        raise ValueError("every tile is excluded from the ranking (all blank?); nothing to rank")
+    scores = np.zeros(len(x), dtype=np.float32)
+    kept, threshold = isolation_forest(np.asarray(x, dtype=np.float32)[keep] if not keep.all() else x, config)
+    scores[keep] = kept
     df = pd.DataFrame(
-        {"tile_id": np.arange(len(scores)), "score": scores, "rank": ranks_of(scores), "outlier": scores >= threshold}
+        {
+            "tile_id": np.arange(len(scores)),
+            "score": scores,
+            "rank": ranks_of(np.where(keep, scores, -1.0)),
+            "outlier": keep & (scores >= threshold),
+        }
     )
     return df, selection
 
@@ -273,9 +290,14 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
             )
         labels = LabelStore.for_run(run).current()
     emb = run.read_embeddings(name)
-    df, selection = rank_embeddings(emb, config, labels)
+    exclude = None
+    if config.skip_blank:
+        tiles = run.read_tiles()
+        exclude = tiles["flag"].eq("blank").to_numpy() if "flag" in tiles else None
+    df, selection = rank_embeddings(emb, config, labels, exclude)
     write_parquet(df, run.scores(name))
     record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
+    record["n_excluded"] = int(exclude.sum()) if exclude is not None else 0
     if selection is not None:
         record["selection_result"] = selection.to_record()
     run.record("rank", record, key=name)

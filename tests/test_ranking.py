@@ -177,3 +177,13 @@ def test_rank_and_rerank_a_run_from_its_label_store(tiny_run, tmp_path):
     assert run.stage_config("rerank", "vit")["n_labelled"] == len(tiles) // 2
     queue = review_queue(ranking, 5)
     assert len(queue) == 5 and all(q % 2 == 1 for q in queue)
+
+
+def test_excluded_tiles_rank_last_and_are_never_outliers(planted):
+    emb, tiles = planted
+    exclude = (tiles["kind"] == "boring").to_numpy()  # stand-ins for blank tiles: the easiest to isolate
+    df, _ = rank_embeddings(emb, RankConfig(contamination=0.01), exclude=exclude)
+    assert (df.loc[exclude, "score"] == 0).all() and not df.loc[exclude, "outlier"].any()
+    assert df.loc[exclude, "rank"].min() == (~exclude).sum() + 1
+    with pytest.raises(ValueError, match="every tile is excluded"):
+        rank_embeddings(emb[:10], exclude=np.ones(10, bool))
