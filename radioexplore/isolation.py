@@ -185,7 +185,7 @@ def select_features(
         "feature_pre_filter": False,
         "is_unbalance": True,
         "seed": config.seed,
-        "num_threads": 2,
+        "num_threads": 1 if len(y) < 20_000 else 2,  # OpenMP threads only slow small fits on a busy machine
         "verbosity": -1,
     }
     rng = np.random.default_rng(config.seed)
