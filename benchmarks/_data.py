@@ -47,7 +47,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 def load(args: argparse.Namespace) -> BenchData:
     if args.synthetic:
-        from radioexplore.synthetic import PlantedConfig, planted_embeddings
+        from radioexplore.planted import PlantedConfig, planted_embeddings
 
         emb, tiles = planted_embeddings(PlantedConfig(n=args.n, seed=args.seed))
         return BenchData(

@@ -15,7 +15,7 @@ import numpy as np
 from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
 from radioexplore.index import IndexConfig, build_index, exact_search, factory_for, recall_at_k, search
-from radioexplore.synthetic import PlantedConfig, planted_embeddings
+from radioexplore.planted import PlantedConfig, planted_embeddings
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from radioexplore.isolation import (
     select_features,
 )
 from radioexplore.labels import LabelStore
-from radioexplore.synthetic import PlantedConfig, planted_embeddings
+from radioexplore.planted import PlantedConfig, planted_embeddings
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from astropy.table import Table
 from radioexplore.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
 from radioexplore.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
 from radioexplore.labels import LabelStore
+from radioexplore.planted import PlantedConfig, planted_embeddings
 from radioexplore.rundir import RunDir
 from radioexplore.similarity import SimilaritySearch, embed_cutout
-from radioexplore.synthetic import PlantedConfig, planted_embeddings
 
 
 @pytest.fixture(scope="module")

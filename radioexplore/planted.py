@@ -1,4 +1,4 @@
-"""Synthetic embeddings with planted tiles of known kind, for tests and benchmarks of ranking and search.
+"""Planted embeddings: synthetic embeddings with tiles of known kind, for tests and benchmarks of ranking and search.
 
 Real embeddings of survey tiles have a low intrinsic dimension and clusters (noise regimes,
 source densities); the planted kinds mimic what seed 002 (sec. 5.2, fig. 12) reports: ordinary
