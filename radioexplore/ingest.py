@@ -3,7 +3,12 @@
 Writes ``tiles.parquet`` (one row per crop), ``tiles.zarr`` (normalised pixels) and
 ``ingest_report.json`` (what was read, what was not and why) into the run directory. Files that
 cannot be read are reported by name with the reason and the rest ingest; tiles on blanked
-borders are kept with a flag, never dropped (shared/DESIGN.md, science defaults).
+borders are kept with a flag, never dropped (shared/DESIGN.md, science defaults). Pixels are read
+box by box from a memory map, so images larger than memory ingest.
+
+Per tile: robust noise (:func:`radioexplore.noise.masked_rms` by default), DQF (field table, else
+the header's ``DQF``), and a source count from a PyBDSF-style catalogue or, without one, from our
+own detector (:mod:`radioexplore.detect`); the ``n_sources_from`` column says which.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from radioexplore.catalog import count_in_tiles, read_catalog
+from radioexplore.catalog import CatalogError, count_in_tiles, read_catalog
+from radioexplore.detect import DetectConfig, count_in_box
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.noise import robust_rms
 from radioexplore.rundir import RunDir, atomic_path, write_parquet
@@ -28,6 +34,25 @@ from radioexplore.tiling import TileBox, tile_grid
 
 log = logging.getLogger(__name__)
 
+#: Columns every tiles table has, for wide-field and stamp runs alike (shared/DESIGN.md).
+CONTRACT_COLUMNS = (
+    "tile_id",
+    "field",
+    "survey",
+    "file",
+    "x0",
+    "y0",
+    "size",
+    "ra",
+    "dec",
+    "noise_rms",
+    "dqf",
+    "n_sources",
+    "finite_fraction",
+    "flag",
+    "bunit",
+)
+
 
 @dataclass(frozen=True)
 class IngestConfig:
@@ -36,12 +61,14 @@ class IngestConfig:
     tile_px: int = 256  # seed 000, sec. 2.1: 256 px crops
     scaling: str = "contrast"  # seed 000, sec. 2.2: per-field contrast stretch
     scaling_params: dict = field(default_factory=dict)  # e.g. {"low": 2, "high": 98}
-    noise: str = "mad"  # robust per-tile rms: "mad" or "sigma_clip"
+    noise: str = "masked"  # per-tile rms: "masked" (source-masked, clipped MAD), "local", "mad", "sigma_clip"
     catalog: str | None = None  # PyBDSF-style catalogue for per-tile source counts
     exclude_multi: bool = False  # drop S_Code 'M' sources, as MGCLS does
-    field_table: str | None = None  # CSV with columns field, dqf (overrides header DQF)
+    field_table: str | None = None  # CSV with columns field (or file), dqf; overrides header DQF
     survey: str = ""  # survey name written into every row
     min_finite_fraction: float = 0.001  # tiles with fewer finite pixels are flagged 'blank'
+    detect: bool = True  # count sources with our detector where no catalogue can be used
+    detector: DetectConfig = field(default_factory=DetectConfig)
 
 
 @dataclass
@@ -76,7 +103,7 @@ def open_images(paths: list[str | Path], report: IngestReport) -> list[FitsImage
             continue
         finite = image.sample(max_pixels=250_000)
         if finite.size == 0:
-            report.failed[str(p)] = "no finite pixels (the image is all NaN or blank)"
+            report.failed[str(p)] = "no finite pixels (the image is all NaN or blank); nothing to ingest"
             log.error("%s: no finite pixels; skipped", p)
             continue
         report.warnings.extend(image.warnings)
@@ -112,17 +139,80 @@ def shared_footprints(images: list[FitsImage]) -> list[str]:
 
 
 def field_name(image: FitsImage) -> str:
+    """A field's name: its file name without the extension."""
     return image.path.stem
 
 
-def _field_dqf(config: IngestConfig) -> dict[str, int]:
-    if not config.field_table:
-        return {}
-    table = pd.read_csv(config.field_table)
-    missing = {"field", "dqf"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{config.field_table}: field table needs columns field, dqf; missing {sorted(missing)}")
-    return dict(zip(table["field"].astype(str), table["dqf"].astype(int), strict=True))
+def read_field_table(path: str | Path) -> dict[str, int]:
+    """DQF per field from a CSV with columns ``field`` (or ``file``) and ``dqf``.
+
+    Keys are field names (file stems) and file names, so a table may name fields either way.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, comment="#", skipinitialspace=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read the field table as CSV ({exc})") from exc
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    keys = [c for c in ("field", "file") if c in table.columns]
+    if "dqf" not in table.columns or not keys:
+        raise ValueError(
+            f"{path}: a field table needs a dqf column and a field or file column; found {list(table.columns)}"
+        )
+    dqf = pd.to_numeric(table["dqf"], errors="coerce")
+    bad = table.index[dqf.isna() | ~dqf.isin([0, 1, 2, 3])]
+    if len(bad):
+        raise ValueError(
+            f"{path}: row {int(bad[0]) + 2}: dqf must be 0, 1, 2 or 3 (MGCLS convention); got {table['dqf'].iloc[bad[0]]!r}"
+        )
+    out: dict[str, int] = {}
+    for key in keys:
+        for name, value in zip(table[key].astype(str).str.strip(), dqf.astype(int), strict=True):
+            out[name] = value
+            out[Path(name).name] = value
+            out[Path(name).stem] = value
+    return out
+
+
+def _dqf(image: FitsImage, table: dict[str, int], report: IngestReport) -> int | None:
+    name = field_name(image)
+    for key in (name, image.path.name):
+        if key in table:
+            return table[key]
+    value = image.header.get("DQF")
+    if table:
+        report.warnings.append(f"{image.path.name}: not in the field table; DQF from its header ({value})")
+    if value is None:
+        return None
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        report.warnings.append(f"{image.path.name}: header DQF {value!r} is not 0-3; left empty")
+        return None
+    if value not in (0, 1, 2, 3):
+        report.warnings.append(f"{image.path.name}: header DQF {value} is not 0-3; left empty")
+        return None
+    return value
+
+
+def _catalogue_counts(
+    catalog: pd.DataFrame | None, image: FitsImage, boxes: list[TileBox], config: IngestConfig, report: IngestReport
+) -> np.ndarray | None:
+    if catalog is None:
+        return None
+    try:
+        return count_in_tiles(catalog, image, boxes, config.exclude_multi)
+    except CatalogError as exc:
+        fallback = "counting sources with our detector instead" if config.detect else "source counts left empty"
+        report.warnings.append(f"{image.path.name}: {str(exc).split(': ', 1)[-1]}; {fallback}")
+        return None
+
+
+def beam_area_px(image: FitsImage) -> float | None:
+    """The restoring beam's area in pixels, when the header gives the beam and the pixel scale."""
+    if image.beam is None or not image.pixel_arcsec:
+        return None
+    return image.beam.area_pixels(image.pixel_arcsec)
 
 
 def ingest(
@@ -135,7 +225,7 @@ def ingest(
         raise IngestError("no image could be ingested:\n" + "\n".join(f"  {k}: {v}" for k, v in report.failed.items()))
     scaler = make_scaler(config.scaling, **config.scaling_params)
     catalog = read_catalog(config.catalog) if config.catalog else None
-    dqf_table = _field_dqf(config)
+    dqf_table = read_field_table(config.field_table) if config.field_table else {}
 
     grids = [tile_grid(im.nx, im.ny, config.tile_px) for im in images]
     n_total = sum(len(g) for g in grids)
@@ -150,32 +240,45 @@ def ingest(
             name = field_name(image)
             state = scaler.fit(image.sample())
             field_states[name] = state
-            dqf = dqf_table.get(name, image.header.get("DQF"))
-            counts = count_in_tiles(catalog, image, boxes, config.exclude_multi) if catalog is not None else None
+            dqf = _dqf(image, dqf_table, report)
+            counts = _catalogue_counts(catalog, image, boxes, config, report)
+            source = "catalogue" if counts is not None else ("detector" if config.detect else "")
+            area = beam_area_px(image)
+            beam_px = np.sqrt(area / 1.1331) if area else 5.0
+            margin = int(np.ceil(config.detector.margin_beams * beam_px)) if source == "detector" else 0
             centres = np.array([b.centre for b in boxes])
             ra, dec = image.pixel_to_world(centres[:, 0], centres[:, 1])
             batch = []
             for j, box in enumerate(boxes):
-                raw = image.read_box(box.x0, box.y0, box.size)
+                padded = image.read_box(box.x0 - margin, box.y0 - margin, box.size + 2 * margin)
+                raw = padded[margin : margin + box.size, margin : margin + box.size] if margin else padded
                 finite = np.isfinite(raw)
                 frac = float(finite.mean())
+                noise = robust_rms(raw, config.noise) if frac > 0 else np.nan
+                if counts is not None:
+                    n_src = int(counts[j])
+                elif source == "detector":
+                    n_src = count_in_box(padded, margin, box.size, noise, area, config.detector) if frac > 0 else 0
+                else:
+                    n_src = None
                 batch.append(scaler.apply(raw, state).astype(np.float16))
                 rows.append(
                     dict(
                         tile_id=tile_id + j,
                         field=name,
                         survey=config.survey,
-                        file=str(image.path),
+                        file=str(image.path.resolve()),
                         x0=box.x0,
                         y0=box.y0,
                         size=box.size,
                         ra=float(ra[j]),
                         dec=float(dec[j]),
-                        noise_rms=robust_rms(raw[finite], config.noise) if frac > 0 else np.nan,
+                        noise_rms=noise,
                         dqf=dqf,
-                        n_sources=int(counts[j]) if counts is not None else None,
+                        n_sources=n_src,
+                        n_sources_from=source,
                         finite_fraction=frac,
-                        flag=_flag(raw, finite, frac, config),
+                        flag=tile_flag(raw, finite, frac, config.min_finite_fraction),
                         bunit=image.bunit,
                     )
                 )
@@ -188,27 +291,38 @@ def ingest(
         bar.close()
 
     tiles = tiles_frame(rows)
+    write_outputs(
+        run,
+        tiles,
+        report,
+        dict(
+            asdict(config),
+            catalog=str(Path(config.catalog).resolve()) if config.catalog else None,
+            field_table=str(Path(config.field_table).resolve()) if config.field_table else None,
+            files=[str(Path(f).resolve()) for f in report.ingested],
+            failed=report.failed,
+            n_tiles=len(tiles),
+            channels=scaler.channels,
+            n_sources_from=sorted(set(tiles["n_sources_from"]) - {""}),
+            field_scaling=field_states,
+        ),
+    )
+    return report
+
+
+def write_outputs(run: RunDir, tiles: pd.DataFrame, report: IngestReport, record: dict) -> None:
+    """Write the tiles table and the ingest report, and record the ingest stage in run.toml."""
     write_parquet(tiles, run.tiles_table)
     report.n_tiles = len(tiles)
     with atomic_path(run.ingest_report) as tmp:
         tmp.write_text(json.dumps(asdict(report), indent=1))
-    run.record(
-        "ingest",
-        dict(
-            asdict(config),
-            files=report.ingested,
-            failed=report.failed,
-            n_tiles=report.n_tiles,
-            channels=scaler.channels,
-            field_scaling=field_states,
-        ),
-    )
+    run.record("ingest", record)
     log.info(report.summary())
-    return report
 
 
-def _flag(raw: np.ndarray, finite: np.ndarray, frac: float, config: IngestConfig) -> str:
-    if frac < config.min_finite_fraction or np.nanstd(raw) == 0:
+def tile_flag(raw: np.ndarray, finite: np.ndarray, frac: float, min_finite_fraction: float) -> str:
+    """'blank' (almost no finite pixels, or constant), 'partial' (some blanked pixels) or 'ok'."""
+    if frac < min_finite_fraction or np.nanstd(raw) == 0:
         return "blank"
     return "ok" if frac == 1.0 else "partial"
 
@@ -216,10 +330,16 @@ def _flag(raw: np.ndarray, finite: np.ndarray, frac: float, config: IngestConfig
 def tiles_frame(rows: list[dict]) -> pd.DataFrame:
     """The tiles table with the column types of the contract (nullable ints for DQF and counts)."""
     tiles = pd.DataFrame(rows)
+    missing = [c for c in CONTRACT_COLUMNS if c not in tiles.columns]
+    if missing:
+        raise ValueError(f"tiles table lacks contract columns {missing}")
     tiles["dqf"] = pd.array(pd.to_numeric(tiles["dqf"], errors="coerce"), dtype="Int64")
     tiles["n_sources"] = pd.array(pd.to_numeric(tiles["n_sources"], errors="coerce"), dtype="Int64")
-    for col in ("field", "survey", "file", "flag", "bunit"):
-        tiles[col] = tiles[col].astype(str)
+    for col in ("field", "survey", "file", "flag", "bunit", "n_sources_from"):
+        if col in tiles.columns:
+            tiles[col] = tiles[col].astype(str)
+    for col in ("noise_rms", "ra", "dec", "finite_fraction"):
+        tiles[col] = tiles[col].astype(float)
     return tiles
 
 

@@ -1,7 +1,9 @@
-"""2-D maps of the embedding: UMAP (default) or t-SNE, after PCA.
+"""2-D maps of the embedding: UMAP (default), t-SNE or plain PCA, after a PCA reduction.
 
 Seed 000 shows t-SNE maps coloured by field, dataset and source count; seed 002 shows UMAP
-coloured by noise rms. Both methods are available by name.
+coloured by noise rms. Both methods are available by name. Above ``sample_above`` tiles the
+method is fitted on a random sample and the rest is placed with its ``transform``, in batches,
+so a million tiles map in minutes; the map's metadata in run.toml records that.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
+from tqdm.auto import tqdm
 
 from radioexplore.rundir import RunDir, write_parquet
 
@@ -28,6 +31,8 @@ class MapConfig:
     perplexity: float = 30.0  # t-SNE default
     metric: str = "cosine"
     seed: int = 0
+    sample_above: int = 200_000  # fit on a sample when there are more tiles than this
+    sample_size: int = 100_000  # size of that sample
 
 
 def reduce_pca(emb: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
@@ -37,12 +42,9 @@ def reduce_pca(emb: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
     return x
 
 
-def compute_map(emb: np.ndarray, config: MapConfig = MapConfig()) -> np.ndarray:
-    """``[N, 2]`` coordinates of the embedding rows."""
-    x = reduce_pca(emb, config.pca_dims, config.seed)
+def _fit(x: np.ndarray, config: MapConfig):
+    """Fit the map method on ``x``; returns (coordinates of x, a function placing new rows)."""
     n = len(x)
-    if n < 5:
-        raise ValueError(f"a map needs at least 5 tiles; this run has {n}")
     if config.method == "umap":
         import umap
 
@@ -52,23 +54,55 @@ def compute_map(emb: np.ndarray, config: MapConfig = MapConfig()) -> np.ndarray:
             metric=config.metric,
             random_state=config.seed,
         )
-        return reducer.fit_transform(x).astype(np.float32)
+        return reducer.fit_transform(x), reducer.transform
     if config.method == "tsne":
         from openTSNE import TSNE
 
         tsne = TSNE(
             perplexity=min(config.perplexity, (n - 1) / 3), metric=config.metric, random_state=config.seed, n_jobs=-1
         )
-        return np.asarray(tsne.fit(x), dtype=np.float32)
-    raise ValueError(f"unknown map method {config.method!r}; choose umap or tsne")
+        fitted = tsne.fit(x)
+        return np.asarray(fitted), lambda rest: np.asarray(fitted.transform(rest))
+    if config.method == "pca":
+        pca = PCA(n_components=2, random_state=config.seed).fit(x)
+        return pca.transform(x), pca.transform
+    raise ValueError(f"unknown map method {config.method!r}; choose umap, tsne or pca")
 
 
-def map_run(run: RunDir, name: str, config: MapConfig = MapConfig()) -> Path:
+def compute_map(emb: np.ndarray, config: MapConfig = MapConfig(), progress: bool = False) -> np.ndarray:
+    """``[N, 2]`` coordinates of the embedding rows (fitted on a sample above ``config.sample_above``)."""
+    n = len(emb)
+    if n < 5:
+        raise ValueError(f"a map needs at least 5 tiles; this run has {n}")
+    rng = np.random.default_rng(config.seed)
+    if n <= config.sample_above:
+        x = reduce_pca(emb, config.pca_dims, config.seed)
+        return np.asarray(_fit(x, config)[0], dtype=np.float32)
+    sample = np.sort(rng.choice(n, size=min(config.sample_size, n), replace=False))
+    pca = PCA(n_components=min(config.pca_dims, emb.shape[1]), random_state=config.seed).fit(
+        np.asarray(emb[sample], dtype=np.float32)
+    )
+    coords, place = _fit(pca.transform(np.asarray(emb[sample], dtype=np.float32)), config)
+    out = np.empty((n, 2), dtype=np.float32)
+    out[sample] = coords
+    rest = np.setdiff1d(np.arange(n), sample)
+    batch = 50_000
+    for start in tqdm(range(0, len(rest), batch), desc=f"place tiles on the {config.method} map", disable=not progress):
+        ids = rest[start : start + batch]
+        out[ids] = place(pca.transform(np.asarray(emb[ids], dtype=np.float32)))
+    return out
+
+
+def map_run(run: RunDir, name: str, config: MapConfig = MapConfig(), progress: bool = True) -> Path:
     """Compute and save ``maps/<name>.<method>.parquet`` (columns tile_id, x, y)."""
     emb = run.read_embeddings(name)
-    xy = compute_map(emb, config)
+    xy = compute_map(emb, config, progress)
     df = pd.DataFrame({"tile_id": np.arange(len(xy)), "x": xy[:, 0], "y": xy[:, 1]})
     write_parquet(df, run.map(name, config.method))
-    run.record("map", dict(asdict(config), embedding=name, n=len(df)), key=f"{name}.{config.method}")
+    sampled = len(emb) > config.sample_above
+    meta = dict(
+        asdict(config), embedding=name, n=len(df), fitted_on=min(config.sample_size, len(df)) if sampled else len(df)
+    )
+    run.record("map", meta, key=f"{name}.{config.method}")
     log.info("mapped %d tiles of %s with %s", len(df), name, config.method)
     return run.map(name, config.method)

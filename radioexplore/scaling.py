@@ -38,7 +38,25 @@ class ContrastStretch:
 
     def fit(self, sample: np.ndarray) -> dict[str, float]:
         lo, hi = np.percentile(sample, [self.low, self.high])
+        if hi <= lo and sample.size:  # mostly one value (a thresholded stamp): stretch to the maximum
+            hi = np.max(sample)
         return {"lo": float(lo), "hi": float(hi)}
+
+    def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        return _linear(pixels, state["lo"], state["hi"])[None]
+
+
+@dataclass(frozen=True)
+class MinMax:
+    """Linear stretch between the minimum and maximum: per-cutout min-max normalisation (seed 001,
+    Cecconello et al., for source-centred cutouts; on a wide field one bright pixel sets the top)."""
+
+    channels: int = 1
+
+    def fit(self, sample: np.ndarray) -> dict[str, float]:
+        if sample.size == 0:
+            return {"lo": 0.0, "hi": 1.0}
+        return {"lo": float(np.min(sample)), "hi": float(np.max(sample))}
 
     def apply(self, pixels: np.ndarray, state: dict[str, float]) -> np.ndarray:
         return _linear(pixels, state["lo"], state["hi"])[None]
@@ -142,6 +160,7 @@ class ThreeChannel:
 
 SCALERS = {
     "contrast": ContrastStretch,
+    "minmax": MinMax,
     "zscale": ZScale,
     "asinh": Asinh,
     "powerlaw": PowerLaw,

@@ -75,3 +75,27 @@ def tiny_run(tmp_path_factory, small_survey) -> RunDir:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """Run ``radioexplore ARGS`` in this process (no interpreter start-up): returns (status, stdout, stderr).
+
+    A ``SystemExit`` raised for a usage error gives status 2 with its message on stderr.
+    """
+    from radioexplore.cli import main
+
+    def run(*args: str, check: bool = True) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(["-q", *map(str, args)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+            if not isinstance(exc.code, int) and exc.code is not None:
+                print(exc.code, file=sys.stderr)
+        out, err = capsys.readouterr()
+        if check and code != 0:
+            raise AssertionError(f"radioexplore {' '.join(map(str, args))} failed ({code}):\n{out}\n{err}")
+        return code, out, err
+
+    return run

@@ -16,33 +16,84 @@ from radioexplore.rundir import RunDir
 def cmd_simulate(args: argparse.Namespace) -> int:
     from radioexplore.simulate import SimulationConfig, simulate_survey
 
+    if args.out is None and args.preview is None:
+        raise SystemExit("error: give --out DIR to simulate a survey, --preview PNG for the example grid, or both")
     config = SimulationConfig(fields=args.fields, size_px=args.size, seed=args.seed, naxis=args.naxis)
-    paths = simulate_survey(args.out, config, progress=not args.quiet)
-    print(f"wrote {args.fields} FITS images and {', '.join(p.name for p in paths.values())} to {args.out}")
+    if args.out is not None:
+        paths = simulate_survey(args.out, config, progress=not args.quiet)
+        print(f"wrote {args.fields} FITS images and {', '.join(p.name for p in paths.values())} to {args.out}")
+    if args.preview is not None:
+        from radioexplore.simulation.preview import preview_grid
+
+        path = preview_grid(args.preview, config, sim_dir=args.out, per_row=args.preview_per_row, tile_px=args.tile)
+        print(f"wrote the example grid (one row per kind) to {path}")
     return 0
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from radioexplore.ingest import IngestConfig, IngestError, attach_truth, ingest
+def _scaling_params(pairs: list[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise SystemExit(f"error: --scaling-param wants NAME=NUMBER, e.g. high=99.9; got {pair!r}")
+    return out
 
-    if not args.fits:
-        raise SystemExit("error: give at least one FITS image to ingest")
-    config = IngestConfig(
-        tile_px=args.tile,
-        scaling=args.scaling,
-        catalog=str(args.catalog) if args.catalog else None,
-        exclude_multi=args.exclude_multi,
-        field_table=str(args.field_table) if args.field_table else None,
-        survey=args.survey,
-    )
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from radioexplore.detect import DetectConfig
+    from radioexplore.ingest import IngestConfig, IngestError, attach_truth, ingest
+    from radioexplore.stamps import StampConfig, StampError, ingest_stamps
+
     run = RunDir(args.run)
+    detector = DetectConfig(peak_sigma=args.detect_sigma)
+    params = _scaling_params(args.scaling_param)
     try:
-        report = ingest(args.fits, run, config, progress=not args.quiet)
-    except IngestError as exc:
+        if args.stamps is not None:
+            if args.fits:
+                raise SystemExit("error: give FITS images or --stamps DIR, not both")
+            for opt in ("catalog", "field_table", "truth"):
+                if getattr(args, opt):
+                    raise SystemExit(f"error: --{opt.replace('_', '-')} applies to wide-field images, not to --stamps")
+            config = StampConfig(
+                tile_px=args.tile,
+                fit=args.stamp_fit,
+                scaling=args.scaling or "minmax",
+                scaling_params=params,
+                noise=args.noise,
+                labels=str(args.labels) if args.labels else None,
+                label_pattern=args.label_pattern,
+                survey=args.survey,
+                detect=not args.no_detect,
+                detector=detector,
+            )
+            report = ingest_stamps(args.stamps, run, config, progress=not args.quiet)
+        else:
+            if not args.fits:
+                raise SystemExit("error: give at least one FITS image to ingest, or --stamps DIR")
+            if args.labels or args.label_pattern:
+                raise SystemExit("error: --labels and --label-pattern apply to --stamps")
+            config = IngestConfig(
+                tile_px=args.tile,
+                scaling=args.scaling or "contrast",
+                scaling_params=params,
+                noise=args.noise,
+                catalog=str(args.catalog) if args.catalog else None,
+                exclude_multi=args.exclude_multi,
+                field_table=str(args.field_table) if args.field_table else None,
+                survey=args.survey,
+                detect=not args.no_detect,
+                detector=detector,
+            )
+            report = ingest(args.fits, run, config, progress=not args.quiet)
+            if args.truth:
+                attach_truth(run, args.truth)
+    except (IngestError, StampError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.truth:
-        attach_truth(run, args.truth)
     print(report.summary())
     return 1 if report.failed and args.strict else 0
 
@@ -84,8 +135,9 @@ def cmd_map(args: argparse.Namespace) -> int:
         min_dist=args.min_dist,
         perplexity=args.perplexity,
         seed=args.seed,
+        sample_above=args.sample_above,
     )
-    print(f"wrote {map_run(run, _embedding_name(run, args.name), config)}")
+    print(f"wrote {map_run(run, _embedding_name(run, args.name), config, progress=not args.quiet)}")
     return 0
 
 
@@ -144,21 +196,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the pipeline sub-commands."""
     p = sub.add_parser("simulate", help="simulate a MeerKAT-like survey (FITS images + truth catalogue)")
-    p.add_argument("--out", required=True, type=Path, help="output folder for the FITS images and catalogues")
+    p.add_argument("--out", type=Path, help="output folder for the FITS images and catalogues")
     p.add_argument("--fields", type=int, default=16, help="number of fields (default 16)")
     p.add_argument("--size", type=int, default=2048, help="image side in pixels (default 2048)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same survey")
     p.add_argument("--naxis", type=int, choices=(2, 4), default=4, help="write 2-D or 4-D (FREQ, STOKES) images")
+    p.add_argument(
+        "--preview",
+        type=Path,
+        metavar="PNG",
+        help="save a labelled grid of example tiles, one row per kind (cut from --out when given)",
+    )
+    p.add_argument("--preview-per-row", type=int, default=5, help="examples per kind in the preview grid")
+    p.add_argument("--tile", type=int, default=256, help="tile size of the preview panels, pixels")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("ingest", help="tile FITS images into a run directory")
+    p = sub.add_parser(
+        "ingest",
+        help="tile FITS images (or a folder of stamps) into a run directory",
+        description="Wide-field FITS images are cut into tiles; with --stamps DIR every FITS, PNG or JPEG "
+        "file of the folder becomes one tile.",
+    )
     p.add_argument("fits", nargs="*", type=Path, help="FITS images (2-4 axes)")
     _run_arg(p)
     p.add_argument("--tile", type=int, default=256, help="crop size in pixels (seed 000: 256)")
     p.add_argument(
         "--scaling",
-        default="contrast",
-        help="per-field scaling: contrast (2-98 percentile, seed 000), zscale, asinh, powerlaw, signlog, three_channel (seed 002)",
+        default=None,
+        help="per-field (per-stamp) scaling: contrast (2-98 percentile, seed 000; default for images), minmax "
+        "(seed 001; default for --stamps), zscale, asinh, powerlaw, signlog, three_channel (sigma-clip 5/30, "
+        "zscale 0.25, zscale 0.4: 3 channels, seed 002)",
+    )
+    p.add_argument(
+        "--scaling-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the scaling, e.g. high=99.9 for MIGHTEE-like images (repeatable)",
+    )
+    p.add_argument(
+        "--noise",
+        default="masked",
+        choices=("masked", "local", "mad", "sigma_clip"),
+        help="per-tile noise: masked (sources masked, clipped MAD; default), local (also removes a 32 px "
+        "background mesh: thermal noise under diffuse emission), mad, sigma_clip",
     )
     p.add_argument(
         "--catalog", type=Path, help="PyBDSF-style source catalogue (FITS or CSV) for per-tile source counts"
@@ -166,10 +247,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--exclude-multi", action="store_true", help="ignore multi-Gaussian (S_Code M) sources, as MGCLS does"
     )
-    p.add_argument("--field-table", type=Path, help="CSV with columns field,dqf giving each field's data-quality flag")
+    p.add_argument(
+        "--field-table", type=Path, help="CSV with columns field (or file), dqf giving each field's data-quality flag"
+    )
+    p.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="without a catalogue, leave source counts empty instead of running our detector",
+    )
+    p.add_argument(
+        "--detect-sigma", type=float, default=5.0, help="detector peak threshold in units of the local rms (5)"
+    )
     p.add_argument("--survey", default="", help="survey name recorded with every tile")
     p.add_argument(
         "--truth", type=Path, help="simulation folder whose truth columns to attach (simulated surveys only)"
+    )
+    g = p.add_argument_group("stamp collections")
+    g.add_argument("--stamps", type=Path, metavar="DIR", help="folder of FITS/PNG/JPEG stamps, one tile per file")
+    g.add_argument("--labels", type=Path, metavar="CSV", help="labels table with columns file,label")
+    g.add_argument(
+        "--label-pattern",
+        metavar="REGEX",
+        help="regular expression with one group, searched in each file's path, e.g. '^(FRI|FRII)/' or '_(\\w+)\\.png$'",
+    )
+    g.add_argument(
+        "--stamp-fit",
+        choices=("pad", "resample", "crop"),
+        default="pad",
+        help="pad: crop larger stamps, pad smaller ones (default); resample: resize every stamp to the tile; "
+        "crop: crop larger stamps, enlarge smaller ones",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file failed")
     p.set_defaults(func=cmd_ingest)
@@ -196,7 +302,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("map", help="2-D map of an embedding set (UMAP or t-SNE)")
     _run_arg(p)
     _name_arg(p)
-    p.add_argument("--method", choices=("umap", "tsne"), default="umap")
+    p.add_argument(
+        "--method",
+        choices=("umap", "tsne", "pca"),
+        default="umap",
+        help="UMAP (default), t-SNE (openTSNE, FFT-accelerated) or plain PCA",
+    )
+    p.add_argument(
+        "--sample-above",
+        type=int,
+        default=200_000,
+        help="fit on a random sample above this many tiles and place the rest with the fitted transform",
+    )
     p.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")

@@ -1,0 +1,104 @@
+"""The map of all tiles: a 2-D embedding coloured by a column, click a point to open its tile.
+
+Small runs are drawn point by point (hover shows the tile); above :data:`RASTERIZE_ABOVE` tiles
+the points are rasterised by Datashader so a million of them pan and zoom smoothly. In both
+cases a click is resolved to the nearest tile on the map.
+"""
+
+from __future__ import annotations
+
+import datashader as ds
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+from holoviews.operation.datashader import dynspread, rasterize
+
+from app.state import ExplorerState, is_categorical
+
+RASTERIZE_ABOVE = 20_000
+CATEGORY_CMAP = "Category20"
+CONTINUOUS_CMAP = "viridis"
+
+
+class MapView(param.Parameterized):
+    """Scatter of the embedding map; clicking sets ``state.selected_tile``."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._tap: hv.streams.Tap | None = None
+
+    def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
+        tile = self.state.nearest_on_map(x, y)
+        if tile is not None:
+            self.state.selected_tile = tile
+
+    def points(self) -> hv.Points:
+        tiles = self.state.tiles()
+        colour = self.state.colour_by
+        cols = ["x", "y", colour, "tile_id", "field"]
+        if "score" in tiles.columns and colour != "score":
+            cols.append("score")
+        frame = tiles[list(dict.fromkeys(cols))].copy()
+        if is_categorical(frame[colour]):
+            frame[colour] = frame[colour].astype(str).fillna("n/a")
+        return hv.Points(frame, kdims=["x", "y"], vdims=[c for c in frame.columns if c not in ("x", "y")])
+
+    @param.depends("state.colour_by", "state.embedding", "state.map_method")
+    def plot(self) -> pn.viewable.Viewable:
+        tiles = self.state.tiles()
+        if "x" not in tiles.columns:
+            return pn.pane.Alert(
+                f"No map for embedding {self.state.embedding!r}: run `radioexplore map --run {self.state.run.root}`",
+                alert_type="warning",
+            )
+        points = self.points()
+        colour = self.state.colour_by
+        categorical = is_categorical(tiles[colour])
+        common = dict(
+            responsive=True,
+            height=540,
+            xaxis=None,
+            yaxis=None,
+            title=f"{self.state.embedding} · {self.state.map_method} · coloured by {colour}",
+        )
+        if len(tiles) > RASTERIZE_ABOVE:
+            agg = ds.count_cat(colour) if categorical else ds.mean(colour)
+            element = dynspread(rasterize(points, aggregator=agg), threshold=0.6).opts(
+                cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
+                colorbar=not categorical,
+                tools=["hover"],
+                **common,
+            )
+        else:
+            element = points.opts(
+                color=colour,
+                cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
+                colorbar=not categorical,
+                show_legend=categorical and tiles[colour].nunique() <= 20,
+                legend_position="right",
+                size=5,
+                line_color=None,
+                tools=["hover"],
+                **common,
+            )
+        selected = hv.DynamicMap(pn.bind(self._highlight, self.state.param.selected_tile))
+        overlay = element * selected
+        self._tap = hv.streams.Tap(source=element, x=None, y=None)
+        self._tap.add_subscriber(self._on_tap)
+        return pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=550, linked_axes=False)
+
+    def _highlight(self, tile_id: int | None) -> hv.Points:
+        tiles = self.state.tiles()
+        if tile_id is None or "x" not in tiles.columns:
+            xy = np.empty((0, 2))
+        else:
+            xy = tiles.loc[tiles["tile_id"] == tile_id, ["x", "y"]].to_numpy()
+        return hv.Points(xy, kdims=["x", "y"]).opts(
+            marker="circle", size=18, fill_alpha=0.0, line_color="red", line_width=3, tools=[]
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(self.plot, sizing_mode="stretch_width")

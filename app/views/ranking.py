@@ -1,0 +1,54 @@
+"""The table of the most anomalous tiles; clicking a row opens that tile."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from app.state import ExplorerState
+
+TABLE_COLUMNS = ["rank", "tile_id", "score", "field", "noise_rms", "dqf", "n_sources", "flag", "label", "truth_kinds"]
+
+
+class RankingView(param.Parameterized):
+    """Top-N of the anomaly ranking as a Tabulator; a click on a row sets ``state.selected_tile``."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    top_n = param.Integer(default=50, bounds=(1, 1000))
+
+    def table_frame(self):
+        top = self.state.top_anomalies(self.top_n)
+        return top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)
+
+    def _on_click(self, event) -> None:
+        frame = self.table_frame()
+        if 0 <= event.row < len(frame):
+            self.state.selected_tile = int(frame["tile_id"].iloc[event.row])
+
+    @param.depends("state.embedding", "top_n")
+    def view(self) -> pn.viewable.Viewable:
+        frame = self.table_frame()
+        if frame.empty:
+            return pn.pane.Alert(
+                f"No anomaly scores yet: run `radioexplore rank --run {self.state.run.root}`", alert_type="warning"
+            )
+        table = pn.widgets.Tabulator(
+            frame,
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            pagination="local",
+            page_size=10,
+            sizing_mode="stretch_width",
+            formatters={"score": {"type": "progress", "max": 1.0}},
+            css_classes=["anomaly-table"],
+        )
+        table.on_click(self._on_click)
+        return pn.Column(
+            pn.pane.Markdown(f"### {self.top_n} most anomalous tiles (Isolation Forest)"),
+            table,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(self.view, sizing_mode="stretch_width")
