@@ -1,36 +1,100 @@
-"""Anomaly ranking of tiles with an Isolation Forest over their embeddings.
+"""Anomaly ranking of tiles with an Isolation Forest over their embeddings, optionally over the
+features a gradient-boosted classifier finds most telling of interesting tiles.
 
-Riggi et al. 2024 (seed 002, sec. 5.3) search for peculiar frames with an Isolation Forest of
-200 trees; max_samples 0.02 and contamination 0.001 worked best on their annotated data.
-Scores are mapped to 0..1 (1 = most anomalous); rank 1 is the most anomalous tile.
+Riggi et al. 2024 (seed 002, sec. 5.2) search for peculiar frames with an Isolation Forest
+(Liu et al. 2008) of 200 trees; max_samples 0.02 and contamination 0.001 worked best on their
+annotated data. Because a self-supervised representation also encodes what does not matter for
+the search (noise level, image borders, artefacts), they first train a LightGBM classifier of
+"interesting" frames (EXTENDED, DIFFUSE, DIFFUSE-LARGE) against the other labelled frames with
+shallow trees (max_depth 2, num_leaves 32, min_data_in_leaf 20) and run the forest on the top-k
+features by importance only (top-2 to top-15; top-5 and top-10 did best, their Table 4).
+
+The score is Liu's anomaly score ``s = 2^(-E[h]/c(n))`` in (0, 1) (1 = isolated at once, about
+0.5 = ordinary), the scale on which seed 002 quotes its thresholds (0.66-0.75); rank 1 is the
+most anomalous tile. ``contamination`` sets the fraction flagged in the ``outlier`` column.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
-from radioexplore.rundir import RunDir, write_parquet
+from radioexplore.labels import INTERESTING, LabelStore
+from radioexplore.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RankConfig:
-    n_estimators: int = 200  # seed 002, sec. 5.3
-    max_samples: float = 0.02  # seed 002, sec. 5.3: fraction of tiles per tree
-    min_samples: int = 64  # floor on samples per tree, so small runs still grow useful trees
-    contamination: float | str = 0.001  # seed 002; only sets the flagged fraction, not the score
+class FeatureSelectConfig:
+    """LightGBM feature ranking of seed 002, sec. 5.2: interesting vs ordinary labelled tiles."""
+
+    interesting: tuple[str, ...] = tuple(sorted(INTERESTING))  # seed 002: EXTENDED, DIFFUSE, DIFFUSE-LARGE; + PECULIAR
+    max_depth: int = 2  # seed 002, sec. 5.2: shallow trees
+    num_leaves: int = 32  # seed 002: LightGBM default
+    min_data_in_leaf: int = 20  # seed 002: LightGBM default; lowered for small label sets (see notes)
+    n_rounds: int = 200  # most boosting rounds; early stopping on a validation split picks fewer
+    learning_rate: float = 0.1  # LightGBM default
+    validation_fraction: float = 0.2  # seed 002: "a subset ... reserved ... for model training early stop"
+    early_stopping_rounds: int = 20
+    importance: str = "gain"  # LightGBM importance_type: "gain" or "split"
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class RankConfig:
+    n_estimators: int = 200  # seed 002, sec. 5.2
+    max_samples: float = 0.02  # seed 002, sec. 5.2: fraction of tiles per tree
+    min_samples: int = 64  # floor on samples per tree, so small runs still grow useful trees
+    contamination: float | str = 0.001  # seed 002; sets the fraction flagged `outlier`, not the score
+    score_scale: str = "liu"  # "liu": Liu et al. 2008 score in (0, 1); "minmax": stretched to [0, 1]
+    top_k: int | None = None  # None: every embedding dimension; else the top-k LightGBM features (seed 002: 5-10)
+    skip_blank: bool = True  # tiles flagged 'blank' (no finite pixels) get score 0 and rank last
+    selection: FeatureSelectConfig = field(default_factory=FeatureSelectConfig)
+    seed: int = 0
+
+
+@dataclass
+class FeatureSelection:
+    """The outcome of :func:`select_features`: chosen columns, importances and what was adapted."""
+
+    indices: np.ndarray  # the top-k embedding columns, most important first
+    importance: np.ndarray  # importance of every column
+    n_labelled: int
+    n_interesting: int
+    min_data_in_leaf: int  # the value used (may be below the configured one, see notes)
+    rounds: int  # boosting rounds kept
+    validation_f1: float | None  # F1 of interesting frames on the validation split (seed 002: 75.3%)
+    notes: list[str] = field(default_factory=list)
+
+    def to_record(self) -> dict:
+        return {
+            "features": [int(i) for i in self.indices],
+            "n_labelled": self.n_labelled,
+            "n_interesting": self.n_interesting,
+            "min_data_in_leaf_used": self.min_data_in_leaf,
+            "rounds": self.rounds,
+            "validation_f1": self.validation_f1,
+            "notes": self.notes,
+        }
+
+
 def isolation_scores(emb: np.ndarray, config: RankConfig = RankConfig()) -> np.ndarray:
-    """Anomaly score in [0, 1] per row of ``emb`` (1 = easiest to isolate)."""
+    """Anomaly score in [0, 1] per row of ``emb`` (1 = easiest to isolate); see :func:`isolation_forest`."""
+    return isolation_forest(emb, config)[0]
+
+
+def isolation_forest(emb: np.ndarray, config: RankConfig = RankConfig()) -> tuple[np.ndarray, float]:
+    """Fit an Isolation Forest on the rows of ``emb``; returns (score per row, outlier threshold on that score).
+
+    Rows scoring at or above the threshold are the ``contamination`` fraction the forest flags.
+    """
+    from sklearn.ensemble import IsolationForest  # imported here: the CLI builds its parser without sklearn
+
     x = np.asarray(emb, dtype=np.float32)
     n = len(x)
     samples = int(min(n, max(config.min_samples, round(config.max_samples * n))))
@@ -42,9 +106,15 @@ def isolation_scores(emb: np.ndarray, config: RankConfig = RankConfig()) -> np.n
         n_jobs=-1,
     )
     forest.fit(x)
-    raw = -forest.score_samples(x)
+    raw = -forest.score_samples(x)  # Liu's s(x, n) in (0, 1)
+    threshold = float(-forest.offset_)
+    if config.score_scale == "liu":
+        return raw.astype(np.float32), threshold
+    if config.score_scale != "minmax":
+        raise ValueError(f"score_scale must be 'liu' or 'minmax', not {config.score_scale!r}")
     lo, hi = raw.min(), raw.max()
-    return ((raw - lo) / (hi - lo) if hi > lo else np.zeros_like(raw)).astype(np.float32)
+    span = hi - lo if hi > lo else 1.0
+    return ((raw - lo) / span).astype(np.float32), float((threshold - lo) / span)
 
 
 def ranks_of(scores: np.ndarray) -> np.ndarray:
@@ -55,11 +125,227 @@ def ranks_of(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig()) -> Path:
-    """Score every tile of ``embeddings/<name>`` into ``scores/<name>.parquet`` (tile_id, score, rank)."""
-    scores = isolation_scores(run.read_embeddings(name), config)
-    df = pd.DataFrame({"tile_id": np.arange(len(scores)), "score": scores, "rank": ranks_of(scores)})
+def interesting_from_labels(current: pd.DataFrame, interesting: tuple[str, ...] | frozenset[str] = INTERESTING):
+    """Tile ids with at least one label, and whether any of their labels is interesting (seed 002, sec. 5.2)."""
+    has = current[current["labels"].map(len) > 0]
+    wanted = set(interesting)
+    y = has["labels"].map(lambda labs: bool(wanted & set(labs))).to_numpy(dtype=bool)
+    return has["tile_id"].to_numpy(dtype=np.int64), y
+
+
+def select_features(
+    emb: np.ndarray, tile_ids: np.ndarray, interesting: np.ndarray, k: int, config: FeatureSelectConfig
+) -> FeatureSelection:
+    """Rank embedding columns by the importance a LightGBM classifier of interesting tiles gives them.
+
+    Parameters
+    ----------
+    emb
+        ``[N, D]`` embeddings of the whole run.
+    tile_ids, interesting
+        The labelled tiles and whether each is interesting (see :func:`interesting_from_labels`).
+    k
+        How many columns to keep (seed 002 tried 2, 5, 10 and 15).
+
+    Seed 002 had 5800 labelled frames; with a few dozen, LightGBM's ``min_data_in_leaf=20`` would
+    forbid every split, so it is lowered to a quarter of the smaller group (at least 2), and the
+    validation split for early stopping is only made when each group has 10 tiles or more. Both
+    adaptations are written in ``notes``.
+    """
+    import lightgbm as lgb
+
+    tile_ids = np.asarray(tile_ids, dtype=np.int64)
+    y = np.asarray(interesting, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos < 2 or n_neg < 2:
+        raise ValueError(
+            f"top-k feature selection needs at least 2 labelled tiles in each group; have {n_pos} interesting "
+            f"({', '.join(config.interesting)}) and {n_neg} ordinary. Label more tiles, or rank without --top-k"
+        )
+    d = emb.shape[1]
+    if not 1 <= k <= d:
+        raise ValueError(f"top_k={k} must lie between 1 and the embedding dimension {d}")
+    x = np.asarray(emb[np.sort(tile_ids)], dtype=np.float32)[np.argsort(np.argsort(tile_ids))]
+    notes: list[str] = []
+    minority = min(n_pos, n_neg)
+    leaf = config.min_data_in_leaf
+    if 2 * leaf > minority:
+        leaf = max(2, minority // 4)
+        notes.append(
+            f"min_data_in_leaf lowered from {config.min_data_in_leaf} (seed 002) to {leaf}: only "
+            f"{n_pos} interesting and {n_neg} ordinary tiles are labelled"
+        )
+    params = {
+        "objective": "binary",
+        "max_depth": config.max_depth,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": leaf,
+        "min_sum_hessian_in_leaf": 1e-6,
+        "learning_rate": config.learning_rate,
+        "feature_pre_filter": False,
+        "is_unbalance": True,
+        "seed": config.seed,
+        "num_threads": 1 if len(y) < 20_000 else 2,  # OpenMP threads only slow small fits on a busy machine
+        "verbosity": -1,
+    }
+    rng = np.random.default_rng(config.seed)
+    valid = np.zeros(len(y), dtype=bool)
+    if minority >= 10 and config.validation_fraction > 0:
+        for group in (np.flatnonzero(y), np.flatnonzero(~y)):
+            n_val = max(1, int(round(config.validation_fraction * len(group))))
+            valid[rng.choice(group, n_val, replace=False)] = True
+    else:
+        notes.append(f"no validation split for early stopping: the smaller group has only {minority} tiles")
+    train = lgb.Dataset(x[~valid], label=y[~valid].astype(float), params={"verbosity": -1})
+    f1 = None
+    if valid.any():
+        val = lgb.Dataset(x[valid], label=y[valid].astype(float), reference=train)
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=config.n_rounds,
+            valid_sets=[val],
+            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        )
+        pred = booster.predict(x[valid], num_iteration=booster.best_iteration) >= 0.5
+        tp = int((pred & y[valid]).sum())
+        denom = int(pred.sum()) + int(y[valid].sum())
+        f1 = 2 * tp / denom if denom else 0.0
+    else:
+        booster = lgb.train(params, train, num_boost_round=config.n_rounds)
+    rounds = int(booster.best_iteration or booster.current_iteration())
+    importance = booster.feature_importance(importance_type=config.importance, iteration=rounds).astype(float)
+    n_used = int((importance > 0).sum())
+    if n_used < k:
+        notes.append(
+            f"the classifier used only {n_used} of the {d} features; the other {k - n_used} of the top-{k} "
+            "are taken in column order and carry no information from the labels"
+        )
+    # most important first; ties by the other importance type, then by column number
+    other = booster.feature_importance(importance_type="split" if config.importance == "gain" else "gain")
+    order = np.lexsort((np.arange(d), -other, -importance))
+    return FeatureSelection(
+        indices=order[:k],
+        importance=importance,
+        n_labelled=len(y),
+        n_interesting=n_pos,
+        min_data_in_leaf=leaf,
+        rounds=rounds,
+        validation_f1=f1,
+        notes=notes,
+    )
+
+
+def rank_embeddings(
+    emb: np.ndarray,
+    config: RankConfig = RankConfig(),
+    labels: pd.DataFrame | None = None,
+    exclude: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, FeatureSelection | None]:
+    """Score every row of ``emb``: a frame of ``tile_id, score, rank, outlier`` and the feature selection used.
+
+    ``labels`` (the current labels, :meth:`LabelStore.current`) is needed when ``config.top_k`` is set.
+    Rows where ``exclude`` is True (e.g. blank tiles) are left out of the forest, scored 0 and
+    ranked last: a crop of blanked sky beyond the primary beam is the easiest thing to isolate and
+    the least interesting (on a simulated survey they filled the top of the list).
+    """
+    selection = None
+    x = emb
+    if config.top_k:
+        if labels is None:
+            raise ValueError("ranking on the top-k features needs the current labels of the run")
+        ids, y = interesting_from_labels(labels, config.selection.interesting)
+        selection = select_features(emb, ids, y, config.top_k, config.selection)
+        x = np.asarray(emb, dtype=np.float32)[:, np.sort(selection.indices)]
+        for note in selection.notes:
+            log.warning("feature selection: %s", note)
+    keep = np.ones(len(x), dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
+    if not keep.any():
+        raise ValueError("every tile is excluded from the ranking (all blank?); nothing to rank")
+    scores = np.zeros(len(x), dtype=np.float32)
+    kept, threshold = isolation_forest(np.asarray(x, dtype=np.float32)[keep] if not keep.all() else x, config)
+    scores[keep] = kept
+    df = pd.DataFrame(
+        {
+            "tile_id": np.arange(len(scores)),
+            "score": scores,
+            "rank": ranks_of(np.where(keep, scores, -1.0)),
+            "outlier": keep & (scores >= threshold),
+        }
+    )
+    return df, selection
+
+
+def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: pd.DataFrame | None = None) -> Path:
+    """Score every tile of ``embeddings/<name>`` into ``scores/<name>.parquet`` (tile_id, score, rank, outlier).
+
+    With ``config.top_k`` the forest sees only the top-k LightGBM features, learnt from ``labels``
+    or, when None, from the current labels in the run's label store.
+    """
+    if config.top_k and labels is None:
+        if not run.labels_db.is_file():
+            raise RunDirError(
+                f"{run.labels_db} does not exist: ranking on the top-{config.top_k} features needs labelled "
+                f"tiles; label some (`radioexplore label --run {run.root} ...`) or rank without --top-k"
+            )
+        labels = LabelStore.for_run(run).current()
+    emb = run.read_embeddings(name)
+    exclude = None
+    if config.skip_blank:
+        tiles = run.read_tiles()
+        exclude = tiles["flag"].eq("blank").to_numpy() if "flag" in tiles else None
+    df, selection = rank_embeddings(emb, config, labels, exclude)
     write_parquet(df, run.scores(name))
-    run.record("rank", dict(asdict(config), embedding=name, n=len(df)), key=name)
+    record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
+    record["n_excluded"] = int(exclude.sum()) if exclude is not None else 0
+    if selection is not None:
+        record["selection_result"] = selection.to_record()
+    run.record("rank", record, key=name)
     log.info("ranked %d tiles of %s with an Isolation Forest", len(df), name)
     return run.scores(name)
+
+
+# -- how good a ranking is (seed 002, sec. 2.5 and Table 4) ------------------------------------
+def recall_in_top(score: np.ndarray, truth: np.ndarray, fraction: float = 0.02) -> float:
+    """Fraction of the ``truth`` tiles found among the top ``fraction`` of tiles by ``score``."""
+    truth = np.asarray(truth, dtype=bool)
+    if not truth.any():
+        raise ValueError("no true tiles to recall: the truth column is all False")
+    n_top = max(1, int(round(fraction * len(score))))
+    top = np.argsort(-np.asarray(score), kind="stable")[:n_top]
+    return float(truth[top].sum() / truth.sum())
+
+
+def crossing_threshold_metrics(score: np.ndarray, peculiar: np.ndarray, complex_: np.ndarray) -> dict[str, float]:
+    """Seed 002's Table 4 for one score: metrics at the threshold where peculiar recall and precision cross,
+    which is where as many tiles are selected as there are peculiar ones.
+
+    ``complex_`` marks frames with extended or diffuse structure that are not peculiar; the rest
+    are ordinary. Returns ``threshold``, ``recall``, ``precision``, ``precision_pec_complex``
+    (peculiar or complex among the selected), ``contamination_complex`` and ``contamination_ordinary``
+    (their shares of the selected sample), each as a fraction, and ``n_selected``.
+    """
+    score = np.asarray(score, dtype=float)
+    pec = np.asarray(peculiar, dtype=bool)
+    cpx = np.asarray(complex_, dtype=bool) & ~pec
+    if not pec.any():
+        raise ValueError("no peculiar tiles: recall and precision are undefined")
+    order = np.argsort(-score, kind="stable")
+    tp = np.cumsum(pec[order])
+    selected = np.arange(1, len(score) + 1)
+    recall, precision = tp / pec.sum(), tp / selected
+    # Selecting exactly as many tiles as there are peculiar ones makes recall and precision equal
+    # (both TP / n_peculiar): that is the crossing. Cuts are only made between distinct scores, so
+    # that a threshold reproduces the cut; take the one nearest to it.
+    cuts = np.flatnonzero(np.r_[score[order][1:] < score[order][:-1], True])
+    i = int(cuts[np.argmin(np.abs(cuts - (int(pec.sum()) - 1)))])
+    sel = order[: i + 1]
+    return {
+        "threshold": float(score[order][i]),
+        "recall": float(recall[i]),
+        "precision": float(precision[i]),
+        "precision_pec_complex": float((pec[sel] | cpx[sel]).mean()),
+        "contamination_complex": float(cpx[sel].mean()),
+        "contamination_ordinary": float((~pec[sel] & ~cpx[sel]).mean()),
+        "n_selected": int(i + 1),
+    }

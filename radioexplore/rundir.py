@@ -83,6 +83,10 @@ class RunDir:
     def scores(self, name: str) -> Path:
         return self.root / "scores" / f"{_checked_name(name)}.parquet"
 
+    def active_scores(self, name: str) -> Path:
+        """The ranking blended with predicted interest (active learning), rewritten at each re-rank."""
+        return self.root / "scores" / "active" / f"{_checked_name(name)}.parquet"
+
     def exports_dir(self) -> Path:
         return self.root / "exports"
 

@@ -145,8 +145,19 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from radioexplore.isolation import RankConfig, rank_run
 
     run = RunDir(args.run)
-    config = RankConfig(n_estimators=args.trees, max_samples=args.max_samples, seed=args.seed)
-    print(f"wrote {rank_run(run, _embedding_name(run, args.name), config)}")
+    config = RankConfig(
+        n_estimators=args.trees,
+        max_samples=args.max_samples,
+        contamination=args.contamination,
+        top_k=args.top_k,
+        seed=args.seed,
+    )
+    try:
+        path = rank_run(run, _embedding_name(run, args.name), config)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
     return 0
 
 
@@ -314,6 +325,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _name_arg(p)
     p.add_argument("--trees", type=int, default=200, help="number of trees (seed 002: 200)")
     p.add_argument("--max-samples", type=float, default=0.02, help="fraction of tiles per tree (seed 002: 0.02)")
+    p.add_argument("--contamination", type=float, default=0.001, help="fraction flagged as outliers (seed 002: 0.001)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        help="rank on the K embedding features a LightGBM classifier of the labelled tiles finds most telling "
+        "of interesting ones (seed 002: 5-10; needs labels)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rank)
 

@@ -1,0 +1,64 @@
+"""How long re-ranking takes after one new label, for 10^5 and 10^6 tiles of 384 dimensions.
+
+The app keeps one :class:`radioexplore.active.ActiveRanker` per session: its PCA is paid once
+("prepare"); each new label costs one re-rank (fit the regressor on the labelled tiles, predict
+interest for every tile, blend, rank). Issue 6 asks for under 2 s at 10^5 tiles on the 2-core
+development machine. Embeddings are random normal (timing does not depend on their content).
+
+    python benchmarks/rerank_speed.py --sizes 100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import pandas as pd
+from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
+
+from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="100000,1000000")
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--labels", type=int, default=50, help="interest scores already given before the timed label")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--regressor", default="all", help=f"one of {', '.join(REGRESSORS)} or 'all'")
+    p.add_argument("--blend", choices=sorted(BLENDS), default=ActiveConfig().blend)
+    args = p.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; dim {args.dim}, {args.labels} labels + 1")
+    regressors = list(REGRESSORS) if args.regressor == "all" else [args.regressor]
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        emb = rng.standard_normal((n, args.dim), dtype=np.float32)
+        anomaly = rng.random(n, dtype=np.float32)
+        t0 = time.perf_counter()
+        ranker = ActiveRanker(emb, anomaly, ActiveConfig(blend=args.blend))
+        prepare = time.perf_counter() - t0
+        ids = rng.choice(n, args.labels + 1, replace=False)
+        interest = pd.Series(rng.integers(1, 6, len(ids)), index=ids)
+        for reg in regressors:
+            ranker.config = ActiveConfig(regressor=reg, blend=args.blend)
+            ranker.rerank(interest.iloc[:-1])  # the state before the new label
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                ranker.rerank(interest)
+                times.append(time.perf_counter() - t0)
+            rows.append(
+                {"tiles": n, "regressor": reg, "prepare (s, once)": prepare, "re-rank (s, median)": np.median(times)}
+            )
+            print(rows[-1], flush=True)
+        del emb, ranker
+    print()
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
