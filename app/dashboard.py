@@ -99,4 +99,5 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
         sidebar=[pn.pane.Markdown(run_summary(run) + who_text), controls],
         main=[tabs],
         main_layout=None,
+        sidebar_width=250,
     )

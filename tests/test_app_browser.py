@@ -36,3 +36,42 @@ def test_missing_run_page_names_the_command(tmp_path):
         page.goto(url)
         page.get_by_text("This run directory is not ready").first.wait_for(timeout=60_000)
         assert page.get_by_text("radioexplore demo --run").count() >= 1
+
+
+def test_label_from_the_queue_with_a_key_then_download_it(tiny_run, tmp_path):
+    require_browser()
+    import shutil
+
+    import pandas as pd
+
+    from radioexplore.labels import LabelStore
+    from radioexplore.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(tiny_run.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*"))
+    first = int(run.read_scores("vit").sort_values("rank")["tile_id"].iloc[0])
+    with served_app("--run", str(run.root)) as url, browser_page() as page:
+        page.goto(url + "?who=browser-test")
+        page.get_by_text("Click a point on the map").first.wait_for(timeout=60_000)
+        page.locator(".bk-tab", has_text="Review queue").first.click()
+        page.locator(".queue-title h2").first.wait_for(timeout=30_000)
+        assert f"tile {first}" in page.locator(".queue-title h2").first.inner_text()
+        page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not an input
+        page.keyboard.press("p")  # PECULIAR
+        page.keyboard.press("5")  # interest 5, save and go to the next tile
+        page.get_by_text(f"Saved tile {first}").first.wait_for(timeout=30_000)
+
+        events = LabelStore.for_run(run).events()
+        assert events["tile_id"].tolist() == [first]
+        assert events["labels"].iloc[0] == ("PECULIAR",) and events["interest"].iloc[0] == 5
+        assert events["who"].iloc[0] == "browser-test"
+
+        page.locator(".bk-tab", has_text="Export").first.click()
+        page.get_by_text("a label", exact=True).first.click()
+        with page.expect_download(timeout=60_000) as download:
+            page.locator(".export-download").first.click()
+        path = tmp_path / "export.csv"
+        download.value.save_as(path)
+        table = pd.read_csv(path)
+        assert table["tile_id"].tolist() == [first]
+        assert "PECULIAR" in str(table["labels"].iloc[0])

@@ -59,6 +59,8 @@ def test_empty_judgement_is_refused_with_a_message(state):
 def test_queue_walks_the_ranking_and_keys_label_and_advance(state):
     queue = QueueView(state=state, rerank_every=100)
     ranking = state.tiles().sort_values("rank")["tile_id"].tolist()
+    assert state.selected_tile is None  # nothing is opened until the queue tab is
+    queue.resume()
     assert queue.current_tile() == ranking[0] == state.selected_tile
     assert queue.keys.press("p")  # toggle PECULIAR
     assert queue.keys.press("5")  # interest 5, save, next

@@ -43,8 +43,9 @@ class LabelPanel(param.Parameterized):
             self.param.labels,
             options={f"{name} ({LABEL_KEYS[name]})": name for name in VOCABULARY},
             name="",
-            orientation="vertical",
             css_classes=["label-buttons"],
+            stylesheets=[":host .bk-btn-group { flex-wrap: wrap; } :host .bk-btn { flex: 0 0 48%; margin: 1px; }"],
+            width=300,
         )
         self._interest = pn.widgets.RadioButtonGroup.from_param(self.param.interest, name="", css_classes=["interest"])
         self._tags = pn.widgets.TextInput.from_param(self.param.tags, name="Tags", placeholder="e.g. ring, candidate ORC")

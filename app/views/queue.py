@@ -30,14 +30,15 @@ class QueueView(param.Parameterized):
         self.keys = KeyboardShortcuts()
         self._order: list[int] = []
         self._since_rerank = 0
-        self._refresh_order()
+        self._refresh_order(show=False)  # the tile is shown when the queue tab opens (resume)
         self._bind_keys()
 
     # -- queue --------------------------------------------------------------------------------
-    def _refresh_order(self) -> None:
+    def _refresh_order(self, show: bool = True) -> None:
         self._order = self.state.queue()
         self.position = 0
-        self._show()
+        if show:
+            self._show()
 
     def current_tile(self) -> int | None:
         return self._order[self.position] if 0 <= self.position < len(self._order) else None
@@ -111,7 +112,7 @@ class QueueView(param.Parameterized):
         header = f"## Queue {self.position + 1} / {len(self._order)} · tile {tile}"
         return pn.Column(
             pn.pane.Markdown(header, css_classes=["queue-title"]),
-            pn.Row(pn.pane.HoloViews(image), pn.pane.Markdown(describe(row), width=280)),
+            pn.Row(pn.pane.HoloViews(image, linked_axes=False), pn.pane.Markdown(describe(row), width=280)),
         )
 
     def __panel__(self) -> pn.viewable.Viewable:

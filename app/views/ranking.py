@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 import param
 
 from app.state import ExplorerState
@@ -31,8 +32,13 @@ class RankingView(param.Parameterized):
     top_n = param.Integer(default=50, bounds=(1, 1000))
 
     def table_frame(self):
+        """The top tiles with the columns worth reading; noise in µJy/beam when the images are in Jy/beam."""
         top = self.state.top_anomalies(self.top_n)
-        return top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)
+        frame = top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)
+        if "bunit" in top.columns and top["bunit"].astype(str).str.upper().str.startswith("JY").all():
+            frame["noise_rms"] = (frame["noise_rms"] * 1e6).round(2)
+            frame = frame.rename(columns={"noise_rms": "noise µJy/beam"})
+        return frame
 
     def _on_click(self, event) -> None:
         frame = self.table_frame()
@@ -56,7 +62,7 @@ class RankingView(param.Parameterized):
             pagination="local",
             page_size=10,
             sizing_mode="stretch_width",
-            formatters={"score": {"type": "progress", "max": 1.0}},
+            formatters={c: NumberFormatter(format="0.000") for c in ("score", "predicted_interest") if c in frame.columns},
             css_classes=["anomaly-table"],
         )
         table.on_click(self._on_click)

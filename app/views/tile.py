@@ -100,8 +100,9 @@ class TileView(param.Parameterized):
             clim=clim,
             colorbar=True,
             tools=["hover"],
-            frame_width=320,
-            frame_height=320,
+            toolbar=None,
+            frame_width=300,
+            frame_height=300,
             title=title,
             fontsize={"title": 10},
         )
@@ -120,8 +121,8 @@ class TileView(param.Parameterized):
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
             pn.Row(
-                pn.pane.HoloViews(self.image(tile_id), css_classes=["tile-image"]),
-                pn.pane.Markdown(describe(row), width=300),
+                pn.pane.HoloViews(self.image(tile_id), css_classes=["tile-image"], linked_axes=False),
+                pn.pane.Markdown(describe(row), width=270),
             ),
             pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({self.state.embedding})"),
             thumbnail_grid(self.state, neighbours),
