@@ -41,7 +41,21 @@ PREFERRED_COLOURS = [
     "flag",
 ]
 #: Columns never offered as colours (identifiers and geometry).
-HIDDEN_COLUMNS = {"tile_id", "file", "x0", "y0", "size", "x", "y", "ra", "dec", "rank", "active_rank", "orig_width", "orig_height"}
+HIDDEN_COLUMNS = {
+    "tile_id",
+    "file",
+    "x0",
+    "y0",
+    "size",
+    "x",
+    "y",
+    "ra",
+    "dec",
+    "rank",
+    "active_rank",
+    "orig_width",
+    "orig_height",
+}
 
 
 @lru_cache(maxsize=32)
@@ -82,7 +96,9 @@ class ExplorerState(param.Parameterized):
 
     embedding = param.Selector(default=None, objects=[], doc="embedding set shown in the map and used for search")
     map_method = param.Selector(default="umap", objects=["umap"], doc="2-D map of the embedding")
-    colour_by = param.Selector(default="field", objects=["field"], doc="tiles.parquet column or score colouring the map")
+    colour_by = param.Selector(
+        default="field", objects=["field"], doc="tiles.parquet column or score colouring the map"
+    )
     selected_tile = param.Integer(default=None, allow_None=True, doc="tile shown in the tile view")
     selection = param.List(default=[], item_type=int, doc="tile ids selected on the map (box or lasso)")
     n_neighbours = param.Integer(default=8, bounds=(1, 64))

@@ -65,7 +65,11 @@ def test_queue_walks_the_ranking_and_keys_label_and_advance(state):
     assert queue.keys.press("p")  # toggle PECULIAR
     assert queue.keys.press("5")  # interest 5, save, next
     cur = state.labels.current()
-    assert cur["tile_id"].tolist() == [ranking[0]] and cur["labels"].iloc[0] == ("PECULIAR",) and cur["interest"].iloc[0] == 5
+    assert (
+        cur["tile_id"].tolist() == [ranking[0]]
+        and cur["labels"].iloc[0] == ("PECULIAR",)
+        and cur["interest"].iloc[0] == 5
+    )
     assert queue.current_tile() == ranking[1]
     assert queue.keys.press("n") and queue.current_tile() == ranking[2]
     assert queue.keys.press("ArrowLeft") and queue.current_tile() == ranking[1]

@@ -21,7 +21,9 @@ class ExportView(param.Parameterized):
     """Builds the chosen candidate list on request and hands it to the browser as a download."""
 
     state = param.ClassSelector(class_=ExplorerState)
-    source = param.Selector(default="top of the ranking", objects=["top of the ranking", "a label", "the map selection"])
+    source = param.Selector(
+        default="top of the ranking", objects=["top of the ranking", "a label", "the map selection"]
+    )
     top = param.Integer(default=50, bounds=(1, 100_000))
     label = param.Selector(default="PECULIAR", objects=list(VOCABULARY))
     fmt = param.Selector(default="csv", objects=list(EXPORTERS), label="Format")
@@ -36,7 +38,11 @@ class ExportView(param.Parameterized):
         return [int(t) for t in tiles["tile_id"]]
 
     def filename(self) -> str:
-        what = {"top of the ranking": f"top{self.top}", "a label": self.label.lower(), "the map selection": "selection"}[self.source]
+        what = {
+            "top of the ranking": f"top{self.top}",
+            "a label": self.label.lower(),
+            "the map selection": "selection",
+        }[self.source]
         return f"{self.state.run.root.name}_{what}{SUFFIX.get(self.fmt, '')}"
 
     def build(self) -> io.BytesIO | None:
@@ -52,7 +58,9 @@ class ExportView(param.Parameterized):
         return io.BytesIO(data)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        download = pn.widgets.FileDownload(callback=self.build, filename=self.filename(), label="Download", css_classes=["export-download"])
+        download = pn.widgets.FileDownload(
+            callback=self.build, filename=self.filename(), label="Download", css_classes=["export-download"]
+        )
 
         def _rename(*_events) -> None:
             download.filename = self.filename()
@@ -60,7 +68,12 @@ class ExportView(param.Parameterized):
         self.param.watch(_rename, ["source", "top", "label", "fmt"])
         return pn.Column(
             pn.pane.Markdown("### Export candidates"),
-            pn.Param(self, parameters=["source", "top", "label", "fmt"], show_name=False, widgets={"source": pn.widgets.RadioButtonGroup, "fmt": pn.widgets.RadioButtonGroup}),
+            pn.Param(
+                self,
+                parameters=["source", "top", "label", "fmt"],
+                show_name=False,
+                widgets={"source": pn.widgets.RadioButtonGroup, "fmt": pn.widgets.RadioButtonGroup},
+            ),
             download,
             pn.pane.Markdown(self.param.message, css_classes=["export-status"]),
             width=600,

@@ -48,7 +48,9 @@ class LabelPanel(param.Parameterized):
             width=300,
         )
         self._interest = pn.widgets.RadioButtonGroup.from_param(self.param.interest, name="", css_classes=["interest"])
-        self._tags = pn.widgets.TextInput.from_param(self.param.tags, name="Tags", placeholder="e.g. ring, candidate ORC")
+        self._tags = pn.widgets.TextInput.from_param(
+            self.param.tags, name="Tags", placeholder="e.g. ring, candidate ORC"
+        )
         self._save = pn.widgets.Button(label="Save label (Enter)", css_classes=["save-label"])
         self._save.on_click(lambda _e: self.save())
         self._undo = pn.widgets.Button(label="Undo last (u)", css_classes=["undo-label"])
@@ -83,7 +85,9 @@ class LabelPanel(param.Parameterized):
         except LabelError as exc:
             self.message = f"Not saved: {exc}"
             return False
-        self.message = f"Saved tile {tile}: {', '.join(event.labels) or 'no label'}" + (f", interest {interest}" if interest else "")
+        self.message = f"Saved tile {tile}: {', '.join(event.labels) or 'no label'}" + (
+            f", interest {interest}" if interest else ""
+        )
         self.state.label_version += 1
         return True
 

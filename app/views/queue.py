@@ -88,7 +88,7 @@ class QueueView(param.Parameterized):
             self._show()
 
     def _bind_keys(self) -> None:
-        guard = lambda fn: (lambda: fn() if self.active else None)  # noqa: E731
+        guard = lambda fn: lambda: fn() if self.active else None  # noqa: E731
         for label, key in LABEL_KEYS.items():
             self.keys.bind(key, guard(lambda label=label: (self._show(), self.panel.toggle(label))))
         for value in range(1, 6):
@@ -123,7 +123,8 @@ class QueueView(param.Parameterized):
         rerank = pn.widgets.Button(label="re-rank now")
         rerank.on_click(lambda _e: self.rerank())
         help_text = pn.pane.Markdown(
-            "Keys: " + ", ".join(f"**{k}** {label.lower()}" for label, k in LABEL_KEYS.items())
+            "Keys: "
+            + ", ".join(f"**{k}** {label.lower()}" for label, k in LABEL_KEYS.items())
             + "; **1-5** interest, save and next; **Enter** save and next; **n**/**→** skip; **←** back; **u** undo.",
             sizing_mode="stretch_width",
         )
@@ -134,5 +135,3 @@ class QueueView(param.Parameterized):
             pn.Row(prev, skip, rerank),
             sizing_mode="stretch_width",
         )
-
-

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state import ExplorerState
 
@@ -62,7 +62,9 @@ class RankingView(param.Parameterized):
             pagination="local",
             page_size=10,
             sizing_mode="stretch_width",
-            formatters={c: NumberFormatter(format="0.000") for c in ("score", "predicted_interest") if c in frame.columns},
+            formatters={
+                c: NumberFormatter(format="0.000") for c in ("score", "predicted_interest") if c in frame.columns
+            },
             css_classes=["anomaly-table"],
         )
         table.on_click(self._on_click)

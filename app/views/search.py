@@ -20,8 +20,14 @@ class SearchView(param.Parameterized):
 
     state = param.ClassSelector(class_=ExplorerState)
     k = param.Integer(default=16, bounds=(1, 200), doc="number of similar tiles to show")
-    mode = param.Selector(default="mean", objects=["mean", "union"], doc="mean: one query for the whole selection; union: one per tile")
-    scaling_from = param.Selector(default="cutout", objects=["cutout", "nearest"], doc="scale an upload on its own pixels or like the nearest field")
+    mode = param.Selector(
+        default="mean", objects=["mean", "union"], doc="mean: one query for the whole selection; union: one per tile"
+    )
+    scaling_from = param.Selector(
+        default="cutout",
+        objects=["cutout", "nearest"],
+        doc="scale an upload on its own pixels or like the nearest field",
+    )
     message = param.String(default="")
     hits = param.DataFrame(default=pd.DataFrame(columns=["tile_id", "distance"]))
 
@@ -55,7 +61,9 @@ class SearchView(param.Parameterized):
                 return
         self.hits = self.state.search().from_vector(cutout.vector, self.k)
         notes = "; ".join(cutout.notes)
-        self.message = f"{len(self.hits)} tiles most like {filename} (scaled as {cutout.scaling_from})" + (f"; {notes}" if notes else "")
+        self.message = f"{len(self.hits)} tiles most like {filename} (scaled as {cutout.scaling_from})" + (
+            f"; {notes}" if notes else ""
+        )
 
     def _on_upload(self, event) -> None:
         if event.new:
@@ -71,7 +79,15 @@ class SearchView(param.Parameterized):
     @param.depends("state.selection", "state.selected_tile")
     def _selection_text(self) -> pn.viewable.Viewable:
         n = len(self.state.selection)
-        text = f"{n} tiles selected on the map" if n else (f"tile {self.state.selected_tile} (clicked)" if self.state.selected_tile is not None else "nothing selected")
+        text = (
+            f"{n} tiles selected on the map"
+            if n
+            else (
+                f"tile {self.state.selected_tile} (clicked)"
+                if self.state.selected_tile is not None
+                else "nothing selected"
+            )
+        )
         return pn.pane.Markdown(f"Query: {text}")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -81,7 +97,11 @@ class SearchView(param.Parameterized):
             pn.pane.Markdown("### Find more like this"),
             pn.Row(
                 pn.Column(self._selection_text, pn.widgets.RadioButtonGroup.from_param(self.param.mode, name=""), go),
-                pn.Column(pn.pane.Markdown("or upload a FITS cutout:"), self._upload, pn.widgets.RadioButtonGroup.from_param(self.param.scaling_from, name="")),
+                pn.Column(
+                    pn.pane.Markdown("or upload a FITS cutout:"),
+                    self._upload,
+                    pn.widgets.RadioButtonGroup.from_param(self.param.scaling_from, name=""),
+                ),
                 pn.widgets.IntSlider.from_param(self.param.k, name="how many"),
             ),
             self._results,
