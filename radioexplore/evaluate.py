@@ -19,6 +19,13 @@ network of the same architecture:
    Acceptance: share above uniform.
 
 The report warns when the run looks like the survey the checkpoint was trained on.
+
+Labelled stamps (issue 10): for a run whose tiles carry a ``label`` column (``radioexplore ingest
+--stamps ... --labels``), and for the FR-DEEP arrays (``--frdeep``: FIRST and NVSS separately),
+the report gives the linear-probe error (1 - accuracy) of FR I / FR II: stratified 5-fold
+cross-validation over all images and train -> test on the dataset's own split, for the
+checkpoint, the same architecture randomly initialised, and pixel PCA (64 px, 50 components),
+as seed 000 (sec. 4.2) reports MiraBest errors.
 """
 
 from __future__ import annotations
@@ -68,6 +75,17 @@ class Check:
 
 
 @dataclass
+class LabelProbeRow:
+    """One line of a labelled-stamps table: a feature set and its probe errors."""
+
+    features: str
+    cv_error: float
+    cv_error_std: float
+    test_error: float | None
+    macro_f1: float
+
+
+@dataclass
 class EvaluationReport:
     """The numbers ``evaluate`` prints, kept for the app and for tests."""
 
@@ -79,6 +97,7 @@ class EvaluationReport:
     probes: dict[str, ProbeResult] = field(default_factory=dict)
     attention: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    label_tables: dict[str, list[LabelProbeRow]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -107,6 +126,16 @@ class EvaluationReport:
                 f"{a['share']:.3f} (best head {a['best_head_share']:.3f}) vs uniform {a['uniform']:.3f} "
                 f"(x{a['share'] / max(a['uniform'], 1e-9):.2f})"
             )
+        for title, rows in self.label_tables.items():
+            lines.append(f"  {title}: linear-probe error (PCA + linear, 1 - accuracy)")
+            lines.append(f"    {'features':<28} {'5-fold CV':>14} {'train->test':>12} {'macro-F1':>9}")
+            for r in rows:
+                test = "-" if r.test_error is None else f"{100 * r.test_error:.1f}%"
+                cv = f"{100 * r.cv_error:.1f}% +- {100 * r.cv_error_std:.1f}"
+                lines.append(f"    {r.features:<28} {cv:>14} {test:>12} {r.macro_f1:>9.3f}")
+        if not self.checks:
+            lines.append(f"  ({self.seconds:.0f} s)")
+            return "\n".join(lines)
         lines.append("  acceptance (issue 5):")
         for c in self.checks:
             lines.append(f"    [{'PASS' if c.passed else 'FAIL'}] {c.name}: {c.detail}")
@@ -122,6 +151,7 @@ class EvaluationReport:
             "probes": {k: v.metrics for k, v in self.probes.items()},
             "attention": self.attention,
             "warnings": self.warnings,
+            "label_tables": {k: [asdict(r) for r in v] for k, v in self.label_tables.items()},
         }
 
 
@@ -152,6 +182,22 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress)
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
 
+    if "label" in sub and sub["label"].notna().sum() >= 2 * config.folds:
+        known = sub["label"].notna().to_numpy()
+        split = _split_column(sub)
+        report.label_tables["labels of this run"] = label_probe_table(
+            {
+                "checkpoint": emb_t[known],
+                "random init, same arch": emb_r[known],
+                "pixel PCA (64 px, 50 comp.)": pixel_features(pixels[known]),
+            },
+            sub["label"].astype(str).to_numpy()[known],
+            None if split is None else split[known],
+            config,
+        )
+    if "truth_extended" not in sub and config.count_column not in sub:
+        report.seconds = time.perf_counter() - t0
+        return report
     _count_probe(report, sub, emb_t, emb_r, config)
     _extended_probe(report, sub, emb_t, emb_r, config)
     if is_vit(spec):
@@ -212,6 +258,86 @@ def _extended_probe(report, sub: pd.DataFrame, emb_t, emb_r, config: EvaluateCon
             f"accuracy {acc_t:.3f} vs {acc_r:.3f} random on {len(rows)} balanced tiles (chance 0.5)",
         )
     )
+
+
+# -- labelled stamps (FR I / FR II) ----------------------------------------------------------------
+
+
+def pixel_features(images: np.ndarray, px: int = 64) -> np.ndarray:
+    """The pixel baseline: each image (``[N, C, S, S]`` in [0, 1]) area-resized to ``px`` and flattened."""
+    t = torch.from_numpy(np.nan_to_num(np.asarray(images, dtype=np.float32)))
+    return torch.nn.functional.interpolate(t, size=(px, px), mode="area").reshape(len(t), -1).numpy()
+
+
+def label_probe_table(
+    features: dict[str, np.ndarray], labels: np.ndarray, is_test: np.ndarray | None, config: EvaluateConfig
+) -> list[LabelProbeRow]:
+    """Probe errors of each feature set: stratified CV over all images, and train -> test when a split is known.
+
+    Pixel features get 50 PCA components (issue 10), embeddings ``config.pca_dims``.
+    """
+    rows = []
+    for name, X in features.items():
+        dims = 50 if name.startswith("pixel") else config.pca_dims
+        cv = linear_probe(X, labels, "classification", pca_dims=dims, folds=config.folds, seed=config.seed)
+        test = None
+        if is_test is not None and is_test.any() and (~is_test).any():
+            tt = linear_probe(X, labels, "classification", pca_dims=dims, train_mask=~is_test)
+            test = tt.metrics["error"]
+        rows.append(
+            LabelProbeRow(name, cv.metrics["error"], float(np.std(cv.per_fold["error"])), test, cv.metrics["macro_f1"])
+        )
+    return rows
+
+
+def _split_column(sub: pd.DataFrame) -> np.ndarray | None:
+    """Boolean "is test" from a ``split`` (train/test) or ``is_test`` column, if the run has one."""
+    if "is_test" in sub:
+        return sub["is_test"].fillna(False).to_numpy(dtype=bool)
+    if "split" in sub:
+        return sub["split"].astype(str).str.lower().eq("test").to_numpy()
+    return None
+
+
+def evaluate_frdeep(
+    npz: str | Path, config: EvaluateConfig = EvaluateConfig(), progress: bool = True
+) -> EvaluationReport:
+    """FR I / FR II probes on the FR-DEEP FIRST and NVSS stamps (shared/realdata/frdeep.npz), reported separately.
+
+    The 8-bit stamps are divided by 255 and embedded like tiles (resized to the model input).
+    """
+    from radioexplore.assets import demo_checkpoint
+    from radioexplore.checkpoint import load_backbone
+    from radioexplore.embedding import embed_tiles
+
+    t0 = time.perf_counter()
+    ckpt = config.checkpoint or demo_checkpoint()
+    if ckpt is None:
+        raise FileNotFoundError("no checkpoint given and none shipped in assets/checkpoints; pass --checkpoint")
+    model, spec, _ = load_backbone(ckpt)
+    torch.manual_seed(config.seed)
+    random_net = build_backbone(spec).eval()
+    data = np.load(npz, allow_pickle=False)
+    names = [str(n) for n in data["label_names"]] if "label_names" in data.files else None
+    report = EvaluationReport(str(npz), str(ckpt), spec.to_dict(), 0)
+    for survey in ("first", "nvss"):
+        if f"x_{survey}" not in data.files:
+            continue
+        images = data[f"x_{survey}"].astype(np.float32)[:, None] / 255.0
+        y = data[f"y_{survey}"]
+        labels = np.array([names[i] for i in y]) if names else y.astype(str)
+        is_test = data[f"is_test_{survey}"].astype(bool) if f"is_test_{survey}" in data.files else None
+        report.n_tiles += len(images)
+        feats = {
+            "checkpoint": embed_tiles(model, spec, images, config.batch_size, config.device, progress),
+            "random init, same arch": embed_tiles(random_net, spec, images, config.batch_size, config.device, progress),
+            "pixel PCA (64 px, 50 comp.)": pixel_features(images),
+        }
+        n_test = int(is_test.sum()) if is_test is not None else 0
+        title = f"FR-DEEP {survey.upper()} FR I / FR II ({len(images)} images, {n_test} in the test split)"
+        report.label_tables[title] = label_probe_table(feats, labels, is_test, config)
+    report.seconds = time.perf_counter() - t0
+    return report
 
 
 # -- attention on the truth ---------------------------------------------------------------------

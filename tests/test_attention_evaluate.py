@@ -119,3 +119,28 @@ def test_evaluate_reports_probes_and_attention_against_a_random_network(eval_run
     text = report.text()
     assert "source-count probe, checkpoint" in text and "random net" in text and "attention on" in text
     assert "evaluate" in eval_run.read_meta()["stages"]
+
+
+def test_frdeep_style_label_probes_report_cv_and_split_errors(vit_checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.repeat([0, 1], n // 2)
+    images = rng.integers(0, 30, (n, 48, 48)).astype(np.uint8)
+    images[y == 1, 20:28, :] = 255  # an FR II-like bright bar the pixel baseline and any network can see
+    is_test = np.zeros(n, bool)
+    is_test[::6] = True
+    npz = tmp_path / "frdeep.npz"
+    np.savez(npz, x_first=images, y_first=y, is_test_first=is_test, label_names=np.array(["FRI", "FRII"]))
+    from radioexplore.evaluate import evaluate_frdeep
+
+    report = evaluate_frdeep(npz, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False)
+    ((title, rows),) = report.label_tables.items()
+    assert "FIRST" in title and "10 in the test split" in title
+    assert [r.features for r in rows] == ["checkpoint", "random init, same arch", "pixel PCA (64 px, 50 comp.)"]
+    pixel = rows[2]
+    assert pixel.cv_error < 0.05 and pixel.test_error is not None and pixel.test_error < 0.05
+    from radioexplore.cli import main
+
+    assert main(["-q", "evaluate", "--frdeep", str(npz), "--checkpoint", str(vit_checkpoint), "--folds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "FR-DEEP FIRST" in out and "pixel PCA" in out and "train->test" in out

@@ -211,3 +211,13 @@ def test_official_dino_checkpoint_layouts_load(tmp_path):
     ours = tmp_path / "ours.pt"
     save_backbone(ours, build_backbone(spec), spec, recipe={"name": "x"})
     assert load_backbone(ours)[1] == spec
+
+
+def test_tiles_of_extra_runs_join_the_training_set(ssl_run):
+    recipe = tiny_recipe(monitor__every_epochs=0)
+    n_own = len(training_ids(ssl_run, recipe)[0])
+    mixed = recipe.replace(data__extra_runs=(str(ssl_run.root),))  # the same tiles again, as a second source
+    res = pretrain(ssl_run, mixed, name="mixed", max_steps=1, progress=False)
+    state = torch.load(checkpoint_path(ssl_run, "mixed"), weights_only=False)
+    assert res.step == 1 and state["steps_per_epoch"] == (2 * n_own) // 4
+    assert list(state["recipe"]["data"]["extra_runs"]) == [str(ssl_run.root)]

@@ -58,6 +58,16 @@ def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help="stop (with a checkpoint) after this many global steps; run again to continue",
     )
+    p.add_argument(
+        "--also-run",
+        dest="also_runs",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="another run whose tiles join the training set, repeatable (e.g. real images: a SCORPIO run, an "
+        "FR-DEEP stamps run); labels are never used, the monitor probes only --run",
+    )
     p.add_argument("--restart", action="store_true", help="discard an existing checkpoint and train from scratch")
     p.add_argument("--export", type=Path, help="also copy the final backbone checkpoint to this path")
     p.add_argument(
@@ -70,12 +80,16 @@ def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def recipe_with_overrides(
-    recipe_name: str, overrides: list[str], device: str | None = None, threads: int | None = None
+    recipe_name: str,
+    overrides: list[str],
+    device: str | None = None,
+    threads: int | None = None,
+    also_runs: list[Path] | None = None,
 ):
     from radioexplore.ssl.recipe import RecipeError, load_recipe, recipe_from_dict
 
     recipe = load_recipe(recipe_name)
-    if not overrides and not device and threads is None:
+    if not overrides and not device and threads is None and not also_runs:
         return recipe
     data = recipe.to_dict()
     for item in overrides:
@@ -99,6 +113,8 @@ def recipe_with_overrides(
         data["device"] = device
     if threads is not None:
         data["threads"] = threads
+    if also_runs:
+        data["data"]["extra_runs"] = list(data["data"]["extra_runs"]) + [str(Path(r).resolve()) for r in also_runs]
     return recipe_from_dict(data, source=f"recipe {recipe_name} with --set")
 
 
@@ -129,7 +145,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from radioexplore.ssl.train import pretrain
 
     try:
-        recipe = recipe_with_overrides(args.recipe, args.overrides, args.device, args.threads)
+        recipe = recipe_with_overrides(args.recipe, args.overrides, args.device, args.threads, args.also_runs)
     except RecipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -187,8 +203,13 @@ def _pretrain_process(rank: int, world: int, port: int, args: argparse.Namespace
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from radioexplore.evaluate import EvaluateConfig, evaluate_run
+    from radioexplore.evaluate import EvaluateConfig, evaluate_frdeep, evaluate_run
 
+    if args.run is None and args.frdeep is None:
+        print(
+            "error: give --run DIR (a simulated survey or a labelled stamps run) and/or --frdeep NPZ", file=sys.stderr
+        )
+        return 2
     config = EvaluateConfig(
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         folds=args.folds,
@@ -197,9 +218,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         attention_tiles=args.attention_tiles,
         device=args.device,
     )
-    report = evaluate_run(RunDir(args.run), config, progress=not args.quiet)
-    print(report.text())
-    return 0 if report.passed or not args.strict else 1
+    passed = True
+    if args.run is not None:
+        report = evaluate_run(RunDir(args.run), config, progress=not args.quiet)
+        print(report.text())
+        passed = report.passed or not report.checks
+    if args.frdeep is not None:
+        if not Path(args.frdeep).is_file():
+            print(
+                f"error: {args.frdeep}: no such file (FR-DEEP arrays, see shared/realdata/README.md)", file=sys.stderr
+            )
+            return 2
+        print(evaluate_frdeep(args.frdeep, config, progress=not args.quiet).text())
+    return 0 if passed or not args.strict else 1
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
@@ -234,9 +265,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "evaluate",
-        help="probe a checkpoint against a random network on a simulated survey (source count, extended, attention)",
+        help="probe a checkpoint against a random network: simulated survey (source count, extended, attention), "
+        "labelled stamps (FR I / FR II)",
+        description="Linear probes (PCA + one linear layer, seed 000) of a checkpoint beside the same architecture "
+        "randomly initialised. Evaluate on a survey the checkpoint was NOT trained on (another simulation seed).",
     )
-    _run_arg(p)
+    p.add_argument("--run", type=Path, help="run directory: a simulated survey with truth, or stamps with labels")
+    p.add_argument(
+        "--frdeep",
+        type=Path,
+        nargs="?",
+        const=Path(__file__).resolve().parents[3] / "shared" / "realdata" / "frdeep.npz",
+        help="also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (default path: ../shared/realdata/frdeep.npz)",
+    )
     p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--pca-dims", type=int, default=100, help="PCA components before the linear layer (seed 000: 100)")

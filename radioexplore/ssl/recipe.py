@@ -62,6 +62,7 @@ class DataConfig:
     min_finite_fraction: float = 0.5  # tiles mostly on the NaN border are left out of training
     in_memory_max_gb: float = 4.0  # read the training tiles into memory when they fit, else from the zarr store
     num_workers: int = 0  # DataLoader workers per process; 0 on a small CPU, 8-10 per GPU
+    extra_runs: tuple[str, ...] = ()  # other run directories whose tiles join training (labels never used)
 
 
 @dataclass(frozen=True)

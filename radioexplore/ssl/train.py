@@ -128,31 +128,39 @@ def _sync_buffers(module: nn.Module, procs: Processes) -> None:
 
 
 class TileViews(Dataset):
-    """The views of training tiles: item ``i`` is the list of views of tile ``ids[i]`` for ``epoch``."""
+    """The views of training tiles for ``epoch``: item ``i`` is the list of views of one tile.
 
-    def __init__(self, tiles: Any, ids: np.ndarray, views, in_chans: int, seed: int) -> None:
-        self.tiles = tiles
-        self.ids = np.asarray(ids, dtype=np.int64)
+    ``sources`` is a list of ``(tiles, ids)``: the run's tiles first, then those of any extra runs
+    (``tiles`` maps a tile id to its pixels). Tiles of different sizes mix freely: every view is
+    a crop resized to the view size.
+    """
+
+    def __init__(self, sources: list[tuple[Any, np.ndarray]], views, in_chans: int, seed: int) -> None:
+        self.sources = [tiles for tiles, _ in sources]
+        self.index = np.concatenate(
+            [np.stack([np.full(len(ids), k), np.asarray(ids, np.int64)], axis=1) for k, (_, ids) in enumerate(sources)]
+        ).astype(np.int64)
         self.views = views
         self.in_chans = in_chans
         self.seed = seed
         self.epoch = 0
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.index)
 
     def __getitem__(self, i: int) -> list[torch.Tensor]:
-        tile_id = int(self.ids[i])
-        raw = np.asarray(self.tiles[tile_id], dtype=np.float32)
+        source, tile_id = (int(v) for v in self.index[i])
+        raw = np.asarray(self.sources[source][tile_id], dtype=np.float32)
         tile = torch.from_numpy(np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0))
         tile = match_channels(tile, self.in_chans)
-        gen = torch.Generator().manual_seed(view_seed(self.seed, self.epoch, tile_id))
+        gen = torch.Generator().manual_seed(view_seed(self.seed, self.epoch, tile_id, source))
         return self.views(tile, gen)
 
 
-def view_seed(seed: int, epoch: int, tile_id: int) -> int:
-    """The generator seed of one tile's views in one epoch."""
-    return int(np.random.SeedSequence([seed, epoch, tile_id]).generate_state(1, dtype=np.uint64)[0] >> 1)
+def view_seed(seed: int, epoch: int, tile_id: int, source: int = 0) -> int:
+    """The generator seed of one tile's views in one epoch (``source``: 0 for the run, k for its k-th extra run)."""
+    key = [seed, epoch, tile_id] + ([source] if source else [])
+    return int(np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def match_channels(tile: torch.Tensor, in_chans: int) -> torch.Tensor:
@@ -189,14 +197,7 @@ def training_ids(run: RunDir, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     ``monitor.holdout_fraction`` of the eligible tiles is held out (seed 000's test split).
     """
     tiles = run.read_tiles()
-    ok = np.ones(len(tiles), dtype=bool)
-    if "flag" in tiles:
-        ok &= ~tiles["flag"].astype(str).isin(recipe.data.exclude_flags).to_numpy()
-    if "finite_fraction" in tiles:
-        ok &= tiles["finite_fraction"].to_numpy(dtype=float) >= recipe.data.min_finite_fraction
-    eligible = tiles["tile_id"].to_numpy()[ok] if "tile_id" in tiles else np.flatnonzero(ok)
-    if len(eligible) == 0:
-        raise ValueError(f"{run.tiles_table}: no tile is eligible for training (all blank or mostly NaN)")
+    eligible = eligible_ids(run, recipe)
     m = recipe.monitor
     target = tiles[m.target] if m.target in tiles else None
     if m.every_epochs <= 0 or target is None or target.isna().all() or m.holdout_fraction <= 0:
@@ -205,6 +206,20 @@ def training_ids(run: RunDir, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     perm = rng.permutation(eligible)
     n_hold = int(round(m.holdout_fraction * len(perm)))
     return np.sort(perm[n_hold:]), np.sort(perm[:n_hold])
+
+
+def eligible_ids(run: RunDir, recipe: Recipe) -> np.ndarray:
+    """Tiles of ``run`` that may train: not flagged in ``data.exclude_flags``, mostly finite."""
+    tiles = run.read_tiles()
+    ok = np.ones(len(tiles), dtype=bool)
+    if "flag" in tiles:
+        ok &= ~tiles["flag"].astype(str).isin(recipe.data.exclude_flags).to_numpy()
+    if "finite_fraction" in tiles:
+        ok &= tiles["finite_fraction"].to_numpy(dtype=float) >= recipe.data.min_finite_fraction
+    eligible = tiles["tile_id"].to_numpy()[ok] if "tile_id" in tiles else np.flatnonzero(ok)
+    if len(eligible) == 0:
+        raise ValueError(f"{run.tiles_table}: no tile is eligible for training (all blank or mostly NaN)")
+    return np.sort(eligible)
 
 
 def load_tiles(run: RunDir, ids: np.ndarray, max_gb: float) -> Any:
@@ -332,12 +347,14 @@ def pretrain(
         dist.barrier()
 
     train_ids, holdout_ids = training_ids(run, recipe)
+    extra = [(RunDir(path), eligible_ids(RunDir(path), recipe)) for path in recipe.data.extra_runs]
+    n_train = len(train_ids) + sum(len(ids) for _, ids in extra)
     o = recipe.optim
     global_batch = o.batch_size * procs.world
-    steps_per_epoch = (len(train_ids) // procs.world) // o.batch_size
+    steps_per_epoch = (n_train // procs.world) // o.batch_size
     if steps_per_epoch == 0:
         raise ValueError(
-            f"{len(train_ids)} training tiles over {procs.world} process(es) do not fill one batch of "
+            f"{n_train} training tiles over {procs.world} process(es) do not fill one batch of "
             f"{o.batch_size}; lower optim.batch_size (--set optim.batch_size=...)"
         )
     total_steps = o.epochs * steps_per_epoch
@@ -376,8 +393,9 @@ def pretrain(
             trainable, device_ids=[procs.device.index] if procs.device.type == "cuda" else None
         )
 
-    tiles = load_tiles(run, train_ids, recipe.data.in_memory_max_gb)
-    dataset = TileViews(tiles, train_ids, method.views, recipe.backbone.in_chans, recipe.seed)
+    sources = [(load_tiles(run, train_ids, recipe.data.in_memory_max_gb), train_ids)]
+    sources += [(load_tiles(r, ids, recipe.data.in_memory_max_gb), ids) for r, ids in extra]
+    dataset = TileViews(sources, method.views, recipe.backbone.in_chans, recipe.seed)
     base_sampler = DistributedSampler(
         dataset, num_replicas=procs.world, rank=procs.rank, shuffle=True, seed=recipe.seed, drop_last=True
     )
@@ -388,10 +406,10 @@ def pretrain(
     if procs.main:
         n_hold = len(holdout_ids)
         log.info(
-            "training %s (%s, %s) on %d tiles (%d held out for the monitor), %d process(es) x batch %d, "
-            "%d steps per epoch, %d epochs on %s",
-            name, recipe.method, spec.arch, len(train_ids), n_hold, procs.world, o.batch_size,
-            steps_per_epoch, o.epochs, procs.device,
+            "training %s (%s, %s) on %d tiles (%d held out for the monitor, %d from %d extra run(s)), "
+            "%d process(es) x batch %d, %d steps per epoch, %d epochs on %s",
+            name, recipe.method, spec.arch, n_train, n_hold, n_train - len(train_ids), len(extra), procs.world,
+            o.batch_size, steps_per_epoch, o.epochs, procs.device,
         )  # fmt: skip
 
     if step == 0 and monitor is not None and monitor.enabled and recipe.monitor.at_start and not history:
@@ -501,7 +519,7 @@ def pretrain(
         raise RuntimeError(f"{name}: the {procs.world} processes ended with different weights (checksums {checksums})")
     out = None
     if finished and procs.main:
-        out = _export(run, name, recipe, method, step, len(train_ids), history, checksums)
+        out = _export(run, name, recipe, method, step, n_train, history, checksums)
         if export:
             Path(export).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out, export)
