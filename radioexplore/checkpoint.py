@@ -112,7 +112,14 @@ def infer_spec(state: dict[str, torch.Tensor], path: Path) -> BackboneSpec:
         if width is None:
             raise CheckpointError(f"{path}: ViT of width {dim} is not one we build (192, 384, 768)")
         n_pos = state["pos_embed"].shape[1] - 1
-        return BackboneSpec(arch=f"vit_{width}", patch=patch, in_chans=1, input_px=int(round(n_pos**0.5)) * patch)
+        depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+        return BackboneSpec(
+            arch=f"vit_{width}",
+            patch=patch,
+            in_chans=1,
+            input_px=int(round(n_pos**0.5)) * patch,
+            depth=None if depth == 12 else depth,
+        )
     if "conv1.weight" in state:
         arch = "resnet50" if "layer1.0.conv3.weight" in state else "resnet18"
         return BackboneSpec(arch=arch, patch=0, in_chans=1, input_px=224)

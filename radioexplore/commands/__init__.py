@@ -1,6 +1,6 @@
 """Sub-commands of the ``radioexplore`` CLI, one module per family, registered explicitly here."""
 
-from radioexplore.commands import data, loop, pipeline
+from radioexplore.commands import data, loop, pipeline, train
 
 #: Modules with an ``add_commands(subparsers)`` function, in the order ``--help`` lists them.
-COMMAND_MODULES = [pipeline, data, loop]
+COMMAND_MODULES = [pipeline, train, data, loop]

@@ -25,27 +25,33 @@ class BackboneSpec:
     input_px: int = 224  # tiles are resized to this before the network; seed 000 global crops 224 px
     mean: float = 0.0  # input normalisation: (x - mean) / std on tiles scaled to [0, 1]
     std: float = 1.0
+    depth: int | None = None  # ViT blocks; None: the width's standard depth (12), fewer for tests and quick trials
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-BACKBONES: dict[str, Callable[[BackboneSpec], nn.Module]] = {
-    "vit_tiny": lambda s: vit("tiny", s.patch, s.in_chans, img_px=s.input_px),
-    "vit_small": lambda s: vit("small", s.patch, s.in_chans, img_px=s.input_px),
-    "vit_base": lambda s: vit("base", s.patch, s.in_chans, img_px=s.input_px),
-    "resnet18": lambda s: resnet18(s.in_chans),
-    "resnet50": lambda s: resnet50(s.in_chans),
+#: Factories by name; each takes the spec and keyword options (``drop_path`` for ViTs).
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "vit_tiny": lambda s, **kw: vit("tiny", s.patch, s.in_chans, img_px=s.input_px, depth=s.depth, **kw),
+    "vit_small": lambda s, **kw: vit("small", s.patch, s.in_chans, img_px=s.input_px, depth=s.depth, **kw),
+    "vit_base": lambda s, **kw: vit("base", s.patch, s.in_chans, img_px=s.input_px, depth=s.depth, **kw),
+    "resnet18": lambda s, **kw: resnet18(s.in_chans),
+    "resnet50": lambda s, **kw: resnet50(s.in_chans),
 }
 
 
-def build_backbone(spec: BackboneSpec) -> nn.Module:
-    """The backbone named by ``spec.arch``, randomly initialised."""
+def build_backbone(spec: BackboneSpec, drop_path: float | None = None) -> nn.Module:
+    """The backbone named by ``spec.arch``, randomly initialised.
+
+    ``drop_path`` sets a ViT's stochastic-depth rate (DINO trains the student with 0.1 and the
+    teacher with 0); it is ignored for ResNets and left at the ViT default when None.
+    """
     try:
         factory = BACKBONES[spec.arch]
     except KeyError:
         raise ValueError(f"unknown backbone {spec.arch!r}; choose one of {', '.join(BACKBONES)}") from None
-    return factory(spec)
+    return factory(spec) if drop_path is None else factory(spec, drop_path=drop_path)
 
 
 def is_vit(spec: BackboneSpec) -> bool:

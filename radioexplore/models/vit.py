@@ -160,10 +160,13 @@ def _init_weights(m: nn.Module) -> None:
 VIT_WIDTHS = {"tiny": (192, 12, 3), "small": (384, 12, 6), "base": (768, 12, 12)}
 
 
-def vit(width: str = "small", patch: int = 8, in_chans: int = 1, **kwargs) -> VisionTransformer:
-    """ViT-``width``/``patch``: tiny (192-d, 3 heads), small (384-d, 6 heads) or base."""
+def vit(
+    width: str = "small", patch: int = 8, in_chans: int = 1, depth: int | None = None, **kwargs
+) -> VisionTransformer:
+    """ViT-``width``/``patch``: tiny (192-d, 3 heads), small (384-d, 6 heads) or base; 12 blocks unless ``depth``."""
     try:
-        dim, depth, heads = VIT_WIDTHS[width]
+        dim, standard_depth, heads = VIT_WIDTHS[width]
     except KeyError:
         raise ValueError(f"unknown ViT width {width!r}; choose one of {sorted(VIT_WIDTHS)}") from None
+    depth = depth or standard_depth
     return VisionTransformer(patch=patch, in_chans=in_chans, dim=dim, depth=depth, heads=heads, **kwargs)

@@ -1,0 +1,304 @@
+"""Model commands: pretrain (self-supervised training), evaluate (probes and attention), attention (a figure)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tomllib
+from pathlib import Path
+
+from radioexplore.commands.common import run_arg as _run_arg
+from radioexplore.rundir import RunDir
+
+PRETRAIN_EPILOG = """\
+Distributed: torchrun --nproc_per_node N pipelines/pretrain.py --run-dir DIR --recipe NAME
+runs N processes with DistributedDataParallel (gloo on CPU, NCCL on GPUs). Under torchrun spell
+the run directory --run-dir (or --run=DIR fails too): torchrun's own parser reads --run as an
+abbreviation of its --run-path and stops. Without torchrun, --nproc N starts N local processes.
+The per-process batch stays optim.batch_size, so the global batch and (by DINO's linear scaling
+rule) the learning rate grow with N. A killed run continues from models/NAME/checkpoint.pt when
+started again with the same command and the same number of processes.
+
+Know-how (Caron et al. 2021; seed 000): if the loss does not decrease, lower
+dino.teacher_temp or raise dino.freeze_last_layer; if it is unstable, lower optim.lr or
+optim.clip_grad, or warm up the teacher temperature longer. With small batches raise
+dino.momentum_teacher (0.9995 at batch 256 in DINO's advice).
+"""
+
+
+def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``radioexplore pretrain`` and ``pipelines/pretrain.py``."""
+    p.add_argument("--run", "--run-dir", dest="run", required=True, type=Path, help="run directory with tiles.zarr")
+    p.add_argument(
+        "--recipe",
+        required=True,
+        help="recipe name in pipelines/recipes (mgcls_dino_vits8, mgcls_dino_resnet50, emu_simclr_resnet18, "
+        "demo_cpu, ...) or a path to a recipe TOML file",
+    )
+    p.add_argument("--name", help="model name inside the run, models/NAME/ (default: the recipe's name)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a recipe value, TOML syntax, repeatable: --set optim.epochs=2 --set optim.lr=1e-4 "
+        "--set backbone.arch='\"vit_tiny\"'",
+    )
+    p.add_argument("--device", help="auto, cpu or cuda (default: the recipe's, normally auto)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per process (default: the recipe's); on a busy CPU 1 thread per process "
+        "is often faster than several, and torchrun --nproc_per_node 2 uses two cores without thread contention",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        help="stop (with a checkpoint) after this many global steps; run again to continue",
+    )
+    p.add_argument(
+        "--also-run",
+        dest="also_runs",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="another run whose tiles join the training set, repeatable (e.g. real images: a SCORPIO run, an "
+        "FR-DEEP stamps run); labels are never used, the monitor probes only --run",
+    )
+    p.add_argument("--restart", action="store_true", help="discard an existing checkpoint and train from scratch")
+    p.add_argument("--export", type=Path, help="also copy the final backbone checkpoint to this path")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="start this many local processes (DistributedDataParallel, gloo on CPU, one GPU each on CUDA), "
+        "each with one CPU thread unless --threads says otherwise; the torchrun-free way to use several cores",
+    )
+
+
+def recipe_with_overrides(
+    recipe_name: str,
+    overrides: list[str],
+    device: str | None = None,
+    threads: int | None = None,
+    also_runs: list[Path] | None = None,
+):
+    from radioexplore.ssl.recipe import RecipeError, load_recipe, recipe_from_dict
+
+    recipe = load_recipe(recipe_name)
+    if not overrides and not device and threads is None and not also_runs:
+        return recipe
+    data = recipe.to_dict()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RecipeError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare word is taken as a string
+        target = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise RecipeError(f"--set {item!r}: recipe has no section {part!r}")
+            target = target[part]
+        if leaf not in target:
+            raise RecipeError(f"--set {item!r}: recipe has no key {key!r}")
+        target[leaf] = parsed
+    if device:
+        data["device"] = device
+    if threads is not None:
+        data["threads"] = threads
+    if also_runs:
+        data["data"]["extra_runs"] = list(data["data"]["extra_runs"]) + [str(Path(r).resolve()) for r in also_runs]
+    return recipe_from_dict(data, source=f"recipe {recipe_name} with --set")
+
+
+def pretrain_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pipelines/pretrain.py`` (one process of a torchrun job, or a single process)."""
+    p = argparse.ArgumentParser(
+        prog="pretrain",
+        description="Self-supervised pre-training (DINO or SimCLR) on the tiles of a run directory.",
+        epilog=PRETRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_pretrain_arguments(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return cmd_pretrain(args)
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    import os
+
+    import torch.distributed as dist
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _spawn_pretrain(args)
+
+    from radioexplore.ssl.recipe import RecipeError
+    from radioexplore.ssl.train import pretrain
+
+    try:
+        recipe = recipe_with_overrides(args.recipe, args.overrides, args.device, args.threads, args.also_runs)
+    except RecipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run = RunDir(args.run)
+    if not run.tile_pixels.exists():
+        print(f"error: {run.tile_pixels} does not exist; ingest images into {run.root} first", file=sys.stderr)
+        return 2
+    try:
+        result = pretrain(
+            run,
+            recipe,
+            name=args.name,
+            max_steps=args.max_steps,
+            resume=not args.restart,
+            progress=not args.quiet,
+            export=args.export,
+        )
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if result.finished and result.backbone is not None:
+        print(f"wrote {result.backbone} after {result.step} steps ({result.epoch} epochs)")
+        if args.export:
+            print(f"copied to {args.export}")
+    elif not result.finished:
+        print(f"stopped at step {result.step} (epoch {result.epoch}); run the same command again to continue")
+    return 0
+
+
+def _spawn_pretrain(args: argparse.Namespace) -> int:
+    """Run ``args`` in ``args.nproc`` local processes, as torchrun would (same environment variables)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    if args.threads is None:
+        args.threads = 1  # as torchrun sets OMP_NUM_THREADS=1: N processes share the cores without oversubscription
+    mp.spawn(_pretrain_process, args=(args.nproc, port, args), nprocs=args.nproc, join=True)
+    return 0
+
+
+def _pretrain_process(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world)
+    )
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    cmd_pretrain(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from radioexplore.evaluate import EvaluateConfig, evaluate_frdeep, evaluate_run
+
+    if args.run is None and args.frdeep is None:
+        print(
+            "error: give --run DIR (a simulated survey or a labelled stamps run) and/or --frdeep NPZ", file=sys.stderr
+        )
+        return 2
+    config = EvaluateConfig(
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        folds=args.folds,
+        pca_dims=args.pca_dims,
+        seed=args.seed,
+        attention_tiles=args.attention_tiles,
+        device=args.device,
+    )
+    passed = True
+    if args.run is not None:
+        report = evaluate_run(RunDir(args.run), config, progress=not args.quiet)
+        print(report.text())
+        passed = report.passed or not report.checks
+    if args.frdeep is not None:
+        if not Path(args.frdeep).is_file():
+            print(
+                f"error: {args.frdeep}: no such file (FR-DEEP arrays, see shared/realdata/README.md)", file=sys.stderr
+            )
+            return 2
+        print(evaluate_frdeep(args.frdeep, config, progress=not args.quiet).text())
+    return 0 if passed or not args.strict else 1
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from radioexplore.attention import AttentionError, plot_tile_attention
+
+    try:
+        out = plot_tile_attention(
+            RunDir(args.run),
+            args.tile,
+            args.out,
+            checkpoint=str(args.checkpoint) if args.checkpoint else None,
+            percentile=args.percentile,
+        )
+    except AttentionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register pretrain, evaluate and attention."""
+    p = sub.add_parser(
+        "pretrain",
+        help="self-supervised pre-training (DINO / SimCLR) on a run's tiles",
+        description="Self-supervised pre-training on the tiles of a run; writes models/NAME/ in the run.",
+        epilog=PRETRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_pretrain_arguments(p)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="probe a checkpoint against a random network: simulated survey (source count, extended, attention), "
+        "labelled stamps (FR I / FR II)",
+        description="Linear probes (PCA + one linear layer, seed 000) of a checkpoint beside the same architecture "
+        "randomly initialised. Evaluate on a survey the checkpoint was NOT trained on (another simulation seed).",
+    )
+    p.add_argument("--run", type=Path, help="run directory: a simulated survey with truth, or stamps with labels")
+    p.add_argument(
+        "--frdeep",
+        type=Path,
+        nargs="?",
+        const=Path(__file__).resolve().parents[3] / "shared" / "realdata" / "frdeep.npz",
+        help="also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (default path: ../shared/realdata/frdeep.npz)",
+    )
+    p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--pca-dims", type=int, default=100, help="PCA components before the linear layer (seed 000: 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and of the random network")
+    p.add_argument(
+        "--attention-tiles", type=int, default=64, help="at most this many extended-source tiles for the attention test"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when an acceptance check fails")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("attention", help="PNG of a ViT's last-block CLS attention on one tile (seed 000, fig. 7)")
+    _run_arg(p)
+    p.add_argument("--tile", type=int, required=True, help="tile id (row of tiles.parquet)")
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="ViT checkpoint (default: the one the run was embedded with, else the shipped one)",
+    )
+    p.add_argument(
+        "--percentile", type=float, default=90.0, help="contour the patches above this percentile (seed 000: 90)"
+    )
+    p.set_defaults(func=cmd_attention)

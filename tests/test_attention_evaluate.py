@@ -1,0 +1,146 @@
+"""Attention maps (seed 000, fig. 7) and the evaluate report (probes and attention against the truth)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from radioexplore.attention import attention_maps, cls_attention, percentile_mask, plot_attention, tile_attention
+from radioexplore.checkpoint import save_backbone
+from radioexplore.evaluate import EvaluateConfig, attention_share, evaluate_run, source_mask
+from radioexplore.models import BackboneSpec, build_backbone
+from radioexplore.rundir import RunDir
+
+SPEC = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory, small_survey) -> RunDir:
+    """The small survey ingested in 64 px tiles with its truth columns."""
+    from radioexplore.ingest import IngestConfig, attach_truth, ingest
+
+    run = RunDir(tmp_path_factory.mktemp("eval") / "run")
+    files = sorted(small_survey.glob("field_*.fits"))
+    ingest(files, run, IngestConfig(tile_px=64, catalog=str(small_survey / "catalogue.csv")), progress=False)
+    attach_truth(run, small_survey)
+    return run
+
+
+@pytest.fixture(scope="module")
+def vit_checkpoint(tmp_path_factory):
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("ckpt") / "vit.pt"
+    save_backbone(path, build_backbone(SPEC), SPEC, provenance={"trained_by": "test"})
+    return path
+
+
+def test_attention_maps_are_per_head_and_cover_the_tile():
+    torch.manual_seed(0)
+    model = build_backbone(SPEC).eval()
+    tile = np.random.default_rng(0).random((1, 128, 128)).astype(np.float32)
+    maps = attention_maps(model, SPEC, tile)
+    assert maps.shape == (3, 128, 128)  # ViT-tiny: 3 heads, upsampled to the tile
+    # each 32 x 32 block (one 16 px patch of the 64 px input) carries one value
+    assert np.allclose(maps[:, :32, :32], maps[:, :1, :1])
+    x = torch.nn.functional.interpolate(torch.from_numpy(tile)[None], size=64, mode="area")  # as embedding does
+    grid = cls_attention(model, x)
+    assert grid.shape == (1, 3, 4, 4) and float(grid.sum(dim=(-2, -1)).max()) <= 1.0 + 1e-5
+    np.testing.assert_allclose(maps[:, ::32, ::32], grid[0].numpy(), rtol=1e-5)
+
+
+def test_percentile_mask_keeps_the_top_tenth():
+    maps = np.random.default_rng(1).random((2, 50, 50))
+    mask = percentile_mask(maps, 90)
+    assert mask.shape == maps.shape
+    assert np.allclose(mask.mean(axis=(1, 2)), 0.1, atol=0.005)
+
+
+def test_tile_attention_and_the_cli_figure(eval_run, vit_checkpoint, cli, tmp_path):
+    ta = tile_attention(eval_run, 5, checkpoint=str(vit_checkpoint))
+    assert ta.maps.shape == (3, 64, 64) and ta.image.shape == (64, 64) and ta.mean.shape == (64, 64)
+    out = plot_attention(ta.image, ta.maps, tmp_path / "direct.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = tmp_path / "tile.png"
+    cli("attention", "--run", eval_run.root, "--tile", "5", "--out", png, "--checkpoint", vit_checkpoint)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    bad = cli(
+        "attention",
+        "--run",
+        eval_run.root,
+        "--tile",
+        "99999",
+        "--out",
+        png,
+        "--checkpoint",
+        vit_checkpoint,
+        check=False,
+    )
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_resnet_checkpoints_have_no_attention(eval_run, tmp_path):
+    from radioexplore.attention import AttentionError
+
+    spec = BackboneSpec(arch="resnet18", patch=0, input_px=64)
+    save_backbone(tmp_path / "rn.pt", build_backbone(spec), spec)
+    with pytest.raises(AttentionError, match="ViT"):
+        tile_attention(eval_run, 0, checkpoint=str(tmp_path / "rn.pt"))
+
+
+def test_source_mask_is_a_disc_of_the_object_size_in_tile_pixels():
+    objs = pd.DataFrame({"x": [110.0], "y": [220.0], "size": [30.0]})  # 30 arcsec = 20 px at 1.5 arcsec/px
+    mask = source_mask(64, objs, x0=100, y0=200, pixel_arcsec=1.5, beam_px=0.0)
+    assert mask[20, 10] and mask[20, 19] and not mask[20, 21] and not mask[0, 63]
+    assert mask.sum() == pytest.approx(np.pi * 10**2, rel=0.1)
+
+
+def test_attention_share_against_uniform():
+    coverage = np.zeros((8, 8))
+    coverage[2:4, 2:4] = 1.0  # the source covers 4 of 64 patches
+    on_source = np.zeros((8, 8))
+    on_source[2:4, 2:4] = 5.0
+    assert attention_share(on_source, coverage, 0.10) == pytest.approx((4 / 7, 4 / 64))  # top 7 patches hold all 4
+    assert attention_share(1.0 - coverage, coverage, 0.10) == pytest.approx((0.0, 4 / 64))
+
+
+def test_evaluate_reports_probes_and_attention_against_a_random_network(eval_run, vit_checkpoint):
+    report = evaluate_run(
+        eval_run, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False
+    )
+    assert {"count_trained", "count_random"} <= set(report.probes)
+    assert report.probes["count_trained"].task == "regression" and report.probes["count_trained"].folds == 3
+    names = [c.name for c in report.checks]
+    assert any("source-count" in n for n in names)
+    if "extended_trained" in report.probes:
+        assert report.probes["extended_trained"].class_names == ["extended", "none"]
+    assert report.attention and 0.0 <= report.attention["uniform"] < 1.0 and 0.0 <= report.attention["share"] <= 1.0
+    text = report.text()
+    assert "source-count probe, checkpoint" in text and "random net" in text and "attention on" in text
+    assert "evaluate" in eval_run.read_meta()["stages"]
+
+
+def test_frdeep_style_label_probes_report_cv_and_split_errors(vit_checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.repeat([0, 1], n // 2)
+    images = rng.integers(0, 30, (n, 48, 48)).astype(np.uint8)
+    images[y == 1, 20:28, :] = 255  # an FR II-like bright bar the pixel baseline and any network can see
+    is_test = np.zeros(n, bool)
+    is_test[::6] = True
+    npz = tmp_path / "frdeep.npz"
+    np.savez(npz, x_first=images, y_first=y, is_test_first=is_test, label_names=np.array(["FRI", "FRII"]))
+    from radioexplore.evaluate import evaluate_frdeep
+
+    report = evaluate_frdeep(npz, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False)
+    ((title, rows),) = report.label_tables.items()
+    assert "FIRST" in title and "10 in the test split" in title
+    assert [r.features for r in rows] == ["checkpoint", "random init, same arch", "pixel PCA (64 px, 50 comp.)"]
+    pixel = rows[2]
+    assert pixel.cv_error < 0.05 and pixel.test_error is not None and pixel.test_error < 0.05
+    from radioexplore.cli import main
+
+    assert main(["-q", "evaluate", "--frdeep", str(npz), "--checkpoint", str(vit_checkpoint), "--folds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "FR-DEEP FIRST" in out and "pixel PCA" in out and "train->test" in out
