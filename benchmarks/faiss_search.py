@@ -55,12 +55,18 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(np.intersect1d(f[:k], t)) / k for f, t in zip(found, truth, strict=True)]))
 
 
-def latency_ms(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[float, float]:
+def latency_ms(index: faiss.Index, queries: np.ndarray, k: int, threads: int = 0) -> tuple[float, float]:
+    """Median and 95th-percentile milliseconds of one-query searches, on ``threads`` OpenMP threads (0: all)."""
+    everything = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads or everything)
     times = []
-    for q in queries:
-        t0 = time.perf_counter()
-        index.search(q[None], k)
-        times.append(time.perf_counter() - t0)
+    try:
+        for q in queries:
+            t0 = time.perf_counter()
+            index.search(q[None], k)
+            times.append(time.perf_counter() - t0)
+    finally:
+        faiss.omp_set_num_threads(everything)
     return 1e3 * float(np.median(times)), 1e3 * float(np.percentile(times, 95))
 
 
@@ -81,12 +87,19 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=1000, help="held-out queries for recall@10")
     p.add_argument("--latency-queries", type=int, default=300, help="single queries timed per setting")
     p.add_argument("--train", type=int, default=131_072, help="rows to train IVF centroids on")
+    p.add_argument(
+        "--latency-threads",
+        type=int,
+        default=0,
+        help="OpenMP threads for the single-query timings (default: all; 1 avoids fork/join waits on a busy machine)",
+    )
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--target-ms", type=float, default=5.0)
     p.add_argument("--target-recall", type=float, default=0.95)
     args = p.parse_args()
     header(f"FAISS search: {args.n:,} x {args.dim}, recall@{args.k} against exact, one query at a time")
-    print(f"# faiss uses {faiss.omp_get_max_threads()} OpenMP threads")
+    threads = args.latency_threads or faiss.omp_get_max_threads()
+    print(f"# faiss: {faiss.omp_get_max_threads()} OpenMP threads, {threads} for single-query timings")
     rows = []
     for kind in args.data.split(","):
         data = dataset(kind, args.n + args.queries, args.dim)
@@ -97,7 +110,7 @@ def main() -> int:
         t0 = time.perf_counter()
         truth = exact.search(queries, args.k)[1]
         flat_ms = 1e3 * (time.perf_counter() - t0) / len(queries)
-        lat = latency_ms(exact, queries[: min(20, len(queries))], args.k)
+        lat = latency_ms(exact, queries[: min(20, len(queries))], args.k, args.latency_threads)
         rows.append((kind, "Flat (exact)", "", 0.0, 1.0, *lat, load()))
         print(f"{kind}: exact search {lat[0]:.1f} ms per single query ({flat_ms:.2f} ms per query in a batch)")
         del exact
@@ -110,7 +123,7 @@ def main() -> int:
                     faiss.ParameterSpace().set_index_parameter(index, name, value)
                 found = index.search(queries, args.k)[1]
                 rec = recall_at(found, truth)
-                med, p95 = latency_ms(index, queries[: args.latency_queries], args.k)
+                med, p95 = latency_ms(index, queries[: args.latency_queries], args.k, args.latency_threads)
                 setting = f"{name}={value}" if name else ""
                 rows.append((kind, factory, setting, seconds, rec, med, p95, load()))
                 print(f"  {setting:14s} recall@{args.k} {rec:.3f}  median {med:.2f} ms  p95 {p95:.2f} ms", flush=True)
