@@ -153,6 +153,8 @@ def embed_run(
     ``config.block_tiles`` tiles (see :mod:`radioexplore.distributed`), with the same result.
     """
     n = open_tile_store(run.tile_pixels).shape[0]
+    if n == 0:
+        raise ValueError(f"{run.tile_pixels} holds no tiles; nothing to embed (ingest images into {run.root} first)")
     model, spec, meta = load_model(config)
     blocks = tile_blocks(n, config.block_tiles, config.batch_size) if client is not None else [(0, n)]
     target = run.embeddings(config.name)
@@ -182,8 +184,6 @@ def embed_run(
             progress=progress and client is not None,
             collect=collect,
         )
-        if "emb" not in out:
-            raise ValueError(f"{run.tile_pixels} holds no tiles; nothing to embed")
         emb = out.pop("emb")
         dim = int(emb.shape[1])
         emb.flush()
