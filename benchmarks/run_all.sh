@@ -13,7 +13,7 @@ run() {
     "$PY" "$@" 2>&1 | grep -v -E '\r|it/s\]|s/it\]' | tee -a "$LOG"
 }
 run benchmarks/embed_throughput.py --pipeline
-run benchmarks/embed_throughput.py --arch vit_small --input-px 256 --batch 8 --rounds 3 --pipeline
+run benchmarks/embed_throughput.py --arch vit_small --input-px 256 --batch 4 --rounds 2 --pipeline
 run benchmarks/faiss_search.py
 run benchmarks/map_build.py
 if [ -f radioexplore/active.py ] && [ -f benchmarks/rerank_speed.py ]; then
