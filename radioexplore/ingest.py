@@ -349,7 +349,16 @@ def ingest(
     run.root.mkdir(parents=True, exist_ok=True)
     with atomic_path(run.tile_pixels) as tmp_store:
         store = create_tile_store(tmp_store, n_total, scaler.channels, config.tile_px)
-        results: list[FieldResult] = map_tasks(
+        results: list[FieldResult | None] = [None] * len(tasks)
+
+        def collect(i: int, result: FieldResult) -> None:
+            # only this process writes the chunks fields share, one at a time, as each field arrives
+            for first, pixels in result.edges:
+                store[first : first + len(pixels)] = pixels
+            result.edges = []
+            results[i] = result
+
+        map_tasks(
             ingest_field,
             tasks,
             dict(store_path=str(tmp_store), scaler=scaler, config=config, catalog=catalog, dqf_table=dqf_table),
@@ -358,10 +367,8 @@ def ingest(
             unit="tile",
             weights=[len(t.boxes) for t in tasks],
             progress=progress,
+            collect=collect,
         )
-        for result in results:
-            for first, pixels in result.edges:
-                store[first : first + len(pixels)] = pixels
     field_states = {}
     for image, result in zip(images, results, strict=True):
         report.warnings.extend(result.warnings)
