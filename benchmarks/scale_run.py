@@ -85,7 +85,7 @@ def search_stage(run: Path, queries: int = 200, k: int = 10) -> None:
     factory = rd.stage_config("index", "synthetic").get("factory_used", "?")
     print(f"  search {factory}: {queries} tiles as queries, recall@{k} against exact, 1 thread")
     faiss.omp_set_num_threads(1)
-    for nprobe in (8, 16, 32, 64, 128) if factory.startswith("IVF") else (None,):
+    for nprobe in (8, 16, 32, 64, 96, 128) if factory.startswith("IVF") else (None,):
         if nprobe is not None:
             faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
         times, hits = [], 0
