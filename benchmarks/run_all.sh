@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every benchmark of issue 7 in one go and keep the output: bash benchmarks/run_all.sh [LOGFILE]
-# Takes about two hours on a 2-core CPU (the 10^6-tile runs dominate); each script prints its
+# Takes two to three hours on a 2-core CPU (the 10^6-tile runs dominate: HNSW build, UMAP transform); each script prints its
 # machine, load average and package versions first. The figures go into docs/performance.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -14,10 +14,10 @@ run() {
 }
 run benchmarks/embed_throughput.py --pipeline
 run benchmarks/embed_throughput.py --arch vit_small --input-px 256 --batch 4 --rounds 2 --pipeline
-run benchmarks/faiss_search.py
+run benchmarks/faiss_search.py --latency-threads 1
 run benchmarks/map_build.py
 if [ -f radioexplore/active.py ] && [ -f benchmarks/rerank_speed.py ]; then
-    run benchmarks/rerank_speed.py --sizes 100000,1000000
+    run benchmarks/rerank_speed.py --sizes 100000,1000000 --regressor extra_trees
 else
     echo "=== re-rank time: radioexplore.active (ActiveRanker) and benchmarks/rerank_speed.py are not in this checkout; skipped" | tee -a "$LOG"
 fi
