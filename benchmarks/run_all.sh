@@ -10,7 +10,8 @@ LOG=${1:-benchmarks/results-$(date +%Y%m%d-%H%M).log}
 echo "writing $LOG"
 run() {
     echo "=== $*" | tee -a "$LOG"
-    "$PY" "$@" 2>&1 | grep -v -E '\r|it/s\]|s/it\]' | tee -a "$LOG"
+    # progress bars redraw with carriage returns: keep each script's printed lines, not its bars
+    "$PY" "$@" 2>&1 | tr '\r' '\n' | grep -v -E 'it/s\]|s/it\]|^\s*$' | tee -a "$LOG"
 }
 run benchmarks/embed_throughput.py --pipeline
 run benchmarks/embed_throughput.py --arch vit_small --input-px 256 --batch 4 --rounds 2 --pipeline
