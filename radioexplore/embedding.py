@@ -7,8 +7,10 @@ ResNet; tiles are resized to the backbone's input size and normalised as in its 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +20,13 @@ from tqdm.auto import tqdm
 
 from radioexplore.assets import demo_checkpoint
 from radioexplore.checkpoint import load_backbone
+from radioexplore.distributed import describe, map_tasks
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.rundir import RunDir, write_npy
-from radioexplore.tilestore import open_tile_store
+from radioexplore.rundir import RunDir, atomic_path
+from radioexplore.tilestore import CHUNK_TILES, open_tile_store
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,7 @@ class EmbedConfig:
     batch_size: int = 64
     device: str = "auto"  # auto, cpu, cuda
     seed: int = 0
+    block_tiles: int = 1024  # tiles per Dask task when fanned out (rounded up to whole batches and chunks)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -85,30 +92,102 @@ def prepare_batch(tiles: torch.Tensor, spec: BackboneSpec) -> torch.Tensor:
 
 @torch.no_grad()
 def embed_tiles(
-    model: nn.Module, spec: BackboneSpec, tiles, batch_size: int = 64, device: str = "auto", progress: bool = True
+    model: nn.Module,
+    spec: BackboneSpec,
+    tiles,
+    batch_size: int = 64,
+    device: str = "auto",
+    progress: bool = True,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Embeddings ``[N, D]`` float32 of an array-like of tiles ``[N, C, S, S]`` (zarr or numpy)."""
+    """Embeddings ``[N, D]`` float32 of an array-like of tiles ``[N, C, S, S]`` (zarr or numpy).
+
+    ``rows=(start, stop)`` embeds only those rows, read batch by batch (a block of a larger store).
+    """
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    n = tiles.shape[0]
+    lo, hi = rows if rows is not None else (0, tiles.shape[0])
+    n = hi - lo
     out: np.ndarray | None = None
     with tqdm(total=n, desc="embed tiles", unit="tile", disable=not progress) as bar:
-        for start in range(0, n, batch_size):
-            batch = torch.from_numpy(np.asarray(tiles[start : start + batch_size], dtype=np.float32)).to(dev)
+        for start in range(lo, hi, batch_size):
+            batch = torch.from_numpy(np.asarray(tiles[start : min(start + batch_size, hi)], dtype=np.float32)).to(dev)
             feats = model(prepare_batch(batch, spec)).float().cpu().numpy()
             if out is None:
                 out = np.empty((n, feats.shape[1]), dtype=np.float32)
-            out[start : start + len(feats)] = feats
+            out[start - lo : start - lo + len(feats)] = feats
             bar.update(len(feats))
     return out if out is not None else np.empty((0, 0), np.float32)
 
 
-def embed_run(run: RunDir, config: EmbedConfig = EmbedConfig(), progress: bool = True) -> Path:
-    """Embed every tile of ``run`` into ``embeddings/<name>.npy`` and record the provenance."""
-    store = open_tile_store(run.tile_pixels)
+def embed_block(
+    rows: tuple[int, int],
+    model: nn.Module,
+    spec: BackboneSpec,
+    store_path: str,
+    batch_size: int,
+    device: str,
+    progress: bool = False,
+) -> np.ndarray:
+    """Embeddings of tiles ``rows[0]:rows[1]`` of the tile store at ``store_path``: one embedding task."""
+    return embed_tiles(model, spec, open_tile_store(store_path), batch_size, device, progress, rows=rows)
+
+
+def tile_blocks(n: int, block_tiles: int, batch_size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` blocks covering ``n`` tiles; each a whole number of batches and of store chunks.
+
+    Whole batches keep every forward pass the same as in a single pass over the store, so a
+    fanned-out embedding equals the single-process one.
+    """
+    step = math.lcm(batch_size, CHUNK_TILES)
+    size = max(step, math.ceil(block_tiles / step) * step)
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def embed_run(
+    run: RunDir, config: EmbedConfig = EmbedConfig(), progress: bool = True, client: Client | None = None
+) -> Path:
+    """Embed every tile of ``run`` into ``embeddings/<name>.npy`` and record the provenance.
+
+    In this process by default; with a Dask ``client``, one task per block of
+    ``config.block_tiles`` tiles (see :mod:`radioexplore.distributed`), with the same result.
+    """
+    n = open_tile_store(run.tile_pixels).shape[0]
+    if n == 0:
+        raise ValueError(f"{run.tile_pixels} holds no tiles; nothing to embed (ingest images into {run.root} first)")
     model, spec, meta = load_model(config)
-    emb = embed_tiles(model, spec, store, config.batch_size, config.device, progress)
-    write_npy(emb, run.embeddings(config.name))
+    blocks = tile_blocks(n, config.block_tiles, config.batch_size) if client is not None else [(0, n)]
+    target = run.embeddings(config.name)
+    with atomic_path(target) as tmp:
+        out: dict[str, np.ndarray] = {}
+
+        def collect(i: int, emb: np.ndarray) -> None:
+            if "emb" not in out:  # the width is known once the first block is embedded
+                out["emb"] = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, emb.shape[1]))
+            out["emb"][blocks[i][0] : blocks[i][1]] = emb
+
+        map_tasks(
+            embed_block,
+            blocks,
+            dict(
+                model=model,
+                spec=spec,
+                store_path=str(run.tile_pixels),
+                batch_size=config.batch_size,
+                device=config.device,
+                progress=progress and client is None,
+            ),
+            client=client,
+            desc="embed tiles",
+            unit="tile",
+            weights=[b - a for a, b in blocks],
+            progress=progress and client is not None,
+            collect=collect,
+        )
+        emb = out.pop("emb")
+        dim = int(emb.shape[1])
+        emb.flush()
+        del emb
     source = config.checkpoint or ("random init" if config.random_init else str(demo_checkpoint() or "random init"))
     run.record(
         "embed",
@@ -116,11 +195,12 @@ def embed_run(run: RunDir, config: EmbedConfig = EmbedConfig(), progress: bool =
             asdict(config),
             spec=spec.to_dict(),
             checkpoint_used=source,
-            dim=int(emb.shape[1]),
-            n=int(emb.shape[0]),
+            dim=dim,
+            n=n,
             provenance=meta.get("provenance", {}),
+            **describe(client),
         ),
         key=config.name,
     )
-    log.info("embedded %d tiles with %s (%s) into %s", emb.shape[0], spec.arch, source, run.embeddings(config.name))
-    return run.embeddings(config.name)
+    log.info("embedded %d tiles with %s (%s) into %s", n, spec.arch, source, target)
+    return target

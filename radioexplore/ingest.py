@@ -16,21 +16,25 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from radioexplore.catalog import CatalogError, count_in_tiles, read_catalog
 from radioexplore.detect import DetectConfig, count_in_box
+from radioexplore.distributed import describe, map_tasks
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.noise import robust_rms
 from radioexplore.rundir import RunDir, atomic_path, write_parquet
 from radioexplore.scaling import make_scaler
-from radioexplore.tilestore import create_tile_store
+from radioexplore.tilestore import CHUNK_TILES, create_tile_store, open_tile_store
 from radioexplore.tiling import TileBox, tile_grid
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +219,118 @@ def beam_area_px(image: FitsImage) -> float | None:
     return image.beam.area_pixels(image.pixel_arcsec)
 
 
+@dataclass(frozen=True)
+class FieldTask:
+    """One field's share of an ingest: its image, its tiles' boxes and the id of its first tile."""
+
+    image: FitsImage
+    boxes: list[TileBox]
+    first_tile: int
+
+
+@dataclass
+class FieldResult:
+    """What one field's task hands back: its rows, its scaling state, warnings, and edge tiles.
+
+    ``edges`` are ``(first tile id, pixels)`` for the tiles in store chunks the field shares with
+    a neighbouring field; the caller writes those, so that no two tasks ever write the same chunk.
+    """
+
+    name: str
+    tiles: pd.DataFrame
+    scaling_state: dict
+    warnings: list[str]
+    edges: list[tuple[int, np.ndarray]]
+
+
+def ingest_field(
+    task: FieldTask,
+    store_path: str,
+    scaler,
+    config: IngestConfig,
+    catalog: pd.DataFrame | None = None,
+    dqf_table: dict[str, int] | None = None,
+) -> FieldResult:
+    """Tile, scale and describe one field: the unit of work of an ingest, in-process or on a Dask worker.
+
+    Fits the field's scaling on a pixel sample, measures every tile (noise, DQF, source count,
+    flag), writes the store chunks lying wholly inside the field to the tile store at
+    ``store_path`` and returns the rest (see :class:`FieldResult`).
+    """
+    image, boxes = task.image, task.boxes
+    notes = IngestReport()
+    name = field_name(image)
+    state = scaler.fit(image.sample())
+    dqf = _dqf(image, dqf_table or {}, notes)
+    counts = _catalogue_counts(catalog, image, boxes, config, notes)
+    source = "catalogue" if counts is not None else ("detector" if config.detect else "")
+    area = beam_area_px(image)
+    beam_px = np.sqrt(area / 1.1331) if area else 5.0
+    margin = int(np.ceil(config.detector.margin_beams * beam_px)) if source == "detector" else 0
+    centres = np.array([b.centre for b in boxes])
+    ra, dec = image.pixel_to_world(centres[:, 0], centres[:, 1])
+    store = open_tile_store(store_path, writable=True)
+    rows: list[dict] = []
+    edges: list[tuple[int, np.ndarray]] = []
+    batch: list[np.ndarray] = []
+    for j, box in enumerate(boxes):
+        tile_id = task.first_tile + j
+        padded = image.read_box(box.x0 - margin, box.y0 - margin, box.size + 2 * margin)
+        raw = padded[margin : margin + box.size, margin : margin + box.size] if margin else padded
+        finite = np.isfinite(raw)
+        frac = float(finite.mean())
+        noise = robust_rms(raw, config.noise) if frac > 0 else np.nan
+        if counts is not None:
+            n_src = int(counts[j])
+        elif source == "detector":
+            n_src = count_in_box(padded, margin, box.size, noise, area, config.detector) if frac > 0 else 0
+        else:
+            n_src = None
+        batch.append(scaler.apply(raw, state).astype(np.float16))
+        rows.append(
+            dict(
+                tile_id=tile_id,
+                field=name,
+                survey=config.survey,
+                file=str(image.path.resolve()),
+                x0=box.x0,
+                y0=box.y0,
+                size=box.size,
+                ra=float(ra[j]),
+                dec=float(dec[j]),
+                noise_rms=noise,
+                dqf=dqf,
+                n_sources=n_src,
+                n_sources_from=source,
+                finite_fraction=frac,
+                flag=tile_flag(raw, finite, frac, config.min_finite_fraction),
+                bunit=image.bunit,
+            )
+        )
+        # flush at every chunk boundary: a whole chunk is this field's alone, a part of one is an edge
+        if (tile_id + 1) % CHUNK_TILES == 0 or j == len(boxes) - 1:
+            first = tile_id + 1 - len(batch)
+            pixels = np.stack(batch)
+            if len(batch) == CHUNK_TILES:
+                store[first : tile_id + 1] = pixels
+            else:
+                edges.append((first, pixels))
+            batch = []
+    return FieldResult(name, pd.DataFrame(rows), state, notes.warnings, edges)
+
+
 def ingest(
-    paths: list[str | Path], run: RunDir, config: IngestConfig = IngestConfig(), progress: bool = True
+    paths: list[str | Path],
+    run: RunDir,
+    config: IngestConfig = IngestConfig(),
+    progress: bool = True,
+    client: Client | None = None,
 ) -> IngestReport:
-    """Tile, scale and describe ``paths`` into ``run``; returns the report (also written to the run)."""
+    """Tile, scale and describe ``paths`` into ``run``; returns the report (also written to the run).
+
+    Each field is one call of :func:`ingest_field`: in this process, or one Dask task per field
+    when ``client`` is given (see :mod:`radioexplore.distributed`); the artefacts are the same.
+    """
     report = IngestReport()
     images = open_images(paths, report)
     if not images:
@@ -227,70 +339,43 @@ def ingest(
     catalog = read_catalog(config.catalog) if config.catalog else None
     dqf_table = read_field_table(config.field_table) if config.field_table else {}
 
-    grids = [tile_grid(im.nx, im.ny, config.tile_px) for im in images]
-    n_total = sum(len(g) for g in grids)
+    tasks: list[FieldTask] = []
+    n_total = 0
+    for im in images:
+        boxes = tile_grid(im.nx, im.ny, config.tile_px)
+        # absolute paths: a worker may run in another directory
+        tasks.append(FieldTask(replace(im, path=im.path.resolve()), boxes, n_total))
+        n_total += len(boxes)
     run.root.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
-    field_states: dict[str, dict] = {}
     with atomic_path(run.tile_pixels) as tmp_store:
         store = create_tile_store(tmp_store, n_total, scaler.channels, config.tile_px)
-        bar = tqdm(total=n_total, desc="ingest tiles", unit="tile", disable=not progress)
-        tile_id = 0
-        for image, boxes in zip(images, grids, strict=True):
-            name = field_name(image)
-            state = scaler.fit(image.sample())
-            field_states[name] = state
-            dqf = _dqf(image, dqf_table, report)
-            counts = _catalogue_counts(catalog, image, boxes, config, report)
-            source = "catalogue" if counts is not None else ("detector" if config.detect else "")
-            area = beam_area_px(image)
-            beam_px = np.sqrt(area / 1.1331) if area else 5.0
-            margin = int(np.ceil(config.detector.margin_beams * beam_px)) if source == "detector" else 0
-            centres = np.array([b.centre for b in boxes])
-            ra, dec = image.pixel_to_world(centres[:, 0], centres[:, 1])
-            batch = []
-            for j, box in enumerate(boxes):
-                padded = image.read_box(box.x0 - margin, box.y0 - margin, box.size + 2 * margin)
-                raw = padded[margin : margin + box.size, margin : margin + box.size] if margin else padded
-                finite = np.isfinite(raw)
-                frac = float(finite.mean())
-                noise = robust_rms(raw, config.noise) if frac > 0 else np.nan
-                if counts is not None:
-                    n_src = int(counts[j])
-                elif source == "detector":
-                    n_src = count_in_box(padded, margin, box.size, noise, area, config.detector) if frac > 0 else 0
-                else:
-                    n_src = None
-                batch.append(scaler.apply(raw, state).astype(np.float16))
-                rows.append(
-                    dict(
-                        tile_id=tile_id + j,
-                        field=name,
-                        survey=config.survey,
-                        file=str(image.path.resolve()),
-                        x0=box.x0,
-                        y0=box.y0,
-                        size=box.size,
-                        ra=float(ra[j]),
-                        dec=float(dec[j]),
-                        noise_rms=noise,
-                        dqf=dqf,
-                        n_sources=n_src,
-                        n_sources_from=source,
-                        finite_fraction=frac,
-                        flag=tile_flag(raw, finite, frac, config.min_finite_fraction),
-                        bunit=image.bunit,
-                    )
-                )
-                if len(batch) == 16 or j == len(boxes) - 1:
-                    store[tile_id + j + 1 - len(batch) : tile_id + j + 1] = np.stack(batch)
-                    batch = []
-                bar.update(1)
-            tile_id += len(boxes)
-            report.ingested.append(str(image.path))
-        bar.close()
+        results: list[FieldResult | None] = [None] * len(tasks)
 
-    tiles = tiles_frame(rows)
+        def collect(i: int, result: FieldResult) -> None:
+            # only this process writes the chunks fields share, one at a time, as each field arrives
+            for first, pixels in result.edges:
+                store[first : first + len(pixels)] = pixels
+            result.edges = []
+            results[i] = result
+
+        map_tasks(
+            ingest_field,
+            tasks,
+            dict(store_path=str(tmp_store), scaler=scaler, config=config, catalog=catalog, dqf_table=dqf_table),
+            client=client,
+            desc="ingest fields",
+            unit="tile",
+            weights=[len(t.boxes) for t in tasks],
+            progress=progress,
+            collect=collect,
+        )
+    field_states = {}
+    for image, result in zip(images, results, strict=True):
+        report.warnings.extend(result.warnings)
+        report.ingested.append(str(image.path))
+        field_states[result.name] = result.scaling_state
+
+    tiles = tiles_frame(pd.concat([r.tiles for r in results], ignore_index=True))
     write_outputs(
         run,
         tiles,
@@ -305,6 +390,7 @@ def ingest(
             channels=scaler.channels,
             n_sources_from=sorted(set(tiles["n_sources_from"]) - {""}),
             field_scaling=field_states,
+            **describe(client),
         ),
     )
     return report
@@ -327,7 +413,7 @@ def tile_flag(raw: np.ndarray, finite: np.ndarray, frac: float, min_finite_fract
     return "ok" if frac == 1.0 else "partial"
 
 
-def tiles_frame(rows: list[dict]) -> pd.DataFrame:
+def tiles_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     """The tiles table with the column types of the contract (nullable ints for DQF and counts)."""
     tiles = pd.DataFrame(rows)
     missing = [c for c in CONTRACT_COLUMNS if c not in tiles.columns]

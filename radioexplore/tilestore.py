@@ -25,11 +25,11 @@ def create_tile_store(path: str | Path, n: int, channels: int, size: int) -> zar
     )
 
 
-def open_tile_store(path: str | Path) -> zarr.Array:
-    """Open a store for reading; raises FileNotFoundError naming the path if it is absent."""
+def open_tile_store(path: str | Path, writable: bool = False) -> zarr.Array:
+    """Open a store for reading (or writing into, for ingest tasks); FileNotFoundError names an absent path."""
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no tile store; run `radioexplore ingest` for this run first")
-    return zarr.open_array(str(path), mode="r")
+    return zarr.open_array(str(path), mode="r+" if writable else "r")
 
 
 def read_tiles(store: zarr.Array, ids: np.ndarray | list[int]) -> np.ndarray:

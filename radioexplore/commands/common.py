@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from radioexplore.rundir import RunDir
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def run_arg(p: argparse.ArgumentParser) -> None:
@@ -24,3 +30,44 @@ def embedding_name(run: RunDir, name: str | None) -> str:
     if default is None:
         raise SystemExit(f"error: {run.root} has no embeddings yet; run `radioexplore embed --run {run.root}` first")
     return default
+
+
+def dask_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The options that fan a stage out over Dask distributed (see radioexplore/distributed.py); returns the group."""
+    g = p.add_argument_group(
+        "Dask fan-out",
+        "run the work as Dask tasks on local worker processes or on a cluster; the artefacts are the same "
+        "as without --dask. On a cluster the inputs and the run directory must be on a file system every "
+        "worker sees under the same path.",
+    )
+    g.add_argument("--dask", action="store_true", help="fan out over a local Dask cluster (or --scheduler)")
+    g.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    g.add_argument("--threads-per-worker", type=int, default=1, help="tasks each local worker runs at once (default 1)")
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --dask)",
+    )
+    g.add_argument("--dashboard", action="store_true", help="serve the Dask dashboard of the local cluster")
+    return g
+
+
+@contextlib.contextmanager
+def dask_client_of(args: argparse.Namespace) -> Iterator[Client | None]:
+    """The Dask client the options ask for, or None (this process) without --dask / --scheduler."""
+    if not (args.dask or args.scheduler):
+        yield None
+        return
+    from radioexplore.distributed import DaskConfig, dask_client
+
+    try:
+        config = DaskConfig(
+            workers=args.workers,
+            threads_per_worker=args.threads_per_worker,
+            scheduler=args.scheduler,
+            dashboard=args.dashboard,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    with dask_client(config) as client:
+        yield client

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from radioexplore.commands.common import dask_args as _dask_args
+from radioexplore.commands.common import dask_client_of as _dask_client_of
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import run_arg as _run_arg
@@ -55,6 +57,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if args.stamps is not None:
             if args.fits:
                 raise SystemExit("error: give FITS images or --stamps DIR, not both")
+            if args.dask or args.scheduler:
+                raise SystemExit(
+                    "error: --dask fans out wide-field images, one task per field; --stamps runs in one process"
+                )
             for opt in ("catalog", "field_table", "truth"):
                 if getattr(args, opt):
                     raise SystemExit(f"error: --{opt.replace('_', '-')} applies to wide-field images, not to --stamps")
@@ -88,7 +94,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 detect=not args.no_detect,
                 detector=detector,
             )
-            report = ingest(args.fits, run, config, progress=not args.quiet)
+            with _dask_client_of(args) as client:
+                report = ingest(args.fits, run, config, progress=not args.quiet, client=client)
             if args.truth:
                 attach_truth(run, args.truth)
     except (IngestError, StampError, ValueError) as exc:
@@ -108,8 +115,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
         random_init=args.random_init,
         batch_size=args.batch_size,
         device=args.device,
+        block_tiles=args.block_tiles,
     )
-    path = embed_run(run, config, progress=not args.quiet)
+    with _dask_client_of(args) as client:
+        path = embed_run(run, config, progress=not args.quiet, client=client)
     if run.read_meta().get("default_embedding") is None:
         run.record("embed", run.stage_config("embed", config.name), key=config.name, default_embedding=config.name)
     print(f"wrote {path}")
@@ -278,6 +287,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "crop: crop larger stamps, enlarge smaller ones",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file failed")
+    _dask_args(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("embed", help="embed every tile with a backbone")
@@ -291,6 +301,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--random-init", action="store_true", help="use a randomly initialised network (a baseline)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _dask_args(p).add_argument(
+        "--block-tiles",
+        type=int,
+        default=1024,
+        help="tiles per Dask task with --dask (rounded up to whole batches; default 1024)",
+    )
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("index", help="build the FAISS similarity index of an embedding set")

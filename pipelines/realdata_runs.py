@@ -1,0 +1,66 @@
+"""Build the real-image runs that join pre-training (issue 10): FR-DEEP stamps and SCORPIO tiles.
+
+    python pipelines/realdata_runs.py --realdata ../shared/realdata --out runs/real
+
+writes ``OUT/frdeep_train/`` (the FIRST and NVSS stamps of FR-DEEP's *training* split as PNG files,
+ingested with ``radioexplore ingest --stamps``; the test split is left out so that ``evaluate``'s
+train -> test figure never sees a test image, and labels are not attached: pre-training never uses
+them) and ``OUT/scorpio/`` (the three ATCA SCORPIO images tiled at 256 px). Pass both to
+``radioexplore pretrain --also-run OUT/frdeep_train --also-run OUT/scorpio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from radioexplore.cli import main as radioexplore
+
+
+def write_frdeep_pngs(npz: Path, out: Path, include_test: bool = False) -> int:
+    """Write FR-DEEP's stamps as ``out/{first,nvss}/NNNN.png``; returns how many were written."""
+    n = 0
+    with np.load(npz, allow_pickle=False) as data:
+        for survey in ("first", "nvss"):
+            if f"x_{survey}" not in data.files:
+                continue
+            images = data[f"x_{survey}"]
+            keep = np.ones(len(images), bool)
+            if not include_test and f"is_test_{survey}" in data.files:
+                keep = ~data[f"is_test_{survey}"].astype(bool)
+            folder = out / survey
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in np.flatnonzero(keep):
+                Image.fromarray(np.asarray(images[i], dtype=np.uint8)).save(folder / f"{i:04d}.png")
+                n += 1
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--realdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realdata")
+    p.add_argument("--out", type=Path, required=True, help="folder for the runs (created)")
+    args = p.parse_args(argv)
+    npz = args.realdata / "frdeep.npz"
+    scorpio = sorted((args.realdata / "scorpio").glob("*.fits"))
+    if not npz.is_file() or not scorpio:
+        print(
+            f"error: {args.realdata} lacks frdeep.npz or scorpio/*.fits (see shared/realdata/README.md)",
+            file=sys.stderr,
+        )
+        return 2
+    pngs = args.out / "frdeep_png"
+    n = write_frdeep_pngs(npz, pngs)
+    print(f"wrote {n} FR-DEEP training-split stamps to {pngs}")
+    # FR-DEEP stamps are 150 px: keep them whole, one tile each
+    rc = radioexplore(["-q", "ingest", "--stamps", str(pngs), "--tile", "150", "--run", str(args.out / "frdeep_train")])
+    rc = rc or radioexplore(["-q", "ingest", "--run", str(args.out / "scorpio"), *map(str, scorpio)])
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
