@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEMO_CHECKPOINT = "checkpoints/demo_vit_tiny8.pt"
+DEMO_CHECKPOINT = "checkpoints/demo_vit_tiny16.pt"
 
 
 def assets_dir() -> Path:
