@@ -191,3 +191,131 @@ def test_without_a_vit_checkpoint_the_overlay_says_why(state, tmp_path, monkeypa
     assert "checkpoint" in note.object
     pane = view._figure_pane()
     assert any(isinstance(o, pn.pane.Alert) for o in pane.objects)
+
+
+# -- on-demand linear probes (issue 6) --------------------------------------------------------------
+@pytest.fixture
+def two_embedding_run(tiny_run, tmp_path):
+    """A copy of tiny_run with a second embedding set (pixel noise) and an empty label store."""
+    import shutil
+
+    import numpy as np
+
+    from radioexplore.rundir import write_npy
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(tiny_run.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*"))
+    n = len(run.read_tiles())
+    write_npy(np.random.default_rng(0).normal(size=(n, 16)).astype(np.float32), run.embeddings("noise"))
+    return run
+
+
+def test_probe_regresses_the_source_count_on_the_right_rows(state):
+    import numpy as np
+
+    from app.views.probe import ProbeView, result_table
+    from radioexplore.probes import linear_probe
+
+    view = ProbeView(state=state)
+    assert view.target == "n_sources" and view.embeddings == ["vit"]
+    assert (view.pca_dims, view.folds) == (100, 5)  # seed 000
+    assert "field" in view.param.target.objects and "x" not in view.param.target.objects
+    assert "score" not in view.param.target.objects  # computed from the embedding itself
+    view.run()
+    table = result_table(view.results)
+    assert list(table["metric"]) == ["mse", "r2"] and list(table["embedding"]) == ["vit", "vit"]
+    assert np.isfinite(table["value"]).all() and (table["tiles"] == 64).all() and (table["folds"] == 5).all()
+    tiles = state.tiles()
+    direct = linear_probe(
+        state.run.read_embeddings("vit")[tiles["tile_id"].to_numpy()],
+        tiles["n_sources"].astype(float).to_numpy(),
+        "regression",
+        pca_dims=100,
+        folds=5,
+    )
+    assert table["value"].iloc[0] == pytest.approx(direct.metrics["mse"])
+    assert table["±"].iloc[0] == pytest.approx(np.std(direct.per_fold["mse"]))
+    (scatter,) = view.plots()
+    points = scatter.get(0)
+    assert isinstance(points, hv.Scatter) and len(points) == 64
+    assert "regression of `n_sources` on 64 tiles" in view.message
+    pane = view._results_pane()
+    assert isinstance(pane.objects[1], pn.widgets.Tabulator) and len(pane.objects[1].value) == 2
+
+
+def test_probe_on_a_categorical_column_gives_a_confusion_matrix(state):
+    import asyncio
+
+    from app.views.probe import ProbeView, probe_task
+
+    assert probe_task(state.tiles()["dqf"], "dqf") == "classification"
+    assert probe_task(state.tiles()["n_sources"], "n_sources") == "regression"
+    view = ProbeView(state=state, target="field")
+    asyncio.run(view.run_async())  # what the Run button does: the probe in a worker thread
+    assert not view.running
+    res = view.results["vit"]
+    assert res.task == "classification" and res.class_names == sorted(state.tiles()["field"].unique())
+    assert res.confusion.shape == (4, 4) and res.confusion.sum() == 64
+    (heatmap,) = view.plots()
+    heat = heatmap.get(0)
+    assert isinstance(heat, hv.HeatMap) and heat.dimension_values("tiles").sum() == 64
+    assert "confusion" in hv.render(heatmap).title.text
+    from app.views.probe import result_table
+
+    assert list(result_table(view.results)["metric"]) == ["accuracy", "error", "macro_f1"]
+
+
+def test_probe_compares_embedding_sets_and_label_store_targets(two_embedding_run):
+    import numpy as np
+
+    from app.views.probe import ProbeView, result_table
+
+    state = ExplorerState(two_embedding_run, who="probe-test")
+    view = ProbeView(state=state, target="field", embeddings=["vit", "noise"])
+    view.run()
+    table = result_table(view.results)
+    assert set(table["embedding"]) == {"vit", "noise"} and len(view.plots()) == 2
+    assert (table.loc[table["embedding"] == "noise", "PCA dims"] == 16).all()  # capped by the 16 features
+    # the astronomer's labels become targets once there are some
+    assert "user_labels" not in view.param.target.objects
+    for t in range(12):
+        state.labels.add(t, labels=["COMPACT" if t % 2 else "EXTENDED"], interest=1 + t % 5)
+    state.label_version += 1
+    assert {"user_labels", "user_interest"} <= set(view.param.target.objects)
+    view.target = "user_labels"
+    view.run()
+    res = view.results["vit"]
+    assert res.n_samples == 12 and res.class_names == ["COMPACT", "EXTENDED"]  # unlabelled tiles left out
+    view.target = "user_interest"
+    view.run()
+    assert view.results["vit"].task == "regression" and view.results["vit"].n_samples == 12
+    assert np.isfinite(view.results["vit"].predicted).all()
+
+
+def test_probe_says_why_it_cannot_run(state):
+    import pandas as pd
+
+    from app.views.probe import ProbeInputError, ProbeView, probe_target
+
+    view = ProbeView(state=state, target="field", task="regression")
+    view.run()
+    assert view.results == {} and "Cannot probe" in view.message and "numeric value of 'field'" in view.message
+    view.param.update(task="auto", embeddings=[])
+    view.run()
+    assert "at least one embedding" in view.message
+    frame = pd.DataFrame({"tile_id": range(7), "label": ["a", "a", "a", "", None, "b", "unlabelled"]})
+    with pytest.raises(ProbeInputError, match="at least two classes"):
+        probe_target(frame, "label")
+    frame["label"] = ["a", "a", "b", "b", "c", "", None]
+    target = probe_target(frame, "label")
+    assert list(target.rows) == [0, 1, 2, 3] and "single tile: c" in target.notes[0]
+    frame["value"] = [1.0, 2.0, None, 4.0, 5.0, 6.0, 7.0]
+    with pytest.raises(ProbeInputError, match="6 tiles .* needs at least 10"):
+        probe_target(frame, "value", folds=5)
+
+
+def test_dashboard_has_a_probe_tab(tiny_run):
+    hv.extension("bokeh")
+    page = build_dashboard(tiny_run)
+    tabs = page.main[0]
+    assert [t.name for t in tabs] == ["Explore", "Review queue", "Find similar", "Export", "Probe"]
