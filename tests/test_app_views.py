@@ -251,8 +251,11 @@ def test_probe_on_a_categorical_column_gives_a_confusion_matrix(state):
     assert probe_task(state.tiles()["dqf"], "dqf") == "classification"
     assert probe_task(state.tiles()["n_sources"], "n_sources") == "regression"
     view = ProbeView(state=state, target="field")
+    seen = []
+    compute = view.compute
+    view.compute = lambda *a: seen.append(view.running) or compute(*a)
     asyncio.run(view.run_async())  # what the Run button does: the probe in a worker thread
-    assert not view.running
+    assert seen == [True] and not view.running  # the spinner shows while it runs
     res = view.results["vit"]
     assert res.task == "classification" and res.class_names == sorted(state.tiles()["field"].unique())
     assert res.confusion.shape == (4, 4) and res.confusion.sum() == 64
