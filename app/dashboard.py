@@ -14,6 +14,7 @@ from app.views.export import ExportView
 from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
+from app.views.probe import ProbeView
 from app.views.queue import QueueView
 from app.views.ranking import RankingView
 from app.views.search import SearchView
@@ -83,6 +84,7 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
         pn.Column(queue, name="Review queue"),
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
+        pn.Column(ProbeView(state=state), name="Probe"),
         dynamic=False,
         sizing_mode="stretch_width",
     )

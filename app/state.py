@@ -18,6 +18,7 @@ import pandas as pd
 import param
 
 from radioexplore.active import ActiveRanker, review_queue
+from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
 from radioexplore.rundir import RunDir
@@ -25,6 +26,9 @@ from radioexplore.similarity import SimilaritySearch
 from radioexplore.tilestore import open_tile_store
 
 log = logging.getLogger(__name__)
+
+#: Attention maps kept per session (one forward pass each; the threshold slider reuses them).
+ATTENTION_CACHE = 32
 
 #: Colour-by choices offered first, in this order, when the run has them.
 PREFERRED_COLOURS = [
@@ -113,6 +117,8 @@ class ExplorerState(param.Parameterized):
         self._frame_key: tuple | None = None
         self._ranker: ActiveRanker | None = None
         self._active: pd.DataFrame | None = None
+        self._vits: dict[str, tuple | AttentionError] = {}  # checkpoint -> (model, spec) or why not
+        self._attention: dict[tuple[str, int], TileAttention] = {}
         names = run.embedding_names()
         self.param.embedding.objects = names
         if self.embedding not in names:
@@ -199,6 +205,53 @@ class ExplorerState(param.Parameterized):
         if "lo" in state and "hi" in state:
             return float(state["lo"]), float(state["hi"])
         return None
+
+    # -- attention ------------------------------------------------------------------------------
+    def attention_source(self) -> str:
+        """The ViT checkpoint whose attention the tile view overlays: the current embedding's, if it
+        was made with a checkpoint file, else :func:`~radioexplore.attention.attention_checkpoint`'s
+        choice (the default embedding's, then the shipped one). Raises AttentionError if none.
+        """
+        used = self.run.stage_config("embed", self.embedding).get("checkpoint_used") if self.embedding else None
+        if used and Path(used).is_file():
+            return str(used)
+        return attention_checkpoint(self.run)
+
+    def attention_model(self) -> tuple:
+        """``(vit, spec)`` for :meth:`attention_source`, loaded once per session (so is a failure)."""
+        source = self.attention_source()
+        if source not in self._vits:
+            try:
+                self._vits[source] = load_vit(source)
+            except ValueError as exc:  # AttentionError (not a ViT), CheckpointError (unreadable)
+                self._vits[source] = exc if isinstance(exc, AttentionError) else AttentionError(str(exc))
+        loaded = self._vits[source]
+        if isinstance(loaded, AttentionError):
+            raise loaded
+        return loaded
+
+    def attention_heads(self) -> int | None:
+        """Number of heads of the attention model, once it is loaded (None before, or if it cannot be)."""
+        try:
+            loaded = self._vits.get(self.attention_source())
+        except AttentionError:
+            return None
+        if loaded is None or isinstance(loaded, AttentionError):
+            return None
+        return int(loaded[0].blocks[-1].attn.heads)
+
+    def attention(self, tile_id: int) -> TileAttention:
+        """Last-block CLS attention of one tile, ``maps`` ``[heads, S, S]`` in the tile store's row
+        order (row 0 is the tile's first image row, y0). Cached; raises AttentionError with the reason.
+        """
+        key = (self.attention_source(), int(tile_id))
+        if key not in self._attention:
+            model = self.attention_model()
+            if len(self._attention) >= ATTENTION_CACHE:
+                self._attention.pop(next(iter(self._attention)))
+            ta = tile_attention(self.run, int(tile_id), model=model)
+            self._attention[key] = TileAttention(ta.tile_id, ta.image, ta.maps, key[0], ta.spec)
+        return self._attention[key]
 
     # -- search -----------------------------------------------------------------------------
     def search(self) -> SimilaritySearch:

@@ -44,7 +44,8 @@ class ProbeResult:
     ``mse`` and ``r2`` for regression; ``accuracy``, ``error`` and ``macro_f1`` for
     classification. ``per_fold`` holds each fold's values; ``confusion`` (classification) is
     summed over the held-out predictions, rows true class, columns predicted, in ``class_names``
-    order.
+    order. ``predicted`` holds each row's held-out prediction (NaN, or None for classification,
+    where a row was never held out: the training rows of train -> test), for a predicted-vs-true plot.
     """
 
     task: str
@@ -56,6 +57,7 @@ class ProbeResult:
     folds: int
     class_names: list[str] = field(default_factory=list)
     confusion: np.ndarray | None = None
+    predicted: np.ndarray | None = None
 
     def summary(self) -> str:
         what = f"{self.folds}-fold CV" if self.mode == "cv" else "train -> test"
@@ -135,10 +137,12 @@ def _run_probe(X, y, task, pca_dims, seed, splits, mode, n_folds, class_names) -
     per_fold: dict[str, list[float]] = {}
     confusion = np.zeros((len(class_names),) * 2, dtype=np.int64) if class_names else None
     dims_used = 0
+    predicted = np.full(len(y), np.nan) if task == "regression" else np.full(len(y), None, dtype=object)
     for train, test in splits:
         pipe, dims_used = _pipeline(task, pca_dims, len(train), X.shape[1], seed)
         pipe.fit(X[train], y[train])
         pred = pipe.predict(X[test])
+        predicted[test] = pred
         if task == "regression":
             _append(per_fold, mse=mean_squared_error(y[test], pred), r2=_r2(y[test], pred))
         else:
@@ -158,6 +162,7 @@ def _run_probe(X, y, task, pca_dims, seed, splits, mode, n_folds, class_names) -
         folds=n_folds,
         class_names=class_names,
         confusion=confusion,
+        predicted=predicted,
     )
 
 

@@ -137,6 +137,22 @@ def data_to_screen(page, title_text: str, x: float, y: float) -> tuple[float, fl
     return sx, sy
 
 
+def plot_titles(page) -> list[str]:
+    """Titles of every Bokeh plot on the page (they are drawn on canvas, so not in the DOM text)."""
+    return page.evaluate(
+        """() => {
+      const out = [];
+      const visit = (v) => {
+        if (!v) return;
+        if (v.model && v.model.title && typeof v.model.title.text === "string") out.push(v.model.title.text);
+        if (v.child_views) for (const c of v.child_views) visit(c);
+      };
+      for (const v of Object.values(Bokeh.index)) visit(v);
+      return out;
+    }"""
+    )
+
+
 def wait_for_plot(page, title_text: str, timeout: float = 60.0) -> None:
     """Wait until a Bokeh plot whose title contains ``title_text`` is rendered (titles are drawn on canvas)."""
     deadline = time.monotonic() + timeout

@@ -81,3 +81,19 @@ def test_outliers_beyond_three_sigma_are_dropped():
     y = np.concatenate([np.full(99, 10.0) + np.linspace(-1, 1, 99), [100.0]])
     keep = drop_outliers(y, 3.0)
     assert not keep[-1] and keep[:-1].all()
+
+
+def test_held_out_predictions_are_kept_for_a_predicted_vs_true_plot():
+    X, y, rng = synthetic(n=120)
+    y = y + 0.1 * rng.normal(size=len(y))
+    res = linear_probe(X, y, "regression", pca_dims=40, folds=4)
+    assert res.predicted.shape == y.shape and np.isfinite(res.predicted).all()  # every row held out once
+    assert np.mean((res.predicted - y) ** 2) == pytest.approx(res.metrics["mse"], rel=0.05)  # equal folds
+    mask = np.arange(120) < 90
+    tt = linear_probe(X, y, "regression", pca_dims=40, train_mask=mask)
+    assert np.isnan(tt.predicted[mask]).all() and np.isfinite(tt.predicted[~mask]).all()
+    labels = np.where(y > 0, "pos", "neg")
+    cls = linear_probe(X, labels, "classification", pca_dims=40, folds=4)
+    assert set(cls.predicted) <= {"pos", "neg"} and np.mean(cls.predicted == labels) == pytest.approx(
+        cls.metrics["accuracy"], abs=0.02
+    )
