@@ -7,6 +7,10 @@ ingested with ``radioexplore ingest --stamps``; the test split is left out so th
 train -> test figure never sees a test image, and labels are not attached: pre-training never uses
 them) and ``OUT/scorpio/`` (the three ATCA SCORPIO images tiled at 256 px). Pass both to
 ``radioexplore pretrain --also-run OUT/frdeep_train --also-run OUT/scorpio``.
+
+With ``--labelled`` it also writes every FIRST stamp as ``OUT/frdeep_first_png/{FRI,FRII}/NNNN.png``
+and ingests them with ``--label-pattern`` into ``OUT/frdeep_first/``: a labelled stamps run to
+colour the map by class, probe in the app, or ``radioexplore evaluate --run``.
 """
 
 from __future__ import annotations
@@ -21,20 +25,29 @@ from PIL import Image
 from radioexplore.cli import main as radioexplore
 
 
-def write_frdeep_pngs(npz: Path, out: Path, include_test: bool = False) -> int:
-    """Write FR-DEEP's stamps as ``out/{first,nvss}/NNNN.png``; returns how many were written."""
+def write_frdeep_pngs(
+    npz: Path,
+    out: Path,
+    include_test: bool = False,
+    by_label: bool = False,
+    surveys: tuple[str, ...] = ("first", "nvss"),
+) -> int:
+    """Write FR-DEEP's stamps as ``out/{first,nvss}/NNNN.png`` (``by_label``: ``out/LABEL/NNNN.png``
+    of the first survey given); returns how many were written."""
     n = 0
     with np.load(npz, allow_pickle=False) as data:
-        for survey in ("first", "nvss"):
+        names = [str(v) for v in data["label_names"]] if "label_names" in data.files else None
+        for survey in surveys:
             if f"x_{survey}" not in data.files:
                 continue
             images = data[f"x_{survey}"]
             keep = np.ones(len(images), bool)
             if not include_test and f"is_test_{survey}" in data.files:
                 keep = ~data[f"is_test_{survey}"].astype(bool)
-            folder = out / survey
-            folder.mkdir(parents=True, exist_ok=True)
+            labels = data[f"y_{survey}"]
             for i in np.flatnonzero(keep):
+                folder = out / (str(names[labels[i]] if names else labels[i]) if by_label else survey)
+                folder.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(np.asarray(images[i], dtype=np.uint8)).save(folder / f"{i:04d}.png")
                 n += 1
     return n
@@ -44,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--realdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realdata")
     p.add_argument("--out", type=Path, required=True, help="folder for the runs (created)")
+    p.add_argument("--labelled", action="store_true", help="also build a labelled FR-DEEP FIRST stamps run")
     args = p.parse_args(argv)
     npz = args.realdata / "frdeep.npz"
     scorpio = sorted((args.realdata / "scorpio").glob("*.fits"))
@@ -59,6 +73,25 @@ def main(argv: list[str] | None = None) -> int:
     # FR-DEEP stamps are 150 px: keep them whole, one tile each
     rc = radioexplore(["-q", "ingest", "--stamps", str(pngs), "--tile", "150", "--run", str(args.out / "frdeep_train")])
     rc = rc or radioexplore(["-q", "ingest", "--run", str(args.out / "scorpio"), *map(str, scorpio)])
+    if args.labelled and not rc:
+        first = args.out / "frdeep_first_png"
+        n = write_frdeep_pngs(npz, first, include_test=True, by_label=True, surveys=("first",))
+        print(f"wrote {n} labelled FR-DEEP FIRST stamps to {first}")
+        pattern = "^(FRI|FRII)/"
+        rc = radioexplore(
+            [
+                "-q",
+                "ingest",
+                "--stamps",
+                str(first),
+                "--tile",
+                "150",
+                "--label-pattern",
+                pattern,
+                "--run",
+                str(args.out / "frdeep_first"),
+            ]
+        )
     return rc
 
 

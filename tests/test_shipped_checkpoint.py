@@ -1,0 +1,36 @@
+"""The shipped demo checkpoint: small, made by our own pipeline with real images in its mix, and used by default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from radioexplore.assets import demo_checkpoint
+from radioexplore.checkpoint import load_backbone
+from radioexplore.embedding import EmbedConfig, load_model
+
+CKPT = demo_checkpoint()
+pytestmark = pytest.mark.skipif(CKPT is None, reason="no demo checkpoint in assets/checkpoints")
+
+
+def test_at_most_25_mb_and_trained_by_our_pipeline_on_simulated_and_real_tiles():
+    assert CKPT.stat().st_size <= 25 * 2**20
+    state = torch.load(CKPT, map_location="cpu", weights_only=False)
+    prov = state["provenance"]
+    assert prov["trained_by"] == "radioexplore pretrain" and prov["recipe"] == "demo_cpu"
+    assert prov["steps"] > 0 and prov["training_tiles"] > 0
+    extra = [str(p) for p in state["recipe"]["data"]["extra_runs"]]
+    assert any("frdeep" in p for p in extra) and any("scorpio" in p for p in extra)  # issue 10: real images
+
+
+def test_embed_uses_it_by_default_and_it_differs_from_a_random_network():
+    model, spec, _ = load_model(EmbedConfig())
+    trained, spec2, _ = load_backbone(CKPT)
+    assert spec == spec2
+    random_net, _, _ = load_model(EmbedConfig(random_init=True))
+    x = torch.rand(4, spec.in_chans, spec.input_px, spec.input_px)
+    with torch.no_grad():
+        a, b, c = model(x).numpy(), trained(x).numpy(), random_net(x).numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a, c, atol=1e-3)
