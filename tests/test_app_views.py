@@ -182,7 +182,8 @@ def test_attention_outline_sits_on_the_attended_patch(state, vit_assets, monkeyp
 
 
 def test_without_a_vit_checkpoint_the_overlay_says_why(state, tmp_path, monkeypatch):
-    monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(tmp_path / "none"))
+    monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(tmp_path / "none"))  # no shipped checkpoint
+    monkeypatch.setattr(type(state.run), "stage_config", lambda *a, **k: {})  # and the embedding names none
     state.selected_tile = 2
     view = TileView(state=state, attention="mean")
     element, note = view.figure(2)
