@@ -155,20 +155,27 @@ class EvaluationReport:
         }
 
 
-def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progress: bool = True) -> EvaluationReport:
-    """Probe ``config.checkpoint`` (or the shipped one) and a random network on the tiles of ``run``."""
+def _checkpoint_and_random_net(config: EvaluateConfig) -> tuple:
+    """``(path, model, spec, meta, random_net)``: the checkpoint to probe (given or shipped) and the
+    same architecture randomly initialised with ``config.seed``, the baseline of every probe."""
     from radioexplore.assets import demo_checkpoint
     from radioexplore.checkpoint import load_backbone
-    from radioexplore.embedding import embed_tiles
-    from radioexplore.tilestore import open_tile_store, read_tiles
 
-    t0 = time.perf_counter()
     ckpt = config.checkpoint or demo_checkpoint()
     if ckpt is None:
         raise FileNotFoundError("no checkpoint given and none shipped in assets/checkpoints; pass --checkpoint")
     model, spec, meta = load_backbone(ckpt)
     torch.manual_seed(config.seed)
-    random_net = build_backbone(spec).eval()
+    return ckpt, model, spec, meta, build_backbone(spec).eval()
+
+
+def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progress: bool = True) -> EvaluationReport:
+    """Probe ``config.checkpoint`` (or the shipped one) and a random network on the tiles of ``run``."""
+    from radioexplore.embedding import embed_tiles
+    from radioexplore.tilestore import open_tile_store, read_tiles
+
+    t0 = time.perf_counter()
+    ckpt, model, spec, meta, random_net = _checkpoint_and_random_net(config)
 
     tiles = run.read_tiles()
     usable = tiles["flag"].astype(str).to_numpy() != "blank" if "flag" in tiles else np.ones(len(tiles), bool)
@@ -306,17 +313,10 @@ def evaluate_frdeep(
 
     The 8-bit stamps are divided by 255 and embedded like tiles (resized to the model input).
     """
-    from radioexplore.assets import demo_checkpoint
-    from radioexplore.checkpoint import load_backbone
     from radioexplore.embedding import embed_tiles
 
     t0 = time.perf_counter()
-    ckpt = config.checkpoint or demo_checkpoint()
-    if ckpt is None:
-        raise FileNotFoundError("no checkpoint given and none shipped in assets/checkpoints; pass --checkpoint")
-    model, spec, _ = load_backbone(ckpt)
-    torch.manual_seed(config.seed)
-    random_net = build_backbone(spec).eval()
+    ckpt, model, spec, _, random_net = _checkpoint_and_random_net(config)
     data = np.load(npz, allow_pickle=False)
     names = [str(n) for n in data["label_names"]] if "label_names" in data.files else None
     report = EvaluationReport(str(npz), str(ckpt), spec.to_dict(), 0)

@@ -241,14 +241,21 @@ class ProbeView(param.Parameterized):
         lines = [f"Probed {what}: PCA {self.pca_dims or 'off'} + linear, {'/'.join(map(str, folds))}-fold CV."]
         return results, "  \n".join(lines + target.notes + problems)
 
-    def run(self) -> None:
-        """Run the probes now, in this thread (tests, scripts)."""
+    def _checked_inputs(self) -> tuple | None:
+        """The probe's inputs, or None after saying why they cannot be probed."""
         try:
-            target, features = self._inputs()
+            return self._inputs()
         except ProbeInputError as exc:
             self._target = None
             self.param.update(results={}, message=f"Cannot probe: {exc}")
+            return None
+
+    def run(self) -> None:
+        """Run the probes now, in this thread (tests, scripts)."""
+        inputs = self._checked_inputs()
+        if inputs is None:
             return
+        target, features = inputs
         results, message = self.compute(target, features)
         self._target = target
         self.param.update(results=results, message=message)
@@ -257,12 +264,10 @@ class ProbeView(param.Parameterized):
         """Run the probes in a worker thread while the spinner shows (the Run button)."""
         if self.running:
             return
-        try:
-            target, features = self._inputs()
-        except ProbeInputError as exc:
-            self._target = None
-            self.param.update(results={}, message=f"Cannot probe: {exc}")
+        inputs = self._checked_inputs()
+        if inputs is None:
             return
+        target, features = inputs
         self.running = True
         try:
             results, message = await asyncio.to_thread(self.compute, target, features)
