@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from radioexplore.assets import realdata_dir
 from radioexplore.cli import main as radioexplore
 
 
@@ -55,7 +56,7 @@ def write_frdeep_pngs(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--realdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realdata")
+    p.add_argument("--realdata", type=Path, default=realdata_dir())
     p.add_argument("--out", type=Path, required=True, help="folder for the runs (created)")
     p.add_argument("--labelled", action="store_true", help="also build a labelled FR-DEEP FIRST stamps run")
     args = p.parse_args(argv)

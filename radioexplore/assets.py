@@ -1,4 +1,4 @@
-"""Where the shipped assets live (the demo checkpoint and its recipe)."""
+"""Where the shipped assets live (the demo checkpoint and its recipe), and the real-data folder beside the checkout."""
 
 from __future__ import annotations
 
@@ -18,3 +18,8 @@ def demo_checkpoint() -> Path | None:
     """The shipped demo checkpoint, or None when this checkout has none."""
     path = assets_dir() / DEMO_CHECKPOINT
     return path if path.is_file() else None
+
+
+def realdata_dir() -> Path:
+    """The folder of real observations beside the checkout (``../shared/realdata``: SCORPIO, FR-DEEP)."""
+    return Path(__file__).resolve().parents[2] / "shared" / "realdata"

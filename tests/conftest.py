@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radioexplore.assets import realdata_dir
 from radioexplore.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
-REALDATA = ROOT.parent / "shared" / "realdata"
+REALDATA = realdata_dir()
 
 
 def run_cli(

@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from radioexplore.assets import realdata_dir
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.rundir import RunDir
 
@@ -275,7 +276,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--frdeep",
         type=Path,
         nargs="?",
-        const=Path(__file__).resolve().parents[3] / "shared" / "realdata" / "frdeep.npz",
+        const=realdata_dir() / "frdeep.npz",
         help="also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (default path: ../shared/realdata/frdeep.npz)",
     )
     p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
