@@ -208,14 +208,10 @@ class ExplorerState(param.Parameterized):
 
     # -- attention ------------------------------------------------------------------------------
     def attention_source(self) -> str:
-        """The ViT checkpoint whose attention the tile view overlays: the current embedding's, if it
-        was made with a checkpoint file, else :func:`~radioexplore.attention.attention_checkpoint`'s
-        choice (the default embedding's, then the shipped one). Raises AttentionError if none.
+        """The ViT checkpoint whose attention the tile view overlays: the one that made the current
+        embedding, else the default embedding's, else the shipped one. Raises AttentionError if none.
         """
-        used = self.run.stage_config("embed", self.embedding).get("checkpoint_used") if self.embedding else None
-        if used and Path(used).is_file():
-            return str(used)
-        return attention_checkpoint(self.run)
+        return attention_checkpoint(self.run, embedding=self.embedding)
 
     def attention_model(self) -> tuple:
         """``(vit, spec)`` for :meth:`attention_source`, loaded once per session (so is a failure)."""
@@ -249,8 +245,7 @@ class ExplorerState(param.Parameterized):
             model = self.attention_model()
             if len(self._attention) >= ATTENTION_CACHE:
                 self._attention.pop(next(iter(self._attention)))
-            ta = tile_attention(self.run, int(tile_id), model=model)
-            self._attention[key] = TileAttention(ta.tile_id, ta.image, ta.maps, key[0], ta.spec)
+            self._attention[key] = tile_attention(self.run, int(tile_id), checkpoint=key[0], model=model)
         return self._attention[key]
 
     # -- search -----------------------------------------------------------------------------

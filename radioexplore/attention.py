@@ -85,17 +85,18 @@ class TileAttention:
         return self.maps.mean(axis=0)
 
 
-def attention_checkpoint(run: RunDir | None = None, checkpoint: str | None = None) -> str:
-    """The checkpoint to draw attention from: ``checkpoint``, else the run's default embedding's, else the shipped one."""
+def attention_checkpoint(run: RunDir | None = None, checkpoint: str | None = None, embedding: str | None = None) -> str:
+    """The checkpoint to draw attention from: ``checkpoint``, else the one that made the run's
+    ``embedding`` (when that was a file), else the default embedding's, else the shipped one."""
     from radioexplore.assets import demo_checkpoint
 
     if checkpoint:
         return str(checkpoint)
     if run is not None:
-        name = run.default_embedding()
-        used = run.stage_config("embed", name).get("checkpoint_used") if name else None
-        if used and Path(used).is_file():
-            return str(used)
+        for name in dict.fromkeys([embedding, run.default_embedding()]):
+            used = run.stage_config("embed", name).get("checkpoint_used") if name else None
+            if used and Path(used).is_file():
+                return str(used)
     shipped = demo_checkpoint()
     if shipped is None:
         raise AttentionError("no checkpoint given and none shipped in assets/; pass --checkpoint with a ViT checkpoint")
@@ -116,14 +117,15 @@ def tile_attention(
 ) -> TileAttention:
     """Attention maps of tile ``tile_id`` of ``run`` (see :func:`attention_checkpoint` for the model).
 
-    Pass ``model=(vit, spec)`` to reuse a loaded model (the app keeps one).
+    Pass ``model=(vit, spec)`` to reuse a loaded model (the app keeps one), with ``checkpoint``
+    naming where it came from.
     """
     from radioexplore.tilestore import open_tile_store
 
     store = open_tile_store(run.tile_pixels)
     if not 0 <= tile_id < store.shape[0]:
         raise AttentionError(f"tile {tile_id} does not exist: {run.root} has tiles 0..{store.shape[0] - 1}")
-    source = "given model"
+    source = str(checkpoint) if checkpoint else "given model"
     if model is None:
         source = attention_checkpoint(run, checkpoint)
         model = load_vit(source)
