@@ -164,3 +164,15 @@ def wait_for_plot(page, title_text: str, timeout: float = 60.0) -> None:
             pass
         page.wait_for_timeout(250)
     raise AssertionError(f"no Bokeh plot titled with {title_text!r} appeared within {timeout} s")
+
+
+def click_map_point(page, url: str, x: float, y: float, map_title: str = "coloured by field") -> str:
+    """Open the app at ``url``, click map point (x, y) in data units and return the tile view's
+    heading ("Tile N") once it shows."""
+    page.goto(url)
+    page.get_by_text("Click a point on the map").first.wait_for(timeout=60_000)
+    wait_for_plot(page, map_title)
+    page.mouse.click(*data_to_screen(page, map_title, x, y))
+    heading = page.locator(".tile-title h2").first
+    heading.wait_for(timeout=30_000)
+    return heading.inner_text()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser import browser_page, data_to_screen, require_browser, served_app, wait_for_plot
+from tests.browser import browser_page, click_map_point, require_browser, served_app, wait_for_plot
 
 pytestmark = pytest.mark.browser
 
@@ -12,14 +12,7 @@ def test_click_on_map_point_opens_the_tile(tiny_run):
     tiles = tiny_run.read_map("vit", "umap")
     target = tiles.iloc[len(tiles) // 2]
     with served_app("--run", str(tiny_run.root)) as url, browser_page() as page:
-        page.goto(url)
-        page.get_by_text("Click a point on the map").first.wait_for(timeout=60_000)
-        wait_for_plot(page, "coloured by field")
-        x, y = data_to_screen(page, "coloured by field", float(target["x"]), float(target["y"]))
-        page.mouse.click(x, y)
-        title = page.locator(".tile-title h2").first
-        title.wait_for(timeout=30_000)
-        text = title.inner_text()
+        text = click_map_point(page, url, float(target["x"]), float(target["y"]))
         assert text.startswith("Tile ")
         clicked = int(text.split()[1])
         # the click landed on the target or on a tile drawn on top of it at the same spot
@@ -124,14 +117,7 @@ def test_real_scorpio_tile_opens_in_mjy_per_beam_with_its_beam(scorpio_run):
         served_app("--run", str(run.root), env={"RADIOEXPLORE_ASSETS": str(assets)}) as url,
         browser_page() as page,
     ):
-        page.goto(url)
-        page.get_by_text("Click a point on the map").first.wait_for(timeout=60_000)
-        wait_for_plot(page, "coloured by field")
-        x, y = data_to_screen(page, "coloured by field", float(target["x"]), float(target["y"]))
-        page.mouse.click(x, y)
-        heading = page.locator(".tile-title h2").first
-        heading.wait_for(timeout=30_000)
-        clicked = heading.inner_text().split()[1]
+        clicked = click_map_point(page, url, float(target["x"]), float(target["y"])).split()[1]
         wait_for_plot(page, f"Tile {clicked} ·", timeout=30)
         # (the review queue's tab, hidden, draws its own tile plot: pick the clicked tile's)
         title = next(t for t in plot_titles(page) if t.startswith(f"Tile {clicked} ·"))
