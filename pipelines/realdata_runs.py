@@ -33,8 +33,10 @@ def write_frdeep_pngs(
     by_label: bool = False,
     surveys: tuple[str, ...] = ("first", "nvss"),
 ) -> int:
-    """Write FR-DEEP's stamps as ``out/{first,nvss}/NNNN.png`` (``by_label``: ``out/LABEL/NNNN.png``
-    of the first survey given); returns how many were written."""
+    """Write FR-DEEP's stamps as ``out/{first,nvss}/NNNN.png``, or with ``by_label`` (one survey)
+    as ``out/LABEL/NNNN.png``; returns how many were written."""
+    if by_label and len(surveys) != 1:
+        raise ValueError(f"by_label writes one survey's stamps (their numbers would collide), got {surveys}")
     n = 0
     with np.load(npz, allow_pickle=False) as data:
         names = [str(v) for v in data["label_names"]] if "label_names" in data.files else None
