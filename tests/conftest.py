@@ -42,6 +42,17 @@ def cli():
     return run_cli
 
 
+def ingest_with_truth(survey: Path, root: Path, tile_px: int) -> RunDir:
+    """``survey``'s fields ingested into a run at ``root`` in ``tile_px`` tiles, with its catalogue and truth."""
+    from radioexplore.ingest import IngestConfig, attach_truth, ingest
+
+    run = RunDir(root)
+    files = sorted(survey.glob("field_*.fits"))
+    ingest(files, run, IngestConfig(tile_px=tile_px, catalog=str(survey / "catalogue.csv")), progress=False)
+    attach_truth(run, survey)
+    return run
+
+
 @pytest.fixture(scope="session")
 def small_survey(tmp_path_factory) -> Path:
     """Four simulated 512 px fields with truth and catalogue (seed 7)."""
@@ -57,14 +68,10 @@ def tiny_run(tmp_path_factory, small_survey) -> RunDir:
     """A complete run over ``small_survey``: ingest (with truth), embed, index, map, rank."""
     from radioexplore.embedding import EmbedConfig, embed_run
     from radioexplore.index import index_run
-    from radioexplore.ingest import IngestConfig, attach_truth, ingest
     from radioexplore.isolation import rank_run
     from radioexplore.maps import MapConfig, map_run
 
-    run = RunDir(tmp_path_factory.mktemp("run") / "tiny")
-    files = sorted(small_survey.glob("field_*.fits"))
-    ingest(files, run, IngestConfig(tile_px=128, catalog=str(small_survey / "catalogue.csv")), progress=False)
-    attach_truth(run, small_survey)
+    run = ingest_with_truth(small_survey, tmp_path_factory.mktemp("run") / "tiny", tile_px=128)
     embed_run(run, EmbedConfig(name="vit", batch_size=16), progress=False)
     index_run(run, "vit")
     map_run(run, "vit", MapConfig(n_neighbors=5))

@@ -12,6 +12,7 @@ from radioexplore.checkpoint import save_backbone
 from radioexplore.evaluate import EvaluateConfig, attention_share, evaluate_run, source_mask
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.rundir import RunDir
+from tests.conftest import ingest_with_truth
 
 SPEC = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
 
@@ -19,13 +20,7 @@ SPEC = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
 @pytest.fixture(scope="module")
 def eval_run(tmp_path_factory, small_survey) -> RunDir:
     """The small survey ingested in 64 px tiles with its truth columns."""
-    from radioexplore.ingest import IngestConfig, attach_truth, ingest
-
-    run = RunDir(tmp_path_factory.mktemp("eval") / "run")
-    files = sorted(small_survey.glob("field_*.fits"))
-    ingest(files, run, IngestConfig(tile_px=64, catalog=str(small_survey / "catalogue.csv")), progress=False)
-    attach_truth(run, small_survey)
-    return run
+    return ingest_with_truth(small_survey, tmp_path_factory.mktemp("eval") / "run", tile_px=64)
 
 
 @pytest.fixture(scope="module")

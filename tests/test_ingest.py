@@ -12,16 +12,13 @@ from astropy.io import fits
 
 from radioexplore.ingest import CONTRACT_COLUMNS, IngestConfig, attach_truth, ingest, read_field_table
 from radioexplore.rundir import RunDir
+from tests.conftest import ingest_with_truth
 
 
 @pytest.fixture(scope="module")
 def truth_run(tmp_path_factory, small_survey) -> RunDir:
     """The small survey ingested in 128 px tiles with its catalogue and truth."""
-    run = RunDir(tmp_path_factory.mktemp("ingest") / "run")
-    files = sorted(small_survey.glob("field_*.fits"))
-    ingest(files, run, IngestConfig(tile_px=128, catalog=str(small_survey / "catalogue.csv")), progress=False)
-    attach_truth(run, small_survey)
-    return run
+    return ingest_with_truth(small_survey, tmp_path_factory.mktemp("ingest") / "run", tile_px=128)
 
 
 def test_noise_is_within_20_percent_of_the_truth_for_90_percent_of_tiles(truth_run):
