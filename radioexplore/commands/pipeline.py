@@ -145,6 +145,8 @@ def cmd_map(args: argparse.Namespace) -> int:
         perplexity=args.perplexity,
         seed=args.seed,
         sample_above=args.sample_above,
+        sample_size=args.sample_size,
+        place=args.place,
     )
     print(f"wrote {map_run(run, _embedding_name(run, args.name), config, progress=not args.quiet)}")
     return 0
@@ -328,7 +330,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--sample-above",
         type=int,
         default=200_000,
-        help="fit on a random sample above this many tiles and place the rest with the fitted transform",
+        help="fit on a random sample above this many tiles and place the rest (see --place)",
+    )
+    p.add_argument("--sample-size", type=int, default=100_000, help="size of that random sample")
+    p.add_argument(
+        "--place",
+        choices=("auto", "neighbours", "transform"),
+        default="auto",
+        help="how tiles outside the sample are placed: at the weighted mean of their nearest fitted tiles "
+        "(neighbours, fast), with the method's own transform (slow for UMAP / t-SNE), or auto "
+        "(transform for pca, neighbours otherwise)",
     )
     p.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
