@@ -187,3 +187,170 @@ def test_excluded_tiles_rank_last_and_are_never_outliers(planted):
     assert df.loc[exclude, "rank"].min() == (~exclude).sum() + 1
     with pytest.raises(ValueError, match="every tile is excluded"):
         rank_embeddings(emb[:10], exclude=np.ones(10, bool))
+
+
+# -- what the forest sees: fields standardised, border tiles left out ---------------------------
+def _fields_with_one_shifted(n_fields=12, per_field=64, dim=8, seed=5):
+    """Tiles of ``n_fields`` fields; field_003 is shifted as a whole (another beam or noise level),
+    and six tiles of other fields are true outliers within their own field."""
+    rng = np.random.default_rng(seed)
+    field = np.repeat([f"field_{i:03d}" for i in range(n_fields)], per_field)
+    emb = rng.normal(size=(len(field), dim)).astype(np.float32)
+    emb += rng.normal(scale=0.3, size=(n_fields, dim)).repeat(per_field, 0)  # small field-to-field offsets
+    shifted = field == "field_003"
+    emb[shifted] = 4.0 + 1.5 * emb[shifted]
+    outliers = np.array([70, 300, 333, 460, 600, 740])
+    assert not shifted[outliers].any()
+    emb[outliers[:, None], [0, 1, 4, 6]] += 6.0
+    return emb, field, shifted, outliers
+
+
+def test_per_field_standardisation_ranks_objects_not_a_shifted_field():
+    emb, field, shifted, outliers = _fields_with_one_shifted()
+    config = RankConfig(n_estimators=300, standardise="field")
+    df, _ = rank_embeddings(emb, config, groups=field)
+    top = df.nsmallest(len(outliers), "rank")["tile_id"].to_numpy()
+    assert set(top) == set(outliers)
+    # without it, the field observed differently fills the top of the list
+    raw, _ = rank_embeddings(emb, RankConfig(n_estimators=300, standardise="none"), groups=field)
+    top20 = raw.nsmallest(20, "rank")["tile_id"].to_numpy()
+    assert shifted[top20].mean() > 0.5 and len(set(top20) & set(outliers)) < len(outliers)
+    # "global" is an affine map of each column: the forest ranks as without it
+    glob, _ = rank_embeddings(emb, RankConfig(n_estimators=300, standardise="global"), groups=field)
+    assert shifted[glob.nsmallest(20, "rank")["tile_id"].to_numpy()].mean() > 0.5
+    # without groups, "field" has one group: the run's statistics
+    one, _ = rank_embeddings(emb, RankConfig(n_estimators=300))
+    assert shifted[one.nsmallest(20, "rank")["tile_id"].to_numpy()].mean() > 0.5
+
+
+def test_robust_statistics_and_the_small_group_fallback():
+    from radioexplore.isolation import fit_scaling, robust_statistics
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(4000, 3)).astype(np.float32)
+    x[:, 1] = 7.0  # constant: no IQR, no std -> scale 1
+    x[:200, 2] = 5.0  # the IQR is kept by the rest of the column
+    centre, scale = robust_statistics(x)
+    assert centre[0] == pytest.approx(3.0, abs=0.1) and scale[0] == pytest.approx(2.0, rel=0.06)
+    assert centre[1] == 7.0 and scale[1] == 1.0
+    flat = np.zeros((50, 1), np.float32)
+    flat[0] = 10.0  # zero IQR, non-zero std: falls back to the std
+    assert robust_statistics(flat)[1][0] == pytest.approx(flat.std())
+
+    big = rng.normal(0.0, 1.0, size=(100, 2)).astype(np.float32)
+    small = rng.normal(50.0, 10.0, size=(10, 2)).astype(np.float32)
+    emb = np.r_[big, small]
+    groups = np.array(["big"] * 100 + ["small"] * 10)
+    scaling = fit_scaling(emb, "field", groups, min_group=32)
+    assert scaling.n_groups == 2 and scaling.n_own == 1 and scaling.n_tiles_global == 10
+    z = scaling.transform(emb)
+    run_centre, run_scale = robust_statistics(emb)
+    assert np.allclose(z[100:], (small - run_centre) / run_scale, atol=1e-5)  # the run's statistics
+    own_centre, own_scale = robust_statistics(big)
+    assert np.allclose(z[:100], (big - own_centre) / own_scale, atol=1e-5)  # its own
+    assert np.abs(z[100:]).min() > 5  # so the small field still stands out
+    # with min_group 10 the small field has its own statistics too; excluded rows do not count
+    assert fit_scaling(emb, "field", groups, min_group=10).n_own == 2
+    keep = np.ones(110, bool)
+    keep[105:] = False
+    assert fit_scaling(emb, "field", groups, keep, min_group=10).n_own == 1
+    cols = np.array([1])
+    assert np.allclose(scaling.transform(emb, np.array([3, 104]), cols), z[[3, 104]][:, cols])
+
+
+def test_bad_standardise_and_flags_raise_naming_the_choices():
+    with pytest.raises(ValueError, match=r"standardise must be one of 'none', 'global', 'field'; got 'fields'"):
+        RankConfig(standardise="fields")
+    with pytest.raises(ValueError, match="exclude_flags: unknown tile flag"):
+        RankConfig(exclude_flags=("blank", "partal"))
+    with pytest.raises(ValueError, match="exclude_flags must be a tuple"):
+        RankConfig(exclude_flags="blank")
+    assert RankConfig(exclude_flags=["blank"]).exclude_flags == ("blank",)
+    with pytest.raises(ValueError, match="groups has 3 entries for 10 embedding rows"):
+        rank_embeddings(np.zeros((10, 2)), groups=np.array(["a", "b", "c"]))
+
+
+def _flagged_run(root, stamps=False):
+    """A run of 12 fields (8 partial tiles each, planted as the easiest to isolate, and two blank tiles)."""
+    from radioexplore.rundir import RunDir, write_npy, write_parquet
+
+    emb, field, _, outliers = _fields_with_one_shifted()
+    flag = np.full(len(field), "ok", dtype=object)
+    partial = np.r_[[np.arange(i * 64, i * 64 + 8) for i in range(12) if i != 3]].ravel()
+    partial = np.setdiff1d(partial, outliers)
+    flag[partial] = "partial"
+    flag[[10, 20]] = "blank"
+    emb[partial] += np.float32(9.0)  # the image edge: far from everything
+    run = RunDir(root)
+    tiles = pd.DataFrame({"tile_id": np.arange(len(field)), "field": field, "flag": flag})
+    if stamps:
+        tiles["field"] = [f"stamp_{i:04d}" for i in range(len(field))]  # stamps.py: each stamp its own field
+        run.record("ingest", {"mode": "stamps"})
+    write_parquet(tiles, run.tiles_table)
+    write_npy(emb, run.embeddings("e"))
+    return run, partial, outliers
+
+
+def test_partial_and_blank_tiles_are_left_out_by_default_and_recorded(tmp_path):
+    run, partial, outliers = _flagged_run(tmp_path / "run")
+    rank_run(run, "e", RankConfig(n_estimators=300))
+    df = run.read_scores("e")
+    left_out = np.r_[partial, [10, 20]]
+    assert (df.loc[left_out, "score"] == 0).all() and not df.loc[left_out, "outlier"].any()
+    assert df.loc[left_out, "rank"].min() == len(df) - len(left_out) + 1
+    assert set(df.nsmallest(len(outliers), "rank")["tile_id"]) == set(outliers)
+    rec = run.stage_config("rank", "e")
+    assert rec["exclude_flags"] == ["blank", "partial"] == rec["exclude_flags_applied"]
+    assert rec["n_excluded"] == len(left_out) and rec["n_excluded_by_flag"] == {"partial": len(partial), "blank": 2}
+    assert rec["standardise"] == "field" and rec["min_group"] == 32
+    assert rec["standardisation"] == {
+        "mode": "field",
+        "groups": 12,
+        "groups_own_statistics": 12,
+        "tiles_on_run_statistics": 0,
+    }
+    # ranking partial tiles too: the border tiles are the easiest to isolate
+    rank_run(run, "e", RankConfig(n_estimators=300, exclude_flags=("blank",)))
+    df = run.read_scores("e")
+    assert set(df.nsmallest(len(partial), "rank")["tile_id"]) == set(partial)
+    assert df.loc[[10, 20], "rank"].min() == len(df) - 1
+    assert run.stage_config("rank", "e")["n_excluded_by_flag"] == {"blank": 2}
+
+
+def test_a_stamps_run_ranks_its_padded_stamps_on_the_run_statistics(tmp_path):
+    run, partial, _ = _flagged_run(tmp_path / "stamps", stamps=True)
+    rank_run(run, "e", RankConfig(n_estimators=50))
+    df = run.read_scores("e")
+    assert (df.loc[partial, "score"] > 0).all() and (df.loc[[10, 20], "score"] == 0).all()
+    rec = run.stage_config("rank", "e")
+    assert rec["exclude_flags_applied"] == ["blank"] and "stamps run" in rec["notes"][0]
+    assert rec["standardisation"]["groups_own_statistics"] == 0  # one stamp per field: the run's statistics
+    assert rec["standardisation"]["tiles_on_run_statistics"] == len(df) - 2
+
+
+def test_rank_command_takes_the_flags_and_the_standardisation(tmp_path, cli_main):
+    run, partial, _ = _flagged_run(tmp_path / "cli")
+    cli_main(
+        "rank", "--run", run.root, "--name", "e", "--trees", "50", "--exclude-flags", "blank", "--standardise", "none"
+    )
+    rec = run.stage_config("rank", "e")
+    assert rec["exclude_flags"] == ["blank"] and rec["standardise"] == "none" and rec["n_excluded"] == 2
+    cli_main("rank", "--run", run.root, "--name", "e", "--trees", "50", "--exclude-flags", "none")
+    assert run.stage_config("rank", "e")["n_excluded"] == 0
+    code, _, err = cli_main("rank", "--run", run.root, "--name", "e", "--exclude-flags", "blank,partal", check=False)
+    assert code == 2 and "unknown tile flag" in err
+    code, _, err = cli_main("rank", "--run", run.root, "--name", "e", "--standardise", "median", check=False)
+    assert code == 2 and "invalid choice" in err
+
+
+def test_partial_tiles_are_ranked_where_they_are_most_of_the_tiles():
+    from radioexplore.isolation import flags_to_exclude
+
+    few = np.array(["ok"] * 6 + ["partial"] * 3 + ["blank"] * 5)
+    assert flags_to_exclude(few, ("blank", "partial")) == (("blank", "partial"), [])
+    most = np.array(["ok"] * 3 + ["partial"] * 4 + ["blank"] * 5)  # images a few tiles across
+    flags, notes = flags_to_exclude(most, ("blank", "partial"))
+    assert flags == ("blank",) and "4 of the 7 tiles that are not blank are partial" in notes[0]
+    flags, notes = flags_to_exclude(few, ("blank", "partial"), stamps=True)
+    assert flags == ("blank",) and "stamps run" in notes[0]
+    assert flags_to_exclude(most, ("blank",)) == (("blank",), []) and flags_to_exclude(None, ("partial",))[1] == []

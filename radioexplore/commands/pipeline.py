@@ -12,7 +12,7 @@ from radioexplore.commands.common import dask_client_of as _dask_client_of
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.rundir import RunDir
+from radioexplore.rundir import RunDir, RunDirError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -43,6 +43,12 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
         if not sep:
             raise SystemExit(f"error: --scaling-param wants NAME=NUMBER, e.g. high=99.9; got {pair!r}")
     return out
+
+
+def _flag_list(text: str) -> tuple[str, ...]:
+    """``--exclude-flags``: 'blank,partial' -> ('blank', 'partial'); 'none' or '' -> () (checked by RankConfig)."""
+    flags = tuple(f.strip() for f in text.split(",") if f.strip())
+    return () if flags == ("none",) else flags
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -156,16 +162,19 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from radioexplore.isolation import RankConfig, rank_run
 
     run = RunDir(args.run)
-    config = RankConfig(
-        n_estimators=args.trees,
-        max_samples=args.max_samples,
-        contamination=args.contamination,
-        top_k=args.top_k,
-        seed=args.seed,
-    )
     try:
+        config = RankConfig(
+            n_estimators=args.trees,
+            max_samples=args.max_samples,
+            contamination=args.contamination,
+            top_k=args.top_k,
+            exclude_flags=args.exclude_flags,
+            standardise=args.standardise,
+            min_group=args.min_group,
+            seed=args.seed,
+        )
         path = rank_run(run, _embedding_name(run, args.name), config)
-    except ValueError as exc:
+    except (ValueError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")
@@ -358,6 +367,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="rank on the K embedding features a LightGBM classifier of the labelled tiles finds most telling "
         "of interesting ones (seed 002: 5-10; needs labels)",
+    )
+    p.add_argument(
+        "--exclude-flags",
+        type=_flag_list,
+        default=("blank", "partial"),
+        metavar="FLAGS",
+        help="comma-separated tile flags left out of the forest and ranked last (default: blank,partial: a tile "
+        "cut by the image edge is isolated by its border; 'blank' alone ranks partial tiles too; 'none': "
+        "exclude nothing). Partial tiles are ranked anyway in a stamps run (there they are padded stamps) and "
+        "where they are most of the tiles",
+    )
+    p.add_argument(
+        "--standardise",
+        choices=("none", "global", "field"),
+        default="field",
+        help="robust scaling (median, IQR/1.349) of each embedding column before the forest: per field "
+        "(default; a field observed differently does not stand out as a whole), over the run, or none",
+    )
+    p.add_argument(
+        "--min-group",
+        type=int,
+        default=32,
+        help="--standardise field: fields with fewer ranked tiles use the run's statistics (default 32)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rank)
