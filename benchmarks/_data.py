@@ -28,7 +28,14 @@ class BenchData:
     embeddings: dict[str, np.ndarray]
     peculiar: np.ndarray
     extended: np.ndarray  # extended or diffuse, peculiar included (seed 002's "complex" = extended & ~peculiar)
-    blank: np.ndarray | None = None  # tiles flagged blank: left out of the ranking, as rank_run does
+    flag: np.ndarray | None = None  # each tile's flag (ok, partial, blank), for the exclusion rank_run makes
+    field: np.ndarray | None = None  # each tile's field: the groups of RankConfig.standardise = "field"
+
+    def exclude(self, flags: tuple[str, ...]) -> np.ndarray | None:
+        """Tiles whose flag is one of ``flags``: left out of the ranking, as rank_run does (None: no flags)."""
+        if self.flag is None or not flags:
+            return None
+        return np.isin(self.flag, flags)
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -63,8 +70,10 @@ def load(args: argparse.Namespace) -> BenchData:
     names = args.embedding or run.embedding_names()
     if not names:
         raise SystemExit(f"{run.root} has no embeddings; run `radioexplore embed --run {run.root}`")
-    blank = tiles["flag"].eq("blank").to_numpy() if "flag" in tiles else None
-    return BenchData(str(run.root), {n: np.asarray(run.read_embeddings(n)) for n in names}, *_truth(tiles), blank)
+    flag = tiles["flag"].astype(str).to_numpy() if "flag" in tiles else None
+    field = tiles["field"].astype(str).to_numpy() if "field" in tiles else None
+    embeddings = {n: np.asarray(run.read_embeddings(n)) for n in names}
+    return BenchData(str(run.root), embeddings, *_truth(tiles), flag, field)
 
 
 def _truth(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

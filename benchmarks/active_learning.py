@@ -24,7 +24,7 @@ import numpy as np
 from _data import add_data_args, interest_oracle, load  # benchmarks/ is not a package: _data sits beside this script
 
 from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, review_queue
-from radioexplore.isolation import RankConfig, rank_embeddings, recall_in_top
+from radioexplore.isolation import RankConfig, flags_to_exclude, rank_embeddings, recall_in_top
 from radioexplore.labels import LabelStore
 
 
@@ -76,7 +76,9 @@ def main() -> int:
     )
     curves = {}
     for name, emb in data.embeddings.items():
-        ranked, _ = rank_embeddings(emb, RankConfig(seed=args.seed), exclude=data.blank)
+        rank_config = RankConfig(seed=args.seed)  # as rank_run ranks: blank and partial left out, per-field scaling
+        exclude = data.exclude(flags_to_exclude(data.flag, rank_config.exclude_flags)[0])
+        ranked, _ = rank_embeddings(emb, rank_config, exclude=exclude, groups=data.field)
         anomaly = ranked["score"].to_numpy()
         for regressor, blend in combos:
             config = ActiveConfig(regressor=regressor, blend=blend, seed=args.seed)

@@ -1,7 +1,9 @@
 """How well the unsupervised anomaly ranking finds peculiar tiles, printed like seed 002's Table 4.
 
 For each embedding set and feature set (every dimension, then the top-k LightGBM features learnt
-from labels on a random 10% of the tiles, as seed 002 annotated about 10%): the recall of
+from labels on a random 10% of the tiles, as seed 002 annotated about 10%), ranked as
+``rank_run`` ranks (tiles flagged blank or partial left out, embedding columns standardised per
+field; ``--exclude-flags`` and ``--standardise`` change that): the recall of
 peculiar tiles in the top 2% of the ranking (acceptance of issue 6: at least half), and the
 metrics at the threshold where peculiar recall and precision cross (seed 002, Table 4).
 
@@ -19,7 +21,15 @@ import numpy as np
 import pandas as pd
 from _data import add_data_args, load  # benchmarks/ is not a package: _data sits beside this script
 
-from radioexplore.isolation import RankConfig, crossing_threshold_metrics, rank_embeddings, recall_in_top
+from radioexplore.isolation import (
+    STANDARDISE,
+    RankConfig,
+    check_flags,
+    crossing_threshold_metrics,
+    flags_to_exclude,
+    rank_embeddings,
+    recall_in_top,
+)
 
 
 def main() -> int:
@@ -28,12 +38,40 @@ def main() -> int:
     p.add_argument("--fraction", type=float, default=0.02, help="top fraction for the recall (issue 6: 2%%)")
     p.add_argument("--top-k", default="0,5,10", help="feature sets: 0 = every dimension, else top-k LightGBM features")
     p.add_argument("--labelled", type=float, default=0.1, help="fraction of tiles labelled for feature selection")
+    d = RankConfig()
+    p.add_argument(
+        "--standardise",
+        choices=STANDARDISE,
+        default=d.standardise,
+        help="robust per-column scaling before the forest, per field of the run (default, as rank_run), "
+        "over the run, or none",
+    )
+    p.add_argument(
+        "--exclude-flags",
+        default=",".join(d.exclude_flags),
+        help="comma-separated tile flags left out of the ranking (default as rank_run: blank,partial; 'none')",
+    )
+    p.add_argument(
+        "--min-group", type=int, default=d.min_group, help="--standardise field: smallest own-statistics field"
+    )
     args = p.parse_args()
+    flags = check_flags(f for f in args.exclude_flags.split(",") if f and f != "none")
     data = load(args)
+    flags, notes = flags_to_exclude(data.flag, flags)  # as rank_run decides (mosaics: not a stamps run)
+    exclude = data.exclude(flags)
     complex_ = data.extended & ~data.peculiar
     n = len(data.peculiar)
     print(f"data: {data.source}")
     print(f"tiles {n}, peculiar {int(data.peculiar.sum())}, complex {int(complex_.sum())}")
+    n_fields = len(np.unique(data.field)) if data.field is not None else 0
+    per_field = f" (min_group {args.min_group}, {n_fields or 'no'} fields)" if args.standardise == "field" else ""
+    print(
+        f"settings: standardise={args.standardise}{per_field}, "
+        f"exclude_flags={','.join(flags) or 'none'} ({0 if exclude is None else int(exclude.sum())} tiles excluded, "
+        f"{0 if exclude is None else int((exclude & data.peculiar).sum())} of them peculiar), seed {args.seed}"
+    )
+    for note in notes:
+        print(f"note: {note}")
     rng = np.random.default_rng(args.seed)
     labelled = rng.choice(n, max(2, int(args.labelled * n)), replace=False)
     labels = pd.DataFrame(
@@ -44,9 +82,14 @@ def main() -> int:
         for k in (int(x) for x in args.top_k.split(",")):
             t0 = time.perf_counter()
             try:
-                df, sel = rank_embeddings(
-                    emb, RankConfig(top_k=k or None, seed=args.seed), labels if k else None, data.blank
+                config = RankConfig(
+                    top_k=k or None,
+                    exclude_flags=flags,
+                    standardise=args.standardise,
+                    min_group=args.min_group,
+                    seed=args.seed,
                 )
+                df, sel = rank_embeddings(emb, config, labels if k else None, exclude, data.field)
             except ValueError as exc:
                 print(f"{name} top{k}: skipped ({exc})")
                 continue
