@@ -27,6 +27,7 @@ from radioexplore.isolation import (
     check_flags,
     crossing_threshold_metrics,
     flags_to_exclude,
+    parse_flags,
     rank_embeddings,
     recall_in_top,
 )
@@ -55,7 +56,7 @@ def main() -> int:
         "--min-group", type=int, default=d.min_group, help="--standardise field: smallest own-statistics field"
     )
     args = p.parse_args()
-    flags = check_flags(f for f in args.exclude_flags.split(",") if f and f != "none")
+    flags = check_flags(parse_flags(args.exclude_flags))
     data = load(args)
     flags, notes = flags_to_exclude(data.flag, flags)  # as rank_run decides (mosaics: not a stamps run)
     exclude = data.exclude(flags)

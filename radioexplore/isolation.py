@@ -125,6 +125,13 @@ def check_flags(flags) -> tuple[str, ...]:
     return flags
 
 
+def parse_flags(text: str) -> tuple[str, ...]:
+    """A comma-separated flag list as the command line gives it: 'blank,partial' -> ('blank', 'partial');
+    'none' or '' -> (). Not checked here: :class:`RankConfig` (or :func:`check_flags`) says what is wrong."""
+    flags = tuple(f.strip() for f in text.split(",") if f.strip())
+    return () if flags == ("none",) else flags
+
+
 def exclusion_mask(tiles: pd.DataFrame, flags: tuple[str, ...]) -> np.ndarray | None:
     """Tiles whose ``flag`` is one of ``flags`` (None when nothing is excluded or there is no flag column)."""
     if not flags or "flag" not in tiles:

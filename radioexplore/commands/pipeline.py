@@ -12,6 +12,7 @@ from radioexplore.commands.common import dask_client_of as _dask_client_of
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import run_arg as _run_arg
+from radioexplore.isolation import STANDARDISE, RankConfig, parse_flags
 from radioexplore.rundir import RunDir, RunDirError
 
 
@@ -43,12 +44,6 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
         if not sep:
             raise SystemExit(f"error: --scaling-param wants NAME=NUMBER, e.g. high=99.9; got {pair!r}")
     return out
-
-
-def _flag_list(text: str) -> tuple[str, ...]:
-    """``--exclude-flags``: 'blank,partial' -> ('blank', 'partial'); 'none' or '' -> () (checked by RankConfig)."""
-    flags = tuple(f.strip() for f in text.split(",") if f.strip())
-    return () if flags == ("none",) else flags
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -159,7 +154,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from radioexplore.isolation import RankConfig, rank_run
+    from radioexplore.isolation import rank_run
 
     run = RunDir(args.run)
     try:
@@ -370,8 +365,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--exclude-flags",
-        type=_flag_list,
-        default=("blank", "partial"),
+        type=parse_flags,
+        default=RankConfig.exclude_flags,
         metavar="FLAGS",
         help="comma-separated tile flags left out of the forest and ranked last (default: blank,partial: a tile "
         "cut by the image edge is isolated by its border; 'blank' alone ranks partial tiles too; 'none': "
@@ -380,16 +375,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--standardise",
-        choices=("none", "global", "field"),
-        default="field",
+        choices=STANDARDISE,
+        default=RankConfig.standardise,
         help="robust scaling (median, IQR/1.349) of each embedding column before the forest: per field "
         "(default; a field observed differently does not stand out as a whole), over the run, or none",
     )
     p.add_argument(
         "--min-group",
         type=int,
-        default=32,
-        help="--standardise field: fields with fewer ranked tiles use the run's statistics (default 32)",
+        default=RankConfig.min_group,
+        help="--standardise field: fields with fewer ranked tiles use the run's statistics (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rank)
