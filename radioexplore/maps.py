@@ -118,7 +118,7 @@ def compute_map(emb: np.ndarray, config: MapConfig = MapConfig(), progress: bool
     n = len(emb)
     if n < 5:
         raise ValueError(f"a map needs at least 5 tiles; this run has {n}")
-    placement(config)  # a bad ``place`` fails before the fit, not after it
+    place_by = placement(config)  # a bad ``place`` fails here, before the fit
     rng = np.random.default_rng(config.seed)
     if n <= config.sample_above:
         x = reduce_pca(emb, config.pca_dims, config.seed)
@@ -129,7 +129,7 @@ def compute_map(emb: np.ndarray, config: MapConfig = MapConfig(), progress: bool
     )
     fitted = pca.transform(np.asarray(emb[sample], dtype=np.float32)).astype(np.float32)
     coords, place = _fit(fitted, config)
-    if placement(config) == "neighbours":
+    if place_by == "neighbours":
         place = neighbour_placer(fitted, coords, config.place_neighbours)
     out = np.empty((n, 2), dtype=np.float32)
     out[sample] = coords

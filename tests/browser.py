@@ -126,12 +126,18 @@ _PLOT_GEOMETRY_JS = """(needle) => {
 }"""
 
 
-def data_to_screen(page, title_text: str, x: float, y: float) -> tuple[float, float]:
-    """Screen position of data point (x, y) in the Bokeh plot whose title contains ``title_text``."""
+def plot_view(page, title_text: str) -> dict:
+    """Data ranges (x0, x1, y0, y1) and on-screen frame (left, top, width, height) of the Bokeh plot
+    whose title contains ``title_text``."""
     geoms = page.evaluate(_PLOT_GEOMETRY_JS, title_text)
     if not geoms:
         raise AssertionError(f"no Bokeh plot titled with {title_text!r} on the page")
-    g = geoms[0]
+    return geoms[0]
+
+
+def data_to_screen(page, title_text: str, x: float, y: float) -> tuple[float, float]:
+    """Screen position of data point (x, y) in the Bokeh plot whose title contains ``title_text``."""
+    g = plot_view(page, title_text)
     sx = g["left"] + (x - g["x0"]) / (g["x1"] - g["x0"]) * g["width"]
     sy = g["top"] + (g["y1"] - y) / (g["y1"] - g["y0"]) * g["height"]
     return sx, sy

@@ -23,7 +23,7 @@ from radioexplore.isolation import RankConfig, rank_run
 from radioexplore.maps import MapConfig, map_run
 from radioexplore.rundir import RunDir
 from radioexplore.synthetic import SyntheticConfig, make_synthetic_run
-from tests.browser import _PLOT_GEOMETRY_JS, browser_page, data_to_screen, require_browser, served_app, wait_for_plot
+from tests.browser import browser_page, data_to_screen, plot_view, require_browser, served_app, wait_for_plot
 
 pytestmark = pytest.mark.browser
 
@@ -51,10 +51,6 @@ def large_run(tmp_path_factory) -> RunDir:
     return run
 
 
-def _view(page) -> dict:
-    return page.evaluate(_PLOT_GEOMETRY_JS, MAP_TITLE)[0]
-
-
 def test_large_run_is_built_column_wise(large_run):
     meta = large_run.stage_config("map", "synthetic.umap")
     assert meta["n"] == TILES and meta["fitted_on"] == SAMPLE and meta["placed_by"] == "neighbours"
@@ -74,7 +70,7 @@ def test_browser_pans_the_large_map_and_clicks_a_point(large_run):
         page.get_by_text("Click a point on the map").first.wait_for(timeout=300_000)
         wait_for_plot(page, MAP_TITLE, timeout=300)
         print(f"{TILES} tiles: map on screen {time.perf_counter() - t0:.1f} s after the page was asked for")
-        before = _view(page)
+        before = plot_view(page, MAP_TITLE)
         # the pan tool is the map's active drag tool
         cx, cy = before["left"] + before["width"] / 2, before["top"] + before["height"] / 2
         page.mouse.move(cx, cy)
@@ -82,7 +78,7 @@ def test_browser_pans_the_large_map_and_clicks_a_point(large_run):
         page.mouse.move(cx - before["width"] / 4, cy + before["height"] / 6, steps=8)
         page.mouse.up()
         deadline = time.monotonic() + 30
-        while (after := _view(page))["x0"] == before["x0"] and time.monotonic() < deadline:
+        while (after := plot_view(page, MAP_TITLE))["x0"] == before["x0"] and time.monotonic() < deadline:
             page.wait_for_timeout(200)
         # dragged to the left and down: the view moved right and up in data units
         assert after["x0"] > before["x0"] and after["y0"] > before["y0"]
