@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from radioexplore.assets import resolve_checkpoint
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.rundir import atomic_path
 
@@ -51,9 +52,13 @@ def load_backbone(
     """Load a backbone; returns ``(model in eval mode, spec, metadata)``.
 
     ``spec`` overrides what the file says or implies (needed for official checkpoints trained on
-    other input sizes); ``which`` picks teacher or student from a DINO training checkpoint.
+    other input sizes); ``which`` picks teacher or student from a DINO training checkpoint. ``path``
+    may also be the short name of a shipped checkpoint (``demo``, ``real``).
     """
-    path = Path(path)
+    try:
+        path = resolve_checkpoint(path)
+    except FileNotFoundError as exc:
+        raise CheckpointError(str(exc)) from exc
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:

@@ -139,3 +139,38 @@ def test_frdeep_style_label_probes_report_cv_and_split_errors(vit_checkpoint, tm
     assert main(["-q", "evaluate", "--frdeep", str(npz), "--checkpoint", str(vit_checkpoint), "--folds", "3"]) == 0
     out = capsys.readouterr().out
     assert "FR-DEEP FIRST" in out and "pixel PCA" in out and "train->test" in out
+
+
+def test_without_a_checkpoint_every_shipped_one_is_probed_side_by_side(tmp_path, monkeypatch, capsys):
+    """Issue 10: the demo and the real-mix checkpoints each get a row and a margin against their
+    random network; short names resolve to the shipped files; a missing one is named."""
+    from radioexplore.assets import SHIPPED_CHECKPOINTS, resolve_checkpoint
+    from radioexplore.checkpoint import CheckpointError, load_backbone
+    from radioexplore.evaluate import evaluate_frdeep
+
+    monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(tmp_path / "assets"))
+    torch.manual_seed(3)
+    save_backbone(tmp_path / "assets" / SHIPPED_CHECKPOINTS["demo"], build_backbone(SPEC), SPEC)
+    with pytest.raises(CheckpointError, match="real_vit_tiny16.pt is missing.*present: demo"):
+        load_backbone("real")
+    torch.manual_seed(4)
+    save_backbone(tmp_path / "assets" / SHIPPED_CHECKPOINTS["real"], build_backbone(SPEC), SPEC)
+    assert resolve_checkpoint("real") == tmp_path / "assets" / SHIPPED_CHECKPOINTS["real"]
+    assert load_backbone("real")[1] == SPEC
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 30)
+    images = rng.integers(0, 30, (60, 48, 48)).astype(np.uint8)
+    images[y == 1, 20:28, :] = 255
+    npz = tmp_path / "frdeep.npz"
+    np.savez(npz, x_first=images, y_first=y, label_names=np.array(["FRI", "FRII"]))
+    report = evaluate_frdeep(npz, EvaluateConfig(folds=3, pca_dims=10), progress=False)
+    ((_, rows),) = report.label_tables.items()
+    names = [r.features for r in rows]
+    assert names == ["checkpoint demo", "checkpoint real", "random init, same arch", "pixel PCA (64 px, 50 comp.)"]
+    assert rows[0].baseline == rows[1].baseline == "random init, same arch" and rows[2].baseline is None
+    text = report.text()
+    assert "checkpoint demo:" in text and "checkpoint real:" in text and "points below random init (5 asked)" in text
+    gap = 100 * (rows[2].cv_error - rows[1].cv_error)
+    verdict = "PASS" if gap >= 5 and rows[1].cv_error < rows[3].cv_error else "FAIL"
+    assert f"checkpoint real: {gap:.2f} points below random init" in text and text.count(f"[{verdict}]") >= 1

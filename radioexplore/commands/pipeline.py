@@ -301,7 +301,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint",
         type=Path,
-        help="backbone checkpoint (ours or official DINO); default: the shipped demo checkpoint",
+        help="backbone checkpoint (ours or official DINO), or a shipped one by name (demo, real); default: demo",
     )
     p.add_argument("--name", help="name of this embedding set (default: vit)")
     p.add_argument("--random-init", action="store_true", help="use a randomly initialised network (a baseline)")
@@ -401,5 +401,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", type=int, default=16)
     p.add_argument("--size", type=int, default=2048)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
+    p.add_argument(
+        "--checkpoint", type=Path, help="backbone checkpoint, or a shipped one by name (demo, real); default: demo"
+    )
     p.set_defaults(func=cmd_demo)

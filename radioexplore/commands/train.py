@@ -279,7 +279,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         const=realdata_dir() / "frdeep.npz",
         help="also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (default path: ../shared/realdata/frdeep.npz)",
     )
-    p.add_argument("--checkpoint", type=Path, help="backbone checkpoint (default: the shipped demo checkpoint)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="backbone checkpoint, or a shipped one by name (demo, real); default: every shipped checkpoint "
+        "(the simulated-survey checks use demo)",
+    )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--pca-dims", type=int, default=100, help="PCA components before the linear layer (seed 000: 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and of the random network")
