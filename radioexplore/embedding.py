@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from radioexplore.assets import demo_checkpoint
+from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_checkpoints
 from radioexplore.checkpoint import load_backbone
 from radioexplore.distributed import describe, map_tasks
 from radioexplore.models import BackboneSpec, build_backbone
@@ -39,7 +39,7 @@ class EmbedConfig:
     """Which backbone embeds the run, and how."""
 
     name: str = "vit"
-    checkpoint: str | None = None  # None: the shipped demo checkpoint, else a random network
+    checkpoint: str | None = None  # None: the shipped demo checkpoint (real for a stamps run), else a random network
     random_init: bool = False  # embed with a randomly initialised network (a baseline)
     arch: str | None = None  # override the architecture for random_init
     batch_size: int = 64
@@ -144,6 +144,19 @@ def tile_blocks(n: int, block_tiles: int, batch_size: int) -> list[tuple[int, in
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+def default_checkpoint_for(run: RunDir, config: EmbedConfig) -> EmbedConfig:
+    """``config``, with the shipped ``real`` checkpoint filled in for a stamps run when none was given:
+    it is the one trained with the larger share of real stamps, and the better on them (FR-DEEP)."""
+    if config.checkpoint or config.random_init or run.stage_config("ingest").get("mode") != "stamps":
+        return config
+    if "real" not in shipped_checkpoints():
+        return config
+    log.info(
+        "%s is a stamps run: embedding with the shipped 'real' checkpoint (--checkpoint demo for the other)", run.root
+    )
+    return replace(config, checkpoint="real")
+
+
 def embed_run(
     run: RunDir, config: EmbedConfig = EmbedConfig(), progress: bool = True, client: Client | None = None
 ) -> Path:
@@ -155,6 +168,7 @@ def embed_run(
     n = open_tile_store(run.tile_pixels).shape[0]
     if n == 0:
         raise ValueError(f"{run.tile_pixels} holds no tiles; nothing to embed (ingest images into {run.root} first)")
+    config = default_checkpoint_for(run, config)
     model, spec, meta = load_model(config)
     blocks = tile_blocks(n, config.block_tiles, config.batch_size) if client is not None else [(0, n)]
     target = run.embeddings(config.name)
@@ -188,7 +202,10 @@ def embed_run(
         dim = int(emb.shape[1])
         emb.flush()
         del emb
-    source = config.checkpoint or ("random init" if config.random_init else str(demo_checkpoint() or "random init"))
+    if config.checkpoint and not config.random_init:
+        source = str(resolve_checkpoint(config.checkpoint))
+    else:
+        source = "random init" if config.random_init else str(demo_checkpoint() or "random init")
     run.record(
         "embed",
         dict(

@@ -1,4 +1,4 @@
-"""The shipped demo checkpoint: small, made by our own pipeline with real images in its mix, and used by default."""
+"""The shipped checkpoints: small, made by our own pipeline with real images in their mix; demo is used by default."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from radioexplore.assets import demo_checkpoint
+from radioexplore.assets import SHIPPED_CHECKPOINTS, demo_checkpoint, shipped_checkpoints
 from radioexplore.checkpoint import load_backbone
 from radioexplore.embedding import EmbedConfig, load_model
 
@@ -14,9 +14,13 @@ CKPT = demo_checkpoint()
 pytestmark = pytest.mark.skipif(CKPT is None, reason="no demo checkpoint in assets/checkpoints")
 
 
-def test_at_most_25_mb_and_trained_by_our_pipeline_on_simulated_and_real_tiles():
-    assert CKPT.stat().st_size <= 25 * 2**20
-    state = torch.load(CKPT, map_location="cpu", weights_only=False)
+@pytest.mark.parametrize("name", sorted(SHIPPED_CHECKPOINTS))
+def test_at_most_25_mb_and_trained_by_our_pipeline_on_simulated_and_real_tiles(name):
+    path = shipped_checkpoints().get(name)
+    if path is None:
+        pytest.skip(f"no {name} checkpoint in assets/checkpoints")
+    assert path.stat().st_size <= 25 * 2**20
+    state = torch.load(path, map_location="cpu", weights_only=False)
     prov = state["provenance"]
     assert prov["trained_by"] == "radioexplore pretrain" and prov["recipe"] == "demo_cpu"
     assert prov["steps"] > 0 and prov["training_tiles"] > 0

@@ -113,3 +113,39 @@ def test_sixteen_bit_png_and_rgb_jpeg_read_as_grey_levels(tmp_path):
     Image.fromarray(rgb).save(tmp_path / "colour.jpg")
     stamp = read_stamp(tmp_path / "colour.jpg")
     assert stamp.pixels.shape == (20, 30) and stamp.kind == "picture" and 100 < stamp.pixels.mean() < 140
+
+
+def test_a_stamps_run_embeds_with_the_real_checkpoint_unless_told_otherwise(tmp_path, monkeypatch):
+    """Without --checkpoint, stamps are embedded with the shipped checkpoint trained on more real stamps;
+    an explicit choice, and runs of wide-field images, keep theirs."""
+    import torch
+
+    from radioexplore.assets import SHIPPED_CHECKPOINTS
+    from radioexplore.checkpoint import save_backbone
+    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.models import BackboneSpec, build_backbone
+
+    spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
+    assets = tmp_path / "assets"
+    monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(assets))
+    for seed, name in enumerate(("demo", "real")):
+        torch.manual_seed(seed)
+        save_backbone(assets / SHIPPED_CHECKPOINTS[name], build_backbone(spec), spec)
+    folder = tmp_path / "stamps"
+    folder.mkdir()
+    for i in range(3):
+        fits_stamp(folder / f"s{i}.fits", 40, 10.0 + i, 5.0, seed=i)
+    run = RunDir(tmp_path / "run")
+    ingest_stamps(folder, run, StampConfig(tile_px=32), progress=False)
+    embed_run(run, EmbedConfig(name="auto"), progress=False)
+    embed_run(run, EmbedConfig(name="demo", checkpoint="demo"), progress=False)
+    used = {name: run.stage_config("embed", name)["checkpoint_used"] for name in ("auto", "demo")}
+    assert used["auto"] == str(assets / SHIPPED_CHECKPOINTS["real"])
+    assert used["demo"] == str(assets / SHIPPED_CHECKPOINTS["demo"])
+    assert not np.allclose(run.read_embeddings("auto"), run.read_embeddings("demo"))
+    from radioexplore.embedding import default_checkpoint_for
+
+    wide = RunDir(tmp_path / "wide")
+    wide.record("ingest", {"tile_px": 256})
+    assert default_checkpoint_for(wide, EmbedConfig()).checkpoint is None  # the demo checkpoint
+    assert default_checkpoint_for(run, EmbedConfig(random_init=True)).checkpoint is None
