@@ -37,16 +37,21 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
+from radioexplore.assets import resolve_checkpoint
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.probes import ProbeResult, drop_outliers, linear_probe
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
+
+#: Issue 10: a checkpoint's FR I / FR II error at least this many points below its random network's.
+LABEL_MARGIN_POINTS = 5.0
 
 
 @dataclass(frozen=True)
@@ -171,16 +176,30 @@ def _margin_lines(rows: list[LabelProbeRow]) -> list[str]:
         if random_row is None:
             continue
         gap = 100 * (random_row.cv_error - r.cv_error)
-        text = f"    {r.features}: {gap:.2f} points below random init (5 asked)"
+        text = f"    {r.features}: {gap:.2f} points below random init ({LABEL_MARGIN_POINTS:.0f} asked)"
         if pixel is not None:
             text += f", {100 * (pixel.cv_error - r.cv_error):.1f} below pixel PCA"
-        ok = gap >= 5.0 and (pixel is None or r.cv_error < pixel.cv_error)
+        ok = gap >= LABEL_MARGIN_POINTS and (pixel is None or r.cv_error < pixel.cv_error)
         lines.append(f"{text} [{'PASS' if ok else 'FAIL'}]")
     return lines
 
 
-def _label_networks(config: EvaluateConfig) -> list[tuple[str, torch.nn.Module, BackboneSpec, str | None]]:
-    """The networks a labelled-stamps table compares: ``(row name, model, spec, baseline row)``.
+class LabelNet(NamedTuple):
+    """One network of a labelled-stamps table."""
+
+    name: str  # the row
+    model: torch.nn.Module
+    spec: BackboneSpec
+    baseline: str | None  # a checkpoint's row: the row of its architecture randomly initialised
+    source: str  # the checkpoint file, or "random" and the spec: what the embeddings depend on
+
+
+def _random_source(spec: BackboneSpec) -> str:
+    return "random " + json.dumps(spec.to_dict(), sort_keys=True)
+
+
+def _label_networks(config: EvaluateConfig) -> list[LabelNet]:
+    """The networks a labelled-stamps table compares.
 
     The checkpoint given, or every shipped one side by side (issue 10), then each architecture
     among them randomly initialised with ``config.seed``.
@@ -189,46 +208,46 @@ def _label_networks(config: EvaluateConfig) -> list[tuple[str, torch.nn.Module, 
     from radioexplore.checkpoint import load_backbone
 
     if config.checkpoint:
-        named = {"checkpoint": config.checkpoint}
+        named = {"checkpoint": resolve_checkpoint(config.checkpoint)}
     else:
         shipped = shipped_checkpoints()
         if not shipped:
             raise FileNotFoundError("no checkpoint given and none shipped in assets/checkpoints; pass --checkpoint")
         named = {("checkpoint" if len(shipped) == 1 else f"checkpoint {name}"): p for name, p in shipped.items()}
-    loaded = [(label, *load_backbone(path)[:2]) for label, path in named.items()]
-    specs = list({json.dumps(spec.to_dict(), sort_keys=True): spec for _, _, spec in loaded}.values())
+    loaded = [(label, str(path), *load_backbone(path)[:2]) for label, path in named.items()]
+    specs = list({_random_source(spec): spec for *_, spec in loaded}.values())
 
     def random_name(spec: BackboneSpec) -> str:
         arch = f" ({spec.arch}/{spec.patch} at {spec.input_px} px)" if len(specs) > 1 else ""
         return f"random init, same arch{arch}"
 
-    nets: list[tuple[str, torch.nn.Module, BackboneSpec, str | None]] = [
-        (label, model, spec, random_name(spec)) for label, model, spec in loaded
-    ]
+    nets = [LabelNet(label, model, spec, random_name(spec), path) for label, path, model, spec in loaded]
     for spec in specs:
         torch.manual_seed(config.seed)
-        nets.append((random_name(spec), build_backbone(spec).eval(), spec, None))
+        nets.append(LabelNet(random_name(spec), build_backbone(spec).eval(), spec, None, _random_source(spec)))
     return nets
 
 
 def _label_features(
-    nets: list, images: np.ndarray, config: EvaluateConfig, progress: bool
+    nets: list[LabelNet],
+    images: np.ndarray,
+    config: EvaluateConfig,
+    progress: bool,
+    embedded: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Embeddings of ``images`` by each of ``nets``, plus the pixel baseline; and each row's baseline row."""
+    """Embeddings of ``images`` by each of ``nets`` (taken from ``embedded``, by source, where the
+    caller has them already), plus the pixel baseline; and each row's baseline row."""
     from radioexplore.embedding import embed_tiles
 
+    embedded = embedded or {}
     feats = {
-        name: embed_tiles(model, spec, images, config.batch_size, config.device, progress)
-        for name, model, spec, _ in nets
+        net.name: embedded[net.source]
+        if net.source in embedded
+        else embed_tiles(net.model, net.spec, images, config.batch_size, config.device, progress)
+        for net in nets
     }
     feats["pixel PCA (64 px, 50 comp.)"] = pixel_features(images)
-    return feats, {name: base for name, _, _, base in nets if base}
-
-
-def _shipped_paths() -> list[Path]:
-    from radioexplore.assets import shipped_checkpoints
-
-    return list(shipped_checkpoints().values())
+    return feats, {net.name: net.baseline for net in nets if net.baseline}
 
 
 def _checkpoint_and_random_net(config: EvaluateConfig) -> tuple:
@@ -261,14 +280,17 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
 
     store = open_tile_store(run.tile_pixels)
     pixels = read_tiles(store, ids)
-    emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress)
-    emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress)
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
+    probes = "truth_extended" in sub or config.count_column in sub
+    if probes:
+        emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress)
+        emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress)
 
     if "label" in sub and sub["label"].notna().sum() >= 2 * config.folds:
         known = sub["label"].notna().to_numpy()
         split = _split_column(sub)
-        feats, baselines = _label_features(_label_networks(config), pixels[known], config, progress)
+        embedded = {str(resolve_checkpoint(ckpt)): emb_t[known], _random_source(spec): emb_r[known]} if probes else {}
+        feats, baselines = _label_features(_label_networks(config), pixels[known], config, progress, embedded)
         report.label_tables["labels of this run"] = label_probe_table(
             feats,
             sub["label"].astype(str).to_numpy()[known],
@@ -276,7 +298,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
             config,
             baselines,
         )
-    if "truth_extended" not in sub and config.count_column not in sub:
+    if not probes:
         report.seconds = time.perf_counter() - t0
         return report
     _count_probe(report, sub, emb_t, emb_r, config)
@@ -400,11 +422,13 @@ def evaluate_frdeep(
 
     The 8-bit stamps are divided by 255 and embedded like tiles (resized to the model input).
     """
+    from radioexplore.assets import shipped_checkpoints
+
     t0 = time.perf_counter()
     nets = _label_networks(config)
     data = np.load(npz, allow_pickle=False)
     names = [str(n) for n in data["label_names"]] if "label_names" in data.files else None
-    checkpoints = config.checkpoint or ", ".join(str(p) for p in _shipped_paths())
+    checkpoints = config.checkpoint or ", ".join(str(p) for p in shipped_checkpoints().values())
     report = EvaluationReport(str(npz), checkpoints, nets[0][2].to_dict(), 0)
     for survey in ("first", "nvss"):
         if f"x_{survey}" not in data.files:

@@ -149,3 +149,37 @@ def test_a_stamps_run_embeds_with_the_real_checkpoint_unless_told_otherwise(tmp_
     wide.record("ingest", {"tile_px": 256})
     assert default_checkpoint_for(wide, EmbedConfig()).checkpoint is None  # the demo checkpoint
     assert default_checkpoint_for(run, EmbedConfig(random_init=True)).checkpoint is None
+
+
+def test_evaluate_on_a_labelled_stamps_run_gives_the_label_table_only(tmp_path, monkeypatch):
+    """A stamps run with labels and no simulation truth: its label table beside the count probe, each
+    network embedding the stamps once."""
+    import torch
+
+    import radioexplore.embedding
+    from radioexplore.checkpoint import save_backbone
+    from radioexplore.evaluate import EvaluateConfig, evaluate_run
+    from radioexplore.models import BackboneSpec, build_backbone
+
+    spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "vit.pt"
+    save_backbone(ckpt, build_backbone(spec), spec)
+    folder = tmp_path / "stamps"
+    for label in ("FRI", "FRII"):
+        (folder / label).mkdir(parents=True)
+        for i in range(6):
+            fits_stamp(folder / label / f"s{i}.fits", 40, 10.0 + i, 5.0, seed=i + (10 if label == "FRII" else 0))
+    run = RunDir(tmp_path / "run")
+    ingest_stamps(folder, run, StampConfig(tile_px=32, label_pattern=r"^(FRI|FRII)/"), progress=False)
+    calls = []
+    embed_tiles = radioexplore.embedding.embed_tiles
+    monkeypatch.setattr(radioexplore.embedding, "embed_tiles", lambda *a, **k: calls.append(1) or embed_tiles(*a, **k))
+    report = evaluate_run(run, EvaluateConfig(checkpoint=str(ckpt), folds=3, pca_dims=5), progress=False)
+    assert len(calls) == 2  # the checkpoint and its random network; the label table reuses both
+    ((title, rows),) = report.label_tables.items()
+    assert title == "labels of this run" and report.n_tiles == 12
+    assert [r.features for r in rows] == ["checkpoint", "random init, same arch", "pixel PCA (64 px, 50 comp.)"]
+    assert rows[0].baseline == "random init, same arch"
+    # the detector's count (n_sources) is probed as on any run; extended-source truth exists only in simulations
+    assert "count_trained" in report.probes and "extended_trained" not in report.probes
