@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 
 from radioexplore.assets import resolve_checkpoint
+from radioexplore.embedding import embedding_px
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.probes import ProbeResult, drop_outliers, linear_probe
 from radioexplore.rundir import RunDir
@@ -71,6 +72,7 @@ class EvaluateConfig:
     beam_px: float = 5.0  # margin added to the truth disc (simulated MeerKAT beam, ~7.6 arcsec at 1.5 arcsec/px)
     batch_size: int = 64
     device: str = "auto"
+    input_px: int | None = None  # side tiles are resized to before the networks; None: their own (embedding_px)
 
 
 @dataclass
@@ -108,13 +110,16 @@ class EvaluationReport:
     warnings: list[str] = field(default_factory=list)
     label_tables: dict[str, list[LabelProbeRow]] = field(default_factory=dict)
     seconds: float = 0.0
+    embed_px: int | None = None  # the side images were resized to before the networks
 
     @property
     def passed(self) -> bool:
         return bool(self.checks) and all(c.passed for c in self.checks)
 
     def text(self) -> str:
-        arch = f"{self.spec.get('arch')}/{self.spec.get('patch')} at {self.spec.get('input_px')} px"
+        arch = f"{self.spec.get('arch')}/{self.spec.get('patch')}, {self.spec.get('input_px')} px training crops"
+        if self.embed_px:
+            arch += f", images embedded at {self.embed_px} px"
         lines = [
             f"evaluate {self.run}",
             f"  checkpoint: {self.checkpoint} ({arch}); baseline: same architecture, random init",
@@ -156,6 +161,7 @@ class EvaluationReport:
         return {
             "checkpoint": self.checkpoint,
             "n_tiles": self.n_tiles,
+            "embed_px": self.embed_px,
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
             "probes": {k: v.metrics for k, v in self.probes.items()},
@@ -243,7 +249,9 @@ def _label_features(
     feats = {
         net.name: embedded[net.source]
         if net.source in embedded
-        else embed_tiles(net.model, net.spec, images, config.batch_size, config.device, progress)
+        else embed_tiles(
+            net.model, net.spec, images, config.batch_size, config.device, progress, input_px=config.input_px
+        )
         for net in nets
     }
     feats["pixel PCA (64 px, 50 comp.)"] = pixel_features(images)
@@ -280,11 +288,13 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
 
     store = open_tile_store(run.tile_pixels)
     pixels = read_tiles(store, ids)
+    report.embed_px = embedding_px(spec, pixels.shape[-1], config.input_px)
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
     probes = "truth_extended" in sub or config.count_column in sub
     if probes:
-        emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress)
-        emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress)
+        kw = dict(input_px=config.input_px)
+        emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress, **kw)
+        emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress, **kw)
 
     if "label" in sub and sub["label"].notna().sum() >= 2 * config.folds:
         known = sub["label"].notna().to_numpy()
@@ -420,7 +430,7 @@ def evaluate_frdeep(
 ) -> EvaluationReport:
     """FR I / FR II probes on the FR-DEEP FIRST and NVSS stamps (shared/realdata/frdeep.npz), reported separately.
 
-    The 8-bit stamps are divided by 255 and embedded like tiles (resized to the model input).
+    The 8-bit stamps are divided by 255 and embedded like tiles (see ``embedding_px``).
     """
     from radioexplore.assets import shipped_checkpoints
 
@@ -438,6 +448,7 @@ def evaluate_frdeep(
         labels = np.array([names[i] for i in y]) if names else y.astype(str)
         is_test = data[f"is_test_{survey}"].astype(bool) if f"is_test_{survey}" in data.files else None
         report.n_tiles += len(images)
+        report.embed_px = embedding_px(nets[0].spec, images.shape[-1], config.input_px)
         feats, baselines = _label_features(nets, images, config, progress)
         n_test = int(is_test.sum()) if is_test is not None else 0
         title = f"FR-DEEP {survey.upper()} FR I / FR II ({len(images)} images, {n_test} in the test split)"
@@ -510,7 +521,8 @@ def _attention_check(report, run: RunDir, sub, ids, pixels, model, spec: Backbon
     rng = np.random.default_rng(config.seed)
     if len(chosen) > config.attention_tiles:
         chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), config.attention_tiles, replace=False))]
-    grid = spec.input_px // spec.patch
+    px = embedding_px(spec, pixels.shape[-1], config.input_px)
+    grid = px // spec.patch
     shares, uniforms, head_shares = [], [], []
     device = next(model.parameters()).device
     for row, t, inside in chosen:
@@ -519,7 +531,7 @@ def _attention_check(report, run: RunDir, sub, ids, pixels, model, spec: Backbon
         coverage = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(mask[None, None].astype(np.float32)), grid)[
             0, 0
         ].numpy()
-        x = prepare_batch(torch.from_numpy(np.nan_to_num(pixels[row : row + 1])).to(device), spec)
+        x = prepare_batch(torch.from_numpy(np.nan_to_num(pixels[row : row + 1])).to(device), spec, px)
         attn = cls_attention(model, x)[0].float().cpu().numpy()  # [heads, grid, grid]
         share, uniform = attention_share(attn.mean(axis=0), coverage, config.attention_top)
         shares.append(share)

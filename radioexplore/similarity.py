@@ -206,4 +206,6 @@ def _embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
         model, loaded, _ = load_model(EmbedConfig(checkpoint=source))
         if loaded != spec:
             raise RunDirError(f"checkpoint {source} now holds {loaded}, but the run was embedded with {spec}")
-    return embed_tiles(model, spec, pixels[None], batch_size=1, device=device, progress=False)[0]
+    # runs embedded before embed_px was recorded were embedded at the backbone's training input
+    px = int(record.get("embed_px") or spec.input_px)
+    return embed_tiles(model, spec, pixels[None], batch_size=1, device=device, progress=False, input_px=px)[0]

@@ -37,12 +37,11 @@ def test_attention_maps_are_per_head_and_cover_the_tile():
     tile = np.random.default_rng(0).random((1, 128, 128)).astype(np.float32)
     maps = attention_maps(model, SPEC, tile)
     assert maps.shape == (3, 128, 128)  # ViT-tiny: 3 heads, upsampled to the tile
-    # each 32 x 32 block (one 16 px patch of the 64 px input) carries one value
-    assert np.allclose(maps[:, :32, :32], maps[:, :1, :1])
-    x = torch.nn.functional.interpolate(torch.from_numpy(tile)[None], size=64, mode="area")  # as embedding does
-    grid = cls_attention(model, x)
-    assert grid.shape == (1, 3, 4, 4) and float(grid.sum(dim=(-2, -1)).max()) <= 1.0 + 1e-5
-    np.testing.assert_allclose(maps[:, ::32, ::32], grid[0].numpy(), rtol=1e-5)
+    # the tile is seen at its own 128 px (not the 64 px training input): each 16 x 16 block is one patch
+    assert np.allclose(maps[:, :16, :16], maps[:, :1, :1]) and not np.allclose(maps[:, :32, :32], maps[:, :1, :1])
+    grid = cls_attention(model, torch.from_numpy(tile)[None])
+    assert grid.shape == (1, 3, 8, 8) and float(grid.sum(dim=(-2, -1)).max()) <= 1.0 + 1e-5
+    np.testing.assert_allclose(maps[:, ::16, ::16], grid[0].numpy(), rtol=1e-5)
 
 
 def test_percentile_mask_keeps_the_top_tenth():

@@ -116,6 +116,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         random_init=args.random_init,
         batch_size=args.batch_size,
         device=args.device,
+        input_px=args.input_px,
         block_tiles=args.block_tiles,
     )
     with _dask_client_of(args) as client:
@@ -307,6 +308,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--random-init", action="store_true", help="use a randomly initialised network (a baseline)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument(
+        "--input-px",
+        type=int,
+        help="side tiles are resized to before the network (default: their own, at least the backbone's "
+        "training input and at most 256)",
+    )
     _dask_args(p).add_argument(
         "--block-tiles",
         type=int,

@@ -218,6 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         attention_tiles=args.attention_tiles,
         device=args.device,
+        input_px=args.input_px,
     )
     passed = True
     if args.run is not None:
@@ -292,6 +293,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--attention-tiles", type=int, default=64, help="at most this many extended-source tiles for the attention test"
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument(
+        "--input-px",
+        type=int,
+        help="side images are resized to before the networks (default: their own, at least the backbone's "
+        "training input and at most 256, as embed does)",
+    )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an acceptance check fails")
     p.set_defaults(func=cmd_evaluate)
 
