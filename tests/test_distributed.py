@@ -12,13 +12,13 @@ import pytest
 import torch
 import zarr
 
-from radioexplore.checkpoint import save_backbone
+from radioexplore.checkpoint import load_backbone, save_backbone
 from radioexplore.distributed import DaskConfig, dask_client, map_tasks
-from radioexplore.embedding import EmbedConfig, embed_run, tile_blocks
+from radioexplore.embedding import EmbedConfig, embed_run, embed_tiles, tile_blocks
 from radioexplore.ingest import IngestConfig, ingest
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.rundir import RunDir
-from radioexplore.tilestore import CHUNK_TILES
+from radioexplore.tilestore import CHUNK_TILES, open_tile_store, read_tiles
 
 from .conftest import ROOT
 
@@ -60,7 +60,8 @@ def _ingest_config(survey) -> IngestConfig:
 
 
 def _embed_config(checkpoint) -> EmbedConfig:
-    return EmbedConfig(name="vit", checkpoint=str(checkpoint), batch_size=16, block_tiles=32)
+    """Tiles shrunk to the checkpoint's 32 px (cheap); the fanned-out runs must pass that size to their tasks."""
+    return EmbedConfig(name="vit", checkpoint=str(checkpoint), batch_size=16, block_tiles=32, input_px=32)
 
 
 def test_workers_import_this_checkout_single_threaded(client):
@@ -99,6 +100,11 @@ def test_fanned_out_ingest_and_embedding_equal_the_single_process_run(
     np.testing.assert_allclose(emb, want, rtol=1e-4, atol=1e-5)
     assert run.stage_config("embed", "vit")["executor"] == "dask"
     assert single.stage_config("embed", "vit")["executor"] == "single process"
+    # both at the asked 32 px, not at the tiles' own 120 px
+    assert run.stage_config("embed", "vit")["embed_px"] == 32
+    model, spec, _ = load_backbone(checkpoint)
+    direct = embed_tiles(model, spec, read_tiles(open_tile_store(run.tile_pixels), [0, 1]), input_px=32, progress=False)
+    np.testing.assert_allclose(emb[:2], direct, rtol=1e-4, atol=1e-5)
 
 
 def test_cli_fans_out_to_a_running_scheduler(client, single, small_survey, checkpoint, tmp_path, cli_main):
@@ -127,6 +133,8 @@ def test_cli_fans_out_to_a_running_scheduler(client, single, small_survey, check
         "--batch-size",
         16,
         "--block-tiles",
+        32,
+        "--input-px",
         32,
         "--scheduler",
         address,
