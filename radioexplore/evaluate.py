@@ -292,7 +292,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
     probes = "truth_extended" in sub or config.count_column in sub
     if probes:
-        kw = dict(input_px=config.input_px)
+        kw = dict(input_px=report.embed_px)
         emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress, **kw)
         emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress, **kw)
 
@@ -521,7 +521,7 @@ def _attention_check(report, run: RunDir, sub, ids, pixels, model, spec: Backbon
     rng = np.random.default_rng(config.seed)
     if len(chosen) > config.attention_tiles:
         chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), config.attention_tiles, replace=False))]
-    px = embedding_px(spec, pixels.shape[-1], config.input_px)
+    px = report.embed_px  # as the probes saw the tiles
     grid = px // spec.patch
     shares, uniforms, head_shares = [], [], []
     device = next(model.parameters()).device
