@@ -581,6 +581,35 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     return run.scores(name)
 
 
+def ranking_context(run: RunDir, name: str, tiles: pd.DataFrame | None = None) -> tuple[Scaling, np.ndarray | None]:
+    """The standardisation and the excluded tiles of the last ``rank`` of ``embeddings/<name>``.
+
+    Re-derived from the config run.toml recorded for it (the defaults when there is no record), so
+    that what learns from labels sees the embedding as the forest saw it: standardised per field,
+    without the blank and partial tiles. Returns ``(scaling, exclude)``; ``exclude`` is None when no tile
+    was left out.
+    """
+    record = run.stage_config("rank", name)
+    d = RankConfig()
+    tiles = run.read_tiles() if tiles is None else tiles
+    if "exclude_flags_applied" in record:
+        flags = check_flags(tuple(record["exclude_flags_applied"]))
+    else:
+        stamps = run.stage_config("ingest").get("mode") == "stamps"
+        flags, _ = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, d.exclude_flags, stamps)
+    exclude = exclusion_mask(tiles, flags)
+    if exclude is not None and not exclude.any():
+        exclude = None
+    mode = check_standardise(str(record.get("standardise", d.standardise)))
+    emb = run.read_embeddings(name)
+    groups = field_groups(tiles) if mode == "field" else None
+    keep = None if exclude is None else ~exclude
+    scaling = fit_scaling(
+        emb, mode, groups, keep, int(record.get("min_group", d.min_group)), int(record.get("seed", d.seed))
+    )
+    return scaling, exclude
+
+
 # -- how good a ranking is (seed 002, sec. 2.5 and Table 4) ------------------------------------
 def recall_in_top(score: np.ndarray, truth: np.ndarray, fraction: float = 0.02) -> float:
     """Fraction of the ``truth`` tiles found among the top ``fraction`` of tiles by ``score``."""

@@ -55,3 +55,37 @@ def max_overlap(length: int, size: int) -> int:
     if len(origins) < 2:
         return 0
     return int(size - np.min(np.diff(origins)))
+
+
+def tile_adjacency(field: np.ndarray, x0: np.ndarray, y0: np.ndarray, size: np.ndarray, reach: float = 1.25):
+    """Which tiles touch: a symmetric boolean ``scipy.sparse.csr_matrix`` [N, N].
+
+    Two tiles touch when they belong to the same field and their origins differ by at most ``reach``
+    tile sizes on each axis: the 8 neighbours of a tile on a grid, whether the grid's crops overlap
+    by a few pixels (:func:`axis_origins`) or not. A stamps run, where every stamp is its own field,
+    has none. Large sources (giant and X-shaped radio galaxies) span touching tiles, which is why
+    active learning lets a label reach them (:mod:`radioexplore.active`).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.spatial import cKDTree
+
+    field = np.asarray(field)
+    xy = np.column_stack([np.asarray(x0, dtype=np.float64), np.asarray(y0, dtype=np.float64)])
+    size = np.asarray(size, dtype=np.float64)
+    n = len(xy)
+    if not (len(field) == len(size) == n):
+        raise ValueError(f"field, x0, y0 and size must have one entry per tile ({len(field)}, {n}, {len(size)})")
+    rows, cols = [], []
+    codes = np.unique(field, return_inverse=True)[1] if n else np.zeros(0, dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        pairs = cKDTree(xy[members]).query_pairs(reach * size[members].max(), p=np.inf, output_type="ndarray")
+        rows.append(members[pairs[:, 0]])
+        cols.append(members[pairs[:, 1]])
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    data = np.ones(2 * len(r), dtype=bool)
+    return coo_matrix((data, (np.r_[r, c], np.r_[c, r])), shape=(n, n)).tocsr()

@@ -42,6 +42,9 @@ def test_label_rerank_and_export_from_the_command_line(tiny_run, tmp_path, cli):
     assert len(queue) == 4 and not set(queue) & ({3} | set(range(5, 40)))
     ranking = pd.read_parquet(run.active_scores("vit"))
     assert ranking["labelled"].sum() == 36
+    assert run.stage_config("rerank", "vit")["spread"] == 0.8
+    bad = cli("rerank", "--run", r, "--spread", "2", check=False)
+    assert bad.returncode == 2 and "spread must lie in [0, 1]" in bad.stderr
 
     hits = json.loads(cli("similar", "--run", r, "--tiles", "3,5", "-k", "4").stdout)
     assert len(hits) == 4 and not {h["tile_id"] for h in hits} & {3, 5}

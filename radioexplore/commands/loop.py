@@ -86,10 +86,15 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
-    config = ActiveConfig(
-        regressor=args.regressor, blend=args.blend, n_components=args.components, weight=args.weight, seed=args.seed
-    )
     try:
+        config = ActiveConfig(
+            regressor=args.regressor,
+            blend=args.blend,
+            n_components=args.components,
+            weight=args.weight,
+            spread=args.spread,
+            seed=args.seed,
+        )
         path = rerank_run(run, name, config)
     except ValueError as exc:
         return _error(exc)
@@ -211,6 +216,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--components", type=int, default=d.n_components, help="PCA components the regressor sees (0: all)")
     p.add_argument("--weight", type=float, default=d.weight, help="share of predicted interest in the 'mix' blend")
+    p.add_argument(
+        "--spread",
+        type=float,
+        default=d.spread,
+        help="how far a label reaches the touching tiles of its field, 0-1 (0: not at all)",
+    )
     p.add_argument("--queue", type=int, default=10, help="how many tiles of the new review queue to print")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rerank)
