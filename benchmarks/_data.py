@@ -30,6 +30,16 @@ class BenchData:
     extended: np.ndarray  # extended or diffuse, peculiar included (seed 002's "complex" = extended & ~peculiar)
     flag: np.ndarray | None = None  # each tile's flag (ok, partial, blank), for the exclusion rank_run makes
     field: np.ndarray | None = None  # each tile's field: the groups of RankConfig.standardise = "field"
+    geometry: pd.DataFrame | None = None  # each tile's field, x0, y0 and size: which tiles touch
+
+    def adjacency(self):
+        """Touching tiles (:func:`radioexplore.tiling.tile_adjacency`); None without tile geometry."""
+        if self.geometry is None:
+            return None
+        from radioexplore.tiling import tile_adjacency
+
+        g = self.geometry
+        return tile_adjacency(g["field"].astype(str).to_numpy(), g["x0"], g["y0"], g["size"])
 
     def exclude(self, flags: tuple[str, ...]) -> np.ndarray | None:
         """Tiles whose flag is one of ``flags``: left out of the ranking, as rank_run does (None: no flags)."""
@@ -73,7 +83,8 @@ def load(args: argparse.Namespace) -> BenchData:
     flag = tiles["flag"].astype(str).to_numpy() if "flag" in tiles else None
     field = tiles["field"].astype(str).to_numpy() if "field" in tiles else None
     embeddings = {n: np.asarray(run.read_embeddings(n)) for n in names}
-    return BenchData(str(run.root), embeddings, *_truth(tiles), flag, field)
+    geometry = tiles[["field", "x0", "y0", "size"]] if {"field", "x0", "y0", "size"} <= set(tiles.columns) else None
+    return BenchData(str(run.root), embeddings, *_truth(tiles), flag, field, geometry)
 
 
 def _truth(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

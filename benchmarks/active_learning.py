@@ -4,8 +4,10 @@ Each round the astronomer labels the first ``--per-round`` unlabelled tiles of t
 (truth as the oracle: interest 5 for peculiar tiles, 3-4 for extended ones, 1 for the rest,
 with the matching seed-002 labels), the labels go into a real label store, and the queue is
 re-ranked from the store's interest scores. Acceptance of issue 6: after 5 rounds of 10 labels
-the recall of peculiar tiles in the top 2% has risen by at least 15 points. The curve is saved
-as a PNG.
+the recall of peculiar tiles in the top 2% has risen by at least 15 points. One peculiar tile is
+2-3 points of recall on a 24-field survey, so a single run moves by 10-30 points with the forest's
+and the oracle's seeds: the run is repeated ``--repeats`` times (seeds ``--seed`` onwards) and the
+mean curve is what the acceptance reads. The mean curves are saved as a PNG.
 
     python benchmarks/active_learning.py --synthetic --out active_learning.png
     python benchmarks/active_learning.py --run RUN --embedding vit
@@ -24,16 +26,14 @@ import numpy as np
 from _data import add_data_args, interest_oracle, load  # benchmarks/ is not a package: _data sits beside this script
 
 from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, review_queue
-from radioexplore.isolation import RankConfig, flags_to_exclude, rank_embeddings, recall_in_top
+from radioexplore.isolation import RankConfig, fit_scaling, flags_to_exclude, rank_embeddings, recall_in_top
 from radioexplore.labels import LabelStore
 
 
 def simulate_astronomer(
-    emb: np.ndarray,
-    anomaly: np.ndarray,
+    ranker: ActiveRanker,
     peculiar: np.ndarray,
     extended: np.ndarray,
-    config: ActiveConfig,
     rounds: int,
     per_round: int,
     fraction: float,
@@ -41,9 +41,8 @@ def simulate_astronomer(
 ) -> tuple[list[float], list[float]]:
     """Recall in the top ``fraction`` after each round (round 0: no labels), and seconds per re-rank."""
     judge = interest_oracle(peculiar, extended, seed)
-    ranker = ActiveRanker(emb, anomaly, config)
     with tempfile.TemporaryDirectory() as tmp:
-        store = LabelStore(Path(tmp) / "labels.sqlite", n_tiles=len(emb), who="oracle", durable=False)
+        store = LabelStore(Path(tmp) / "labels.sqlite", n_tiles=len(ranker), who="oracle", durable=False)
         ranking = ranker.rerank(store.interest_scores())
         curve, seconds = [recall_in_top(-ranking["active_rank"].to_numpy(), peculiar, fraction)], []
         for _ in range(rounds):
@@ -66,6 +65,8 @@ def main() -> int:
     p.add_argument("--fraction", type=float, default=0.02)
     p.add_argument("--regressor", choices=sorted(REGRESSORS), default=d.regressor)
     p.add_argument("--blend", choices=sorted(BLENDS), default=d.blend)
+    p.add_argument("--spread", type=float, default=d.spread, help="how far a label reaches touching tiles (0: not)")
+    p.add_argument("--repeats", type=int, default=4, help="runs with seeds --seed, --seed + 1, ... (mean reported)")
     p.add_argument("--compare", action="store_true", help="run every regressor with every blend")
     p.add_argument("--out", type=Path, default=Path("active_learning.png"), help="PNG of the recall curves")
     args = p.parse_args()
@@ -75,36 +76,42 @@ def main() -> int:
         list(itertools.product(sorted(REGRESSORS), sorted(BLENDS))) if args.compare else [(args.regressor, args.blend)]
     )
     curves = {}
+    adjacency = data.adjacency()
+    seeds = range(args.seed, args.seed + args.repeats)
     for name, emb in data.embeddings.items():
-        rank_config = RankConfig(seed=args.seed)  # as rank_run ranks: blank and partial left out, per-field scaling
-        exclude = data.exclude(flags_to_exclude(data.flag, rank_config.exclude_flags)[0])
-        ranked, _ = rank_embeddings(emb, rank_config, exclude=exclude, groups=data.field)
-        anomaly = ranked["score"].to_numpy()
+        runs = []
+        for seed in seeds:  # as rank_run ranks: blank and partial tiles left out, per-field scaling
+            rank_config = RankConfig(seed=seed)
+            exclude = data.exclude(flags_to_exclude(data.flag, rank_config.exclude_flags)[0])
+            keep = None if exclude is None else ~exclude
+            scaling = fit_scaling(emb, rank_config.standardise, data.field, keep, rank_config.min_group, seed)
+            ranked, _ = rank_embeddings(emb, rank_config, exclude=exclude, scaling=scaling)
+            runs.append((seed, ranked["score"].to_numpy(), scaling, exclude))
         for regressor, blend in combos:
-            config = ActiveConfig(regressor=regressor, blend=blend, seed=args.seed)
-            curve, seconds = simulate_astronomer(
-                emb,
-                anomaly,
-                data.peculiar,
-                data.extended,
-                config,
-                args.rounds,
-                args.per_round,
-                args.fraction,
-                args.seed,
-            )
+            per_seed, seconds = [], []
+            for seed, anomaly, scaling, exclude in runs:
+                config = ActiveConfig(regressor=regressor, blend=blend, spread=args.spread, seed=seed)
+                ranker = ActiveRanker(emb, anomaly, config, scaling, exclude, adjacency)
+                curve, secs = simulate_astronomer(
+                    ranker, data.peculiar, data.extended, args.rounds, args.per_round, args.fraction, seed
+                )
+                per_seed.append(curve)
+                seconds += secs
+            curve = np.mean(per_seed, axis=0)
             key = f"{name} {regressor}/{blend}"
             curves[key] = curve
-            gain = 100 * (curve[-1] - curve[0])
+            gains = [100 * (c[-1] - c[0]) for c in per_seed]
             print(
-                f"{key:40s} recall@top{args.fraction:.0%} per round: "
+                f"{key:32s} recall@top{args.fraction:.0%} per round (mean of {len(per_seed)}): "
                 + " ".join(f"{100 * c:5.1f}" for c in curve)
-                + f"  gain {gain:+.1f} pts  (re-rank {np.median(seconds):.2f} s)"
+                + f"  gain {np.mean(gains):+.1f} pts (seeds: "
+                + " ".join(f"{g:+.0f}" for g in gains)
+                + f"; re-rank {np.median(seconds):.2f} s)"
             )
     _plot(curves, args)
     best = max(100 * (c[-1] - c[0]) for c in curves.values())
     print(
-        f"\nacceptance (issue 6): recall rises by >= 15 points: {'PASS' if best >= 15 else 'FAIL'} (best {best:+.1f})"
+        f"\nacceptance (issue 6): mean recall rises by >= 15 points: {'PASS' if best >= 15 else 'FAIL'} (best {best:+.1f})"
     )
     print(f"saved {args.out}")
     return 0
@@ -119,7 +126,7 @@ def _plot(curves: dict[str, list[float]], args: argparse.Namespace) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, curve in curves.items():
         ax.plot(np.arange(len(curve)) * args.per_round, 100 * np.asarray(curve), marker="o", label=key)
-    ax.set_xlabel("tiles labelled by the simulated astronomer")
+    ax.set_xlabel(f"tiles labelled by the simulated astronomer (mean of {args.repeats} runs)")
     ax.set_ylabel(f"peculiar tiles in the top {args.fraction:.0%} (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
