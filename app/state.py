@@ -147,7 +147,7 @@ class ExplorerState(param.Parameterized):
                         if col != "tile_id":
                             out[col] = extra[col].to_numpy()
             if self._active is not None:
-                for col in ("active_score", "active_rank", "predicted_interest"):
+                for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
                     out[col] = self._active[col].to_numpy()
             current = self.labels.current()
             if not current.empty:

@@ -272,9 +272,12 @@ def trust_of(distance: np.ndarray, reach: np.ndarray, alpha: float = 1.0) -> np.
     return (x * x).astype(np.float32)
 
 
-def spread_interest(adjacency: Any, ids: np.ndarray, interest: np.ndarray, spread: float, n: int) -> np.ndarray:
-    """For every tile, the least interest its labelled touching tiles vouch for: ``1 + spread (label - 1)``,
-    the most over them (the bottom of the scale where no labelled tile touches it).
+def spread_interest(
+    adjacency: Any, ids: np.ndarray, interest: np.ndarray, spread: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every tile, the least interest its labelled touching tiles vouch for, ``1 + spread (label - 1)``
+    at most over them (the bottom of the scale where no labelled tile touches it), and which tile vouches
+    (-1: none, or only boring ones).
 
     A giant or X-shaped radio galaxy spans two to four tiles, and a tile holding only its core or
     one hotspot looks like any compact source: the astronomer who scores one tile of it 5 wants its
@@ -282,12 +285,20 @@ def spread_interest(adjacency: Any, ids: np.ndarray, interest: np.ndarray, sprea
     """
     lo = INTEREST_RANGE[0]
     out = np.full(n, lo, dtype=np.float32)
+    source = np.full(n, -1, dtype=np.int64)
     if adjacency is None or spread <= 0 or len(ids) == 0:
-        return out
+        return out, source
+    ids = np.asarray(ids, dtype=np.int64)
     vouch = (lo + spread * (np.asarray(interest, dtype=np.float32) - lo)).astype(np.float32)
     sub = adjacency[ids].tocoo()
-    np.maximum.at(out, sub.col, vouch[sub.row])
-    return out
+    pair_vouch = vouch[sub.row]
+    useful = pair_vouch > lo
+    rows, cols, pair_vouch = sub.row[useful], sub.col[useful], pair_vouch[useful]
+    order = np.lexsort((pair_vouch, cols))  # by tile, then by what is vouched: the last of each tile is its most
+    last = order[np.r_[cols[order][1:] != cols[order][:-1], True]] if len(order) else order
+    out[cols[last]] = pair_vouch[last]
+    source[cols[last]] = ids[rows[last]]
+    return out, source
 
 
 class ActiveRanker:
@@ -362,7 +373,8 @@ class ActiveRanker:
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :func:`spread_interest`),
-        ``trust``, ``labelled``, ``active_score`` and ``active_rank`` (1 first; excluded tiles last).
+        ``trust``, ``touches_liked`` (the labelled touching tile that vouches most for an unlabelled
+        tile, -1 for none), ``labelled``, ``active_score`` and ``active_rank`` (1 first; excluded tiles last).
         With no interest scores yet, the active ranking is the anomaly ranking.
         """
         series = pd.Series(interest, dtype=float).dropna()
@@ -374,6 +386,7 @@ class ActiveRanker:
             raise ValueError(f"interest given for tiles {bad[:5].tolist()} that do not exist (tiles 0..{n - 1})")
         labelled = np.zeros(n, dtype=bool)
         labelled[ids] = True
+        touches = np.full(n, -1, dtype=np.int64)
         if ids.size == 0:
             predicted = np.full(n, np.nan, dtype=np.float32)
             trust = np.zeros(n, dtype=np.float32)
@@ -385,9 +398,10 @@ class ActiveRanker:
                 warnings.simplefilter("ignore", category=UserWarning)
                 model.fit(self.features[ids], y)
             predicted = np.asarray(model.predict(self.features), dtype=np.float32)
-            vouched = spread_interest(self.adjacency, ids, y, self.config.spread, n)
+            vouched, touches = spread_interest(self.adjacency, ids, y, self.config.spread, n)
             np.maximum(predicted, vouched, out=predicted)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
+            touches[ids] = -1
             distance, reach = label_distances(self.features, ids, self.config.trust_k)
             trust = trust_of(distance, reach, self.config.alpha)
             active = BLENDS[self.config.blend](self.anomaly_q, predicted, trust, self.config)
@@ -399,6 +413,7 @@ class ActiveRanker:
                 "score": self.anomaly,
                 "predicted_interest": predicted,
                 "trust": trust,
+                "touches_liked": touches,
                 "labelled": labelled,
                 "active_score": active,
                 "active_rank": ranks_of(active),

@@ -49,11 +49,13 @@ def test_crops_that_overlap_by_a_few_pixels_still_touch_their_neighbours_only():
 
 def test_a_label_vouches_for_its_touching_tiles_and_a_boring_one_for_nothing():
     adj = _adjacency(_grid(3, 128, "a"))
-    out = spread_interest(adj, np.array([0, 8]), np.array([5.0, 1.0]), 0.8, 9)
-    assert out[[1, 3, 4]] == pytest.approx(1 + 0.8 * 4)  # around the corner tile scored 5
-    assert out[[2, 5, 6, 7]] == pytest.approx(1.0)  # only the boring tile 8 touches these
-    assert np.all(spread_interest(adj, np.array([0]), np.array([5.0]), 0.0, 9) == 1.0)
-    assert np.all(spread_interest(None, np.array([0]), np.array([5.0]), 0.8, 9) == 1.0)
+    out, source = spread_interest(adj, np.array([0, 8, 2]), np.array([5.0, 1.0, 3.0]), 0.8, 9)
+    assert out[[3, 4]] == pytest.approx(1 + 0.8 * 4) and source[[3, 4]].tolist() == [0, 0]  # by the 5
+    assert out[1] == pytest.approx(1 + 0.8 * 4) and source[1] == 0  # touches the 5 and the 3: the 5 wins
+    assert out[5] == pytest.approx(1 + 0.8 * 2) and source[5] == 2  # touches the 3 and the boring 8
+    assert out[[6, 7]] == pytest.approx(1.0) and source[[6, 7]].tolist() == [-1, -1]  # only the boring 8
+    assert np.all(spread_interest(adj, np.array([0]), np.array([5.0]), 0.0, 9)[0] == 1.0)
+    assert np.all(spread_interest(None, np.array([0]), np.array([5.0]), 0.8, 9)[1] == -1)
     with pytest.raises(ValueError, match="spread must lie in"):
         ActiveConfig(spread=1.5)
 
@@ -70,6 +72,8 @@ def test_the_queue_shows_the_rest_of_a_large_source_after_one_tile_of_it_is_like
     on = ActiveRanker(emb, anomaly, ActiveConfig(n_components=4), adjacency=adj).rerank(interest)
     off = ActiveRanker(emb, anomaly, ActiveConfig(n_components=4, spread=0.0), adjacency=adj).rerank(interest)
     assert on.loc[neighbour, "predicted_interest"] >= 1 + 0.8 * 4 - 1e-6
+    assert on.loc[neighbour, "touches_liked"] == labelled and on.loc[labelled, "touches_liked"] == -1
+    assert (off["touches_liked"] == -1).all()
     assert on.loc[neighbour, "active_rank"] < off.loc[neighbour, "active_rank"]
     assert on.loc[neighbour, "active_rank"] <= 10  # among the first ten of the queue
 

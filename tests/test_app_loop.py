@@ -95,6 +95,28 @@ def test_queue_reranks_after_a_batch_of_labels(state):
     assert state.ranking()[1] == "active_rank"
 
 
+def test_the_queue_says_when_a_tile_is_there_for_the_liked_tile_it_touches(state):
+    from app.views.queue import why_queued
+
+    tiles = state.tiles()
+    field = tiles["field"].iloc[0]
+    same = tiles[tiles["field"] == field]
+    a = int(same.index[0])
+    touching = same[
+        (same["x0"] - same.loc[a, "x0"]).abs().le(same["size"])
+        & (same["y0"] - same.loc[a, "y0"]).abs().le(same["size"])
+    ]
+    b = int(touching.index[touching.index != a][0])
+    far = int(tiles.index[tiles["field"] != field][0])
+    state.labels.add(a, "PECULIAR", interest=5)
+    state.labels.add(far, "COMPACT", interest=1)
+    state.rerank()
+    tiles = state.tiles()
+    assert tiles.loc[b, "touches_liked"] == a
+    assert why_queued(state, tiles.loc[b]) == f" · touches tile {a}, which you scored 5"
+    assert why_queued(state, tiles.loc[far]) == ""
+
+
 def test_search_from_selection_and_from_an_uploaded_cutout(state, small_survey):
     view = SearchView(state=state, k=5)
     state.selection = [1, 2, 3]

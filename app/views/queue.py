@@ -7,6 +7,7 @@ After every ``rerank_every`` labels the queue is re-ranked with what was learnt 
 
 from __future__ import annotations
 
+import pandas as pd
 import panel as pn
 import param
 
@@ -14,6 +15,18 @@ from app.state import ExplorerState
 from app.views.keys import KeyboardShortcuts
 from app.views.labels import LABEL_KEYS, LabelPanel
 from app.views.tile import describe
+
+
+def why_queued(state: ExplorerState, row: pd.Series) -> str:
+    """' · touches tile 44, which you scored 5' when a label on a touching tile lifted this one
+    (the rest of a large source lies in the next tile), else ''."""
+    source = row.get("touches_liked", -1)
+    if pd.isna(source) or int(source) < 0:
+        return ""
+    tiles = state.tiles()
+    score = tiles["user_interest"].iloc[int(source)] if "user_interest" in tiles else float("nan")
+    scored = f", which you scored {int(score)}" if pd.notna(score) else ""
+    return f" · touches tile {int(source)}{scored}"
 
 
 class QueueView(param.Parameterized):
@@ -109,7 +122,7 @@ class QueueView(param.Parameterized):
 
         image = TileView(state=self.state).image(tile).opts(frame_width=420, frame_height=420)
         row = self.state.tile_row(tile)
-        header = f"## Queue {self.position + 1} / {len(self._order)} · tile {tile}"
+        header = f"## Queue {self.position + 1} / {len(self._order)} · tile {tile}" + why_queued(self.state, row)
         return pn.Column(
             pn.pane.Markdown(header, css_classes=["queue-title"]),
             pn.Row(pn.pane.HoloViews(image, linked_axes=False), pn.pane.Markdown(describe(row), width=280)),
