@@ -75,7 +75,7 @@ def main() -> int:
     combos = (
         list(itertools.product(sorted(REGRESSORS), sorted(BLENDS))) if args.compare else [(args.regressor, args.blend)]
     )
-    curves = {}
+    curves, singles = {}, {}
     adjacency = data.adjacency()
     seeds = range(args.seed, args.seed + args.repeats)
     for name, emb in data.embeddings.items():
@@ -100,6 +100,7 @@ def main() -> int:
             curve = np.mean(per_seed, axis=0)
             key = f"{name} {regressor}/{blend}"
             curves[key] = curve
+            singles[key] = per_seed
             gains = [100 * (c[-1] - c[0]) for c in per_seed]
             print(
                 f"{key:32s} recall@top{args.fraction:.0%} per round (mean of {len(per_seed)}): "
@@ -108,7 +109,7 @@ def main() -> int:
                 + " ".join(f"{g:+.0f}" for g in gains)
                 + f"; re-rank {np.median(seconds):.2f} s)"
             )
-    _plot(curves, args)
+    _plot(curves, singles, args)
     best = max(100 * (c[-1] - c[0]) for c in curves.values())
     print(
         f"\nacceptance (issue 6): mean recall rises by >= 15 points: {'PASS' if best >= 15 else 'FAIL'} (best {best:+.1f})"
@@ -117,7 +118,8 @@ def main() -> int:
     return 0
 
 
-def _plot(curves: dict[str, list[float]], args: argparse.Namespace) -> None:
+def _plot(curves: dict[str, np.ndarray], singles: dict[str, list[list[float]]], args: argparse.Namespace) -> None:
+    """The mean curve of each regressor / blend, its single runs faint behind it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,7 +127,10 @@ def _plot(curves: dict[str, list[float]], args: argparse.Namespace) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, curve in curves.items():
-        ax.plot(np.arange(len(curve)) * args.per_round, 100 * np.asarray(curve), marker="o", label=key)
+        x = np.arange(len(curve)) * args.per_round
+        (line,) = ax.plot(x, 100 * np.asarray(curve), marker="o", label=key)
+        for single in singles[key]:
+            ax.plot(x, 100 * np.asarray(single), color=line.get_color(), alpha=0.2, lw=1)
     ax.set_xlabel(f"tiles labelled by the simulated astronomer (mean of {args.repeats} runs)")
     ax.set_ylabel(f"peculiar tiles in the top {args.fraction:.0%} (%)")
     ax.set_ylim(0, 100)
