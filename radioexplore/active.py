@@ -358,11 +358,11 @@ class ActiveRanker:
         ranking's standardisation and exclusions and the run's touching tiles."""
         scores = run.read_scores(name).sort_values("tile_id")
         tiles = run.read_tiles()
-        scaling, exclude = ranking_context(run, name, tiles)
+        emb = run.read_embeddings(name)
+        scaling, exclude = ranking_context(run, name, tiles, emb)
         adjacency = None
         if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
-        emb = run.read_embeddings(name)
         return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency)
 
     def __len__(self) -> int:

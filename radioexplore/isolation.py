@@ -543,16 +543,7 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     tiles = run.read_tiles()
     if len(tiles) != len(emb):
         raise RunDirError(f"embeddings/{name} has {len(emb)} rows for {len(tiles)} tiles: re-run `radioexplore embed`")
-    stamps = run.stage_config("ingest").get("mode") == "stamps"
-    flags, notes = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, config.exclude_flags, stamps)
-    exclude = exclusion_mask(tiles, flags)
-    keep = None if exclude is None else ~exclude
-    if keep is not None and not keep.any():
-        raise ValueError(
-            f"every tile is flagged {' or '.join(flags)}; nothing to rank (try --exclude-flags with fewer flags)"
-        )
-    groups = field_groups(tiles) if config.standardise == "field" else None
-    scaling = fit_scaling(emb, config.standardise, groups, keep, config.min_group, config.seed)
+    flags, notes, exclude, scaling = _forest_inputs(run, tiles, emb, config)
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
     write_parquet(df, run.scores(name))
     record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
@@ -581,32 +572,48 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     return run.scores(name)
 
 
-def ranking_context(run: RunDir, name: str, tiles: pd.DataFrame | None = None) -> tuple[Scaling, np.ndarray | None]:
+def _forest_inputs(
+    run: RunDir, tiles: pd.DataFrame, emb: np.ndarray, config: RankConfig
+) -> tuple[tuple[str, ...], list[str], np.ndarray | None, Scaling]:
+    """What :func:`rank_run` hands the forest besides the embedding: the flags left out (and why any
+    was kept), the excluded tiles and the standardisation fitted on the rest."""
+    stamps = run.stage_config("ingest").get("mode") == "stamps"
+    flags, notes = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, config.exclude_flags, stamps)
+    exclude = exclusion_mask(tiles, flags)
+    keep = None if exclude is None else ~exclude
+    if keep is not None and not keep.any():
+        raise ValueError(
+            f"every tile is flagged {' or '.join(flags)}; nothing to rank (try --exclude-flags with fewer flags)"
+        )
+    groups = field_groups(tiles) if config.standardise == "field" else None
+    scaling = fit_scaling(emb, config.standardise, groups, keep, config.min_group, config.seed)
+    return flags, notes, exclude, scaling
+
+
+def ranking_context(
+    run: RunDir, name: str, tiles: pd.DataFrame | None = None, emb: np.ndarray | None = None
+) -> tuple[Scaling, np.ndarray | None]:
     """The standardisation and the excluded tiles of the last ``rank`` of ``embeddings/<name>``.
 
-    Re-derived from the config run.toml recorded for it (the defaults when there is no record), so
-    that what learns from labels sees the embedding as the forest saw it: standardised per field,
-    without the blank and partial tiles. Returns ``(scaling, exclude)``; ``exclude`` is None when no tile
-    was left out.
+    Derived as :func:`rank_run` derived them, from the settings run.toml recorded for it (the
+    defaults when there is no record), so that what learns from labels sees the embedding as the
+    forest saw it: standardised per field, without the blank and partial tiles. Returns
+    ``(scaling, exclude)``; ``exclude`` is None when no tile was left out. ``tiles`` and ``emb``:
+    the run's tiles table and embeddings when the caller has them already.
     """
     record = run.stage_config("rank", name)
     d = RankConfig()
+    config = RankConfig(
+        exclude_flags=tuple(record.get("exclude_flags", d.exclude_flags)),
+        standardise=str(record.get("standardise", d.standardise)),
+        min_group=int(record.get("min_group", d.min_group)),
+        seed=int(record.get("seed", d.seed)),
+    )
     tiles = run.read_tiles() if tiles is None else tiles
-    if "exclude_flags_applied" in record:
-        flags = check_flags(tuple(record["exclude_flags_applied"]))
-    else:
-        stamps = run.stage_config("ingest").get("mode") == "stamps"
-        flags, _ = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, d.exclude_flags, stamps)
-    exclude = exclusion_mask(tiles, flags)
+    emb = run.read_embeddings(name) if emb is None else emb
+    _, _, exclude, scaling = _forest_inputs(run, tiles, emb, config)
     if exclude is not None and not exclude.any():
         exclude = None
-    mode = check_standardise(str(record.get("standardise", d.standardise)))
-    emb = run.read_embeddings(name)
-    groups = field_groups(tiles) if mode == "field" else None
-    keep = None if exclude is None else ~exclude
-    scaling = fit_scaling(
-        emb, mode, groups, keep, int(record.get("min_group", d.min_group)), int(record.get("seed", d.seed))
-    )
     return scaling, exclude
 
 
