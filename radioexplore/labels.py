@@ -40,7 +40,7 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
+import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -369,9 +369,7 @@ class LabelStore:
     def _create(self) -> None:
         """Build a new store under a temporary name and link it into place, so no one sees half of it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.new")  # SQLite makes it, as umask says
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
@@ -736,7 +734,7 @@ def _checked_state(con: sqlite3.Connection, path: Path, run: RunDir | None) -> t
 
 
 def _inspect(path: Path) -> tuple:
-    """The state of a store file opened read-only; raises _Damage saying what is wrong with it."""
+    """The state of a store file, which is read, not written; raises _Damage saying what is wrong with it."""
     if not path.is_file():
         raise _Damage("no such file")
     if path.stat().st_size == 0:
@@ -864,9 +862,7 @@ def restore_store(run: RunDir, backup: str | os.PathLike[str] | None = None, for
             )
         chosen = good[0]
 
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".restore", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.restore")
     try:
         src = sqlite3.connect(chosen.path)
         dst = sqlite3.connect(tmp)
@@ -882,6 +878,8 @@ def restore_store(run: RunDir, backup: str | os.PathLike[str] | None = None, for
             con.execute("PRAGMA journal_mode = WAL")
         finally:
             con.close()
+        if path.exists():  # whoever could use the old file can use the restored one
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         moved = "there was no store to move aside"
         if path.exists():
             stamp = _dt.datetime.now(_dt.UTC).strftime(_STAMP)
