@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from app.views.queue import QueueView
 from app.views.ranking import RankingView
 from app.views.search import SearchView
 from app.views.tile import TileView
+from radioexplore.labels import store_problem
 from radioexplore.rundir import RunDir
 
 DEFAULT_RUN = Path(__file__).resolve().parents[1] / "runs" / "demo"
@@ -57,6 +59,11 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
     hv.extension("bokeh")
     pn.extension("tabulator", loading_indicator=True, notifications=True)
     title = f"radioexplore · {run.root.name}"
+    damaged = store_problem(run)
+    if damaged:  # a damaged labels.sqlite: say how to restore it rather than fail to build
+        return pn.template.FastListTemplate(
+            title=title, main=[pn.pane.Alert(html.escape(damaged), alert_type="danger")]
+        )
     problems = run.missing()
     if problems:
         return pn.template.FastListTemplate(title=title, main=[missing_page(run, problems)])

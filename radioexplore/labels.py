@@ -19,6 +19,16 @@ by anyone (``per="tile"``: the last word wins, which is what the review queue an
 learner use), or by each annotator separately (``per="annotator"``: one row per tile and who,
 for comparing annotators). "Latest" is by the event's time ``at`` (UTC), then by event id, so
 importing an older CSV does not override newer judgements made since.
+
+The file checks itself on every open (``PRAGMA quick_check``, and that it holds the events
+table): a damaged, truncated, overwritten or 0-byte ``labels.sqlite`` is refused with
+:class:`LabelStoreError`, naming the file and how to restore it, and is never written to. Only a
+missing file means a new store, which is built under a temporary name and linked into place, so
+no reader ever sees a half-made one. A store opened for a run keeps rolling backups in
+``RUN/backups`` (SQLite's online backup API, each checked before it counts; see
+:class:`BackupPolicy`), and :func:`restore_store` brings one back, moving the damaged file aside.
+quick_check finds damage to the file's structure, not a changed byte inside a label's text: SQLite
+keeps no checksums.
 """
 
 from __future__ import annotations
@@ -27,8 +37,11 @@ import contextlib
 import datetime as _dt
 import getpass
 import json
+import logging
 import os
 import sqlite3
+import stat
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +52,8 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.rundir import RunDir, atomic_path
+
+log = logging.getLogger(__name__)
 
 #: Labels of Riggi et al. 2024 (seed 002, sec. 5.1); several may be given to one tile.
 VOCABULARY: tuple[str, ...] = (
@@ -91,6 +106,36 @@ CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 
 class LabelError(ValueError):
     """A label event that cannot be stored; the message says which value is wrong and what is allowed."""
+
+
+class LabelStoreError(LabelError):
+    """The label store file is damaged or not a label store; the message names it and how to restore it."""
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """When a run's label store copies itself to ``RUN/backups`` with SQLite's online backup API.
+
+    A store that changed since its newest backup is backed up when it is opened, so each session
+    and command starts with everything written before it safe; a long session is backed up every
+    ``every`` new events (event ids are unique, so exactly one of several writers takes it), so it
+    risks at most that many labels. The newest ``keep`` backups are kept: a few hundred KB each
+    for thousands of labels, and far enough back to reach a copy from before damage was noticed.
+    """
+
+    every: int = 100
+    keep: int = 10
+    on_open: bool = True
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """One backup file: when it was taken, how many events it holds, and why it cannot be restored (None: it can)."""
+
+    path: Path
+    taken: str
+    events: int | None
+    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -207,7 +252,8 @@ class LabelStore:
     Parameters
     ----------
     path
-        The SQLite file, normally ``RunDir.labels_db``; created with its schema if absent.
+        The SQLite file, normally ``RunDir.labels_db``; created with its schema if absent. An
+        existing file that fails its check is refused with :class:`LabelStoreError`, never reset.
     n_tiles
         Number of tiles in the run; tile ids outside ``0..n_tiles-1`` are refused. None: not checked.
     who
@@ -220,6 +266,11 @@ class LabelStore:
     durable
         ``synchronous=FULL``: each label is on disk when ``add`` returns, even across a power cut
         (a few ms per label). False trades that for speed (still safe if only the process crashes).
+    run
+        The run directory the store belongs to: backups go to ``run.label_backups`` and the
+        message for a damaged file gives the restore command. None: no backups.
+    backups
+        When to back up (only with ``run``); None: never.
     """
 
     def __init__(
@@ -230,6 +281,8 @@ class LabelStore:
         session: str | None = None,
         timeout_s: float = 30.0,
         durable: bool = True,
+        run: RunDir | None = None,
+        backups: BackupPolicy | None = BackupPolicy(),
     ) -> None:
         self.path = Path(path)
         self.n_tiles = n_tiles
@@ -237,7 +290,9 @@ class LabelStore:
         self.session = session or uuid.uuid4().hex[:12]
         self.timeout_s = timeout_s
         self.durable = durable
-        self._create()
+        self.run = run
+        self.backups = backups if run is not None else None
+        self._open()
 
     @classmethod
     def for_run(cls, run: RunDir, **kwargs: Any) -> LabelStore:
@@ -247,7 +302,7 @@ class LabelStore:
             import pyarrow.parquet as pq
 
             n_tiles = pq.ParquetFile(run.tiles_table).metadata.num_rows
-        return cls(run.labels_db, n_tiles=n_tiles, **kwargs)
+        return cls(run.labels_db, n_tiles=n_tiles, run=run, **kwargs)
 
     # -- connection ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -258,6 +313,10 @@ class LabelStore:
             con.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
             con.execute("PRAGMA foreign_keys = ON")
             yield con
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise LabelStoreError(damaged_message(self.path, str(exc), self.run)) from exc
+            raise
         finally:
             con.close()
 
@@ -273,25 +332,86 @@ class LabelStore:
                 raise
             con.execute("COMMIT")
 
-    def _create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> None:
+        """Create the store if (and only if) the file is missing, then check it, then back it up if it changed."""
+        if not self.path.exists():
+            self._create()
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise LabelStoreError(
+                damaged_message(self.path, "the file is empty (0 bytes), not an empty label store", self.run)
+            )
         with self._connect() as con:
+            state = _checked_state(con, self.path, self.run)
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise LabelError(
                     f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network file system?"
                 )
-            # executescript commits any open transaction first, so the schema gets its own
-            con.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA + "\nCOMMIT;")
-        with self._write() as con:
             row = con.execute("SELECT MAX(version) FROM schema_info").fetchone()
-            if row[0] is None:
-                con.execute("INSERT INTO schema_info (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
+            if row[0] is not None and row[0] > SCHEMA_VERSION:
                 raise LabelError(
                     f"{self.path}: label store schema {row[0]} is newer than this radioexplore understands "
                     f"({SCHEMA_VERSION}); upgrade radioexplore, the file was left untouched"
                 )
+            # executescript commits any open transaction first, so the schema gets its own
+            con.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA + "\nCOMMIT;")
+            if row[0] is None:
+                con.execute("INSERT INTO schema_info (version) VALUES (?)", (SCHEMA_VERSION,))
+        if self.backups is not None and self.backups.on_open and state[0] > 0:
+            newest = _backup_files(self.run.label_backups)[:1]
+            try:
+                changed = not newest or _inspect(newest[0]) != state
+            except _Damage:
+                changed = True
+            if changed:
+                self.backup()
+
+    def _create(self) -> None:
+        """Build a new store under a temporary name and link it into place, so no one sees half of it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.new")  # SQLite makes it, as umask says
+        try:
+            con = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise LabelError(
+                        f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network file system?"
+                    )
+                con.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA + "\nCOMMIT;")
+                con.execute("INSERT INTO schema_info (version) VALUES (?)", (SCHEMA_VERSION,))
+            finally:
+                con.close()
+            try:
+                os.link(tmp, self.path)  # fails if another process made the store meanwhile: theirs stands
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this file system
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def backup(self) -> Path | None:
+        """Copy the store to ``run.label_backups`` now (online backup API), check the copy, keep the newest few.
+
+        Returns the backup, or None when there is no run, the copy failed its check or could not be
+        written (logged: a failed backup never fails the label that triggered it).
+        """
+        if self.run is None:
+            return None
+        keep = self.backups.keep if self.backups is not None else BackupPolicy().keep
+        try:
+            return backup_store(self.path, self.run.label_backups, keep=keep, timeout_s=self.timeout_s)
+        except (OSError, sqlite3.Error, LabelStoreError) as exc:
+            log.warning("could not back up %s to %s: %s", self.path, self.run.label_backups, exc)
+            return None
+
+    def _written(self, first_id: int, last_id: int) -> None:
+        """Back up when the events just written cross a multiple of ``backups.every``."""
+        every = self.backups.every if self.backups is not None else 0
+        if every > 0 and last_id // every > (first_id - 1) // every:
+            self.backup()
 
     def schema_version(self) -> int:
         with self._connect() as con:
@@ -364,6 +484,7 @@ class LabelStore:
         row = self._label_row(tile_id, labels, interest, tags, note, who, at, session)
         with self._write() as con:
             event_id = _insert(con, row)
+        self._written(event_id, event_id)
         return _event(event_id, row)
 
     def add_many(self, rows: Iterable[dict[str, Any]]) -> list[int]:
@@ -373,7 +494,10 @@ class LabelStore:
         """
         prepared = [self._label_row(**r) for r in rows]
         with self._write() as con:
-            return [_insert(con, row) for row in prepared]
+            ids = [_insert(con, row) for row in prepared]
+        if ids:
+            self._written(ids[0], ids[-1])
+        return ids
 
     def undo(
         self, event_id: int | None = None, who: str | None = None, session: str | None = None, note: str = ""
@@ -412,6 +536,7 @@ class LabelStore:
                 int(event_id),
             )
             new_id = _insert(con, row)
+        self._written(new_id, new_id)
         return _event(new_id, row)
 
     # -- reading ------------------------------------------------------------------------------
@@ -554,7 +679,225 @@ class LabelStore:
                     row = (*row[:-1], ref if where == "old" else new_ids[ref])
                 new_ids.append(_insert(con, row))
         report.added = new_ids
+        if new_ids:
+            self._written(new_ids[0], new_ids[-1])
         return report
+
+
+# -- integrity and backups ----------------------------------------------------------------------
+BACKUP_PREFIX = "labels-"
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+class _Damage(Exception):
+    """Why a file is not a sound label store (turned into a message by whoever knows what the file is)."""
+
+
+def damaged_message(path: Path, reason: str, run: RunDir | None = None) -> str:
+    """The one line that refuses a damaged store: the file, what is wrong, and how to restore it."""
+    if run is not None:
+        how = (
+            f"restore the newest good backup with `radioexplore labels restore --run {run.root}` "
+            f"(add --list to see the backups in {run.label_backups})"
+        )
+    else:
+        how = "restore it from a copy of the file"
+    return f"{path} is damaged ({reason}) and was left untouched: {how}"
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB (in any extended form), as opposed to a lock or a permission."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (11, 26) or "malformed" in str(exc)
+
+
+def _state(con: sqlite3.Connection) -> tuple:
+    """Check an open store (quick_check, and that it holds the label tables) and return its state:
+    (event count, last event id, its time, its session), which differs after any write."""
+    rows = [str(r[0]) for r in con.execute("PRAGMA quick_check(5)").fetchall()]
+    if rows != ["ok"]:
+        raise _Damage("quick_check: " + "; ".join(" ".join(r.split()) for r in rows))
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"events", "schema_info"} <= tables:
+        raise _Damage("it holds no label events table, so it is not a label store")
+    count, last = con.execute("SELECT COUNT(*), MAX(event_id) FROM events").fetchone()
+    tail = (None, None)
+    if last is not None:
+        tail = con.execute("SELECT at, session FROM events WHERE event_id = ?", (last,)).fetchone()
+    return (int(count), last, *tail)
+
+
+def _checked_state(con: sqlite3.Connection, path: Path, run: RunDir | None) -> tuple:
+    try:
+        return _state(con)
+    except _Damage as exc:
+        raise LabelStoreError(damaged_message(path, str(exc), run)) from None
+
+
+def _inspect(path: Path) -> tuple:
+    """The state of a store file, which is read, not written; raises _Damage saying what is wrong with it."""
+    if not path.is_file():
+        raise _Damage("no such file")
+    if path.stat().st_size == 0:
+        raise _Damage("the file is empty (0 bytes)")
+    try:
+        # not mode=ro: a read-only connection leaves -wal and -shm files behind; this one only reads
+        con = sqlite3.connect(path, timeout=30.0)
+        try:
+            return _state(con)
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise _Damage(str(exc)) from None
+
+
+def store_problem(run: RunDir) -> str | None:
+    """The message refusing ``run``'s label store when the file exists and fails its check, else None.
+
+    Reads only: for callers (the app) that must say what is wrong before they open the store.
+    """
+    if not run.labels_db.exists():
+        return None
+    try:
+        _inspect(run.labels_db)
+    except _Damage as exc:
+        return damaged_message(run.labels_db, str(exc), run)
+    return None
+
+
+def _taken(path: Path) -> str:
+    """When a backup was taken: from its name, else the file's modification time (UTC)."""
+    try:
+        t = _dt.datetime.strptime(path.stem[len(BACKUP_PREFIX) :], _STAMP).replace(tzinfo=_dt.UTC)
+    except ValueError:
+        t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
+    return t.isoformat(timespec="seconds")
+
+
+def _backup_files(folder: Path) -> list[Path]:
+    """Backup files in ``folder``, newest first (their names sort by time)."""
+    return sorted(folder.glob(f"{BACKUP_PREFIX}*.sqlite"), reverse=True) if folder.is_dir() else []
+
+
+def list_backups(folder: str | os.PathLike[str]) -> list[BackupInfo]:
+    """Every backup in ``folder``, newest first, each checked (quick_check) and counted."""
+    out = []
+    for path in _backup_files(Path(folder)):
+        try:
+            events, problem = _inspect(path)[0], None
+        except _Damage as exc:
+            events, problem = None, str(exc)
+        out.append(BackupInfo(path=path, taken=_taken(path), events=events, problem=problem))
+    return out
+
+
+def backup_store(path: Path, folder: Path, keep: int = BackupPolicy().keep, timeout_s: float = 30.0) -> Path:
+    """Copy the store at ``path`` into ``folder`` with SQLite's online backup API (writers carry on meanwhile).
+
+    The copy is checked before it is renamed into place, so a backup that exists is a good one;
+    then only the newest ``keep`` are kept. Raises LabelStoreError when the copy fails its check.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{BACKUP_PREFIX}{_dt.datetime.now(_dt.UTC).strftime(_STAMP)}.sqlite"
+    with atomic_path(target) as tmp:
+        src = sqlite3.connect(path, timeout=timeout_s)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            dst.close()
+            src.close()
+        try:
+            _inspect(tmp)
+        except _Damage as exc:
+            raise LabelStoreError(
+                f"the backup of {path} failed its check ({exc}); the earlier ones were kept"
+            ) from None
+    for old in _backup_files(folder)[max(keep, 1) :]:
+        old.unlink(missing_ok=True)
+    cutoff = time.time() - 3600  # leftovers of a backup killed part-way (one takes well under a second)
+    for left in folder.glob(f".{BACKUP_PREFIX}*.tmp*"):
+        with contextlib.suppress(OSError):
+            if left.stat().st_mtime < cutoff:
+                left.unlink()
+    return target
+
+
+def restore_store(run: RunDir, backup: str | os.PathLike[str] | None = None, force: bool = False) -> str:
+    """Bring back ``run``'s label store from ``backup`` (default: the newest good one); returns one line saying so.
+
+    The current file (with its -wal and -shm) is moved aside to ``labels-damaged-<time>.sqlite``
+    beside it, never deleted. A store that passes its check is replaced only with ``force``.
+    """
+    path = run.labels_db
+    current: tuple | None = None
+    if path.exists():
+        try:
+            current = _inspect(path)
+        except _Damage:
+            current = None
+        else:
+            if not force:
+                raise LabelError(
+                    f"{path} passes its check ({current[0]} events), so there is nothing to restore; "
+                    "add --force to replace it anyway (it is moved aside, not deleted)"
+                )
+    if backup is not None:
+        chosen_path = Path(backup).expanduser().resolve()
+        try:
+            events = _inspect(chosen_path)[0]
+        except _Damage as exc:
+            raise LabelStoreError(
+                f"{chosen_path} cannot be restored ({exc}); "
+                f"see the others with `radioexplore labels restore --run {run.root} --list`"
+            ) from None
+        chosen = BackupInfo(chosen_path, _taken(chosen_path), events, None)
+    else:
+        good = [b for b in list_backups(run.label_backups) if b.problem is None]
+        if not good:
+            raise LabelStoreError(
+                f"no good backup in {run.label_backups}, so {path} was left as it is; "
+                "restore a copy you kept with --backup FILE"
+            )
+        chosen = good[0]
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.restore")
+    try:
+        src = sqlite3.connect(chosen.path)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+            src.close()
+        _inspect(tmp)
+        con = sqlite3.connect(tmp)
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+        finally:
+            con.close()
+        if path.exists():  # whoever could use the old file can use the restored one
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        moved = "there was no store to move aside"
+        if path.exists():
+            stamp = _dt.datetime.now(_dt.UTC).strftime(_STAMP)
+            aside = path.with_name(f"{path.stem}-{'replaced' if current else 'damaged'}-{stamp}{path.suffix}")
+            try:
+                os.link(path, aside)  # the old bytes stay under the new name while the restored copy takes over
+            except OSError:
+                os.replace(path, aside)
+            for sidecar in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{path}{sidecar}", f"{aside}{sidecar}")
+            moved = f"moved the {'previous' if current else 'damaged'} store aside to {aside.name}"
+        os.replace(tmp, path)
+    except _Damage as exc:
+        raise LabelStoreError(f"the copy of {chosen.path} failed its check ({exc}); {path} was left as it is") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return f"restored {path} from {chosen.path.name} ({chosen.events} events, taken {chosen.taken}); {moved}"
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ class RunDir:
         return self.root / "labels.sqlite"
 
     @property
+    def label_backups(self) -> Path:
+        """Rolling backups of labels.sqlite (radioexplore.labels.BackupPolicy says when)."""
+        return self.root / "backups"
+
+    @property
     def ingest_report(self) -> Path:
         return self.root / "ingest_report.json"
 

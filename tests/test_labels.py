@@ -1,14 +1,31 @@
-"""The label store: append-only events, undo, current state, CSV round trips, concurrent writers."""
+"""The label store: append-only events, undo, current state, CSV round trips, concurrent writers,
+and a damaged store refused on open and restored from its rolling backups."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import sqlite3
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from radioexplore.labels import VOCABULARY, LabelError, LabelStore, normalise_labels
+from radioexplore.labels import (
+    VOCABULARY,
+    BackupPolicy,
+    LabelError,
+    LabelStore,
+    LabelStoreError,
+    list_backups,
+    normalise_labels,
+    restore_store,
+    store_problem,
+)
+from radioexplore.rundir import RunDir
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -172,3 +189,154 @@ def test_an_imported_older_judgement_does_not_override_a_newer_one(store, tmp_pa
     assert len(store.import_csv(path).added) == 1
     assert store.labels_of(6)["labels"] == ("DIFFUSE",)
     assert store.events(6)["at"].iloc[1] == "2020-01-01T00:00:00.000+00:00"
+
+
+# -- a damaged store: refused on open, restored from a backup ----------------------------------
+def _acking_writer(root: str, who: str, n: int, start, acks: str) -> None:
+    """Label n tiles in the run at ``root``, writing each event id to ``acks`` once ``add`` has returned."""
+    store = LabelStore.for_run(RunDir(root), who=who)
+    start.wait(timeout=120)
+    with open(acks, "a") as out:
+        for i in range(n):
+            event = store.add(i % 50, "COMPACT" if i % 2 else "EXTENDED", interest=1 + i % 5)
+            out.write(f"{event.event_id}\n")
+            out.flush()
+
+
+def _acked(path: Path) -> set[int]:
+    """The ids a writer acknowledged (a line cut short by a kill is not an acknowledgement)."""
+    text = path.read_text() if path.exists() else ""
+    return {int(line) for line in text.split("\n")[:-1]}
+
+
+def _one_line_refusal(code: int, stderr: str, db: Path) -> None:
+    assert code != 0 and "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and str(db) in lines[0] and "is damaged" in lines[0], stderr
+    assert f"radioexplore labels restore --run {db.parent}" in lines[0]
+
+
+def _overwrite_middle(db: Path) -> None:
+    data = db.read_bytes()
+    mid = len(data) // 2 // 4096 * 4096  # a whole page in the middle of the file
+    db.write_bytes(data[:mid] + b"\xde\xad\xbe\xef" * 1024 + data[mid + 4096 :])
+
+
+def _truncate(db: Path) -> None:
+    db.write_bytes(db.read_bytes()[: db.stat().st_size * 2 // 5])
+
+
+def _zero_bytes(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+def test_four_writers_one_killed_then_a_damaged_store_is_refused_and_restored(tmp_path, cli_main):
+    """4 writers x 300 labels, one killed with SIGKILL mid-way: every acknowledged label is stored. The
+    next command backs the store up; after the file is overwritten, truncated or emptied, every command
+    refuses it in one line and `labels restore` brings back every acknowledged label."""
+    run = RunDir(tmp_path / "run")
+    LabelStore.for_run(run)
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(4)
+    acks = [tmp_path / f"acks{i}.txt" for i in range(4)]
+    procs = [
+        ctx.Process(target=_acking_writer, args=(str(run.root), f"w{i}", 300, start, str(acks[i]))) for i in range(4)
+    ]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 300
+    while len(_acked(acks[0])) < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(procs[0].pid, signal.SIGKILL)
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [-signal.SIGKILL, 0, 0, 0]
+    acked = set().union(*map(_acked, acks))
+    assert 100 <= len(_acked(acks[0])) < 300 and [len(_acked(a)) for a in acks[1:]] == [300] * 3
+
+    db = run.labels_db
+    shown = run_cli("labels", "show", "--run", run.root, "--events")  # opening the changed store backs it up
+    assert "EXTENDED" in shown.stdout
+    stored = set(LabelStore.for_run(run).events()["event_id"])
+    assert acked <= stored  # 0 acknowledged labels lost to the kill
+    newest = list_backups(run.label_backups)[0]
+    assert newest.problem is None and newest.events == len(stored)
+    listing = run_cli("labels", "restore", "--run", run.root, "--list").stdout
+    assert f"{newest.path}  {newest.taken}  {len(stored)} events" in listing.splitlines()[0]
+
+    for damage in (_overwrite_middle, _truncate, _zero_bytes):
+        assert not Path(f"{db}-wal").exists()  # the last writer checkpointed: the damage is in the only copy
+        damage(db)
+        damaged = db.read_bytes()
+        assert store_problem(run) is not None
+        for command in (
+            ["labels", "show"],
+            ["label", "--tile", "1", "--labels", "COMPACT"],
+            ["labels", "export", "--out", tmp_path / "labels.csv"],
+        ):
+            code, _, err = cli_main(*command, "--run", run.root, check=False)
+            _one_line_refusal(code, err, db)
+        with pytest.raises(LabelStoreError, match="is damaged"):
+            LabelStore.for_run(run)
+        assert db.read_bytes() == damaged  # refused, not repaired or reset
+
+        out = run_cli("labels", "restore", "--run", run.root)
+        assert out.stdout.count("\n") == 1 and f"from {newest.path.name} ({len(stored)} events" in out.stdout
+        aside = run.root / out.stdout.strip().rsplit(" aside to ", 1)[1]
+        assert aside.read_bytes() == damaged  # moved aside, never deleted
+        events = LabelStore.for_run(run).events()
+        assert set(events["event_id"]) == stored and acked <= stored
+        counts = events["who"].value_counts().to_dict()
+        assert [counts[f"w{i}"] for i in (1, 2, 3)] == [300] * 3 and counts["w0"] >= len(_acked(acks[0]))
+    assert len(list(run.root.glob("labels-damaged-*.sqlite"))) == 3
+
+
+def test_a_zero_byte_store_is_refused_not_taken_as_empty(tmp_path):
+    run = RunDir(tmp_path / "run")
+    store = LabelStore.for_run(run)
+    store.add_many([{"tile_id": t, "labels": "COMPACT"} for t in range(5)])
+    assert list_backups(run.label_backups) == []  # fewer events than BackupPolicy.every, no open since
+    LabelStore.for_run(run)  # opening a store that changed takes a backup
+    run.labels_db.write_bytes(b"")
+    for _ in range(2):  # and stays refused: the first refusal did not make it an empty store
+        with pytest.raises(LabelStoreError, match=r"empty \(0 bytes\), not an empty label store.*labels restore"):
+            LabelStore.for_run(run)
+        assert run.labels_db.stat().st_size == 0
+    bad = run_cli("label", "--run", run.root, "--tile", "1", "--labels", "COMPACT", check=False)
+    _one_line_refusal(bad.returncode, bad.stderr, run.labels_db)
+    assert run.labels_db.stat().st_size == 0
+    run_cli("labels", "restore", "--run", run.root)
+    assert list(LabelStore.for_run(run).events()["tile_id"]) == [0, 1, 2, 3, 4]
+    # only a missing file means a new, empty store
+    fresh = RunDir(tmp_path / "fresh")
+    assert len(LabelStore.for_run(fresh)) == 0 and store_problem(fresh) is None
+
+
+def test_backups_roll_every_n_events_and_a_damaged_backup_is_skipped(tmp_path):
+    run = RunDir(tmp_path / "run")
+    store = LabelStore.for_run(run, durable=False, backups=BackupPolicy(every=5, keep=3))
+    for t in range(23):
+        store.add(t, "COMPACT")
+    backups = list_backups(run.label_backups)
+    assert [b.events for b in backups] == [20, 15, 10]  # after events 5, 10, 15, 20; the newest 3 kept
+    LabelStore.for_run(run, backups=BackupPolicy(every=5, keep=3))  # changed since the last: backed up
+    LabelStore.for_run(run, backups=BackupPolicy(every=5, keep=3))  # unchanged: not again
+    assert [b.events for b in list_backups(run.label_backups)] == [23, 20, 15]
+
+    newest = list_backups(run.label_backups)[0].path
+    newest.write_bytes(newest.read_bytes()[:4096])  # a backup damaged on disk does not count
+    listing = run_cli("labels", "restore", "--run", run.root, "--list").stdout.splitlines()
+    assert "damaged:" in listing[0] and listing[1].endswith("20 events")
+    refused = run_cli("labels", "restore", "--run", run.root, check=False)
+    assert refused.returncode == 2 and "passes its check (23 events)" in refused.stderr and "--force" in refused.stderr
+    run.labels_db.write_bytes(run.labels_db.read_bytes()[:4096])
+    out = run_cli("labels", "restore", "--run", run.root).stdout
+    assert "(20 events" in out and "moved the damaged store aside" in out
+    assert len(LabelStore.for_run(run, backups=None)) == 20
+    # a named file, e.g. a copy kept elsewhere
+    chosen = list_backups(run.label_backups)[-1]
+    message = restore_store(run, chosen.path, force=True)
+    assert f"from {chosen.path.name} (15 events" in message and "moved the previous store aside" in message
+    assert len(LabelStore.for_run(run, backups=None)) == 15
+    with pytest.raises(LabelStoreError, match="cannot be restored"):
+        restore_store(run, newest, force=True)

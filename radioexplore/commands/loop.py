@@ -1,4 +1,4 @@
-"""The astronomer-in-the-loop commands: label, labels (show/undo/export/import), rerank, similar, export."""
+"""The astronomer-in-the-loop commands: label, labels (show/undo/export/import/restore), rerank, similar, export."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ def _error(message: object) -> int:
 
 
 def _store(args: argparse.Namespace):
-    from radioexplore.labels import LabelStore
+    from radioexplore.labels import LabelStore, LabelStoreError
 
     run = RunDir(args.run)
     if not run.root.is_dir():
         raise SystemExit(f"error: {run.root} is not a run directory")
-    return LabelStore.for_run(run, who=getattr(args, "who", None), session=getattr(args, "session", None))
+    try:
+        return LabelStore.for_run(run, who=getattr(args, "who", None), session=getattr(args, "session", None))
+    except LabelStoreError as exc:  # a damaged labels.sqlite: say how to restore it
+        raise SystemExit(f"error: {exc}") from None
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -79,6 +82,26 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
         return _error(exc)
     print(report.summary(str(args.csv)))
     return 1 if report.refused and args.strict else 0
+
+
+def cmd_labels_restore(args: argparse.Namespace) -> int:
+    from radioexplore.labels import LabelError, list_backups, restore_store
+
+    run = RunDir(args.run)
+    if not run.root.is_dir():
+        return _error(f"{run.root} is not a run directory")
+    if args.list:
+        backups = list_backups(run.label_backups)
+        for b in backups:
+            print(f"{b.path}  {b.taken}  " + (f"{b.events} events" if b.problem is None else f"damaged: {b.problem}"))
+        if not backups:
+            print(f"no backups in {run.label_backups}")
+        return 0
+    try:
+        print(restore_store(run, args.backup, force=args.force))
+    except LabelError as exc:
+        return _error(exc)
+    return 0
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
@@ -177,7 +200,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _who(p)
     p.set_defaults(func=cmd_label)
 
-    p = sub.add_parser("labels", help="show, undo, export or import label events")
+    p = sub.add_parser("labels", help="show, undo, export, import or restore label events")
     lsub = p.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
     q = lsub.add_parser("show", help="print the current labels (or every event)")
     _run_arg(q)
@@ -203,6 +226,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--who", help="annotator for rows that name none (default: your login name)")
     q.add_argument("--strict", action="store_true", help="exit with status 1 when any row was refused")
     q.set_defaults(func=cmd_labels_import)
+    q = lsub.add_parser(
+        "restore", help="bring labels.sqlite back from a backup (the current file is moved aside, never deleted)"
+    )
+    _run_arg(q)
+    which = q.add_mutually_exclusive_group()
+    which.add_argument("--backup", type=Path, help="the backup file to restore (default: the newest good one)")
+    which.add_argument("--list", action="store_true", help="list the backups with their times and event counts")
+    q.add_argument("--force", action="store_true", help="replace the store even when it passes its check")
+    q.set_defaults(func=cmd_labels_restore)
 
     d = ActiveConfig()
     p = sub.add_parser(
