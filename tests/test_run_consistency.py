@@ -100,8 +100,8 @@ def test_a_kill_between_tiles_zarr_and_tiles_parquet_is_refused_until_ingest_is_
 ):
     files = sorted(small_survey.glob("field_*.fits"))
     r = run.root
-    killed(tmp_path, "tiles.parquet", "before", "ingest", *files, "--run", r, "--tile", "64")
-    assert len(np.asarray(__import__("zarr").open_array(str(run.tile_pixels), mode="r"))) == 256
+    killed(tmp_path, "tiles.parquet", "before", "ingest", *files, "--run", r, "--tile", "256")
+    assert __import__("zarr").open_array(str(run.tile_pixels), mode="r").shape[:1] == (16,)
     assert len(run.read_tiles()) == 64 and any(n.startswith(".tiles.parquet.") for n in leftovers(run))
     ingest_cmd = f"radioexplore ingest FITS... --run {r}"
     for args in (
@@ -113,18 +113,18 @@ def test_a_kill_between_tiles_zarr_and_tiles_parquet_is_refused_until_ingest_is_
         ("similar", "--run", r, "--tiles", "3"),
     ):
         err = refused(cli_main, *args)
-        assert "tiles.zarr and tiles.parquet come from 256 tiles against 64 rows" in err and ingest_cmd in err
+        assert "tiles.zarr and tiles.parquet come from 16 tiles against 64 rows" in err and ingest_cmd in err
     assert not (tmp_path / "x.csv").exists()
 
-    code, _, _ = cli_main("ingest", *files, "--run", r, "--tile", "64")
+    code, _, _ = cli_main("ingest", *files, "--run", r, "--tile", "256")
     assert code == 0 and "removed leftovers of an interrupted write of" in caplog.text
-    assert leftovers(run) == [] and len(run.read_tiles()) == 256
+    assert leftovers(run) == [] and len(run.read_tiles()) == 16
     err = refused(cli_main, "neighbours", "--run", r, "--name", "vit", "--tile", "3")
     assert "no embeddings named 'vit'" in err  # moved aside with the old tiles
     cli_main("embed", "--run", r, "--input-px", "32", "--name", "vit")
     cli_main("index", "--run", r, "--name", "vit")
-    _, out, _ = cli_main("neighbours", "--run", r, "--name", "vit", "--tile", "200", "-k", "3")
-    assert all(0 <= h["tile_id"] < 256 for h in json.loads(out)) and len(json.loads(out)) == 3
+    _, out, _ = cli_main("neighbours", "--run", r, "--name", "vit", "--tile", "12", "-k", "3")
+    assert all(0 <= h["tile_id"] < 16 for h in json.loads(out)) and len(json.loads(out)) == 3
 
 
 def test_a_kill_after_embeddings_are_replaced_is_refused_until_embed_and_index_rerun(run, tmp_path, cli_main):
