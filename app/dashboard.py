@@ -64,7 +64,7 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
         return pn.template.FastListTemplate(
             title=title, main=[pn.pane.Alert(html.escape(damaged), alert_type="danger")]
         )
-    problems = run.missing()
+    problems = run.missing() or [(f"{p.stage}: {p.artefact} {p.reason}", p.command) for p in run.consistency_problems()]
     if problems:
         return pn.template.FastListTemplate(title=title, main=[missing_page(run, problems)])
     state = ExplorerState(run, who=who or session_user())

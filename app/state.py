@@ -111,6 +111,7 @@ class ExplorerState(param.Parameterized):
 
     def __init__(self, run: RunDir, who: str | None = None, **params) -> None:
         super().__init__(**params)
+        run.check_consistent()
         self.run = run
         self.labels = LabelStore.for_run(run, who=who or default_who())
         self._frame: pd.DataFrame | None = None

@@ -439,9 +439,13 @@ def rerank_run(
     """Re-rank ``scores/<name>.parquet`` with the run's current interest scores into ``run.active_scores(name)``."""
     if interest is None:
         interest = LabelStore.for_run(run).interest_scores() if run.labels_db.is_file() else pd.Series(dtype=float)
+    run.check_consistent(name, stages=("ingest", "embed", "rank"))
+    built_from = run.provenance(name)
     ranking = ActiveRanker.from_run(run, name, config).rerank(interest)
     write_parquet(ranking, run.active_scores(name))
-    run.record("rerank", dict(asdict(config), embedding=name, n_labelled=int(ranking["labelled"].sum())), key=name)
+    n_labelled = int(ranking["labelled"].sum())
+    record = dict(asdict(config), embedding=name, n_labelled=n_labelled, built_from=built_from)
+    run.record("rerank", record, key=name)
     log.info("re-ranked %d tiles of %s from %d interest scores", len(ranking), name, int(ranking["labelled"].sum()))
     return run.active_scores(name)
 

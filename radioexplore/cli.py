@@ -11,6 +11,7 @@ import logging
 import sys
 
 from radioexplore.commands import COMMAND_MODULES
+from radioexplore.rundir import RunDirError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except RunDirError as exc:  # a run that lacks or contradicts an artefact: say which stage to run
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

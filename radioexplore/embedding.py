@@ -196,6 +196,8 @@ def embed_run(
     In this process by default; with a Dask ``client``, one task per block of
     ``config.block_tiles`` tiles (see :mod:`radioexplore.distributed`), with the same result.
     """
+    run.check_consistent(stages=("ingest",))
+    built_from = run.provenance()
     store = open_tile_store(run.tile_pixels)
     n = store.shape[0]
     if n == 0:
@@ -250,6 +252,7 @@ def embed_run(
             dim=dim,
             n=n,
             provenance=meta.get("provenance", {}),
+            built_from=dict(built_from, embedding_checksum=run.embedding_checksum(config.name)),
             **describe(client),
         ),
         key=config.name,

@@ -245,13 +245,19 @@ EXPORTERS: dict[str, Callable[[pd.DataFrame, Path], Path]] = {
 
 
 def export(run: RunDir, tile_ids: Any, fmt: str, out: str | Path, name: str | None = None) -> Path:
-    """Write the candidate table of ``tile_ids`` to ``out`` in format ``fmt`` (a key of :data:`EXPORTERS`)."""
+    """Write the candidate table of ``tile_ids`` to ``out`` in format ``fmt`` (a key of :data:`EXPORTERS`).
+
+    ``out`` must name a file that is not an artefact of the run (RunDirError otherwise), and the
+    run must agree with itself (:meth:`RunDir.check_consistent`).
+    """
     try:
         writer = EXPORTERS[fmt]
     except KeyError:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS)}") from None
+    out = run.check_output_path(out)
+    run.check_consistent(name or run.default_embedding(), stages=("ingest", "embed", "rank", "rerank"))
     table = candidate_table(run, tile_ids, name)
-    path = writer(table, Path(out))
+    path = writer(table, out)
     log.info("exported %d tiles as %s to %s", len(table), fmt, path)
     return path
 

@@ -131,17 +131,21 @@ def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
 
 def index_run(run: RunDir, name: str, config: IndexConfig = IndexConfig()) -> Path:
     """Build and save the index of ``embeddings/<name>.npy``."""
+    run.check_consistent(name, stages=("ingest", "embed"))
+    built_from = run.provenance(name)
     emb = run.read_embeddings(name)
     index = build_index(emb, config)
     write_index(index, run.index(name))
     factory = factory_for(*emb.shape, config)
-    run.record("index", dict(asdict(config), factory_used=factory, n=int(emb.shape[0])), key=name)
+    record = dict(asdict(config), factory_used=factory, n=int(emb.shape[0]), built_from=built_from)
+    run.record("index", record, key=name)
     log.info("indexed %d embeddings (%s) into %s", emb.shape[0], factory, run.index(name))
     return run.index(name)
 
 
 def neighbours(run: RunDir, name: str, tile_id: int, k: int = 8) -> list[dict]:
     """The ``k`` nearest tiles to ``tile_id`` (itself excluded), as ``{"tile_id", "distance"}``."""
+    run.check_consistent(name, stages=("ingest", "embed", "index"))
     emb = run.read_embeddings(name)
     if not 0 <= tile_id < len(emb):
         raise IndexError(f"tile {tile_id} does not exist: run {run.root} has tiles 0..{len(emb) - 1}")

@@ -347,7 +347,7 @@ def ingest(
         tasks.append(FieldTask(replace(im, path=im.path.resolve()), boxes, n_total))
         n_total += len(boxes)
     run.root.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run.tile_pixels) as tmp_store:
+    with atomic_path(run.tile_pixels, replace_dir=True) as tmp_store:
         store = create_tile_store(tmp_store, n_total, scaler.channels, config.tile_px)
         results: list[FieldResult | None] = [None] * len(tasks)
 
@@ -397,12 +397,16 @@ def ingest(
 
 
 def write_outputs(run: RunDir, tiles: pd.DataFrame, report: IngestReport, record: dict) -> None:
-    """Write the tiles table and the ingest report, and record the ingest stage in run.toml."""
-    write_parquet(tiles, run.tiles_table)
+    """Commit the tiles table with the tile store just swapped in, write the ingest report, record the stage.
+
+    :meth:`RunDir.commit_tiles` stamps both with one new generation and moves the artefacts built
+    from the previous tiles aside.
+    """
+    generation = run.commit_tiles(tiles)
     report.n_tiles = len(tiles)
     with atomic_path(run.ingest_report) as tmp:
         tmp.write_text(json.dumps(asdict(report), indent=1))
-    run.record("ingest", record)
+    run.record("ingest", dict(record, tiles_generation=generation))
     log.info(report.summary())
 
 
@@ -441,6 +445,6 @@ def attach_truth(run: RunDir, sim_dir: str | Path) -> pd.DataFrame:
     tiles = run.read_tiles()
     tiles = tiles.drop(columns=[c for c in tiles.columns if c.startswith("truth_")])
     tiles = pd.concat([tiles, tile_truth(sim_dir, tiles)], axis=1)
-    write_parquet(tiles, run.tiles_table)
+    write_parquet(tiles, run.tiles_table, meta=run.tiles_meta())
     run.record("truth", {"simulation": str(Path(sim_dir).resolve())})
     return tiles

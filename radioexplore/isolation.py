@@ -539,6 +539,8 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
                 f"tiles; label some (`radioexplore label --run {run.root} ...`) or rank without --top-k"
             )
         labels = LabelStore.for_run(run).current()
+    run.check_consistent(name, stages=("ingest", "embed"))
+    built_from = run.provenance(name)
     emb = run.read_embeddings(name)
     tiles = run.read_tiles()
     if len(tiles) != len(emb):
@@ -547,6 +549,7 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
     write_parquet(df, run.scores(name))
     record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
+    record["built_from"] = built_from
     record["exclude_flags_applied"] = list(flags)
     record["n_excluded"] = int(exclude.sum()) if exclude is not None else 0
     if exclude is not None:

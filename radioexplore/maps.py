@@ -143,6 +143,8 @@ def compute_map(emb: np.ndarray, config: MapConfig = MapConfig(), progress: bool
 
 def map_run(run: RunDir, name: str, config: MapConfig = MapConfig(), progress: bool = True) -> Path:
     """Compute and save ``maps/<name>.<method>.parquet`` (columns tile_id, x, y)."""
+    run.check_consistent(name, stages=("ingest", "embed"))
+    built_from = run.provenance(name)
     emb = run.read_embeddings(name)
     xy = compute_map(emb, config, progress)
     df = pd.DataFrame({"tile_id": np.arange(len(xy)), "x": xy[:, 0], "y": xy[:, 1]})
@@ -154,6 +156,7 @@ def map_run(run: RunDir, name: str, config: MapConfig = MapConfig(), progress: b
         n=len(df),
         fitted_on=min(config.sample_size, len(df)) if sampled else len(df),
         placed_by=placement(config) if sampled else "fitted (no sample)",
+        built_from=built_from,
     )
     run.record("map", meta, key=f"{name}.{config.method}")
     log.info("mapped %d tiles of %s with %s", len(df), name, config.method)

@@ -76,6 +76,8 @@ def standardise(raw: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.nd
 
 def pixel_statistics_run(run: RunDir, name: str = "pixstats", batch: int = 256) -> np.ndarray:
     """Compute the baseline for every tile into ``embeddings/<name>.npy`` and record it (with its standardisation)."""
+    run.check_consistent(stages=("ingest",))
+    built_from = run.provenance()
     store = open_tile_store(run.tile_pixels)
     raw = np.empty((store.shape[0], len(FEATURES)), dtype=np.float32)
     for start in range(0, store.shape[0], batch):
@@ -93,6 +95,7 @@ def pixel_statistics_run(run: RunDir, name: str = "pixstats", batch: int = 256) 
         "scale": scale.tolist(),
         "dim": len(FEATURES),
         "n": len(emb),
+        "built_from": dict(built_from, embedding_checksum=run.embedding_checksum(name)),
     }
     run.record("embed", record, key=name)
     log.info("pixel statistics of %d tiles into %s", len(emb), run.embeddings(name))

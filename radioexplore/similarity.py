@@ -64,6 +64,7 @@ class SimilaritySearch:
     def from_run(cls, run: RunDir, name: str, config: IndexConfig | None = None) -> SimilaritySearch:
         """The search over ``embeddings/<name>``, through ``index/<name>.faiss`` when it exists."""
         config = config or IndexConfig()
+        run.check_consistent(name, stages=("ingest", "embed", "index"))
         emb = run.read_embeddings(name)
         path = run.index(name)
         return cls(emb, read_index(path, config) if path.is_file() else None, config)

@@ -234,7 +234,7 @@ def ingest_stamps(
     rows: list[dict] = []
     stems = pd.Series([f.stem for f in files])
     duplicated = set(stems[stems.duplicated()])
-    with atomic_path(run.tile_pixels) as tmp_store:
+    with atomic_path(run.tile_pixels, replace_dir=True) as tmp_store:
         store = create_tile_store(tmp_store, len(files), scaler.channels, config.tile_px)
         batch: list[np.ndarray] = []
         for path, label in tqdm(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from radioexplore.rundir import RunDir, atomic_path, write_npy, write_parquet
+from radioexplore.rundir import RunDir, atomic_path, write_npy
 from radioexplore.tilestore import create_tile_store
 
 
@@ -74,9 +74,9 @@ def make_synthetic_run(run: RunDir, config: SyntheticConfig = SyntheticConfig())
         }
     )
     run.root.mkdir(parents=True, exist_ok=True)
-    write_parquet(tiles, run.tiles_table)
-    with atomic_path(run.tile_pixels) as tmp:
+    with atomic_path(run.tile_pixels, replace_dir=True) as tmp:
         create_tile_store(tmp, n, 1, config.tile_px)
+    run.commit_tiles(tiles)
     write_npy(emb, run.embeddings("synthetic"))
     run.record("synthetic", asdict(config), default_embedding="synthetic")
     run.record("ingest", {"n_tiles": n, "files": [], "tile_px": config.tile_px, "scaling": "none (synthetic)"})

@@ -10,7 +10,7 @@ from pathlib import Path
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.rundir import RunDir
+from radioexplore.rundir import RunDir, RunDirError
 
 
 def _error(message: object) -> int:
@@ -68,6 +68,10 @@ def cmd_labels_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_export(args: argparse.Namespace) -> int:
+    try:
+        RunDir(args.run).check_output_path(args.out)
+    except RunDirError as exc:
+        return _error(exc)
     path = _store(args).export_csv(args.out, "current" if args.current else "events")
     print(f"wrote {path}")
     return 0
@@ -167,7 +171,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 f"no tiles selected (label {args.label!r} is on no tile)" if args.label else "no tiles selected"
             )
         path = export(run, ids, args.format, args.out, name)
-    except (IndexError, ValueError, FileNotFoundError, FitsReadError) as exc:
+    except (IndexError, ValueError, FileNotFoundError, FitsReadError, RunDirError) as exc:
         return _error(exc)
     print(f"wrote {len(ids)} tiles to {path}")
     return 0
