@@ -381,6 +381,13 @@ def _celestial_wcs(header: fits.Header, path: Path, notes: list[str], shape_xy: 
     if wcs is None or wcs.naxis != 2:
         notes.append(f"{path.name}: no celestial WCS; ingesting in pixel-only mode, RA/Dec left empty")
         return None
+    has_cd = any(f"CD{i}_{j}" in header for i in (1, 2) for j in (1, 2))
+    if not has_cd and not ("CDELT1" in header and "CDELT2" in header):
+        notes.append(
+            f"{path.name}: no CDELT1/CDELT2 or CD matrix, so the pixel scale is unknown (a WCS would take "
+            "1 degree per pixel); ingesting in pixel-only mode, RA/Dec left empty"
+        )
+        return None
     try:
         _, dec = sky_of_pixels(wcs, np.array([(shape_xy[0] - 1) / 2.0]), np.array([(shape_xy[1] - 1) / 2.0]))
     except Exception as exc:

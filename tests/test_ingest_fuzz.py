@@ -22,6 +22,7 @@ from astropy.wcs import WCS
 
 from radioexplore.fitsio import FitsReadError, read_image
 from radioexplore.rundir import RunDir
+from radioexplore.stamps import StampConfig, ingest_stamps
 from tests.conftest import run_cli
 
 N = 300  # image side in pixels
@@ -262,6 +263,11 @@ def build_batch(folder: Path, rng: np.random.Generator) -> tuple[list[Case], lis
         header["CTYPE1"], header["CTYPE2"] = ctypes
         write(d / name, data, header)
         b.add(d / name, "ingest", reason="pixel-only mode", sigma=1e-4)
+    data, header = b.raw_good(1e-4)
+    for key in ("CDELT1", "CDELT2"):
+        header.remove(key)
+    write(d / "cdelt_missing.fits", data, header)
+    b.add(d / "cdelt_missing.fits", "ingest", reason="pixel scale is unknown", sigma=1e-4)
     data, _ = b.raw_good(1e-4)
     write(d / "no_wcs.fits", data, fits.Header({"BUNIT": "JY/BEAM"}))
     b.add(d / "no_wcs.fits", "ingest", reason="no celestial WCS; ingesting in pixel-only mode", sigma=1e-4)
@@ -312,9 +318,7 @@ def build_batch(folder: Path, rng: np.random.Generator) -> tuple[list[Case], lis
         path = d / f"compressed_truncated_{kind.lower()}.fits"
         path.write_bytes(raw[: int(len(raw) * cut)])
         b.fail(path, "truncated|cannot be read")
-    raw = bytearray(compressed["GZIP_1"])
-    raw[len(raw) // 2 : len(raw) // 2 + 4000] = rng.bytes(4000)  # damaged heap, length intact
-    (d / "compressed_damaged.fits").write_bytes(bytes(raw))
+    (d / "compressed_damaged.fits").write_bytes(damage(compressed["GZIP_1"], rng, 4000))
     b.fail(d / "compressed_damaged.fits", "cannot be read")
     for i in range(2):
         data, header = b.raw_good(1e-4)
@@ -436,3 +440,36 @@ def test_an_unreadable_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != path)
     with pytest.raises(FitsReadError, match="locked.fits: not readable"):
         read_image(path)
+
+
+def damage(raw: bytes, rng: np.random.Generator, size: int) -> bytes:
+    """``raw`` with ``size`` random bytes written over its middle (a damaged heap; the length is intact)."""
+    out = bytearray(raw)
+    out[len(out) // 2 : len(out) // 2 + size] = rng.bytes(size)
+    return bytes(out)
+
+
+def test_stamps_ingest_names_each_bad_fits_stamp_and_converts_units(tmp_path):
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "stamps"
+    folder.mkdir()
+    shape = (64, 64)
+    write(folder / "good.fits", sky_image(rng, 1e-4, shape), sky_header(150.0, 2.0, n=64))
+    write(folder / "milli.fits", sky_image(rng, 1e-4, shape) * 1e3, sky_header(151.0, 2.0, n=64, bunit="mJy/beam"))
+    write(folder / "kelvin.fits", sky_image(rng, 1e-4, shape), sky_header(152.0, 2.0, n=64, bunit="K"))
+    stored = np.round(sky_image(rng, 50.0, shape)).astype(np.int16)
+    write(folder / "bscale.fits", stored, sky_header(153.0, 2.0, n=64), {"BSCALE": "'abc'"})
+    hdu = fits.CompImageHDU(sky_image(rng, 1e-4, (256, 256)), sky_header(154.0, 2.0, n=256), compression_type="GZIP_1")
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp_path / "compressed.fits")
+    (folder / "damaged.fits").write_bytes(damage((tmp_path / "compressed.fits").read_bytes(), rng, 4000))
+    (folder / "empty.fits").write_bytes(b"")
+    report = ingest_stamps(folder, RunDir(tmp_path / "run"), StampConfig(tile_px=64), progress=False)
+    assert sorted(Path(p).name for p in report.ingested) == ["good.fits", "milli.fits"]
+    reasons = {Path(p).name: why for p, why in report.failed.items()}
+    assert set(reasons) == {"kelvin.fits", "bscale.fits", "damaged.fits", "empty.fits"}
+    assert "brightness temperature" in reasons["kelvin.fits"]
+    assert "BSCALE = 'abc' is not a finite number" in reasons["bscale.fits"]
+    assert "cannot be read" in reasons["damaged.fits"] and "empty file" in reasons["empty.fits"]
+    tiles = RunDir(tmp_path / "run").read_tiles().set_index("field")
+    assert abs(tiles.loc["milli", "noise_rms"] / 1e-4 - 1) < 0.2 and tiles.loc["milli", "bunit"] == "JY/BEAM"
+    assert abs(tiles.loc["good", "dec"] - 2.0) < 0.01 and abs(tiles.loc["good", "ra"] - 150.0) < 0.01
