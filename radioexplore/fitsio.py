@@ -227,7 +227,10 @@ def read_image(path: str | Path) -> FitsImage:
         2 axes, or its header has a non-numeric BSCALE, BZERO, BLANK or WCS keyword, or a |Dec| > 90.
     """
     path = Path(path)
-    _check_path(path)
+    try:
+        _check_path(path)
+    except OSError as exc:  # e.g. a folder on the way that may not be searched
+        raise FitsReadError(f"{path}: cannot be opened ({_one_line(exc)})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fits.verify.VerifyWarning)
