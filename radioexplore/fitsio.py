@@ -7,7 +7,11 @@ of those into one 2-D celestial image whose pixels are read lazily, box by box.
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +28,31 @@ log = logging.getLogger(__name__)
 SAMPLE_PIXELS = 1_000_000
 
 
+#: Prefixes of the Jy/beam family of BUNIT values and their factor to Jy/beam. BUNIT is matched
+#: case-insensitively, so 'MJY/BEAM' reads as milli (mega-Jansky per beam is not a radio image unit).
+JY_PREFIXES = {"": 1.0, "m": 1e-3, "milli": 1e-3, "u": 1e-6, "micro": 1e-6, "n": 1e-9, "nano": 1e-9}
+_JY_PER_BEAM = re.compile(r"^(?P<prefix>[a-z]*)jy(/beam|/bm|/b|beam-1|beam\^-1|beam\*\*-1|/beam\^1)$")
+
+#: WCS keywords of the image plane that must be numbers: astropy's WCS silently takes a string
+#: CDELT as 1 degree per pixel and a string CRVAL or CRPIX as 0.
+_WCS_NUMBERS = ("CRVAL{i}", "CDELT{i}", "CRPIX{i}", "CROTA{i}", "CD{i}_1", "CD{i}_2", "PC{i}_1", "PC{i}_2")
+
+
 class FitsReadError(ValueError):
     """A FITS file could not be read as an image; the message names the file and the reason."""
+
+
+def jy_per_beam_scale(bunit: str) -> float | None:
+    """Factor from ``bunit`` to Jy/beam for the Jy/beam family (Jy/beam, mJy/beam, uJy/beam, 'JY BEAM-1', ...).
+
+    None for anything else (K, Jy/pixel, an empty or unknown unit): those cannot be converted.
+    """
+    text = str(bunit).strip().lower().replace("\u00b5", "u").replace("\u03bc", "u")
+    text = re.sub(r"[\s.*]+", "", text)
+    match = _JY_PER_BEAM.match(text)
+    if match is None:
+        return None
+    return JY_PREFIXES.get(match["prefix"])
 
 
 @dataclass
@@ -61,6 +88,7 @@ class FitsImage:
     _bscale: float = 1.0
     _bzero: float = 0.0
     _blank: int | None = None
+    _unit_scale: float = 1.0  # stored units to Jy/beam (e.g. 1e-3 for mJy/beam); bunit then says JY/BEAM
 
     @property
     def ny(self) -> int:
@@ -86,12 +114,15 @@ class FitsImage:
         return state
 
     def _physical(self, block: np.ndarray) -> np.ndarray:
-        """Apply BLANK, BSCALE and BZERO to raw stored values."""
+        """Apply BLANK, BSCALE, BZERO and the unit conversion to raw stored values (overflow gives inf)."""
         values = np.asarray(block, dtype=np.float32)
         if self._blank is not None and np.issubdtype(block.dtype, np.integer):
             values[block == self._blank] = np.nan
-        if self._bscale != 1.0 or self._bzero != 0.0:
-            values = values * np.float32(self._bscale) + np.float32(self._bzero)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self._bscale != 1.0 or self._bzero != 0.0:
+                values = values * np.float32(self._bscale) + np.float32(self._bzero)
+            if self._unit_scale != 1.0:
+                values = values * np.float32(self._unit_scale)
         return values
 
     def read_box(self, x0: int, y0: int, width: int, height: int | None = None) -> np.ndarray:
@@ -132,14 +163,54 @@ class FitsImage:
         y = np.asarray(y, dtype=float)
         if self.wcs is None:
             return np.full(x.shape, np.nan), np.full(y.shape, np.nan)
-        ra, dec = self.wcs.pixel_to_world_values(x, y)
-        return np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+        return sky_of_pixels(self.wcs, x, y)
 
     def world_to_pixel(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """0-based pixel positions of RA, Dec (ICRS degrees), whatever the order and frame of the WCS axes."""
         if self.wcs is None:
             raise FitsReadError(f"{self.path}: no usable WCS, so sky positions cannot be placed on its pixels")
-        x, y = self.wcs.world_to_pixel_values(np.asarray(ra, float), np.asarray(dec, float))
+        lon, lat = np.asarray(ra, float), np.asarray(dec, float)
+        frame = _non_equatorial_frame(self.wcs)
+        if frame is not None:
+            from astropy.coordinates import SkyCoord
+
+            sky = SkyCoord(lon, lat, unit="deg", frame="icrs").transform_to(frame)
+            lon, lat = sky.spherical.lon.deg, sky.spherical.lat.deg
+        world = (lat, lon) if self.wcs.wcs.lat == 0 else (lon, lat)
+        x, y = self.wcs.world_to_pixel_values(*world)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def sky_of_pixels(wcs: WCS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RA, Dec (ICRS degrees) of 0-based pixels through a 2-D celestial WCS.
+
+    Handles latitude-first axes (DEC on axis 1) and non-equatorial frames (galactic, ecliptic,
+    FK4), which a plain ``pixel_to_world_values`` would hand back as (Dec, RA) or (l, b).
+    """
+    world = wcs.pixel_to_world_values(np.asarray(x, float), np.asarray(y, float))
+    lon, lat = (world[1], world[0]) if wcs.wcs.lat == 0 else (world[0], world[1])
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    frame = _non_equatorial_frame(wcs)
+    if frame is not None:
+        from astropy.coordinates import SkyCoord
+
+        icrs = SkyCoord(lon, lat, unit="deg", frame=frame).icrs
+        lon, lat = np.asarray(icrs.ra.deg, dtype=float), np.asarray(icrs.dec.deg, dtype=float)
+    return lon, lat
+
+
+def _non_equatorial_frame(wcs: WCS):
+    """The WCS's celestial frame when RA/Dec must be converted to ICRS (galactic, FK4, ...); else None."""
+    from astropy.coordinates import FK5, ICRS
+    from astropy.wcs.utils import wcs_to_celestial_frame
+
+    try:
+        frame = wcs_to_celestial_frame(wcs)
+    except ValueError:
+        return None
+    if isinstance(frame, ICRS) or (isinstance(frame, FK5) and abs(frame.equinox.jyear - 2000.0) < 1e-6):
+        return None
+    return frame
 
 
 def read_image(path: str | Path) -> FitsImage:
@@ -147,15 +218,19 @@ def read_image(path: str | Path) -> FitsImage:
 
     Degenerate axes (FREQ, STOKES of length 1) are dropped; of a real cube the first plane is
     taken, with a warning. A missing or broken celestial WCS gives pixel-only mode, with a warning.
+    Pixels in mJy/beam or uJy/beam are read in Jy/beam (``bunit`` then says JY/BEAM).
 
     Raises
     ------
     FitsReadError
-        When the file is missing, truncated, not FITS, or holds no image of at least 2 axes.
+        When the file is missing, unreadable, truncated, not FITS, holds no image of at least
+        2 axes, or its header has a non-numeric BSCALE, BZERO, BLANK or WCS keyword, or a |Dec| > 90.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FitsReadError(f"{path}: no such file")
+    try:
+        _check_path(path)
+    except OSError as exc:  # e.g. a folder on the way that may not be searched
+        raise FitsReadError(f"{path}: cannot be opened ({_one_line(exc)})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fits.verify.VerifyWarning)
@@ -164,11 +239,12 @@ def read_image(path: str | Path) -> FitsImage:
             hdu_index, hdu = _first_image_hdu(hdul, path)
             header = hdu.header.copy()
             shape = hdu.shape  # numpy order
-            _check_size(path, hdu)
+            if hdul._file.compression is None:  # a .gz is read whole: its truncation shows on reading
+                _check_size(path, hdu)
     except FitsReadError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError on broken files
-        raise FitsReadError(f"{path}: not a readable FITS file ({type(exc).__name__}: {exc})") from exc
+        raise FitsReadError(f"{path}: not a readable FITS file ({type(exc).__name__}: {_one_line(exc)})") from exc
 
     notes: list[str] = []
     plane: list[int] = []
@@ -182,43 +258,108 @@ def read_image(path: str | Path) -> FitsImage:
             )
         plane.append(0)
     ny, nx = shape[-2], shape[-1]
-    wcs = _celestial_wcs(header, path, notes)
+    bscale = _number(header, "BSCALE", 1.0, path)
+    bzero = _number(header, "BZERO", 0.0, path)
+    if bscale == 0.0:
+        raise FitsReadError(f"{path}: BSCALE = 0 makes every pixel equal to BZERO; fix the header")
+    blank = _blank(header, path)
+    _check_wcs_numbers(header, path)
+    wcs = _celestial_wcs(header, path, notes, (nx, ny))
     beam = _beam(header)
     pixel_arcsec = _pixel_arcsec(header, wcs)
     bunit = str(header.get("BUNIT", "")).strip()
+    unit_scale = jy_per_beam_scale(bunit) or 1.0
+    if unit_scale != 1.0:
+        notes.append(f"{path.name}: BUNIT {bunit!r} converted to Jy/beam (x {unit_scale:g})")
+        bunit = "JY/BEAM"
     for note in notes:
         log.warning(note)
     return FitsImage(
         path=path,
         hdu_index=hdu_index,
         shape=(int(ny), int(nx)),
-        header=_celestial_header(header, wcs),
+        header=_celestial_header(header, wcs, bunit),
         wcs=wcs,
         beam=beam,
         bunit=bunit,
         pixel_arcsec=pixel_arcsec,
         warnings=notes,
         _plane=tuple(plane),
-        _bscale=float(header.get("BSCALE", 1.0)),
-        _bzero=float(header.get("BZERO", 0.0)),
-        _blank=int(header["BLANK"]) if "BLANK" in header else None,
+        _bscale=bscale,
+        _bzero=bzero,
+        _blank=blank,
+        _unit_scale=unit_scale,
     )
 
 
+def _check_path(path: Path) -> None:
+    """Name what is wrong with a path before astropy sees it: missing, a link loop, a folder, unreadable, empty."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (RuntimeError, OSError) as exc:  # Python < 3.13 says RuntimeError for a loop, later ELOOP
+            if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+                raise FitsReadError(f"{path}: symbolic link loop; point the link at a real file") from None
+            raise FitsReadError(f"{path}: broken symbolic link (its target does not exist)") from None
+    if not path.exists():
+        raise FitsReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise FitsReadError(f"{path}: is a folder, not a FITS file")
+    if not path.is_file():
+        raise FitsReadError(f"{path}: not a regular file (a device, pipe or socket)")
+    if not os.access(path, os.R_OK):
+        raise FitsReadError(f"{path}: not readable (permission denied); fix its permissions")
+    if path.stat().st_size == 0:
+        raise FitsReadError(f"{path}: empty file (0 bytes); re-download or re-export it")
+
+
+def _number(header: fits.Header, key: str, default: float, path: Path) -> float:
+    """A finite numeric keyword, or ``default`` when absent; a string or non-finite value is refused."""
+    if key not in header:
+        return default
+    value = header[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FitsReadError(f"{path}: header keyword {key} = {value!r} is not a finite number; fix the header")
+    return float(value)
+
+
+def _blank(header: fits.Header, path: Path) -> int | None:
+    if "BLANK" not in header:
+        return None
+    value = header["BLANK"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FitsReadError(f"{path}: header keyword BLANK = {value!r} is not an integer; fix the header")
+    return int(value)
+
+
+def _check_wcs_numbers(header: fits.Header, path: Path) -> None:
+    for i in (1, 2):
+        for pattern in _WCS_NUMBERS:
+            key = pattern.format(i=i)
+            if key in header:
+                _number(header, key, 0.0, path)
+
+
 def _first_image_hdu(hdul: fits.HDUList, path: Path) -> tuple[int, fits.ImageHDU]:
+    found = []
     for i, hdu in enumerate(hdul):
-        if isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) and hdu.header.get("NAXIS", 0) >= 2:
+        if isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
             shape = hdu.shape
             if len(shape) >= 2 and shape[-1] > 1 and shape[-2] > 1:
                 return i, hdu
-    raise FitsReadError(f"{path}: holds no image HDU with at least 2 axes of more than one pixel")
+            found.append(f"HDU {i}: image of shape {tuple(shape) or 'none'}")
+        else:
+            found.append(f"HDU {i}: {type(hdu).__name__}")
+    raise FitsReadError(
+        f"{path}: holds no image HDU with at least 2 axes of more than one pixel (found {'; '.join(found)})"
+    )
 
 
 def _check_size(path: Path, hdu: fits.ImageHDU) -> None:
-    """Detect a truncated file before any pixel is read: the data must fit in what is on disk."""
-    if isinstance(hdu, fits.CompImageHDU):
-        return
-    expected = hdu._data_offset + hdu._data_size if hdu._data_offset is not None else None
+    """Detect a truncated file before any pixel is read: the data (a compressed HDU's table and heap
+    included) must fit in what is on disk."""
+    offset, size = getattr(hdu, "_data_offset", None), getattr(hdu, "_data_size", None)
+    expected = offset + size if offset is not None and size is not None else None
     if expected is not None and path.stat().st_size < expected:
         raise FitsReadError(
             f"{path}: truncated: the header announces {hdu._data_size} bytes of data but the file "
@@ -226,32 +367,54 @@ def _check_size(path: Path, hdu: fits.ImageHDU) -> None:
         )
 
 
-def _celestial_wcs(header: fits.Header, path: Path, notes: list[str]) -> WCS | None:
+def _celestial_wcs(header: fits.Header, path: Path, notes: list[str], shape_xy: tuple[int, int]) -> WCS | None:
+    for i in (1, 2):
+        ctype = str(header.get(f"CTYPE{i}", "")).upper()
+        lat = header.get(f"CRVAL{i}")
+        if (ctype.startswith("DEC-") or ctype[1:5] == "LAT-") and lat is not None and abs(float(lat)) > 90:
+            raise FitsReadError(f"{path}: CRVAL{i} = {lat} on the latitude axis {ctype}: |Dec| > 90; fix the header")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             wcs = WCS(header, naxis=2) if header.get("NAXIS", 0) > 2 else WCS(header)
             wcs = wcs.celestial if wcs.has_celestial else None
     except Exception as exc:
-        notes.append(f"{path.name}: broken WCS ({exc}); ingesting in pixel-only mode, RA/Dec left empty")
+        notes.append(f"{path.name}: broken WCS ({_one_line(exc)}); ingesting in pixel-only mode, RA/Dec left empty")
         return None
     if wcs is None or wcs.naxis != 2:
         notes.append(f"{path.name}: no celestial WCS; ingesting in pixel-only mode, RA/Dec left empty")
         return None
-    try:
-        wcs.pixel_to_world_values(0.0, 0.0)
-    except Exception as exc:
-        notes.append(f"{path.name}: WCS does not evaluate ({exc}); pixel-only mode")
+    has_cd = any(f"CD{i}_{j}" in header for i in (1, 2) for j in (1, 2))
+    if not has_cd and not ("CDELT1" in header and "CDELT2" in header):
+        notes.append(
+            f"{path.name}: no CDELT1/CDELT2 or CD matrix, so the pixel scale is unknown (a WCS would take "
+            "1 degree per pixel); ingesting in pixel-only mode, RA/Dec left empty"
+        )
         return None
+    try:
+        _, dec = sky_of_pixels(wcs, np.array([(shape_xy[0] - 1) / 2.0]), np.array([(shape_xy[1] - 1) / 2.0]))
+    except Exception as exc:
+        notes.append(f"{path.name}: WCS does not evaluate ({_one_line(exc)}); pixel-only mode")
+        return None
+    if not np.isfinite(dec[0]):
+        notes.append(f"{path.name}: the WCS gives no sky position at the image centre; pixel-only mode")
+        return None
+    if abs(dec[0]) > 90:
+        raise FitsReadError(f"{path}: the WCS puts the image centre at Dec {dec[0]:.3f} (|Dec| > 90); fix the header")
     return wcs
 
 
-def _celestial_header(header: fits.Header, wcs: WCS | None) -> fits.Header:
-    """A 2-D header for cutouts: the celestial WCS plus beam and units."""
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one line (wcslib's span several)."""
+    return " ".join(str(exc).split())
+
+
+def _celestial_header(header: fits.Header, wcs: WCS | None, bunit: str) -> fits.Header:
+    """A 2-D header for cutouts: the celestial WCS plus beam and the units the pixels are read in."""
     out = wcs.to_header() if wcs is not None else fits.Header()
     for key in ("BUNIT", "BMAJ", "BMIN", "BPA", "TELESCOP", "OBJECT", "DQF", "DATE-OBS", "FREQ", "RESTFRQ"):
         if key in header:
-            out[key] = header[key]
+            out[key] = bunit if key == "BUNIT" else header[key]
     return out
 
 
@@ -268,6 +431,6 @@ def _pixel_arcsec(header: fits.Header, wcs: WCS | None) -> float | None:
     if wcs is not None:
         scales = [abs(s.to_value("arcsec")) for s in wcs.proj_plane_pixel_scales()]
         return float(np.mean(scales))
-    if "CDELT2" in header:
+    if isinstance(header.get("CDELT2"), int | float):
         return abs(float(header["CDELT2"])) * 3600.0
     return None

@@ -26,8 +26,8 @@ import pandas as pd
 from radioexplore.catalog import CatalogError, count_in_tiles, read_catalog
 from radioexplore.detect import DetectConfig, count_in_box
 from radioexplore.distributed import describe, map_tasks
-from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.noise import robust_rms
+from radioexplore.fitsio import FitsImage, FitsReadError, jy_per_beam_scale, read_image
+from radioexplore.noise import mad_rms, robust_rms
 from radioexplore.rundir import RunDir, atomic_path, write_parquet
 from radioexplore.scaling import make_scaler
 from radioexplore.tilestore import CHUNK_TILES, create_tile_store, open_tile_store
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
 log = logging.getLogger(__name__)
+
+#: A field-wide robust rms above this many Jy/beam is not a radio image's noise (the brightest
+#: sources in the sky are a few hundred Jy): the image's BSCALE, BZERO or BUNIT is wrong.
+MAX_NOISE_JY = 1e3
 
 #: Columns every tiles table has, for wide-field and stamp runs alike (shared/DESIGN.md).
 CONTRACT_COLUMNS = (
@@ -92,28 +96,97 @@ class IngestReport:
 
 
 class IngestError(RuntimeError):
-    """Nothing could be ingested; the message lists every file and why it failed."""
+    """Nothing could be ingested; ``report`` (when given) names every file and why it failed."""
+
+    def __init__(self, message: str, report: IngestReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
-def open_images(paths: list[str | Path], report: IngestReport) -> list[FitsImage]:
-    """Open every path as an image; failures go into the report by name and reason."""
+def nothing_ingested(report: IngestReport, what: str = "image") -> IngestError:
+    """The one-line error for an ingest where every file failed; the report lists them."""
+    return IngestError(
+        f"no {what} could be ingested: all {len(report.failed)} file(s) failed (reasons listed above)", report
+    )
+
+
+def open_images(paths: list[str | Path], report: IngestReport, tile_px: int | None = None) -> list[FitsImage]:
+    """Open every path as an image; failures go into the report by name and reason, the rest are returned.
+
+    Besides what :func:`radioexplore.fitsio.read_image` refuses, each image is vetted by
+    :func:`vet_image` (units, shape against ``tile_px``, finite and plausible pixel values).
+    """
     images = []
     for p in paths:
         try:
             image = read_image(p)
+            notes = vet_image(image, tile_px)
         except FitsReadError as exc:
-            report.failed[str(p)] = str(exc).split(": ", 1)[-1]
+            report.failed[str(p)] = str(exc).split(": ", 1)[-1] if str(exc).startswith(f"{Path(p)}: ") else str(exc)
             log.error("%s", exc)
             continue
-        finite = image.sample(max_pixels=250_000)
-        if finite.size == 0:
-            report.failed[str(p)] = "no finite pixels (the image is all NaN or blank); nothing to ingest"
-            log.error("%s: no finite pixels; skipped", p)
+        except Exception as exc:  # astropy's decompressors raise TypeError, OSError, zlib errors on damaged data
+            report.failed[str(p)] = (
+                f"its pixels cannot be read ({type(exc).__name__}: {exc}); re-download or re-export it"
+            )
+            log.error("%s: pixels cannot be read (%s)", p, exc)
             continue
-        report.warnings.extend(image.warnings)
+        report.warnings.extend(image.warnings + notes)
         images.append(image)
     report.warnings.extend(shared_footprints(images))
     return images
+
+
+def unit_problem(image: FitsImage) -> str | None:
+    """Why ``image``'s BUNIT cannot be taken as Jy/beam, or None (an empty BUNIT is taken as Jy/beam)."""
+    if not image.bunit or jy_per_beam_scale(image.bunit) is not None:
+        return None
+    if image.bunit.strip().upper() in ("K", "MK", "KELVIN"):
+        return (
+            f"BUNIT {image.bunit!r} is a brightness temperature; noise_rms is in Jy/beam, so convert the image "
+            "to Jy/beam (with its beam and frequency) before ingesting"
+        )
+    return (
+        f"BUNIT {image.bunit!r} is not Jy/beam, mJy/beam or uJy/beam; noise_rms is in Jy/beam, so convert the "
+        "image or correct BUNIT"
+    )
+
+
+def vet_image(image: FitsImage, tile_px: int | None = None) -> list[str]:
+    """Warnings for an image that can be ingested; raises FitsReadError (with the reason) for one that cannot.
+
+    Refused: a unit that is not Jy/beam (or milli, micro), an image narrower than half a tile (its
+    tiles would be mostly padding), no finite pixel, constant pixels, a non-finite or absurd noise.
+    """
+    name = image.path.name
+    problem = unit_problem(image)
+    if problem:
+        raise FitsReadError(f"{image.path}: {problem}")
+    notes = [] if image.bunit else [f"{name}: no BUNIT in the header; its pixels are taken to be in Jy/beam"]
+    if tile_px is not None:
+        short = min(image.nx, image.ny)
+        if 2 * short < tile_px:
+            raise FitsReadError(
+                f"{image.path}: the image is {image.nx} x {image.ny} px, less than half a {tile_px} px tile "
+                "across, so its tiles would be mostly padding; ingest it with --stamps or a smaller --tile"
+            )
+        if short < tile_px:
+            notes.append(f"{name}: {image.nx} x {image.ny} px is narrower than a {tile_px} px tile; tiles are padded")
+    finite = image.sample(max_pixels=250_000)
+    if finite.size == 0:
+        raise FitsReadError(f"{image.path}: no finite pixels (the image is all NaN or blank); nothing to ingest")
+    low, high = float(finite.min()), float(finite.max())
+    if low == high:
+        raise FitsReadError(f"{image.path}: every finite pixel is {low:g}: a constant image has no noise to measure")
+    rms = mad_rms(finite)
+    if rms == 0:  # more than half the pixels share one value (zero padding): measure the rest
+        rms = mad_rms(finite[finite != np.median(finite)])
+    if not np.isfinite(rms) or rms > MAX_NOISE_JY:
+        raise FitsReadError(
+            f"{image.path}: robust rms {rms:.3g} Jy/beam is absurd for a radio image (> {MAX_NOISE_JY:g}); "
+            "check BSCALE, BZERO and BUNIT"
+        )
+    return notes
 
 
 def shared_footprints(images: list[FitsImage]) -> list[str]:
@@ -143,8 +216,11 @@ def shared_footprints(images: list[FitsImage]) -> list[str]:
 
 
 def field_name(image: FitsImage) -> str:
-    """A field's name: its file name without the extension."""
-    return image.path.stem
+    """A field's name: its file name without the extension (``.fits``, ``.fits.gz``, ...)."""
+    name = image.path.name
+    for suffix in (".gz", ".bz2", ".fz"):
+        name = name.removesuffix(suffix)
+    return Path(name).stem
 
 
 def read_field_table(path: str | Path) -> dict[str, int]:
@@ -332,9 +408,9 @@ def ingest(
     when ``client`` is given (see :mod:`radioexplore.distributed`); the artefacts are the same.
     """
     report = IngestReport()
-    images = open_images(paths, report)
+    images = open_images(paths, report, config.tile_px)
     if not images:
-        raise IngestError("no image could be ingested:\n" + "\n".join(f"  {k}: {v}" for k, v in report.failed.items()))
+        raise nothing_ingested(report)
     scaler = make_scaler(config.scaling, **config.scaling_params)
     catalog = read_catalog(config.catalog) if config.catalog else None
     dqf_table = read_field_table(config.field_table) if config.field_table else {}

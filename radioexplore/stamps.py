@@ -33,8 +33,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from radioexplore.detect import DetectConfig, count_in_box
-from radioexplore.fitsio import FitsReadError, read_image
-from radioexplore.ingest import IngestError, IngestReport, tile_flag, tiles_frame, write_outputs
+from radioexplore.fitsio import FitsReadError, read_image, sky_of_pixels
+from radioexplore.ingest import (
+    IngestError,
+    IngestReport,
+    nothing_ingested,
+    tile_flag,
+    tiles_frame,
+    unit_problem,
+    write_outputs,
+)
 from radioexplore.noise import robust_rms
 from radioexplore.rundir import RunDir, atomic_path
 from radioexplore.scaling import make_scaler
@@ -96,10 +104,16 @@ def read_stamp(path: str | Path) -> Stamp:
     if path.name.lower().endswith(FITS_SUFFIXES):
         try:
             image = read_image(path)
+            problem = unit_problem(image)
+            if problem:
+                raise FitsReadError(f"{path}: {problem}")
+            pixels = image.read()
         except FitsReadError as exc:
             raise StampError(str(exc)) from exc
+        except Exception as exc:  # astropy's decompressors raise TypeError, OSError, zlib errors on damaged data
+            raise StampError(f"{path}: its pixels cannot be read ({type(exc).__name__}: {exc})") from exc
         area = image.beam.area_pixels(image.pixel_arcsec) if image.beam and image.pixel_arcsec else None
-        return Stamp(path, image.read(), image.wcs, image.bunit, area, "fits")
+        return Stamp(path, pixels, image.wcs, image.bunit, area, "fits")
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -260,9 +274,7 @@ def ingest_stamps(
         if batch:
             store[len(rows) - len(batch) : len(rows)] = np.stack(batch)
         if not rows:
-            raise IngestError(
-                "no stamp could be ingested:\n" + "\n".join(f"  {k}: {v}" for k, v in report.failed.items())
-            )
+            raise nothing_ingested(report, "stamp")
         if len(rows) < len(files):
             store.resize((len(rows), *store.shape[1:]))
     tiles = tiles_frame(rows)
@@ -305,7 +317,7 @@ def _stamp_row(
     ra = dec = np.nan
     if stamp.wcs is not None:
         c = (x0 + (side - 1) / 2.0, y0 + (side - 1) / 2.0)
-        ra, dec = (float(v) for v in stamp.wcs.pixel_to_world_values(c[0], c[1]))
+        ra, dec = (float(v[0]) for v in sky_of_pixels(stamp.wcs, np.array([c[0]]), np.array([c[1]])))
     finite = np.isfinite(tile)
     frac = float(finite.mean())
     noise = robust_rms(stamp.pixels, config.noise)

@@ -100,6 +100,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if args.truth:
                 attach_truth(run, args.truth)
     except (IngestError, StampError, ValueError) as exc:
+        if getattr(exc, "report", None) is not None:
+            print(exc.report.summary())
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
