@@ -71,6 +71,16 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and type(exc).__module__.split(".")[0] == "radioexplore"
 
 
+def _written_for_the_user(exc: BaseException) -> bool:
+    """Whether radioexplore wrote ``exc``'s message: its own type, an OS error, or raised in radioexplore's code."""
+    if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] == "radioexplore":
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] == "radioexplore"
+
+
 def error_line(exc: BaseException) -> str:
     """The one ``error: ...`` line for a user error: the message, or for an OS error the path, the reason and a hint."""
     if isinstance(exc, OSError) and exc.filename is not None:
@@ -104,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose or not is_user_error(exc):
             raise
-        print(error_line(exc), file=sys.stderr)
+        hint = "" if _written_for_the_user(exc) else " (rerun with -v for the traceback)"
+        print(error_line(exc) + hint, file=sys.stderr)
         return 2
 
 

@@ -77,6 +77,7 @@ CASES = [
         ["embed", "--run", "{run}", "--checkpoint", "{missing}.pt"],
         ["{missing}.pt", "no such checkpoint", "demo"],
     ),
+    ("labels of a missing run", ["labels", "show", "--run", "{missing}"], ["{missing}", "not a run directory"]),
     ("map --name nosuch", ["map", "--run", "{run}", "--name", "nosuch"], ["'nosuch'", "present: vit"]),
     ("unknown option", ["neighbours", "--run", "{run}", "--tile", "0", "--bogus"], ["--bogus", "--help"]),
 ]
@@ -140,6 +141,19 @@ def test_a_bug_still_shows_its_traceback(monkeypatch, copy_run):
     # a user error too, with -v: the traceback is what -v is for
     with pytest.raises(ValueError):
         main(["-v", "map", "--run", str(copy_run.root), "--method", "pca", "--name", "no/such"])
+
+
+def test_a_third_party_value_error_is_one_line_that_points_to_verbose(monkeypatch, copy_run, capsys):
+    from radioexplore.commands import pipeline
+
+    monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "warning")
+    monkeypatch.setattr(pipeline, "cmd_neighbours", lambda args: np.zeros(3).reshape(2, 2))
+    assert main(["-q", "neighbours", "--run", str(copy_run.root), "--tile", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot reshape array of size 3") and err.endswith("(rerun with -v for the traceback)")
+    assert main(["-q", "map", "--run", str(copy_run.root), "--name", "no/such"]) == 2
+    err = capsys.readouterr().err.strip()  # raised by radioexplore itself: written for the user, no pointer
+    assert err.startswith("error: artefact name 'no/such'") and "-v" not in err and len(err.splitlines()) == 1
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -24,7 +24,9 @@ def _store(args: argparse.Namespace):
 
     run = RunDir(args.run)
     if not run.root.is_dir():
-        raise SystemExit(f"error: {run.root} is not a run directory")
+        raise SystemExit(
+            f"error: {run.root} is not a run directory; give the folder made by `radioexplore ingest` or `demo`"
+        )
     return LabelStore.for_run(run, who=getattr(args, "who", None), session=getattr(args, "session", None))
 
 
