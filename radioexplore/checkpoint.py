@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from radioexplore.assets import resolve_checkpoint
+from radioexplore.assets import resolve_checkpoint, shipped_checkpoints
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.rundir import atomic_path
 
@@ -60,11 +60,13 @@ def load_backbone(
     except FileNotFoundError as exc:
         raise CheckpointError(str(exc)) from exc
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
+        raise CheckpointError(f"{path}: no such checkpoint; give {_WHAT_LOADS}{_shipped_names()}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a torch checkpoint ({exc})") from exc
+        raise CheckpointError(
+            f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc}); give {_WHAT_LOADS}{_shipped_names()}"
+        ) from exc
     meta: dict[str, Any] = {}
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         spec = spec or BackboneSpec(**payload["spec"])
@@ -86,6 +88,15 @@ def load_backbone(
         log.warning("%s: ignored %d unexpected tensors, e.g. %s", path, len(unexpected), unexpected[:3])
     model.eval()
     return model, spec, meta
+
+
+#: What ``load_backbone`` accepts, for messages about a file it cannot use.
+_WHAT_LOADS = "a backbone saved by `radioexplore pretrain` (models/NAME/backbone.pt) or an official DINO .pth file"
+
+
+def _shipped_names() -> str:
+    names = list(shipped_checkpoints())
+    return f", or a shipped one by name: {', '.join(names)}" if names else ""
 
 
 def official_state_dict(payload: Any, which: str, path: Path) -> dict[str, torch.Tensor]:

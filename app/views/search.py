@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import logging
 import tempfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +14,12 @@ import param
 
 from app.state import ExplorerState
 from app.views.thumbs import thumbnail_grid
-from radioexplore.fitsio import FitsReadError
 from radioexplore.similarity import embed_cutout
+
+log = logging.getLogger(__name__)
+
+#: Largest upload, after gunzip, that is read: a cutout is a few MB; more is a mistake or a gzip bomb.
+MAX_UPLOAD_BYTES = 256 * 2**20
 
 
 class SearchView(param.Parameterized):
@@ -49,20 +56,26 @@ class SearchView(param.Parameterized):
         self.message = f"{len(self.hits)} tiles most like the {len(selection)} selected ({self.mode})."
 
     def from_upload(self, filename: str, data: bytes) -> None:
-        """Embed an uploaded FITS cutout with the run's own backbone and scaling, then search."""
-        suffix = "".join(Path(filename).suffixes) or ".fits"
+        """Embed an uploaded FITS cutout (``.fits.gz`` too) with the run's own backbone and scaling, then search.
+
+        A file that cannot be used leaves the hits as they were and says why in one line.
+        """
+        shown = _shown_name(filename)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"upload{suffix}"
-            path.write_bytes(data)
+            path = Path(tmp) / "upload.fits"  # never the uploaded name: it may be too long or hold a path
             try:
+                path.write_bytes(_gunzip(data))
                 cutout = embed_cutout(self.state.run, self.state.embedding, path, scaling_from=self.scaling_from)
-            except (FitsReadError, ValueError) as exc:
-                self.message = f"Could not use {filename}: {str(exc).replace(str(path), filename)}"
+            except Exception as exc:  # an upload is untrusted: whatever it breaks is reported, not raised
+                log.warning("upload %r could not be used", shown, exc_info=not isinstance(exc, ValueError))
+                reason = str(exc) if isinstance(exc, ValueError) else f"not a readable FITS image ({exc!r})"
+                self.message = _one_line(f"Could not use {shown}: {_renamed(reason, path, shown)}")
                 return
         self.hits = self.state.search().from_vector(cutout.vector, self.k)
-        notes = "; ".join(cutout.notes)
-        self.message = f"{len(self.hits)} tiles most like {filename} (scaled as {cutout.scaling_from})" + (
-            f"; {notes}" if notes else ""
+        notes = "; ".join(_renamed(n, path, shown) for n in cutout.notes)
+        self.message = _one_line(
+            f"{len(self.hits)} tiles most like {shown} (scaled as {cutout.scaling_from})"
+            + (f"; {notes}" if notes else "")
         )
 
     def _on_upload(self, event) -> None:
@@ -71,7 +84,7 @@ class SearchView(param.Parameterized):
 
     @param.depends("hits", "message")
     def _results(self) -> pn.viewable.Viewable:
-        parts = [pn.pane.Markdown(self.message, css_classes=["search-status"])]
+        parts = [pn.pane.HTML(html.escape(self.message), css_classes=["search-status"])]
         if len(self.hits):
             parts.append(thumbnail_grid(self.state, self.hits, css_class="search-hit", ncols=6))
         return pn.Column(*parts, sizing_mode="stretch_width")
@@ -107,3 +120,35 @@ class SearchView(param.Parameterized):
             self._results,
             sizing_mode="stretch_width",
         )
+
+
+def _gunzip(data: bytes) -> bytes:
+    """``data`` itself, or its gzip content (``.fits.gz``) unpacked in memory up to :data:`MAX_UPLOAD_BYTES`."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    unpack = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = unpack.decompress(data, MAX_UPLOAD_BYTES + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not a valid gzip file ({exc}); upload the .fits or re-compress it") from None
+    if len(out) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"unpacks to more than {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller cutout")
+    if not unpack.eof:
+        raise ValueError("the gzip file is truncated; upload it again")
+    return out
+
+
+def _shown_name(filename: str, limit: int = 80) -> str:
+    """The upload's base name as shown in messages, shortened to ``limit`` characters."""
+    name = Path(str(filename or "")).name or "the upload"
+    return name if len(name) <= limit else f"{name[: limit - 1]}…"
+
+
+def _renamed(text: str, path: Path, shown: str) -> str:
+    """``text`` with the temporary file's path and name replaced by the upload's name."""
+    return text.replace(str(path), shown).replace(path.name, shown)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

@@ -14,6 +14,37 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts (``-k``, ``--top``, ``--workers``, ...): a whole number >= 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type for counts where 0 means none or all (``--retries``, ``--components``): a whole number >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one >= {low}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is too small; give a whole number >= {low}")
+    return value
+
+
+def require_tiles(run: RunDir) -> None:
+    """Exit with the command to run when ``run`` does not exist or holds no ingested tiles."""
+    make = f"`radioexplore ingest FITS... --run {run.root}` or `radioexplore demo --run {run.root}`"
+    if not run.root.exists():
+        raise SystemExit(f"error: run directory {run.root} does not exist; make one with {make}")
+    if not run.root.is_dir():
+        raise SystemExit(f"error: --run {run.root} is a file, not a run directory; give the run's folder")
+    if not run.tiles_table.is_file():
+        raise SystemExit(f"error: {run.root} has no tiles ({run.tiles_table.name} is missing); run {make} first")
+
+
 def run_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, type=Path, help="run directory (created if absent)")
 
@@ -23,7 +54,8 @@ def name_arg(p: argparse.ArgumentParser) -> None:
 
 
 def embedding_name(run: RunDir, name: str | None) -> str:
-    """``name`` if given, else the run's default embedding; exits with a hint when there is none."""
+    """``name`` if given, else the run's default embedding; exits with a hint when there is none (or no run)."""
+    require_tiles(run)
     if name:
         return name
     default = run.default_embedding()
@@ -41,8 +73,10 @@ def dask_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         "worker sees under the same path.",
     )
     g.add_argument("--dask", action="store_true", help="fan out over a local Dask cluster (or --scheduler)")
-    g.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
-    g.add_argument("--threads-per-worker", type=int, default=1, help="tasks each local worker runs at once (default 1)")
+    g.add_argument("--workers", type=positive_int, default=2, help="local worker processes (default 2)")
+    g.add_argument(
+        "--threads-per-worker", type=positive_int, default=1, help="tasks each local worker runs at once (default 1)"
+    )
     g.add_argument(
         "--scheduler",
         metavar="ADDR",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from radioexplore.commands.common import non_negative_int, positive_int
+
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from radioexplore.fetch import FetchConfig, FetchError, fetch_cutouts, read_positions
@@ -44,8 +46,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="folder for the cutouts and manifest.jsonl")
     p.add_argument("--protocol", choices=("sia", "sia2"), default="sia", help="SIA 1.0 (default) or SIA 2.0")
     p.add_argument("--size", type=float, default=3.0, help="cutout size in arcmin (SIA SIZE; SIA2 circle diameter)")
-    p.add_argument("--max-per-position", type=int, default=1, help="images kept per position (default 1)")
-    p.add_argument("--retries", type=int, default=3, help="extra attempts after a failed query or download")
+    p.add_argument("--max-per-position", type=positive_int, default=1, help="images kept per position (default 1)")
+    p.add_argument(
+        "--retries", type=non_negative_int, default=3, help="extra attempts after a failed query or download"
+    )
     p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one request")
     p.set_defaults(func=cmd_fetch)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
+from radioexplore.commands.common import non_negative_int, positive_int
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.rundir import RunDir, RunDirError
 
@@ -23,7 +24,9 @@ def _store(args: argparse.Namespace):
 
     run = RunDir(args.run)
     if not run.root.is_dir():
-        raise SystemExit(f"error: {run.root} is not a run directory")
+        raise SystemExit(
+            f"error: {run.root} is not a run directory; give the folder made by `radioexplore ingest` or `demo`"
+        )
     try:
         return LabelStore.for_run(run, who=getattr(args, "who", None), session=getattr(args, "session", None))
     except LabelStoreError as exc:  # a damaged labels.sqlite: say how to restore it
@@ -250,7 +253,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--blend", choices=sorted(BLENDS), default=d.blend, help="how anomaly and predicted interest combine"
     )
-    p.add_argument("--components", type=int, default=d.n_components, help="PCA components the regressor sees (0: all)")
+    p.add_argument(
+        "--components", type=non_negative_int, default=d.n_components, help="PCA components the regressor sees (0: all)"
+    )
     p.add_argument("--weight", type=float, default=d.weight, help="share of predicted interest in the 'mix' blend")
     p.add_argument(
         "--spread",
@@ -258,7 +263,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=d.spread,
         help="how far a label reaches the touching tiles of its field, 0-1 (0: not at all)",
     )
-    p.add_argument("--queue", type=int, default=10, help="how many tiles of the new review queue to print")
+    p.add_argument("--queue", type=positive_int, default=10, help="how many tiles of the new review queue to print")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rerank)
 
@@ -268,7 +273,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--tiles", help="tile id(s), comma-separated")
     src.add_argument("--fits", type=Path, help="a FITS cutout, embedded with the run's backbone and scaling")
-    p.add_argument("-k", type=int, default=10, help="number of tiles to return")
+    p.add_argument("-k", type=positive_int, default=10, help="number of tiles to return")
     p.add_argument("--mode", choices=("mean", "union"), default="mean", help="how several tiles make one query")
     p.add_argument(
         "--scaling-from",
@@ -281,7 +286,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _run_arg(p)
     _name_arg(p)
     sel = p.add_mutually_exclusive_group(required=True)
-    sel.add_argument("--top", type=int, help="the N top-ranked tiles")
+    sel.add_argument("--top", type=positive_int, help="the N top-ranked tiles")
     sel.add_argument("--label", help="tiles whose current labels include this one")
     sel.add_argument("--tiles", help="tile ids, comma-separated")
     p.add_argument("--ranking", choices=("anomaly", "active"), default="anomaly", help="which ranking --top takes")

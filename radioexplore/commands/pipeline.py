@@ -11,6 +11,7 @@ from radioexplore.commands.common import dask_args as _dask_args
 from radioexplore.commands.common import dask_client_of as _dask_client_of
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
+from radioexplore.commands.common import non_negative_int, positive_int, require_tiles
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.isolation import STANDARDISE, RankConfig, parse_flags
 from radioexplore.rundir import RunDir, RunDirError
@@ -112,6 +113,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radioexplore.embedding import EmbedConfig, embed_run
 
     run = RunDir(args.run)
+    require_tiles(run)
     config = EmbedConfig(
         name=args.name or "vit",
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
@@ -215,8 +217,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the pipeline sub-commands."""
     p = sub.add_parser("simulate", help="simulate a MeerKAT-like survey (FITS images + truth catalogue)")
     p.add_argument("--out", type=Path, help="output folder for the FITS images and catalogues")
-    p.add_argument("--fields", type=int, default=16, help="number of fields (default 16)")
-    p.add_argument("--size", type=int, default=2048, help="image side in pixels (default 2048)")
+    p.add_argument("--fields", type=positive_int, default=16, help="number of fields (default 16)")
+    p.add_argument("--size", type=positive_int, default=2048, help="image side in pixels (default 2048)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same survey")
     p.add_argument("--naxis", type=int, choices=(2, 4), default=4, help="write 2-D or 4-D (FREQ, STOKES) images")
     p.add_argument(
@@ -225,8 +227,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="PNG",
         help="save a labelled grid of example tiles, one row per kind (cut from --out when given)",
     )
-    p.add_argument("--preview-per-row", type=int, default=5, help="examples per kind in the preview grid")
-    p.add_argument("--tile", type=int, default=256, help="tile size of the preview panels, pixels")
+    p.add_argument("--preview-per-row", type=positive_int, default=5, help="examples per kind in the preview grid")
+    p.add_argument("--tile", type=positive_int, default=256, help="tile size of the preview panels, pixels")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(
@@ -237,7 +239,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("fits", nargs="*", type=Path, help="FITS images (2-4 axes)")
     _run_arg(p)
-    p.add_argument("--tile", type=int, default=256, help="crop size in pixels (seed 000: 256)")
+    p.add_argument("--tile", type=positive_int, default=256, help="crop size in pixels (seed 000: 256)")
     p.add_argument(
         "--scaling",
         default=None,
@@ -308,17 +310,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", help="name of this embedding set (default: vit)")
     p.add_argument("--random-init", action="store_true", help="use a randomly initialised network (a baseline)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument(
         "--input-px",
-        type=int,
+        type=positive_int,
         help="side tiles are resized to before the network (default: their own, at least the backbone's "
         "training input and at most 256)",
     )
     _dask_args(p).add_argument(
         "--block-tiles",
-        type=int,
+        type=positive_int,
         default=1024,
         help="tiles per Dask task with --dask (rounded up to whole batches; default 1024)",
     )
@@ -341,11 +343,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--sample-above",
-        type=int,
+        type=non_negative_int,
         default=200_000,
         help="fit on a random sample above this many tiles and place the rest (see --place)",
     )
-    p.add_argument("--sample-size", type=int, default=100_000, help="size of that random sample")
+    p.add_argument("--sample-size", type=positive_int, default=100_000, help="size of that random sample")
     p.add_argument(
         "--place",
         choices=("auto", "neighbours", "transform"),
@@ -354,7 +356,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(neighbours, fast), with the method's own transform (slow for UMAP / t-SNE), or auto "
         "(transform for pca, neighbours otherwise)",
     )
-    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours")
+    p.add_argument("--n-neighbors", type=positive_int, default=15, help="UMAP neighbours")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")
     p.add_argument("--seed", type=int, default=0)
@@ -363,12 +365,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
     _run_arg(p)
     _name_arg(p)
-    p.add_argument("--trees", type=int, default=200, help="number of trees (seed 002: 200)")
+    p.add_argument("--trees", type=positive_int, default=200, help="number of trees (seed 002: 200)")
     p.add_argument("--max-samples", type=float, default=0.02, help="fraction of tiles per tree (seed 002: 0.02)")
     p.add_argument("--contamination", type=float, default=0.001, help="fraction flagged as outliers (seed 002: 0.001)")
     p.add_argument(
         "--top-k",
-        type=int,
+        type=positive_int,
         help="rank on the K embedding features a LightGBM classifier of the labelled tiles finds most telling "
         "of interesting ones (seed 002: 5-10; needs labels)",
     )
@@ -391,7 +393,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--min-group",
-        type=int,
+        type=non_negative_int,
         default=RankConfig.min_group,
         help="--standardise field: fields with fewer ranked tiles use the run's statistics (default %(default)s)",
     )
@@ -402,13 +404,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _run_arg(p)
     _name_arg(p)
     p.add_argument("--tile", type=int, required=True, help="tile id (row of tiles.parquet)")
-    p.add_argument("-k", type=int, default=8, help="number of neighbours")
+    p.add_argument("-k", type=positive_int, default=8, help="number of neighbours")
     p.set_defaults(func=cmd_neighbours)
 
     p = sub.add_parser("demo", help="simulate a survey and run every stage on it")
     _run_arg(p)
-    p.add_argument("--fields", type=int, default=16)
-    p.add_argument("--size", type=int, default=2048)
+    p.add_argument("--fields", type=positive_int, default=16)
+    p.add_argument("--size", type=positive_int, default=2048)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--checkpoint", type=Path, help="backbone checkpoint, or a shipped one by name (demo, real); default: demo"

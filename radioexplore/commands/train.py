@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 from radioexplore.assets import realdata_dir
+from radioexplore.commands.common import positive_int
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.rundir import RunDir
 
@@ -50,13 +51,13 @@ def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu or cuda (default: the recipe's, normally auto)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="torch CPU threads per process (default: the recipe's); on a busy CPU 1 thread per process "
         "is often faster than several, and torchrun --nproc_per_node 2 uses two cores without thread contention",
     )
     p.add_argument(
         "--max-steps",
-        type=int,
+        type=positive_int,
         help="stop (with a checkpoint) after this many global steps; run again to continue",
     )
     p.add_argument(
@@ -73,7 +74,7 @@ def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", type=Path, help="also copy the final backbone checkpoint to this path")
     p.add_argument(
         "--nproc",
-        type=int,
+        type=positive_int,
         default=1,
         help="start this many local processes (DistributedDataParallel, gloo on CPU, one GPU each on CUDA), "
         "each with one CPU thread unless --threads says otherwise; the torchrun-free way to use several cores",
@@ -286,16 +287,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="backbone checkpoint, or a shipped one by name (demo, real); default: every shipped checkpoint "
         "(the simulated-survey checks use demo)",
     )
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    p.add_argument("--pca-dims", type=int, default=100, help="PCA components before the linear layer (seed 000: 100)")
+    p.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument(
+        "--pca-dims", type=positive_int, default=100, help="PCA components before the linear layer (seed 000: 100)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and of the random network")
     p.add_argument(
-        "--attention-tiles", type=int, default=64, help="at most this many extended-source tiles for the attention test"
+        "--attention-tiles",
+        type=positive_int,
+        default=64,
+        help="at most this many extended-source tiles for the attention test",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument(
         "--input-px",
-        type=int,
+        type=positive_int,
         help="side images are resized to before the networks (default: their own, at least the backbone's "
         "training input and at most 256, as embed does)",
     )
