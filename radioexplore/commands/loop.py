@@ -81,6 +81,25 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
     return 1 if report.refused and args.strict else 0
 
 
+def cmd_labels_moc(args: argparse.Namespace) -> int:
+    from radioexplore.fitsio import FitsReadError
+    from radioexplore.moc import reviewed_moc, write_moc
+
+    run = RunDir(args.run)
+    try:
+        result = reviewed_moc(run, args.order)
+    except (ValueError, FileNotFoundError, FitsReadError) as exc:
+        return _error(exc)
+    if result.n_tiles == 0:
+        return _error(f"no tile of {run.root} carries a label or an interest score yet: nothing to map")
+    path = write_moc(result.moc, args.out)
+    skipped = f"; {result.n_without_wcs} without a celestial WCS left out" if result.n_without_wcs else ""
+    print(
+        f"wrote {path}: {result.n_tiles} labelled tiles, {result.area_deg2:.4f} deg2 at order {result.order}{skipped}"
+    )
+    return 0
+
+
 def cmd_rerank(args: argparse.Namespace) -> int:
     from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 
@@ -203,6 +222,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--who", help="annotator for rows that name none (default: your login name)")
     q.add_argument("--strict", action="store_true", help="exit with status 1 when any row was refused")
     q.set_defaults(func=cmd_labels_import)
+    q = lsub.add_parser("moc", help="write a FITS MOC of the reviewed sky (tiles with a label or an interest score)")
+    _run_arg(q)
+    q.add_argument("--out", type=Path, required=True, help="FITS MOC file to write")
+    q.add_argument("--order", type=int, help="MOC order, 0-29 (default: cells about two image pixels across)")
+    q.set_defaults(func=cmd_labels_moc)
 
     d = ActiveConfig()
     p = sub.add_parser(
@@ -250,7 +274,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--tiles", help="tile ids, comma-separated")
     p.add_argument("--ranking", choices=("anomaly", "active"), default="anomaly", help="which ranking --top takes")
     p.add_argument(
-        "--format", choices=sorted(EXPORTERS), required=True, help="csv, votable, fits, ds9 or cutouts (zip)"
+        "--format",
+        choices=sorted(EXPORTERS),
+        required=True,
+        help="csv, votable, fits, ds9, cutouts (zip) or moc (FITS MOC of the tiles' sky)",
     )
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.set_defaults(func=cmd_export)

@@ -1,0 +1,111 @@
+"""Out to the astronomer's other tools: UCDs and units in the VOTable, MOCs of the candidates and of
+the reviewed sky, SAMP to and from a hub the test starts, and the review coverage summary."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.io.votable import parse_single_table
+from astropy.io.votable.ucd import check_ucd
+
+from radioexplore.labels import LabelStore
+from radioexplore.planted import PlantedConfig, planted_embeddings
+from radioexplore.rundir import RunDir, write_npy
+from tests.conftest import ingest_with_truth
+
+#: Planted kinds of the sky run's embeddings, and the interest an astronomer gives each.
+PLANTED = PlantedConfig(n=256, dim=32, latent=8, clusters=4, extended_fraction=0.1, peculiar_fraction=0.08, seed=2)
+INTEREST = {"peculiar": 5, "extended": 3, "ordinary": 1, "boring": 1}
+
+
+@pytest.fixture(scope="module")
+def sky_run(tmp_path_factory) -> RunDir:
+    """Four simulated 256 px fields (1.5 arcsec pixels) in 32 px tiles (256), with planted embeddings, ranked."""
+    from radioexplore.isolation import rank_run
+    from radioexplore.simulate import SimulationConfig, simulate_survey
+
+    survey = tmp_path_factory.mktemp("sky_survey")
+    simulate_survey(survey, SimulationConfig(fields=4, size_px=256, seed=3), progress=False)
+    run = ingest_with_truth(survey, tmp_path_factory.mktemp("sky") / "run", tile_px=32)
+    emb, _ = planted_embeddings(PLANTED)
+    assert len(emb) == len(run.read_tiles())
+    write_npy(emb, run.embeddings("planted"))
+    rank_run(run, "planted")
+    run.record("embed", {}, key="planted", default_embedding="planted")
+    return run
+
+
+def _tile_area_deg2(run: RunDir, ids) -> tuple[float, float]:
+    """Sum of the tiles' areas and outlines in deg2 and deg, from the pixel boxes and each header's pixel scale."""
+    tiles = run.read_tiles().set_index("tile_id").loc[list(ids)]
+    area = perimeter = 0.0
+    for row in tiles.itertuples():
+        header = fits.getheader(row.file)
+        side = row.size * abs(header["CDELT2"])
+        area += side**2
+        perimeter += 4 * side
+    return area, perimeter
+
+
+def test_votable_export_carries_ucds_and_units(sky_run, tmp_path, cli_main):
+    out = tmp_path / "c.xml"
+    cli_main("export", "--run", sky_run.root, "--tiles", "3,17,20", "--format", "votable", "--out", out)
+    table = parse_single_table(out)
+    fields = {f.name: f for f in table.fields}
+    assert fields["ra"].ucd == "pos.eq.ra;meta.main" and str(fields["ra"].unit) == "deg"
+    assert fields["dec"].ucd == "pos.eq.dec;meta.main" and str(fields["dec"].unit) == "deg"
+    assert fields["tile_id"].ucd == "meta.id;meta.main"
+    assert fields["noise_rms"].ucd.startswith("instr.det.noise") and fields["noise_rms"].unit.to_string() == "Jy / beam"
+    assert str(fields["x0"].unit) == "pix" and fields["x0"].ucd == "pos.cartesian.x;instr.det"
+    for f in table.fields:  # every column has a UCD of the IVOA vocabulary
+        assert f.ucd and check_ucd(f.ucd, check_controlled_vocabulary=True), f.name
+    tiles = sky_run.read_tiles().set_index("tile_id")
+    data = table.to_table()
+    assert list(data["tile_id"]) == [3, 17, 20]
+    np.testing.assert_allclose(data["noise_rms"], tiles.loc[[3, 17, 20], "noise_rms"])
+
+
+def test_moc_of_the_candidates_has_the_tiles_area(sky_run, tmp_path, cli_main):
+    from mocpy import MOC
+
+    ids = [0, 1, 2, 5, 20]  # 0, 1 and 2 touch: the MOC is their union
+    out = tmp_path / "c.moc.fits"
+    cli_main("export", "--run", sky_run.root, "--tiles", ",".join(map(str, ids)), "--format", "moc", "--out", out)
+    moc = MOC.from_fits(out)
+    area = moc.sky_fraction * 4 * np.pi * (180 / np.pi) ** 2
+    expected, perimeter = _tile_area_deg2(sky_run, ids)
+    cell = MOC.order_to_spatial_resolution(moc.max_order).to_value("deg")
+    # a MOC holds every cell a box touches: at least the boxes, at most about one cell more along their outline
+    assert expected * (1 - 1e-4) <= area <= expected + perimeter * cell
+    assert cell * 3600 <= 2 * 1.5  # the default order: cells no wider than two pixels
+    tiles = sky_run.read_tiles().set_index("tile_id")
+    inside = moc.contains_lonlat(tiles["ra"].to_numpy() * u.deg, tiles["dec"].to_numpy() * u.deg)
+    assert set(np.flatnonzero(inside)) == set(ids)
+
+
+def test_moc_of_the_reviewed_sky_grows_with_the_labels(sky_run, tmp_path, cli_main):
+    import shutil
+
+    from mocpy import MOC
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(sky_run.root, run.root)
+    code, _, err = cli_main("labels", "moc", "--run", run.root, "--out", tmp_path / "none.fits", check=False)
+    assert code == 2 and "no tile" in err and "label" in err and len(err.strip().splitlines()) == 1
+    store = LabelStore.for_run(run, who="ada")
+    store.add(4, "COMPACT", interest=2)
+    store.add(30, "PECULIAR")
+    event = store.add(9, interest=5)
+    store.undo(event.event_id)  # retracted: tile 9 carries nothing
+    _, out, _ = cli_main("labels", "moc", "--run", run.root, "--out", tmp_path / "r.fits", "--order", 16)
+    assert "2 labelled tiles" in out and "order 16" in out
+    moc = MOC.from_fits(tmp_path / "r.fits")
+    assert moc.max_order == 16
+    expected, perimeter = _tile_area_deg2(run, [4, 30])
+    area = moc.sky_fraction * 4 * np.pi * (180 / np.pi) ** 2
+    assert expected * (1 - 1e-4) <= area <= expected + perimeter * MOC.order_to_spatial_resolution(16).to_value("deg")
+    tiles = run.read_tiles().set_index("tile_id")
+    inside = moc.contains_lonlat(tiles["ra"].to_numpy() * u.deg, tiles["dec"].to_numpy() * u.deg)
+    assert set(np.flatnonzero(inside)) == {4, 30}
