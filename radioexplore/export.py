@@ -246,27 +246,32 @@ def write_ds9(table: pd.DataFrame, out: Path) -> Path:
 
 def write_cutouts(table: pd.DataFrame, out: Path) -> Path:
     """A zip of one FITS cutout per tile (pixels of the source image, its WCS sliced to the box) and the table as CSV."""
-    from astropy.io import fits
-
     images = _ImageCache()
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for row in table.itertuples(index=False):
-                image = images.image(row.file, row.tile_id)
-                x0, y0, size = int(row.x0), int(row.y0), int(row.size)
-                data = image.read_box(x0, y0, size)
-                header = image.header.copy()
-                if image.wcs is not None:
-                    header.update(image.wcs.slice((slice(y0, y0 + size), slice(x0, x0 + size))).to_header())
-                header["TILE_ID"] = (int(row.tile_id), "radioexplore tile id")
-                header["FIELD"] = (str(row.field), "field (source image) of the tile")
-                header["ORIGFILE"] = (Path(row.file).name, "source image")
-                header["X0"], header["Y0"] = (x0, "0-based pixel column of the box in ORIGFILE"), (y0, "0-based row")
                 buf = io.BytesIO()
-                fits.PrimaryHDU(data, header).writeto(buf)
+                cutout_hdu(images.image(row.file, row.tile_id), row).writeto(buf)
                 zf.writestr(f"tile_{int(row.tile_id):07d}_{row.field}.fits", buf.getvalue())
             zf.writestr("candidates.csv", table.to_csv(index=False))
     return out
+
+
+def cutout_hdu(image: Any, row: Any):
+    """The FITS HDU of one tile (a row with ``tile_id, field, file, x0, y0, size``): its pixels cut
+    from ``image`` (a :class:`~radioexplore.fitsio.FitsImage`), the image's WCS sliced to the box."""
+    from astropy.io import fits
+
+    x0, y0, size = int(row.x0), int(row.y0), int(row.size)
+    data = image.read_box(x0, y0, size)
+    header = image.header.copy()
+    if image.wcs is not None:
+        header.update(image.wcs.slice((slice(y0, y0 + size), slice(x0, x0 + size))).to_header())
+    header["TILE_ID"] = (int(row.tile_id), "radioexplore tile id")
+    header["FIELD"] = (str(row.field), "field (source image) of the tile")
+    header["ORIGFILE"] = (Path(row.file).name, "source image")
+    header["X0"], header["Y0"] = (x0, "0-based pixel column of the box in ORIGFILE"), (y0, "0-based row")
+    return fits.PrimaryHDU(data, header)
 
 
 def write_moc_table(table: pd.DataFrame, out: Path) -> Path:

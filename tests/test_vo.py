@@ -109,3 +109,115 @@ def test_moc_of_the_reviewed_sky_grows_with_the_labels(sky_run, tmp_path, cli_ma
     tiles = run.read_tiles().set_index("tile_id")
     inside = moc.contains_lonlat(tiles["ra"].to_numpy() * u.deg, tiles["dec"].to_numpy() * u.deg)
     assert set(np.flatnonzero(inside)) == {4, 30}
+
+
+# -- SAMP -------------------------------------------------------------------------------------------
+WAIT = 20  # seconds any one message may take to arrive
+
+
+@pytest.fixture
+def hub(tmp_path):
+    """A SAMP hub on localhost (standard profile only, its lock file in the test's folder), stopped after."""
+    from pyvo.samp import SAMPHubServer
+
+    server = SAMPHubServer(web_profile=False, lockfile=str(tmp_path / "samp.lock"), label="test")
+    server.start(wait=False)
+    yield server
+    server.stop()
+
+
+class _Viewer:
+    """A stand-in for DS9 / TOPCAT: a client that records what it is sent."""
+
+    def __init__(self, hub) -> None:
+        import queue
+
+        from pyvo.samp import SAMPIntegratedClient
+
+        self.received: queue.Queue = queue.Queue()
+        self.client = SAMPIntegratedClient(name="viewer")
+        self.client.connect(hub_params=hub.params)
+        for mtype in ("image.load.fits", "table.load.votable"):
+            self.client.bind_receive_notification(mtype, self._got)
+
+    def _got(self, private_key, sender_id, mtype, params, extra) -> None:
+        self.received.put((mtype, params))
+
+    def next(self) -> tuple[str, dict]:
+        return self.received.get(timeout=WAIT)
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def test_samp_sends_the_tile_and_a_table_and_maps_positions_and_rows_back(sky_run, hub, tmp_path):
+    import queue
+
+    from astropy.wcs import WCS
+
+    from radioexplore.export import candidate_table
+    from radioexplore.fitsio import read_image
+    from radioexplore.samp import SampLink, url_path
+
+    tiles = sky_run.read_tiles().set_index("tile_id")
+    opened: queue.Queue = queue.Queue()
+    viewer = _Viewer(hub)
+    link = SampLink(sky_run, on_tile=opened.put, workdir=tmp_path / "sent").connect(hub_params=hub.params)
+    try:
+        # out: the tile as a FITS image with its WCS
+        assert link.send_tile(17) == [viewer.client.get_public_id()]
+        mtype, params = viewer.next()
+        assert mtype == "image.load.fits" and params["url"].startswith("file://")
+        with fits.open(url_path(params["url"])) as hdul:
+            data, header = hdul[0].data, hdul[0].header
+        box = tiles.loc[17]
+        source = read_image(box["file"])
+        assert header["TILE_ID"] == 17
+        np.testing.assert_array_equal(data, source.read_box(int(box["x0"]), int(box["y0"]), int(box["size"])))
+        ra, dec = WCS(header).pixel_to_world_values(5.0, 7.0)
+        ra0, dec0 = source.pixel_to_world(np.array([box["x0"] + 5.0]), np.array([box["y0"] + 7.0]))
+        assert ra == pytest.approx(ra0[0]) and dec == pytest.approx(dec0[0])
+        # out: a candidate table as a VOTable with UCDs
+        ids = [40, 3, 200]
+        link.send_table(candidate_table(sky_run, ids), "top3")
+        mtype, params = viewer.next()
+        assert mtype == "table.load.votable" and params["name"] == "top3"
+        table = parse_single_table(url_path(params["url"]))
+        assert list(table.array["tile_id"]) == ids
+        assert {f.name: f.ucd for f in table.fields}["ra"] == "pos.eq.ra;meta.main"
+
+        # back: a sky position (a call, answered with the tile) and a highlighted row (a notification)
+        me = link.client.get_public_id()
+        ra, dec = source.pixel_to_world(np.array([box["x0"] + 2.0]), np.array([box["y0"] + 29.0]))
+        reply = viewer.client.ecall_and_wait(me, "coord.pointAt.sky", str(WAIT), ra=str(ra[0]), dec=str(dec[0]))
+        assert reply["samp.status"] == "samp.ok" and reply["samp.result"]["tile_id"] == "17"
+        assert opened.get(timeout=WAIT) == 17
+        far = viewer.client.ecall_and_wait(me, "coord.pointAt.sky", str(WAIT), ra="10.0", dec="45.0")
+        assert far["samp.status"] == "samp.warning" and opened.empty()  # on no tile: nothing opens
+        viewer.client.enotify(
+            me, "table.highlight.row", **{"table-id": params["table-id"], "url": params["url"], "row": "2"}
+        )
+        assert opened.get(timeout=WAIT) == 200
+        # a row of a table this link did not send: read from the table at the URL
+        reply = viewer.client.ecall_and_wait(
+            me, "table.highlight.row", str(WAIT), **{"table-id": "elsewhere", "url": params["url"], "row": "1"}
+        )
+        assert reply["samp.result"]["tile_id"] == "3" and opened.get(timeout=WAIT) == 3
+    finally:
+        link.close()
+        viewer.close()
+    assert not link.connected
+
+
+def test_samp_without_a_hub_says_so_in_one_line(sky_run, tmp_path):
+    from radioexplore.samp import SampLink, SampUnavailable
+
+    missing = {"samp.hub.xmlrpc.url": "http://127.0.0.1:9/", "samp.secret": "x", "samp.profile.version": "1.3"}
+    link = SampLink(sky_run)
+    with pytest.raises(SampUnavailable) as info:
+        link.connect(hub_params=missing)
+    assert "no SAMP hub is running" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(SampUnavailable):
+        link.send_tile(0)
+    link.close()
+    assert not link.workdir.exists()
