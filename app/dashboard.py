@@ -17,6 +17,7 @@ from app.views.missing import missing_page
 from app.views.probe import ProbeView
 from app.views.queue import QueueView
 from app.views.ranking import RankingView
+from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.tile import TileView
 from radioexplore.rundir import RunDir
@@ -75,7 +76,12 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
             RankingView(state=state),
             sizing_mode="stretch_width",
         ),
-        pn.Column(tile_view, pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False), width=760),
+        pn.Column(
+            tile_view,
+            pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
+            pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
+            width=760,
+        ),
         sizing_mode="stretch_width",
         name="Explore",
     )

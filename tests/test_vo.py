@@ -16,7 +16,17 @@ from radioexplore.rundir import RunDir, write_npy
 from tests.conftest import ingest_with_truth
 
 #: Planted kinds of the sky run's embeddings, and the interest an astronomer gives each.
-PLANTED = PlantedConfig(n=256, dim=32, latent=8, clusters=4, extended_fraction=0.1, peculiar_fraction=0.08, seed=2)
+PLANTED = PlantedConfig(
+    n=256,
+    dim=32,
+    latent=8,
+    clusters=4,
+    extended_fraction=0.1,
+    peculiar_fraction=0.08,
+    peculiar_shift=8,
+    spread=0.3,
+    seed=2,
+)
 INTEREST = {"peculiar": 5, "extended": 3, "ordinary": 1, "boring": 1}
 
 
@@ -221,3 +231,107 @@ def test_samp_without_a_hub_says_so_in_one_line(sky_run, tmp_path):
         link.send_tile(0)
     link.close()
     assert not link.workdir.exists()
+
+
+def test_app_sends_over_samp_opens_what_comes_back_and_says_when_no_hub_runs(sky_run, hub, tmp_path):
+    import shutil
+
+    from app.state import ExplorerState
+    from app.views.samp import SampView
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(sky_run.root, run.root)
+    state = ExplorerState(run)
+    missing = {"samp.hub.xmlrpc.url": "http://127.0.0.1:9/", "samp.secret": "x", "samp.profile.version": "1.3"}
+    offline = SampView(state=state, hub_params=missing)
+    state.selected_tile = 4
+    offline.send_tile()
+    assert offline.message.startswith("No SAMP hub is running") and "\n" not in offline.message
+    assert state.selected_tile == 4  # the rest goes on
+
+    viewer = _Viewer(hub)
+    view = SampView(state=state, hub_params=hub.params)
+    try:
+        view.send_tile()
+        mtype, params = viewer.next()
+        assert mtype == "image.load.fits" and "tile 4" in params["name"]
+        assert view.message == "Sent tile 4 as FITS to viewer."
+        view.top = 5
+        view.send_table()
+        mtype, params = viewer.next()
+        top5 = state.top_anomalies(5)["tile_id"].tolist()
+        assert mtype == "table.load.votable" and list(parse_single_table(params["url"][7:]).array["tile_id"]) == top5
+        assert view.message == "Sent 5 candidates as a VOTable to viewer."
+        tiles = run.read_tiles().set_index("tile_id")
+        me = view.link.client.get_public_id()
+        viewer.client.ecall_and_wait(
+            me, "coord.pointAt.sky", str(WAIT), ra=str(tiles.loc[150, "ra"]), dec=str(tiles.loc[150, "dec"])
+        )
+        assert state.selected_tile == 150 and "Opened tile 150" in view.message
+    finally:
+        view.close()
+        viewer.close()
+
+
+# -- review coverage and the stopping signal --------------------------------------------------------
+def _estimate(out: str) -> int:
+    import re
+
+    found = re.search(r"left unseen: about (\d+) of (\d+) unseen ranked tiles", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_labels_summary_prints_coverage_and_the_estimate_falls_as_high_interest_tiles_are_labelled(
+    sky_run, tmp_path, cli_main
+):
+    import re
+    import shutil
+
+    from radioexplore.active import ActiveRanker
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(sky_run.root, run.root)
+    _, out, _ = cli_main("labels", "summary", "--run", run.root)
+    assert "seen 0 (0.0%), labelled 0 (0.0%)" in out and "no interest scores yet" in out
+    assert "labelled 0.0000 of" in out and out.count("field_00") == 4
+
+    _, truth = planted_embeddings(PLANTED)
+    kind = truth["kind"].to_numpy()
+    exclude = ActiveRanker.from_run(run, "planted").exclude
+    ranked = np.ones(len(kind), dtype=bool) if exclude is None else ~exclude
+    rng = np.random.default_rng(0)
+    peculiar = rng.permutation(np.flatnonzero((kind == "peculiar") & ranked))
+    extended = rng.permutation(np.flatnonzero((kind == "extended") & ranked))
+    ordinary = rng.permutation(np.flatnonzero(np.isin(kind, ["ordinary", "boring"]) & ranked))
+    store = LabelStore.for_run(run, who="ada")
+    first = [*peculiar[:5], *extended[:5], *ordinary[:15]]
+    for tile in first:
+        store.add(int(tile), interest=INTEREST[kind[tile]])
+    looked = store.add(int(ordinary[15]), "COMPACT")
+    store.undo(looked.event_id)  # seen, but carries nothing now
+    _, out, _ = cli_main("labels", "summary", "--run", run.root)
+    n = len(kind)
+    assert f"seen 26 ({100 * 26 / n:.1f}%), labelled 25 ({100 * 25 / n:.1f}%)" in out
+    fields = run.read_tiles()["field"].to_numpy()
+    for field in np.unique(fields):  # per field: tiles, seen, labelled
+        row = next(line.split() for line in out.splitlines() if line.strip().startswith(field))
+        on_field = fields[np.array(first)] == field
+        assert int(row[1]) == (fields == field).sum() and int(row[3]) == on_field.sum()
+    area = float(re.search(r"sky: labelled ([\d.]+) of", out).group(1))
+    expected, perimeter = _tile_area_deg2(run, first)
+    assert expected * (1 - 1e-3) <= area <= expected + perimeter * 3 / 3600 + 1e-4
+    remaining = len(peculiar) - 5
+    before = _estimate(out)
+    assert 0 < before <= remaining + 2  # the model finds most of the unseen peculiar tiles, few others
+
+    for tile in peculiar[5:12]:  # the astronomer finds seven more
+        store.add(int(tile), interest=5)
+    _, out, _ = cli_main("labels", "summary", "--run", run.root)
+    after = _estimate(out)
+    assert after < before
+
+    for tile in peculiar[12:]:  # and then the rest
+        store.add(int(tile), interest=5)
+    _, out, _ = cli_main("labels", "summary", "--run", run.root)
+    assert _estimate(out) < after and _estimate(out) <= 1

@@ -100,6 +100,21 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels_summary(args: argparse.Namespace) -> int:
+    from radioexplore.coverage import review_coverage
+    from radioexplore.fitsio import FitsReadError
+
+    run = RunDir(args.run)
+    if not run.root.is_dir():
+        return _error(f"{run.root} is not a run directory")
+    try:
+        coverage = review_coverage(run, args.name, args.threshold)
+    except (ValueError, FileNotFoundError, FitsReadError) as exc:
+        return _error(exc)
+    print("\n".join(coverage.lines()))
+    return 0
+
+
 def cmd_rerank(args: argparse.Namespace) -> int:
     from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 
@@ -227,6 +242,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", type=Path, required=True, help="FITS MOC file to write")
     q.add_argument("--order", type=int, help="MOC order, 0-29 (default: cells about two image pixels across)")
     q.set_defaults(func=cmd_labels_moc)
+    q = lsub.add_parser(
+        "summary", help="review coverage (tiles, sky area, fields) and how many high-interest tiles remain unseen"
+    )
+    _run_arg(q)
+    _name_arg(q)
+    q.add_argument("--threshold", type=float, default=4.0, help="predicted interest (1-5) that counts as high")
+    q.set_defaults(func=cmd_labels_summary)
 
     d = ActiveConfig()
     p = sub.add_parser(
