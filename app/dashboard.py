@@ -10,6 +10,7 @@ import holoviews as hv
 import panel as pn
 
 from app.state import ExplorerState
+from app.views.coverage import CoverageView
 from app.views.export import ExportView
 from app.views.labels import LabelPanel
 from app.views.map import MapView
@@ -87,7 +88,7 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
     )
     tabs = pn.Tabs(
         explore,
-        pn.Column(queue, name="Review queue"),
+        pn.Column(queue, pn.Card(CoverageView(state=state), title="Coverage and what is left"), name="Review queue"),
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
         pn.Column(ProbeView(state=state), name="Probe"),

@@ -335,3 +335,18 @@ def test_labels_summary_prints_coverage_and_the_estimate_falls_as_high_interest_
         store.add(int(tile), interest=5)
     _, out, _ = cli_main("labels", "summary", "--run", run.root)
     assert _estimate(out) < after and _estimate(out) <= 1
+
+
+def test_app_shows_the_coverage(sky_run, tmp_path):
+    import shutil
+
+    from app.state import ExplorerState
+    from app.views.coverage import CoverageView
+
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(sky_run.root, run.root)
+    LabelStore.for_run(run, who="ada").add(7, "COMPACT", interest=1)
+    view = CoverageView(state=ExplorerState(run))
+    view.refresh()
+    assert view.text.startswith("<pre>tiles: 256 in 4 field(s); seen 1 (0.4%), labelled 1 (0.4%)")
+    assert "left unseen: about" in view.text
