@@ -10,6 +10,7 @@ import holoviews as hv
 import panel as pn
 
 from app.state import ExplorerState
+from app.views.context import ContextView
 from app.views.coverage import CoverageView
 from app.views.export import ExportView
 from app.views.labels import LabelPanel
@@ -81,6 +82,7 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
             tile_view,
             pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
+            pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
             width=760,
         ),
         sizing_mode="stretch_width",

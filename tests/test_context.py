@@ -84,3 +84,32 @@ def test_offline_says_so_in_one_line_and_links_still_work(tmp_path):
     found = links(10.0, -45.0, 0.1)
     assert set(SURVEYS) <= set(found) and {"SIMBAD", "NED", "Legacy Survey viewer"} <= set(found)
     assert "survey=CSIRO%2FP%2FRACS%2Flow%2FI" in found["RACS"] and "target=10.000000%20-45.000000" in found["RACS"]
+
+
+def test_the_context_panel_uses_the_service_and_offline_says_so_in_one_line(stand_in, tmp_path, tiny_run):
+    import holoviews as hv
+
+    from app.state import ExplorerState
+    from app.views.context import ContextView
+    from app.views.tile import TileView
+
+    hv.extension("bokeh")
+    base, asked = stand_in
+    state = ExplorerState(tiny_run)
+    state.selected_tile = 5
+    row = state.tile_row(5)
+    online = ContextConfig(str(tmp_path / "on"), f"{base}/hips2fits", f"{base}/tap/sync", timeout_s=10, cutout_px=32)
+    view = ContextView(state=state, config=online, surveys=["NVSS", "WISE"])
+    assert "Aladin" in view.links_pane().object and "simbad.cds.unistra.fr" in view.links_pane().object
+    view.fetch()
+    assert [q["hips"] for path, q in asked if path == "/hips2fits"] == [SURVEYS["NVSS"], SURVEYS["WISE"]]
+    assert float(asked[0][1]["ra"]) == pytest.approx(row["ra"], abs=1e-5)
+    assert len(view.cutouts.objects) == 2 and "NAME Test Radio Galaxy" in view.objects.object
+    assert view.message.startswith("2 cutout(s) and 1 SIMBAD object(s)")
+
+    offline = ContextConfig(str(tmp_path / "off"), "http://127.0.0.1:9/hips2fits", "http://127.0.0.1:9/tap/sync", 2)
+    view = ContextView(state=state, config=offline)
+    view.fetch()
+    assert "unavailable" in view.message and "\n" not in view.message and not view.cutouts.objects
+    assert "NED" in view.links_pane().object  # links need no network
+    assert TileView(state=state).view().objects[0].object == "## Tile 5"  # and the rest of the app goes on
