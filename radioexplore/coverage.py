@@ -2,8 +2,9 @@
 of what matters is probably still unseen.
 
 *Seen* tiles have at least one event in the label store (even one later undone: someone looked);
-*labelled* tiles carry a label or an interest score now. The sky areas come from MOCs of the tiles'
-boxes (:mod:`radioexplore.moc`). The stopping signal counts the unseen tiles whose interest the
+*labelled* tiles carry a label or an interest score now. The sky areas come from MOCs
+(:mod:`radioexplore.moc`): of each field's span of tiles for the survey, of the labelled tiles'
+boxes for the reviewed sky. The stopping signal counts the unseen tiles whose interest the
 active model (:class:`radioexplore.active.ActiveRanker`, with the settings of the last ``rerank``,
 fitted on the current interest scores) predicts at or above a threshold: when it nears zero, the
 model expects little more to find. It is only as good as the model: with a handful of scores it
@@ -135,7 +136,7 @@ def review_coverage(
     run: RunDir, name: str | None = None, threshold: float = HIGH_INTEREST, moc_order: int | None = None
 ) -> Coverage:
     """Shares of tiles, of sky area and of each field seen or labelled, and the stopping signal of ``name``."""
-    from radioexplore.moc import tiles_moc
+    from radioexplore.moc import footprint_moc, tiles_moc
 
     tiles = run.read_tiles()
     seen, labelled = seen_and_labelled(run)
@@ -153,7 +154,7 @@ def review_coverage(
         .sum()
         .reset_index()
     )
-    survey = tiles_moc(tiles, moc_order)
+    survey = footprint_moc(tiles, moc_order)
     survey_deg2 = survey.area_deg2 if survey.n_without_wcs < survey.n_tiles else None
     labelled_deg2 = None
     if survey_deg2:

@@ -51,25 +51,31 @@ def order_for_pixel(pixel_arcsec: float) -> int:
     return int(min(29, MOC.spatial_resolution_to_order(Angle(2 * pixel_arcsec, unit="arcsec"))))
 
 
-def tile_corners(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """ICRS corners of each tile's pixel box: ``(lon [n, 4], lat [n, 4], pixel sizes in arcsec)``.
+def tile_corners(tiles: pd.DataFrame, per_side: int = 1) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """ICRS vertices of each tile's pixel box: ``(lon [n, 4 * per_side], lat [n, 4 * per_side], pixel sizes in arcsec)``.
 
-    Corners are the outer edges of the box's corner pixels; rows of images without a celestial
-    WCS are NaN. ``tiles`` needs ``file``, ``x0``, ``y0`` and ``size``.
+    Vertices lie on the outer edges of the box, ``per_side`` along each side from its corner (more
+    follow the projection on large boxes); rows of images without a celestial WCS are NaN.
+    ``tiles`` needs ``file``, ``x0``, ``y0`` and ``size`` (or ``width`` and ``height``).
     """
     from radioexplore.fitsio import FitsReadError, read_image
 
-    missing = {"file", "x0", "y0", "size"} - set(tiles.columns)
-    if missing:
-        raise ValueError(f"the tiles table lacks columns {sorted(missing)}: re-run `radioexplore ingest`")
-    n = len(tiles)
-    lon = np.full((n, 4), np.nan)
-    lat = np.full((n, 4), np.nan)
+    missing = {"file", "x0", "y0"} - set(tiles.columns)
+    if missing or not ({"size"} <= set(tiles.columns) or {"width", "height"} <= set(tiles.columns)):
+        raise ValueError(f"the tiles table lacks columns {sorted(missing) or ['size']}: re-run `radioexplore ingest`")
+    n, k = len(tiles), 4 * per_side
+    lon = np.full((n, k), np.nan)
+    lat = np.full((n, k), np.nan)
     pixels: list[float] = []
     files = tiles["file"].astype(str).to_numpy()
     x0 = tiles["x0"].to_numpy(dtype=float) - 0.5
     y0 = tiles["y0"].to_numpy(dtype=float) - 0.5
-    size = tiles["size"].to_numpy(dtype=float)
+    width = tiles["width" if "width" in tiles else "size"].to_numpy(dtype=float)
+    height = tiles["height" if "height" in tiles else "size"].to_numpy(dtype=float)
+    t = np.arange(per_side) / per_side
+    # walk the outline: bottom edge left to right, right edge up, top edge right to left, left edge down
+    fx = np.concatenate([t, np.ones(per_side), 1 - t, np.zeros(per_side)])
+    fy = np.concatenate([np.zeros(per_side), t, np.ones(per_side), 1 - t])
     for file in np.unique(files):
         rows = np.flatnonzero(files == file)
         try:
@@ -82,32 +88,57 @@ def tile_corners(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[floa
             continue
         if image.pixel_arcsec:
             pixels.append(float(image.pixel_arcsec))
-        xs = np.stack([x0[rows], x0[rows] + size[rows], x0[rows] + size[rows], x0[rows]], axis=1)
-        ys = np.stack([y0[rows], y0[rows], y0[rows] + size[rows], y0[rows] + size[rows]], axis=1)
+        xs = x0[rows, None] + width[rows, None] * fx[None, :]
+        ys = y0[rows, None] + height[rows, None] * fy[None, :]
         sky = image.wcs.pixel_to_world(xs, ys).icrs
         lon[rows], lat[rows] = sky.ra.deg, sky.dec.deg
     return lon, lat, pixels
 
 
-def tiles_moc(tiles: pd.DataFrame, order: int | None = None) -> TilesMoc:
+def tiles_moc(tiles: pd.DataFrame, order: int | None = None, per_side: int = 1) -> TilesMoc:
     """The MOC of the union of ``tiles``' pixel boxes, at ``order`` (default: :func:`order_for_pixel`)."""
     from mocpy import MOC
 
     if order is not None and not 0 <= int(order) <= 29:
         raise ValueError(f"MOC order must lie in 0..29, not {order}")
-    lon, lat, pixels = tile_corners(tiles)
+    lon, lat, pixels = tile_corners(tiles, per_side)
     placed = np.isfinite(lon).all(axis=1) & np.isfinite(lat).all(axis=1)
     if order is None:
         order = order_for_pixel(min(pixels)) if pixels else FALLBACK_ORDER
     order = int(order)
     if placed.any():
-        vertices = np.empty((2 * int(placed.sum()), 4))
+        vertices = np.empty((2 * int(placed.sum()), lon.shape[1]))
         vertices[0::2], vertices[1::2] = lon[placed], lat[placed]
         mocs = MOC.from_polygons(vertices, max_depth=order)
         moc = mocs[0].union(*mocs[1:]) if len(mocs) > 1 else mocs[0]
     else:
         moc = MOC.new_empty(order)
     return TilesMoc(moc, order, len(tiles), int((~placed).sum()))
+
+
+def footprint_moc(tiles: pd.DataFrame, order: int | None = None) -> TilesMoc:
+    """The MOC of the survey: per field (source image), the box that its tiles span.
+
+    One polygon per field instead of one per tile, so it takes seconds for a survey of 100k tiles;
+    it equals the union of the tiles where they tile that box without gaps, as the grid tiling
+    does (blank tiles are tiles too).
+    """
+    boxes = (
+        tiles.assign(x1=tiles["x0"] + tiles["size"], y1=tiles["y0"] + tiles["size"])
+        .groupby("file", sort=False)
+        .agg(tile_id=("tile_id", "first"), x0=("x0", "min"), y0=("y0", "min"), x1=("x1", "max"), y1=("y1", "max"))
+        .reset_index()
+    )
+    boxes["width"], boxes["height"] = boxes["x1"] - boxes["x0"], boxes["y1"] - boxes["y0"]
+    result = tiles_moc(boxes, order, per_side=16)
+    n_without = int(tiles["file"].isin(_files_without_wcs(boxes)).sum()) if result.n_without_wcs else 0
+    return TilesMoc(result.moc, result.order, len(tiles), n_without)
+
+
+def _files_without_wcs(boxes: pd.DataFrame) -> list[str]:
+    from radioexplore.fitsio import read_image
+
+    return [f for f in boxes["file"] if read_image(f).wcs is None]
 
 
 def reviewed_tiles(run: RunDir) -> np.ndarray:

@@ -94,6 +94,17 @@ def test_moc_of_the_candidates_has_the_tiles_area(sky_run, tmp_path, cli_main):
     inside = moc.contains_lonlat(tiles["ra"].to_numpy() * u.deg, tiles["dec"].to_numpy() * u.deg)
     assert set(np.flatnonzero(inside)) == set(ids)
 
+    from radioexplore.moc import footprint_moc, tiles_moc
+
+    every = tiles_moc(sky_run.read_tiles(), 15)  # the survey: one box per tile, or one per field, alike
+    survey = footprint_moc(sky_run.read_tiles(), 15)
+    all_ids = sky_run.read_tiles()["tile_id"]
+    expected, perimeter = _tile_area_deg2(sky_run, all_ids)
+    cell = MOC.order_to_spatial_resolution(15).to_value("deg")
+    for m in (every, survey):
+        assert expected * (1 - 1e-4) <= m.area_deg2 <= expected + perimeter * cell and m.n_without_wcs == 0
+    assert survey.area_deg2 == pytest.approx(every.area_deg2, rel=0.02)
+
 
 def test_moc_of_the_reviewed_sky_grows_with_the_labels(sky_run, tmp_path, cli_main):
     import shutil
