@@ -361,3 +361,34 @@ def test_app_shows_the_coverage(sky_run, tmp_path):
     view.refresh()
     assert view.text.startswith("<pre>tiles: 256 in 4 field(s); seen 1 (0.4%), labelled 1 (0.4%)")
     assert "left unseen: about" in view.text
+
+
+def test_the_readme_commands_for_other_tools_run_as_written(sky_run, tmp_path, monkeypatch, cli_main):
+    import re
+    import shlex
+    import shutil
+
+    from mocpy import MOC
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"<!-- test: vo -->\s*```bash\n(.*?)```", text, flags=re.S)
+    shutil.copytree(sky_run.root, tmp_path / "runs" / "mine")
+    LabelStore.for_run(RunDir(tmp_path / "runs" / "mine"), who="ada").add(12, "PECULIAR", interest=5)
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            assert words[0] == "radioexplore"
+            outputs.append(cli_main(*words[1:])[1])
+    assert (
+        MOC.from_fits(tmp_path / "reviewed.moc.fits")
+        .contains_lonlat(
+            sky_run.read_tiles().loc[[12], "ra"].to_numpy() * u.deg,
+            sky_run.read_tiles().loc[[12], "dec"].to_numpy() * u.deg,
+        )
+        .all()
+    )
+    assert "labelled 1" in outputs[1] and "left unseen: about" in outputs[1]
