@@ -274,6 +274,9 @@ class SampLink:
 
     def _called(self, private_key, sender_id, msg_id, mtype, params, extra) -> None:
         tile = self._receive(mtype, params)
+        client = self.client
+        if client is None:  # closed meanwhile: nobody to answer through
+            return
         if tile is None:
             response = {
                 "samp.status": "samp.warning",
@@ -282,4 +285,4 @@ class SampLink:
             }
         else:
             response = {"samp.status": "samp.ok", "samp.result": {"tile_id": str(tile)}}
-        self.client.reply(msg_id, response)
+        client.reply(msg_id, response)
