@@ -278,7 +278,10 @@ def write_moc_table(table: pd.DataFrame, out: Path) -> Path:
     """A FITS MOC of the union of the tiles' boxes (:mod:`radioexplore.moc`), for Aladin and the VO."""
     from radioexplore.moc import tiles_moc, write_moc
 
-    return write_moc(tiles_moc(table).moc, out)
+    result = tiles_moc(table)
+    if len(table) and result.n_without_wcs == len(table):
+        raise ValueError("none of these tiles' images has a celestial WCS, so they have no sky to map as a MOC")
+    return write_moc(result.moc, out)
 
 
 class _ImageCache:

@@ -392,3 +392,19 @@ def test_the_readme_commands_for_other_tools_run_as_written(sky_run, tmp_path, m
         .all()
     )
     assert "labelled 1" in outputs[1] and "left unseen: about" in outputs[1]
+
+
+def test_a_run_without_celestial_wcs_has_no_moc_and_says_so(tmp_path, cli_main):
+    from radioexplore.ingest import IngestConfig, ingest
+
+    image = tmp_path / "nowcs.fits"
+    fits.PrimaryHDU(np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)).writeto(image)
+    run = RunDir(tmp_path / "run")
+    ingest([image], run, IngestConfig(tile_px=32), progress=False)
+    LabelStore.for_run(run, who="ada").add(1, "COMPACT", interest=2)
+    code, _, err = cli_main("labels", "moc", "--run", run.root, "--out", tmp_path / "m.fits", check=False)
+    assert code == 2 and "celestial WCS" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.fits").exists()
+    _, out, _ = cli_main("labels", "summary", "--run", run.root)
+    assert "seen 1 (25.0%), labelled 1 (25.0%)" in out and "no tile has a celestial WCS" in out
+    assert "no estimate" in out and "radioexplore rank" in out

@@ -92,6 +92,8 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
         return _error(exc)
     if result.n_tiles == 0:
         return _error(f"no tile of {run.root} carries a label or an interest score yet: nothing to map")
+    if result.n_without_wcs == result.n_tiles:
+        return _error("none of the labelled tiles' images has a celestial WCS, so they have no sky to map as a MOC")
     path = write_moc(result.moc, args.out)
     skipped = f"; {result.n_without_wcs} without a celestial WCS left out" if result.n_without_wcs else ""
     print(
