@@ -11,6 +11,8 @@ import holoviews as hv
 import panel as pn
 
 from app.state import ExplorerState
+from app.views.context import ContextView
+from app.views.coverage import CoverageView
 from app.views.export import ExportView
 from app.views.labels import LabelPanel
 from app.views.map import MapView
@@ -18,6 +20,7 @@ from app.views.missing import missing_page
 from app.views.probe import ProbeView
 from app.views.queue import QueueView
 from app.views.ranking import RankingView
+from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.tile import TileView
 from radioexplore.labels import store_problem
@@ -82,13 +85,19 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
             RankingView(state=state),
             sizing_mode="stretch_width",
         ),
-        pn.Column(tile_view, pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False), width=760),
+        pn.Column(
+            tile_view,
+            pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
+            pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
+            pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
+            width=760,
+        ),
         sizing_mode="stretch_width",
         name="Explore",
     )
     tabs = pn.Tabs(
         explore,
-        pn.Column(queue, name="Review queue"),
+        pn.Column(queue, pn.Card(CoverageView(state=state), title="Coverage and what is left"), name="Review queue"),
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
         pn.Column(ProbeView(state=state), name="Probe"),

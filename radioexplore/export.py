@@ -2,10 +2,11 @@
 
 A selection (tile ids), a label (tiles whose current labels include it) or the top N of a
 ranking (the anomaly ranking, or the active one after re-ranking) becomes a *candidate table*
-(tile id, field, RA/Dec of the centre, pixel box, source file, scores and current labels) and
-is written as CSV, VOTable or FITS table, as a DS9 region file (boxes in fk5 where the field has
-a celestial WCS, in image pixels otherwise), or as a zip of FITS cutouts, each cut from the
-source image with its WCS. Every file is written atomically.
+(tile id, field, RA/Dec of the centre, pixel box, source file, noise, scores and current labels)
+and is written as CSV, VOTable (with UCDs and units) or FITS table, as a FITS MOC of its sky, as
+a DS9 region file (boxes in fk5 where the field has a celestial WCS, in image pixels otherwise),
+or as a zip of FITS cutouts, each cut from the source image with its WCS. Every file is written
+atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from radioexplore.rundir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
 
-TILE_COLUMNS = ["tile_id", "field", "survey", "file", "x0", "y0", "size", "ra", "dec"]
+TILE_COLUMNS = ["tile_id", "field", "survey", "file", "x0", "y0", "size", "ra", "dec", "noise_rms"]
 SCORE_COLUMNS = ["score", "rank", "outlier"]
 ACTIVE_COLUMNS = ["active_score", "active_rank", "predicted_interest"]
 LABEL_COLUMNS = ["labels", "interest", "tags", "note", "who"]
@@ -128,7 +129,44 @@ def write_csv(table: pd.DataFrame, out: Path) -> Path:
     return out
 
 
-def _astropy_table(table: pd.DataFrame):
+#: UCD (IVOA UCD1+) of each candidate column, so TOPCAT and Aladin know positions and identifiers.
+UCDS = {
+    "tile_id": "meta.id;meta.main",
+    "field": "meta.id;obs.field",
+    "survey": "meta.id;meta.dataset",
+    "file": "meta.ref",
+    "x0": "pos.cartesian.x;instr.det",
+    "y0": "pos.cartesian.y;instr.det",
+    "size": "phys.size;instr.pixel",
+    "ra": "pos.eq.ra;meta.main",
+    "dec": "pos.eq.dec;meta.main",
+    "noise_rms": "instr.det.noise;phot.flux.density",
+    "score": "stat.value",
+    "rank": "meta.number",
+    "outlier": "meta.code",
+    "active_score": "stat.value",
+    "active_rank": "meta.number",
+    "predicted_interest": "meta.code.qual",
+    "labels": "meta.code.class",
+    "interest": "meta.code.qual",
+    "tags": "meta.note",
+    "note": "meta.note",
+    "who": "meta.curation",
+}
+
+
+def flux_unit(bunit: str):
+    """The astropy unit of a FITS BUNIT such as ``JY/BEAM`` (FITS writers often shout), or None if unknown."""
+    import astropy.units as u
+
+    for text in (bunit, bunit.lower().replace("jy", "Jy")):
+        unit = u.Unit(text, parse_strict="silent")
+        if not isinstance(unit, u.UnrecognizedUnit):
+            return unit
+    return None
+
+
+def _astropy_table(table: pd.DataFrame, bunit: str | None = None):
     import astropy.units as u
     from astropy.table import Table
 
@@ -139,21 +177,38 @@ def _astropy_table(table: pd.DataFrame):
     for c in ("x0", "y0", "size"):
         if c in t.colnames:
             t[c].unit = u.pix
+    unit = flux_unit(bunit) if bunit else None
+    if "noise_rms" in t.colnames and unit is not None:
+        t["noise_rms"].unit = unit
     t.meta["COMMENT"] = ["radioexplore candidate list: RA/Dec of tile centres; x0, y0 0-based pixel corner"]
     return t
 
 
+def _bunit(table: pd.DataFrame) -> str | None:
+    """The one BUNIT of the tiles' source images, or None when there is none or they differ."""
+    if "file" not in table or not len(table):
+        return None
+    images = _ImageCache()
+    units = {images.image(f).bunit.strip() for f in table["file"].unique()}
+    return units.pop() if len(units) == 1 and "" not in units else None
+
+
 def write_votable(table: pd.DataFrame, out: Path) -> Path:
+    """A VOTable with units and a UCD per column (:data:`UCDS`): TOPCAT reads RA/Dec as positions."""
     from astropy.io.votable import from_table, writeto
 
+    votable = from_table(_astropy_table(table, _bunit(table)))
+    for f in votable.get_first_table().fields:
+        if f.name in UCDS:
+            f.ucd = UCDS[f.name]
     with atomic_path(out) as tmp:
-        writeto(from_table(_astropy_table(table)), str(tmp))
+        writeto(votable, str(tmp))
     return out
 
 
 def write_fits_table(table: pd.DataFrame, out: Path) -> Path:
     with atomic_path(out) as tmp:
-        _astropy_table(table).write(tmp, format="fits")
+        _astropy_table(table, _bunit(table)).write(tmp, format="fits")
     return out
 
 
@@ -191,27 +246,42 @@ def write_ds9(table: pd.DataFrame, out: Path) -> Path:
 
 def write_cutouts(table: pd.DataFrame, out: Path) -> Path:
     """A zip of one FITS cutout per tile (pixels of the source image, its WCS sliced to the box) and the table as CSV."""
-    from astropy.io import fits
-
     images = _ImageCache()
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for row in table.itertuples(index=False):
-                image = images.image(row.file, row.tile_id)
-                x0, y0, size = int(row.x0), int(row.y0), int(row.size)
-                data = image.read_box(x0, y0, size)
-                header = image.header.copy()
-                if image.wcs is not None:
-                    header.update(image.wcs.slice((slice(y0, y0 + size), slice(x0, x0 + size))).to_header())
-                header["TILE_ID"] = (int(row.tile_id), "radioexplore tile id")
-                header["FIELD"] = (str(row.field), "field (source image) of the tile")
-                header["ORIGFILE"] = (Path(row.file).name, "source image")
-                header["X0"], header["Y0"] = (x0, "0-based pixel column of the box in ORIGFILE"), (y0, "0-based row")
                 buf = io.BytesIO()
-                fits.PrimaryHDU(data, header).writeto(buf)
+                cutout_hdu(images.image(row.file, row.tile_id), row).writeto(buf)
                 zf.writestr(f"tile_{int(row.tile_id):07d}_{row.field}.fits", buf.getvalue())
             zf.writestr("candidates.csv", table.to_csv(index=False))
     return out
+
+
+def cutout_hdu(image: Any, row: Any):
+    """The FITS HDU of one tile (a row with ``tile_id, field, file, x0, y0, size``): its pixels cut
+    from ``image`` (a :class:`~radioexplore.fitsio.FitsImage`), the image's WCS sliced to the box."""
+    from astropy.io import fits
+
+    x0, y0, size = int(row.x0), int(row.y0), int(row.size)
+    data = image.read_box(x0, y0, size)
+    header = image.header.copy()
+    if image.wcs is not None:
+        header.update(image.wcs.slice((slice(y0, y0 + size), slice(x0, x0 + size))).to_header())
+    header["TILE_ID"] = (int(row.tile_id), "radioexplore tile id")
+    header["FIELD"] = (str(row.field), "field (source image) of the tile")
+    header["ORIGFILE"] = (Path(row.file).name, "source image")
+    header["X0"], header["Y0"] = (x0, "0-based pixel column of the box in ORIGFILE"), (y0, "0-based row")
+    return fits.PrimaryHDU(data, header)
+
+
+def write_moc_table(table: pd.DataFrame, out: Path) -> Path:
+    """A FITS MOC of the union of the tiles' boxes (:mod:`radioexplore.moc`), for Aladin and the VO."""
+    from radioexplore.moc import tiles_moc, write_moc
+
+    result = tiles_moc(table)
+    if len(table) and result.n_without_wcs == len(table):
+        raise ValueError("none of these tiles' images has a celestial WCS, so they have no sky to map as a MOC")
+    return write_moc(result.moc, out)
 
 
 class _ImageCache:
@@ -241,6 +311,7 @@ EXPORTERS: dict[str, Callable[[pd.DataFrame, Path], Path]] = {
     "fits": write_fits_table,
     "ds9": write_ds9,
     "cutouts": write_cutouts,
+    "moc": write_moc_table,
 }
 
 
@@ -263,7 +334,7 @@ def export(run: RunDir, tile_ids: Any, fmt: str, out: str | Path, name: str | No
 
 
 #: File name suffix of each format, for downloads.
-SUFFIXES = {"csv": ".csv", "votable": ".xml", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip"}
+SUFFIXES = {"csv": ".csv", "votable": ".xml", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip", "moc": ".moc.fits"}
 
 
 def export_bytes(run: RunDir, tile_ids: Any, fmt: str, name: str | None = None) -> bytes:

@@ -124,6 +124,10 @@ class RunDir:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    def context_dir(self) -> Path:
+        """Cache of cutouts and catalogue answers from other surveys (radioexplore.context)."""
+        return self.root / "context"
+
     # -- what is there --------------------------------------------------------------------
     def embedding_names(self) -> list[str]:
         """Names of the embedding sets present, in a stable order."""

@@ -99,7 +99,7 @@ def test_candidate_table_has_geometry_scores_and_labels(loop_run):
 def test_every_export_format_reads_back(loop_run, tmp_path):
     ids = [3, 9, 20]
     tiles = loop_run.read_tiles().set_index("tile_id")
-    assert set(EXPORTERS) == {"csv", "votable", "fits", "ds9", "cutouts"}
+    assert set(EXPORTERS) == {"csv", "votable", "fits", "ds9", "cutouts", "moc"}
     csv = pd.read_csv(export(loop_run, ids, "csv", tmp_path / "c.csv", "vit"))
     assert export_bytes(loop_run, ids, "csv", "vit") == (tmp_path / "c.csv").read_bytes()
     assert list(csv["tile_id"]) == ids and csv.loc[0, "labels"] == "EXTENDED;PECULIAR"

@@ -14,7 +14,7 @@ from radioexplore.export import EXPORTERS, export, select_tiles
 from radioexplore.labels import VOCABULARY
 
 #: File name suffix of each export format.
-SUFFIX = {"csv": ".csv", "votable": ".vot", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip"}
+SUFFIX = {"csv": ".csv", "votable": ".vot", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip", "moc": ".moc.fits"}
 
 
 class ExportView(param.Parameterized):

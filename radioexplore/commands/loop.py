@@ -111,6 +111,43 @@ def cmd_labels_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels_moc(args: argparse.Namespace) -> int:
+    from radioexplore.fitsio import FitsReadError
+    from radioexplore.moc import reviewed_moc, write_moc
+
+    run = RunDir(args.run)
+    run.check_output_path(args.out)
+    try:
+        result = reviewed_moc(run, args.order)
+    except (ValueError, FileNotFoundError, FitsReadError) as exc:
+        return _error(exc)
+    if result.n_tiles == 0:
+        return _error(f"no tile of {run.root} carries a label or an interest score yet: nothing to map")
+    if result.n_without_wcs == result.n_tiles:
+        return _error("none of the labelled tiles' images has a celestial WCS, so they have no sky to map as a MOC")
+    path = write_moc(result.moc, args.out)
+    skipped = f"; {result.n_without_wcs} without a celestial WCS left out" if result.n_without_wcs else ""
+    print(
+        f"wrote {path}: {result.n_tiles} labelled tiles, {result.area_deg2:.4f} deg2 at order {result.order}{skipped}"
+    )
+    return 0
+
+
+def cmd_labels_summary(args: argparse.Namespace) -> int:
+    from radioexplore.coverage import review_coverage
+    from radioexplore.fitsio import FitsReadError
+
+    run = RunDir(args.run)
+    if not run.root.is_dir():
+        return _error(f"{run.root} is not a run directory")
+    try:
+        coverage = review_coverage(run, args.name, args.threshold)
+    except (ValueError, FileNotFoundError, FitsReadError) as exc:
+        return _error(exc)
+    print("\n".join(coverage.lines()))
+    return 0
+
+
 def cmd_rerank(args: argparse.Namespace) -> int:
     from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 
@@ -242,6 +279,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--list", action="store_true", help="list the backups with their times and event counts")
     q.add_argument("--force", action="store_true", help="replace the store even when it passes its check")
     q.set_defaults(func=cmd_labels_restore)
+    q = lsub.add_parser("moc", help="write a FITS MOC of the reviewed sky (tiles with a label or an interest score)")
+    _run_arg(q)
+    q.add_argument("--out", type=Path, required=True, help="FITS MOC file to write")
+    q.add_argument("--order", type=int, help="MOC order, 0-29 (default: cells about two image pixels across)")
+    q.set_defaults(func=cmd_labels_moc)
+    q = lsub.add_parser(
+        "summary", help="review coverage (tiles, sky area, fields) and how many high-interest tiles remain unseen"
+    )
+    _run_arg(q)
+    _name_arg(q)
+    q.add_argument("--threshold", type=float, default=4.0, help="predicted interest (1-5) that counts as high")
+    q.set_defaults(func=cmd_labels_summary)
 
     d = ActiveConfig()
     p = sub.add_parser(
@@ -291,7 +340,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--tiles", help="tile ids, comma-separated")
     p.add_argument("--ranking", choices=("anomaly", "active"), default="anomaly", help="which ranking --top takes")
     p.add_argument(
-        "--format", choices=sorted(EXPORTERS), required=True, help="csv, votable, fits, ds9 or cutouts (zip)"
+        "--format",
+        choices=sorted(EXPORTERS),
+        required=True,
+        help="csv, votable, fits, ds9, cutouts (zip) or moc (FITS MOC of the tiles' sky)",
     )
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.set_defaults(func=cmd_export)
