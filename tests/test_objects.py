@@ -172,3 +172,20 @@ def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
     assert set(tiles["tile_id"]) >= {t for ids in table["tile_ids"] for t in ids}
     config = run.stage_config("objects")
     assert config["n_objects"] == len(table) and config["n_estimators"] == 200
+
+
+def test_negative_troughs_round_an_island_show_in_its_artefact_hint():
+    rng = np.random.default_rng(5)
+    n = 256
+    noise = ndimage.gaussian_filter(rng.normal(size=(n, n)), FWHM / 2.3548)
+    image = noise / noise.std() * RMS
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    for x, y in ((70.0, 128.0), (190.0, 128.0)):
+        image += 40 * RMS * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 6.0**2)
+    # a ripple round the right-hand source only: a trough of -10 sigma 25 px from it, as calibration errors leave
+    r = np.hypot(xx - 190, yy - 128)
+    image -= 10 * RMS * np.exp(-0.5 * ((r - 25) / 2.0) ** 2)
+    table = find_objects(image.astype(np.float32), BEAM_AREA, ObjectConfig()).table.sort_values("x")
+    assert len(table) == 2
+    clean, rippled = table["negative_fraction"].to_numpy()
+    assert clean == 0 and rippled > 0.05
