@@ -99,7 +99,7 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     header("object ranking vs tile ranking: recall of peculiar tiles in the top fraction")
     base = SimulationConfig(fields=args.fields, size_px=args.size)
-    base = replace(base, peculiar_per_sq_deg=tuple(args.peculiar_scale * d for d in base.peculiar_per_sq_deg))
+    base = replace(base, peculiar_per_sq_deg=tuple(round(args.peculiar_scale * d, 3) for d in base.peculiar_per_sq_deg))
     if args.dqf == "equal":
         base = replace(base, dqf_probabilities=(0.25, 0.25, 0.25, 0.25))
     print(

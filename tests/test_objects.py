@@ -189,3 +189,9 @@ def test_negative_troughs_round_an_island_show_in_its_artefact_hint():
     assert len(table) == 2
     clean, rippled = table["negative_fraction"].to_numpy()
     assert clean == 0 and rippled > 0.05
+
+
+def test_objects_cli_on_a_run_without_tiles_says_what_to_run(tmp_path, cli_main):
+    code, _, err = cli_main("objects", "--run", tmp_path / "empty", check=False)
+    assert code == 2
+    assert err.startswith("error:") and "radioexplore ingest" in err and "Traceback" not in err
