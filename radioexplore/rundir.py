@@ -102,6 +102,11 @@ class RunDir:
     def ingest_report(self) -> Path:
         return self.root / "ingest_report.json"
 
+    @property
+    def objects(self) -> Path:
+        """One row per extended object of the field images (``radioexplore objects``)."""
+        return self.root / "objects.parquet"
+
     def model_dir(self, name: str) -> Path:
         return self.root / "models" / _checked_name(name)
 

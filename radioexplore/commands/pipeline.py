@@ -1,4 +1,4 @@
-"""Pipeline stages: simulate, ingest, embed, index, map, rank, neighbours, demo."""
+"""Pipeline stages: simulate, ingest, embed, index, map, rank, objects, neighbours, demo."""
 
 from __future__ import annotations
 
@@ -174,6 +174,21 @@ def cmd_rank(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         path = rank_run(run, _embedding_name(run, args.name), config)
+    except (ValueError, RunDirError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_objects(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.object_run import objects_run
+    from radioexplore.ranking.objects import ObjectConfig
+
+    run = RunDir(args.run)
+    try:
+        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed)
+        path = objects_run(run, config, progress=not args.quiet)
     except (ValueError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -399,6 +414,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser(
+        "objects",
+        help="find the extended objects of every field image, describe their shapes and rank them (objects.parquet)",
+    )
+    _run_arg(p)
+    p.add_argument(
+        "--min-beams",
+        type=float,
+        default=3.0,
+        help="smallest object, in beam areas: islands above 3 sigma larger than this are extended (default 3)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the Isolation Forest")
+    p.set_defaults(func=cmd_objects)
 
     p = sub.add_parser("neighbours", help="print the K nearest tiles of a tile as JSON")
     _run_arg(p)

@@ -1,0 +1,197 @@
+"""Objects, not only tiles: a ring cut by a tile edge is found whole and ranks as high as a whole one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from scipy import ndimage
+
+from radioexplore.ranking.objects import (
+    SHAPE_FEATURES,
+    ObjectConfig,
+    cut_stamps,
+    find_objects,
+    overlapping_tiles,
+    rank_objects,
+    tile_object_scores,
+)
+from radioexplore.rundir import RunDir
+from radioexplore.simulate import field_wcs
+from radioexplore.tiling import tile_grid
+from tests.conftest import run_cli
+
+SIZE, TILE, FWHM, RMS = 512, 128, 5.0, 1e-5
+BEAM_AREA = 1.1331 * FWHM**2
+RING = (192.0, 192.0, 26.0)  # x, y, radius: whole inside the tile at x0 = y0 = 128
+SHIFT = 64  # rolled by this many px in x, the ring's centre sits on the tile edge at x = 256
+
+
+def sky(seed: int = 3) -> np.ndarray:
+    """Beam-correlated noise (rms RMS), compact sources, extended elliptical blobs and a ring."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    noise = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
+    image = noise / noise.std() * RMS
+    sig_b = FWHM / 2.3548
+    taken = [RING]
+    placed = 0
+    while placed < 40:  # compact sources and extended blobs away from the wrap-around strip and the ring
+        x, y = rng.uniform(20, SIZE - 100), rng.uniform(20, SIZE - 20)
+        if any(np.hypot(x - tx, y - ty) < tr + 30 for tx, ty, tr in taken):
+            continue
+        extended = placed % 2 == 0
+        smaj = rng.uniform(4, 9) if extended else sig_b
+        smin = smaj / rng.uniform(1.0, 2.5) if extended else sig_b
+        pa = rng.uniform(0, np.pi)
+        u = (xx - x) * np.cos(pa) + (yy - y) * np.sin(pa)
+        v = -(xx - x) * np.sin(pa) + (yy - y) * np.cos(pa)
+        image += rng.uniform(15, 60) * RMS * np.exp(-0.5 * ((u / smaj) ** 2 + (v / smin) ** 2))
+        taken.append((x, y, 2 * smaj))
+        placed += 1
+    x, y, radius = RING
+    r = np.hypot(xx - x, yy - y)
+    image += 10 * RMS * np.exp(-0.5 * ((r - radius) / 2.5) ** 2) * (1 + 0.3 * np.cos(np.arctan2(yy - y, xx - x)))
+    return image.astype(np.float32)
+
+
+def tiles_table() -> pd.DataFrame:
+    boxes = tile_grid(SIZE, SIZE, TILE)
+    return pd.DataFrame(
+        {"tile_id": np.arange(len(boxes)), "x0": [b.x0 for b in boxes], "y0": [b.y0 for b in boxes], "size": TILE}
+    )
+
+
+def objects_of(image: np.ndarray) -> pd.DataFrame:
+    table = find_objects(image, BEAM_AREA, ObjectConfig(), pixel_arcsec=1.5).table
+    main, lists = overlapping_tiles(table, tiles_table())
+    table["tile_id"], table["tile_ids"] = main, lists
+    return rank_objects(table)
+
+
+def ring_of(objects: pd.DataFrame, x: float, y: float) -> pd.DataFrame:
+    """Objects whose box covers the ring's centre (a ring found whole is exactly one)."""
+    hit = (objects["box_x0"] <= x) & (objects["box_x1"] >= x) & (objects["box_y0"] <= y) & (objects["box_y1"] >= y)
+    return objects[hit]
+
+
+@pytest.fixture(scope="module")
+def whole_and_cut():
+    image = sky()
+    whole = objects_of(image)
+    cut = objects_of(np.roll(image, SHIFT, axis=1))
+    return whole, cut
+
+
+def test_ring_cut_by_a_tile_edge_is_one_object_with_the_same_features(whole_and_cut):
+    whole, cut = whole_and_cut
+    x, y, radius = RING
+    a, b = ring_of(whole, x, y), ring_of(cut, x + SHIFT, y)
+    assert len(a) == 1 and len(b) == 1
+    a, b = a.iloc[0], b.iloc[0]
+    # whole: one tile; cut: the tiles either side of x = 256
+    assert list(a["tile_ids"]) == [5]
+    assert sorted(b["tile_ids"]) == [5, 6]
+    # the whole ring, not a half: its box spans the ring's diameter in both cases
+    for o in (a, b):
+        assert o["box_x1"] - o["box_x0"] > 1.8 * radius
+        assert o["box_y1"] - o["box_y0"] > 1.8 * radius
+    assert b["x"] == pytest.approx(a["x"] + SHIFT, abs=1.0)
+    assert a["hole_fraction"] > 0.5
+    for name in SHAPE_FEATURES:
+        assert b[name] == pytest.approx(a[name], rel=0.1, abs=0.05), name
+
+
+def test_ring_ranks_first_whole_and_cut_and_its_tiles_take_its_score(whole_and_cut):
+    whole, cut = whole_and_cut
+    x, y, _ = RING
+    assert len(whole) >= 10 and len(cut) >= 10  # the extended blobs are objects too
+    a, b = ring_of(whole, x, y).iloc[0], ring_of(cut, x + SHIFT, y).iloc[0]
+    assert a["rank"] == 1 and b["rank"] == 1
+    assert a["score"] == pytest.approx(1.0) and b["score"] == pytest.approx(1.0)
+    per_tile = tile_object_scores(cut, tiles_table()["tile_id"].to_numpy())
+    assert per_tile[5] == pytest.approx(b["score"]) and per_tile[6] == pytest.approx(b["score"])
+    empty = [t for t in range(len(per_tile)) if not any(t in ids for ids in cut["tile_ids"])]
+    assert empty and np.all(per_tile[empty] == 0)
+
+
+def test_compact_sources_are_not_objects_and_stamps_are_centred():
+    image = sky()
+    table = find_objects(image, BEAM_AREA, ObjectConfig(), pixel_arcsec=1.5).table
+    assert (table["area_beams"] >= ObjectConfig().min_beams).all()
+    x, y, radius = RING
+    ring = ring_of(table, x, y)
+    stamps = cut_stamps(image, ring, size_px=64)
+    assert stamps.shape == (1, 64, 64)
+    assert ring["stamp_size"].iloc[0] >= 2.5 * 2 * radius
+    # the ring, brighter than the noise, sits in the middle of the stamp: a hole there, the ring around it
+    s = stamps[0]
+    yy, xx = np.mgrid[0:64, 0:64]
+    r = np.hypot(xx - 31.5, yy - 31.5) * ring["stamp_size"].iloc[0] / 64
+    assert s[np.abs(r - radius) < 2].mean() > 5 * RMS
+    assert abs(s[r < radius / 3].mean()) < 3 * RMS
+
+
+def write_fits(path, image: np.ndarray) -> None:
+    wcs = field_wcs(150.0, -30.0, SIZE, 1.5)
+    hdu = fits.PrimaryHDU(image)
+    hdu.header.update(wcs.to_header())
+    hdu.header["BUNIT"] = "JY/BEAM"
+    hdu.header["BMAJ"] = hdu.header["BMIN"] = FWHM * 1.5 / 3600
+    hdu.header["BPA"] = 0.0
+    hdu.writeto(path)
+
+
+def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
+    fits_path = tmp_path / "ringfield.fits"
+    write_fits(fits_path, sky())
+    root = tmp_path / "run"
+    run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
+    run_cli("objects", "--run", root)
+    run = RunDir(root)
+    table = pd.read_parquet(run.objects)
+    for col in ("object_id", "field", "tile_id", "tile_ids", "ra", "dec", "size_arcsec", "flux_jy", "score", "rank"):
+        assert col in table.columns
+    for name in SHAPE_FEATURES:
+        assert table[name].notna().all()
+    assert (table["field"] == "ringfield").all()
+    assert sorted(table["rank"]) == list(range(1, len(table) + 1))
+    from radioexplore.fitsio import read_image
+
+    ra, dec = read_image(fits_path).pixel_to_world(table["x"].to_numpy(), table["y"].to_numpy())
+    np.testing.assert_allclose(table["ra"], ra, atol=1e-9)
+    np.testing.assert_allclose(table["dec"], dec, atol=1e-9)
+    ring = ring_of(table, RING[0], RING[1]).iloc[0]
+    wcs = field_wcs(150.0, -30.0, SIZE, 1.5)
+    x, y = wcs.world_to_pixel_values(ring["ra"], ring["dec"])
+    # the flux-weighted centroid of a lopsided ring: near its centre, pulled toward the brighter side
+    assert np.hypot(x - RING[0], y - RING[1]) < RING[2] / 4
+    assert ring["rank"] == 1
+    tiles = run.read_tiles()
+    assert set(tiles["tile_id"]) >= {t for ids in table["tile_ids"] for t in ids}
+    config = run.stage_config("objects")
+    assert config["n_objects"] == len(table) and config["n_estimators"] == 200
+
+
+def test_negative_troughs_round_an_island_show_in_its_artefact_hint():
+    rng = np.random.default_rng(5)
+    n = 256
+    noise = ndimage.gaussian_filter(rng.normal(size=(n, n)), FWHM / 2.3548)
+    image = noise / noise.std() * RMS
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    for x, y in ((70.0, 128.0), (190.0, 128.0)):
+        image += 40 * RMS * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 6.0**2)
+    # a ripple round the right-hand source only: a trough of -10 sigma 25 px from it, as calibration errors leave
+    r = np.hypot(xx - 190, yy - 128)
+    image -= 10 * RMS * np.exp(-0.5 * ((r - 25) / 2.0) ** 2)
+    table = find_objects(image.astype(np.float32), BEAM_AREA, ObjectConfig()).table.sort_values("x")
+    assert len(table) == 2
+    clean, rippled = table["negative_fraction"].to_numpy()
+    assert clean == 0 and rippled > 0.05
+
+
+def test_objects_cli_on_a_run_without_tiles_says_what_to_run(tmp_path, cli_main):
+    code, _, err = cli_main("objects", "--run", tmp_path / "empty", check=False)
+    assert code == 2
+    assert err.startswith("error:") and "radioexplore ingest" in err and "Traceback" not in err
