@@ -227,7 +227,7 @@ def _truncated_tile_compressed(cutout: np.ndarray) -> bytes:
 
 BAD_UPLOADS = {
     "random bytes": ("noise.fits", lambda c: np.random.default_rng(3).bytes(5000), "not a readable FITS"),
-    "empty file": ("empty.fits", lambda c: b"", "not a readable FITS"),
+    "empty file": ("empty.fits", lambda c: b"", "empty file (0 bytes)"),
     "truncated tile-compressed": ("comp.fits", _truncated_tile_compressed, "comp.fits"),
     "truncated gzip": ("cut.fits.gz", lambda c: gzip.compress(_fits_bytes(fits.PrimaryHDU(c)))[:300], "truncated"),
     "gzip magic, no gzip": ("cut.fits.gz", lambda c: b"\x1f\x8bnot gzip at all", "not a valid gzip file"),
