@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.text import md_lines
 from app.views.thumbs import thumbnail_grid
 from radioexplore.fitsio import FitsReadError
 from radioexplore.similarity import embed_cutout
@@ -71,7 +72,7 @@ class SearchView(param.Parameterized):
 
     @param.depends("hits", "message")
     def _results(self) -> pn.viewable.Viewable:
-        parts = [pn.pane.Markdown(self.message, css_classes=["search-status"])]
+        parts = [pn.pane.Markdown(md_lines(self.message), css_classes=["search-status"])]
         if len(self.hits):
             parts.append(thumbnail_grid(self.state, self.hits, css_class="search-hit", ncols=6))
         return pn.Column(*parts, sizing_mode="stretch_width")
