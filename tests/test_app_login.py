@@ -52,6 +52,26 @@ def test_outside_text_renders_as_that_text_in_markdown(text):
     assert "<code>x `` y |&lt;b&gt;z&lt;/b&gt;</code>" in code
 
 
+def test_tile_metadata_and_the_sidebar_show_payloads_as_text():
+    import html
+
+    from app.access import Annotator
+    from app.dashboard import annotator_text
+    from app.views.tile import describe
+
+    row = pd.Series(
+        {"field": FIELD_PAYLOAD, "survey": WHO_PAYLOAD, "bunit": BUNIT_PAYLOAD, "noise_rms": 2e-5}
+        | {"x0": 0, "y0": 0, "size": 64}
+    )
+    table = _render(describe(row))
+    side = _render(annotator_text(Annotator(WHO_PAYLOAD)) + "  \n" + annotator_text(Annotator(WHO_PAYLOAD, False)))
+    for out in (table, side):
+        assert "<img" not in out and "<a " not in out
+    for text in (FIELD_PAYLOAD, WHO_PAYLOAD, BUNIT_PAYLOAD):
+        assert html.escape(text, quote=False) in table.replace("&quot;", '"')
+    assert side.replace("&quot;", '"').count(html.escape(WHO_PAYLOAD, quote=False)) == 2
+
+
 def test_the_annotator_is_the_logged_in_user_and_the_url_cannot_change_it():
     assert annotator(True, "ada", "mallory").name == "ada"
     ada = annotator(True, "ada", None, readonly={"bob"})
