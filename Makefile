@@ -34,7 +34,7 @@ demo-run: $(STAMP) $(RUN)/scores
 
 demo: demo-run
 	@echo "serving the demo run $(RUN) at http://localhost:$(PORT)/app"
-	$(VENV)/bin/panel serve app/ --port $(PORT) --args --run $(RUN)
+	$(VENV)/bin/panel serve app/ --address 127.0.0.1 --port $(PORT) --args --run $(RUN)
 
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import sys
 from pathlib import Path
 
 import holoviews as hv
 import panel as pn
 
+from app.access import Annotator, session_annotator
 from app.state import ExplorerState
+from app.text import md_text, plain_title
 from app.views.context import ContextView
 from app.views.coverage import CoverageView
 from app.views.export import ExportView
@@ -45,23 +48,30 @@ def resolve_run(argv: list[str], environ: dict[str, str] | None = None) -> RunDi
 def run_summary(run: RunDir) -> str:
     meta = run.read_meta()
     ingest = meta.get("stages", {}).get("ingest", {})
-    n = ingest.get("n_tiles", "?")
+    n = md_text(ingest.get("n_tiles", "?"))
     files = len(ingest.get("files", []))
-    return f"**Run** `{run.root.name}`  \n{n} tiles from {files} image(s)  \ntile {ingest.get('tile_px', '?')} px, scaling {ingest.get('scaling', '?')}"
+    return (
+        f"**Run** {md_text(run.root.name)}  \n{n} tiles from {files} image(s)  \n"
+        f"tile {md_text(ingest.get('tile_px', '?'))} px, scaling {md_text(ingest.get('scaling', '?'))}"
+    )
 
 
-def session_user() -> str | None:
-    """The annotator named in the page URL (``/app?who=NAME``), if any."""
-    args = getattr(pn.state, "session_args", None) or {}
-    values = args.get("who")
-    return values[0].decode() if values else None
+def annotator_text(annotator: Annotator) -> str:
+    """The sidebar's line on who labels (or that this session may only look), as Markdown."""
+    if not annotator.can_label:
+        return f"viewing as **{md_text(annotator.name)}**, read-only: {md_text(annotator.why_not)}"
+    how = "logged in" if annotator.logged_in else "not logged in"
+    return f"labelling as **{md_text(annotator.name)}** ({how})"
 
 
-def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemplate | pn.viewable.Viewable:
-    """The whole page for ``run``; a page of instructions when the run is not ready."""
+def build_dashboard(
+    run: RunDir, who: str | None = None, annotator: Annotator | None = None
+) -> pn.template.BaseTemplate | pn.viewable.Viewable:
+    """The whole page for ``run``; a page of instructions when the run is not ready. The annotator
+    is ``annotator``, else ``who``, else the session's (:func:`app.access.session_annotator`)."""
     hv.extension("bokeh")
     pn.extension("tabulator", loading_indicator=True, notifications=True)
-    title = f"radioexplore · {run.root.name}"
+    title = plain_title(f"radioexplore · {run.root.name}")
     damaged = store_problem(run)
     if damaged:  # a damaged labels.sqlite: say how to restore it rather than fail to build
         return pn.template.FastListTemplate(
@@ -70,7 +80,9 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
     problems = run.missing() or [(f"{p.stage}: {p.artefact} {p.reason}", p.command) for p in run.consistency_problems()]
     if problems:
         return pn.template.FastListTemplate(title=title, main=[missing_page(run, problems)])
-    state = ExplorerState(run, who=who or session_user())
+    if annotator is None:
+        annotator = Annotator(who) if who else session_annotator(sys.argv[1:])
+    state = ExplorerState(run, annotator=annotator)
     controls = pn.Param(
         state,
         parameters=["embedding", "map_method", "colour_by", "n_neighbours"],
@@ -111,10 +123,13 @@ def build_dashboard(run: RunDir, who: str | None = None) -> pn.template.BaseTemp
             queue.resume()
 
     tabs.param.watch(_keys_follow_tab, "active")
-    who_text = f"  \nlabelling as **{state.labels.who}**"
     return pn.template.FastListTemplate(
         title=title,
-        sidebar=[pn.pane.Markdown(run_summary(run) + who_text), controls],
+        sidebar=[
+            pn.pane.Markdown(run_summary(run)),
+            pn.pane.Markdown(annotator_text(annotator), css_classes=["annotator"]),
+            controls,
+        ],
         main=[tabs],
         main_layout=None,
         sidebar_width=250,

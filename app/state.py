@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import param
 
+from app.access import Annotator, ReadOnlyLabelStore
 from radioexplore.active import ActiveRanker, review_queue
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
@@ -109,11 +110,15 @@ class ExplorerState(param.Parameterized):
     label_version = param.Integer(default=0, doc="bumped after each label event, so views refresh")
     ranking_version = param.Integer(default=0, doc="bumped after each re-ranking")
 
-    def __init__(self, run: RunDir, who: str | None = None, **params) -> None:
+    def __init__(self, run: RunDir, who: str | None = None, annotator: Annotator | None = None, **params) -> None:
         super().__init__(**params)
         run.check_consistent()
         self.run = run
-        self.labels = LabelStore.for_run(run, who=who or default_who())
+        self.annotator = annotator or Annotator(who or default_who())
+        if self.annotator.can_label:
+            self.labels = LabelStore.for_run(run, who=self.annotator.name)
+        else:  # refused here, in the store every view writes through, not only by disabled buttons
+            self.labels = ReadOnlyLabelStore.for_run(run, who=self.annotator.name, why_not=self.annotator.why_not)
         self._frame: pd.DataFrame | None = None
         self._frame_key: tuple | None = None
         self._ranker: ActiveRanker | None = None

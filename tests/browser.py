@@ -51,8 +51,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(*args: str, env: dict | None = None, timeout: float = 120) -> Iterator[str]:
-    """Run ``panel serve app/`` with ``args`` after ``--args``; yields the page URL."""
+def served_app(
+    *args: str, env: dict | None = None, timeout: float = 120, serve_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Run ``panel serve app/`` with ``serve_args`` (server options, e.g. a login) and ``args`` after
+    ``--args``; yields the page URL."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -66,6 +69,7 @@ def served_app(*args: str, env: dict | None = None, timeout: float = 120) -> Ite
         "127.0.0.1",
         "--allow-websocket-origin",
         f"127.0.0.1:{port}",
+        *serve_args,
     ]
     if args:
         cmd += ["--args", *args]
@@ -79,7 +83,8 @@ def served_app(*args: str, env: dict | None = None, timeout: float = 120) -> Ite
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    with urllib.request.urlopen(url, timeout=5) as resp:
+                    # the first GET builds the whole page: on a busy machine that takes more than a few seconds
+                    with urllib.request.urlopen(url, timeout=max(5.0, deadline - time.monotonic())) as resp:
                         if resp.status == 200:
                             break
                 except OSError:

@@ -239,7 +239,7 @@ def test_probe_regresses_the_source_count_on_the_right_rows(state):
     (scatter,) = view.plots()
     points = scatter.get(0)
     assert isinstance(points, hv.Scatter) and len(points) == 64
-    assert "regression of `n_sources` on 64 tiles" in view.message
+    assert "regression of 'n_sources' on 64 tiles" in view.message
     pane = view._results_pane()
     assert isinstance(pane.objects[1], pn.widgets.Tabulator) and len(pane.objects[1].value) == 2
 

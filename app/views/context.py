@@ -14,6 +14,7 @@ import param
 from astropy.io import fits
 
 from app.state import ExplorerState
+from app.text import md_lines
 from radioexplore.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
 from radioexplore.render import png_bytes
 
@@ -94,7 +95,7 @@ class ContextView(param.Parameterized):
             self.links_pane,
             pn.Param(self, parameters=["surveys"], show_name=False, widgets={"surveys": pn.widgets.CheckButtonGroup}),
             button,
-            pn.pane.Markdown(self.param.message, css_classes=["context-status"]),
+            pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["context-status"]),
             self.cutouts,
             self.objects,
         )

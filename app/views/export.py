@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.text import md_lines
 from radioexplore.export import EXPORTERS, export, select_tiles
 from radioexplore.labels import VOCABULARY
 
@@ -75,6 +76,6 @@ class ExportView(param.Parameterized):
                 widgets={"source": pn.widgets.RadioButtonGroup, "fmt": pn.widgets.RadioButtonGroup},
             ),
             download,
-            pn.pane.Markdown(self.param.message, css_classes=["export-status"]),
+            pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["export-status"]),
             width=600,
         )

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.text import md_lines
 from radioexplore.labels import VOCABULARY, LabelError
 
 #: Keyboard shortcut of each label (the review queue binds them; shown on the buttons).
@@ -55,6 +56,10 @@ class LabelPanel(param.Parameterized):
         self._save.on_click(lambda _e: self.save())
         self._undo = pn.widgets.Button(label="Undo last (u)", css_classes=["undo-label"])
         self._undo.on_click(lambda _e: self.undo())
+        if not self.state.annotator.can_label:  # the store refuses the writes; this only says so at once
+            for widget in (self._label_buttons, self._interest, self._tags, self._save, self._undo):
+                widget.disabled = True
+            self.message = f"Read-only: {self.state.annotator.why_not}."
         self.state.param.watch(self._load_current, ["selected_tile", "label_version"])
         self._load_current()
 
@@ -83,7 +88,7 @@ class LabelPanel(param.Parameterized):
             tags = [t.strip() for t in self.tags.split(",") if t.strip()]
             event = self.state.labels.add(tile, labels=self.labels, interest=interest, tags=tags)
         except LabelError as exc:
-            self.message = f"Not saved: {exc}"
+            self.message = f"Not saved (tile {tile}): {exc}"
             return False
         self.message = f"Saved tile {tile}: {', '.join(event.labels) or 'no label'}" + (
             f", interest {interest}" if interest else ""
@@ -103,7 +108,7 @@ class LabelPanel(param.Parameterized):
 
     @param.depends("message")
     def _status(self) -> pn.viewable.Viewable:
-        return pn.pane.Markdown(self.message, css_classes=["label-status"])
+        return pn.pane.Markdown(md_lines(self.message), css_classes=["label-status"])
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

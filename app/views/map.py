@@ -16,6 +16,7 @@ import param
 from holoviews.operation.datashader import dynspread, rasterize
 
 from app.state import ExplorerState, is_categorical
+from app.text import md_code, md_text
 
 RASTERIZE_ABOVE = 20_000
 CATEGORY_CMAP = "Category20"
@@ -62,7 +63,8 @@ class MapView(param.Parameterized):
         tiles = self.state.tiles()
         if "x" not in tiles.columns:
             return pn.pane.Alert(
-                f"No map for embedding {self.state.embedding!r}: run `radioexplore map --run {self.state.run.root}`",
+                f"No map for embedding {md_text(self.state.embedding)}: "
+                f"run {md_code(f'radioexplore map --run {self.state.run.root}')}",
                 alert_type="warning",
             )
         points = self.points()

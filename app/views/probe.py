@@ -20,6 +20,7 @@ import panel as pn
 import param
 
 from app.state import HIDDEN_COLUMNS, ExplorerState
+from app.text import html_text, md_lines
 from radioexplore.probes import ProbeResult, linear_probe
 
 TASKS = ["auto", "regression", "classification"]
@@ -237,9 +238,9 @@ class ProbeView(param.Parameterized):
             if res.folds != self.folds:
                 problems.append(f"{name}: {res.folds} folds, as many as the smallest class has tiles")
         folds = sorted({res.folds for res in results.values()}) or [self.folds]
-        what = f"{target.task} of `{target.column}` on {len(target.y)} tiles"
+        what = f"{target.task} of {target.column!r} on {len(target.y)} tiles"
         lines = [f"Probed {what}: PCA {self.pca_dims or 'off'} + linear, {'/'.join(map(str, folds))}-fold CV."]
-        return results, "  \n".join(lines + target.notes + problems)
+        return results, "\n".join(lines + target.notes + problems)
 
     def _checked_inputs(self) -> tuple | None:
         """The probe's inputs, or None after saying why they cannot be probed."""
@@ -293,7 +294,7 @@ class ProbeView(param.Parameterized):
     def _results_pane(self) -> pn.viewable.Viewable:
         if self.running:
             return pn.Row(pn.indicators.LoadingSpinner(value=True, size=30), pn.pane.Markdown("Running the probes ..."))
-        parts: list = [pn.pane.Markdown(self.message, css_classes=["probe-status"])]
+        parts: list = [pn.pane.Markdown(md_lines(self.message), css_classes=["probe-status"])]
         if self.results:
             table = result_table(self.results)
             for col in ("value", "±"):  # four significant digits: an MSE in (Jy/beam)^2 is ~1e-12
@@ -314,7 +315,11 @@ class ProbeView(param.Parameterized):
             pn.Row(
                 pn.widgets.Select.from_param(self.param.target, name="Target"),
                 pn.widgets.RadioButtonGroup.from_param(self.param.task, name=""),
-                pn.widgets.MultiChoice.from_param(self.param.embeddings, name="Embedding sets"),
+                pn.widgets.MultiChoice.from_param(  # Bokeh's MultiChoice shows its options as HTML
+                    self.param.embeddings,
+                    name="Embedding sets",
+                    options={html_text(n): n for n in self.param.embeddings.objects},
+                ),
             ),
             pn.Row(
                 pn.widgets.IntInput.from_param(self.param.pca_dims, name="PCA dims", width=110),

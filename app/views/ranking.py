@@ -7,6 +7,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state import ExplorerState
+from app.text import md_code
 
 TABLE_COLUMNS = [
     "active_rank",
@@ -52,7 +53,8 @@ class RankingView(param.Parameterized):
         how = "re-ranked with your interest scores" if column == "active_rank" else "Isolation Forest"
         if frame.empty:
             return pn.pane.Alert(
-                f"No anomaly scores yet: run `radioexplore rank --run {self.state.run.root}`", alert_type="warning"
+                f"No anomaly scores yet: run {md_code(f'radioexplore rank --run {self.state.run.root}')}",
+                alert_type="warning",
             )
         table = pn.widgets.Tabulator(
             frame,

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.text import md_lines
 from radioexplore.export import candidate_table
 from radioexplore.samp import SampLink, SampUnavailable
 
@@ -110,5 +111,5 @@ class SampView(param.Parameterized):
         return pn.Column(
             pn.Row(tile_button, table_button),
             pn.Param(self, parameters=["top"], show_name=False),
-            pn.pane.Markdown(self.param.message, css_classes=["samp-status"]),
+            pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["samp-status"]),
         )

@@ -17,6 +17,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.text import md_code, md_text
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 
@@ -38,17 +39,20 @@ META_COLUMNS = [
 
 
 def _fmt(value) -> str:
+    """A table value as Markdown: numbers formatted, text (a field name, a flag) escaped."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
         return "–"
     if isinstance(value, float | np.floating):
         return f"{value:.6g}"
-    return str(value)
+    return md_text(value)
 
 
 def describe(row: pd.Series) -> str:
-    """Markdown table of a tile's metadata, noise in uJy/beam when the image is in Jy/beam."""
+    """Markdown table of a tile's metadata, noise in uJy/beam when the image is in Jy/beam, and the
+    image's unit (BUNIT) as its header gives it."""
     lines = ["| | |", "|---|---|"]
-    jy = str(row.get("bunit", "")).upper().startswith("JY")
+    bunit = row.get("bunit", "")
+    jy = str(bunit).upper().startswith("JY")
     for col in META_COLUMNS:
         if col not in row.index:
             continue
@@ -60,6 +64,8 @@ def describe(row: pd.Series) -> str:
         else:
             text = _fmt(value)
         lines.append(f"| {col} | {text} |")
+    if pd.notna(bunit) and str(bunit):
+        lines.append(f"| unit | {_fmt(str(bunit))} |")
     lines.append(
         f"| pixel box | x {row['x0']}–{row['x0'] + row['size'] - 1}, y {row['y0']}–{row['y0'] + row['size'] - 1} |"
     )
@@ -178,7 +184,7 @@ class TileView(param.Parameterized):
         what = "mean of the heads" if self.attention == "mean" else self.attention
         return (
             f"Attention: {what} ({ta.maps.shape[0]} heads), last block of {ta.spec.arch}/{ta.spec.patch} "
-            f"from `{name}`; outlined: patches at or above the {self.attention_percentile:g}th percentile."
+            f"from {md_code(name)}; outlined: patches at or above the {self.attention_percentile:g}th percentile."
         )
 
     def figure(self, tile_id: int) -> tuple[hv.Element | hv.Overlay, pn.viewable.Viewable | None]:
@@ -192,7 +198,7 @@ class TileView(param.Parameterized):
             caption = self.attention_caption(tile_id)
         except AttentionError as exc:
             return img, pn.pane.Alert(
-                f"No attention overlay: {exc}", alert_type="warning", css_classes=["attention-note"]
+                f"No attention overlay: {md_text(exc)}", alert_type="warning", css_classes=["attention-note"]
             )
         style = {
             k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height", "toolbar")
@@ -233,7 +239,7 @@ class TileView(param.Parameterized):
                 pn.panel(self._figure_pane, loading_indicator=True),
                 pn.pane.Markdown(describe(row), width=270),
             ),
-            pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({self.state.embedding})"),
+            pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"),
             thumbnail_grid(self.state, neighbours),
             sizing_mode="stretch_width",
         )
