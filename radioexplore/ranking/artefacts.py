@@ -366,11 +366,19 @@ def artefact_features_run(
 
     from radioexplore.fitsio import FitsReadError, read_image
 
-    tiles = run.read_tiles(columns=["tile_id", "field", "file", "x0", "y0", "size", "dqf"])
+    tiles = run.read_tiles()
     out = pd.DataFrame(index=tiles.index, columns=list(FEATURES), dtype=float)
+    lacking = [c for c in ("file", "x0", "y0", "size") if c not in tiles.columns]
+    if lacking:
+        log.warning("artefact axis: %s has no %s column; no tile gets an artefact score", run.tiles_table, lacking)
+        tiles = tiles.assign(file="")
+    if "dqf" not in tiles.columns:
+        tiles = tiles.assign(dqf=pd.NA)
     for file, group in tqdm(
         tiles.groupby("file", sort=False), desc="artefact axis", unit="field", disable=not progress
     ):
+        if not str(file).strip():  # tiles with no source image (a synthetic run): nothing to measure
+            continue
         try:
             image = read_image(file)
             pixels = image.read()
