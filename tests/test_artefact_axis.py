@@ -154,6 +154,15 @@ def test_the_run_gets_an_artefact_score_per_tile_that_finds_the_artefact_tiles(t
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(truth, out["artefact_score"]) > 0.75  # 0.5 by chance
+    # rank_run writes the same axis beside the anomaly score
+    from radioexplore.isolation import RankConfig, rank_run
+    from radioexplore.pixelstats import pixel_statistics_run
+
+    pixel_statistics_run(run, "pixstats")
+    rank_run(run, "pixstats", RankConfig(n_estimators=20))
+    written = run.read_scores("pixstats").set_index("tile_id").loc[out["tile_id"]]
+    assert np.allclose(written["artefact_score"], out["artefact_score"])
+    assert np.allclose(written["artefact_negative_beams"], out["negative_beams"])
     merged = add_artefact_columns(pd.DataFrame({"tile_id": tiles["tile_id"][::-1], "score": 0.5}), out)
     assert (
         merged["artefact_score"].tolist() == out.set_index("tile_id").loc[merged["tile_id"], "artefact_score"].tolist()
@@ -184,3 +193,12 @@ def test_a_bad_strength_is_refused(strength):
 
     with pytest.raises(ValueError, match="artefact strength"):
         dqf_artefacts((8, 8), np.random.default_rng(0), [], 2, 4e-6, 5.0, strength)
+
+
+def test_simulate_takes_the_artefact_strength_from_the_command_line(tmp_path, cli_main):
+    cli_main("simulate", "--out", tmp_path / "s", "--fields", "1", "--size", "128", "--artefact-strength", "4")
+    assert pd.read_json(tmp_path / "s" / "simulation.json", typ="series")["artefact_strength"] == 4.0
+    assert (tmp_path / "s" / "artefacts.npz").is_file()
+    code, _, err = cli_main("simulate", "--out", tmp_path / "t", "--artefact-strength", "-2", check=False)
+    assert code != 0 and "--artefact-strength" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "t").exists()
