@@ -34,7 +34,6 @@ evidence in the tile (negative depth, negative share, ring contrast) is weighted
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +83,18 @@ class ArtefactConfig:
 def mad_sigma(tiles: np.ndarray, step: int = 2) -> np.ndarray:
     """Robust rms (MAD) of each tile ``[T, S, S]`` on a ``step`` px sub-grid, ignoring NaN; NaN if empty."""
     sub = tiles[:, ::step, ::step].reshape(len(tiles), -1).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN (blank) tile gives NaN
-        med = np.nanmedian(sub, axis=1)
-        return MAD_TO_SIGMA * np.nanmedian(np.abs(sub - med[:, None]), axis=1)
+    out = np.full(len(sub), np.nan)
+    blanked = np.isnan(sub).any(axis=1)
+    whole = np.flatnonzero(~blanked)
+    if whole.size:  # one vectorised median for the tiles without blanks, the common case
+        v = sub[whole]
+        med = np.median(v, axis=1)
+        out[whole] = MAD_TO_SIGMA * np.median(np.abs(v - med[:, None]), axis=1)
+    for i in np.flatnonzero(blanked):
+        v = sub[i][np.isfinite(sub[i])]
+        if v.size:
+            out[i] = MAD_TO_SIGMA * np.median(np.abs(v - np.median(v)))
+    return out
 
 
 def noise_envelope(image: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
