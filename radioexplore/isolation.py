@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.labels import INTERESTING, LabelStore
+from radioexplore.ranking.artefacts import add_artefact_columns, artefact_features_run
 from radioexplore.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
@@ -523,7 +524,8 @@ def rank_embeddings(
 
 
 def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: pd.DataFrame | None = None) -> Path:
-    """Score every tile of ``embeddings/<name>`` into ``scores/<name>.parquet`` (tile_id, score, rank, outlier).
+    """Score every tile of ``embeddings/<name>`` into ``scores/<name>.parquet`` (tile_id, score, rank, outlier,
+    and the artefact axis: ``artefact_score`` and its features, :mod:`radioexplore.ranking.artefacts`).
 
     With ``config.top_k`` the forest sees only the top-k LightGBM features, learnt from ``labels``
     or, when None, from the current labels in the run's label store. Tiles flagged in
@@ -547,6 +549,7 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
         raise RunDirError(f"embeddings/{name} has {len(emb)} rows for {len(tiles)} tiles: re-run `radioexplore embed`")
     flags, notes, exclude, scaling = _forest_inputs(run, tiles, emb, config)
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
+    df = add_artefact_columns(df, artefact_features_run(run))  # the artefact axis, beside the score
     write_parquet(df, run.scores(name))
     record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
     record["built_from"] = built_from

@@ -4,7 +4,7 @@ A MeerKAT-like continuum survey with a truth catalogue, used as the demo data an
 see :mod:`radioexplore.simulation.survey` for what is simulated and what "true noise" means.
 """
 
-from radioexplore.simulation.artefacts import DQF_SOURCE_LEVEL, dqf_artefacts
+from radioexplore.simulation.artefacts import DQF_SOURCE_LEVEL, STRONG_ARTEFACTS, dqf_artefacts
 from radioexplore.simulation.instrument import (
     FWHM_TO_SIGMA,
     beam_kernel,
@@ -23,6 +23,7 @@ from radioexplore.simulation.survey import (
     SimulationConfig,
     simulate_field,
     simulate_survey,
+    tile_artefact_truth,
     tile_truth,
     write_field_fits,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "KINDS",
     "MORPHOLOGIES",
     "PECULIAR_KINDS",
+    "STRONG_ARTEFACTS",
     "FieldTruth",
     "SimulationConfig",
     "add_gaussian",
@@ -48,6 +50,7 @@ __all__ = [
     "primary_beam",
     "simulate_field",
     "simulate_survey",
+    "tile_artefact_truth",
     "tile_truth",
     "write_field_fits",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -22,7 +23,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.out is None and args.preview is None:
         raise SystemExit("error: give --out DIR to simulate a survey, --preview PNG for the example grid, or both")
-    config = SimulationConfig(fields=args.fields, size_px=args.size, seed=args.seed, naxis=args.naxis)
+    if not args.artefact_strength >= 0 or not math.isfinite(args.artefact_strength):
+        raise SystemExit(
+            f"error: --artefact-strength must be a number >= 0 (1: as the DQF says; 4: strong); got {args.artefact_strength}"
+        )
+    config = SimulationConfig(
+        fields=args.fields,
+        size_px=args.size,
+        seed=args.seed,
+        naxis=args.naxis,
+        artefact_strength=args.artefact_strength,
+    )
     if args.out is not None:
         paths = simulate_survey(args.out, config, progress=not args.quiet)
         print(f"wrote {args.fields} FITS images and {', '.join(p.name for p in paths.values())} to {args.out}")
@@ -236,6 +247,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=positive_int, default=2048, help="image side in pixels (default 2048)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same survey")
     p.add_argument("--naxis", type=int, choices=(2, 4), default=4, help="write 2-D or 4-D (FREQ, STOKES) images")
+    p.add_argument(
+        "--artefact-strength",
+        type=float,
+        default=1.0,
+        help="multiplies every imaging artefact (default 1: the DQF levels; 4: the strong ripples, bowls and "
+        "stripes of real DQF 2-3 fields; 0: none)",
+    )
     p.add_argument(
         "--preview",
         type=Path,

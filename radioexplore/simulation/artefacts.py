@@ -7,6 +7,19 @@ with ripples across the image. Artefacts here are residual calibration errors: r
 spokes around bright sources, scaled to the source's peak, and for DQF 3 plane-wave ripples across
 the whole image. They live in the apparent (not primary-beam-corrected) image, so they rise
 towards the edge as the noise does.
+
+Why these shapes (Taylor, Carilli & Perley 1999, "Synthesis Imaging in Radio Astronomy II", ch. 13
+on deconvolution and ch. 15 on error recognition; Thompson, Moran & Swenson, "Interferometry and
+Synthesis in Radio Astronomy", ch. 11): a residual antenna-based phase or amplitude error on a
+bright source convolves it with an error pattern whose lobes are positive and negative in about
+equal measure; errors that vary with time give rings (concentric, lopsided when some antennas or
+times dominate) and errors on some baselines give radial spokes; both scale with the source's
+flux. Deconvolution errors (unmodelled extended flux, missing short spacings) leave negative
+bowls round bright sources; a bad visibility or a seam between mosaic pointings gives stripes
+across the image. ``strength`` (:data:`STRONG_ARTEFACTS` for the strong setting) multiplies all
+of them and, above 1, adds the wider forms seen in real DQF 2-3 fields: ripple rings with a period
+of 1.2-2 beams (6-10 px on MeerKAT's 5 px beam) whose crests reach tens of sigma and whose
+troughs are as deep, reaching several hundred px; negative bowls; stripes across the field.
 """
 
 from __future__ import annotations
@@ -18,6 +31,9 @@ import numpy as np
 DQF_SOURCE_LEVEL: tuple[float, float, float, float] = (0.0, 1.5e-4, 6e-4, 6e-4)
 #: Amplitude of the image-wide ripples of DQF 3, in units of the central thermal noise.
 DQF3_RIPPLE_SIGMA: tuple[float, float] = (0.4, 0.7)
+#: The documented "strong" artefact setting: around a 50 mJy source in a DQF 2-3 field at 4 uJy/beam,
+#: ripple crests of ~20-30 sigma and troughs as deep; a few sigma of stripes across DQF 3 fields.
+STRONG_ARTEFACTS = 4.0
 
 
 def source_artefacts(
@@ -82,6 +98,71 @@ def image_ripples(shape: tuple[int, int], rng: np.random.Generator, amplitude: f
     return out
 
 
+def wide_ripples(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    sources: list[tuple[float, float, float]],
+    level: float,
+    floor: float,
+    beam_px: float,
+) -> np.ndarray:
+    """Ripple rings of period 1.2-2 beams and a negative bowl round each ``(x, y, peak)`` source.
+
+    The rings peak at ``level * peak``, lopsided, decaying over 20-60 beams (several hundred px); the
+    bowl (a deconvolution error, Taylor et al. 1999 ch. 13) is half as deep and 4-12 beams wide.
+    Both vanish within two beams of the source so that its peak is untouched.
+    """
+    out = np.zeros(shape, dtype=np.float32)
+    ny, nx = shape
+    for x, y, peak in sources:
+        amp = level * peak
+        if amp < floor:
+            continue
+        decay = rng.uniform(20.0, 60.0) * beam_px
+        reach = int(min(decay * np.log(amp / floor), max(nx, ny)))
+        x0, x1 = max(int(x) - reach, 0), min(int(x) + reach + 1, nx)
+        y0, y1 = max(int(y) - reach, 0), min(int(y) + reach + 1, ny)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(x)
+        dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(y)
+        r = np.sqrt(dx * dx + dy * dy) + np.float32(1e-3)
+        inner = 1.0 - np.exp(-((r / np.float32(2.0 * beam_px)) ** 2))
+        period = rng.uniform(1.2, 2.0) * beam_px
+        rings = np.cos(np.float32(2 * np.pi / period) * r + np.float32(rng.uniform(0, 2 * np.pi)))
+        rings *= np.exp(-r / np.float32(decay))
+        m = int(rng.integers(1, 4))
+        lopsided = np.real(((dx + 1j * dy) / r) ** m * np.exp(-1j * rng.uniform(0, 2 * np.pi))).astype(np.float32)
+        rings *= np.float32(0.65) + np.float32(0.35) * lopsided
+        width = rng.uniform(4.0, 12.0) * beam_px
+        bowl = -np.float32(0.5) * np.exp(-0.5 * (r / np.float32(width)) ** 2)
+        out[y0:y1, x0:x1] += np.float32(amp) * inner * (rings + bowl)
+    return out
+
+
+def stripes(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, beam_px: float) -> np.ndarray:
+    """One to three straight stripes across the whole image (a bad visibility, a mosaic seam).
+
+    Each is a band 3-8 beams wide of alternately positive and negative fringes of period 1.5-3
+    beams, crossing the field at a random angle and offset, peak ``amplitude`` at its centre line.
+    """
+    ny, nx = shape
+    yy = np.arange(ny, dtype=np.float32)[:, None]
+    xx = np.arange(nx, dtype=np.float32)[None, :]
+    out = np.zeros(shape, dtype=np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        a = rng.uniform(0, np.pi)
+        c, s = np.cos(a), np.sin(a)
+        lo = min(0.0, c * (nx - 1)) + min(0.0, s * (ny - 1))  # the projection's range over the image
+        hi = max(0.0, c * (nx - 1)) + max(0.0, s * (ny - 1))
+        u = xx * np.float32(c) + yy * np.float32(s) - np.float32(lo + rng.uniform(0.2, 0.8) * (hi - lo))
+        width = rng.uniform(3.0, 8.0) * beam_px
+        period = rng.uniform(1.5, 3.0) * beam_px
+        fringe = np.cos(np.float32(2 * np.pi / period) * u + np.float32(rng.uniform(0, 2 * np.pi)))
+        out += np.float32(amplitude * rng.uniform(0.6, 1.0)) * fringe * np.exp(-0.5 * (u / np.float32(width)) ** 2)
+    return out
+
+
 def dqf_artefacts(
     shape: tuple[int, int],
     rng: np.random.Generator,
@@ -89,14 +170,47 @@ def dqf_artefacts(
     dqf: int,
     noise_jy: float,
     beam_px: float,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """All artefacts of a field of data-quality flag ``dqf`` (apparent Jy/beam, to be divided by the PB).
 
     ``sources`` are ``(x, y, apparent peak Jy/beam)``; ``noise_jy`` is the central thermal rms.
+    ``strength`` multiplies every artefact; above 1 the wide ripples, negative bowls and stripes of
+    real DQF 2-3 fields are added with amplitudes growing as ``strength - 1`` (so 1 gives exactly
+    the artefacts of earlier versions, random draws included). :data:`STRONG_ARTEFACTS` is the
+    strong setting.
     """
     if dqf not in (0, 1, 2, 3):
         raise ValueError(f"DQF must be 0, 1, 2 or 3 (MGCLS convention); got {dqf}")
-    out = source_artefacts(shape, rng, sources, DQF_SOURCE_LEVEL[dqf], 0.5 * noise_jy, beam_px)
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"artefact strength must be a finite number >= 0; got {strength}")
+    level = DQF_SOURCE_LEVEL[dqf]
+    out = source_artefacts(shape, rng, sources, level, 0.5 * noise_jy, beam_px)
     if dqf == 3:
         out += image_ripples(shape, rng, rng.uniform(*DQF3_RIPPLE_SIGMA) * noise_jy, beam_px)
+    if strength == 1.0:
+        return out
+    out *= np.float32(strength)
+    extra = strength - 1.0
+    if extra > 0 and level > 0:
+        out += wide_ripples(shape, rng, sources, extra * level, 0.5 * noise_jy, beam_px)
+        if dqf >= 2:  # stripes: always in DQF 3, now and then in DQF 2
+            if dqf == 3 or rng.random() < 0.3:
+                out += stripes(shape, rng, extra * rng.uniform(2.0, 4.0) * noise_jy, beam_px)
     return out
+
+
+def artefact_block_max(artefacts: np.ndarray, noise: np.ndarray | float, block: int) -> np.ndarray:
+    """Largest ``|artefacts| / noise`` in each ``block`` x ``block`` block (NaN noise counts as no artefact).
+
+    The simulator keeps this per field as the truth of which tiles an artefact dominates: any tile
+    grid whose boxes fall on block edges reads its peak artefact amplitude in units of the local noise.
+    """
+    ratio = np.abs(artefacts) / noise
+    ratio = np.nan_to_num(np.asarray(ratio, dtype=np.float32), nan=0.0, posinf=0.0)
+    ny, nx = ratio.shape
+    py, px = -ny % block, -nx % block
+    if py or px:
+        ratio = np.pad(ratio, ((0, py), (0, px)))
+    my, mx = ratio.shape[0] // block, ratio.shape[1] // block
+    return ratio.reshape(my, block, mx, block).max(axis=(1, 3))

@@ -11,7 +11,14 @@ as 1/PB; DQF-dependent artefacts; NaN beyond the primary-beam cut-off.
 Outputs in the survey folder: one FITS per field; ``truth.csv`` (every object, its kind and key
 points); ``catalogue.csv`` (compact sources above 5 sigma, PyBDSF column names);
 ``pybdsf_srl.fits`` (the same plus extended objects as multi-Gaussian ``S_Code = M`` sources, as a
-PyBDSF source list); ``fields.csv`` (field, file, position, DQF, central noise); ``simulation.json``.
+PyBDSF source list); ``fields.csv`` (field, file, position, DQF, central noise); ``simulation.json``;
+``artefacts.npz`` (per field, the largest artefact amplitude in units of the local thermal noise in
+each block of :data:`ARTEFACT_BLOCK` px, from which :func:`tile_truth` says which tiles an artefact
+dominates).
+
+``artefact_strength`` multiplies every artefact (1: the levels of the DQF definitions; 0: none;
+:data:`radioexplore.simulation.artefacts.STRONG_ARTEFACTS`: the ripple rings of 10-30 sigma with
+troughs as deep, negative bowls and stripes of real DQF 2-3 fields, see that module).
 
 What "true noise" means here: the thermal rms, sigma_centre / PB, without sources or artefacts.
 Artefacts are kept at the levels the DQF definitions describe; the ingest estimator
@@ -32,7 +39,7 @@ from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
 from radioexplore.rundir import atomic_path
-from radioexplore.simulation.artefacts import dqf_artefacts
+from radioexplore.simulation.artefacts import artefact_block_max, dqf_artefacts
 from radioexplore.simulation.instrument import (
     FWHM_TO_SIGMA,
     convolve_beam,
@@ -49,6 +56,10 @@ log = logging.getLogger(__name__)
 PECULIAR_KINDS = frozenset({"orc", "xrg", "grg"})
 #: Object kinds that are extended radio sources.
 EXTENDED_KINDS = frozenset({"fr1", "fr2", "bent", "halo", "relic", "filament"}) | PECULIAR_KINDS
+#: Side in px of the blocks of ``artefacts.npz`` (the per-field artefact truth).
+ARTEFACT_BLOCK = 8
+#: A tile is artefact-dominated when an artefact in it reaches this many times the local thermal noise.
+ARTEFACT_TRUTH_SIGMA = 5.0
 #: Every kind in the order the preview grid shows them.
 KINDS = ("compact", "fr1", "fr2", "bent", "halo", "relic", "filament", "orc", "xrg", "grg")
 
@@ -96,6 +107,7 @@ class SimulationConfig:
     naxis: int = 4  # 4 writes degenerate FREQ and STOKES axes as MeerKAT images have
     frequency_hz: float = 1.28e9  # seed 000, sec. 2.1: MGCLS reference frequency
     detection_snr: float = 5.0  # seed 000, sec. 2.3: PyBDSF source threshold 5 sigma
+    artefact_strength: float = 1.0  # multiplies every artefact; STRONG_ARTEFACTS (4) for real DQF 2-3 ripples
 
     @property
     def area_sq_deg(self) -> float:
@@ -119,6 +131,7 @@ class FieldTruth:
     noise_jy: float
     pb_fwhm_px: float
     objects: list[dict] = field(default_factory=list)
+    artefact_blocks: np.ndarray | None = None  # max |artefact| / thermal noise per ARTEFACT_BLOCK px block
 
 
 # -- populations ------------------------------------------------------------------------------
@@ -260,7 +273,13 @@ def simulate_field(
     apparent_peak = np.where(objs["kind"] == "compact", objs["peak"], 0.3 * objs["flux"]) * pb_obj
     loud = (objs["kind"] != "compact").to_numpy() | (objs["flux"].to_numpy() > 2e-3)
     bright = list(zip(objs["x"][loud], objs["y"][loud], apparent_peak[loud], strict=True))
-    image += dqf_artefacts((n, n), rng, bright, dqf, noise, config.beam_px)
+    artefacts = dqf_artefacts((n, n), rng, bright, dqf, noise, config.beam_px, config.artefact_strength)
+    image += artefacts
+    # artefact / thermal noise is the same before and after the PB correction; none beyond the cut-off
+    truth.artefact_blocks = artefact_block_max(
+        artefacts, np.where(pb >= config.pb_cutoff, noise, np.inf), ARTEFACT_BLOCK
+    )
+    del artefacts
     image /= pb
     image[pb < config.pb_cutoff] = np.nan
 
@@ -336,12 +355,14 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     truth_rows, cat_rows, field_rows = [], [], []
+    artefact_maps: dict[str, np.ndarray] = {}
     seeds = np.random.SeedSequence(config.seed).spawn(config.fields)
     for i in tqdm(range(config.fields), desc="simulate fields", unit="field", disable=not progress):
         rng = np.random.default_rng(seeds[i])
         image, truth, wcs = simulate_field(config, i, rng)
         write_field_fits(out / truth.file, image, wcs, config, truth)
         del image
+        artefact_maps[truth.name] = truth.artefact_blocks.astype(np.float16)
         field_rows.append(
             dict(
                 field=truth.name,
@@ -368,6 +389,7 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
         "catalogue": out / "catalogue.csv",
         "pybdsf": out / "pybdsf_srl.fits",
         "fields": out / "fields.csv",
+        "artefacts": out / "artefacts.npz",
     }
     with atomic_path(paths["truth"]) as tmp:
         truth_df.to_csv(tmp, index=False, float_format="%.7g")
@@ -378,6 +400,8 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
     write_pybdsf_catalog(catalogue, paths["pybdsf"])
     with atomic_path(paths["fields"]) as tmp:
         pd.DataFrame(field_rows).to_csv(tmp, index=False)
+    with atomic_path(paths["artefacts"]) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, _block_px=np.int64(ARTEFACT_BLOCK), **artefact_maps)
     with atomic_path(out / "simulation.json") as tmp:
         pd.Series(asdict(config)).to_json(tmp, indent=1)
     log.info("simulated %d fields, %d objects into %s", config.fields, len(truth_df), out)
@@ -401,6 +425,7 @@ def tile_truth(sim_dir: str | Path, tiles: pd.DataFrame, detection_snr: float = 
     imaged, not of the blank centre); ``truth_n_sources``: compact sources above ``detection_snr``
     inside the tile; ``truth_kinds``: the non-compact kinds with a key point (core, hotspot, lobe,
     arc end) inside the tile, comma-separated; ``truth_extended`` and ``truth_peculiar`` as booleans.
+    The artefact truth is :func:`tile_artefact_truth`.
     """
     sim_dir = Path(sim_dir)
     objs = pd.read_csv(sim_dir / "truth.csv", keep_default_na=True)
@@ -442,6 +467,37 @@ def tile_truth(sim_dir: str | Path, tiles: pd.DataFrame, detection_snr: float = 
     kind_sets = [set(k.split(",")) - {""} for k in kinds]
     out["truth_extended"] = [bool(k & EXTENDED_KINDS) for k in kind_sets]
     out["truth_peculiar"] = [bool(k & PECULIAR_KINDS) for k in kind_sets]
+    return out
+
+
+def tile_artefact_truth(sim_dir: str | Path, tiles: pd.DataFrame) -> pd.DataFrame:
+    """Which tiles an imaging artefact dominates, aligned with ``tiles`` rows (field, x0, y0, size).
+
+    ``truth_artefact_sigma``: the largest artefact amplitude (crest or trough) in the tile in units
+    of the local thermal noise, from ``artefacts.npz`` on blocks of :data:`ARTEFACT_BLOCK` px (a box
+    not on block edges reads up to a block beyond it; NaN for a simulation without that file, made
+    by an older version); ``truth_artefact``: whether it reaches :data:`ARTEFACT_TRUTH_SIGMA`.
+    """
+    path = Path(sim_dir) / "artefacts.npz"
+    sigma = np.full(len(tiles), np.nan)
+    out = pd.DataFrame(index=tiles.index)
+    out["truth_artefact_sigma"] = sigma
+    out["truth_artefact"] = False
+    if not path.is_file():
+        return out
+    with np.load(path) as maps:
+        block = int(maps["_block_px"])
+        blocks = {k: maps[k].astype(np.float32) for k in maps.files if k != "_block_px"}
+    for i, (name, x0, y0, s) in enumerate(zip(tiles["field"], tiles["x0"], tiles["y0"], tiles["size"], strict=True)):
+        m = blocks.get(name)
+        if m is None:
+            continue
+        bx0, by0 = max(int(x0) // block, 0), max(int(y0) // block, 0)
+        bx1, by1 = -(-(int(x0) + int(s)) // block), -(-(int(y0) + int(s)) // block)
+        part = m[by0:by1, bx0:bx1]
+        sigma[i] = float(part.max()) if part.size else 0.0
+    out["truth_artefact_sigma"] = sigma
+    out["truth_artefact"] = sigma >= ARTEFACT_TRUTH_SIGMA
     return out
 
 

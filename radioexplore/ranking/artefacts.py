@@ -1,0 +1,414 @@
+"""The artefact axis: how much a tile looks like an imaging artefact rather than the sky, 0..1.
+
+Built from what makes an artefact an artefact in a radio image, measured on the tile's own Jy/beam
+pixels (read from the source FITS: ``tiles.zarr`` holds pixels stretched to [0, 1] per field, in
+which everything below the field's 2nd percentile is clipped to 0, so troughs cannot be seen there)
+in units of the local noise sigma (robust MAD; see :func:`local_sigma`):
+
+- negative structure: sky emission is positive, while residual phase and amplitude calibration
+  errors convolve a bright source with an error pattern whose negative lobes are as deep as the
+  positive ones, and deconvolution errors leave negative bowls (Taylor, Carilli & Perley 1999,
+  "Synthesis Imaging in Radio Astronomy II", ch. 13 and 15; Thompson, Moran & Swenson,
+  "Interferometry and Synthesis in Radio Astronomy", ch. 11). Gaussian noise puts 3e-7 of its
+  pixels below -5 sigma (0.02 px of a 256 px tile), so ``negative_beams`` (beams of pixels below
+  -5 sigma) needs no fitted threshold; ``negative_share`` is the share of the flux beyond 5 sigma
+  that is negative (0 for sky, about 1/2 for an error pattern);
+- ring periodicity: ``ring_contrast``, the significance of the negative annuli of the azimuthal
+  profile round the nearest bright source (concentric ripples, bowls), in units of the standard
+  error of an annulus mean (1 px annuli, one independent sample per beam along the ring);
+- the nearest bright source: artefacts scale with the source's flux (the same references), so
+  ``bright_snr`` (its peak / the tile's sigma), ``bright_distance_beams`` (from the source to the
+  nearest pixel of the tile) and ``expected_artefact_sigma``, the level a residual calibration
+  error of ``calibration_error`` of the source's peak would leave there (falling as the square
+  root of the distance in beams beyond one beam);
+- the field: ``field_dynamic_range`` (field peak / median tile sigma) and ``dqf``, the MGCLS
+  data-quality flag (Knowles et al. 2022, as in seed 000, sec. 2.1: 2 = poor dynamic range with
+  bright-source artefacts, 3 = ripples across the image).
+
+:func:`artefact_score` combines them by a fixed, transparent rule with no threshold fitted to any
+survey: each quantity becomes a number in 0..1 against the 5 sigma detection convention; the
+evidence in the tile (negative depth, negative share, ring contrast) is weighted by the context
+(bright neighbour, dynamic range, DQF), so that bright sky without troughs stays low.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from radioexplore.noise import MAD_TO_SIGMA
+from radioexplore.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+#: Feature columns of :func:`field_artefact_features`, in order.
+FEATURES = (
+    "local_sigma",
+    "negative_beams",
+    "negative_share",
+    "ring_contrast",
+    "bright_snr",
+    "bright_distance_beams",
+    "expected_artefact_sigma",
+    "field_dynamic_range",
+    "dqf",
+)
+#: Equivalent width of a Gaussian in units of its FWHM: pixels per independent sample along a line.
+GAUSS_EQUIVALENT_WIDTH = 1.0645
+#: Area of a Gaussian beam in units of FWHM^2 (pi / (4 ln 2)).
+BEAM_AREA_FWHM2 = 1.1331
+#: Tiles processed together (memory: a few arrays of CHUNK x S x S).
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class ArtefactConfig:
+    """Constants of the artefact axis: physical conventions, not fitted to a survey."""
+
+    trough_sigma: float = 5.0  # the detection convention (seed 000, sec. 2.3: PyBDSF at 5 sigma)
+    bright_sigma: float = 50.0  # field peaks above this many sigma are candidate bright sources
+    max_bright: int = 64  # at most this many candidates per field, brightest first
+    calibration_error: float = 0.01  # residual gain error after self-calibration, ~1% (Taylor et al. 1999)
+    beam_px: float = 5.0  # restoring-beam FWHM in px when the FITS header gives no beam
+
+    def __post_init__(self) -> None:
+        for name in ("trough_sigma", "bright_sigma", "calibration_error", "beam_px"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ArtefactConfig.{name} must be positive; got {getattr(self, name)}")
+
+
+def mad_sigma(tiles: np.ndarray, step: int = 2) -> np.ndarray:
+    """Robust rms (MAD) of each tile ``[T, S, S]`` on a ``step`` px sub-grid, ignoring NaN; NaN if empty."""
+    sub = tiles[:, ::step, ::step].reshape(len(tiles), -1).astype(np.float32)
+    out = np.full(len(sub), np.nan)
+    blanked = np.isnan(sub).any(axis=1)
+    whole = np.flatnonzero(~blanked)
+    if whole.size:  # one vectorised median for the tiles without blanks, the common case
+        v = sub[whole]
+        med = np.median(v, axis=1)
+        out[whole] = MAD_TO_SIGMA * np.median(np.abs(v - med[:, None]), axis=1)
+    for i in np.flatnonzero(blanked):
+        v = sub[i][np.isfinite(sub[i])]
+        if v.size:
+            out[i] = MAD_TO_SIGMA * np.median(np.abs(v - np.median(v)))
+    return out
+
+
+def noise_envelope(image: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The field's noise as a function of distance from the image centre, from below: ``(radius, sigma)``.
+
+    The MAD of every ``block`` px block (on a 2 px sub-grid) is binned by the block's distance from
+    the centre in steps of one block; each bin gives its lower quartile, and the envelope at a radius
+    is the least of those at that radius and beyond. In a primary-beam-corrected image the noise
+    only rises outwards, as 1/PB (seed 000, fig. 3), and in a flat mosaic it is the same everywhere,
+    so the noise at a radius is no more than any quiet block's farther out: a ripple that covers
+    every tile near a bright source raises their MADs, not the envelope.
+    """
+    ny, nx = image.shape
+    b = max(8, min(block, ny, nx))
+    my, mx = ny // b, nx // b
+    if my == 0 or mx == 0:
+        return np.zeros(1), np.full(1, np.nan)
+    cut = image[: my * b : 2, : mx * b : 2].reshape(my, b // 2, mx, b // 2).transpose(0, 2, 1, 3)
+    mad = mad_sigma(cut.reshape(my * mx, b // 2, b // 2), step=1).reshape(my, mx)
+    cy, cx = (ny - 1) / 2.0, (nx - 1) / 2.0
+    yc = (np.arange(my) + 0.5) * b - 0.5
+    xc = (np.arange(mx) + 0.5) * b - 0.5
+    ring = np.floor(np.hypot(yc[:, None] - cy, xc[None, :] - cx) / b).astype(int)
+    good = np.isfinite(mad) & (mad > 0)
+    n = int(ring.max()) + 1
+    q = np.full(n, np.inf)
+    for k in np.unique(ring[good]):
+        q[k] = np.percentile(mad[good & (ring == k)], 25)
+    env = np.minimum.accumulate(q[::-1])[::-1]
+    env[~np.isfinite(env)] = np.nan
+    return (np.arange(n) + 0.5) * b, env
+
+
+def local_sigma(
+    mad: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    size: np.ndarray,
+    envelope: tuple[np.ndarray, np.ndarray],
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """Each tile's noise: the smaller of its own MAD and the field's :func:`noise_envelope` at its
+    centre's distance from the centre of the image of ``shape`` (a ripple raises the first only)."""
+    radius, env = envelope
+    mad = np.asarray(mad, dtype=np.float64)
+    finite = np.isfinite(env)
+    if not finite.any():
+        return mad
+    env = np.where(finite, env, env[finite][-1])  # beyond the last measured ring: its value
+    cy, cx = (shape[0] - 1) / 2.0, (shape[1] - 1) / 2.0
+    r = np.hypot(x0 + (size - 1) / 2.0 - cx, y0 + (size - 1) / 2.0 - cy)
+    return np.fmin(mad, np.interp(r, radius, env))
+
+
+def bright_sources(
+    image: np.ndarray, sigma: float, config: ArtefactConfig, beam_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate bright sources of a field: ``(x, y, peak)`` of the brightest pixel of each block of
+    two beams whose peak exceeds ``config.bright_sigma * sigma``, at most ``config.max_bright``."""
+    block = max(2, int(round(2 * beam_px)))
+    ny, nx = image.shape
+    py, px = -ny % block, -nx % block
+    img = np.nan_to_num(image, nan=-np.inf)
+    if py or px:
+        img = np.pad(img, ((0, py), (0, px)), constant_values=-np.inf)
+    my, mx = img.shape[0] // block, img.shape[1] // block
+    blocks = img.reshape(my, block, mx, block).transpose(0, 2, 1, 3).reshape(my, mx, -1)
+    peak = blocks.max(axis=2)
+    where = np.argwhere(np.isfinite(peak) & (peak > config.bright_sigma * sigma))
+    if where.size == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    vals = peak[where[:, 0], where[:, 1]]
+    keep = np.argsort(-vals)[: config.max_bright]
+    where, vals = where[keep], vals[keep]
+    arg = blocks[where[:, 0], where[:, 1]].argmax(axis=1)
+    ys = where[:, 0] * block + arg // block
+    xs = where[:, 1] * block + arg % block
+    return xs.astype(float), ys.astype(float), vals.astype(float)
+
+
+def tile_artefact_features(
+    tiles: np.ndarray, sigma: np.ndarray, centres: np.ndarray, beam_px: float, trough_sigma: float = 5.0
+) -> pd.DataFrame:
+    """Negative structure and ring contrast of tiles ``[T, S, S]`` (Jy/beam, NaN for blanks).
+
+    ``sigma``: each tile's noise (Jy/beam); ``centres``: ``[T, 2]`` (x, y) in the tile's pixel frame
+    of the source the rings would surround (may lie outside the tile; NaN: the tile's brightest pixel).
+    """
+    t, ny, nx = tiles.shape
+    sigma = np.asarray(sigma, dtype=np.float64)
+    good = np.isfinite(sigma) & (sigma > 0)
+    z = tiles / np.where(good, sigma, np.inf)[:, None, None].astype(np.float32)
+    z = np.where(np.isfinite(z), z, np.float32(0.0))
+    beam_area = BEAM_AREA_FWHM2 * beam_px**2
+    low, high = z < -trough_sigma, z > trough_sigma
+    negative_beams = low.sum(axis=(1, 2)) / beam_area
+    neg_flux = -(z * low).sum(axis=(1, 2), dtype=np.float64)
+    pos_flux = (z * high).sum(axis=(1, 2), dtype=np.float64)
+    total = neg_flux + pos_flux
+    negative_share = np.divide(neg_flux, total, out=np.zeros(t), where=total > 0)
+
+    centres = np.array(centres, dtype=np.float64).reshape(t, 2)
+    flat = z.reshape(t, -1)
+    brightest = flat.argmax(axis=1)
+    missing = ~np.isfinite(centres).all(axis=1)
+    centres[missing, 0] = brightest[missing] % nx
+    centres[missing, 1] = brightest[missing] // nx
+    yy, xx = np.indices((ny, nx), dtype=np.float32)
+    r = np.hypot(
+        xx[None] - centres[:, 0, None, None].astype(np.float32), yy[None] - centres[:, 1, None, None].astype(np.float32)
+    )
+    rbin = np.floor(r).astype(np.int64).reshape(t, -1)
+    lo = rbin.min(axis=1)
+    rbin -= lo[:, None]
+    width = int(rbin.max()) + 1
+    offset = (np.arange(t) * width)[:, None]
+    finite = np.isfinite(tiles).reshape(t, -1)
+    idx = (rbin + offset)[finite]
+    counts = np.bincount(idx, minlength=t * width).reshape(t, width)
+    sums = np.bincount(idx, weights=flat[finite].astype(np.float64), minlength=t * width).reshape(t, width)
+    n_eff = counts / (GAUSS_EQUIVALENT_WIDTH * beam_px)  # independent samples along a 1 px annulus
+    usable = n_eff >= 1.0
+    usable &= (np.arange(width)[None, :] + lo[:, None]) >= 2.0 * beam_px  # beyond the source itself
+    zbar = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0) * np.sqrt(n_eff)
+    neg = np.where(usable, np.minimum(zbar, 0.0) ** 2, 0.0)
+    n_use = usable.sum(axis=1)
+    ring_contrast = np.sqrt(np.divide(neg.sum(axis=1), n_use, out=np.zeros(t), where=n_use > 0))
+    out = pd.DataFrame(
+        {"negative_beams": negative_beams, "negative_share": negative_share, "ring_contrast": ring_contrast}
+    )
+    out.loc[~good, :] = np.nan
+    return out
+
+
+def field_artefact_features(
+    image: np.ndarray,
+    boxes: pd.DataFrame,
+    beam_px: float,
+    dqf: int | None = None,
+    config: ArtefactConfig = ArtefactConfig(),
+    sigma: np.ndarray | float | None = None,
+) -> pd.DataFrame:
+    """Every :data:`FEATURES` column for the tiles ``boxes`` (x0, y0, size) of one field ``image`` (Jy/beam).
+
+    ``sigma``: the tiles' noise if known (a scalar or one per box); by default :func:`local_sigma`
+    with the field's :func:`noise_envelope`.
+    Bright sources are looked for over the whole field, so a tile sees one beyond its edge.
+    """
+    x0 = boxes["x0"].to_numpy(dtype=np.int64)
+    y0 = boxes["y0"].to_numpy(dtype=np.int64)
+    size = boxes["size"].to_numpy(dtype=np.int64)
+    out = pd.DataFrame(index=boxes.index, columns=list(FEATURES), dtype=float)
+    if len(boxes) == 0:
+        return out
+    for s in np.unique(size):  # a run has one tile size; tiles of each size go in chunks
+        sel_all = np.flatnonzero(size == s)
+        chunks = [sel_all[i : i + CHUNK] for i in range(0, len(sel_all), CHUNK)]
+        if sigma is None:
+            mad = np.concatenate([mad_sigma(_crops(image, x0[c], y0[c], int(s))) for c in chunks])
+            envelope = noise_envelope(image, min(64, int(s)))
+            sig_all = local_sigma(mad, x0[sel_all], y0[sel_all], size[sel_all], envelope, image.shape)
+        else:
+            sig_all = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (len(boxes),))[sel_all].copy()
+        finite_sig = sig_all[np.isfinite(sig_all) & (sig_all > 0)]
+        field_sigma = float(np.median(finite_sig)) if finite_sig.size else np.nan
+        bx, by, bpeak = (
+            bright_sources(image, field_sigma, config, beam_px) if np.isfinite(field_sigma) else (np.zeros(0),) * 3
+        )
+        peak = float(np.nanmax(image)) if np.isfinite(image).any() else np.nan
+        for c in chunks:
+            sig = sig_all[np.searchsorted(sel_all, c)]
+            rows = boxes.index[c]
+            centres, nearest = _nearest_bright(bx, by, bpeak, x0[c], y0[c], int(s), sig, beam_px, config)
+            part = tile_artefact_features(
+                _crops(image, x0[c], y0[c], int(s)), sig, centres, beam_px, config.trough_sigma
+            )
+            out.loc[rows, "local_sigma"] = sig
+            for frame in (part, nearest):
+                for col in frame.columns:
+                    out.loc[rows, col] = frame[col].to_numpy()
+            out.loc[rows, "field_dynamic_range"] = peak / field_sigma if field_sigma > 0 else np.nan
+    out["dqf"] = np.nan if dqf is None or pd.isna(dqf) else float(dqf)
+    return out
+
+
+def _crops(image: np.ndarray, x0: np.ndarray, y0: np.ndarray, s: int) -> np.ndarray:
+    """Tiles ``image[y0:y0+s, x0:x0+s]`` as float32 ``[T, s, s]``, NaN where a box leaves the image."""
+    out = np.full((len(x0), s, s), np.nan, dtype=np.float32)
+    ny, nx = image.shape
+    for k, (a, b) in enumerate(zip(x0, y0, strict=True)):
+        xa, ya, xb, yb = max(a, 0), max(b, 0), min(a + s, nx), min(b + s, ny)
+        if xb > xa and yb > ya:
+            out[k, ya - b : yb - b, xa - a : xb - a] = image[ya:yb, xa:xb]
+    return out
+
+
+def _nearest_bright(
+    bx: np.ndarray,
+    by: np.ndarray,
+    bpeak: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    s: int,
+    sig: np.ndarray,
+    beam_px: float,
+    config: ArtefactConfig,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """For each tile, the candidate whose calibration errors would be strongest there: its position
+    in the tile's frame, and the ``bright_snr``, ``bright_distance_beams`` and ``expected_artefact_sigma`` columns."""
+    t = len(x0)
+    centres = np.full((t, 2), np.nan)
+    extra = pd.DataFrame({"bright_snr": np.zeros(t), "bright_distance_beams": np.nan, "expected_artefact_sigma": 0.0})
+    if bx.size == 0:
+        return centres, extra
+    dx = np.maximum(np.maximum(x0[:, None] - bx[None], bx[None] - (x0[:, None] + s - 1)), 0)
+    dy = np.maximum(np.maximum(y0[:, None] - by[None], by[None] - (y0[:, None] + s - 1)), 0)
+    d = np.hypot(dx, dy) / beam_px
+    snr = bpeak[None] / np.where(sig > 0, sig, np.nan)[:, None]
+    level = np.nan_to_num(config.calibration_error * snr / np.sqrt(np.maximum(d, 1.0)), nan=0.0)
+    j = level.argmax(axis=1)
+    rows = np.arange(t)
+    centres[:, 0] = bx[j] - x0
+    centres[:, 1] = by[j] - y0
+    extra["bright_snr"] = np.nan_to_num(snr[rows, j], nan=0.0)
+    extra["bright_distance_beams"] = d[rows, j]
+    extra["expected_artefact_sigma"] = level[rows, j]
+    return centres, extra
+
+
+def _against(sigma_level: np.ndarray, threshold: float) -> np.ndarray:
+    """A level in sigma mapped to 0..1 against the detection threshold: x^2 / (x^2 + threshold^2)."""
+    x = np.nan_to_num(np.asarray(sigma_level, dtype=np.float64), nan=0.0)
+    return x * x / (x * x + threshold * threshold)
+
+
+def artefact_score(features: pd.DataFrame, config: ArtefactConfig = ArtefactConfig()) -> np.ndarray:
+    """The artefact axis in 0..1 from :data:`FEATURES`, by a fixed rule (NaN where the tile has no noise).
+
+    Evidence of an error pattern in the tile, the mean of three terms in 0..1:
+    ``1 - exp(-negative_beams)`` (one beam below -5 sigma is already a thousand times what noise
+    gives), ``min(1, 2 negative_share)`` (an error pattern's negative lobes are as deep as its
+    positive ones) and the ring contrast against the 5 sigma convention (x^2 / (x^2 + 25)).
+    Context, a cause for one, in 0..1: the mean of the expected artefact level of the nearest
+    bright source (against 5 sigma) and the field's, itself the mean of ``dqf / 3`` (when known)
+    and the expected level at the field's peak (``calibration_error * field_dynamic_range``).
+    Score = evidence x (1 + context) / 2: without negative or ringing structure a tile is no
+    artefact however bright its field (a bright radio galaxy keeps its rank), and the same troughs
+    count for twice as much beside a bright source in a poor field as in a clean one.
+    """
+    t = config.trough_sigma
+    negative = 1.0 - np.exp(-np.nan_to_num(features["negative_beams"].to_numpy(dtype=float), nan=0.0))
+    share = np.minimum(1.0, 2.0 * np.nan_to_num(features["negative_share"].to_numpy(dtype=float), nan=0.0))
+    ring = _against(features["ring_contrast"].to_numpy(dtype=float), t)
+    near = _against(features["expected_artefact_sigma"].to_numpy(dtype=float), t)
+    dr = _against(config.calibration_error * features["field_dynamic_range"].to_numpy(dtype=float), t)
+    dqf = features["dqf"].to_numpy(dtype=float) / 3.0
+    field = np.where(np.isfinite(dqf), (dr + np.nan_to_num(dqf)) / 2.0, dr)
+    evidence = (negative + share + ring) / 3.0
+    context = (near + field) / 2.0
+    score = evidence * (1.0 + context) / 2.0
+    score[~np.isfinite(features["local_sigma"].to_numpy(dtype=float))] = np.nan
+    return score
+
+
+def artefact_features_run(
+    run: RunDir, config: ArtefactConfig = ArtefactConfig(), progress: bool = False
+) -> pd.DataFrame:
+    """:data:`FEATURES` and ``artefact_score`` for every tile of ``run``: one row per tile, with ``tile_id``.
+
+    Reads each field's Jy/beam pixels once from the FITS file the tiles table names (the normalised
+    pixels of ``tiles.zarr`` have lost the troughs); the restoring beam comes from the header
+    (``config.beam_px`` when it has none). A field whose file cannot be read any more gets NaN
+    features and a warning naming the file, and the other fields are scored.
+    """
+    from tqdm.auto import tqdm
+
+    from radioexplore.fitsio import FitsReadError, read_image
+
+    tiles = run.read_tiles()
+    out = pd.DataFrame(index=tiles.index, columns=list(FEATURES), dtype=float)
+    lacking = [c for c in ("file", "x0", "y0", "size") if c not in tiles.columns]
+    if lacking:
+        log.warning("artefact axis: %s has no %s column; no tile gets an artefact score", run.tiles_table, lacking)
+        tiles = tiles.assign(file="")
+    if "dqf" not in tiles.columns:
+        tiles = tiles.assign(dqf=pd.NA)
+    for file, group in tqdm(
+        tiles.groupby("file", sort=False), desc="artefact axis", unit="field", disable=not progress
+    ):
+        if not str(file).strip():  # tiles with no source image (a synthetic run): nothing to measure
+            continue
+        try:
+            image = read_image(file)
+            pixels = image.read()
+        except (FitsReadError, OSError) as exc:
+            log.warning(
+                "artefact axis: %s cannot be read (%s); its %d tiles get no artefact score", file, exc, len(group)
+            )
+            continue
+        beam_px = config.beam_px
+        if image.beam is not None and image.pixel_arcsec:
+            beam_px = float(np.sqrt(image.beam.area_pixels(image.pixel_arcsec) / BEAM_AREA_FWHM2))
+        dqfs = group["dqf"].dropna()
+        dqf = int(dqfs.iloc[0]) if len(dqfs) else None
+        out.loc[group.index] = field_artefact_features(pixels, group, beam_px, dqf, config).to_numpy()
+    out.insert(0, "tile_id", tiles["tile_id"].to_numpy())
+    out["artefact_score"] = artefact_score(out, config)
+    return out
+
+
+def add_artefact_columns(scores: pd.DataFrame, artefacts: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (one row per tile, with ``tile_id``) with ``artefact_score`` and the features added
+    (prefixed ``artefact_`` where the feature's own name does not say so), matched on ``tile_id``."""
+    cols = {c: (c if c.startswith("artefact") else f"artefact_{c}") for c in artefacts.columns if c != "tile_id"}
+    extra = artefacts.rename(columns=cols).set_index("tile_id")
+    base = scores.drop(columns=[c for c in cols.values() if c in scores.columns])
+    return base.join(extra, on="tile_id")
