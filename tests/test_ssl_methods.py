@@ -197,3 +197,25 @@ def test_mean_pool_gives_the_mean_patch_token_not_the_cls():
     resnet = build_backbone(BackboneSpec(arch="resnet18", patch=0, input_px=32))
     with pytest.raises(ValueError, match="needs a ViT"):
         embed_tiles(resnet, spec, tiles, progress=False, device="cpu", pool="mean")
+
+
+@pytest.mark.parametrize("method", ["byol", "mae"])
+def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path):
+    from radioexplore.checkpoint import load_backbone
+    from radioexplore.ingest import IngestConfig, ingest
+    from radioexplore.rundir import RunDir
+    from radioexplore.ssl.train import pretrain
+
+    run = RunDir(tmp_path / "run")
+    ingest(sorted(small_survey.glob("field_*.fits")), run, IngestConfig(tile_px=128), progress=False)
+    recipe = small_recipe(method).replace(
+        name=method, device="cpu", threads=1, optim__batch_size=8, optim__epochs=1, monitor__every_epochs=0
+    )
+    res = pretrain(run, recipe, progress=False)
+    assert res.finished and res.backbone is not None and res.log[-1]["loss"] > 0
+    assert ("momentum" in res.log[-1]) == (method == "byol")  # only BYOL has an EMA network
+    model, spec, _ = load_backbone(res.backbone)
+    assert spec.arch == "vit_tiny"
+    trained = res.method.export_backbone().state_dict()
+    for key, value in model.state_dict().items():
+        assert torch.allclose(value, trained[key].cpu()), key
