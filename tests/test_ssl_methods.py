@@ -219,3 +219,9 @@ def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small
     trained = res.method.export_backbone().state_dict()
     for key, value in model.state_dict().items():
         assert torch.allclose(value, trained[key].cpu()), key
+    if method == "mae":  # seed 003's read-out, recorded in the run's embed config
+        from radioexplore.embedding import EmbedConfig, embed_run
+
+        embed_run(run, EmbedConfig(name="mae_mean", checkpoint=str(res.backbone), pool="mean"), progress=False)
+        assert run.stage_config("embed", "mae_mean")["pool"] == "mean"
+        assert np.load(run.embeddings("mae_mean")).shape == (len(run.read_tiles()), 192)
