@@ -11,7 +11,7 @@ Reads the tiles of a run (``tiles.zarr``), trains the recipe's method and writes
 - ``log.jsonl``: one line per epoch (loss, LR, weight decay, momentum, teacher temperature and,
   every ``monitor.every_epochs``, the source-count probe MSE of seed 000's training monitor).
 - ``recipe.toml``: the recipe as run.
-- ``backbone.pt``: the final teacher (DINO) or encoder (SimCLR) in our checkpoint format, with
+- ``backbone.pt``: the final teacher (DINO), encoder (SimCLR, MAE) or online encoder (BYOL) in our checkpoint format, with
   the :class:`~radioexplore.models.BackboneSpec` (input size and normalisation) that embedding uses.
 
 Each tile's views are drawn from a generator seeded by (seed, epoch, tile), so the data a step
