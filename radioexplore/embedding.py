@@ -1,4 +1,4 @@
-"""Embedding every tile with a backbone: CLS token (ViT) or pooled features (ResNet), batched.
+"""Embedding every tile with a backbone: CLS token or mean patch token (ViT), or pooled features (ResNet), batched.
 
 Seed 000 embeds with the DINO teacher and uses the CLS token of a ViT or the pooled output of a
 ResNet; tiles are normalised as in its training. They are embedded at their own resolution
@@ -24,6 +24,7 @@ from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_che
 from radioexplore.checkpoint import load_backbone
 from radioexplore.distributed import describe, map_tasks
 from radioexplore.models import BackboneSpec, build_backbone
+from radioexplore.models.vit import POOLS, VisionTransformer
 from radioexplore.rundir import RunDir, atomic_path
 from radioexplore.tilestore import CHUNK_TILES, open_tile_store
 
@@ -52,6 +53,7 @@ class EmbedConfig:
     seed: int = 0
     input_px: int | None = None  # pixels tiles are resized to; None: their own size (see embedding_px)
     block_tiles: int = 1024  # tiles per Dask task when fanned out (rounded up to whole batches and chunks)
+    pool: str = "cls"  # ViT read-out: "cls" token (seed 000) or "mean" of the patch tokens (seed 003)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -125,12 +127,15 @@ def embed_tiles(
     progress: bool = True,
     rows: tuple[int, int] | None = None,
     input_px: int | None = None,
+    pool: str = "cls",
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` float32 of an array-like of tiles ``[N, C, S, S]`` (zarr or numpy).
 
     ``rows=(start, stop)`` embeds only those rows, read batch by batch (a block of a larger store);
-    ``input_px``: the side the tiles are resized to (None: :func:`embedding_px` of theirs).
+    ``input_px``: the side the tiles are resized to (None: :func:`embedding_px` of theirs);
+    ``pool``: a ViT's read-out, ``"cls"`` or ``"mean"`` (of the patch tokens; ViTs only).
     """
+    check_pool(model, pool)
     px = embedding_px(spec, tiles.shape[-1], input_px)
     dev = resolve_device(device)
     model = model.to(dev).eval()
@@ -140,7 +145,8 @@ def embed_tiles(
     with tqdm(total=n, desc="embed tiles", unit="tile", disable=not progress) as bar:
         for start in range(lo, hi, batch_size):
             batch = torch.from_numpy(np.asarray(tiles[start : min(start + batch_size, hi)], dtype=np.float32)).to(dev)
-            feats = model(prepare_batch(batch, spec, px)).float().cpu().numpy()
+            x = prepare_batch(batch, spec, px)
+            feats = (model(x) if pool == "cls" else model(x, pool=pool)).float().cpu().numpy()
             if out is None:
                 out = np.empty((n, feats.shape[1]), dtype=np.float32)
             out[start - lo : start - lo + len(feats)] = feats
@@ -157,11 +163,20 @@ def embed_block(
     device: str,
     progress: bool = False,
     input_px: int | None = None,
+    pool: str = "cls",
 ) -> np.ndarray:
     """Embeddings of tiles ``rows[0]:rows[1]`` of the tile store at ``store_path``: one embedding task."""
     return embed_tiles(
-        model, spec, open_tile_store(store_path), batch_size, device, progress, rows=rows, input_px=input_px
+        model, spec, open_tile_store(store_path), batch_size, device, progress, rows=rows, input_px=input_px, pool=pool
     )
+
+
+def check_pool(model: nn.Module, pool: str) -> None:
+    """Refuse a read-out the backbone cannot give: ``mean`` needs a ViT's patch tokens."""
+    if pool not in POOLS:
+        raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
+    if pool != "cls" and not isinstance(model, VisionTransformer):
+        raise ValueError(f"pool {pool!r} needs a ViT backbone; this one is a {type(model).__name__} (use pool 'cls')")
 
 
 def tile_blocks(n: int, block_tiles: int, batch_size: int) -> list[tuple[int, int]]:
@@ -204,6 +219,7 @@ def embed_run(
         raise ValueError(f"{run.tile_pixels} holds no tiles; nothing to embed (ingest images into {run.root} first)")
     config = default_checkpoint_for(run, config)
     model, spec, meta = load_model(config)
+    check_pool(model, config.pool)
     px = embedding_px(spec, store.shape[-1], config.input_px)
     blocks = tile_blocks(n, config.block_tiles, config.batch_size) if client is not None else [(0, n)]
     target = run.embeddings(config.name)
@@ -226,6 +242,7 @@ def embed_run(
                 device=config.device,
                 progress=progress and client is None,
                 input_px=px,
+                pool=config.pool,
             ),
             client=client,
             desc="embed tiles",

@@ -316,4 +316,4 @@ def test_methods_build_from_the_registry():
     simclr = build_method(r.replace(method="simclr"))
     assert simclr.export_backbone().embed_dim == 192
     with pytest.raises(ValueError, match="unknown method"):
-        build_method(r.replace(method="byol"))
+        build_method(r.replace(method="no_such_method"))

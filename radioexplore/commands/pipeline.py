@@ -133,6 +133,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         device=args.device,
         input_px=args.input_px,
         block_tiles=args.block_tiles,
+        pool=args.pool,
     )
     with _dask_client_of(args) as client:
         path = embed_run(run, config, progress=not args.quiet, client=client)
@@ -350,6 +351,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="side tiles are resized to before the network (default: their own, at least the backbone's "
         "training input and at most 256)",
+    )
+    p.add_argument(
+        "--pool",
+        choices=("cls", "mean"),
+        default="cls",
+        help="ViT read-out: the CLS token (default) or the mean of the last layer's patch tokens (seed 003, for MAE)",
     )
     _dask_args(p).add_argument(
         "--block-tiles",

@@ -132,11 +132,17 @@ class VisionTransformer(nn.Module):
         tokens = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
         return tokens + self.interpolate_pos_encoding(tokens.shape[1] - 1, h // self.patch, w // self.patch)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The last layer's normalised tokens ``[B, 1 + n_patches, D]``, CLS first."""
         x = self.prepare_tokens(x)
         for blk in self.blocks:
             x, _ = blk(x)
-        return self.norm(x)[:, 0]
+        return self.norm(x)
+
+    def forward(self, x: torch.Tensor, pool: str = "cls") -> torch.Tensor:
+        """One embedding per image: the CLS token (DINO, seed 000) or, with ``pool="mean"``, the mean of
+        the last layer's patch tokens, CLS excluded (seed 003's read-out of a ViT-MAE encoder)."""
+        return pool_tokens(self.forward_tokens(x), pool)
 
     def get_last_selfattention(self, x: torch.Tensor) -> torch.Tensor:
         """Attention of the last block, ``[B, heads, 1 + n_patches, 1 + n_patches]``."""
@@ -145,6 +151,18 @@ class VisionTransformer(nn.Module):
             x, _ = blk(x)
         _, attn = self.blocks[-1](x, return_attention=True)
         return attn
+
+
+POOLS = ("cls", "mean")
+
+
+def pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
+    """``[B, 1 + n, D]`` tokens to ``[B, D]``: the CLS token (``"cls"``) or the mean of the patch tokens (``"mean"``)."""
+    if pool == "cls":
+        return tokens[:, 0]
+    if pool == "mean":
+        return tokens[:, 1:].mean(dim=1)
+    raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
 
 
 def _init_weights(m: nn.Module) -> None:

@@ -1,6 +1,6 @@
 """Pre-training recipes: plain-data TOML files in ``pipelines/recipes/`` read into frozen dataclasses.
 
-A recipe names a method (``dino`` or ``simclr``), a backbone and every hyper-parameter; what a
+A recipe names a method (``dino``, ``simclr``, ``byol`` or ``mae``), a backbone and every hyper-parameter; what a
 file leaves out takes the default written here, each citing where it comes from. The recipe is
 saved into the run (``run.toml`` and ``models/<name>/recipe.toml``) so a checkpoint always says
 how it was made.
@@ -21,7 +21,9 @@ import tomli_w
 
 from radioexplore.models import BackboneSpec
 from radioexplore.ssl.augment import MultiCropConfig, SimCLRAugmentConfig
+from radioexplore.ssl.byol import BYOLConfig
 from radioexplore.ssl.dino import DinoConfig
+from radioexplore.ssl.mae import MAEConfig
 from radioexplore.ssl.simclr import SimCLRConfig
 
 
@@ -85,6 +87,9 @@ class Recipe:
     multicrop: MultiCropConfig = field(default_factory=MultiCropConfig)
     simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
     simclr_augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
+    byol: BYOLConfig = field(default_factory=BYOLConfig)
+    byol_augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)  # BYOL's two views
+    mae: MAEConfig = field(default_factory=MAEConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

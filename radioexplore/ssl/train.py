@@ -11,7 +11,7 @@ Reads the tiles of a run (``tiles.zarr``), trains the recipe's method and writes
 - ``log.jsonl``: one line per epoch (loss, LR, weight decay, momentum, teacher temperature and,
   every ``monitor.every_epochs``, the source-count probe MSE of seed 000's training monitor).
 - ``recipe.toml``: the recipe as run.
-- ``backbone.pt``: the final teacher (DINO) or encoder (SimCLR) in our checkpoint format, with
+- ``backbone.pt``: the final teacher (DINO), encoder (SimCLR, MAE) or online encoder (BYOL) in our checkpoint format, with
   the :class:`~radioexplore.models.BackboneSpec` (input size and normalisation) that embedding uses.
 
 Each tile's views are drawn from a generator seeded by (seed, epoch, tile), so the data a step
@@ -45,7 +45,7 @@ from radioexplore.checkpoint import save_backbone
 from radioexplore.models import BackboneSpec
 from radioexplore.probes import drop_outliers, linear_probe
 from radioexplore.rundir import RunDir, atomic_path
-from radioexplore.ssl import build_method
+from radioexplore.ssl import build_method, ema_momentum
 from radioexplore.ssl.dino import clip_gradients_
 from radioexplore.ssl.recipe import Recipe, save_recipe
 from radioexplore.ssl.schedules import (
@@ -362,7 +362,8 @@ def pretrain(
         o.lr, o.min_lr, global_batch if o.scale_lr_with_batch else 256, o.epochs, steps_per_epoch, o.warmup_epochs
     )
     wd_at = weight_decay_schedule(o.weight_decay, o.weight_decay_end, o.epochs, steps_per_epoch)
-    momentum_at = momentum_schedule(recipe.dino.momentum_teacher, o.epochs, steps_per_epoch)
+    base_momentum = ema_momentum(recipe)
+    momentum_at = momentum_schedule(base_momentum if base_momentum is not None else 1.0, o.epochs, steps_per_epoch)
 
     torch.manual_seed(recipe.seed)  # identical initial weights in every process
     method = build_method(recipe).to(procs.device)
@@ -497,7 +498,7 @@ def pretrain(
                 "loss": _all_mean(loss_sum / max(loss_n, 1), procs),
                 "lr": float(lr_at(step - 1)),
                 "weight_decay": float(wd_at(step - 1)),
-                "momentum": float(momentum_at(step - 1)) if recipe.method == "dino" else None,
+                "momentum": float(momentum_at(step - 1)) if base_momentum is not None else None,
                 "teacher_temp": _teacher_temp(recipe, done_epoch - 1),
                 "seconds": round(time.perf_counter() - t_epoch, 2),
             }
