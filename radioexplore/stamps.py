@@ -8,7 +8,8 @@ image files; VO services (``radioexplore fetch``) and survey cutout servers retu
   median side (at most :data:`MAX_AUTO_TILE`, at least :data:`MIN_AUTO_TILE`): a collection of
   one size keeps its native pixels, and no stamp is padded into a frame of zeros that shrinks
   the object in the network's view (issue 21: a 150 px collection padded to 256 px gave 26.0%
-  FR I / FR II error, 18.3% at its own size);
+  FR I / FR II error, 18.3% at its own size); ``embed`` then shows the whole tile to the network
+  at its training input (``radioexplore.embedding.run_embedding_px``);
 - ``pad`` (the default when a tile size is given): a stamp larger than the tile is centre-cropped,
   a smaller one is padded with blank (NaN, shown as 0 after scaling) pixels; the pixel scale is kept;
 - ``resample``: every stamp is resized so that its longer side fills the tile (the shorter one

@@ -340,7 +340,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--input-px",
         type=positive_int,
         help="side tiles are resized to before the network (default: their own, at least the backbone's "
-        "training input and at most 256)",
+        "training input and at most 256; stamps: the backbone's training input)",
     )
     _dask_args(p).add_argument(
         "--block-tiles",
