@@ -106,8 +106,8 @@ def run_embedding_px(run: RunDir, spec: BackboneSpec, tile_px: int, requested: i
     (96 px, SimCLR) saw them; shown at that size the whole stamp is the model's field of view.
     Measured with the shipped ``real`` checkpoint (``benchmarks/stamps_scaling.py``, FR I / FR II
     probe, simulated FIRST-like objects, 2 seeds x 5 folds): raw 300 px cutouts resampled to 256 px
-    and embedded at 256 px 12.1% error, at 96 px 5.4%; the clean 150 px stamps at 144 px 7.9%,
-    at 96 px 4.2%; FR-DEEP FIRST 12.0% at 144 px, 10.8% at 96 px (FR-DEEP was in that checkpoint's
+    and embedded at 256 px 12.1% error, at 96 px 4.2%; the clean 150 px stamps at 144 px 7.9%,
+    at 96 px 3.8%; FR-DEEP FIRST 12.0% at 144 px, 9.9% at 96 px (FR-DEEP was in that checkpoint's
     pre-training, so this last pair is no evidence).
     """
     if requested is None and run.stage_config("ingest").get("mode") == "stamps":
