@@ -44,7 +44,7 @@ import pandas as pd
 import torch
 
 from radioexplore.assets import resolve_checkpoint
-from radioexplore.embedding import embedding_px
+from radioexplore.embedding import embedding_px, run_embedding_px
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.probes import ProbeResult, drop_outliers, linear_probe
 from radioexplore.rundir import RunDir
@@ -288,7 +288,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
 
     store = open_tile_store(run.tile_pixels)
     pixels = read_tiles(store, ids)
-    report.embed_px = embedding_px(spec, pixels.shape[-1], config.input_px)
+    report.embed_px = run_embedding_px(run, spec, pixels.shape[-1], config.input_px)
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
     probes = "truth_extended" in sub or config.count_column in sub
     if probes:

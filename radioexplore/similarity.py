@@ -145,14 +145,25 @@ def embed_cutout(
     tile_px = int(ingest.get("tile_px", 256))
     image = read_image(path)
     notes = list(image.warnings)
-    w, h = min(image.nx, tile_px), min(image.ny, tile_px)
-    x0, y0 = (image.nx - w) // 2, (image.ny - h) // 2
-    if (w, h) != (image.nx, image.ny):
-        notes.append(
-            f"cut the central {w} x {h} px of the {image.nx} x {image.ny} px image (the run's tiles are {tile_px} px)"
-        )
-    raw = image.read_box(x0, y0, w, h)
-    finite = raw[np.isfinite(raw)]
+    if ingest.get("mode") == "stamps":  # as ingest_stamps: the whole stamp fitted to the tile, scaled on all of it
+        from radioexplore.stamps import fit_stamp
+
+        full = image.read()
+        fit = ingest.get("stamp_fit", "pad")
+        raw, _, zoom = fit_stamp(full, tile_px, fit)
+        finite = full[np.isfinite(full)]
+        x0, y0, (h, w) = 0, 0, full.shape
+        if raw.shape != full.shape:
+            notes.append(f"fitted the {w} x {h} px stamp to the run's {tile_px} px tiles ({fit}, zoom {zoom:.3g})")
+    else:
+        w, h = min(image.nx, tile_px), min(image.ny, tile_px)
+        x0, y0 = (image.nx - w) // 2, (image.ny - h) // 2
+        if (w, h) != (image.nx, image.ny):
+            notes.append(
+                f"cut the central {w} x {h} px of the {image.nx} x {image.ny} px image (the run's tiles are {tile_px} px)"
+            )
+        raw = image.read_box(x0, y0, w, h)
+        finite = raw[np.isfinite(raw)]
     if finite.size == 0:
         raise ValueError(f"{path}: the cutout has no finite pixels to embed")
     scaler = make_scaler(ingest.get("scaling", "contrast"), **ingest.get("scaling_params", {}))

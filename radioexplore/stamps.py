@@ -1,10 +1,17 @@
 """Cutout (postage-stamp) collections: one tile per file, FITS with or without WCS, or PNG / JPEG.
 
 Labelled radio-galaxy sets such as MiraBest, FR-DEEP and Radio Galaxy Zoo ship as folders of
-image files; VO services (``radioexplore fetch``) return FITS cutouts. Each file becomes one tile:
+image files; VO services (``radioexplore fetch``) and survey cutout servers return FITS cutouts
+(Jy/beam, noise, NaN borders, 64-512 px). Each file becomes one tile:
 
-- ``pad`` (default): a stamp larger than the tile is centre-cropped, a smaller one is padded
-  with blank (NaN, shown as 0 after scaling) pixels; the pixel scale is kept;
+- by default (no tile size given) every stamp is resampled to one common size, the collection's
+  median side (at most :data:`MAX_AUTO_TILE`, at least :data:`MIN_AUTO_TILE`): a collection of
+  one size keeps its native pixels, and no stamp is padded into a frame of zeros that shrinks
+  the object in the network's view (issue 21: a 150 px collection padded to 256 px gave 26.0%
+  FR I / FR II error, 18.3% at its own size); ``embed`` then shows the whole tile to the network
+  at its training input (``radioexplore.embedding.run_embedding_px``);
+- ``pad`` (the default when a tile size is given): a stamp larger than the tile is centre-cropped,
+  a smaller one is padded with blank (NaN, shown as 0 after scaling) pixels; the pixel scale is kept;
 - ``resample``: every stamp is resized so that its longer side fills the tile (the shorter one
   padded), keeping the whole stamp;
 - ``crop``: a stamp larger than the tile is centre-cropped, a smaller one is enlarged until its
@@ -14,18 +21,23 @@ The choice is recorded in run.toml; ``orig_width``, ``orig_height`` (pixels), ``
 pixels per stamp pixel) and the source box ``x0, y0, size`` (stamp pixels) go into tiles.parquet.
 
 Scaling is per stamp: each stamp is its own "field" (the per-field scaling of seed 000, sec. 2.2,
-applied to the only field there is). The default is ``minmax``, the per-cutout min-max
-normalisation of seed 001 (Cecconello et al.) for source-centred cutouts: stamps such as FR-DEEP's
-are already display-scaled and mostly blank, where a 2-98 percentile stretch has nothing to hold on to. PNG and JPEG rows are flipped so that row 0 is the bottom, as in FITS, and the tile shows
-the picture the right way up in the app. Labels come from a CSV (``file,label``) or a regular
-expression with one group applied to each file's path relative to the folder.
+applied to the only field there is), fitted on its finite pixels only (NaN borders play no part
+and become 0, the floor, flagged ``partial``). FITS stamps get ``sigmaclip`` by default: the
+background sigma-clipped at 3 sigma, pixels below 3 sigma of it set to 0 and the rest min-max
+scaled, which is how FR-DEEP and the public FIRST collections were prepared, so that raw cutouts
+look like the stamps the shipped checkpoints saw (``benchmarks/stamps_scaling.py`` measures it
+against min-max and asinh in noise units). Pictures (PNG, JPEG) get ``minmax``, the per-cutout
+normalisation of seed 001 (Cecconello et al.): they are display-scaled already, usually with the
+noise clipped away. PNG and JPEG rows are flipped so that row 0 is the bottom, as in FITS, and
+the tile shows the picture the right way up in the app. Labels come from a CSV (``file,label``)
+or a regular expression with one group applied to each file's path relative to the folder.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +65,14 @@ log = logging.getLogger(__name__)
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 STAMP_FITS = ("pad", "resample", "crop")
+#: Bounds of the common tile size chosen from a collection's median stamp side. 256 px is the
+#: largest side the network sees (``radioexplore.embedding.MAX_EMBED_PX``): larger tiles would be
+#: shrunk to it anyway.
+MAX_AUTO_TILE = 256
+MIN_AUTO_TILE = 32
+#: Default scalings when none is given: FITS stamps in Jy/beam, and pictures (already display-scaled).
+FITS_STAMP_SCALING = "sigmaclip"
+PICTURE_STAMP_SCALING = "minmax"
 
 
 class StampError(ValueError):
@@ -63,9 +83,9 @@ class StampError(ValueError):
 class StampConfig:
     """How a folder of stamps becomes tiles."""
 
-    tile_px: int = 256  # seed 000, sec. 2.1: 256 px crops; give the model's input size
-    fit: str = "pad"  # pad | resample | crop (see the module docstring)
-    scaling: str = "minmax"  # per stamp; seed 001: per-cutout min-max normalisation
+    tile_px: int | None = None  # None: the collection's median stamp side (see the module docstring)
+    fit: str | None = None  # pad | resample | crop; None: resample to the common size, or pad to a given tile_px
+    scaling: str | None = None  # per stamp; None: sigmaclip for FITS stamps, minmax for pictures
     scaling_params: dict = field(default_factory=dict)
     noise: str = "masked"
     labels: str | None = None  # CSV with columns file,label
@@ -128,6 +148,29 @@ def read_stamp(path: str | Path) -> Stamp:
     if pixels.ndim != 2 or min(pixels.shape) < 2:
         raise StampError(f"{path}: picture of shape {pixels.shape} is not a 2-D image")
     return Stamp(path, np.ascontiguousarray(pixels[::-1]), None, "", None, "picture")
+
+
+def stamp_side(path: Path) -> int | None:
+    """The longer side of a stamp in pixels, read from its header alone; None if it cannot be read."""
+    try:
+        if path.name.lower().endswith(FITS_SUFFIXES):
+            image = read_image(path)
+            return max(int(image.nx), int(image.ny))
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return max(im.size)
+    except Exception:  # an unreadable stamp is reported by the ingest loop, not here
+        return None
+
+
+def common_tile_px(files: list[Path]) -> int:
+    """The tile side a collection is resampled to: its median stamp side within
+    [:data:`MIN_AUTO_TILE`, :data:`MAX_AUTO_TILE`] (256 if no stamp can be read)."""
+    sides = [s for s in (stamp_side(f) for f in files) if s]
+    if not sides:
+        return MAX_AUTO_TILE
+    return int(min(max(round(float(np.median(sides))), MIN_AUTO_TILE), MAX_AUTO_TILE))
 
 
 def fit_stamp(pixels: np.ndarray, tile_px: int, how: str = "pad") -> tuple[np.ndarray, tuple[int, int, int], float]:
@@ -239,17 +282,28 @@ def ingest_stamps(
     files = find_stamps(folder)
     if not files:
         raise IngestError(f"{folder}: holds no FITS, PNG or JPEG stamps")
-    if config.fit not in STAMP_FITS:
+    if config.fit is not None and config.fit not in STAMP_FITS:
         raise ValueError(f"stamp fit must be one of {', '.join(STAMP_FITS)}; got {config.fit!r}")
     report = IngestReport()
     labels = stamp_labels(files, folder, config.labels, config.label_pattern, report)
-    scaler = make_scaler(config.scaling, **config.scaling_params)
+    tile_from = "given" if config.tile_px else "median stamp side"
+    tile_px = config.tile_px or common_tile_px(files)
+    fit = config.fit or ("pad" if config.tile_px else "resample")
+    fits_scaling = config.scaling or FITS_STAMP_SCALING
+    picture_scaling = config.scaling or PICTURE_STAMP_SCALING
+    scalers = {
+        "fits": make_scaler(fits_scaling, **config.scaling_params),
+        "picture": make_scaler(picture_scaling, **config.scaling_params),
+    }
+    if scalers["fits"].channels != scalers["picture"].channels:
+        raise ValueError(f"scaling {fits_scaling!r} has {scalers['fits'].channels} channels; give it for pictures too")
+    config = replace(config, tile_px=tile_px, fit=fit, scaling=fits_scaling)
     run.root.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     stems = pd.Series([f.stem for f in files])
     duplicated = set(stems[stems.duplicated()])
     with atomic_path(run.tile_pixels, replace_dir=True) as tmp_store:
-        store = create_tile_store(tmp_store, len(files), scaler.channels, config.tile_px)
+        store = create_tile_store(tmp_store, len(files), scalers["fits"].channels, tile_px)
         batch: list[np.ndarray] = []
         for path, label in tqdm(
             list(zip(files, labels, strict=True)), desc="ingest stamps", unit="stamp", disable=not progress
@@ -263,7 +317,8 @@ def ingest_stamps(
             if finite_all.size == 0:
                 report.failed[str(path)] = "no finite pixels (the stamp is all NaN or blank); nothing to ingest"
                 continue
-            tile, (x0, y0, side), zoom = fit_stamp(stamp.pixels, config.tile_px, config.fit)
+            tile, (x0, y0, side), zoom = fit_stamp(stamp.pixels, tile_px, fit)
+            scaler = scalers[stamp.kind]
             state = scaler.fit(finite_all)
             batch.append(scaler.apply(tile, state).astype(np.float16))
             rows.append(_stamp_row(len(rows), stamp, folder, tile, (x0, y0, side), zoom, label, config, duplicated))
@@ -288,12 +343,14 @@ def ingest_stamps(
             labels=str(Path(config.labels).resolve()) if config.labels else None,
             mode="stamps",
             folder=str(folder.resolve()),
-            stamp_fit=config.fit,
+            stamp_fit=fit,
+            tile_px_from=tile_from,
+            picture_scaling=picture_scaling,
             scaling_scope="per stamp (each stamp is its own field)",
             files=len(report.ingested),
             failed=report.failed,
             n_tiles=len(tiles),
-            channels=scaler.channels,
+            channels=scalers["fits"].channels,
             labels_from="csv" if config.labels else ("pattern" if config.label_pattern else "none"),
             n_sources_from=sorted(set(tiles["n_sources_from"]) - {""}),
         ),

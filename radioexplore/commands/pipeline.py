@@ -80,7 +80,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             config = StampConfig(
                 tile_px=args.tile,
                 fit=args.stamp_fit,
-                scaling=args.scaling or "minmax",
+                scaling=args.scaling,
                 scaling_params=params,
                 noise=args.noise,
                 labels=str(args.labels) if args.labels else None,
@@ -95,8 +95,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 raise SystemExit("error: give at least one FITS image to ingest, or --stamps DIR")
             if args.labels or args.label_pattern:
                 raise SystemExit("error: --labels and --label-pattern apply to --stamps")
+            if args.stamp_fit:
+                raise SystemExit("error: --stamp-fit applies to --stamps")
             config = IngestConfig(
-                tile_px=args.tile,
+                tile_px=args.tile or 256,
                 scaling=args.scaling or "contrast",
                 scaling_params=params,
                 noise=args.noise,
@@ -273,13 +275,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("fits", nargs="*", type=Path, help="FITS images (2-4 axes)")
     _run_arg(p)
-    p.add_argument("--tile", type=positive_int, default=256, help="crop size in pixels (seed 000: 256)")
+    p.add_argument(
+        "--tile",
+        type=positive_int,
+        default=None,
+        help="crop size in pixels (default 256, seed 000); with --stamps the default resamples every stamp "
+        "to the collection's median side (at most 256)",
+    )
     p.add_argument(
         "--scaling",
         default=None,
         help="per-field (per-stamp) scaling: contrast (2-98 percentile, seed 000; default for images), minmax "
-        "(seed 001; default for --stamps), zscale, asinh, powerlaw, signlog, three_channel (sigma-clip 5/30, "
-        "zscale 0.25, zscale 0.4: 3 channels, seed 002)",
+        "(seed 001; default for PNG/JPEG stamps), sigmaclip (below 3 sigma of the clipped background to 0, "
+        "then min-max, as FR-DEEP; default for FITS stamps), asinh_noise, zscale, asinh, powerlaw, signlog, "
+        "three_channel (sigma-clip 5/30, zscale 0.25, zscale 0.4: 3 channels, seed 002)",
     )
     p.add_argument(
         "--scaling-param",
@@ -327,9 +336,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--stamp-fit",
         choices=("pad", "resample", "crop"),
-        default="pad",
-        help="pad: crop larger stamps, pad smaller ones (default); resample: resize every stamp to the tile; "
-        "crop: crop larger stamps, enlarge smaller ones",
+        default=None,
+        help="resample: resize every stamp to the tile (default without --tile); pad: crop larger stamps, pad "
+        "smaller ones (default with --tile); crop: crop larger stamps, enlarge smaller ones",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file failed")
     _dask_args(p)
@@ -350,7 +359,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--input-px",
         type=positive_int,
         help="side tiles are resized to before the network (default: their own, at least the backbone's "
-        "training input and at most 256)",
+        "training input and at most 256; stamps: the backbone's training input)",
     )
     p.add_argument(
         "--pool",
