@@ -88,12 +88,12 @@ def oracle(peculiar: np.ndarray, artefact: np.ndarray, extended: np.ndarray):
     return judge
 
 
-def astronomer(run: RunDir, name: str, judge, artefact: np.ndarray, rounds: int, per_round: int):
+def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int, per_round: int):
     """Label ``rounds`` x ``per_round`` queue tiles into the run's label store, re-ranking with
     :func:`rerank_run` after each round; returns (tiles labelled in order, queues per round, seconds)."""
     run.labels_db.unlink(missing_ok=True)
     store = LabelStore.for_run(run, who="oracle")
-    rerank_run(run, name, ActiveConfig())
+    rerank_run(run, name, config)
     seen, queues, seconds = [], [], []
     for _ in range(rounds):
         queue = review_queue(read_active(run, name), per_round, exclude=store.interest_scores().index)
@@ -103,7 +103,7 @@ def astronomer(run: RunDir, name: str, judge, artefact: np.ndarray, rounds: int,
             store.add(int(tile), labels, interest=interest)
             seen.append(int(tile))
         t0 = time.perf_counter()
-        rerank_run(run, name, ActiveConfig())
+        rerank_run(run, name, config)
         seconds.append(time.perf_counter() - t0)
     return seen, queues, seconds
 
@@ -137,7 +137,7 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         row[f"recall_{key}"] = recall_in_top(score, peculiar, f)
         k = max(1, int(round(f * len(score))))
         row[f"artefacts_top_{key}"] = int(artefact[np.argsort(-score, kind="stable")[:k]].sum())
-    seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), artefact, 5, 10)
+    seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
     row["artefacts_round1"] = int(artefact[queues[0]].sum())
@@ -156,7 +156,9 @@ def main() -> int:
     p.add_argument("--tile", type=int, default=128, help="tile side, px")
     p.add_argument("--peculiar-scale", type=float, default=8.0, help="multiplies the density of peculiar objects")
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
+    p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
     args = p.parse_args()
+    args.active = ActiveConfig(artefact_discount=args.artefact_discount)
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []
     for seed, strength in parse_surveys(args.surveys):

@@ -70,6 +70,7 @@ class ActiveConfig:
     spread: float = 0.8  # a label reaches the touching tiles of its field: their interest >= 1 + spread (label - 1)
     artefact_weight: float = 1.0  # artefact features' variance beside the embedding's, for regressor and trust
     artefact_penalty: float = 0.9  # an ARTEFACT / MOSAICKING label sinks its artefact look-alikes by up to this
+    artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -398,6 +399,7 @@ class ActiveRanker:
         keep = None if self.exclude is None else ~self.exclude
         self.features = reduce_features(emb, config.n_components, config.seed, scaling=scaling, keep=keep)
         self.artefacts = None
+        self.joint = self.features  # what the regressor and the trust see: the embedding, and the artefact block
         if artefacts is not None:
             art = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.artefacts = art
@@ -407,7 +409,7 @@ class ActiveRanker:
                 var_art = float(art[rows].var(0).sum())
                 if var_art > 0 and var_emb > 0:
                     block = art * np.float32(np.sqrt(config.artefact_weight * var_emb / var_art))
-                    self.features = np.ascontiguousarray(np.hstack([self.features, block]), dtype=np.float32)
+                    self.joint = np.ascontiguousarray(np.hstack([self.features, block]), dtype=np.float32)
 
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
@@ -456,20 +458,24 @@ class ActiveRanker:
             model = REGRESSORS[self.config.regressor](len(ids), self.config.seed)
             with warnings.catch_warnings():  # a GP on a handful of labels warns about its kernel bounds
                 warnings.simplefilter("ignore", category=UserWarning)
-                model.fit(self.features[ids], y)
-            predicted = np.asarray(model.predict(self.features), dtype=np.float32)
+                model.fit(self.joint[ids], y)
+            predicted = np.asarray(model.predict(self.joint), dtype=np.float32)
             vouched, touches = spread_interest(self.adjacency, ids, y, self.config.spread, n)
             np.maximum(predicted, vouched, out=predicted)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
             touches[ids] = -1
-            distance, reach = label_distances(self.features, ids, self.config.trust_k)
+            distance, reach = label_distances(self.joint, ids, self.config.trust_k)
             trust = trust_of(distance, reach, self.config.alpha)
             active = BLENDS[self.config.blend](self.anomaly_q, predicted, trust, self.config)
+            if self.artefacts is not None and self.config.artefact_discount:
+                # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
+                # artefacts queued, fewer peculiar tiles found; off by default)
+                active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
         art_ids = np.unique(np.asarray(list(artefacts), dtype=np.int64))
         art_ids = art_ids[(art_ids >= 0) & (art_ids < n)]
         art_trust = np.zeros(n, dtype=np.float32)
         if art_ids.size and self.config.artefact_penalty > 0:
-            space = self.artefacts if self.artefacts is not None else self.features
+            space = self.artefacts if self.artefacts is not None else self.joint
             distance, reach = label_distances(space, art_ids, self.config.trust_k)
             art_trust = trust_of(distance, reach, self.config.alpha)
             active = (active * (1.0 - self.config.artefact_penalty * art_trust)).astype(np.float32)
