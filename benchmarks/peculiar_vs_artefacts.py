@@ -111,7 +111,7 @@ def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int,
 def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     run, sim = prepare(work, seed, strength, args)
-    rank_run(run, "pixstats", RankConfig())  # the default: peculiar
+    rank_run(run, "pixstats", RankConfig(method=args.method))  # default: peculiar
     tiles = run.read_tiles()
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
@@ -156,6 +156,7 @@ def main() -> int:
     p.add_argument("--tile", type=int, default=128, help="tile side, px")
     p.add_argument("--peculiar-scale", type=float, default=8.0, help="multiplies the density of peculiar objects")
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
+    p.add_argument("--method", default=RankConfig.method, help="rank's method (radioexplore.ranking.peculiar.METHODS)")
     p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
     args = p.parse_args()
     args.active = ActiveConfig(artefact_discount=args.artefact_discount)
