@@ -543,6 +543,11 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     are partial (:func:`flags_to_exclude`); with ``standardise="field"`` the groups are the
     ``field`` column of tiles.parquet. run.toml records the config, the flags applied, the tiles
     excluded per flag and how many fields had their own statistics.
+
+    ``config.method`` (:data:`radioexplore.ranking.peculiar.METHODS`) turns the forest's score (kept
+    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly, object) quantile x
+    (1 - artefact score), the objects read from ``objects.parquet`` or found now; ``why`` says in
+    words what put each tile there. The artefact features are cached in ``artefacts.parquet``.
     """
     method = method_named(config.method)
     if method.top_k and not config.top_k:
