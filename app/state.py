@@ -18,7 +18,7 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
-from radioexplore.active import ActiveRanker, review_queue
+from radioexplore.active import ActiveRanker, artefact_labelled, review_queue
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
@@ -314,6 +314,6 @@ class ExplorerState(param.Parameterized):
         t0 = time.perf_counter()
         if self._ranker is None:
             self._ranker = ActiveRanker.from_run(self.run, self.embedding)
-        self._active = self._ranker.rerank(interest)
+        self._active = self._ranker.rerank(interest, artefact_labelled(self.labels.current()))
         self.ranking_version += 1
         return f"Re-ranked {len(self._active)} tiles from {len(interest)} interest scores in {time.perf_counter() - t0:.1f} s."

@@ -46,17 +46,21 @@ def main() -> int:
         t0 = time.perf_counter()
         scaling = fit_scaling(emb, "field", field)
         adjacency = tile_adjacency(field, (cell % 64) * 128, (cell // 64) * 128, np.full(n, 128))
-        ranker = ActiveRanker(emb, anomaly, ActiveConfig(blend=args.blend), scaling, adjacency=adjacency)
+        artefacts = rng.random((n, 5), dtype=np.float32)  # the artefact block (radioexplore.active.artefact_block)
+        ranker = ActiveRanker(
+            emb, anomaly, ActiveConfig(blend=args.blend), scaling, adjacency=adjacency, artefacts=artefacts
+        )
         prepare = time.perf_counter() - t0
         ids = rng.choice(n, args.labels + 1, replace=False)
         interest = pd.Series(rng.integers(1, 6, len(ids)), index=ids)
+        labelled_artefacts = ids[interest.to_numpy() == 1]  # the boring ones labelled ARTEFACT
         for reg in regressors:
             ranker.config = ActiveConfig(regressor=reg, blend=args.blend)
-            ranker.rerank(interest.iloc[:-1])  # the state before the new label
+            ranker.rerank(interest.iloc[:-1], labelled_artefacts)  # the state before the new label
             times = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                ranker.rerank(interest)
+                ranker.rerank(interest, labelled_artefacts)
                 times.append(time.perf_counter() - t0)
             rows.append(
                 {"tiles": n, "regressor": reg, "prepare (s, once)": prepare, "re-rank (s, median)": np.median(times)}

@@ -68,11 +68,18 @@ class ActiveConfig:
     weight: float = 0.5  # mix: share of predicted interest in the blend
     floor: float = 0.1  # neighbour: factor left on a confidently boring tile's anomaly score
     spread: float = 0.8  # a label reaches the touching tiles of its field: their interest >= 1 + spread (label - 1)
+    artefact_weight: float = 1.0  # artefact features' variance beside the embedding's, for regressor and trust
+    artefact_penalty: float = 0.9  # an ARTEFACT / MOSAICKING label sinks its artefact look-alikes by up to this
+    artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.spread <= 1.0:
             raise ValueError(f"spread must lie in [0, 1] (0: labels do not reach touching tiles), not {self.spread}")
+        if not 0.0 <= self.artefact_penalty <= 1.0:
+            raise ValueError(f"artefact_penalty must lie in [0, 1], not {self.artefact_penalty}")
+        if self.artefact_weight < 0:
+            raise ValueError(f"artefact_weight must not be negative, not {self.artefact_weight}")
 
 
 # -- regressors ------------------------------------------------------------------------------
@@ -301,6 +308,40 @@ def spread_interest(
     return out, source
 
 
+#: Labels that call a tile an instrumental artefact: their look-alikes sink (:meth:`ActiveRanker.rerank`).
+ARTEFACT_LABELS = frozenset({"ARTEFACT", "MOSAICKING"})
+
+
+def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
+    """The artefact axis of ``scores/<name>.parquet`` as ``[N, 5]`` numbers in 0..1 (NaN -> 0): the score,
+    and its evidence and context mapped as :func:`radioexplore.ranking.artefacts.artefact_score` maps them
+    (negative beams, negative share, ring contrast, expected artefact level); None without the columns."""
+    if "artefact_score" not in scores:
+        return None
+
+    def col(name: str) -> np.ndarray:
+        v = scores[name].to_numpy(dtype=float) if name in scores else np.zeros(len(scores))
+        return np.nan_to_num(v, nan=0.0)
+
+    ring, near = col("artefact_ring_contrast"), col("artefact_expected_artefact_sigma")
+    out = np.column_stack(
+        [
+            col("artefact_score"),
+            1.0 - np.exp(-col("artefact_negative_beams")),
+            np.minimum(1.0, 2.0 * col("artefact_negative_share")),
+            ring**2 / (ring**2 + 25.0),
+            near**2 / (near**2 + 25.0),
+        ]
+    )
+    return out.astype(np.float32)
+
+
+def artefact_labelled(current: pd.DataFrame) -> np.ndarray:
+    """Tile ids whose current labels (:meth:`LabelStore.current`) include ARTEFACT or MOSAICKING."""
+    has = current["labels"].map(lambda labs: bool(ARTEFACT_LABELS & set(labs)))
+    return current.loc[has, "tile_id"].to_numpy(dtype=np.int64)
+
+
 class ActiveRanker:
     """Re-ranks one embedding set's anomaly list from interest scores; keep one per app session.
 
@@ -321,6 +362,11 @@ class ActiveRanker:
     adjacency
         ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.tiling.tile_adjacency`): a
         label reaches the touching tiles by ``config.spread`` (:func:`spread_interest`).
+    artefacts
+        ``[N, F]`` artefact features in 0..1 (:func:`artefact_block`): appended to the embedding's
+        components, scaled to ``config.artefact_weight`` of their total variance, so that the
+        regressor and the trust see what makes a tile an artefact; and the space in which an
+        ARTEFACT label sinks its look-alikes.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -333,6 +379,7 @@ class ActiveRanker:
         scaling: Scaling | None = None,
         exclude: np.ndarray | None = None,
         adjacency: Any = None,
+        artefacts: np.ndarray | None = None,
     ) -> None:
         _lookup(REGRESSORS, config.regressor, "regressor")
         _lookup(BLENDS, config.blend, "blend")
@@ -351,6 +398,18 @@ class ActiveRanker:
         self.adjacency = adjacency
         keep = None if self.exclude is None else ~self.exclude
         self.features = reduce_features(emb, config.n_components, config.seed, scaling=scaling, keep=keep)
+        self.artefacts = None
+        self.joint = self.features  # what the regressor and the trust see: the embedding, and the artefact block
+        if artefacts is not None:
+            art = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
+            self.artefacts = art
+            if config.artefact_weight > 0:
+                rows = slice(None) if keep is None else keep
+                var_emb = float(self.features[rows].var(0).sum())
+                var_art = float(art[rows].var(0).sum())
+                if var_art > 0 and var_emb > 0:
+                    block = art * np.float32(np.sqrt(config.artefact_weight * var_emb / var_art))
+                    self.joint = np.ascontiguousarray(np.hstack([self.features, block]), dtype=np.float32)
 
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
@@ -363,13 +422,16 @@ class ActiveRanker:
         adjacency = None
         if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
-        return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency)
+        return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency, artefact_block(scores))
 
     def __len__(self) -> int:
         return len(self.anomaly)
 
-    def rerank(self, interest: pd.Series | Mapping[int, float]) -> pd.DataFrame:
-        """The blended ranking given interest scores per tile id.
+    def rerank(self, interest: pd.Series | Mapping[int, float], artefacts: Any = ()) -> pd.DataFrame:
+        """The blended ranking given interest scores per tile id, and the tiles labelled ARTEFACT or
+        MOSAICKING (``artefacts``, :func:`artefact_labelled`): each tile's score is multiplied by
+        ``1 - artefact_penalty x trust`` with the trust of its nearest such tile in the artefact
+        features (``artefact_trust``; without artefact features, in the ranker's features).
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :func:`spread_interest`),
@@ -396,15 +458,27 @@ class ActiveRanker:
             model = REGRESSORS[self.config.regressor](len(ids), self.config.seed)
             with warnings.catch_warnings():  # a GP on a handful of labels warns about its kernel bounds
                 warnings.simplefilter("ignore", category=UserWarning)
-                model.fit(self.features[ids], y)
-            predicted = np.asarray(model.predict(self.features), dtype=np.float32)
+                model.fit(self.joint[ids], y)
+            predicted = np.asarray(model.predict(self.joint), dtype=np.float32)
             vouched, touches = spread_interest(self.adjacency, ids, y, self.config.spread, n)
             np.maximum(predicted, vouched, out=predicted)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
             touches[ids] = -1
-            distance, reach = label_distances(self.features, ids, self.config.trust_k)
+            distance, reach = label_distances(self.joint, ids, self.config.trust_k)
             trust = trust_of(distance, reach, self.config.alpha)
             active = BLENDS[self.config.blend](self.anomaly_q, predicted, trust, self.config)
+            if self.artefacts is not None and self.config.artefact_discount:
+                # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
+                # artefacts queued, fewer peculiar tiles found; off by default)
+                active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
+        art_ids = np.unique(np.asarray(list(artefacts), dtype=np.int64))
+        art_ids = art_ids[(art_ids >= 0) & (art_ids < n)]
+        art_trust = np.zeros(n, dtype=np.float32)
+        if art_ids.size and self.config.artefact_penalty > 0:
+            space = self.artefacts if self.artefacts is not None else self.joint
+            distance, reach = label_distances(space, art_ids, self.config.trust_k)
+            art_trust = trust_of(distance, reach, self.config.alpha)
+            active = (active * (1.0 - self.config.artefact_penalty * art_trust)).astype(np.float32)
         if self.exclude is not None:
             active = np.where(self.exclude, -1.0, active).astype(np.float32)
         return pd.DataFrame(
@@ -413,6 +487,7 @@ class ActiveRanker:
                 "score": self.anomaly,
                 "predicted_interest": predicted,
                 "trust": trust,
+                "artefact_trust": art_trust,
                 "touches_liked": touches,
                 "labelled": labelled,
                 "active_score": active,
@@ -441,7 +516,8 @@ def rerank_run(
         interest = LabelStore.for_run(run).interest_scores() if run.labels_db.is_file() else pd.Series(dtype=float)
     run.check_consistent(name, stages=("ingest", "embed", "rank"))
     built_from = run.provenance(name)
-    ranking = ActiveRanker.from_run(run, name, config).rerank(interest)
+    artefacts = artefact_labelled(LabelStore.for_run(run).current()) if run.labels_db.is_file() else ()
+    ranking = ActiveRanker.from_run(run, name, config).rerank(interest, artefacts)
     write_parquet(ranking, run.active_scores(name))
     n_labelled = int(ranking["labelled"].sum())
     record = dict(asdict(config), embedding=name, n_labelled=n_labelled, built_from=built_from)

@@ -33,14 +33,22 @@ most anomalous tile. ``contamination`` sets the fraction flagged in the ``outlie
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from radioexplore.labels import INTERESTING, LabelStore
-from radioexplore.ranking.artefacts import add_artefact_columns, artefact_features_run
+from radioexplore.ranking.artefacts import add_artefact_columns, cached_artefact_features
+from radioexplore.ranking.peculiar import (
+    method_named,
+    peculiarity,
+    quantile_among,
+    run_objects,
+    tile_best_objects,
+    why_column,
+)
 from radioexplore.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
@@ -101,8 +109,10 @@ class RankConfig:
     min_group: int = 32  # standardise="field": a field with fewer ranked tiles uses the run's statistics
     selection: FeatureSelectConfig = field(default_factory=FeatureSelectConfig)
     seed: int = 0
+    method: str = "peculiar"  # rank_run's ranker by name, radioexplore.ranking.peculiar.METHODS
 
     def __post_init__(self) -> None:
+        method_named(self.method)
         check_standardise(self.standardise)
         object.__setattr__(self, "exclude_flags", check_flags(self.exclude_flags))
         if self.min_group < 1:
@@ -533,7 +543,15 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     are partial (:func:`flags_to_exclude`); with ``standardise="field"`` the groups are the
     ``field`` column of tiles.parquet. run.toml records the config, the flags applied, the tiles
     excluded per flag and how many fields had their own statistics.
+
+    ``config.method`` (:data:`radioexplore.ranking.peculiar.METHODS`) turns the forest's score (kept
+    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly, object) quantile x
+    (1 - artefact score), the objects read from ``objects.parquet`` or found now; ``why`` says in
+    words what put each tile there. The artefact features are cached in ``artefacts.parquet``.
     """
+    method = method_named(config.method)
+    if method.top_k and not config.top_k:
+        config = replace(config, top_k=method.top_k)
     if config.top_k and labels is None:
         if not run.labels_db.is_file():
             raise RunDirError(
@@ -549,7 +567,9 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
         raise RunDirError(f"embeddings/{name} has {len(emb)} rows for {len(tiles)} tiles: re-run `radioexplore embed`")
     flags, notes, exclude, scaling = _forest_inputs(run, tiles, emb, config)
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
-    df = add_artefact_columns(df, artefact_features_run(run))  # the artefact axis, beside the score
+    df = add_artefact_columns(df, cached_artefact_features(run))  # the artefact axis, beside the score
+    df, method_notes = _apply_method(run, tiles, df, exclude, method)
+    notes += method_notes
     write_parquet(df, run.scores(name))
     record = dict(asdict(config), embedding=name, n=len(df), n_outliers=int(df["outlier"].sum()))
     record["built_from"] = built_from
@@ -576,6 +596,34 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     for note in notes:
         log.warning(note)
     return run.scores(name)
+
+
+def _apply_method(
+    run: RunDir, tiles: pd.DataFrame, df: pd.DataFrame, exclude: np.ndarray | None, method
+) -> tuple[pd.DataFrame, list[str]]:
+    """``df`` (the forest's scores with the artefact columns) re-scored by ``method``: the forest's
+    score kept as ``anomaly_score``, ``object_score`` (its most peculiar object's, 0 for none),
+    ``score``/``rank`` of the method and ``why`` in words."""
+    keep = np.ones(len(df), dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
+    notes: list[str] = []
+    objects, best, object_score, object_q = None, None, None, None
+    if method.objects:
+        objects, why_not = run_objects(run, tiles)
+        if why_not:
+            notes.append(why_not)
+    if objects is not None:
+        best = tile_best_objects(objects, len(df))
+        object_score = np.where(best >= 0, objects["score"].to_numpy(dtype=np.float32)[np.maximum(best, 0)], 0.0)
+        object_q = quantile_among(object_score, keep)
+    df = df.assign(anomaly_score=df["score"].to_numpy())
+    if object_score is not None:
+        df["object_score"] = object_score.astype(np.float32)
+    if method.objects or method.artefacts:
+        art = df["artefact_score"].to_numpy(dtype=float) if "artefact_score" in df else None
+        df["score"] = peculiarity(df["anomaly_score"].to_numpy(), object_score, art, keep, method)
+        df["rank"] = ranks_of(np.where(keep, df["score"].to_numpy(), -1.0))
+    df["why"] = why_column(quantile_among(df["anomaly_score"].to_numpy(), keep), object_q, best, objects, df, keep)
+    return df, notes
 
 
 def _forest_inputs(

@@ -107,6 +107,11 @@ class RunDir:
         """One row per extended object of the field images (``radioexplore objects``)."""
         return self.root / "objects.parquet"
 
+    @property
+    def artefact_features(self) -> Path:
+        """The artefact axis's features per tile, cached by ``rank`` with the tiles' provenance."""
+        return self.root / "artefacts.parquet"
+
     def model_dir(self, name: str) -> Path:
         return self.root / "models" / _checked_name(name)
 

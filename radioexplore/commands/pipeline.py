@@ -15,6 +15,7 @@ from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import non_negative_int, positive_int, require_tiles
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.isolation import STANDARDISE, RankConfig, parse_flags
+from radioexplore.ranking.peculiar import METHODS
 from radioexplore.rundir import RunDir, RunDirError
 
 
@@ -186,6 +187,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             standardise=args.standardise,
             min_group=args.min_group,
             seed=args.seed,
+            method=args.method,
         )
         path = rank_run(run, _embedding_name(run, args.name), config)
     except (ValueError, RunDirError) as exc:
@@ -447,6 +449,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="--standardise field: fields with fewer ranked tiles use the run's statistics (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--method",
+        choices=tuple(METHODS),
+        default=RankConfig.method,
+        help="ranker: peculiar (default: max(anomaly, object) quantile x (1 - artefact score)), "
+        "peculiar_no_axis, forest (the plain Isolation Forest) or seed002 (LightGBM top-10 -> forest; needs labels)",
+    )
     p.set_defaults(func=cmd_rank)
 
     p = sub.add_parser(

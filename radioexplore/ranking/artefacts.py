@@ -412,3 +412,38 @@ def add_artefact_columns(scores: pd.DataFrame, artefacts: pd.DataFrame) -> pd.Da
     extra = artefacts.rename(columns=cols).set_index("tile_id")
     base = scores.drop(columns=[c for c in cols.values() if c in scores.columns])
     return base.join(extra, on="tile_id")
+
+
+def artefact_cache_problem(run: RunDir, config: ArtefactConfig = ArtefactConfig()) -> str | None:
+    """Why the cached ``artefacts.parquet`` of ``run`` cannot be reused (absent, other tiles, other
+    constants), or None when it can."""
+    from dataclasses import asdict
+
+    from radioexplore.rundir import read_parquet_meta
+
+    path = run.artefact_features
+    if not path.is_file():
+        return f"{path} does not exist"
+    meta = read_parquet_meta(path)
+    if meta.get("built_from") != run.provenance():
+        return f"{path} was built from other tiles (built from {meta.get('built_from')}, now {run.provenance()})"
+    if meta.get("config") != asdict(config):
+        return f"{path} was built with other artefact constants"
+    return None
+
+
+def cached_artefact_features(run: RunDir, config: ArtefactConfig = ArtefactConfig()) -> pd.DataFrame:
+    """:func:`artefact_features_run`, read from ``run.artefact_features`` when that was built from the
+    run's present tiles with the same constants, else computed and written there (atomically, with
+    the tiles' provenance, so a re-ingest makes it stale)."""
+    from dataclasses import asdict
+
+    from radioexplore.rundir import write_parquet
+
+    problem = artefact_cache_problem(run, config)
+    if problem is None:
+        return pd.read_parquet(run.artefact_features)
+    log.info("artefact axis: computing (%s)", problem)
+    out = artefact_features_run(run, config)
+    write_parquet(out, run.artefact_features, meta={"built_from": run.provenance(), "config": asdict(config)})
+    return out

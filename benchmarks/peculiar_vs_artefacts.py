@@ -1,0 +1,197 @@
+"""Peculiar objects, not artefacts (issue 24's acceptance): the default ranking and the taught queue.
+
+Simulates small surveys with strong artefacts (each its own seed and ``artefact_strength``; every
+DQF equally likely, so half the fields carry DQF 2-3 ripples; peculiar objects ``--peculiar-scale``
+times the simulator's density so that a few dozen tiles hold one), ingests them in 128 px tiles
+with the truth, embeds them by pixel statistics and ranks them with ``rank_run``'s default
+(``peculiar``: max(anomaly, object) quantile x (1 - artefact score)). Per survey and mean +- std:
+
+(a) recall of peculiar tiles in the top ``--fraction`` (5%) of the default, of the same ranking
+    without the artefact axis (``peculiar_no_axis``) and of the other rules built from the same
+    three columns (the plain forest, forest x (1 - axis), objects alone, objects x (1 - axis));
+(b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
+    :class:`LabelStore` and :func:`radioexplore.active.rerank_run`, 5 rounds of the 10 first
+    queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
+    other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
+    the 50 labels (of those in the survey), and artefact tiles among rounds 2-5's 40 queued tiles.
+
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import header  # benchmarks/ is not a package: _common sits beside this script
+
+from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
+from radioexplore.ingest import IngestConfig, attach_truth, ingest
+from radioexplore.isolation import RankConfig, rank_run, recall_in_top
+from radioexplore.labels import LabelStore
+from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.ranking.peculiar import quantile_among
+from radioexplore.rundir import RunDir
+from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
+
+
+def parse_surveys(text: str) -> list[tuple[int, float]]:
+    """``"1:3,2:4"`` -> [(1, 3.0), (2, 4.0)]: survey seed and artefact strength."""
+    out = []
+    for part in text.split(","):
+        seed, _, strength = part.strip().partition(":")
+        try:
+            out.append((int(seed), float(strength)))
+        except ValueError:
+            raise SystemExit(f"--surveys: {part!r} is not SEED:STRENGTH (e.g. 1:4)") from None
+    return out
+
+
+def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) -> tuple[RunDir, Path]:
+    """Simulate, ingest with truth and embed by pixel statistics into ``work`` (reused when there)."""
+    sim, run = work / "sim", RunDir(work / "run")
+    if not run.embeddings("pixstats").is_file():
+        base = SimulationConfig(
+            fields=args.fields,
+            size_px=args.size,
+            seed=seed,
+            artefact_strength=strength,
+            dqf_probabilities=(0.25, 0.25, 0.25, 0.25),
+        )
+        base = replace(
+            base, peculiar_per_sq_deg=tuple(round(args.peculiar_scale * d, 3) for d in base.peculiar_per_sq_deg)
+        )
+        simulate_survey(sim, base, progress=False)
+        ingest(sorted(sim.glob("field_*.fits")), run, IngestConfig(tile_px=args.tile, detect=False), progress=False)
+        attach_truth(run, sim)
+        pixel_statistics_run(run, "pixstats")
+    return run, sim
+
+
+def oracle(peculiar: np.ndarray, artefact: np.ndarray, extended: np.ndarray):
+    """The simulated astronomer of issue 24: (labels, interest) of a tile from the truth."""
+
+    def judge(tile: int) -> tuple[list[str], int]:
+        if peculiar[tile]:
+            return ["PECULIAR"], 5
+        if artefact[tile]:
+            return ["ARTEFACT"], 1
+        if extended[tile]:
+            return ["RADIO-GALAXY"], 3
+        return ["COMPACT"], 1
+
+    return judge
+
+
+def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int, per_round: int):
+    """Label ``rounds`` x ``per_round`` queue tiles into the run's label store, re-ranking with
+    :func:`rerank_run` after each round; returns (tiles labelled in order, queues per round, seconds)."""
+    run.labels_db.unlink(missing_ok=True)
+    store = LabelStore.for_run(run, who="oracle")
+    rerank_run(run, name, config)
+    seen, queues, seconds = [], [], []
+    for _ in range(rounds):
+        queue = review_queue(read_active(run, name), per_round, exclude=store.interest_scores().index)
+        queues.append(queue)
+        for tile in queue:
+            labels, interest = judge(int(tile))
+            store.add(int(tile), labels, interest=interest)
+            seen.append(int(tile))
+        t0 = time.perf_counter()
+        rerank_run(run, name, config)
+        seconds.append(time.perf_counter() - t0)
+    return seen, queues, seconds
+
+
+def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace) -> dict:
+    t0 = time.perf_counter()
+    run, sim = prepare(work, seed, strength, args)
+    rank_run(run, "pixstats", RankConfig(method=args.method))  # default: peculiar
+    tiles = run.read_tiles()
+    peculiar = tiles["truth_peculiar"].to_numpy(bool)
+    extended = tiles["truth_extended"].to_numpy(bool)
+    artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
+    s = run.read_scores("pixstats").set_index("tile_id").loc[tiles["tile_id"]]
+    keep = (s["anomaly_score"] > 0).to_numpy() if "anomaly_score" in s else np.ones(len(s), bool)
+    qa = quantile_among(s["anomaly_score"].to_numpy(), keep)
+    qo = quantile_among(s["object_score"].to_numpy(), keep) if "object_score" in s else np.zeros(len(s))
+    clean = 1.0 - np.clip(np.nan_to_num(s["artefact_score"].to_numpy(dtype=float)), 0, 1)
+    f = args.fraction
+    rules = {
+        "default": s["score"].to_numpy(),
+        "no_axis": np.where(keep, np.maximum(qa, qo), 0),
+        "forest": np.where(keep, qa, 0),
+        "forest_x_axis": np.where(keep, qa * clean, 0),
+        "objects": np.where(keep, qo, 0),
+        "objects_x_axis": np.where(keep, qo * clean, 0),
+    }
+    row = dict(
+        seed=seed, strength=strength, tiles=len(tiles), peculiar=int(peculiar.sum()), artefact=int(artefact.sum())
+    )
+    for key, score in rules.items():
+        row[f"recall_{key}"] = recall_in_top(score, peculiar, f)
+        k = max(1, int(round(f * len(score))))
+        row[f"artefacts_top_{key}"] = int(artefact[np.argsort(-score, kind="stable")[:k]].sum())
+    seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), args.active, 5, 10)
+    row["found_in_50"] = int(peculiar[seen].sum())
+    row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
+    row["artefacts_round1"] = int(artefact[queues[0]].sum())
+    row["artefacts_rounds_2_5"] = int(sum(artefact[q].sum() for q in queues[1:]))
+    row["rerank_s"] = float(np.median(seconds))
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="work folder, one sub-folder per survey (reused)")
+    p.add_argument("--surveys", default="1:3,2:4,3:6", help="SEED:ARTEFACT_STRENGTH,... (at least 3)")
+    p.add_argument("--fields", type=int, default=8)
+    p.add_argument("--size", type=int, default=1024, help="field side, px")
+    p.add_argument("--tile", type=int, default=128, help="tile side, px")
+    p.add_argument("--peculiar-scale", type=float, default=8.0, help="multiplies the density of peculiar objects")
+    p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
+    p.add_argument("--method", default=RankConfig.method, help="rank's method (radioexplore.ranking.peculiar.METHODS)")
+    p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
+    args = p.parse_args()
+    args.active = ActiveConfig(artefact_discount=args.artefact_discount)
+    header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
+    rows = []
+    for seed, strength in parse_surveys(args.surveys):
+        rows.append(one_survey(args.out / f"s{seed}_{strength:g}", seed, strength, args))
+        r = rows[-1]
+        print(
+            f"seed {seed} strength {strength:g}: {r['tiles']} tiles, {r['peculiar']} peculiar, {r['artefact']} artefact; "
+            f"recall top {100 * args.fraction:g}%: default {r['recall_default']:.2f}, no axis {r['recall_no_axis']:.2f}, "
+            f"forest {r['recall_forest']:.2f}, forest x axis {r['recall_forest_x_axis']:.2f}, objects "
+            f"{r['recall_objects']:.2f}, objects x axis {r['recall_objects_x_axis']:.2f}; artefacts in the top: default "
+            f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}; astronomer: {r['found_in_50']} of "
+            f"{r['peculiar']} peculiar found in 50 labels, artefacts queued round 1 {r['artefacts_round1']}, rounds 2-5 "
+            f"{r['artefacts_rounds_2_5']}; re-rank {r['rerank_s']:.2f} s; {r['seconds']:.0f} s",
+            flush=True,
+        )
+    df = pd.DataFrame(rows)
+    print(f"\nover {len(df)} surveys (mean +- std):")
+    for col in [c for c in df.columns if c not in ("seed", "strength")]:
+        v = df[col].astype(float)
+        print(f"  {col}: {v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.3f}")
+    a, b = df["recall_default"].mean(), df["recall_no_axis"].mean()
+    print(
+        f"\nacceptance (a) recall >= 0.5 and >= 2x without the axis: {'PASS' if a >= 0.5 and a >= 2 * b else 'FAIL'} "
+        f"({a:.2f} vs {b:.2f})"
+    )
+    found, art = df["found_share"].mean(), df["artefacts_rounds_2_5"].mean()
+    print(
+        f"acceptance (b) half the peculiar tiles within 50 labels: {'PASS' if found >= 0.5 else 'FAIL'} ({found:.2f}); "
+        f"<= 3 artefacts in rounds 2-5: {'PASS' if art <= 3 else 'FAIL'} ({art:.1f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Peculiarity that discounts the artefact axis: the rankers ``rank --method`` chooses from, and why a tile ranks.
+
+Three things speak for a tile (issue 24): the tile's anomaly (the Isolation Forest over its
+embedding, :mod:`radioexplore.isolation`), its object peculiarity (its most peculiar extended
+object's score, :mod:`radioexplore.ranking.objects`) and the artefact axis
+(:mod:`radioexplore.ranking.artefacts`). The default rule is transparent and fits nothing:
+
+    peculiarity = max(anomaly quantile, object quantile) x (1 - artefact_score)
+
+Quantiles (the share of ranked tiles scoring strictly lower) put the forest and the object
+scores on one scale; the max lets either find a tile (a ring among compact sources is lost in
+the tile's embedding but plain as an object); the factor sinks what looks like an imaging
+artefact. Rankers by name in :data:`METHODS`; ``seed002`` is Riggi et al. 2024's recipe
+(LightGBM top-k features -> Isolation Forest, 200 trees, max_samples 0.02), ``forest`` the
+plain forest, ``peculiar_no_axis`` the default without the artefact factor (for comparison).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from radioexplore.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One ranker: whether it blends the object score and the artefact axis into the forest's."""
+
+    description: str
+    objects: bool = False  # take the max with the object quantile
+    artefacts: bool = False  # multiply by (1 - artefact_score)
+    top_k: int | None = None  # forest on the top-k LightGBM features (needs labels)
+
+
+#: Rankers by name; ``peculiar`` is ``rank``'s default.
+METHODS: dict[str, Method] = {
+    "peculiar": Method("max(anomaly, object) quantile x (1 - artefact score)", objects=True, artefacts=True),
+    "peculiar_no_axis": Method("max(anomaly, object) quantile, artefact axis ignored", objects=True),
+    "forest": Method("Isolation Forest over the (per-field standardised) embedding"),
+    "seed002": Method("seed 002: LightGBM top-10 features -> Isolation Forest (200 trees, max_samples 0.02)", top_k=10),
+}
+DEFAULT_METHOD = "peculiar"
+#: Artefact score at or above which ``why`` calls a tile a likely artefact; below LOW it is "low".
+LIKELY_ARTEFACT, LOW_ARTEFACT = 0.5, 0.2
+
+
+def method_named(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown ranking method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def quantile_among(score: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Share of the kept tiles scoring strictly lower than each tile, in [0, 1] (the top kept tile 1;
+    tiles sharing the lowest score, e.g. 0 for no object, get 0)."""
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf)
+    keep = np.ones(len(score), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    ref = np.sort(score[keep])
+    if len(ref) < 2:
+        return np.where(keep, 1.0, 0.0).astype(np.float32)
+    return (np.searchsorted(ref, score, side="left") / (len(ref) - 1)).clip(0, 1).astype(np.float32)
+
+
+def peculiarity(
+    anomaly: np.ndarray,
+    object_score: np.ndarray | None,
+    artefact: np.ndarray | None,
+    keep: np.ndarray | None = None,
+    method: Method = METHODS[DEFAULT_METHOD],
+) -> np.ndarray:
+    """The score of ``method`` from the three axes (object score and artefact may be None: absent);
+    tiles not kept score 0. A NaN artefact score (no pixels to measure) counts as 0."""
+    n = len(anomaly)
+    keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    q = quantile_among(anomaly, keep)
+    if method.objects and object_score is not None:
+        q = np.maximum(q, quantile_among(object_score, keep))
+    if method.artefacts and artefact is not None:
+        q = q * (1.0 - np.clip(np.nan_to_num(np.asarray(artefact, dtype=np.float64), nan=0.0), 0.0, 1.0))
+    return np.where(keep, q, 0.0).astype(np.float32)
+
+
+def tile_best_objects(objects: pd.DataFrame, n_tiles: int) -> np.ndarray:
+    """Row index into ``objects`` of each tile's most peculiar overlapping object, -1 when none."""
+    best = np.full(n_tiles, -1, dtype=np.int64)
+    if objects is None or objects.empty:
+        return best
+    rows = np.repeat(np.arange(len(objects)), objects["tile_ids"].map(len).to_numpy())
+    tiles = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
+    ok = (tiles >= 0) & (tiles < n_tiles)
+    rows, tiles = rows[ok], tiles[ok]
+    score = objects["score"].to_numpy(dtype=float)[rows]
+    order = np.lexsort((score, tiles))  # per tile, the best object last
+    last = order[np.r_[tiles[order][1:] != tiles[order][:-1], True]] if len(order) else order
+    best[tiles[last]] = rows[last]
+    return best
+
+
+def describe_object(obj: pd.Series) -> str:
+    """A few words for an object's shape, from the features that make it stand out."""
+    if obj.get("hole_fraction", 0) >= 0.1:
+        return "ring-like object"
+    if obj.get("n_peaks", 1) >= 3:
+        return "multi-peaked object"
+    if obj.get("axis_ratio", 1) >= 3:
+        return "elongated object"
+    return "extended object"
+
+
+def describe_artefact(score: float, features: pd.Series | None) -> str:
+    """The artefact axis in words: low, moderate or a likely artefact named by its strongest evidence."""
+    if not np.isfinite(score):
+        return "artefact score unknown"
+    if score < LOW_ARTEFACT:
+        return "artefact score low"
+    if score < LIKELY_ARTEFACT:
+        return f"artefact score moderate ({score:.2f})"
+    ring = float(features.get("artefact_ring_contrast", 0.0)) if features is not None else 0.0
+    if np.isfinite(ring) and ring >= 5.0:
+        return "strong negative rings: likely artefact"
+    return "deep negative troughs: likely artefact"
+
+
+def why_column(
+    anomaly_q: np.ndarray,
+    object_q: np.ndarray | None,
+    best_object: np.ndarray | None,
+    objects: pd.DataFrame | None,
+    scores: pd.DataFrame,
+    keep: np.ndarray,
+) -> list[str]:
+    """For each tile, what put it where it is: the axis that drove it and the artefact axis, in words."""
+    art = scores["artefact_score"].to_numpy(dtype=float) if "artefact_score" in scores else np.full(len(keep), np.nan)
+    out = []
+    for i in range(len(keep)):
+        if not keep[i]:
+            out.append("left out: blank or cut by the image edge")
+            continue
+        row = scores.iloc[i]
+        if object_q is not None and best_object is not None and best_object[i] >= 0 and object_q[i] >= anomaly_q[i]:
+            lead = describe_object(objects.iloc[best_object[i]])
+        elif anomaly_q[i] >= 0.9:
+            lead = "unusual tile"
+        else:
+            lead = "ordinary tile"
+        out.append(f"{lead}, {describe_artefact(art[i], row)}")
+    return out
+
+
+def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The run's objects: ``objects.parquet`` when the objects stage ran (and fits these tiles), else
+    found now from the field images (written as ``radioexplore objects`` would); (None, why) when
+    the run has no field images to find them in."""
+    if run.objects.is_file():
+        objects = pd.read_parquet(run.objects)
+        ids = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
+        if not len(ids) or ids.max() < len(tiles):
+            return objects, None
+        log.warning("%s names tiles beyond the %d of the run: finding the objects again", run.objects, len(tiles))
+    if (
+        not {"file", "field", "x0", "y0", "size"} <= set(tiles.columns)
+        or not tiles["file"].astype(str).str.strip().any()
+    ):
+        return None, "no field images in the tiles table: ranked without objects"
+    from radioexplore.ranking.object_run import objects_run
+    from radioexplore.rundir import RunDirError
+
+    try:
+        objects_run(run, progress=False)
+    except (RunDirError, OSError, ValueError) as exc:
+        return None, f"objects could not be found ({exc}): ranked without objects"
+    return pd.read_parquet(run.objects), None

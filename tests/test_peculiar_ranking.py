@@ -1,0 +1,151 @@
+"""The default ranking finds peculiar objects, not artefacts; labels teach it; the artefact features are cached."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radioexplore.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.isolation import RankConfig, rank_run
+from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.ranking import artefacts as artefacts_mod
+from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
+from radioexplore.rundir import RunDir, write_parquet
+from tests.conftest import run_cli
+from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
+
+RIPPLE = (448.0, 448.0)  # a bright source with calibration ripples, in the tile at x0 = y0 = 384
+RING_TILE = (128, 128)  # tests.test_objects' ring lies whole in this tile
+
+
+def ripple_sky() -> np.ndarray:
+    """tests.test_objects' sky (a ring among compact and extended sources) with a 3000 sigma source
+    ringed by lopsided ripples of 20 sigma, period 8 px, troughs as deep as the crests."""
+    image = sky().astype(np.float64)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    x, y = RIPPLE
+    r = np.hypot(xx - x, yy - y) + 1e-3
+    image += 3000 * RMS * np.exp(-0.5 * (r / (FWHM / 2.3548)) ** 2)
+    inner = 1 - np.exp(-((r / (2 * FWHM)) ** 2))
+    lopsided = 0.7 + 0.3 * (xx - x) / r
+    image += 20 * RMS * np.cos(2 * np.pi * r / 8.0) * np.exp(-r / 60.0) * inner * lopsided
+    return image.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pec")
+    write_fits(root / "ripples.fits", ripple_sky())
+    run_cli("ingest", root / "ripples.fits", "--run", root / "run", "--tile", TILE)
+    run = RunDir(root / "run")
+    pixel_statistics_run(run, "pixstats")
+    rank_run(run, "pixstats", RankConfig(exclude_flags=("blank",)))
+    return run
+
+
+def tile_at(run: RunDir, x0: float, y0: float) -> int:
+    t = run.read_tiles()
+    hit = t[(t["x0"] <= x0) & (t["x0"] + t["size"] > x0) & (t["y0"] <= y0) & (t["y0"] + t["size"] > y0)]
+    return int(hit["tile_id"].iloc[0])
+
+
+def test_the_default_ranks_the_ring_tile_above_the_ripple_tile_and_says_why(ranked):
+    scores = ranked.read_scores("pixstats").set_index("tile_id")
+    ring, ripple = tile_at(ranked, *RING_TILE), tile_at(ranked, *RIPPLE)
+    assert ranked.stage_config("rank", "pixstats")["method"] == "peculiar"
+    assert scores.loc[ripple, "artefact_score"] > 0.5 > scores.loc[ring, "artefact_score"]
+    assert scores.loc[ring, "rank"] < scores.loc[ripple, "rank"]
+    assert scores.loc[ring, "rank"] <= 3
+    assert "likely artefact" in scores.loc[ripple, "why"]
+    assert scores.loc[ring, "why"].startswith("ring-like object") and "artefact score low" in scores.loc[ring, "why"]
+    assert {"anomaly_score", "object_score", "score", "rank"} <= set(scores.columns)
+
+
+def test_without_the_artefact_axis_the_ripple_tile_is_not_discounted(ranked):
+    s = ranked.read_scores("pixstats").sort_values("tile_id")
+    a, o, art = (s[c].to_numpy() for c in ("anomaly_score", "object_score", "artefact_score"))
+    raw = peculiarity(a, o, art, method=METHODS["peculiar_no_axis"])
+    ripple = tile_at(ranked, *RIPPLE)
+    assert np.allclose(peculiarity(a, o, art), raw * (1 - np.nan_to_num(art)))
+    assert raw[ripple] > s["score"].to_numpy()[ripple]
+
+
+def test_the_forest_and_seed002_stay_available_by_name(ranked, tmp_path):
+    rank_run(ranked, "pixstats", RankConfig(method="forest", exclude_flags=("blank",)))
+    s = ranked.read_scores("pixstats")
+    assert np.array_equal(s["score"], s["anomaly_score"])  # the plain forest's score
+    with pytest.raises(ValueError, match="unknown ranking method"):
+        RankConfig(method="magic")
+    with pytest.raises(Exception, match="top-10"):  # seed 002 needs labels for its LightGBM top-k
+        rank_run(ranked, "pixstats", RankConfig(method="seed002"))
+    rank_run(ranked, "pixstats", RankConfig(exclude_flags=("blank",)))
+
+
+def test_the_artefact_features_are_cached_reused_and_refused_when_stale(ranked, monkeypatch):
+    path = ranked.artefact_features
+    assert path.is_file() and artefacts_mod.artefact_cache_problem(ranked) is None
+    calls = []
+    real = artefacts_mod.artefact_features_run
+    monkeypatch.setattr(
+        artefacts_mod, "artefact_features_run", lambda run, config: calls.append(1) or real(run, config)
+    )
+    cached = artefacts_mod.cached_artefact_features(ranked)
+    assert calls == []  # reused
+    stale = pd.read_parquet(path)
+    write_parquet(stale, path, meta={"built_from": {"tiles_generation": "older"}, "config": {}})
+    assert "other tiles" in artefacts_mod.artefact_cache_problem(ranked)
+    again = artefacts_mod.cached_artefact_features(ranked)
+    assert calls == [1]  # recomputed
+    pd.testing.assert_frame_equal(again, cached)
+    assert artefacts_mod.artefact_cache_problem(ranked) is None
+
+
+def test_quantiles_put_tiles_without_an_object_at_the_bottom():
+    q = quantile_among(np.array([0.0, 0.0, 0.7, 0.9, 0.0]), np.array([True, True, True, True, False]))
+    assert q.tolist() == [0.0, 0.0, pytest.approx(2 / 3), 1.0, 0.0]
+
+
+def test_artefact_labels_push_down_the_tiles_that_look_like_them_in_the_artefact_features():
+    """30 artefact-like tiles top the anomaly list; the embedding does not tell them apart. After 10
+    ARTEFACT labels the next queue is clean only if the label reaches the others through the artefact features."""
+    rng = np.random.default_rng(0)
+    n = 400
+    emb = rng.normal(size=(n, 16)).astype(np.float32)
+    like = np.zeros(n, dtype=bool)
+    like[:30] = True
+    anomaly = np.where(like, 0.8 + 0.1 * rng.random(n), 0.5 * rng.random(n))
+    scores = pd.DataFrame(
+        {
+            "artefact_score": np.where(like, 0.7, 0.05) + 0.02 * rng.random(n),
+            "artefact_negative_beams": np.where(like, 4.0, 0.0),
+            "artefact_negative_share": np.where(like, 0.45, 0.02),
+            "artefact_ring_contrast": np.where(like, 8.0, 0.5) + rng.random(n),
+            "artefact_expected_artefact_sigma": np.where(like, 10.0, 0.3),
+        }
+    )
+    block = artefact_block(scores)
+    config = ActiveConfig(n_components=8)
+    before = review_queue(ActiveRanker(emb, anomaly, config, artefacts=block).rerank({}), 10)
+    assert like[before].all()
+    labelled = before
+    interest = pd.Series(1.0, index=labelled)
+    taught = ActiveRanker(emb, anomaly, config, artefacts=block).rerank(interest, artefacts=labelled)
+    after = review_queue(taught, 10)
+    assert like[after].sum() <= 2
+    assert (taught.loc[like & ~np.isin(np.arange(n), labelled), "artefact_trust"] > 0.5).mean() > 0.8
+    # without the artefact features the label cannot reach the other artefact-like tiles
+    blind = ActiveRanker(emb, anomaly, ActiveConfig(n_components=8, artefact_penalty=0.0)).rerank(interest)
+    assert like[review_queue(blind, 10)].sum() >= 8
+
+
+def test_a_peculiar_label_pulls_up_its_look_alikes():
+    rng = np.random.default_rng(1)
+    n = 400
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    emb[:12] += 4.0  # twelve look-alikes, middling by the anomaly score
+    anomaly = rng.random(n)
+    anomaly[:12] = 0.5
+    ranker = ActiveRanker(emb, anomaly, ActiveConfig(n_components=0))
+    assert not np.isin(review_queue(ranker.rerank({}), 10), np.arange(12)).any()
+    interest = {0: 5.0, 1: 5.0, **{t: 1.0 for t in range(200, 208)}}
+    top = review_queue(ranker.rerank(interest), 10)
+    assert np.isin(top, np.arange(12)).sum() >= 8
