@@ -25,6 +25,7 @@ from app.views.queue import QueueView
 from app.views.ranking import RankingView
 from app.views.samp import SampView
 from app.views.search import SearchView
+from app.views.shown import shown_only
 from app.views.tile import TileView
 from radioexplore.labels import store_problem
 from radioexplore.rundir import RunDir
@@ -85,8 +86,11 @@ def build_dashboard(
     state = ExplorerState(run, annotator=annotator)
     controls = pn.Param(
         state,
-        parameters=["embedding", "map_method", "colour_by", "n_neighbours"],
-        widgets={"colour_by": {"type": pn.widgets.Select, "name": "Colour by"}},
+        parameters=["embedding", "map_method", "colour_by", "n_neighbours", "show_marks"],
+        widgets={
+            "colour_by": {"type": pn.widgets.Select, "name": "Colour by"},
+            "show_marks": {"type": pn.widgets.Checkbox, "name": "Mark labelled tiles"},
+        },
         show_name=False,
     )
     tile_view = TileView(state=state)
@@ -98,7 +102,8 @@ def build_dashboard(
             sizing_mode="stretch_width",
         ),
         pn.Column(
-            tile_view,
+            # the tile view redraws only while Explore shows (not behind the review queue)
+            shown_only(tile_view.view, state, "Explore", sizing_mode="stretch_width"),
             pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
@@ -113,12 +118,13 @@ def build_dashboard(
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
         pn.Column(ProbeView(state=state), name="Probe"),
-        dynamic=False,
+        dynamic=True,  # a tab is drawn when first opened; hidden ones cost nothing per label
         sizing_mode="stretch_width",
     )
 
     def _keys_follow_tab(event) -> None:
-        queue.active = tabs[event.new].name == "Review queue"
+        state.tab = tabs[event.new].name
+        queue.active = state.tab == "Review queue"
         if queue.active:
             queue.resume()
 

@@ -2,8 +2,9 @@
 
 State lives in params (shared/STYLE.md: Panel's own apps); views depend on them and never on
 each other. Loading is cached per file and modification time, so switching back and forth is
-free. The app only reads the run directory, except for the label store; re-rankings from the
-astronomer's labels live in memory for the session.
+free. The app only reads the run directory, except for the label store and the active ranking:
+a re-ranking from the astronomer's labels is written to ``scores/active/<name>.parquet`` (as the
+``rerank`` command writes it), so a reload, a second browser and ``export --ranking active`` see it.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
-from radioexplore.active import ActiveRanker, artefact_labelled, review_queue
+from radioexplore.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
+from radioexplore.render import png_bytes
 from radioexplore.rundir import RunDir
 from radioexplore.similarity import SimilaritySearch
 from radioexplore.tilestore import open_tile_store
 
 log = logging.getLogger(__name__)
 
+#: Thumbnails (PNG bytes) kept per session.
+THUMB_CACHE = 512
 #: Attention maps kept per session (one forward pass each; the threshold slider reuses them).
 ATTENTION_CACHE = 32
 
@@ -73,6 +77,11 @@ def read_table(path: Path) -> pd.DataFrame:
     return _read_parquet(str(path), path.stat().st_mtime)
 
 
+@lru_cache(maxsize=4)
+def _tile_store(path: str, mtime: float):
+    return open_tile_store(path)
+
+
 @lru_cache(maxsize=64)
 def _fits(path: str) -> FitsImage | None:
     try:
@@ -109,6 +118,8 @@ class ExplorerState(param.Parameterized):
     n_neighbours = param.Integer(default=8, bounds=(1, 64))
     label_version = param.Integer(default=0, doc="bumped after each label event, so views refresh")
     ranking_version = param.Integer(default=0, doc="bumped after each re-ranking")
+    tab = param.String(default="Explore", doc="the tab the page shows; views on other tabs put off their redraws")
+    show_marks = param.Boolean(default=True, doc="mark labelled tiles on the map, in the tables and thumbnails")
 
     def __init__(self, run: RunDir, who: str | None = None, annotator: Annotator | None = None, **params) -> None:
         super().__init__(**params)
@@ -122,7 +133,10 @@ class ExplorerState(param.Parameterized):
         self._frame: pd.DataFrame | None = None
         self._frame_key: tuple | None = None
         self._ranker: ActiveRanker | None = None
-        self._active: pd.DataFrame | None = None
+        self._active: pd.DataFrame | None = None  # a read-only session's re-ranking (not written to the run)
+        self._current: tuple[tuple, pd.DataFrame] | None = None
+        self._stored: tuple[tuple, pd.DataFrame | None] | None = None
+        self._thumbs: dict[int, bytes] = {}
         self._vits: dict[str, tuple | AttentionError] = {}  # checkpoint -> (model, spec) or why not
         self._attention: dict[tuple[str, int], TileAttention] = {}
         names = run.embedding_names()
@@ -139,9 +153,10 @@ class ExplorerState(param.Parameterized):
         paths = [self.run.tiles_table]
         if self.embedding:
             paths += [self.run.map(self.embedding, self.map_method), self.run.scores(self.embedding)]
+        active_path = self.run.active_scores(self.embedding) if self.embedding else None
         key = (
-            tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in paths),
-            self.label_version,
+            tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in [*paths, active_path] if p),
+            self._labels_key(),
             self.ranking_version,
         )
         if self._frame_key != key:
@@ -152,10 +167,11 @@ class ExplorerState(param.Parameterized):
                     for col in extra.columns:
                         if col != "tile_id":
                             out[col] = extra[col].to_numpy()
-            if self._active is not None:
+            active = self._active if self._active is not None else self.stored_active()
+            if active is not None:
                 for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
-                    out[col] = self._active[col].to_numpy()
-            current = self.labels.current()
+                    out[col] = active[col].to_numpy()
+            current = self.current_labels()
             if not current.empty:
                 user = pd.Series("", index=out.index, dtype=object)
                 interest = pd.Series(np.nan, index=out.index)
@@ -166,6 +182,51 @@ class ExplorerState(param.Parameterized):
                 out["user_interest"] = interest
             self._frame, self._frame_key = out, key
         return self._frame
+
+    def _labels_key(self) -> tuple:
+        db = self.run.labels_db
+        return (self.label_version, db.stat().st_mtime_ns if db.is_file() else None)
+
+    def current_labels(self) -> pd.DataFrame:
+        """``labels.current()``, read once per label event (or change of the store by another session)."""
+        key = self._labels_key()
+        if self._current is None or self._current[0] != key:
+            self._current = (key, self.labels.current())
+        return self._current[1]
+
+    def label_text(self, tile_id: int) -> str:
+        """The tile's current judgement in short ("PECULIAR · 5"), or "" when it has none."""
+        cur = self.current_labels()
+        row = cur[cur["tile_id"] == int(tile_id)]
+        if row.empty:
+            return ""
+        labels, interest = row["labels"].iloc[0], row["interest"].iloc[0]
+        parts = [", ".join(labels)] if labels else []
+        if pd.notna(interest):
+            parts.append(str(int(interest)))
+        return " · ".join(parts) or "labelled"
+
+    def stored_active(self) -> pd.DataFrame | None:
+        """The run's active ranking of the current embedding when there is one and it agrees with the
+        run (``rerank`` provenance); None otherwise, so the anomaly ranking is shown."""
+        path = self.run.active_scores(self.embedding) if self.embedding else None
+        if path is None or not path.is_file():
+            return None
+        key = (str(path), path.stat().st_mtime_ns)
+        if self._stored is None or self._stored[0] != key:
+            self._stored = (key, self._read_active(path))
+        return self._stored[1]
+
+    def _read_active(self, path: Path) -> pd.DataFrame | None:
+        problems = [p for p in self.run.consistency_problems(self.embedding) if p.stage == "rerank"]
+        if problems:
+            log.warning("not using %s: %s", path, "; ".join(map(str, problems)))
+            return None
+        table = read_table(path)
+        if len(table) != len(read_table(self.run.tiles_table)):
+            log.warning("not using %s: %d rows for %d tiles", path, len(table), len(read_table(self.run.tiles_table)))
+            return None
+        return table.sort_values("tile_id").reset_index(drop=True)
 
     def colour_choices(self) -> list[str]:
         cols = [c for c in self.tiles().columns if c not in HIDDEN_COLUMNS]
@@ -193,8 +254,18 @@ class ExplorerState(param.Parameterized):
 
     def tile_pixels(self, tile_id: int) -> np.ndarray:
         """The normalised tile ``[S, S]`` in [0, 1] (first channel), as the model sees it."""
-        store = open_tile_store(self.run.tile_pixels)
+        path = self.run.tile_pixels
+        store = _tile_store(str(path), path.stat().st_mtime if path.exists() else 0.0)
         return np.asarray(store[int(tile_id)][0], dtype=np.float32)
+
+    def thumbnail(self, tile_id: int, size: int) -> bytes:
+        """PNG of the model-input tile, ``size`` px square, kept for the session (thumbnails repeat)."""
+        key = (int(tile_id), int(size))
+        if key not in self._thumbs:
+            if len(self._thumbs) >= THUMB_CACHE:
+                self._thumbs.pop(next(iter(self._thumbs)))
+            self._thumbs[key] = png_bytes(self.tile_pixels(tile_id), vmin=0.0, vmax=1.0, size=size)
+        return self._thumbs[key]
 
     def sky_pixels(self, tile_id: int) -> tuple[np.ndarray, FitsImage] | None:
         """The tile's pixels in the source image's units (usually Jy/beam), or None if unreadable."""
@@ -303,17 +374,35 @@ class ExplorerState(param.Parameterized):
         tiles, column = self.ranking()
         if column not in tiles.columns:
             return []
-        labelled = self.labels.current()["tile_id"].to_numpy()
+        labelled = self.current_labels()["tile_id"].to_numpy()
         return [int(t) for t in review_queue(tiles, n, exclude=labelled, column=column)]
 
     def rerank(self) -> str:
-        """Re-rank from the current interest scores (active learning); returns what happened, for the user."""
+        """Re-rank from the current interest scores (active learning) and write the ranking to the run
+        (a read-only session keeps it to itself); returns what happened, for the user."""
+        return self.apply_rerank(self.compute_rerank())
+
+    def compute_rerank(self) -> tuple[pd.DataFrame | None, str]:
+        """The re-ranking and a message; touches no param, so it may run off the page's event loop."""
         interest = self.labels.interest_scores()
         if interest.empty:
-            return "No interest scores yet: the queue follows the anomaly ranking."
+            return None, "No interest scores yet: the queue follows the anomaly ranking."
         t0 = time.perf_counter()
         if self._ranker is None:
             self._ranker = ActiveRanker.from_run(self.run, self.embedding)
-        self._active = self._ranker.rerank(interest, artefact_labelled(self.labels.current()))
-        self.ranking_version += 1
-        return f"Re-ranked {len(self._active)} tiles from {len(interest)} interest scores in {time.perf_counter() - t0:.1f} s."
+        ranking = self._ranker.rerank(interest, artefact_labelled(self.labels.current()))
+        if self.annotator.can_label:
+            save_active(self.run, self.embedding, ranking, self._ranker.config)
+            where = f"saved to {self.run.active_scores(self.embedding).relative_to(self.run.root)}"
+        else:
+            self._active = ranking
+            where = "for this session only (read-only access)"
+        took = time.perf_counter() - t0
+        return ranking, f"Re-ranked {len(ranking)} tiles from {len(interest)} interest scores in {took:.1f} s, {where}."
+
+    def apply_rerank(self, result: tuple[pd.DataFrame | None, str]) -> str:
+        """Show the result of :meth:`compute_rerank` (on the page's event loop)."""
+        ranking, message = result
+        if ranking is not None:
+            self.ranking_version += 1
+        return message

@@ -518,11 +518,20 @@ def rerank_run(
     built_from = run.provenance(name)
     artefacts = artefact_labelled(LabelStore.for_run(run).current()) if run.labels_db.is_file() else ()
     ranking = ActiveRanker.from_run(run, name, config).rerank(interest, artefacts)
+    return save_active(run, name, ranking, config, built_from)
+
+
+def save_active(
+    run: RunDir, name: str, ranking: pd.DataFrame, config: ActiveConfig, built_from: dict | None = None
+) -> Path:
+    """Write ``ranking`` (:meth:`ActiveRanker.rerank`) atomically as ``run.active_scores(name)`` with its
+    ``rerank`` record, so the app, the CLI and ``export --ranking active`` share one active ranking."""
+    built_from = run.provenance(name) if built_from is None else built_from
     write_parquet(ranking, run.active_scores(name))
     n_labelled = int(ranking["labelled"].sum())
     record = dict(asdict(config), embedding=name, n_labelled=n_labelled, built_from=built_from)
     run.record("rerank", record, key=name)
-    log.info("re-ranked %d tiles of %s from %d interest scores", len(ranking), name, int(ranking["labelled"].sum()))
+    log.info("re-ranked %d tiles of %s from %d interest scores", len(ranking), name, n_labelled)
     return run.active_scores(name)
 
 

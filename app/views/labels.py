@@ -6,6 +6,8 @@ ever overwritten, so two people labelling the same run at once lose nothing.
 
 from __future__ import annotations
 
+import html
+
 import panel as pn
 import param
 
@@ -29,10 +31,21 @@ LABEL_KEYS = {
 NO_SCORE = "–"
 
 
+#: Label and interest buttons: outlined, filled blue when toggled on (the default grey on grey was unreadable).
+TOGGLE_STYLE = (
+    ":host .bk-btn.bk-active { background-color: #0d47a1; border-color: #0d47a1; color: #fff; font-weight: 600; }"
+)
+
+
 class LabelPanel(param.Parameterized):
-    """Edits the judgement of ``state.selected_tile`` and saves it as one label event."""
+    """Edits the judgement of ``tile`` (by default following ``state.selected_tile``) and saves it as one label event."""
 
     state = param.ClassSelector(class_=ExplorerState)
+    tile = param.Integer(default=None, allow_None=True, doc="the tile labelled")
+    follow = param.Boolean(
+        default=True, doc="label the tile selected in the shared state (the review queue sets its own)"
+    )
+    saved = param.String(default="", doc="the tile's stored judgement, shown so a labelled tile looks labelled")
     labels = param.ListSelector(default=[], objects=list(VOCABULARY))
     interest = param.Selector(default=NO_SCORE, objects=[NO_SCORE, "1", "2", "3", "4", "5"])
     tags = param.String(default="", doc="free tags, comma separated")
@@ -45,10 +58,22 @@ class LabelPanel(param.Parameterized):
             options={f"{name} ({LABEL_KEYS[name]})": name for name in VOCABULARY},
             name="",
             css_classes=["label-buttons"],
-            stylesheets=[":host .bk-btn-group { flex-wrap: wrap; } :host .bk-btn { flex: 0 0 48%; margin: 1px; }"],
+            color="primary",
+            variant="outline",
+            stylesheets=[
+                ":host .bk-btn-group { flex-wrap: wrap; } :host .bk-btn { flex: 0 0 48%; margin: 1px; }",
+                TOGGLE_STYLE,
+            ],
             width=300,
         )
-        self._interest = pn.widgets.RadioButtonGroup.from_param(self.param.interest, name="", css_classes=["interest"])
+        self._interest = pn.widgets.RadioButtonGroup.from_param(
+            self.param.interest,
+            name="",
+            css_classes=["interest"],
+            color="primary",
+            variant="outline",
+            stylesheets=[TOGGLE_STYLE],
+        )
         self._tags = pn.widgets.TextInput.from_param(
             self.param.tags, name="Tags", placeholder="e.g. ring, candidate ORC"
         )
@@ -60,13 +85,24 @@ class LabelPanel(param.Parameterized):
             for widget in (self._label_buttons, self._interest, self._tags, self._save, self._undo):
                 widget.disabled = True
             self.message = f"Read-only: {self.state.annotator.why_not}."
-        self.state.param.watch(self._load_current, ["selected_tile", "label_version"])
+        if self.follow:
+            self.tile = self.state.selected_tile
+            self.state.param.watch(self._follow, "selected_tile")
+        self.state.param.watch(self._load_current, "label_version")
+        self.param.watch(self._load_current, "tile")
         self._load_current()
+
+    def _follow(self, event) -> None:
+        self.tile = event.new
 
     def _load_current(self, *_events) -> None:
         """Pre-fill the panel with the tile's current judgement (a save replaces it whole)."""
-        tile = self.state.selected_tile
-        current = self.state.labels.labels_of(tile) if tile is not None else None
+        tile = self.tile
+        cur = self.state.current_labels()
+        row = cur[cur["tile_id"] == int(tile)] if tile is not None else cur.head(0)
+        current = None if row.empty else row.iloc[0].to_dict()
+        text = self.state.label_text(tile) if current else ""
+        self.saved = f"Labelled: {text}" if text else ("Not labelled yet" if tile is not None else "")
         with param.parameterized.discard_events(self):
             self.labels = list(current["labels"]) if current else []
             interest = current.get("interest") if current else None
@@ -79,7 +115,7 @@ class LabelPanel(param.Parameterized):
 
     def save(self) -> bool:
         """Append the panel's judgement of the selected tile; returns whether an event was written."""
-        tile = self.state.selected_tile
+        tile = self.tile
         if tile is None:
             self.message = "Select a tile first."
             return False
@@ -106,17 +142,27 @@ class LabelPanel(param.Parameterized):
         self.state.label_version += 1
         return True
 
-    @param.depends("message")
-    def _status(self) -> pn.viewable.Viewable:
-        return pn.pane.Markdown(md_lines(self.message), css_classes=["label-status"])
+    def _saved_html(self, saved: str) -> str:
+        css = "labelled" if saved.startswith("Labelled") else "unlabelled"
+        return f'<span class="label-saved-{css}">{html.escape(saved)}</span>' if saved else ""
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown("#### Labels (seed 002) and interest 1-5"),
+            pn.pane.HTML(
+                pn.bind(self._saved_html, self.param.saved),
+                css_classes=["label-saved"],
+                stylesheets=[
+                    ":host .label-saved-labelled { background: #2e7d32; color: #fff; padding: 2px 8px;"
+                    " border-radius: 4px; font-weight: 600; }"
+                    " :host .label-saved-unlabelled { color: #666; }"
+                ],
+            ),
             self._label_buttons,
             self._interest,
             self._tags,
             pn.Row(self._save, self._undo),
-            self._status,
+            # bound, not re-created: a new message updates the text in place
+            pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["label-status"]),
             width=300,
         )

@@ -3,7 +3,9 @@
 Small runs are drawn point by point (hover shows the tile); above :data:`RASTERIZE_ABOVE` tiles
 the points are rasterised by Datashader so a million of them pan and zoom smoothly. In both
 cases a click is resolved to the nearest tile on the map, and the box (or, for point-by-point
-maps, lasso) tool selects tiles for similarity search and export.
+maps, lasso) tool selects tiles for similarity search and export. Tiles you labelled are drawn
+over the others as white squares (hidden with ``state.show_marks``), and the open tile is ringed;
+both layers redraw only while the Explore tab shows.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import datashader as ds
 import holoviews as hv
 import numpy as np
+import pandas as pd
 import panel as pn
 import param
 from holoviews.operation.datashader import dynspread, rasterize
 
 from app.state import ExplorerState, is_categorical
 from app.text import md_code, md_text
+from app.views.shown import WhenShown
 
 RASTERIZE_ABOVE = 20_000
 CATEGORY_CMAP = "Category20"
@@ -32,6 +36,8 @@ class MapView(param.Parameterized):
         super().__init__(**params)
         self._tap: hv.streams.Tap | None = None
         self._frame_ids = None  # tile ids in the order of the drawn points
+        deps = [self.state.param.selected_tile, self.state.param.label_version, self.state.param.show_marks]
+        self._layers = WhenShown(self.state, "Explore", deps)
 
     def _on_select(self, index: list[int] | None = None) -> None:
         if self._frame_ids is not None and index is not None:
@@ -101,11 +107,37 @@ class MapView(param.Parameterized):
             )
             select = hv.streams.Selection1D(source=element)
             select.add_subscriber(self._on_select)
-        selected = hv.DynamicMap(pn.bind(self._highlight, self.state.param.selected_tile))
-        overlay = element * selected
+        marks = hv.DynamicMap(pn.bind(self._marks, self._layers.param.version))
+        selected = hv.DynamicMap(
+            pn.bind(lambda _v: self._highlight(self.state.selected_tile), self._layers.param.version)
+        )
+        overlay = element * marks * selected
         self._tap = hv.streams.Tap(source=element, x=None, y=None)
         self._tap.add_subscriber(self._on_tap)
         return pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=550, linked_axes=False)
+
+    def labelled_points(self) -> hv.Points:
+        """Map positions of the tiles with a current label (none when marks are hidden), with their label."""
+        tiles = self.state.tiles()
+        current = self.state.current_labels() if self.state.show_marks else None
+        if current is None or current.empty or "x" not in tiles.columns:
+            frame = pd.DataFrame({"x": [], "y": [], "tile_id": [], "your_label": []})
+        else:
+            ids = current["tile_id"].to_numpy()
+            frame = tiles.loc[tiles["tile_id"].isin(ids), ["x", "y", "tile_id"]].copy()
+            frame["your_label"] = [self.state.label_text(t) for t in frame["tile_id"]]
+        return hv.Points(frame, kdims=["x", "y"], vdims=["tile_id", "your_label"], label="labelled")
+
+    def _marks(self, _version: int = 0) -> hv.Points:
+        return self.labelled_points().opts(
+            marker="square",
+            size=9,
+            fill_color="white",
+            line_color="black",
+            line_width=1.5,
+            tools=["hover"],
+            show_legend=False,
+        )
 
     def _highlight(self, tile_id: int | None) -> hv.Points:
         tiles = self.state.tiles()

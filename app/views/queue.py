@@ -2,19 +2,36 @@
 
 Keys: the label letters shown on the buttons toggle labels; 1-5 give the interest score, save
 and move on; Enter saves and moves on; n or → skips; ← goes back; u undoes the last label.
-After every ``rerank_every`` labels the queue is re-ranked with what was learnt (active learning).
+After every ``rerank_every`` labels the queue is re-ranked with what was learnt (active learning),
+and the ranking is written to the run.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from panel.io.state import set_curdoc
 
 from app.state import ExplorerState
+from app.text import md_text
 from app.views.keys import KeyboardShortcuts
 from app.views.labels import LABEL_KEYS, LabelPanel
 from app.views.tile import describe
+from radioexplore.render import png_bytes
+
+log = logging.getLogger(__name__)
+
+#: Side of the queue's picture in screen pixels.
+QUEUE_PX = 420
+#: Tiles ahead in the queue whose pictures are made in advance.
+PREFETCH = 3
 
 
 def why_queued(state: ExplorerState, row: pd.Series) -> str:
@@ -30,21 +47,35 @@ def why_queued(state: ExplorerState, row: pd.Series) -> str:
 
 
 class QueueView(param.Parameterized):
-    """Walks ``state.queue()`` (unlabelled tiles in ranking order) and labels them."""
+    """Walks ``state.queue()`` (unlabelled tiles in ranking order) and labels them.
+
+    The queue keeps its own tile (its label panel labels it) and updates its heading, picture and
+    table in place, so a label costs one small page update; the Explore tab opens on the queue's
+    tile when the queue is left. The next tiles' pictures are made ahead, off the page's thread.
+    """
 
     state = param.ClassSelector(class_=ExplorerState)
     position = param.Integer(default=0, bounds=(0, None))
     rerank_every = param.Integer(default=10, bounds=(1, 1000), doc="re-rank the queue after this many labels")
     active = param.Boolean(default=True, doc="whether the queue tab is showing (keys act only then)")
+    reranking = param.Boolean(default=False, doc="a re-ranking is running (off the page's thread)")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.panel = LabelPanel(state=self.state)
+        self.panel = LabelPanel(state=self.state, follow=False)
         self.keys = KeyboardShortcuts()
         self._order: list[int] = []
         self._since_rerank = 0
+        self._pictures: dict[int, tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-prefetch")
+        self._heading = pn.pane.Markdown("", css_classes=["queue-title"], sizing_mode="stretch_width")
+        self._picture = pn.pane.PNG(None, width=QUEUE_PX, height=QUEUE_PX, css_classes=["queue-image"])
+        self._caption = pn.pane.Markdown("", width=QUEUE_PX, css_classes=["queue-caption"])
+        self._meta = pn.pane.Markdown("", width=280)
         self._refresh_order(show=False)  # the tile is shown when the queue tab opens (resume)
         self._bind_keys()
+        self.param.watch(self._left, "active")
 
     # -- queue --------------------------------------------------------------------------------
     def _refresh_order(self, show: bool = True) -> None:
@@ -57,13 +88,57 @@ class QueueView(param.Parameterized):
         return self._order[self.position] if 0 <= self.position < len(self._order) else None
 
     def _show(self) -> None:
+        """Put the current tile in the label panel and on the page (in place), then make the next pictures."""
         tile = self.current_tile()
-        if tile is not None and self.state.selected_tile != tile:
-            self.state.selected_tile = tile
+        if tile is not None and self.panel.tile != tile:
+            self.panel.tile = tile
+        if tile is None:
+            self._heading.object = "## The queue is empty: every tile is labelled."
+            self._picture.object, self._caption.object, self._meta.object = None, "", ""
+            return
+        row = self.state.tile_row(tile)
+        marked = self.state.label_text(tile) if self.state.show_marks else ""
+        self._heading.object = (
+            f"## Queue {self.position + 1} / {len(self._order)} · tile {tile}"
+            + (f" · labelled {md_text(marked)}" if marked else "")
+            + why_queued(self.state, row)
+        )
+        picture, caption = self.picture(tile)
+        self._picture.object, self._caption.object, self._meta.object = picture, caption, describe(row)
+        ahead = self._order[self.position + 1 : self.position + 1 + PREFETCH]
+        rows = [(t, self.state.tile_row(t)) for t in ahead if t not in self._pictures]
+        if rows:
+            self._prefetcher.submit(self._prefetch, rows)
+
+    def picture(self, tile: int) -> tuple[bytes, str]:
+        """PNG of the tile (made ahead when the queue got there in order) and what its colours mean."""
+        with self._lock:
+            made = self._pictures.get(tile)
+        return made if made is not None else self._remember(tile, queue_picture(self.state, self.state.tile_row(tile)))
+
+    def _remember(self, tile: int, made: tuple[bytes, str]) -> tuple[bytes, str]:
+        with self._lock:
+            if len(self._pictures) >= 4 * PREFETCH + 16:
+                self._pictures.pop(next(iter(self._pictures)))
+            self._pictures[tile] = made
+        return made
+
+    def _prefetch(self, rows: list[tuple[int, pd.Series]]) -> None:
+        for tile, row in rows:
+            try:
+                self._remember(tile, queue_picture(self.state, row))
+            except Exception:  # made again (and the error shown) when the queue gets there
+                log.exception("could not prefetch tile %s", tile)
 
     def resume(self) -> None:
         """Show the queue's current tile again (when the queue tab is opened)."""
         self._show()
+        if self.current_tile() is not None:
+            self.state.selected_tile = self.current_tile()
+
+    def _left(self, event) -> None:
+        if not event.new and self.current_tile() is not None:  # the Explore tab opens on the queue's tile
+            self.state.selected_tile = self.current_tile()
 
     def next(self) -> None:
         if self.position < len(self._order) - 1:
@@ -79,9 +154,10 @@ class QueueView(param.Parameterized):
         self._show()
         if self.panel.save():
             self._since_rerank += 1
-            if self._since_rerank >= self.rerank_every:
+            order = self._order
+            if self._since_rerank >= self.rerank_every and not self.reranking:
                 self.rerank()
-            else:
+            if self._order is order:  # (a re-ranking done at once starts the queue at its new top)
                 self.next()
 
     def score(self, value: int) -> None:
@@ -90,10 +166,37 @@ class QueueView(param.Parameterized):
         self.save_and_next()
 
     def rerank(self) -> None:
-        """Re-rank with the labels so far, then restart the queue at its new top."""
+        """Re-rank with the labels so far, then restart the queue at its new top. On a served page the
+        model runs on a thread: the page stays live (labelling goes on) and shows that it runs."""
         self._since_rerank = 0
-        self.panel.message = self.state.rerank()
-        self._refresh_order()
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:  # no page (tests, a notebook): at once
+            self._reranked(self.state.compute_rerank())
+            return
+        if self.reranking:
+            return
+        self.reranking = True
+        self.panel.message = "Re-ranking with your interest scores…"
+
+        def work() -> None:
+            try:
+                result = self.state.compute_rerank()
+            except Exception as exc:
+                log.exception("re-ranking failed")
+                result = (None, f"Re-ranking failed: {exc}")
+            doc.add_next_tick_callback(partial(self._on_page, doc, result))
+
+        threading.Thread(target=work, name="rerank", daemon=True).start()
+
+    def _on_page(self, doc, result) -> None:
+        with set_curdoc(doc):
+            self._reranked(result)
+
+    def _reranked(self, result) -> None:
+        self.reranking = False
+        self.panel.message = self.state.apply_rerank(result)
+        if result[0] is not None:
+            self._refresh_order()
 
     def undo(self) -> None:
         if self.panel.undo() and self.position > 0:
@@ -113,38 +216,46 @@ class QueueView(param.Parameterized):
         self.keys.bind("u", guard(self.undo))
 
     # -- view ---------------------------------------------------------------------------------
-    @param.depends("position", "state.label_version")
-    def _tile(self) -> pn.viewable.Viewable:
-        tile = self.current_tile()
-        if tile is None:
-            return pn.pane.Markdown("### The queue is empty: every tile is labelled.")
-        from app.views.tile import TileView
-
-        image = TileView(state=self.state).image(tile).opts(frame_width=420, frame_height=420)
-        row = self.state.tile_row(tile)
-        header = f"## Queue {self.position + 1} / {len(self._order)} · tile {tile}" + why_queued(self.state, row)
-        return pn.Column(
-            pn.pane.Markdown(header, css_classes=["queue-title"]),
-            pn.Row(pn.pane.HoloViews(image, linked_axes=False), pn.pane.Markdown(describe(row), width=280)),
-        )
-
     def __panel__(self) -> pn.viewable.Viewable:
         prev = pn.widgets.Button(label="← previous")
         prev.on_click(lambda _e: self.previous())
         skip = pn.widgets.Button(label="skip (n)")
         skip.on_click(lambda _e: self.next())
-        rerank = pn.widgets.Button(label="re-rank now")
+        rerank = pn.widgets.Button(label="re-rank now", css_classes=["rerank-now"])
         rerank.on_click(lambda _e: self.rerank())
+        self.param.watch(lambda e: setattr(rerank, "disabled", e.new), "reranking")
+        progress = pn.indicators.Progress(
+            active=True, width=160, visible=self.param.reranking, css_classes=["rerank-progress"]
+        )
         help_text = pn.pane.Markdown(
             "Keys: "
             + ", ".join(f"**{k}** {label.lower()}" for label, k in LABEL_KEYS.items())
-            + "; **1-5** interest, save and next; **Enter** save and next; **n**/**→** skip; **←** back; **u** undo.",
+            + "; **1-5** interest, save and next; **Enter** save and next; **n**/**→** skip; **←** back; **u** undo."
+            " The Explore tab opens on the queue's tile.",
             sizing_mode="stretch_width",
         )
         return pn.Column(
             self.keys,
             help_text,
-            pn.Row(pn.Column(self._tile), self.panel),
-            pn.Row(prev, skip, rerank),
+            pn.Row(
+                pn.Column(self._heading, pn.Row(pn.Column(self._picture, self._caption), self._meta)),
+                self.panel,
+            ),
+            pn.Row(prev, skip, rerank, progress),
             sizing_mode="stretch_width",
         )
+
+
+def queue_picture(state: ExplorerState, row: pd.Series) -> tuple[bytes, str]:
+    """The tile as a PNG in sky units between its field's display limits (the model input when the
+    image is not in Jy), and a caption saying so."""
+    tile = int(row["tile_id"])
+    sky = state.sky_pixels(tile)
+    if sky is not None and sky[1].bunit.upper().startswith("JY"):
+        values = sky[0] * 1e3
+        limits = state.field_limits(str(row["field"]))
+        lo, hi = (limits[0] * 1e3, limits[1] * 1e3) if limits else np.nanpercentile(values, [2, 98])
+        caption = f"mJy/beam, colours from {lo:.3g} to {hi:.3g} (the field's display limits); north up"
+        return png_bytes(values, vmin=float(lo), vmax=float(hi)), caption
+    # (at the tile's own size: the browser scales it, and the page update stays small)
+    return png_bytes(state.tile_pixels(tile), vmin=0.0, vmax=1.0), "model input, 0 to 1; north up"

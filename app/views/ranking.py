@@ -8,6 +8,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state import ExplorerState
 from app.text import md_code
+from app.views.shown import shown_only
 
 TABLE_COLUMNS = [
     "active_rank",
@@ -21,9 +22,10 @@ TABLE_COLUMNS = [
     "n_sources",
     "flag",
     "label",
-    "user_labels",
     "truth_kinds",
 ]
+#: The column that marks the tiles you labelled (label · interest), when marks are shown.
+MARK_COLUMN = "your label"
 
 
 class RankingView(param.Parameterized):
@@ -36,6 +38,9 @@ class RankingView(param.Parameterized):
         """The top tiles with the columns worth reading; noise in µJy/beam when the images are in Jy/beam."""
         top = self.state.top_anomalies(self.top_n)
         frame = top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)
+        if self.state.show_marks:
+            marks = [self.state.label_text(t) for t in frame["tile_id"]] if len(frame) else []
+            frame.insert(frame.columns.get_loc("tile_id") + 1, MARK_COLUMN, [f"✓ {m}" if m else "" for m in marks])
         if "bunit" in top.columns and top["bunit"].astype(str).str.upper().str.startswith("JY").all():
             frame["noise_rms"] = (frame["noise_rms"] * 1e6).round(2)
             frame = frame.rename(columns={"noise_rms": "noise µJy/beam"})
@@ -46,7 +51,7 @@ class RankingView(param.Parameterized):
         if 0 <= event.row < len(frame):
             self.state.selected_tile = int(frame["tile_id"].iloc[event.row])
 
-    @param.depends("state.embedding", "state.ranking_version", "state.label_version", "top_n")
+    @param.depends("state.embedding", "state.ranking_version", "state.label_version", "state.show_marks", "top_n")
     def view(self) -> pn.viewable.Viewable:
         frame = self.table_frame()
         _, column = self.state.ranking()
@@ -77,4 +82,4 @@ class RankingView(param.Parameterized):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(self.view, sizing_mode="stretch_width")
+        return shown_only(self.view, self.state, "Explore", sizing_mode="stretch_width")
