@@ -115,27 +115,44 @@ class SimilaritySearch:
 
 
 # -- embedding an uploaded cutout -------------------------------------------------------------
+#: Pixel scales within this fraction of the run's are taken as equal (no resampling).
+SCALE_TOLERANCE = 0.01
+
+#: The ``scaling_from`` choices besides a field's name.
+SCALING_FROM = ("auto", "cutout", "nearest")
+
+
 @dataclass
 class CutoutEmbedding:
     """An uploaded cutout's embedding and how it was made (to show the user)."""
 
     vector: np.ndarray
     scaling: str
-    scaling_from: str  # "cutout" or the name of the field whose state was used
-    shape: tuple[int, int]  # pixels used (after cutting to the tile size)
+    scaling_from: str  # "cutout" (its own noise) or the name of the field whose recorded scaling was used
+    shape: tuple[int, int]  # pixels embedded (the run's tile size)
     notes: list[str] = field(default_factory=list)
+    how: str = ""  # one line for the user: which scaling and why
+
+    def describe(self) -> str:
+        """``how`` followed by the notes, on one line."""
+        return "; ".join([self.how, *self.notes]) if self.how else "; ".join(self.notes)
 
 
 def embed_cutout(
-    run: RunDir, name: str, path: str | Path, scaling_from: str = "cutout", device: str = "cpu"
+    run: RunDir, name: str, path: str | Path, scaling_from: str = "auto", device: str = "cpu"
 ) -> CutoutEmbedding:
-    """Embed a FITS cutout as the run embedded its tiles (backbone of ``embeddings/<name>``, run's scaling).
+    """Embed a FITS cutout as the run embedded its tiles: same pixel scale, size, scaling and backbone.
 
-    ``scaling_from`` is ``"cutout"``, ``"nearest"`` or a field name (see the module docstring).
+    The cutout is resampled to the run's arcsec per pixel (from its WCS), centre-cropped or padded
+    with noise like its own to the run's tile size, scaled, and embedded with the backbone of
+    ``embeddings/<name>``. ``scaling_from``: ``"auto"`` (the recorded scaling of the field the
+    cutout's centre lies in, else ``"cutout"``), ``"cutout"`` (the run's scaling in units of the
+    cutout's own robust noise), ``"nearest"`` (the field with the nearest tile) or a field name.
     Raises FitsReadError for an unreadable file, ValueError for a cutout with no finite pixels or
     an unknown field, RunDirError when the run lacks the ingest or embed record.
     """
     from radioexplore.fitsio import read_image
+    from radioexplore.noise import robust_rms
     from radioexplore.scaling import make_scaler
 
     ingest = run.stage_config("ingest")
@@ -143,55 +160,234 @@ def embed_cutout(
     if not ingest or not embed:
         raise RunDirError(f"{run.run_toml} lacks the ingest or embed record of {name!r}; re-run those stages")
     tile_px = int(ingest.get("tile_px", 256))
+    states = ingest.get("field_scaling", {})
     image = read_image(path)
     notes = list(image.warnings)
-    if ingest.get("mode") == "stamps":  # as ingest_stamps: the whole stamp fitted to the tile, scaled on all of it
-        from radioexplore.stamps import fit_stamp
-
-        full = image.read()
-        fit = ingest.get("stamp_fit", "pad")
-        raw, _, zoom = fit_stamp(full, tile_px, fit)
-        finite = full[np.isfinite(full)]
-        x0, y0, (h, w) = 0, 0, full.shape
-        if raw.shape != full.shape:
-            notes.append(f"fitted the {w} x {h} px stamp to the run's {tile_px} px tiles ({fit}, zoom {zoom:.3g})")
+    if ingest.get("mode") == "stamps":  # a stamps run: fitted and scaled on its own, as ingest_stamps does
+        return _embed_stamp(image, ingest, embed, tile_px, notes, device)
+    tiles = run.read_tiles(["field", "x0", "y0", "size", "ra", "dec", "noise_rms", "file"])
+    scales = _field_pixel_arcsec(tiles)
+    where = _field_of_cutout(tiles, scales, image) if image.wcs is not None else None
+    if scaling_from == "auto":
+        source = where or "cutout"
+    elif scaling_from == "nearest":
+        source = _nearest_field(tiles, image)
     else:
-        w, h = min(image.nx, tile_px), min(image.ny, tile_px)
-        x0, y0 = (image.nx - w) // 2, (image.ny - h) // 2
-        if (w, h) != (image.nx, image.ny):
-            notes.append(
-                f"cut the central {w} x {h} px of the {image.nx} x {image.ny} px image (the run's tiles are {tile_px} px)"
-            )
-        raw = image.read_box(x0, y0, w, h)
-        finite = raw[np.isfinite(raw)]
+        source = scaling_from
+    if source != "cutout" and source not in states:
+        raise ValueError(
+            f"no scaling recorded for field {source!r}; fields of this run: {', '.join(sorted(states)) or 'none'}"
+        )
+    known = scales.dropna()
+    run_arcsec = scales.get(source) if source in scales.index else None
+    if run_arcsec is None or not np.isfinite(run_arcsec):
+        run_arcsec = float(known.median()) if len(known) else None
+
+    # read only the central part the tile will show (a large upload is not read whole)
+    ratio = image.pixel_arcsec / run_arcsec if image.pixel_arcsec and run_arcsec else 1.0
+    if abs(ratio - 1.0) <= SCALE_TOLERANCE:
+        ratio = 1.0
+    if image.wcs is None:
+        notes.append("no celestial WCS: its pixels are taken to be the size of the run's")
+    need = tile_px if ratio == 1.0 else int(np.ceil(tile_px / ratio)) + 4
+    w, h = min(image.nx, need), min(image.ny, need)
+    raw = image.read_box((image.nx - w) // 2, (image.ny - h) // 2, w, h)
+    finite = raw[np.isfinite(raw)]
     if finite.size == 0:
         raise ValueError(f"{path}: the cutout has no finite pixels to embed")
-    scaler = make_scaler(ingest.get("scaling", "contrast"), **ingest.get("scaling_params", {}))
-    states = ingest.get("field_scaling", {})
-    if scaling_from == "cutout":
-        state, source = scaler.fit(finite), "cutout"
+    rms = robust_rms(raw, str(ingest.get("noise", "masked"))) if finite.size > 1 else 0.0
+    if not np.isfinite(rms) or rms <= 0:
+        rms = float(np.std(finite)) or 1.0
+    if ratio != 1.0:
+        raw = _resample(raw, ratio)
+        notes.append(
+            f"resampled from {image.pixel_arcsec:.3g} to the run's {run_arcsec:.3g} arcsec/px "
+            f"({image.nx} x {image.ny} px are {round(image.nx * ratio)} x {round(image.ny * ratio)} px of the run's)"
+        )
+    beam_px = image.beam.bmaj_arcsec / run_arcsec if image.beam is not None and run_arcsec else None
+    if round(image.nx * ratio) > tile_px or round(image.ny * ratio) > tile_px:
+        notes.append(
+            f"used the central {tile_px} x {tile_px} px (the run's tile size) of its {image.nx} x {image.ny} px"
+        )
+    raw, fitted = _to_tile(raw, tile_px, rms, beam_px)
+    if fitted:
+        notes.append(fitted)
+
+    scaling = str(ingest.get("scaling", "contrast"))
+    scaler = make_scaler(scaling, **ingest.get("scaling_params", {}))
+    if source == "cutout":
+        state = _noise_state(states, tiles, rms)
+        if state is None:
+            state = scaler.fit(finite)
+            how = "scaled on its own pixels (the run records no field scaling and noise to match)"
+        else:
+            how = f"scaled in units of its own noise (rms {rms:.3g} Jy/beam) as the run's fields are"
+            if where is None:
+                how += "; it lies in no field of this run" if image.wcs is not None else "; it has no sky position"
     else:
-        source = _nearest_field(run, image, x0 + w / 2, y0 + h / 2) if scaling_from == "nearest" else scaling_from
-        if source not in states:
-            raise ValueError(
-                f"no scaling recorded for field {source!r}; fields of this run: {', '.join(sorted(states)) or 'none'}"
-            )
         state = states[source]
+        how = f"scaled with field {source}'s recorded scaling" + (" (the cutout lies in it)" if source == where else "")
     pixels = scaler.apply(raw, state).astype(np.float32)
     vector = _embed_pixels(embed, pixels, device)
-    return CutoutEmbedding(vector, ingest.get("scaling", "contrast"), source, (h, w), notes)
+    return CutoutEmbedding(vector, scaling, source, (tile_px, tile_px), notes, how)
 
 
-def _nearest_field(run: RunDir, image, x: float, y: float) -> str:
+def _embed_stamp(image, ingest: dict, embed: dict, tile_px: int, notes: list[str], device: str) -> CutoutEmbedding:
+    """A cutout searched against a stamps run: the whole stamp fitted to the tile and scaled on all of
+    its own pixels, as :func:`radioexplore.stamps.ingest_stamps` treats every stamp."""
+    from radioexplore.scaling import make_scaler
+    from radioexplore.stamps import fit_stamp
+
+    full = image.read()
+    finite = full[np.isfinite(full)]
+    if finite.size == 0:
+        raise ValueError(f"{image.path}: the cutout has no finite pixels to embed")
+    fit = ingest.get("stamp_fit", "pad")
+    raw, _, zoom = fit_stamp(full, tile_px, fit)
+    h, w = full.shape
+    if raw.shape != full.shape:
+        notes.append(f"fitted the {w} x {h} px stamp to the run's {tile_px} px tiles ({fit}, zoom {zoom:.3g})")
+    scaling = str(ingest.get("scaling", "contrast"))
+    scaler = make_scaler(scaling, **ingest.get("scaling_params", {}))
+    pixels = scaler.apply(raw, scaler.fit(finite)).astype(np.float32)
+    how = "fitted and scaled on its own pixels, as the run's stamps were"
+    return CutoutEmbedding(_embed_pixels(embed, pixels, device), scaling, "cutout", (h, w), notes, how)
+
+
+def _field_pixel_arcsec(tiles: pd.DataFrame) -> pd.Series:
+    """Arcsec per pixel of each field, from its tiles' sky and pixel positions (no image is read).
+
+    For each field: the angle between its first tile's centre and the tile farthest from it in
+    pixels, over their pixel distance; NaN for a field of one tile (read from its file instead).
+    """
+    tiles = tiles.dropna(subset=["ra", "dec"])
+    out = {}
+    for name, group in tiles.groupby("field", sort=False):
+        x, y = group["x0"].to_numpy(float), group["y0"].to_numpy(float)
+        far = int(np.argmax(np.abs(x - x[0]) + np.abs(y - y[0])))
+        pixels = np.hypot(x[far] - x[0], y[far] - y[0])
+        if pixels > 0:
+            angle = _angle_deg(group["ra"].iloc[0], group["dec"].iloc[0], group["ra"].iloc[far], group["dec"].iloc[far])
+            out[name] = float(angle) * 3600.0 / pixels
+        else:
+            out[name] = _file_pixel_arcsec(str(group["file"].iloc[0]))
+    return pd.Series(out, dtype=float)
+
+
+def _file_pixel_arcsec(path: str) -> float:
+    from radioexplore.fitsio import read_image
+
+    try:
+        return float(read_image(path).pixel_arcsec or np.nan)
+    except Exception:  # a moved or unreadable field image: its scale is simply unknown
+        return np.nan
+
+
+def _angle_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
+    """Great-circle angle in degrees between positions in degrees (haversine, exact at small angles)."""
+    r1, d1, r2, d2 = (np.deg2rad(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
+    a = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
+    return np.rad2deg(2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
+def _centre_sky(image) -> tuple[float, float]:
+    ra, dec = image.pixel_to_world(np.array([(image.nx - 1) / 2]), np.array([(image.ny - 1) / 2]))
+    return float(ra[0]), float(dec[0])
+
+
+def _nearest_tile(tiles: pd.DataFrame, image) -> tuple[pd.Series, float]:
+    """The tile whose centre is nearest to the cutout's centre, and that distance in degrees."""
     if image.wcs is None:
         raise ValueError(f"{image.path}: no celestial WCS, so the nearest field is unknown; use scaling_from='cutout'")
-    ra, dec = image.pixel_to_world(np.array([x]), np.array([y]))
-    tiles = run.read_tiles(["field", "ra", "dec"]).dropna(subset=["ra", "dec"])
-    if tiles.empty:
-        raise ValueError(f"the tiles of {run.root} have no sky positions; use scaling_from='cutout' or a field name")
-    r1, d1, r2, d2 = map(np.deg2rad, (ra[0], dec[0], tiles["ra"].to_numpy(), tiles["dec"].to_numpy()))
-    cos = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(r1 - r2)
-    return str(tiles["field"].iloc[int(np.argmax(cos))])
+    sky = tiles.dropna(subset=["ra", "dec"])
+    if sky.empty:
+        raise ValueError("the run's tiles have no sky positions; use scaling_from='cutout' or a field name")
+    ra, dec = _centre_sky(image)
+    angle = _angle_deg(ra, dec, sky["ra"].to_numpy(), sky["dec"].to_numpy())
+    i = int(np.argmin(angle))
+    return sky.iloc[i], float(angle[i])
+
+
+def _nearest_field(tiles: pd.DataFrame, image) -> str:
+    return str(_nearest_tile(tiles, image)[0]["field"])
+
+
+def _field_of_cutout(tiles: pd.DataFrame, scales: pd.Series, image) -> str | None:
+    """The field whose tiles cover the cutout's centre on the sky, or None (off the run's fields)."""
+    try:
+        tile, angle = _nearest_tile(tiles, image)
+    except ValueError:
+        return None
+    arcsec = scales.get(tile["field"], np.nan)
+    if not np.isfinite(arcsec):
+        arcsec = image.pixel_arcsec or np.nan
+    reach = float(tile["size"]) / np.sqrt(2.0) * arcsec / 3600.0  # a tile's half diagonal, in degrees
+    return str(tile["field"]) if np.isfinite(reach) and angle <= 1.01 * reach else None
+
+
+def _resample(raw: np.ndarray, ratio: float) -> np.ndarray:
+    """``raw`` resampled by ``ratio`` (output pixels per input pixel); Jy/beam is kept (it is per beam,
+    not per pixel); pixels more than half blanked stay NaN."""
+    from scipy.ndimage import zoom
+
+    finite = np.isfinite(raw)
+    out = zoom(np.where(finite, raw, 0.0), ratio, order=1, mode="nearest", grid_mode=True)
+    cover = zoom(finite.astype(np.float32), ratio, order=1, mode="nearest", grid_mode=True)
+    out = np.where(cover >= 0.5, out / np.maximum(cover, 1e-6), np.nan)
+    return out.astype(np.float32)
+
+
+def _to_tile(raw: np.ndarray, tile_px: int, rms: float, beam_px: float | None) -> tuple[np.ndarray, str]:
+    """``raw`` centre-cropped or padded to ``tile_px`` square; padding is noise of ``rms`` Jy/beam,
+    smoothed to the beam when it is known, so the margin looks like the sky around a tile's sources."""
+    h, w = raw.shape
+    if (h, w) == (tile_px, tile_px):
+        return raw, ""
+    ch, cw = min(h, tile_px), min(w, tile_px)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    out = _noise_floor(tile_px, rms, beam_px)
+    oy, ox = (tile_px - ch) // 2, (tile_px - cw) // 2
+    out[oy : oy + ch, ox : ox + cw] = raw[y0 : y0 + ch, x0 : x0 + cw]
+    if (ch, cw) == (tile_px, tile_px):
+        return out, ""
+    return out, f"padded its {cw} x {ch} px with noise of its rms to the run's {tile_px} px tile"
+
+
+def _noise_floor(size: int, rms: float, beam_px: float | None) -> np.ndarray:
+    """A ``size`` square of Gaussian noise of ``rms``, correlated over the beam when ``beam_px`` (FWHM) is given.
+
+    Seeded: the same upload always gives the same hits.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    noise = np.random.default_rng(0).standard_normal((size, size))
+    if beam_px and beam_px > 1:
+        noise = gaussian_filter(noise, beam_px / 2.3548, mode="wrap")
+    std = noise.std()
+    return (noise / (std if std > 0 else 1.0) * rms).astype(np.float32)
+
+
+def _noise_state(states: dict, tiles: pd.DataFrame, rms: float) -> dict | None:
+    """The run's scaling state for a cutout of noise ``rms``: each field's recorded state in units of
+    that field's median tile noise, the median over fields, times ``rms``; None if none can be made.
+
+    Radio images have a zero-mean background, so a state in Jy/beam scales with the noise; a
+    dimensionless entry (sign-log's ``top``) is taken as the fields' median as it is.
+    """
+    noise = tiles.dropna(subset=["noise_rms"]).groupby("field")["noise_rms"].median()
+    rows = []
+    for name, state in states.items():
+        sigma = noise.get(name, np.nan)
+        if np.isfinite(sigma) and sigma > 0:
+            rows.append({k: (float(v) if k in DIMENSIONLESS else float(v) / sigma) for k, v in state.items()})
+    if not rows:
+        return None
+    typical = pd.DataFrame(rows).median()
+    return {k: float(v) if k in DIMENSIONLESS else float(v) * rms for k, v in typical.items()}
+
+
+#: Entries of a scaler's state that are not in Jy/beam (see :mod:`radioexplore.scaling`).
+DIMENSIONLESS = frozenset({"top"})
 
 
 def _embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:

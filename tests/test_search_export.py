@@ -145,7 +145,7 @@ def test_an_uploaded_cutout_finds_its_own_tile(loop_run, tmp_path):
     assert cut.scaling_from == field and cut.shape == (128, 128)
     hits = searcher.from_vector(cut.vector, 3)
     assert hits.loc[0, "tile_id"] == 21 and hits.loc[0, "distance"] < 1e-4
-    own = embed_cutout(loop_run, "vit", tmp_path / name)  # scaling fitted on the cutout itself
+    own = embed_cutout(loop_run, "vit", tmp_path / name, scaling_from="cutout")  # scaled on the cutout's own noise
     assert own.scaling_from == "cutout" and np.isfinite(own.vector).all()
     with pytest.raises(ValueError, match="no scaling recorded for field 'nowhere'"):
         embed_cutout(loop_run, "vit", tmp_path / name, scaling_from="nowhere")

@@ -31,9 +31,10 @@ class SearchView(param.Parameterized):
         default="mean", objects=["mean", "union"], doc="mean: one query for the whole selection; union: one per tile"
     )
     scaling_from = param.Selector(
-        default="cutout",
-        objects=["cutout", "nearest"],
-        doc="scale an upload on its own pixels or like the nearest field",
+        default="auto",
+        objects={"field it lies in, else its noise": "auto", "its own noise": "cutout", "nearest field": "nearest"},
+        doc="scale an upload with the recorded scaling of the field it lies in (else in units of its own noise), "
+        "always in units of its own noise, or like the nearest field",
     )
     message = param.String(default="")
     hits = param.DataFrame(default=pd.DataFrame(columns=["tile_id", "distance"]))
@@ -72,10 +73,8 @@ class SearchView(param.Parameterized):
                 self.message = _one_line(f"Could not use {shown}: {_renamed(reason, path, shown)}")
                 return
         self.hits = self.state.search().from_vector(cutout.vector, self.k)
-        notes = "; ".join(_renamed(n, path, shown) for n in cutout.notes)
         self.message = _one_line(
-            f"{len(self.hits)} tiles most like {shown} (scaled as {cutout.scaling_from})"
-            + (f"; {notes}" if notes else "")
+            f"{len(self.hits)} tiles most like {shown}: {_renamed(cutout.describe(), path, shown)}"
         )
 
     def _on_upload(self, event) -> None:

@@ -326,8 +326,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("mean", "union"), default="mean", help="how several tiles make one query")
     p.add_argument(
         "--scaling-from",
-        default="cutout",
-        help="for --fits: fit the run's scaling on the cutout ('cutout'), take the nearest field's ('nearest'), or a field name",
+        default="auto",
+        help="for --fits: the recorded scaling of the field the cutout lies in, else the run's scaling in units of its "
+        "own noise ('auto'); always its own noise ('cutout'); the nearest field's ('nearest'); or a field name",
     )
     p.set_defaults(func=cmd_similar)
 
