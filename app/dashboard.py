@@ -17,6 +17,7 @@ from app.text import md_text, plain_title
 from app.views.context import ContextView
 from app.views.coverage import CoverageView
 from app.views.export import ExportView
+from app.views.field import FieldView
 from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
@@ -110,6 +111,7 @@ def build_dashboard(
     tabs = pn.Tabs(
         explore,
         pn.Column(queue, pn.Card(CoverageView(state=state), title="Coverage and what is left"), name="Review queue"),
+        pn.Column(FieldView(state=state), name="Field"),
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
         pn.Column(ProbeView(state=state), name="Probe"),
