@@ -186,10 +186,9 @@ def test_viewer_readout_stretch_contours_and_field_click(tiny_run):
         sy = g["top"] + (g["y1"] - cy) / (g["y1"] - g["y0"]) * g["height"]
         page.mouse.move(sx - 5, sy - 5)
         page.mouse.move(sx, sy, steps=4)
-        readout = page.locator(".radec-readout").first
-        page.wait_for_function(
-            "(el) => /\\d\\dh\\d\\dm/.test(el.innerText)", arg=readout.element_handle(), timeout=90_000
-        )
+        # (Panel draws panes in shadow roots: text locators and CSS locators reach into them, innerText does not)
+        readout = page.locator(".radec-readout").get_by_text(re.compile(r"RA/Dec \d\dh")).first
+        readout.wait_for(timeout=90_000)
         pos = SkyCoord(RADEC.search(readout.inner_text()).group(0), unit=("hourangle", "deg"))
         from radioexplore.fitsio import read_image
 
