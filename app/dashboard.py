@@ -96,6 +96,7 @@ def build_dashboard(
         pn.Column(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
             RankingView(state=state),
+            pn.Card(FieldView(state=state), title="Field: the tiles in the sky", css_classes=["field-card"]),
             sizing_mode="stretch_width",
         ),
         pn.Column(
@@ -111,7 +112,6 @@ def build_dashboard(
     tabs = pn.Tabs(
         explore,
         pn.Column(queue, pn.Card(CoverageView(state=state), title="Coverage and what is left"), name="Review queue"),
-        pn.Column(FieldView(state=state), name="Field"),
         pn.Column(SearchView(state=state), name="Find similar"),
         pn.Column(ExportView(state=state), name="Export"),
         pn.Column(ProbeView(state=state), name="Probe"),

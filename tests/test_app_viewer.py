@@ -208,8 +208,8 @@ def test_viewer_readout_stretch_contours_and_field_click(tiny_run):
         page.wait_for_timeout(500)
         assert _tile_plot(page, needle)["lines"] > after["lines"]
 
-        # the field view: click another tile's box, it opens
-        page.locator(".bk-tab", has_text="Field").first.click()
+        # the field view (a card of the Explore tab): click another tile's box, it opens
+        page.locator(".field-image").first.scroll_into_view_if_needed()
         field_title = f"Field {row['field']}"
         _tile_plot(page, field_title)
         state = ExplorerState(tiny_run)
