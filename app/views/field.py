@@ -143,7 +143,7 @@ class FieldView(param.Parameterized):
         overlay = (img * marks).opts(
             **{k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height")}
         )
-        tap = hv.streams.Tap(source=overlay, x=None, y=None)
+        tap = hv.streams.Tap(source=img, x=None, y=None)  # on the image, as the map's tap is on its points
         tap.add_subscriber(self._on_tap)
         return pn.pane.HoloViews(overlay, css_classes=["field-image"], linked_axes=False)
 
@@ -187,7 +187,7 @@ class FieldView(param.Parameterized):
         overlay = self.neighbourhood(tile_id)
         if overlay is None:
             return pn.pane.Alert(f"The source image of tile {tile_id} cannot be read here.", alert_type="warning")
-        tap = hv.streams.Tap(source=overlay, x=None, y=None)
+        tap = hv.streams.Tap(source=overlay.get(0), x=None, y=None)
         tap.add_subscriber(self._on_tap_near)
         return pn.pane.HoloViews(overlay, css_classes=["neighbourhood-image"], linked_axes=False)
 
