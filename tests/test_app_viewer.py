@@ -219,4 +219,6 @@ def test_viewer_readout_stretch_contours_and_field_click(tiny_run):
             *data_to_screen(page, field_title, other["x0"] + other["size"] / 2, other["y0"] + other["size"] / 2)
         )
         page.get_by_text(f"Tile {int(other['tile_id'])} open").first.wait_for(timeout=90_000)
-        assert page.locator(".tile-title h2").first.inner_text() == f"Tile {int(other['tile_id'])}"
+        # and the tile view follows (it redraws after the field's heading)
+        page.locator(".tile-title h2", has_text=f"Tile {int(other['tile_id'])}").first.wait_for(timeout=90_000)
+        assert page.locator(".tile-title h2").first.inner_text().strip() == f"Tile {int(other['tile_id'])}"
