@@ -17,6 +17,7 @@ from app.text import md_text, plain_title
 from app.views.context import ContextView
 from app.views.coverage import CoverageView
 from app.views.export import ExportView
+from app.views.field import FieldView
 from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
@@ -99,6 +100,7 @@ def build_dashboard(
         pn.Column(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
             RankingView(state=state),
+            pn.Card(FieldView(state=state), title="Field: the tiles in the sky", css_classes=["field-card"]),
             sizing_mode="stretch_width",
         ),
         pn.Column(

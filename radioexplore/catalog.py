@@ -49,7 +49,7 @@ def read_catalog(path: str | Path) -> pd.DataFrame:
     Accepts FITS tables (PyBDSF's ``write_catalog(format='fits')``), VOTable and CSV (plain, or as
     PyBDSF writes it, with the column names in a ``#`` comment line); RA/Dec columns may be called
     RA/DEC (PyBDSF), ra/dec, RAJ2000/DEJ2000 and the like. ``Total_flux``, ``Peak_flux``,
-    ``Isl_rms`` and a ``Field`` column are kept (lower-cased) when present.
+    ``Isl_rms``, the shape (``Maj``, ``Min``, ``PA``) and a ``Field`` column are kept (lower-cased) when present.
     """
     path = Path(path)
     if not path.is_file():
@@ -82,7 +82,7 @@ def read_catalog(path: str | Path) -> pd.DataFrame:
             f"in columns {ra}/{dec}; RA and Dec must be decimal degrees"
         )
     out["s_code"] = df["S_Code"].astype(str).str.strip() if "S_Code" in df.columns else "S"
-    for col in ("Total_flux", "Peak_flux", "Isl_rms"):
+    for col in ("Total_flux", "Peak_flux", "Isl_rms", "Maj", "Min", "PA"):  # Maj, Min, PA: degrees (PyBDSF)
         if col in df.columns:
             out[col.lower()] = pd.to_numeric(df[col], errors="coerce")
     if "Field" in df.columns:

@@ -9,6 +9,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app.state import ExplorerState
 from app.text import md_code
 from app.views.shown import shown_only
+from radioexplore.units import display_unit, is_jy_per_beam
 
 TABLE_COLUMNS = [
     "active_rank",
@@ -35,15 +36,17 @@ class RankingView(param.Parameterized):
     top_n = param.Integer(default=50, bounds=(1, 1000))
 
     def table_frame(self):
-        """The top tiles with the columns worth reading; noise in µJy/beam when the images are in Jy/beam."""
+        """The top tiles with the columns worth reading; noise in the display unit (radioexplore.units)
+        when the images are in Jy/beam."""
         top = self.state.top_anomalies(self.top_n)
         frame = top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)
         if self.state.show_marks:
             marks = [self.state.label_text(t) for t in frame["tile_id"]] if len(frame) else []
             frame.insert(frame.columns.get_loc("tile_id") + 1, MARK_COLUMN, [f"✓ {m}" if m else "" for m in marks])
-        if "bunit" in top.columns and top["bunit"].astype(str).str.upper().str.startswith("JY").all():
-            frame["noise_rms"] = (frame["noise_rms"] * 1e6).round(2)
-            frame = frame.rename(columns={"noise_rms": "noise µJy/beam"})
+        if "bunit" in top.columns and top["bunit"].map(is_jy_per_beam).all():
+            unit = display_unit("JY/BEAM")
+            frame["noise_rms"] = unit.values(frame["noise_rms"].to_numpy()).round(4)
+            frame = frame.rename(columns={"noise_rms": f"noise {unit.label}"})
         return frame
 
     def _on_click(self, event) -> None:

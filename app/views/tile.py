@@ -8,6 +8,7 @@ fig. 7) is overlaid in the same pixel bounds: the patches above a percentile of 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import holoviews as hv
@@ -20,6 +21,20 @@ from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
+from radioexplore.catalog import CatalogError, read_catalog
+from radioexplore.noise import local_rms
+from radioexplore.units import DISPLAY_UNIT, display_unit, is_jy_per_beam
+from radioexplore.viewer import (
+    CONTOUR_SETS,
+    STRETCHES,
+    StretchLimits,
+    beam_ellipse,
+    catalogue_components,
+    contour_levels,
+    fit_stretch,
+    scale_bar,
+    sky_readout,
+)
 
 META_COLUMNS = [
     "field",
@@ -48,17 +63,17 @@ def _fmt(value) -> str:
 
 
 def describe(row: pd.Series) -> str:
-    """Markdown table of a tile's metadata, noise in uJy/beam when the image is in Jy/beam, and the
-    image's unit (BUNIT) as its header gives it."""
+    """Markdown table of a tile's metadata, noise in the display unit (:mod:`radioexplore.units`)
+    when the image is in Jy/beam, and the image's unit (BUNIT) as its header gives it."""
     lines = ["| | |", "|---|---|"]
     bunit = row.get("bunit", "")
-    jy = str(bunit).upper().startswith("JY")
+    jy = is_jy_per_beam(bunit)
     for col in META_COLUMNS:
         if col not in row.index:
             continue
         value = row[col]
         if col == "noise_rms" and jy and pd.notna(value):
-            text = f"{value * 1e6:.2f} µJy/beam"
+            text = display_unit(bunit).text(float(value))
         elif col in ("ra", "dec") and pd.notna(value):
             text = f"{value:.5f}°"
         else:
@@ -72,10 +87,24 @@ def describe(row: pd.Series) -> str:
     return "\n".join(lines)
 
 
-UNITS = ["sky (Jy/beam)", "S/N (local noise)", "model input"]
+UNITS = [f"sky ({DISPLAY_UNIT})", "S/N (local noise)", "model input"]
 #: Attention overlay choices before the model is loaded; "head N" choices join once it is.
 ATTENTION_OFF = ["off", "mean"]
 CONTOUR_COLOUR = "#00e5ff"  # cyan stands out on the inferno colour map
+CATALOGUE_COLOUR = "#7CFC00"  # catalogue components: green, apart from the cyan contours
+FRAME_PX = 360
+
+
+@lru_cache(maxsize=4)
+def _catalogue(path: str, mtime: float) -> pd.DataFrame:
+    return read_catalog(path)
+
+
+def _ellipse_xy(x: float, y: float, major: float, minor: float, angle: float, n: int = 48) -> np.ndarray:
+    """Vertices of an ellipse with full axes ``major``, ``minor`` rotated by ``angle`` (radians from +x)."""
+    t = np.linspace(0.0, 2 * np.pi, n)
+    ex, ey = major / 2 * np.cos(t), minor / 2 * np.sin(t)
+    return np.column_stack([x + ex * np.cos(angle) - ey * np.sin(angle), y + ex * np.sin(angle) + ey * np.cos(angle)])
 
 
 def tile_bounds(row: pd.Series) -> tuple[float, float, float, float]:
@@ -104,46 +133,151 @@ class TileView(param.Parameterized):
     attention_percentile = param.Number(
         default=90.0, bounds=(50.0, 99.5), step=0.5, doc="outline the patches above this percentile (seed 000: 90)"
     )
+    stretch = param.Selector(default="asinh", objects=list(STRETCHES), doc="how values map to colours")
+    low_percentile = param.Number(default=1.0, bounds=(0.0, 50.0), step=0.5, doc="lower limit of percentile, asinh")
+    high_percentile = param.Number(default=99.9, bounds=(50.5, 100.0), step=0.1, doc="upper limit of percentile, asinh")
+    min_sigma = param.Number(default=-3.0, bounds=(-20.0, 10.0), step=1.0, doc="lower limit of linear, log (x rms)")
+    max_sigma = param.Number(default=50.0, bounds=(11.0, 2000.0), step=1.0, doc="upper limit of linear, log (x rms)")
+    contours = param.Boolean(default=False, doc="n-sigma contours from the tile's local rms")
+    contour_levels = param.Selector(default=next(iter(CONTOUR_SETS)), objects=list(CONTOUR_SETS), doc="levels in rms")
+    catalogue = param.Boolean(default=True, doc="the run's catalogue components as ellipses")
+
+    def limits(self) -> StretchLimits:
+        """The stretch limits the user set."""
+        return StretchLimits(self.low_percentile, self.high_percentile, self.min_sigma, self.max_sigma)
+
+    def noise(self, tile_id: int) -> float | None:
+        """The tile's local rms in the image's unit: the ingest's per-tile noise, else measured here."""
+        row = self.state.tile_row(tile_id)
+        value = row.get("noise_rms")
+        if value is not None and pd.notna(value) and value > 0:
+            return float(value)
+        sky = self.state.sky_pixels(tile_id)
+        return local_rms(sky[0]) if sky is not None else None
 
     def image(self, tile_id: int, units: str | None = None) -> hv.Image:
-        """The tile in mJy/beam or in units of its noise when the source FITS has Jy units, else the model input."""
+        """The tile in mJy/beam or in units of its noise when the source FITS has Jy units, else the
+        model input; coloured with the chosen stretch (the values stay in their unit)."""
         units = units or self.units
         row = self.state.tile_row(tile_id)
         bounds = tile_bounds(row)
         sky = self.state.sky_pixels(tile_id) if units != UNITS[2] else None
         label = f" · {row['label']}" if "label" in row.index and pd.notna(row["label"]) and str(row["label"]) else ""
-        if sky is not None and sky[1].bunit.upper().startswith("JY"):
+        if sky is not None and is_jy_per_beam(sky[1].bunit):
             pixels, image = sky
+            unit = display_unit(image.bunit)
             beam = image.beam
             beam_text = f" · beam {beam.bmaj_arcsec:.1f}″×{beam.bmin_arcsec:.1f}″" if beam is not None else ""
-            noise = float(row["noise_rms"]) if pd.notna(row["noise_rms"]) and row["noise_rms"] > 0 else None
+            noise = self.noise(tile_id)
             if units == UNITS[1] and noise:
                 values = pixels / noise
                 img = pixel_image(values, bounds, "S/N")
-                clim = (-3.0, 10.0)
-                title = f"Tile {tile_id} · {row['field']}{label} · σ = {noise * 1e6:.3g} µJy/beam{beam_text}"
+                stretch = fit_stretch(values, self.stretch, 1.0, self.limits())
+                clim = (stretch.lo, stretch.hi)
+                title = f"Tile {tile_id} · {row['field']}{label} · σ = {unit.text(noise)}{beam_text}"
             else:
-                limits = self.state.field_limits(str(row["field"]))
-                values = pixels * 1e3
-                img = pixel_image(values, bounds, "mJy/beam")
-                lo, hi = (limits[0] * 1e3, limits[1] * 1e3) if limits else np.nanpercentile(values, [2, 98])
-                clim = (float(lo), float(hi))
-                title = f"Tile {tile_id} · {row['field']}{label} · mJy/beam{beam_text}"
+                values = unit.values(pixels)
+                img = pixel_image(values, bounds, unit.label)
+                stretch = fit_stretch(pixels, self.stretch, noise, self.limits())
+                clim = (stretch.lo * unit.factor, stretch.hi * unit.factor)
+                title = f"Tile {tile_id} · {row['field']}{label} · {unit.label}{beam_text}"
         else:
-            img = pixel_image(self.state.tile_pixels(tile_id), bounds, "scaled")
-            clim = (0.0, 1.0)
+            values = self.state.tile_pixels(tile_id)
+            img = pixel_image(values, bounds, "scaled")
+            stretch = fit_stretch(values, self.stretch, None, self.limits())
+            clim = (stretch.lo, stretch.hi)
             title = f"Tile {tile_id} · {row['field']}{label} · model input"
         return img.opts(
-            cmap="inferno",
+            cmap=stretch.palette("inferno"),
             clim=clim,
             colorbar=True,
             tools=["hover"],
             toolbar=None,
-            frame_width=300,
-            frame_height=300,
+            frame_width=FRAME_PX,
+            frame_height=FRAME_PX,
             title=title,
             fontsize={"title": 10},
         )
+
+    def decorations(self, tile_id: int, img: hv.Image) -> list[hv.Element]:
+        """What a radio viewer draws over the tile: n-sigma contours, catalogue components, the beam
+        (lower left) and a scale bar (lower right); each only where the image has what it needs."""
+        row = self.state.tile_row(tile_id)
+        left, bottom, right, top = tile_bounds(row)
+        size = right - left
+        out: list[hv.Element] = []
+        sky = self.state.sky_pixels(tile_id)
+        noise = self.noise(tile_id)
+        if self.contours and noise:
+            vdim = img.vdims[0].name
+            rms = (
+                1.0 if vdim == "S/N" else (display_unit(sky[1].bunit).factor * noise if vdim == DISPLAY_UNIT else None)
+            )
+            if rms is not None:
+                levels = contour_levels(img.dimension_values(2), rms, CONTOUR_SETS[self.contour_levels])
+                if levels:
+                    lines = hv.operation.contours(img, levels=levels, filled=False, overlaid=False)
+                    out.append(lines.opts(color=CONTOUR_COLOUR, line_width=1, cmap=[CONTOUR_COLOUR], tools=[]))
+        if sky is None:
+            return out
+        image = sky[1]
+        if self.catalogue:
+            comps = self.components(tile_id)
+            if comps is not None and not comps.empty:
+                out.append(
+                    hv.Path([_ellipse_xy(*c) for c in comps.itertuples(index=False)], kdims=["x", "y"]).opts(
+                        color=CATALOGUE_COLOUR, line_width=1.5, tools=[]
+                    )
+                )
+        pix = image.pixel_arcsec
+        if image.beam is not None and pix:
+            major, minor, angle = beam_ellipse(image.beam, pix)
+            r = max(major, minor) / 2 + 0.04 * size
+            out.append(
+                hv.Ellipse(left + r, bottom + r, (major, minor), orientation=angle).opts(
+                    color="white", line_width=2, tools=[]
+                )
+            )
+        if pix:
+            length, text = scale_bar(pix, size)
+            x1, y = right - 0.05 * size, bottom + 0.05 * size
+            out.append(hv.Path([[(x1 - length, y), (x1, y)]], kdims=["x", "y"]).opts(color="white", line_width=3))
+            out.append(
+                hv.Text(x1 - length / 2, y + 0.03 * size, text, fontsize=9, valign="bottom").opts(text_color="white")
+            )
+        return out
+
+    def components(self, tile_id: int) -> pd.DataFrame | None:
+        """The run's catalogue components in the tile, as pixel ellipses; None without a catalogue."""
+        path = self.state.run.stage_config("ingest").get("catalog")
+        sky = self.state.sky_pixels(tile_id)
+        if not path or sky is None or not Path(path).is_file():
+            return None
+        try:
+            catalog = _catalogue(str(path), Path(path).stat().st_mtime)
+        except CatalogError:
+            return None
+        row = self.state.tile_row(tile_id)
+        box = (int(row["x0"]), int(row["y0"]), int(row["size"]), int(row["size"]))
+        return catalogue_components(catalog, sky[1], box, sky[1].beam)
+
+    def readout(self, tile_id: int, x: float | None, y: float | None) -> str:
+        """The sky position and value under the cursor at pixel (x, y) of the source image, as Markdown."""
+        if x is None or y is None:
+            return "Move the cursor over the image for RA/Dec."
+        sky = self.state.sky_pixels(tile_id)
+        if sky is None:
+            return f"pixel ({x:.0f}, {y:.0f}); the source image cannot be read"
+        row = self.state.tile_row(tile_id)
+        i, j = int(round(x)) - int(row["x0"]), int(round(y)) - int(row["y0"])
+        value = ""
+        if 0 <= i < sky[0].shape[1] and 0 <= j < sky[0].shape[0]:
+            v = float(sky[0][j, i])
+            unit = display_unit(sky[1].bunit)
+            noise = self.noise(tile_id)
+            snr = f" (S/N {v / noise:.1f})" if noise and np.isfinite(v) else ""
+            value = f" · {md_text(unit.text(v))}{snr}"
+        return f"**RA/Dec** {md_text(sky_readout(sky[1], x, y))} · pixel ({x:.0f}, {y:.0f}){value}"
 
     def _sync_heads(self) -> None:
         """Offer one choice per head once the attention model is loaded."""
@@ -206,13 +340,58 @@ class TileView(param.Parameterized):
         overlay = (img * layer).opts(**style, fontsize={"title": 10})
         return overlay, pn.pane.Markdown(caption, width=320, css_classes=["attention-note"])
 
-    @param.depends("units", "attention", "attention_percentile")
+    def caption(self, tile_id: int, img: hv.Image) -> str:
+        """The stretch, its colour limits and the contour levels, as Markdown."""
+        lo, hi = img.opts.get().kwargs["clim"]
+        unit = img.vdims[0].name
+        text = f"Stretch **{self.stretch}**, colours {lo:.3g} to {hi:.3g} {md_text(unit)}"
+        noise = self.noise(tile_id)
+        if self.contours and noise and unit in ("S/N", DISPLAY_UNIT):
+            rms = 1.0 if unit == "S/N" else display_unit("JY/BEAM").factor * noise
+            levels = contour_levels(img.dimension_values(2), rms, CONTOUR_SETS[self.contour_levels])
+            sigma = display_unit(self.state.tile_row(tile_id).get("bunit", "")).text(noise)
+            shown = ", ".join(f"{lv / rms:g}" for lv in levels) or "none (the peak is below the first level)"
+            text += f"; contours at {shown} σ (σ = {md_text(sigma)})"
+        elif self.contours:
+            text += "; no contours: the image has no noise estimate in Jy/beam"
+        return text
+
+    @param.depends(
+        "units",
+        "attention",
+        "attention_percentile",
+        "stretch",
+        "low_percentile",
+        "high_percentile",
+        "min_sigma",
+        "max_sigma",
+        "contours",
+        "contour_levels",
+        "catalogue",
+    )
     def _figure_pane(self) -> pn.viewable.Viewable:
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.Column()
         element, note = self.figure(tile_id)
-        parts = [pn.pane.HoloViews(element, css_classes=["tile-image"], linked_axes=False)]
+        img = element if isinstance(element, hv.Image) else element.get(0)
+        extras = self.decorations(tile_id, img)
+        if extras:
+            style = {
+                k: v
+                for k, v in img.opts.get().kwargs.items()
+                if k in ("title", "frame_width", "frame_height", "toolbar")
+            }
+            element = hv.Overlay([element, *extras]).opts(**style, fontsize={"title": 10})
+        pointer = hv.streams.PointerXY(source=element, x=None, y=None)
+        readout = pn.pane.Markdown(
+            pn.bind(self.readout, tile_id, pointer.param.x, pointer.param.y), css_classes=["radec-readout"], width=420
+        )
+        parts = [
+            pn.pane.HoloViews(element, css_classes=["tile-image"], linked_axes=False),
+            readout,
+            pn.pane.Markdown(self.caption(tile_id, img), css_classes=["tile-caption"], width=420),
+        ]
         return pn.Column(*parts, *([note] if note is not None else []))
 
     @param.depends("state.selected_tile", "state.embedding")
@@ -230,9 +409,23 @@ class TileView(param.Parameterized):
             pn.widgets.Select.from_param(self.param.attention, name="Attention", width=110),
             pn.widgets.FloatSlider.from_param(self.param.attention_percentile, name="above percentile", width=180),
         )
+        stretch = pn.Row(
+            pn.widgets.Select.from_param(self.param.stretch, name="Stretch", width=110, css_classes=["stretch-select"]),
+            pn.widgets.FloatInput.from_param(self.param.low_percentile, name="low %", width=70),
+            pn.widgets.FloatInput.from_param(self.param.high_percentile, name="high %", width=70),
+            pn.widgets.FloatInput.from_param(self.param.min_sigma, name="min σ", width=70),
+            pn.widgets.FloatInput.from_param(self.param.max_sigma, name="max σ", width=70),
+        )
+        overlays = pn.Row(
+            pn.widgets.Checkbox.from_param(self.param.contours, name="n-σ contours", css_classes=["contour-toggle"]),
+            pn.widgets.Select.from_param(self.param.contour_levels, name="", width=140),
+            pn.widgets.Checkbox.from_param(self.param.catalogue, name="catalogue components"),
+        )
         return pn.Column(
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
+            stretch,
+            overlays,
             controls,
             pn.Row(
                 # the spinner shows while the image (and the attention) is computed

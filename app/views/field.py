@@ -1,0 +1,214 @@
+"""The field view: a whole field downsampled with its tile boxes (labelled and top-ranked tiles
+marked, the selected one in red), and the 3x3 tiles' area around the selected tile, read from the
+source image so a source cut by a tile edge is seen whole. A click on either opens the tile under it.
+
+Both are drawn in pixel coordinates of the source image, north up, as the tile view is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from app.state import ExplorerState, _fits
+from app.text import md_text
+from app.views.tile import pixel_image
+from radioexplore.fitsio import FitsImage
+from radioexplore.units import display_unit
+from radioexplore.viewer import downsample_field, fit_stretch, neighbourhood_box, tile_at, tiles_in_box
+
+#: Longest side of the downsampled field, in screen pixels' worth of data.
+FIELD_PX = 640
+FRAME_PX = 460
+BOX_COLOURS = {"tile": "#9e9e9e", "labelled": "#7CFC00", "top": "#ffa500", "selected": "#ff1744"}
+
+
+@lru_cache(maxsize=8)
+def _overview(path: str, mtime: float, max_px: int) -> tuple[np.ndarray, int]:
+    image = _fits(path)
+    if image is None:
+        raise FileNotFoundError(path)
+    return downsample_field(image, max_px)
+
+
+def _boxes(tiles: pd.DataFrame) -> hv.Rectangles:
+    x0, y0, size = tiles["x0"].to_numpy(float), tiles["y0"].to_numpy(float), tiles["size"].to_numpy(float)
+    data = np.column_stack([x0 - 0.5, y0 - 0.5, x0 + size - 0.5, y0 + size - 0.5])
+    return hv.Rectangles(data, kdims=["x", "y", "x1", "y1"])
+
+
+class FieldView(param.Parameterized):
+    """The selected tile's field and its 3x3 neighbourhood; a click on a tile sets ``state.selected_tile``."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    field = param.Selector(default=None, objects=[], allow_None=True, doc="field shown")
+    top_n = param.Integer(default=20, bounds=(0, 500), doc="mark the top tiles of the current ranking")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        fields = sorted(self.state.tiles()["field"].astype(str).unique())
+        self.param.field.objects = fields
+        self.field = fields[0] if fields else None
+        self._follow_selection()
+        self.state.param.watch(lambda _: self._follow_selection(), "selected_tile")
+
+    def _follow_selection(self) -> None:
+        if self.state.selected_tile is not None:
+            self.field = str(self.state.tile_row(self.state.selected_tile)["field"])
+
+    def field_tiles(self, field: str | None = None) -> pd.DataFrame:
+        tiles = self.state.tiles()
+        return tiles[tiles["field"].astype(str) == (field or self.field)]
+
+    def image_of(self, field: str | None = None) -> FitsImage | None:
+        tiles = self.field_tiles(field)
+        path = str(tiles["file"].iloc[0]) if len(tiles) else ""
+        return _fits(path) if path and Path(path).is_file() else None
+
+    def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
+        tile = tile_at(self.field_tiles(), x, y)
+        if tile is not None:
+            self.state.selected_tile = tile
+
+    def _on_tap_near(self, x: float | None = None, y: float | None = None) -> None:
+        if self.state.selected_tile is None:
+            return
+        row = self.state.tile_row(self.state.selected_tile)
+        near = tiles_in_box(self.field_tiles(str(row["field"])), self._near_box(row))
+        tile = tile_at(near, x, y)
+        if tile is not None:
+            self.state.selected_tile = tile
+
+    @staticmethod
+    def _near_box(row: pd.Series) -> tuple[int, int, int, int]:
+        return neighbourhood_box(int(row["x0"]), int(row["y0"]), int(row["size"]))
+
+    def _noise(self, tiles: pd.DataFrame) -> float | None:
+        noise = pd.to_numeric(tiles.get("noise_rms"), errors="coerce") if "noise_rms" in tiles else None
+        value = float(np.nanmedian(noise)) if noise is not None and noise.notna().any() else None
+        return value if value and value > 0 else None
+
+    def field_image(self, field: str | None = None) -> hv.Image | None:
+        """The downsampled field in the display unit, asinh-stretched; None when its FITS cannot be read."""
+        field = field or self.field
+        image = self.image_of(field)
+        if image is None:
+            return None
+        small, step = _overview(str(image.path), image.path.stat().st_mtime, FIELD_PX)
+        unit = display_unit(image.bunit)
+        bounds = (-0.5, -0.5, small.shape[1] * step - 0.5, small.shape[0] * step - 0.5)
+        stretch = fit_stretch(small, "asinh", self._noise(self.field_tiles(field)))
+        return pixel_image(unit.values(small), bounds, unit.label).opts(
+            cmap=stretch.palette("inferno"),
+            clim=(stretch.lo * unit.factor, stretch.hi * unit.factor),
+            colorbar=True,
+            tools=["tap"],
+            toolbar=None,
+            frame_width=FRAME_PX,
+            frame_height=int(FRAME_PX * small.shape[0] / small.shape[1]),
+            title=f"Field {field} · {image.nx}×{image.ny} px shown 1:{step} · {unit.label}",
+            fontsize={"title": 10},
+        )
+
+    def marks(self, tile_id: int | None, *_versions) -> hv.Overlay:
+        """The field's tile boxes: all (grey), labelled (green), top-ranked (orange), selected (red)."""
+        tiles = self.field_tiles()
+        layers = [_boxes(tiles).opts(fill_alpha=0.0, line_color=BOX_COLOURS["tile"], line_alpha=0.35, tools=[])]
+        labelled = tiles[tiles["user_labels"] != "unlabelled"] if "user_labels" in tiles else tiles.head(0)
+        top = self.state.top_anomalies(self.top_n)
+        top = tiles[tiles["tile_id"].isin(top["tile_id"])] if self.top_n else tiles.head(0)
+        layers.append(_boxes(top).opts(fill_alpha=0.0, line_color=BOX_COLOURS["top"], line_width=2, tools=[]))
+        layers.append(_boxes(labelled).opts(fill_alpha=0.0, line_color=BOX_COLOURS["labelled"], line_width=2, tools=[]))
+        chosen = tiles[tiles["tile_id"] == tile_id] if tile_id is not None else tiles.head(0)
+        layers.append(_boxes(chosen).opts(fill_alpha=0.0, line_color=BOX_COLOURS["selected"], line_width=3, tools=[]))
+        return hv.Overlay(layers)
+
+    @param.depends("field", "top_n")
+    def field_pane(self) -> pn.viewable.Viewable:
+        img = self.field_image()
+        if img is None:
+            return pn.pane.Alert(
+                f"The source image of field {md_text(self.field)} cannot be read here.", alert_type="warning"
+            )
+        state = self.state
+        marks = hv.DynamicMap(
+            pn.bind(self.marks, state.param.selected_tile, state.param.label_version, state.param.ranking_version)
+        )
+        overlay = (img * marks).opts(
+            **{k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height")}
+        )
+        tap = hv.streams.Tap(source=img, x=None, y=None)  # on the image, as the map's tap is on its points
+        tap.add_subscriber(self._on_tap)
+        return pn.pane.HoloViews(overlay, css_classes=["field-image"], linked_axes=False)
+
+    def neighbourhood(self, tile_id: int) -> hv.Overlay | None:
+        """The 3x3 tiles' area around ``tile_id`` in the display unit with the tile boxes there."""
+        row = self.state.tile_row(tile_id)
+        sky = self.state.sky_pixels(tile_id)
+        if sky is None:
+            return None
+        image = sky[1]
+        box = self._near_box(row)
+        pixels = image.read_box(*box)
+        unit = display_unit(image.bunit)
+        bounds = (box[0] - 0.5, box[1] - 0.5, box[0] + box[2] - 0.5, box[1] + box[3] - 0.5)
+        noise = row.get("noise_rms")
+        stretch = fit_stretch(pixels, "asinh", float(noise) if pd.notna(noise) and noise > 0 else None)
+        img = pixel_image(unit.values(pixels), bounds, unit.label).opts(
+            cmap=stretch.palette("inferno"),
+            clim=(stretch.lo * unit.factor, stretch.hi * unit.factor),
+            colorbar=True,
+            tools=["tap"],
+            toolbar=None,
+        )
+        near = tiles_in_box(self.field_tiles(str(row["field"])), box)
+        others = _boxes(near).opts(fill_alpha=0.0, line_color="white", line_alpha=0.5, line_dash="dashed", tools=[])
+        this = _boxes(near[near["tile_id"] == tile_id]).opts(
+            fill_alpha=0.0, line_color=BOX_COLOURS["selected"], line_width=3, tools=[]
+        )
+        return (img * others * this).opts(
+            frame_width=FRAME_PX - 100,
+            frame_height=FRAME_PX - 100,
+            title=f"3×3 tiles around tile {tile_id} · {unit.label}",
+            fontsize={"title": 10},
+        )
+
+    @param.depends("state.selected_tile")
+    def neighbourhood_pane(self) -> pn.viewable.Viewable:
+        tile_id = self.state.selected_tile
+        if tile_id is None:
+            return pn.pane.Markdown("Open a tile (click one in the field) to see the tiles around it.")
+        overlay = self.neighbourhood(tile_id)
+        if overlay is None:
+            return pn.pane.Alert(f"The source image of tile {tile_id} cannot be read here.", alert_type="warning")
+        tap = hv.streams.Tap(source=overlay.get(0), x=None, y=None)
+        tap.add_subscriber(self._on_tap_near)
+        return pn.pane.HoloViews(overlay, css_classes=["neighbourhood-image"], linked_axes=False)
+
+    @param.depends("state.selected_tile")
+    def heading(self) -> pn.viewable.Viewable:
+        tile_id = self.state.selected_tile
+        text = "No tile open: click a tile box" if tile_id is None else f"Tile {tile_id} open"
+        return pn.pane.Markdown(f"### {text}", css_classes=["field-selected"])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        legend = " · ".join(
+            f'<span style="color:{c}">■</span> {name}'
+            for name, c in zip(("tile", "labelled", "top-ranked", "open tile"), BOX_COLOURS.values(), strict=True)
+        )
+        return pn.Column(
+            pn.Row(
+                pn.widgets.Select.from_param(self.param.field, name="Field", width=220),
+                pn.widgets.IntInput.from_param(self.param.top_n, name="mark top", width=90),
+                pn.panel(self.heading),
+            ),
+            pn.pane.HTML(legend),
+            pn.Row(pn.panel(self.field_pane), pn.panel(self.neighbourhood_pane)),
+            sizing_mode="stretch_width",
+        )
