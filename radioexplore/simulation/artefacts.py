@@ -59,20 +59,11 @@ def source_artefacts(
             continue
         decay = rng.uniform(6.0, 14.0) * beam_px
         reach = int(min(decay * np.log(10.0 * amp / floor), max(nx, ny)))  # out to ~floor/10
-        x0, x1 = max(int(x) - reach, 0), min(int(x) + reach + 1, nx)
-        y0, y1 = max(int(y) - reach, 0), min(int(y) + reach + 1, ny)
-        if x1 <= x0 or y1 <= y0:
+        around = _around(shape, x, y, reach, beam_px)
+        if around is None:
             continue
-        dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(x)
-        dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(y)
-        r = np.sqrt(dx * dx + dy * dy) + np.float32(1e-3)
-        inner = 1.0 - np.exp(-((r / np.float32(2.0 * beam_px)) ** 2))
-        period = rng.uniform(2.0, 4.0) * beam_px
-        rings = np.cos(np.float32(2 * np.pi / period) * r + np.float32(rng.uniform(0, 2 * np.pi)))
-        rings *= np.exp(-r / np.float32(decay))
-        m = int(rng.integers(1, 4))  # calibration errors make the rings lopsided, not perfect circles
-        lopsided = np.real(((dx + 1j * dy) / r) ** m * np.exp(-1j * rng.uniform(0, 2 * np.pi))).astype(np.float32)
-        rings *= np.float32(0.6) + np.float32(0.4) * lopsided
+        (y0, y1, x0, x1), dx, dy, r, inner = around
+        rings = _lopsided_rings(rng, dx, dy, r, (2.0, 4.0), decay, beam_px, 0.4)
         k = int(rng.integers(2, 5))  # 2k spokes, alternately positive and negative
         turn = np.exp(-1j * k * rng.uniform(0, np.pi))
         spokes = np.real(((dx + 1j * dy) / r) ** k * turn).astype(np.float32) ** 21
@@ -120,20 +111,11 @@ def wide_ripples(
             continue
         decay = rng.uniform(20.0, 60.0) * beam_px
         reach = int(min(decay * np.log(amp / floor), max(nx, ny)))
-        x0, x1 = max(int(x) - reach, 0), min(int(x) + reach + 1, nx)
-        y0, y1 = max(int(y) - reach, 0), min(int(y) + reach + 1, ny)
-        if x1 <= x0 or y1 <= y0:
+        around = _around(shape, x, y, reach, beam_px)
+        if around is None:
             continue
-        dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(x)
-        dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(y)
-        r = np.sqrt(dx * dx + dy * dy) + np.float32(1e-3)
-        inner = 1.0 - np.exp(-((r / np.float32(2.0 * beam_px)) ** 2))
-        period = rng.uniform(1.2, 2.0) * beam_px
-        rings = np.cos(np.float32(2 * np.pi / period) * r + np.float32(rng.uniform(0, 2 * np.pi)))
-        rings *= np.exp(-r / np.float32(decay))
-        m = int(rng.integers(1, 4))
-        lopsided = np.real(((dx + 1j * dy) / r) ** m * np.exp(-1j * rng.uniform(0, 2 * np.pi))).astype(np.float32)
-        rings *= np.float32(0.65) + np.float32(0.35) * lopsided
+        (y0, y1, x0, x1), dx, dy, r, inner = around
+        rings = _lopsided_rings(rng, dx, dy, r, (1.2, 2.0), decay, beam_px, 0.35)
         width = rng.uniform(4.0, 12.0) * beam_px
         bowl = -np.float32(0.5) * np.exp(-0.5 * (r / np.float32(width)) ** 2)
         out[y0:y1, x0:x1] += np.float32(amp) * inner * (rings + bowl)
@@ -214,3 +196,38 @@ def artefact_block_max(artefacts: np.ndarray, noise: np.ndarray | float, block: 
         ratio = np.pad(ratio, ((0, py), (0, px)))
     my, mx = ratio.shape[0] // block, ratio.shape[1] // block
     return ratio.reshape(my, block, mx, block).max(axis=(1, 3))
+
+
+def _around(shape: tuple[int, int], x: float, y: float, reach: int, beam_px: float):
+    """The box within ``reach`` px of ``(x, y)`` clipped to ``shape``, its offsets ``dx, dy``, radius
+    ``r`` and the taper that keeps a pattern off the source's own two beams; None when the box is empty."""
+    ny, nx = shape
+    x0, x1 = max(int(x) - reach, 0), min(int(x) + reach + 1, nx)
+    y0, y1 = max(int(y) - reach, 0), min(int(y) + reach + 1, ny)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(x)
+    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(y)
+    r = np.sqrt(dx * dx + dy * dy) + np.float32(1e-3)
+    inner = 1.0 - np.exp(-((r / np.float32(2.0 * beam_px)) ** 2))
+    return (y0, y1, x0, x1), dx, dy, r, inner
+
+
+def _lopsided_rings(
+    rng: np.random.Generator,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    r: np.ndarray,
+    period_beams: tuple[float, float],
+    decay: float,
+    beam_px: float,
+    lopsidedness: float,
+) -> np.ndarray:
+    """Concentric rings of a period drawn in ``period_beams`` (beams), decaying over ``decay`` px and
+    made lopsided by an m = 1-3 azimuthal term: calibration errors do not leave perfect circles."""
+    period = rng.uniform(*period_beams) * beam_px
+    rings = np.cos(np.float32(2 * np.pi / period) * r + np.float32(rng.uniform(0, 2 * np.pi)))
+    rings *= np.exp(-r / np.float32(decay))
+    m = int(rng.integers(1, 4))
+    lopsided = np.real(((dx + 1j * dy) / r) ** m * np.exp(-1j * rng.uniform(0, 2 * np.pi))).astype(np.float32)
+    return rings * (np.float32(1.0 - lopsidedness) + np.float32(lopsidedness) * lopsided)
