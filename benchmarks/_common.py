@@ -92,3 +92,15 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = Non
 def peak_rss_gib() -> float:
     """This process's peak resident memory so far, GiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def parse_surveys(text: str) -> list[tuple[int, float]]:
+    """``"1:3,2:4"`` -> [(1, 3.0), (2, 4.0)]: survey seed and artefact strength."""
+    out = []
+    for part in text.split(","):
+        seed, _, strength = part.strip().partition(":")
+        try:
+            out.append((int(seed), float(strength)))
+        except ValueError:
+            raise SystemExit(f"--surveys: {part!r} is not SEED:STRENGTH (e.g. 1:4)") from None
+    return out

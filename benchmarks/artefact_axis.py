@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import header  # benchmarks/ is not a package: _common sits beside this script
+from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 from sklearn.metrics import roc_auc_score
 
 from radioexplore.ingest import IngestConfig, ingest
@@ -38,18 +38,6 @@ from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking.artefacts import artefact_features_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth, tile_truth
-
-
-def parse_surveys(text: str) -> list[tuple[int, float]]:
-    """``"1:3,2:4"`` -> [(seed 1, strength 3.0), (seed 2, strength 4.0)]."""
-    out = []
-    for part in text.split(","):
-        seed, _, strength = part.strip().partition(":")
-        try:
-            out.append((int(seed), float(strength)))
-        except ValueError:
-            raise SystemExit(f"--surveys: {part!r} is not SEED:STRENGTH (e.g. 1:4)") from None
-    return out
 
 
 def top(score: np.ndarray, fraction: float) -> np.ndarray:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import header  # benchmarks/ is not a package: _common sits beside this script
+from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 from radioexplore.ingest import IngestConfig, attach_truth, ingest
@@ -38,18 +38,6 @@ from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking.peculiar import quantile_among
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
-
-
-def parse_surveys(text: str) -> list[tuple[int, float]]:
-    """``"1:3,2:4"`` -> [(1, 3.0), (2, 4.0)]: survey seed and artefact strength."""
-    out = []
-    for part in text.split(","):
-        seed, _, strength = part.strip().partition(":")
-        try:
-            out.append((int(seed), float(strength)))
-        except ValueError:
-            raise SystemExit(f"--surveys: {part!r} is not SEED:STRENGTH (e.g. 1:4)") from None
-    return out
 
 
 def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) -> tuple[RunDir, Path]:
