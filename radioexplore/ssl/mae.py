@@ -21,6 +21,7 @@ from torch import nn
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.models.vit import Block, VisionTransformer, _init_weights
 from radioexplore.ssl.augment import _coin, _quarter_turns, crop, flip_rotate, random_resized_crop_box, resize
+from radioexplore.ssl.single import SingleNetwork
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class MaskedAutoencoder(nn.Module):
         return pred, torch.gather(mask, 1, restore)
 
 
-class MAE(nn.Module):
+class MAE(SingleNetwork, nn.Module):
     """Encoder + decoder trained by masked reconstruction; no EMA, no second network."""
 
     name = "mae"
@@ -171,19 +172,3 @@ class MAE(nn.Module):
         pred, mask = model(x)
         target = patchify(x, self.spec.patch)
         return mae_loss(pred.float(), target.float(), mask, self.config.norm_pix_loss)
-
-    def before_step(self, epoch: int) -> None:
-        return None
-
-    def after_step(self, momentum: float) -> None:
-        return None
-
-    def export_backbone(self) -> nn.Module:
-        return self.model.backbone
-
-    def training_state(self) -> dict[str, object]:
-        """Encoder (``backbone.*``) and decoder, stored as the "student"."""
-        return {"student": self.model.state_dict()}
-
-    def load_training_state(self, state: dict[str, object]) -> None:
-        self.model.load_state_dict(state["student"])

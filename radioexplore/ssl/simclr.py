@@ -21,6 +21,7 @@ from torch import nn
 
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.ssl.augment import SimCLRAugmentConfig, SimCLRViews
+from radioexplore.ssl.single import SingleNetwork
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     return _GatherWithGrad.apply(x)
 
 
-class SimCLR(nn.Module):
+class SimCLR(SingleNetwork, nn.Module):
     """Encoder + projector trained with NT-Xent over the global batch."""
 
     name = "simclr"
@@ -111,19 +112,3 @@ class SimCLR(nn.Module):
         z = model(torch.cat(views[:2])).float()
         z_a, z_b = z.chunk(2)
         return nt_xent(gather_with_grad(z_a), gather_with_grad(z_b), self.config.temperature)
-
-    def before_step(self, epoch: int) -> None:
-        return None
-
-    def after_step(self, momentum: float) -> None:
-        return None
-
-    def export_backbone(self) -> nn.Module:
-        return self.model.backbone
-
-    def training_state(self) -> dict[str, object]:
-        """The encoder and projector (``backbone.*``, ``head.*``), stored as the "student"."""
-        return {"student": self.model.state_dict()}
-
-    def load_training_state(self, state: dict[str, object]) -> None:
-        self.model.load_state_dict(state["student"])
