@@ -75,6 +75,15 @@ def test_ranking_table_lists_top_anomalies_and_clicks_open_them(state):
     assert state.selected_tile == int(frame["tile_id"].iloc[2])
 
 
+def test_ranking_table_says_why_and_names_the_method(state):
+    view = RankingView(state=state, top_n=10)
+    frame = view.table_frame()
+    assert {"why", "artefact_score"} <= set(frame.columns)
+    assert (frame["why"].str.len() > 0).all()  # every top tile says why it is there
+    heading = view.view().objects[0].object
+    assert "most peculiar tiles" in heading and "artefact score" in heading and "Isolation Forest" not in heading
+
+
 def test_run_resolution_order(tmp_path):
     assert (
         resolve_run(["--run", str(tmp_path / "a")], {"RADIOEXPLORE_RUN": str(tmp_path / "b")}).root

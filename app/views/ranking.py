@@ -1,4 +1,4 @@
-"""The table of the most anomalous tiles; clicking a row opens that tile."""
+"""The table of the most peculiar tiles, with why each is there; clicking a row opens that tile."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state import ExplorerState
-from app.text import md_code
+from app.text import md_code, md_text
 from app.views.shown import shown_only
+from radioexplore.ranking.peculiar import METHODS
 from radioexplore.units import display_unit, is_jy_per_beam
 
 TABLE_COLUMNS = [
@@ -16,6 +17,8 @@ TABLE_COLUMNS = [
     "rank",
     "tile_id",
     "score",
+    "why",
+    "artefact_score",
     "predicted_interest",
     "field",
     "noise_rms",
@@ -58,7 +61,11 @@ class RankingView(param.Parameterized):
     def view(self) -> pn.viewable.Viewable:
         frame = self.table_frame()
         _, column = self.state.ranking()
-        how = "re-ranked with your interest scores" if column == "active_rank" else "Isolation Forest"
+        if column == "active_rank":
+            how = "re-ranked with your interest scores"
+        else:
+            method = self.state.run.stage_config("rank", self.state.embedding).get("method", "forest")
+            how = METHODS[method].description if method in METHODS else method
         if frame.empty:
             return pn.pane.Alert(
                 f"No anomaly scores yet: run {md_code(f'radioexplore rank --run {self.state.run.root}')}",
@@ -73,13 +80,15 @@ class RankingView(param.Parameterized):
             page_size=10,
             sizing_mode="stretch_width",
             formatters={
-                c: NumberFormatter(format="0.000") for c in ("score", "predicted_interest") if c in frame.columns
+                c: NumberFormatter(format="0.000")
+                for c in ("score", "artefact_score", "predicted_interest")
+                if c in frame.columns
             },
             css_classes=["anomaly-table"],
         )
         table.on_click(self._on_click)
         return pn.Column(
-            pn.pane.Markdown(f"### {self.top_n} most anomalous tiles ({how})"),
+            pn.pane.Markdown(f"### {self.top_n} most peculiar tiles ({md_text(how)})"),
             table,
             sizing_mode="stretch_width",
         )
