@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.noise import MAD_TO_SIGMA
+from radioexplore.noise import MAD_TO_SIGMA, mad_rms
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,7 @@ def mad_sigma(tiles: np.ndarray, step: int = 2) -> np.ndarray:
         med = np.median(v, axis=1)
         out[whole] = MAD_TO_SIGMA * np.median(np.abs(v - med[:, None]), axis=1)
     for i in np.flatnonzero(blanked):
-        v = sub[i][np.isfinite(sub[i])]
-        if v.size:
-            out[i] = MAD_TO_SIGMA * np.median(np.abs(v - np.median(v)))
+        out[i] = mad_rms(sub[i])
     return out
 
 
