@@ -612,8 +612,9 @@ def _apply_method(
         if why_not:
             notes.append(why_not)
     if objects is not None:
-        best = tile_best_objects(objects, len(df))
-        object_score = np.where(best >= 0, objects["score"].to_numpy(dtype=np.float32)[np.maximum(best, 0)], 0.0)
+        best = tile_best_objects(objects, len(df), method.object_column)
+        column = objects[method.object_column].to_numpy(dtype=np.float32)
+        object_score = np.where(best >= 0, column[np.maximum(best, 0)], 0.0)
         object_q = quantile_among(object_score, keep)
     df = df.assign(anomaly_score=df["score"].to_numpy())
     if object_score is not None:
