@@ -4,11 +4,13 @@ Simulates small surveys with strong artefacts (each its own seed and ``artefact_
 DQF equally likely, so half the fields carry DQF 2-3 ripples; peculiar objects ``--peculiar-scale``
 times the simulator's density so that a few dozen tiles hold one), ingests them in 128 px tiles
 with the truth, embeds them by pixel statistics and ranks them with ``rank_run``'s default
-(``peculiar``: max(anomaly, object) quantile x (1 - artefact score)). Per survey and mean +- std:
+(``peculiar``: max(anomaly quantile x (1 - tile artefact score), object quantile), each object
+discounted by its own artefact score). Per survey and mean +- std:
 
 (a) recall of peculiar tiles in the top ``--fraction`` (5%) of the default, of the same ranking
-    without the artefact axis (``peculiar_no_axis``) and of the other rules built from the same
-    three columns (the plain forest, forest x (1 - axis), objects alone, objects x (1 - axis));
+    without the artefact axis (``rank --method peculiar_no_axis``: no tile and no object discount)
+    and of the parts they are built from (the plain forest, forest x (1 - tile axis), objects by
+    shape alone, objects by shape x (1 - each object's own artefact score));
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
     :class:`LabelStore` and :func:`radioexplore.active.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
@@ -35,7 +37,7 @@ from radioexplore.ingest import IngestConfig, attach_truth, ingest
 from radioexplore.isolation import RankConfig, rank_run, recall_in_top
 from radioexplore.labels import LabelStore
 from radioexplore.pixelstats import pixel_statistics_run
-from radioexplore.ranking.peculiar import quantile_among
+from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
 
@@ -96,28 +98,37 @@ def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int,
     return seen, queues, seconds
 
 
+def ranked_scores(run: RunDir, tiles: pd.DataFrame, method: str) -> pd.DataFrame:
+    """``rank_run`` with ``method`` (its own code path, as ``rank --method``), scores in ``tiles`` order."""
+    rank_run(run, "pixstats", RankConfig(method=method))
+    return run.read_scores("pixstats").set_index("tile_id").loc[tiles["tile_id"]]
+
+
 def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     run, sim = prepare(work, seed, strength, args)
-    rank_run(run, "pixstats", RankConfig(method=args.method))  # default: peculiar
     tiles = run.read_tiles()
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
     artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
-    s = run.read_scores("pixstats").set_index("tile_id").loc[tiles["tile_id"]]
+    no_axis = ranked_scores(run, tiles, "peculiar_no_axis")["score"].to_numpy()
+    s = ranked_scores(run, tiles, args.method)  # default: peculiar; last, so the astronomer starts from it
     keep = (s["anomaly_score"] > 0).to_numpy() if "anomaly_score" in s else np.ones(len(s), bool)
     qa = quantile_among(s["anomaly_score"].to_numpy(), keep)
-    qo = quantile_among(s["object_score"].to_numpy(), keep) if "object_score" in s else np.zeros(len(s))
     clean = 1.0 - np.clip(np.nan_to_num(s["artefact_score"].to_numpy(dtype=float)), 0, 1)
+    objects = pd.read_parquet(run.objects) if run.objects.is_file() else None
     f = args.fraction
     rules = {
         "default": s["score"].to_numpy(),
-        "no_axis": np.where(keep, np.maximum(qa, qo), 0),
+        "no_axis": no_axis,
         "forest": np.where(keep, qa, 0),
         "forest_x_axis": np.where(keep, qa * clean, 0),
-        "objects": np.where(keep, qo, 0),
-        "objects_x_axis": np.where(keep, qo * clean, 0),
     }
+    if objects is not None:  # objects alone: by shape, and by shape x (1 - each object's artefact score)
+        for key, column in (("objects", "shape_score"), ("objects_x_axis", "score")):
+            best = tile_best_objects(objects, len(tiles), column)
+            score = np.where(best >= 0, objects[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
+            rules[key] = np.where(keep, quantile_among(score, keep), 0)
     row = dict(
         seed=seed, strength=strength, tiles=len(tiles), peculiar=int(peculiar.sum()), artefact=int(artefact.sum())
     )
@@ -157,7 +168,7 @@ def main() -> int:
             f"seed {seed} strength {strength:g}: {r['tiles']} tiles, {r['peculiar']} peculiar, {r['artefact']} artefact; "
             f"recall top {100 * args.fraction:g}%: default {r['recall_default']:.2f}, no axis {r['recall_no_axis']:.2f}, "
             f"forest {r['recall_forest']:.2f}, forest x axis {r['recall_forest_x_axis']:.2f}, objects "
-            f"{r['recall_objects']:.2f}, objects x axis {r['recall_objects_x_axis']:.2f}; artefacts in the top: default "
+            f"{r.get('recall_objects', np.nan):.2f}, objects x axis {r.get('recall_objects_x_axis', np.nan):.2f}; artefacts in the top: default "
             f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}; astronomer: {r['found_in_50']} of "
             f"{r['peculiar']} peculiar found in 50 labels, artefacts queued round 1 {r['artefacts_round1']}, rounds 2-5 "
             f"{r['artefacts_rounds_2_5']}; re-rank {r['rerank_s']:.2f} s; {r['seconds']:.0f} s",
