@@ -545,8 +545,9 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     excluded per flag and how many fields had their own statistics.
 
     ``config.method`` (:data:`radioexplore.ranking.peculiar.METHODS`) turns the forest's score (kept
-    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly, object) quantile x
-    (1 - artefact score), the objects read from ``objects.parquet`` or found now; ``why`` says in
+    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly quantile x (1 - artefact
+    score), object quantile), each object discounted by its own artefact score, the objects read
+    from ``objects.parquet`` or found now; ``why`` says in
     words what put each tile there. The artefact features are cached in ``artefacts.parquet``.
     """
     method = method_named(config.method)

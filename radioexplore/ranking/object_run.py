@@ -89,7 +89,8 @@ def objects_run(run: RunDir, config: ObjectConfig | None = None, progress: bool 
             n_fields=len(parts),
             skipped_fields=skipped,
             sources="thresholds: seed 000 sec. 2.3 (PyBDSF 3/5 sigma); stamp margin: seed 001 curated set "
-            "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees)",
+            "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees); artefact score: "
+            "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15)",
         ),
     )
     log.info("%d objects from %d field(s) into %s", len(table), len(parts), run.objects)

@@ -47,6 +47,9 @@ ARTEFACT_HINT = "negative_fraction"
 #: pattern's troughs are as deep as its crests (about 1 or more), also where the crests join the
 #: bright source that made them. :func:`radioexplore.ranking.artefacts.object_artefact_score` maps it.
 NEGATIVE_RATIO = "negative_ratio"
+#: An object whose own artefact score reaches this is a likely artefact (as the tile's in
+#: :mod:`radioexplore.ranking.peculiar`): the forest of the default ranking does not learn from it.
+LIKELY_ARTEFACT = 0.5
 
 #: Columns of ``objects.parquet``, in order.
 OBJECT_COLUMNS = (
@@ -348,8 +351,11 @@ def forest_features(objects: pd.DataFrame) -> np.ndarray:
     return ((x - centre) / scale).astype(np.float32)
 
 
-def object_scores(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) -> np.ndarray:
-    """Isolation Forest peculiarity of each object in [0, 1] (1 = most peculiar; min-max over the run)."""
+def object_scores(
+    objects: pd.DataFrame, config: ObjectConfig = ObjectConfig(), fit: np.ndarray | None = None
+) -> np.ndarray:
+    """Isolation Forest peculiarity of each object in [0, 1] (1 = most peculiar; min-max over the run),
+    the forest fitted on the objects ``fit`` marks (all by default; all when it marks fewer than 3)."""
     from sklearn.ensemble import IsolationForest  # here: the CLI builds its parser without sklearn
 
     n = len(objects)
@@ -364,26 +370,32 @@ def object_scores(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) 
         n_jobs=1,
     )
     x = forest_features(objects)
-    forest.fit(x)
+    fit = np.ones(n, dtype=bool) if fit is None or np.count_nonzero(fit) < 3 else np.asarray(fit, dtype=bool)
+    forest.fit(x[fit])
     raw = -forest.score_samples(x)
     lo, hi = raw.min(), raw.max()
     return ((raw - lo) / (hi - lo if hi > lo else 1.0)).astype(np.float32)
 
 
 def rank_objects(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) -> pd.DataFrame:
-    """``objects`` with ``shape_score`` (the forest's peculiarity of shape, 0..1), ``artefact_score``
-    (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`), ``score`` = shape
-    score x (1 - artefact score), higher = more peculiar, and ``rank`` by it (1 = most peculiar).
+    """``objects`` with ``shape_score`` (the forest's peculiarity of shape among all the objects, 0..1),
+    ``artefact_score`` (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`),
+    ``score`` (higher = more peculiar) and ``rank`` by it (1 = most peculiar).
 
-    The discount acts per object: a ripple crest is sunk by the troughs beside it, while a peculiar
-    object in the same poor field keeps its score (a tile-wide factor would sink both).
+    ``score`` = sky shape score x (1 - artefact score), where the sky shape score comes from a
+    forest fitted on the objects that are not likely artefacts (artefact score below
+    :data:`LIKELY_ARTEFACT`): what is rare among real sources, not among ripple crests, which can
+    be many in a poor field. The discount acts per object: a ripple crest is sunk by the troughs
+    beside it, a peculiar object in the same poor field keeps its score (a tile-wide factor sank
+    both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
     """
     from radioexplore.ranking.artefacts import object_artefact_score
 
     out = objects.copy()
-    shape = object_scores(out, config)
     artefact = object_artefact_score(out[NEGATIVE_RATIO].to_numpy(dtype=float)).astype(np.float32)
-    scores = (shape * (1.0 - artefact)).astype(np.float32)
+    shape = object_scores(out, config)
+    sky = object_scores(out, config, fit=artefact < LIKELY_ARTEFACT) if (artefact >= LIKELY_ARTEFACT).any() else shape
+    scores = (sky * (1.0 - artefact)).astype(np.float32)
     order = np.lexsort((np.arange(len(scores)), -scores))
     ranks = np.empty(len(scores), dtype=np.int64)
     ranks[order] = np.arange(1, len(scores) + 1)

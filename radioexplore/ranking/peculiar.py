@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.objects import LIKELY_ARTEFACT
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,9 @@ METHODS: dict[str, Method] = {
     "seed002": Method("seed 002: LightGBM top-10 features -> Isolation Forest (200 trees, max_samples 0.02)", top_k=10),
 }
 DEFAULT_METHOD = "peculiar"
-#: Artefact score at or above which ``why`` calls a tile a likely artefact; below LOW it is "low".
-LIKELY_ARTEFACT, LOW_ARTEFACT = 0.5, 0.2
+#: Artefact score below which ``why`` calls it "low"; at or above LIKELY_ARTEFACT (the objects' own
+#: constant, :mod:`radioexplore.ranking.objects`) a likely artefact.
+LOW_ARTEFACT = 0.2
 
 
 def method_named(name: str) -> Method:
