@@ -32,10 +32,12 @@ from _common import header, parse_surveys  # benchmarks/ is not a package: _comm
 
 from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.isolation import RankConfig, rank_run, recall_in_top
 from radioexplore.labels import LabelStore
 from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.peculiar import quantile_among
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
 

@@ -21,7 +21,7 @@ import pandas as pd
 from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
 from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker
-from radioexplore.isolation import fit_scaling
+from radioexplore.ranking.standardise import fit_scaling
 from radioexplore.tiling import tile_adjacency
 
 

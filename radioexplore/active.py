@@ -48,8 +48,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.isolation import Scaling, ranking_context, ranks_of
 from radioexplore.labels import INTEREST_RANGE, LabelStore
+from radioexplore.ranking.forest import ranks_of
+from radioexplore.ranking.rank import ranking_context
+from radioexplore.ranking.standardise import FieldStandardisation as Scaling
 from radioexplore.rundir import RunDir, write_parquet
 from radioexplore.tiling import tile_adjacency
 

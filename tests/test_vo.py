@@ -33,7 +33,7 @@ INTEREST = {"peculiar": 5, "extended": 3, "ordinary": 1, "boring": 1}
 @pytest.fixture(scope="module")
 def sky_run(tmp_path_factory) -> RunDir:
     """Four simulated 256 px fields (1.5 arcsec pixels) in 32 px tiles (256), with planted embeddings, ranked."""
-    from radioexplore.isolation import rank_run
+    from radioexplore.ranking.rank import rank_run
     from radioexplore.simulate import SimulationConfig, simulate_survey
 
     survey = tmp_path_factory.mktemp("sky_survey")

@@ -1,7 +1,7 @@
 """Peculiarity that discounts the artefact axis: the rankers ``rank --method`` chooses from, and why a tile ranks.
 
 Three things speak for a tile (issue 24): the tile's anomaly (the Isolation Forest over its
-embedding, :mod:`radioexplore.isolation`), its object peculiarity (its most peculiar extended
+embedding, :mod:`radioexplore.ranking.forest`), its object peculiarity (its most peculiar extended
 object's score, :mod:`radioexplore.ranking.objects`) and the artefact axis
 (:mod:`radioexplore.ranking.artefacts`). The default rule is transparent and fits nothing:
 
