@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run, ranking_context
 from radioexplore.ranking.standardise import fit_scaling

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
 from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking import artefacts as artefacts_mod
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
 from radioexplore.ranking.rank import rank_run

@@ -6,9 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, read_active, rerank_run, review_queue
 from radioexplore.labels import LabelStore
 from radioexplore.planted import PlantedConfig, planted_embeddings
+from radioexplore.ranking.active import (
+    BLENDS,
+    REGRESSORS,
+    ActiveConfig,
+    ActiveRanker,
+    read_active,
+    rerank_run,
+    review_queue,
+)
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.forest import isolation_forest
 from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top

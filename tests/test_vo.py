@@ -299,7 +299,7 @@ def test_labels_summary_prints_coverage_and_the_estimate_falls_as_high_interest_
     import re
     import shutil
 
-    from radioexplore.active import ActiveRanker
+    from radioexplore.ranking.active import ActiveRanker
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(sky_run.root, run.root)
