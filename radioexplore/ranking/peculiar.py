@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ LIKELY_ARTEFACT, LOW_ARTEFACT = 0.5, 0.2
 
 
 def method_named(name: str) -> Method:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown ranking method {name!r}; choose one of {', '.join(METHODS)}") from None
+    return lookup(METHODS, name, "ranking method")
 
 
 def quantile_among(score: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
