@@ -108,8 +108,9 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     excluded per flag and how many fields had their own statistics.
 
     ``config.method`` (:data:`radioexplore.ranking.peculiar.METHODS`) turns the forest's score (kept
-    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly, object) quantile x
-    (1 - artefact score), the objects read from ``objects.parquet`` or found now; ``why`` says in
+    as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly quantile x (1 - artefact
+    score), object quantile), each object discounted by its own artefact score, the objects read
+    from ``objects.parquet`` or found now; ``why`` says in
     words what put each tile there. The artefact features are cached in ``artefacts.parquet``.
     """
     method = method_named(config.method)
@@ -176,8 +177,9 @@ def _apply_method(
         if why_not:
             notes.append(why_not)
     if objects is not None:
-        best = tile_best_objects(objects, len(df))
-        object_score = np.where(best >= 0, objects["score"].to_numpy(dtype=np.float32)[np.maximum(best, 0)], 0.0)
+        best = tile_best_objects(objects, len(df), method.object_column)
+        column = objects[method.object_column].to_numpy(dtype=np.float32)
+        object_score = np.where(best >= 0, column[np.maximum(best, 0)], 0.0)
         object_q = quantile_among(object_score, keep)
     df = df.assign(anomaly_score=df["score"].to_numpy())
     if object_score is not None:
