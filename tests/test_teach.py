@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
 from radioexplore.ranking.teach import LabelKernels, artefact_posterior, kernel_rows, strongest
 from radioexplore.tiling import tile_adjacency
 
