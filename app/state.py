@@ -171,6 +171,9 @@ class ExplorerState(param.Parameterized):
             if active is not None:
                 for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
                     out[col] = active[col].to_numpy()
+                for col in ("why", "artefact_probability"):  # re-rankings written before issue 24 lack them
+                    if col in active:
+                        out[col] = active[col].to_numpy()
             current = self.current_labels()
             if not current.empty:
                 user = pd.Series("", index=out.index, dtype=object)

@@ -15,10 +15,14 @@ discounted by its own artefact score). Per survey and mean +- std:
     :class:`LabelStore` and :func:`radioexplore.ranking.active.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
     other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
-    the 50 labels (of those in the survey), and artefact tiles among rounds 2-5's 40 queued tiles.
+    the 50 labels (of those in the survey), and among rounds 2-5's 40 queued tiles the artefact
+    tiles the astronomer labels ARTEFACT (artefact truth, not peculiar: the acceptance's figure)
+    and all tiles with artefact truth (a peculiar object beside a bright source carries its
+    ripples too: 50-86% of the peculiar tiles of these surveys, which the astronomer wants shown).
 
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
 """
 
 from __future__ import annotations
@@ -141,8 +145,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
-    row["artefacts_round1"] = int(artefact[queues[0]].sum())
-    row["artefacts_rounds_2_5"] = int(sum(artefact[q].sum() for q in queues[1:]))
+    labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
+    row["artefacts_round1"] = int(labelled_artefact[queues[0]].sum())
+    row["artefacts_rounds_2_5"] = int(sum(labelled_artefact[q].sum() for q in queues[1:]))
+    row["artefact_truth_rounds_2_5"] = int(sum(artefact[q].sum() for q in queues[1:]))
     row["rerank_s"] = float(np.median(seconds))
     row["seconds"] = time.perf_counter() - t0
     return row
@@ -159,8 +165,12 @@ def main() -> int:
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
     p.add_argument("--method", default=RankConfig.method, help="rank's method (radioexplore.ranking.peculiar.METHODS)")
     p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
+    p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
+    p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     args = p.parse_args()
-    args.active = ActiveConfig(artefact_discount=args.artefact_discount)
+    args.active = ActiveConfig(
+        artefact_discount=args.artefact_discount, artefact_teach=not args.no_teach, seed=args.seed
+    )
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []
     for seed, strength in parse_surveys(args.surveys):
@@ -172,8 +182,9 @@ def main() -> int:
             f"forest {r['recall_forest']:.2f}, forest x axis {r['recall_forest_x_axis']:.2f}, objects "
             f"{r.get('recall_objects', np.nan):.2f}, objects x axis {r.get('recall_objects_x_axis', np.nan):.2f}; artefacts in the top: default "
             f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}; astronomer: {r['found_in_50']} of "
-            f"{r['peculiar']} peculiar found in 50 labels, artefacts queued round 1 {r['artefacts_round1']}, rounds 2-5 "
-            f"{r['artefacts_rounds_2_5']}; re-rank {r['rerank_s']:.2f} s; {r['seconds']:.0f} s",
+            f"{r['peculiar']} peculiar found in 50 labels, artefacts (labelled ARTEFACT) queued round 1 "
+            f"{r['artefacts_round1']}, rounds 2-5 {r['artefacts_rounds_2_5']} (with artefact truth, peculiar too: "
+            f"{r['artefact_truth_rounds_2_5']}); re-rank {r['rerank_s']:.2f} s; {r['seconds']:.0f} s",
             flush=True,
         )
     df = pd.DataFrame(rows)
@@ -207,7 +218,8 @@ def main() -> int:
     found, art = df["found_share"].mean(), df["artefacts_rounds_2_5"].mean()
     print(
         f"acceptance (b) half the peculiar tiles within 50 labels: {'PASS' if found >= 0.5 else 'FAIL'} ({found:.2f}); "
-        f"<= 3 artefacts in rounds 2-5: {'PASS' if art <= 3 else 'FAIL'} ({art:.1f})"
+        f"<= 3 artefacts (labelled ARTEFACT) in rounds 2-5: {'PASS' if art <= 3 else 'FAIL'} ({art:.1f}; tiles "
+        f"with artefact truth, peculiar ones too: {df['artefact_truth_rounds_2_5'].mean():.1f})"
     )
     return 0
 

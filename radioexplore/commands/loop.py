@@ -168,6 +168,10 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     ranking = read_active(run, name)
     queue = review_queue(ranking, args.queue)
     print(f"wrote {path} ({int(ranking['labelled'].sum())} tiles with interest scores)")
+    if "why" in ranking:  # what put each queued tile there (re-rankings since issue 24)
+        why = ranking.set_index("tile_id")["why"]
+        for tile in queue:
+            print(f"  tile {tile}: {why[tile]}")
     print("next to review: " + " ".join(map(str, queue)))
     return 0
 
