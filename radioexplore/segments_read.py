@@ -1,0 +1,119 @@
+"""Read side of a run's diffuse-emission segmentation (``radioexplore segment``, seed 004), for the
+app and the rankers: the per-field probability maps, the per-tile columns, the per-cluster R scores.
+
+``RUN/segments/`` holds ``<field>.fits`` (float32 probability 0-1 on the field's own pixel grid,
+with its WCS), ``tiles.parquet`` (``tile_id``, ``diffuse_mean``, ``diffuse_area``), optionally
+``clusters.parquet`` (``name``, ``ra``, ``dec``, ``r_pix``, ``R``, ``detected``, ``threshold``,
+and a ``truth`` column when the positions come with one) and ``segment.json`` (``model``,
+``threshold``, ``r_threshold``, ``provenance``). Every path into it goes through
+:func:`segments_path`; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radioexplore.fitsio import FitsReadError, read_image
+from radioexplore.rundir import RunDir
+from radioexplore.viewer import tile_at
+
+SEGMENTS_DIR = "segments"
+#: The per-tile columns ``segment`` writes, which the map may be coloured by.
+TILE_COLUMNS = ("diffuse_mean", "diffuse_area")
+#: What to run when a run has no segmentation.
+SEGMENT_COMMAND = "radioexplore segment --run {run}"
+
+
+class SegmentsError(ValueError):
+    """A segmentation artefact that cannot be used; the message names the file and what to do."""
+
+
+def segments_path(run: RunDir, name: str = "") -> Path:
+    """``RUN/segments/<name>`` (the folder itself for ``name=""``); ``name`` may not leave the folder."""
+    if name and (Path(name).name != name or name in (".", "..")):
+        raise SegmentsError(f"{name!r} is not a file name inside {run.root / SEGMENTS_DIR}")
+    return run.root / SEGMENTS_DIR / name if name else run.root / SEGMENTS_DIR
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """What ``segment.json`` says: the model, the pixel threshold and the R threshold it used."""
+
+    model: str
+    threshold: float
+    r_threshold: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def segment_command(run: RunDir) -> str:
+    """The command that writes ``run``'s segmentation."""
+    return SEGMENT_COMMAND.format(run=run.root)
+
+
+def segment_info(run: RunDir) -> SegmentInfo | None:
+    """``segment.json`` of ``run``; None when the run has no segmentation. Raises SegmentsError when unreadable."""
+    path = segments_path(run, "segment.json")
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+        return SegmentInfo(
+            model=str(meta.get("model", "?")),
+            threshold=float(meta.get("threshold", 0.5)),
+            r_threshold=float(meta.get("r_threshold", meta.get("threshold", 0.5))),
+            provenance=dict(meta.get("provenance", {})),
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SegmentsError(f"{path}: not a readable segment.json ({exc}); re-run {segment_command(run)}") from exc
+
+
+def segment_map(run: RunDir, field_name: str) -> Path | None:
+    """The probability map of one field (a tiles.parquet ``field``), or None when it has none."""
+    path = segments_path(run, f"{field_name}.fits")
+    return path if path.is_file() else None
+
+
+def segment_tiles(run: RunDir) -> Path | None:
+    """``segments/tiles.parquet`` when the run has it."""
+    path = segments_path(run, "tiles.parquet")
+    return path if path.is_file() else None
+
+
+def read_clusters(run: RunDir) -> pd.DataFrame | None:
+    """``segments/clusters.parquet`` (per-cluster R scores), or None when absent."""
+    path = segments_path(run, "clusters.parquet")
+    if not path.is_file():
+        return None
+    clusters = pd.read_parquet(path)
+    missing = [c for c in ("ra", "dec", "R") if c not in clusters.columns]
+    if missing:
+        raise SegmentsError(f"{path}: no column(s) {missing}; re-run {segment_command(run)}")
+    return clusters
+
+
+def cluster_tiles(run: RunDir, clusters: pd.DataFrame) -> np.ndarray:
+    """The ``tile_id`` each cluster position (``ra``, ``dec``, degrees) lies in, through each field's
+    WCS (the tile whose centre is nearest where tiles overlap); -1 where no tile of the run holds it."""
+    out = np.full(len(clusters), -1, dtype=np.int64)
+    ra, dec = clusters["ra"].to_numpy(float), clusters["dec"].to_numpy(float)
+    tiles = run.read_tiles(["tile_id", "field", "file", "x0", "y0", "size"])
+    for _, field_tiles in tiles.groupby("file", sort=True):
+        todo = np.flatnonzero(out < 0)
+        if not len(todo):
+            break
+        try:
+            image = read_image(str(field_tiles["file"].iloc[0]))
+            x, y = image.world_to_pixel(ra[todo], dec[todo])
+        except FitsReadError:  # an unreadable field, or one without WCS, holds no position
+            continue
+        for i, xi, yi in zip(todo, x, y, strict=True):
+            if np.isfinite(xi) and np.isfinite(yi):
+                tile = tile_at(field_tiles, float(xi), float(yi))
+                out[i] = -1 if tile is None else tile
+    return out
