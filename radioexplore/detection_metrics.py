@@ -65,7 +65,8 @@ def diffuse_truth(labels: Iterable[Iterable[str]]) -> np.ndarray:
 
 def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """``(table, source)``: one row per scored object with ``name``, ``R``, ``truth`` (True, False or
-    None), and a line saying where R and the truth come from. ``current`` is ``LabelStore.current()``."""
+    None), and a line saying where R and the truth come from. ``current`` is ``LabelStore.current()``;
+    without a cluster table only the tiles labelled with a class are listed."""
     by_tile = {int(t): labs for t, labs in zip(current["tile_id"], current["labels"], strict=True)}
     clusters = read_clusters(run)
     if clusters is not None:
@@ -85,13 +86,16 @@ def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, s
     path = segment_tiles(run)
     if path is None:
         return pd.DataFrame({"name": [], "R": [], "truth": []}), "no segmentation in this run"
+    judged = dict(zip(current["tile_id"].astype(int), diffuse_truth(current["labels"]), strict=True))
+    judged = {t: v for t, v in judged.items() if v is not None}
     scores = pd.read_parquet(path, columns=["tile_id", "diffuse_mean"])
+    scores = scores[scores["tile_id"].isin(list(judged))]  # only labelled tiles: a label event stays cheap
     table = pd.DataFrame(
         {
             "name": "tile " + scores["tile_id"].astype(str),
             "R": scores["diffuse_mean"].astype(float),
             "tile_id": scores["tile_id"].astype(int),
+            "truth": [judged[int(t)] for t in scores["tile_id"]],
         }
     )
-    table["truth"] = diffuse_truth([by_tile.get(int(t), []) for t in table["tile_id"]])
-    return table, "no clusters.parquet: R = mean probability per tile against your DIFFUSE / DIFFUSE-LARGE labels"
+    return table, "no clusters.parquet: R = mean probability per labelled tile, against its DIFFUSE labels"

@@ -104,9 +104,9 @@ def test_without_clusters_the_labelled_tiles_are_scored(seg_run):
     store.add(3, labels=["COMPACT"])
     store.add(7, interest=3)  # no class: left out
     table, source = r_against_truth(seg_run, store.current())
-    assert "per tile" in source
-    known = table[table["truth"].notna()]
-    assert sorted(known["tile_id"]) == [3, 40]
+    assert "per labelled tile" in source
+    assert sorted(table["tile_id"]) == [3, 40]  # only the tiles labelled with a class
+    assert list(table.sort_values("tile_id")["truth"]) == [False, True]
     m = detection_metrics(table["R"], table["truth"], 0.02)
     assert (m["tp"], m["tn"], m["n"]) == (1, 1, 2)
 
