@@ -2,6 +2,8 @@
 and field views, the map's diffuse colours and the R-threshold card, on a run with a made-up
 ``segments/`` folder (tests/segments_fixture.py), and the one line shown when a run has none."""
 
+import re
+
 import holoviews as hv
 import numpy as np
 import panel as pn
@@ -146,3 +148,61 @@ def test_r_threshold_card_scores_labels(state):
     card.r_threshold = 0.99  # nothing detected: the diffuse tile is missed
     text = card.report().object
     assert "| 50% | – | 100% | 2 |" in text
+
+
+# -- in the browser ---------------------------------------------------------------------------------
+_GLYPHS_JS = """(needle) => {
+  const out = [];
+  const visit = (v) => {
+    if (!v) return;
+    if (v.frame && v.model && v.model.title && v.model.title.text && v.model.title.text.startsWith(needle)) {
+      out.push(v.model.renderers.map((r) => r.glyph ? r.glyph.type : r.type));
+    }
+    if (v.child_views) for (const c of v.child_views) visit(c);
+  };
+  for (const v of Object.values(Bokeh.index)) visit(v);
+  return out;
+}"""
+
+
+def _glyphs(page, needle: str, images: int, timeout: float = 120.0) -> list[str]:
+    """The glyph types of the plot titled ``needle``, once it draws ``images`` Image glyphs."""
+    seen: list = []
+    for _ in range(int(timeout * 4)):
+        seen = page.evaluate(_GLYPHS_JS, needle)
+        if seen and seen[0].count("Image") == images:
+            return seen[0]
+        page.wait_for_timeout(250)
+    raise AssertionError(f"plot {needle!r} has glyphs {seen}, not {images} images")
+
+
+@pytest.mark.browser
+def test_overlay_renders_in_the_tile_and_field_views(tiny_run, tmp_path):
+    from tests.browser import browser_page, data_to_screen, require_browser, served_app, wait_for_plot
+
+    require_browser()
+    run = copy_run(tiny_run, tmp_path / "run")
+    write_segments(run, blob_tile=BLOB_TILE)
+    target = run.read_map("vit", "umap").set_index("tile_id").loc[BLOB_TILE]
+    with served_app("--run", str(run.root)) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_text("Click a point on the map").first.wait_for(timeout=120_000)
+        wait_for_plot(page, "coloured by field", timeout=120)
+        page.mouse.click(*data_to_screen(page, "coloured by field", float(target["x"]), float(target["y"])))
+        heading = page.locator(".tile-title h2").first
+        heading.wait_for(timeout=120_000)
+        clicked = int(heading.inner_text().split()[1])
+        row = ExplorerState(run).tile_row(clicked)
+        tile_glyphs = _glyphs(page, f"Tile {clicked} ·", images=1)
+        page.locator(".field-image").first.scroll_into_view_if_needed()
+        _glyphs(page, f"Field {row['field']}", images=1)
+        # switch the overlay on in the tile view: the shade and its outline draw over the tile and the field
+        page.locator(".tile-diffuse input").first.check()
+        page.get_by_text("Diffuse emission (U-Net): probability ≥ 0.4 over").first.wait_for(timeout=120_000)
+        shown = _glyphs(page, f"Tile {clicked} ·", images=2)
+        assert shown.count("MultiLine") >= tile_glyphs.count("MultiLine")
+        page.get_by_text(re.compile(r"over [\d.]+% of the field")).first.wait_for(timeout=120_000)
+        _glyphs(page, f"Field {row['field']}", images=2)
+        # and off again
+        page.locator(".tile-diffuse input").first.uncheck()
+        _glyphs(page, f"Tile {clicked} ·", images=1)
