@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.fitsio import FitsReadError, read_image
+from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.rundir import RunDir
 from radioexplore.viewer import tile_at
 
 SEGMENTS_DIR = "segments"
+#: Bins of the probability histogram the flagged area is read from (thresholds on a 0.001 grid are exact).
+HIST_BINS = 1000
 #: The per-tile columns ``segment`` writes, which the map may be coloured by.
 TILE_COLUMNS = ("diffuse_mean", "diffuse_area")
 #: What to run when a run has no segmentation.
@@ -117,3 +119,32 @@ def cluster_tiles(run: RunDir, clusters: pd.DataFrame) -> np.ndarray:
                 tile = tile_at(field_tiles, float(xi), float(yi))
                 out[i] = -1 if tile is None else tile
     return out
+
+
+def probability_histogram(image: FitsImage, bins: int = HIST_BINS, strip_px: int = 4096) -> np.ndarray:
+    """Counts of a probability map's finite pixels in ``bins`` equal bins over [0, 1] (values clipped),
+    read in strips of ``strip_px`` rows so any size fits in memory; bin i holds [i/bins, (i+1)/bins)."""
+    counts = np.zeros(bins, dtype=np.int64)
+    for y0 in range(0, image.ny, strip_px):
+        block = image.read_box(0, y0, image.nx, min(strip_px, image.ny - y0))
+        values = block[np.isfinite(block)]
+        index = np.clip((np.clip(values, 0.0, 1.0) * bins).astype(np.int64), 0, bins - 1)
+        counts += np.bincount(index, minlength=bins)
+    return counts
+
+
+def area_above(counts: np.ndarray, threshold: float) -> float:
+    """Fraction of the pixels counted by :func:`probability_histogram` at or above ``threshold``
+    (exact for thresholds on the bins' edges, else to one bin)."""
+    total = counts.sum()
+    first = int(np.ceil(threshold * len(counts) - 1e-6))
+    return float(counts[max(first, 0) :].sum() / total) if total else 0.0
+
+
+def flagged_area(run: RunDir, threshold: float) -> pd.DataFrame:
+    """Per field with a probability map: its pixels and the fraction at or above ``threshold``."""
+    rows = []
+    for path in sorted(segments_path(run).glob("*.fits")):
+        counts = probability_histogram(read_image(path))
+        rows.append((path.stem, int(counts.sum()), area_above(counts, threshold)))
+    return pd.DataFrame(rows, columns=["field", "pixels", "flagged_fraction"])

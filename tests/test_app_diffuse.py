@@ -10,6 +10,7 @@ import panel as pn
 import pytest
 
 from app.state import ExplorerState
+from app.text import md_text
 from app.views.diffuse import DiffuseView, overlay_controls
 from app.views.field import FieldView
 from app.views.map import MapView
@@ -103,15 +104,16 @@ def test_field_view_overlays_the_probability_and_reports_the_flagged_area(state)
     shade = _probability(list(layer.values()))
     assert shade.bounds.lbrt() == img.bounds.lbrt()
     assert shade.dimension_values(2, flat=False).shape == img.dimension_values(2, flat=False).shape
-    assert "% of the field" in note.object and "1:" in note.object
+    from astropy.io import fits
+
+    full = fits.getdata(state.run.root / "segments" / f"{view.field}.fits")
+    assert f"over {100 * (full >= THRESHOLD).mean():.2f}% of the field" in note.object and "1:" in note.object
     assert hv.render(plot.object) is not None
     near = view.neighbourhood(BLOB_TILE)
     assert _probability(list(near.values())).bounds.lbrt() == near.get(0).bounds.lbrt()
     # a field of another size than its map: said, not drawn
     other = next(f for f in view.param.field.objects if f != view.field)
     seg = state.run.root / "segments" / f"{other}.fits"
-    from astropy.io import fits
-
     fits.PrimaryHDU(np.zeros((10, 12), np.float32)).writeto(seg, overwrite=True)
     view.field = other
     layer, text = view.diffuse_layer()
@@ -148,6 +150,14 @@ def test_r_threshold_card_scores_labels(state):
     card.r_threshold = 0.99  # nothing detected: the diffuse tile is missed
     text = card.report().object
     assert "| 50% | – | 100% | 2 |" in text
+    # the flagged area per field follows the overlay's threshold
+    field = str(state.tile_row(BLOB_TILE)["field"])
+    from astropy.io import fits
+
+    full = fits.getdata(state.run.root / "segments" / f"{field}.fits")
+    assert f"| {md_text(field)} | {100 * (full >= THRESHOLD).mean():.2f}% |" in card.flagged().object
+    state.diffuse_threshold = 0.95  # above the blob's peak
+    assert f"| {md_text(field)} | 0.00% |" in card.flagged().object
 
 
 # -- in the browser ---------------------------------------------------------------------------------

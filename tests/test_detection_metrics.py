@@ -13,8 +13,12 @@ from radioexplore.detection_metrics import detection_metrics, diffuse_truth, r_a
 from radioexplore.labels import LabelStore
 from radioexplore.rundir import RunDir
 from radioexplore.segments_read import (
+    HIST_BINS,
     SegmentsError,
+    area_above,
     cluster_tiles,
+    flagged_area,
+    probability_histogram,
     segment_info,
     segment_map,
     segments_path,
@@ -141,3 +145,22 @@ def test_clusters_are_placed_in_their_tiles_and_judged_by_labels_or_truth(seg_ru
     assert "truth column" in source
     m = detection_metrics(table["R"], table["truth"], 0.015)
     assert (m["tp"], m["tn"], m["fp"], m["n"]) == (1, 1, 1, 3)
+
+
+def test_flagged_area_is_read_from_a_histogram_in_strips(seg_run):
+    from astropy.io import fits
+
+    from radioexplore.fitsio import read_image
+
+    rng = np.random.default_rng(0)
+    prob = rng.random((300, 200)).astype(np.float32)
+    prob[:5] = np.nan  # blanked rows are not counted
+    path = segments_path(seg_run, "f1.fits")
+    fits.PrimaryHDU(prob).writeto(path)
+    counts = probability_histogram(read_image(path), strip_px=64)
+    assert counts.sum() == 295 * 200 and len(counts) == HIST_BINS
+    finite = prob[np.isfinite(prob)]
+    for threshold in (0.0, 0.25, 0.5, 0.733, 1.0):
+        assert area_above(counts, threshold) == pytest.approx(np.mean(finite >= threshold), abs=1e-9)
+    table = flagged_area(seg_run, 0.5)
+    assert list(table["field"]) == ["f1"] and table["pixels"].iloc[0] == 295 * 200

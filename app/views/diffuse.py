@@ -23,7 +23,15 @@ from app.text import md_code, md_text
 from app.views.shown import shown_only
 from radioexplore.detection_metrics import detection_metrics, r_against_truth
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.segments_read import SegmentsError, segment_command, segment_info, segment_map, segments_path
+from radioexplore.segments_read import (
+    SegmentsError,
+    area_above,
+    probability_histogram,
+    segment_command,
+    segment_info,
+    segment_map,
+    segments_path,
+)
 from radioexplore.viewer import downsample_field
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,17 @@ def _segment_image(path: str, mtime: float) -> FitsImage:
 @lru_cache(maxsize=8)
 def _segment_overview(path: str, mtime: float, max_px: int) -> tuple[np.ndarray, int]:
     return downsample_field(_segment_image(path, mtime), max_px)
+
+
+@lru_cache(maxsize=64)
+def _histogram(path: str, mtime: float) -> np.ndarray:
+    return probability_histogram(_segment_image(path, mtime))
+
+
+def field_flagged(state: ExplorerState, field: str, threshold: float) -> float:
+    """Fraction of the field's pixels (full resolution) at or above ``threshold``. Raises SegmentsError."""
+    image = field_segment(state, field)
+    return area_above(_histogram(str(image.path), image.path.stat().st_mtime), threshold)
 
 
 def has_segments(state: ExplorerState) -> bool:
@@ -127,6 +146,21 @@ class DiffuseView(param.Parameterized):
         table, source = self.table()
         return detection_metrics(table["R"], table["truth"], self.r_threshold), source
 
+    @param.depends("state.diffuse_threshold")
+    def flagged(self) -> pn.viewable.Viewable:
+        """The fraction of each field's pixels at or above the overlay's threshold."""
+        if not has_segments(self.state):
+            return pn.Column()
+        threshold = self.state.diffuse_threshold
+        rows = []
+        for field in sorted(self.state.tiles()["field"].astype(str).unique()):
+            try:
+                rows.append(f"| {md_text(field)} | {100 * field_flagged(self.state, field, threshold):.2f}% |")
+            except SegmentsError:
+                rows.append(f"| {md_text(field)} | no map |")
+        head = [f"Flagged area (probability ≥ {threshold:g}):", "", "| field | flagged |", "|---|---|"]
+        return pn.pane.Markdown("\n".join(head + rows), css_classes=["diffuse-flagged"])
+
     @param.depends("r_threshold", "state.label_version")
     def report(self) -> pn.viewable.Viewable:
         if not has_segments(self.state):
@@ -160,5 +194,6 @@ class DiffuseView(param.Parameterized):
             ),
             # on the Explore tab: a label in the review queue rescored it behind the queue otherwise
             shown_only(self.report, self.state, "Explore", sizing_mode="stretch_width"),
+            shown_only(self.flagged, self.state, "Explore", sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

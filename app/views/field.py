@@ -18,7 +18,7 @@ import param
 
 from app.state import ExplorerState, _fits
 from app.text import md_text
-from app.views.diffuse import field_probability, field_segment, flagged_fraction, overlay_controls
+from app.views.diffuse import field_flagged, field_probability, field_segment, overlay_controls
 from app.views.tile import pixel_image, probability_layer
 from radioexplore.fitsio import FitsImage
 from radioexplore.segments_read import SegmentsError
@@ -131,9 +131,12 @@ class FieldView(param.Parameterized):
             return None, f"No diffuse-emission overlay: {md_text(exc)}"
         bounds = (-0.5, -0.5, prob.shape[1] * step - 0.5, prob.shape[0] * step - 0.5)
         threshold = self.state.diffuse_threshold
-        area = flagged_fraction(prob, threshold)
-        text = f"Diffuse emission (U-Net): probability ≥ {threshold:g} over {100 * area:.1f}% of the field"
-        return probability_layer(prob, bounds, threshold), f"{text} (in the 1:{step} overview)"
+        area = field_flagged(self.state, field, threshold)
+        text = (
+            f"Diffuse emission (U-Net): probability ≥ {threshold:g} over {100 * area:.2f}% of the field "
+            f"(shaded and outlined on the 1:{step} overview)"
+        )
+        return probability_layer(prob, bounds, threshold), text
 
     def marks(self, tile_id: int | None, *_versions) -> hv.Overlay:
         """The field's tile boxes: all (grey), labelled (green), top-ranked (orange), selected (red)."""
