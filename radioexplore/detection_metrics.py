@@ -12,13 +12,14 @@ tiles the clusters lie in, else (no clusters table) the labelled tiles with R = 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from radioexplore.rundir import RunDir
-from radioexplore.segments_read import cluster_tiles, read_clusters, segment_tiles
+from radioexplore.segments_read import cluster_tiles, read_clusters, segment_tiles, segments_path
 
 #: The labels (radioexplore.labels.VOCABULARY) that say a tile holds diffuse emission (seed 002).
 DIFFUSE_LABELS: frozenset[str] = frozenset({"DIFFUSE", "DIFFUSE-LARGE"})
@@ -63,6 +64,14 @@ def diffuse_truth(labels: Iterable[Iterable[str]]) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
+@lru_cache(maxsize=8)
+def _placed(root: str, clusters_mtime: float, tiles_mtime: float) -> np.ndarray:
+    """:func:`cluster_tiles` of a run, kept until its cluster table or its tiles change (a label event
+    re-scores the clusters but does not move them)."""
+    run = RunDir(root)
+    return cluster_tiles(run, read_clusters(run))
+
+
 def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """``(table, source)``: one row per scored object with ``name``, ``R``, ``truth`` (True, False or
     None), and a line saying where R and the truth come from. ``current`` is ``LabelStore.current()``;
@@ -79,7 +88,8 @@ def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, s
         if "truth" in clusters.columns:
             table["truth"] = pd.array(clusters["truth"], dtype="boolean").astype(object)
             return table, "clusters.parquet: R per cluster against its truth column"
-        tiles = cluster_tiles(run, clusters)
+        mtime = segments_path(run, "clusters.parquet").stat().st_mtime
+        tiles = _placed(str(run.root), mtime, run.tiles_table.stat().st_mtime)
         table["tile_id"] = tiles
         table["truth"] = diffuse_truth([by_tile.get(int(t), []) for t in tiles])
         return table, "clusters.parquet: R per cluster against your DIFFUSE / DIFFUSE-LARGE labels of its tile"

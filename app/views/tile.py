@@ -131,7 +131,7 @@ def probability_layer(values: np.ndarray, bounds: tuple, threshold: float) -> hv
     it is at or above ``threshold`` and outlined at it; the tile and field views draw it (issue 22)."""
     values = np.asarray(values, dtype=np.float32)
     shade = pixel_image(np.where(values >= threshold, values, np.nan), bounds, "probability").opts(
-        cmap=DIFFUSE_COLOURS, clim=(threshold, 1.0), alpha=0.45, colorbar=False, tools=[]
+        cmap=DIFFUSE_COLOURS, clim=(threshold, 1.0), alpha=0.35, colorbar=False, tools=[]
     )
     outline = hv.operation.contours(pixel_image(np.nan_to_num(values), bounds, "p"), levels=[threshold])
     return shade * outline.opts(color=DIFFUSE_OUTLINE, cmap=[DIFFUSE_OUTLINE], line_width=1.5, tools=[])
