@@ -4,8 +4,8 @@ Seed 004 scores each cluster by its detection ratio R (sum of probability / numb
 an aperture) and calls it detected at R >= 0.015; on 246 LoTSS-DR2 PSZ2 clusters that gave 73%
 accuracy (correctly classified), 72% precision (detections that are true) and 17% false negatives
 (diffuse sources missed: FN / (TP + FN)). :func:`detection_metrics` computes the same three
-numbers; :func:`r_against_truth` gathers R and a truth for a run: the clusters' ``truth`` column
-when ``segments/clusters.parquet`` has one, else the user's DIFFUSE / DIFFUSE-LARGE labels of the
+numbers; :func:`r_against_truth` gathers R and a truth for a run: the clusters' truth column
+(:func:`radioexplore.segments_read.cluster_truth`) when ``segments/clusters.parquet`` has one, else the user's DIFFUSE / DIFFUSE-LARGE labels of the
 tiles the clusters lie in, else (no clusters table) the labelled tiles with R = their mean probability.
 """
 
@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from radioexplore.rundir import RunDir
-from radioexplore.segments_read import cluster_tiles, read_clusters, segment_tiles, segments_path
+from radioexplore.segments_read import cluster_tiles, cluster_truth, read_clusters, segment_tiles, segments_path
 
 #: The labels (radioexplore.labels.VOCABULARY) that say a tile holds diffuse emission (seed 002).
 DIFFUSE_LABELS: frozenset[str] = frozenset({"DIFFUSE", "DIFFUSE-LARGE"})
@@ -85,9 +85,11 @@ def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, s
                 "R": clusters["R"].astype(float),
             }
         )
-        if "truth" in clusters.columns:
-            table["truth"] = pd.array(clusters["truth"], dtype="boolean").astype(object)
-            return table, "clusters.parquet: R per cluster against its truth column"
+        given = cluster_truth(run, clusters)
+        if given is not None:
+            truth = given[0]
+            table["truth"] = [None if pd.isna(v) else bool(v) for v in truth]
+            return table, f"clusters.parquet: R per cluster against {given[1]}"
         mtime = segments_path(run, "clusters.parquet").stat().st_mtime
         tiles = _placed(str(run.root), mtime, run.tiles_table.stat().st_mtime)
         table["tile_id"] = tiles

@@ -4,9 +4,11 @@ app and the rankers: the per-field probability maps, the per-tile columns, the p
 ``RUN/segments/`` holds ``<field>.fits`` (float32 probability 0-1 on the field's own pixel grid,
 with its WCS), ``tiles.parquet`` (``tile_id``, ``diffuse_mean``, ``diffuse_area``), optionally
 ``clusters.parquet`` (``name``, ``ra``, ``dec``, ``r_pix``, ``R``, ``detected``, ``threshold``,
-and a ``truth`` column when the positions come with one) and ``segment.json`` (``model``,
-``threshold``, ``r_threshold``, ``provenance``). Every path into it goes through
-:func:`segments_path`; nothing here writes.
+and ``field``, ``x``, ``y`` where the cluster was scored) and ``segment.json`` (``model``,
+``threshold``, ``r_threshold``, ``built_from`` or ``provenance``, ``clusters_table``). A truth per
+cluster is a ``truth`` or ``diffuse`` column of clusters.parquet or, by ``name``, of the CSV cluster
+table segment.json names (the simulator's ``clusters.csv`` has ``diffuse``). Every path into the
+folder goes through :func:`segments_path`; nothing here writes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SEGMENTS_DIR = "segments"
 HIST_BINS = 1000
 #: The per-tile columns ``segment`` writes, which the map may be coloured by.
 TILE_COLUMNS = ("diffuse_mean", "diffuse_area")
+#: Columns of a cluster table that say whether a cluster has diffuse emission, first found first.
+TRUTH_COLUMNS = ("truth", "diffuse")
 #: What to run when a run has no segmentation.
 SEGMENT_COMMAND = "radioexplore segment --run {run}"
 
@@ -51,6 +55,7 @@ class SegmentInfo:
     threshold: float
     r_threshold: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    clusters_table: str = ""  # the user's cluster table segment was given, if any
 
 
 def segment_command(run: RunDir) -> str:
@@ -65,11 +70,13 @@ def segment_info(run: RunDir) -> SegmentInfo | None:
         return None
     try:
         meta = json.loads(path.read_text())
+        model = meta.get("model", "?")
         return SegmentInfo(
-            model=str(meta.get("model", "?")),
+            model=str(model.get("arch") or "?") if isinstance(model, dict) else str(model),
             threshold=float(meta.get("threshold", 0.5)),
             r_threshold=float(meta.get("r_threshold", meta.get("threshold", 0.5))),
-            provenance=dict(meta.get("provenance", {})),
+            provenance=dict(meta.get("provenance") or meta.get("built_from") or {}),
+            clusters_table=str(meta.get("clusters_table") or ""),
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise SegmentsError(f"{path}: not a readable segment.json ({exc}); re-run {segment_command(run)}") from exc
@@ -99,12 +106,40 @@ def read_clusters(run: RunDir) -> pd.DataFrame | None:
     return clusters
 
 
+def cluster_truth(run: RunDir, clusters: pd.DataFrame) -> tuple[pd.Series, str] | None:
+    """Whether each cluster has diffuse emission (True, False or <NA>) and where that comes from: a
+    ``truth`` / ``diffuse`` column of ``clusters``, else of the CSV cluster table ``segment.json``
+    names (matched by ``name``); None when neither has one."""
+    for col in TRUTH_COLUMNS:
+        if col in clusters.columns:
+            return pd.Series(pd.array(clusters[col], dtype="boolean"), index=clusters.index), f"its {col} column"
+    info = segment_info(run)
+    table = Path(info.clusters_table) if info is not None and info.clusters_table else None
+    if table is None or table.suffix.lower() != ".csv" or not table.is_file() or "name" not in clusters.columns:
+        return None
+    given = pd.read_csv(table)
+    col = next((c for c in TRUTH_COLUMNS if c in given.columns), None)
+    if col is None or "name" not in given.columns:
+        return None
+    truth = given.assign(name=given["name"].astype(str)).drop_duplicates("name").set_index("name")[col]
+    values = clusters["name"].astype(str).map(truth)
+    return pd.Series(pd.array(values, dtype="boolean"), index=clusters.index), f"the {col} column of {table.name}"
+
+
 def cluster_tiles(run: RunDir, clusters: pd.DataFrame) -> np.ndarray:
-    """The ``tile_id`` each cluster position (``ra``, ``dec``, degrees) lies in, through each field's
-    WCS (the tile whose centre is nearest where tiles overlap); -1 where no tile of the run holds it."""
+    """The ``tile_id`` each cluster lies in: at its ``field``, ``x``, ``y`` where ``segment`` scored it,
+    else at ``ra``, ``dec`` (degrees) through each field's WCS; the tile whose centre is nearest where
+    tiles overlap; -1 where no tile of the run holds it."""
     out = np.full(len(clusters), -1, dtype=np.int64)
-    ra, dec = clusters["ra"].to_numpy(float), clusters["dec"].to_numpy(float)
     tiles = run.read_tiles(["tile_id", "field", "file", "x0", "y0", "size"])
+    if {"field", "x", "y"} <= set(clusters.columns):
+        by_field = {str(f): t for f, t in tiles.groupby("field", sort=False)}
+        for i, (f, x, y) in enumerate(zip(clusters["field"].astype(str), clusters["x"], clusters["y"], strict=True)):
+            if f in by_field and np.isfinite(x) and np.isfinite(y):
+                tile = tile_at(by_field[f], float(x), float(y))
+                out[i] = -1 if tile is None else tile
+        return out
+    ra, dec = clusters["ra"].to_numpy(float), clusters["dec"].to_numpy(float)
     for _, field_tiles in tiles.groupby("file", sort=True):
         todo = np.flatnonzero(out < 0)
         if not len(todo):

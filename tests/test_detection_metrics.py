@@ -164,3 +164,47 @@ def test_flagged_area_is_read_from_a_histogram_in_strips(seg_run):
         assert area_above(counts, threshold) == pytest.approx(np.mean(finite >= threshold), abs=1e-9)
     table = flagged_area(seg_run, 0.5)
     assert list(table["field"]) == ["f1"] and table["pixels"].iloc[0] == 295 * 200
+
+
+def test_segment_json_as_segment_writes_it(seg_run):
+    meta = {
+        "model": {"arch": "unet_small", "recipe": {}},
+        "threshold": 0.5,
+        "r_threshold": 0.015,
+        "built_from": {"tiles_generation": "g1"},
+        "clusters_table": "/x/clusters.csv",
+    }
+    segments_path(seg_run, "segment.json").write_text(json.dumps(meta))
+    info = segment_info(seg_run)
+    assert (info.model, info.threshold, info.r_threshold) == ("unet_small", 0.5, 0.015)
+    assert info.provenance == {"tiles_generation": "g1"} and info.clusters_table == "/x/clusters.csv"
+
+
+def test_clusters_placed_where_segment_scored_them_and_judged_by_the_users_table(seg_run, tmp_path):
+    tiles = seg_run.read_tiles()
+    a, b = tiles.iloc[9], tiles.iloc[30]
+    clusters = pd.DataFrame(
+        {
+            "name": ["A", "B", "C"],
+            "ra": [0.0, 0.0, 0.0],  # positions that lie on no field: field, x, y are used instead
+            "dec": [-89.0, -89.0, -89.0],
+            "R": [0.05, 0.001, np.nan],
+            "field": [a["field"], b["field"], ""],
+            "x": [a["x0"] + 3.0, b["x0"] + b["size"] - 4.0, np.nan],
+            "y": [a["y0"] + 3.0, b["y0"] + 2.0, np.nan],
+        }
+    )
+    clusters.to_parquet(segments_path(seg_run, "clusters.parquet"))
+    assert list(cluster_tiles(seg_run, clusters)) == [9, 30, -1]
+    # the simulator's clusters.csv, named by segment.json, says which have diffuse emission
+    csv = tmp_path / "clusters.csv"
+    pd.DataFrame({"name": ["B", "A", "C"], "diffuse": [True, True, False]}).to_csv(csv, index=False)
+    meta = {"model": "unet", "threshold": 0.5, "r_threshold": 0.015, "clusters_table": str(csv)}
+    segments_path(seg_run, "segment.json").write_text(json.dumps(meta))
+    table, source = r_against_truth(seg_run, pd.DataFrame({"tile_id": [], "labels": []}))
+    assert "diffuse column of clusters.csv" in source and list(table["truth"]) == [True, True, False]
+    m = detection_metrics(table["R"], table["truth"], 0.015)
+    assert (m["tp"], m["fn"], m["tn"], m["n"]) == (1, 1, 1, 3)  # C: no R, not diffuse: a true negative
+    clusters.assign(diffuse=[False, True, None]).to_parquet(segments_path(seg_run, "clusters.parquet"))
+    table, source = r_against_truth(seg_run, pd.DataFrame({"tile_id": [], "labels": []}))
+    assert "its diffuse column" in source and list(table["truth"]) == [False, True, None]
