@@ -78,6 +78,9 @@ def test_tile_view_overlays_the_probability_on_the_tile_grid(state, seg_run):
     shaded = shade.dimension_values(2, flat=False)
     np.testing.assert_allclose(shaded, np.where(box >= THRESHOLD, box, np.nan))
     assert shade[x0 + size / 2, y0 + size / 2] == pytest.approx(0.9, abs=0.01)  # the blob's centre
+    from app.views.tile import describe
+
+    assert "| diffuse_mean |" in describe(row) and "| diffuse_area |" in describe(row)
     caption = view.caption(BLOB_TILE, img)
     assert f"{100 * (box >= THRESHOLD).mean():.1f}% of the tile" in caption
     # a higher threshold shades less
@@ -118,6 +121,42 @@ def test_field_view_overlays_the_probability_and_reports_the_flagged_area(state)
     view.field = other
     layer, text = view.diffuse_layer()
     assert layer is None and "12x10 px" in text and "radioexplore segment --run" in text
+
+
+def test_field_view_rings_the_clusters_segment_scored(state):
+    import pandas as pd
+
+    row = state.tile_row(BLOB_TILE)
+    cx, cy = row["x0"] + row["size"] / 2, row["y0"] + row["size"] / 2
+    clusters = pd.DataFrame(
+        {
+            "name": ["halo", "quiet", "elsewhere"],
+            "ra": 0.0,
+            "dec": 0.0,
+            "r_pix": [30.0, 20.0, 25.0],
+            "R": [0.5, 0.001, 0.2],
+            "detected": [True, False, True],
+            "threshold": 0.015,
+            "field": [row["field"], row["field"], "another"],
+            "x": [cx, cx + 150.0, 10.0],
+            "y": [cy, cy, 10.0],
+        }
+    )
+    clusters.to_parquet(state.run.root / "segments" / "clusters.parquet")
+    state.selected_tile = BLOB_TILE
+    state.diffuse_overlay = True
+    view = FieldView(state=state)
+    layer, text = view.diffuse_layer()
+    assert hv.render(view.field_pane().objects[0].object) is not None
+    rings = [e for e in layer.values() if type(e) is hv.Path]  # (contours are paths too)
+    detected, missed = rings
+    assert len(detected.data) == 1 and len(missed.data) == 1
+    ring = detected.split()[0]
+    xs, ys = ring.dimension_values("x"), ring.dimension_values("y")
+    assert np.hypot(xs - cx, ys - cy) == pytest.approx(np.full(len(xs), 30.0))
+    labels = next(e for e in layer.values() if isinstance(e, hv.Labels))
+    assert sorted(labels.dimension_values("text")) == ["halo R=0.5", "quiet R=0.001"]
+    assert "2 cluster(s), 1 detected by segment" in text
 
 
 def test_without_segments_the_controls_say_what_to_run(tiny_run):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
+import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -27,6 +28,7 @@ from radioexplore.segments_read import (
     SegmentsError,
     area_above,
     probability_histogram,
+    read_clusters,
     segment_command,
     segment_info,
     segment_map,
@@ -35,6 +37,9 @@ from radioexplore.segments_read import (
 from radioexplore.viewer import downsample_field
 
 log = logging.getLogger(__name__)
+
+#: Cluster apertures on the field view: detected (R >= segment's threshold) green, the others white.
+CLUSTER_COLOURS = {True: "#00e676", False: "#ffffff"}
 
 
 @lru_cache(maxsize=16)
@@ -104,6 +109,41 @@ def flagged_fraction(probability: np.ndarray, threshold: float) -> float:
     """Fraction of the finite pixels at or above ``threshold`` (the flagged area)."""
     finite = np.isfinite(probability)
     return float(np.mean(probability[finite] >= threshold)) if finite.any() else 0.0
+
+
+def field_clusters(state: ExplorerState, field: str) -> pd.DataFrame:
+    """The clusters ``segment`` scored on ``field`` (``clusters.parquet`` rows with its ``field``, ``x``,
+    ``y``, ``r_pix``); empty when the run has none."""
+    try:
+        clusters = read_clusters(state.run)
+    except (SegmentsError, OSError, ValueError) as exc:
+        log.warning("%s", exc)
+        clusters = None
+    if clusters is None or not {"field", "x", "y", "r_pix", "detected"} <= set(clusters.columns):
+        return pd.DataFrame({"name": [], "x": [], "y": [], "r_pix": [], "R": [], "detected": []})
+    on = clusters[(clusters["field"].astype(str) == field) & np.isfinite(clusters["x"]) & np.isfinite(clusters["y"])]
+    return on.reset_index(drop=True)
+
+
+def cluster_layer(clusters: pd.DataFrame) -> hv.Overlay:
+    """Each cluster's aperture (radius ``r_pix``, in the field's pixels) and its name with R."""
+    t = np.linspace(0.0, 2 * np.pi, 64)
+    layers = []
+    for detected, colour in CLUSTER_COLOURS.items():
+        rows = clusters[clusters["detected"].astype(bool) == detected]
+        rings = [np.column_stack([c.x + c.r_pix * np.cos(t), c.y + c.r_pix * np.sin(t)]) for c in rows.itertuples()]
+        layers.append(
+            hv.Path(rings, kdims=["x", "y"]).opts(
+                color=colour, line_width=2, line_dash="solid" if detected else "dashed", tools=[]
+            )
+        )
+    text = [f"{n} R={r:.3g}" for n, r in zip(clusters["name"].astype(str), clusters["R"], strict=True)]
+    labels = hv.Labels(
+        {"x": clusters["x"].to_numpy(), "y": (clusters["y"] + clusters["r_pix"]).to_numpy(), "text": text},
+        kdims=["x", "y"],
+        vdims=["text"],
+    ).opts(text_color="white", text_font_size="8pt", text_baseline="bottom", tools=[])
+    return hv.Overlay([*layers, labels])
 
 
 def overlay_controls(state: ExplorerState, css_class: str) -> pn.viewable.Viewable:

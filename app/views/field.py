@@ -18,7 +18,14 @@ import param
 
 from app.state import ExplorerState, _fits
 from app.text import md_text
-from app.views.diffuse import field_flagged, field_probability, field_segment, overlay_controls
+from app.views.diffuse import (
+    cluster_layer,
+    field_clusters,
+    field_flagged,
+    field_probability,
+    field_segment,
+    overlay_controls,
+)
 from app.views.tile import pixel_image, probability_layer
 from radioexplore.fitsio import FitsImage
 from radioexplore.segments_read import SegmentsError
@@ -136,7 +143,13 @@ class FieldView(param.Parameterized):
             f"Diffuse emission (U-Net): probability ≥ {threshold:g} over {100 * area:.2f}% of the field "
             f"(shaded and outlined on the 1:{step} overview)"
         )
-        return probability_layer(prob, bounds, threshold), text
+        layer = probability_layer(prob, bounds, threshold)
+        clusters = field_clusters(self.state, field)
+        if len(clusters):
+            layer = layer * cluster_layer(clusters)
+            n = int(clusters["detected"].astype(bool).sum())
+            text += f"; {len(clusters)} cluster(s), {n} detected by segment (green rings; dashed white: not detected)"
+        return layer, text
 
     def marks(self, tile_id: int | None, *_versions) -> hv.Overlay:
         """The field's tile boxes: all (grey), labelled (green), top-ranked (orange), selected (red)."""

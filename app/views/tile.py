@@ -52,6 +52,8 @@ META_COLUMNS = [
     "label",
     "truth_kinds",
     "truth_n_sources",
+    "diffuse_mean",  # segments/tiles.parquet (issue 22), when the run has a segmentation
+    "diffuse_area",
 ]
 
 
