@@ -19,10 +19,10 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
-from radioexplore.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
+from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.render import png_bytes
 from radioexplore.rundir import RunDir
 from radioexplore.segments_read import SegmentsError, segment_info, segment_tiles

@@ -10,7 +10,7 @@ with the truth, embeds them by pixel statistics and ranks them with ``rank_run``
     without the artefact axis (``peculiar_no_axis``) and of the other rules built from the same
     three columns (the plain forest, forest x (1 - axis), objects alone, objects x (1 - axis));
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
-    :class:`LabelStore` and :func:`radioexplore.active.rerank_run`, 5 rounds of the 10 first
+    :class:`LabelStore` and :func:`radioexplore.ranking.active.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
     other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
     the 50 labels (of those in the survey), and artefact tiles among rounds 2-5's 40 queued tiles.
@@ -30,12 +30,14 @@ import numpy as np
 import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 
-from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
 from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.isolation import RankConfig, rank_run, recall_in_top
 from radioexplore.labels import LabelStore
 from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.peculiar import quantile_among
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
 

@@ -1,7 +1,7 @@
 """Peculiarity that discounts the artefact axis: the rankers ``rank --method`` chooses from, and why a tile ranks.
 
 Three things speak for a tile (issue 24): the tile's anomaly (the Isolation Forest over its
-embedding, :mod:`radioexplore.isolation`), its object peculiarity (its most peculiar extended
+embedding, :mod:`radioexplore.ranking.forest`), its object peculiarity (its most peculiar extended
 object's score, :mod:`radioexplore.ranking.objects`) and the artefact axis
 (:mod:`radioexplore.ranking.artefacts`). The default rule is transparent and fits nothing:
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ LIKELY_ARTEFACT, LOW_ARTEFACT = 0.5, 0.2
 
 
 def method_named(name: str) -> Method:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown ranking method {name!r}; choose one of {', '.join(METHODS)}") from None
+    return lookup(METHODS, name, "ranking method")
 
 
 def quantile_among(score: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:

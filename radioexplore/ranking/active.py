@@ -6,7 +6,7 @@ user score objects 1-5, train a regressor of that score on the features, and ble
 score with the anomaly score; Riggi et al. 2024 (seed 002, sec. 5.3) ran that loop on their radio
 frames. This module does the same, written afresh:
 
-1. the embedding is standardised as the forest saw it (per field, :mod:`radioexplore.isolation`)
+1. the embedding is standardised as the forest saw it (per field, :mod:`radioexplore.ranking.standardise`)
    and reduced once by PCA fitted on the ranked tiles (:func:`reduce_features`), so each re-rank is cheap;
 2. a regressor, chosen by name from :data:`REGRESSORS`, learns interest from the labelled tiles;
 3. a label reaches the touching tiles of its field (:func:`spread_interest`): a giant or
@@ -48,8 +48,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.isolation import Scaling, ranking_context, ranks_of
 from radioexplore.labels import INTEREST_RANGE, LabelStore
+from radioexplore.ranking.forest import ranks_of
+from radioexplore.ranking.rank import ranking_context
+from radioexplore.ranking.standardise import FieldStandardisation
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, write_parquet
 from radioexplore.tiling import tile_adjacency
 
@@ -185,31 +188,24 @@ BLENDS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, ActiveConfig], n
 }
 
 
-def _lookup(registry: dict, name: str, what: str):
-    try:
-        return registry[name]
-    except KeyError:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(registry)}") from None
-
-
 # -- the steps -------------------------------------------------------------------------------
 def reduce_features(
     emb: np.ndarray,
     n_components: int,
     seed: int = 0,
     fit_rows: int = 20_000,
-    scaling: Scaling | None = None,
+    scaling: FieldStandardisation | None = None,
     keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """PCA of the (scaled) embedding to ``n_components`` dimensions (float32); 0 or >= D returns it whole.
 
-    ``scaling`` (:func:`radioexplore.isolation.fit_scaling`) is applied first, chunk by chunk, so
+    ``scaling`` (:func:`radioexplore.ranking.standardise.fit_scaling`) is applied first, chunk by chunk, so
     the regressor sees each tile against its own field as the forest does. The components are fitted
     on at most ``fit_rows`` random rows where ``keep`` is True (the ranked tiles: a partial tile's
     border should not take a component) and every row is projected, so 10^6 tiles take seconds.
     """
     n, d = emb.shape
-    scaling = scaling if scaling is not None else Scaling("none")
+    scaling = scaling if scaling is not None else FieldStandardisation("none")
     if not n_components or n_components >= min(n, d):
         return np.ascontiguousarray(scaling.transform(emb))
     from sklearn.decomposition import PCA
@@ -352,7 +348,7 @@ class ActiveRanker:
     anomaly
         ``[N]`` anomaly scores (higher = more anomalous), e.g. ``scores/<name>.parquet`` ``score``.
     scaling
-        The forest's standardisation (:func:`radioexplore.isolation.fit_scaling`): the regressor
+        The forest's standardisation (:func:`radioexplore.ranking.standardise.fit_scaling`): the regressor
         and the trust distances see each tile against its own field, as the forest did. Without it,
         a field observed with another beam takes the first components, and a label on one tile of
         that field speaks for the whole field.
@@ -376,13 +372,13 @@ class ActiveRanker:
         emb: np.ndarray,
         anomaly: np.ndarray,
         config: ActiveConfig = ActiveConfig(),
-        scaling: Scaling | None = None,
+        scaling: FieldStandardisation | None = None,
         exclude: np.ndarray | None = None,
         adjacency: Any = None,
         artefacts: np.ndarray | None = None,
     ) -> None:
-        _lookup(REGRESSORS, config.regressor, "regressor")
-        _lookup(BLENDS, config.blend, "blend")
+        lookup(REGRESSORS, config.regressor, "regressor")
+        lookup(BLENDS, config.blend, "blend")
         anomaly = np.asarray(anomaly, dtype=np.float32)
         n = len(emb)
         if len(anomaly) != n:
