@@ -25,7 +25,7 @@ from radioexplore.labels import LabelStore, default_who
 from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.render import png_bytes
 from radioexplore.rundir import RunDir
-from radioexplore.segments_read import SegmentsError, segment_info, segment_tiles
+from radioexplore.segments_read import SegmentsError, segment_columns, segment_info, segment_tiles
 from radioexplore.similarity import SimilaritySearch
 from radioexplore.tilestore import open_tile_store
 
@@ -191,11 +191,10 @@ class ExplorerState(param.Parameterized):
             if active is not None:
                 for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
                     out[col] = active[col].to_numpy()
-            segments = segment_tiles(self.run)  # issue 22: the map may be coloured by diffuse_mean, diffuse_area
-            if segments is not None:
-                extra = read_table(segments).set_index("tile_id").reindex(out["tile_id"].to_numpy())
-                for col in extra.columns.difference(out.columns):
-                    out[col] = extra[col].to_numpy()
+            # issue 22: diffuse_mean, diffuse_area of segments/tiles.parquet, to colour the map by
+            for col, values in segment_columns(self.run, out["tile_id"].to_numpy()).items():
+                if col not in out.columns:
+                    out[col] = values
             current = self.current_labels()
             if not current.empty:
                 user = pd.Series("", index=out.index, dtype=object)

@@ -94,6 +94,16 @@ def segment_tiles(run: RunDir) -> Path | None:
     return path if path.is_file() else None
 
 
+def segment_columns(run: RunDir, tile_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of ``segments/tiles.parquet`` (``diffuse_mean``, ``diffuse_area``, ...) aligned to
+    ``tile_ids`` by ``tile_id`` (NaN for tiles it lacks); {} when the run has no segmentation."""
+    path = segment_tiles(run)
+    if path is None:
+        return {}
+    table = pd.read_parquet(path).set_index("tile_id").reindex(np.asarray(tile_ids))
+    return {str(col): table[col].to_numpy() for col in table.columns}
+
+
 def read_clusters(run: RunDir) -> pd.DataFrame | None:
     """``segments/clusters.parquet`` (per-cluster R scores), or None when absent."""
     path = segments_path(run, "clusters.parquet")
