@@ -186,9 +186,13 @@ def test_r_threshold_card_scores_labels(state):
     state.label_version += 1
     text = card.report().object
     assert "| 100% | 100% | 0% | 2 |" in text and "TP 1 · FP 0 · FN 0 · TN 1" in text
+    assert "Missed" not in text and "False detections" not in text
     card.r_threshold = 0.99  # nothing detected: the diffuse tile is missed
     text = card.report().object
     assert "| 50% | – | 100% | 2 |" in text
+    assert f"Missed: tile {BLOB_TILE} (R " in text and "False detections" not in text
+    card.r_threshold = 0.0  # everything detected: the compact tile is a false detection
+    assert f"False detections: tile {quiet} (R " in card.report().object
     # the flagged area per field follows the overlay's threshold
     field = str(state.tile_row(BLOB_TILE)["field"])
     from astropy.io import fits

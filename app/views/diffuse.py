@@ -38,6 +38,8 @@ from radioexplore.viewer import downsample_field
 
 log = logging.getLogger(__name__)
 
+#: Misjudged objects the R card names, per kind.
+MOST_LISTED = 8
 #: Cluster apertures on the field view: detected (R >= segment's threshold) green, the others white.
 CLUSTER_COLOURS = {True: "#00e676", False: "#ffffff"}
 
@@ -182,9 +184,22 @@ class DiffuseView(param.Parameterized):
         """R and truth per scored object, and where they come from."""
         return r_against_truth(self.state.run, self.state.current_labels())
 
-    def metrics(self) -> tuple[dict, str]:
-        table, source = self.table()
-        return detection_metrics(table["R"], table["truth"], self.r_threshold), source
+    def misjudged(self, table: pd.DataFrame, most: int = MOST_LISTED) -> list[str]:
+        """Markdown lines naming the false detections (highest R first) and the misses (lowest R first)."""
+        known = table["truth"].map(lambda v: v is not None and not pd.isna(v)).astype(bool)
+        actual = table["truth"].where(known, False).astype(bool)
+        detected = table["R"].astype(float) >= self.r_threshold  # a NaN R is not a detection
+        lines = []
+        for what, rows, ascending in (
+            ("False detections", table[known & ~actual & detected], False),
+            ("Missed", table[known & actual & ~detected], True),
+        ):
+            if len(rows):
+                shown = rows.sort_values("R", ascending=ascending, na_position="first").head(most)
+                names = ", ".join(f"{md_text(n)} (R {r:.3g})" for n, r in zip(shown["name"], shown["R"], strict=True))
+                more = f" and {len(rows) - most} more" if len(rows) > most else ""
+                lines.append(f"{what}: {names}{more}")
+        return lines
 
     @param.depends("state.diffuse_threshold")
     def flagged(self) -> pn.viewable.Viewable:
@@ -206,7 +221,8 @@ class DiffuseView(param.Parameterized):
         if not has_segments(self.state):
             return pn.pane.Markdown(absent_text(self.state), css_classes=["diffuse-absent"])
         try:
-            m, source = self.metrics()
+            table, source = self.table()
+            m = detection_metrics(table["R"], table["truth"], self.r_threshold)
         except (SegmentsError, OSError, ValueError, KeyError) as exc:
             return pn.pane.Alert(f"Cannot score the segmentation: {md_text(exc)}", alert_type="warning")
         if not m["n"]:
@@ -225,6 +241,9 @@ class DiffuseView(param.Parameterized):
             f"TP {m['tp']} · FP {m['fp']} · FN {m['fn']} · TN {m['tn']} "
             "(seed 004 on LoTSS PSZ2 clusters at R ≥ 0.015: 73% · 72% · 17%)",
         ]
+        wrong = self.misjudged(table)
+        if wrong:
+            lines += ["", "  \n".join(wrong)]
         return pn.pane.Markdown("\n".join(lines), css_classes=["diffuse-metrics"])
 
     def __panel__(self) -> pn.viewable.Viewable:
