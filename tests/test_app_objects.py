@@ -120,3 +120,29 @@ def test_without_an_object_table_the_review_tab_says_how_to_make_one(state, run)
     assert "radioexplore objects" in markdown_texts(review.__panel__()) and not unit_toggles(review)
     review.unit = "objects"
     assert review.current.current_object() is None and "empty" in review.current._heading.object
+
+
+@pytest.mark.browser
+def test_the_object_queue_in_the_page_labels_an_object_with_keys(run):
+    from radioexplore.labels import LabelStore
+    from tests.browser import browser_page, require_browser, served_app
+
+    require_browser()
+    objects = read_objects(run, len(run.read_tiles()))
+    first = objects[objects["tile_id"] >= 0].iloc[0]
+    with served_app("--run", str(run.root)) as url, browser_page() as page:
+        page.goto(url + "?who=browser-test")
+        page.get_by_text("Click a point on the map").first.wait_for(timeout=60_000)
+        page.locator(".bk-tab", has_text="Review queue").first.click()
+        page.locator(".queue-title h2").first.wait_for(timeout=30_000)
+        page.locator(".queue-unit .bk-btn", has_text="Queue: objects").first.click()
+        heading = page.locator(".queue-title h2", has_text="Objects 1 /").first
+        heading.wait_for(timeout=30_000)
+        assert f"object {int(first['object_id'])}" in heading.inner_text()
+        page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not an input
+        page.keyboard.press("p")
+        page.keyboard.press("5")
+        page.get_by_text(f"Saved tile {int(first['tile_id'])}").first.wait_for(timeout=30_000)
+    events = LabelStore.for_run(run).events()  # one event (the hidden tile queue took no key)
+    assert events["tile_id"].tolist() == [int(first["tile_id"])]
+    assert events["tags"].iloc[0] == (object_tag(int(first["object_id"])),) and events["interest"].iloc[0] == 5
