@@ -97,10 +97,16 @@ def _image(path: str) -> FitsImage | None:
         return None
 
 
-def field_image(tiles: pd.DataFrame, field: str) -> FitsImage | None:
-    """The source image of ``field`` (the file its tiles name), or None when it cannot be read."""
-    files = tiles.loc[tiles["field"].astype(str) == str(field), "file"] if "file" in tiles.columns else []
-    path = str(files.iloc[0]) if len(files) else ""
+def field_files(tiles: pd.DataFrame) -> dict[str, str]:
+    """Each field's source image file, as its tiles name it (first tile of each field)."""
+    if not {"field", "file"} <= set(tiles.columns):
+        return {}
+    first = tiles.drop_duplicates("field")
+    return dict(zip(first["field"].astype(str), first["file"].astype(str), strict=True))
+
+
+def field_image(path: str | None) -> FitsImage | None:
+    """The field's source image at ``path``, read once (None when absent or unreadable)."""
     return _image(path) if path and Path(path).is_file() else None
 
 

@@ -140,3 +140,22 @@ def test_the_artefact_review_queues_the_highest_artefact_scores_and_labels_as_us
     assert queue._order[:3] == [t for t in by_artefact if t not in set(cur["tile_id"]) | {by_artefact[1]}][:3]
     queue.review = "peculiar"
     assert queue._order == state.queue()
+
+
+def test_the_queue_gives_the_re_rankings_reason_when_it_has_one(state, monkeypatch):
+    from radioexplore.ranking.active import ActiveRanker
+
+    plain = ActiveRanker.rerank
+
+    def with_reasons(self, interest, artefacts=()):  # a re-ranking that says why (as rank-loop's will)
+        ranking = plain(self, interest, artefacts)
+        return ranking.assign(why=[f"re-ranked reason {t}" for t in ranking["tile_id"]])
+
+    monkeypatch.setattr(ActiveRanker, "rerank", with_reasons)
+    queue = QueueView(state=state, rerank_every=1)
+    queue.keys.press("3")  # a label and a re-rank
+    assert "Re-ranked" in queue.panel.message and state.ranking()[1] == "active_rank"
+    tile = queue.current_tile()
+    assert state.tiles()[ACTIVE_WHY].iloc[tile] == f"re-ranked reason {tile}"
+    assert f"re-ranked reason {tile}" in queue._why.object
+    assert "why" not in state.param.colour_by.objects and ACTIVE_WHY not in state.param.colour_by.objects

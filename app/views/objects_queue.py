@@ -16,6 +16,7 @@ import pandas as pd
 
 from app.objects import (
     beam_px,
+    field_files,
     field_image,
     labelled_objects,
     object_facts,
@@ -41,6 +42,7 @@ class ObjectQueueView(QueueView):
     def __init__(self, **params) -> None:
         self._objects: pd.DataFrame | None = None
         self._labelled: tuple[tuple, set[int]] | None = None
+        self._files: dict[str, str] = {}
         super().__init__(**params)
 
     # -- queue --------------------------------------------------------------------------------
@@ -58,6 +60,7 @@ class ObjectQueueView(QueueView):
 
     def _refresh_order(self, show: bool = True) -> None:
         objects = self.objects()
+        self._files = field_files(self.state.tiles())
         self._objects = None if objects is None else objects.set_index("object_id", drop=False)
         order = [] if objects is None else object_order(objects, self.labelled())
         if order and self.review == "artefacts":  # data-quality review: the main tile's artefact score first
@@ -104,7 +107,7 @@ class ObjectQueueView(QueueView):
         )
         self._why.object = self.why_text(tile)
         picture, caption = self.picture(obj_id)
-        beam = beam_px(field_image(self.state.tiles(), str(obj["field"])))
+        beam = beam_px(field_image(self._files.get(str(obj["field"]))))
         facts = object_facts(obj, beam)
         self._picture.object, self._caption.object = picture, caption
         self._meta.object = "\n".join(["| | |", "|---|---|", *(f"| {k} | {md_text(v)} |" for k, v in facts)])
@@ -137,7 +140,7 @@ class ObjectQueueView(QueueView):
     def stamp(self, obj_id: int) -> tuple[bytes, str]:
         """The object's stamp in mJy/beam from -3 local sigma to its 99.5th percentile, and a caption."""
         obj = self._objects.loc[obj_id]
-        image = field_image(self.state.tiles(), str(obj["field"]))
+        image = field_image(self._files.get(str(obj["field"])))
         if image is None:
             return None, f"the image of field {md_text(obj['field'])} cannot be read: no stamp"
         values = object_stamp(image, obj)
