@@ -23,8 +23,6 @@ from radioexplore.units import display_unit, is_jy_per_beam
 ARTEFACT_SCORE = "artefact_score"
 #: What the review queue follows: the peculiarity ranking, or the artefact axis (data-quality review).
 REVIEW_MODES = ("peculiar", "artefacts")
-#: The re-ranking's reason column as the joined tile table names it (``why`` is the ranking's).
-ACTIVE_WHY = "active_why"
 #: Pixels below this many local sigma count as troughs (:class:`radioexplore.ranking.artefacts.ArtefactConfig`).
 TROUGH_SIGMA = 5.0
 
@@ -145,12 +143,10 @@ def artefact_order(tiles: pd.DataFrame, exclude=(), n: int | None = None) -> lis
 
 def queue_reason(row: pd.Series, mode: str = "peculiar") -> str:
     """Why the tile stands where it does in the queue, in words: in the artefact review its artefact
-    level; else the re-ranking's reason when it gave one, else the ranking's ``why``; "" if none."""
+    level; else its ``why`` (the re-ranking's when it wrote one, which the state joins over the
+    ranking's); "" if none."""
     if mode == "artefacts":
         score = _num(row, ARTEFACT_SCORE)
         return f"data-quality review: artefact score {score:.2f} ({artefact_level(score)})"
-    for col in (ACTIVE_WHY, "why"):
-        value = row.get(col)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
+    value = row.get("why")
+    return value.strip() if isinstance(value, str) else ""

@@ -19,7 +19,7 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
-from app.artefacts import ACTIVE_WHY, with_artefact_axis
+from app.artefacts import with_artefact_axis
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
@@ -67,7 +67,6 @@ HIDDEN_COLUMNS = {
     "orig_width",
     "orig_height",
     "why",  # reasons in words (shown in the table and the queue), not colours
-    ACTIVE_WHY,
 }
 
 
@@ -159,11 +158,7 @@ class ExplorerState(param.Parameterized):
             paths += [self.run.map(self.embedding, self.map_method), self.run.scores(self.embedding)]
         active_path = self.run.active_scores(self.embedding) if self.embedding else None
         key = (
-            tuple(
-                (str(p), p.stat().st_mtime if p.is_file() else None)
-                for p in [*paths, active_path, self.run.artefact_features]
-                if p
-            ),
+            tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in [*paths, active_path] if p),
             self._labels_key(),
             self.ranking_version,
         )
@@ -179,8 +174,9 @@ class ExplorerState(param.Parameterized):
             if active is not None:
                 for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
                     out[col] = active[col].to_numpy()
-                if "why" in active.columns:  # the re-ranking's reason, beside the ranking's own why
-                    out[ACTIVE_WHY] = active["why"].to_numpy()
+                for col in ("why", "artefact_probability"):  # re-rankings written before issue 24 lack them
+                    if col in active:
+                        out[col] = active[col].to_numpy()
             out = with_artefact_axis(self.run, out)  # a run ranked before the artefact axis: its cache
             current = self.current_labels()
             if not current.empty:

@@ -7,7 +7,7 @@ import pandas as pd
 import panel as pn
 import pytest
 
-from app.artefacts import ACTIVE_WHY, artefact_line, artefact_order, queue_reason, with_artefact_axis
+from app.artefacts import artefact_line, artefact_order, queue_reason, with_artefact_axis
 from app.state import ExplorerState
 from app.views.map import MapView
 from app.views.queue import QueueView
@@ -113,10 +113,6 @@ def test_the_queue_says_why_a_tile_is_there(state):
     why = state.tiles()["why"].iloc[tile]
     assert why and queue_reason(state.tile_row(tile)) == why
     assert "**Why here:**" in queue._why.object and "artefact score" in queue._why.object
-    # the re-ranking's reason, when it gives one, comes before the ranking's
-    row = state.tile_row(tile).copy()
-    row[ACTIVE_WHY] = "like tile 3, which you scored 5"
-    assert queue_reason(row) == "like tile 3, which you scored 5"
 
 
 def test_the_artefact_review_queues_the_highest_artefact_scores_and_labels_as_usual(state):
@@ -156,6 +152,6 @@ def test_the_queue_gives_the_re_rankings_reason_when_it_has_one(state, monkeypat
     queue.keys.press("3")  # a label and a re-rank
     assert "Re-ranked" in queue.panel.message and state.ranking()[1] == "active_rank"
     tile = queue.current_tile()
-    assert state.tiles()[ACTIVE_WHY].iloc[tile] == f"re-ranked reason {tile}"
+    assert queue_reason(state.tile_row(tile)) == f"re-ranked reason {tile}"
     assert f"re-ranked reason {tile}" in queue._why.object
-    assert "why" not in state.param.colour_by.objects and ACTIVE_WHY not in state.param.colour_by.objects
+    assert "why" not in state.param.colour_by.objects
