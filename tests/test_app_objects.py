@@ -59,6 +59,8 @@ def test_the_object_queue_walks_the_objects_by_rank_with_stamp_and_facts(state, 
     for name in ("score", "size", "beams across", "flux", "tiles"):
         assert name in meta
     png = queue._picture.object
+    queue._prefetcher.submit(lambda: None).result()  # the next stamps are made ahead, off the page's thread
+    assert queue._order[1] in queue._pictures and queue._pictures[queue._order[1]][0].startswith(b"\x89PNG")
     assert isinstance(png, bytes) and png.startswith(b"\x89PNG")
     # the stamp is the object's stamp box (2.5x its box) cut from its field image
     file = state.tiles().loc[state.tiles()["field"] == first["field"], "file"].iloc[0]

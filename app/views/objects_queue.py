@@ -113,7 +113,7 @@ class ObjectQueueView(QueueView):
         self._meta.object = "\n".join(["| | |", "|---|---|", *(f"| {k} | {md_text(v)} |" for k, v in facts)])
         ahead = [o for o in self._order[self.position + 1 : self.position + 1 + 3] if o not in self._pictures]
         if ahead:
-            self._prefetcher.submit(self._prefetch, [(o, None) for o in ahead])
+            self._prefetcher.submit(self._prefetch, ahead)
 
     def why_text(self, tile: int) -> str:
         """Markdown: why the object is where it is, and its main tile's artefact score in words."""
@@ -124,20 +124,20 @@ class ObjectQueueView(QueueView):
             reason = f"{describe_object(obj)}, object score {float(obj['score']):.2f} (rank {int(obj['rank'])})"
         return f"**Why here:** {md_text(reason)}  \n**Artefact axis (tile {tile}):** {artefact_text(self.state, tile)}"
 
-    def picture(self, obj_id: int) -> tuple[bytes, str]:
+    def picture(self, obj_id: int) -> tuple[bytes | None, str]:
         """PNG of the object's stamp (made ahead when the queue got there in order) and its caption."""
         with self._lock:
             made = self._pictures.get(obj_id)
         return made if made is not None else self._remember(obj_id, self.stamp(obj_id))
 
-    def _prefetch(self, rows: list[tuple[int, None]]) -> None:
-        for obj_id, _ in rows:
+    def _prefetch(self, ids: list[int]) -> None:  # (object ids, where the tile queue passes tiles and rows)
+        for obj_id in ids:
             try:
                 self._remember(obj_id, self.stamp(obj_id))
             except Exception:  # made again (and the error shown) when the queue gets there
                 log.exception("could not prefetch object %s", obj_id)
 
-    def stamp(self, obj_id: int) -> tuple[bytes, str]:
+    def stamp(self, obj_id: int) -> tuple[bytes | None, str]:
         """The object's stamp in mJy/beam from -3 local sigma to its 99.5th percentile, and a caption."""
         obj = self._objects.loc[obj_id]
         image = field_image(self._files.get(str(obj["field"])))
