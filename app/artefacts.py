@@ -137,6 +137,9 @@ def artefact_order(tiles: pd.DataFrame, exclude=(), n: int | None = None) -> lis
     score = tiles[ARTEFACT_SCORE].to_numpy(dtype=float)
     keep = np.isfinite(score) & ~np.isin(ids, np.asarray(list(exclude), dtype=np.int64))
     ids, score = ids[keep], score[keep]
+    if n is not None and n < len(ids):  # only what scores at least the n-th highest is sorted (10^6 tiles)
+        cut = np.partition(score, len(score) - n)[len(score) - n]
+        ids, score = ids[score >= cut], score[score >= cut]
     order = np.lexsort((ids, -score))
     return [int(t) for t in ids[order[:n] if n is not None else order]]
 

@@ -155,3 +155,14 @@ def test_the_queue_gives_the_re_rankings_reason_when_it_has_one(state, monkeypat
     assert queue_reason(state.tile_row(tile)) == f"re-ranked reason {tile}"
     assert f"re-ranked reason {tile}" in queue._why.object
     assert "why" not in state.param.colour_by.objects
+
+
+def test_the_artefact_order_breaks_ties_by_tile_id_and_skips_unscored_and_labelled_tiles():
+    rng = np.random.default_rng(1)
+    tiles = pd.DataFrame({"tile_id": np.arange(300), "artefact_score": np.round(rng.random(300), 1)})
+    tiles.loc[::7, "artefact_score"] = np.nan  # no pixels to measure: nothing to review
+    labelled = [3, 10, 20]
+    left = tiles[~tiles["tile_id"].isin(labelled)].dropna()
+    expected = left.sort_values(["artefact_score", "tile_id"], ascending=[False, True])["tile_id"].tolist()
+    for n in (1, 5, 50, None):
+        assert artefact_order(tiles, exclude=labelled, n=n) == (expected[:n] if n else expected)
