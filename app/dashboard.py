@@ -23,8 +23,8 @@ from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
 from app.views.probe import ProbeView
-from app.views.queue import QueueView
 from app.views.ranking import RankingView
+from app.views.review import ReviewQueues
 from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.shown import shown_only
@@ -96,7 +96,7 @@ def build_dashboard(
         show_name=False,
     )
     tile_view = TileView(state=state)
-    queue = QueueView(state=state, active=False)
+    queue = ReviewQueues(state=state, active=False)  # the tile queue, or the object queue
     explore = pn.Row(
         pn.Column(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),

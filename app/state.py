@@ -19,6 +19,7 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
+from app.artefacts import with_artefact_axis
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
@@ -43,6 +44,7 @@ PREFERRED_COLOURS = [
     "dqf",
     "n_sources",
     "score",
+    "artefact_score",
     "active_score",
     "label",
     "user_labels",
@@ -65,6 +67,7 @@ HIDDEN_COLUMNS = {
     "active_rank",
     "orig_width",
     "orig_height",
+    "why",  # reasons in words (shown in the table and the queue), not colours
 }
 
 
@@ -198,6 +201,7 @@ class ExplorerState(param.Parameterized):
             for col, values in segment_columns(self.run, out["tile_id"].to_numpy()).items():
                 if col not in out.columns:
                     out[col] = values
+            out = with_artefact_axis(self.run, out)  # a run ranked before the artefact axis: its cache
             current = self.current_labels()
             if not current.empty:
                 user = pd.Series("", index=out.index, dtype=object)

@@ -20,6 +20,7 @@ import param
 from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
+from app.views.artefact import artefact_text
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
@@ -471,6 +472,7 @@ class TileView(param.Parameterized):
         )
         return pn.Column(
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
+            pn.pane.Markdown(artefact_text(self.state, tile_id), css_classes=["artefact-line"]),
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
             stretch,
             overlays,
