@@ -19,8 +19,8 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_code, md_text
-from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.artefact import artefact_text
+from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
