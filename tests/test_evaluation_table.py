@@ -114,3 +114,17 @@ def test_bias_audit_flags_an_embedding_that_encodes_the_field_and_not_one_that_d
     assert not got.loc[("knows_field", "noise_rms"), "readable"] and not got.loc[("blind", "dqf"), "readable"]
     warnings = bias_warnings(audit)
     assert len(warnings) == 1 and "field can be read off 'knows_field'" in warnings[0]
+
+
+def test_the_probe_tab_shows_the_table_evaluate_wrote(stamps_run, tmp_path, cli_main):
+    from app.views.probe import evaluation_display, evaluation_pane
+
+    assert evaluation_display(RunDir(tmp_path)) == (None, [])
+    assert "evaluate --run" in evaluation_pane(RunDir(tmp_path)).object  # says how to make it
+    if not (stamps_run.root / "evaluation" / "table.parquet").is_file():
+        cli_main("embed", "--run", stamps_run.root, "--random-init", "--name", "rnd", "--batch-size", "8")
+        cli_main("evaluate", "--run", stamps_run.root, "--table", "--folds", "3")
+    shown, warnings = evaluation_display(stamps_run)
+    assert {PIXEL_ROW, MAJORITY_ROW} <= set(shown["features"]) and warnings == []
+    assert list(shown.columns[-4:]) == ["accuracy", "balanced accuracy", "macro f1", "weighted f1"]
+    assert all("±" in v for v in shown["balanced accuracy"])
