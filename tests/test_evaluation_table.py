@@ -79,6 +79,7 @@ def test_methods_are_pretrained_embedded_and_their_seeds_pooled(stamps_run, cli_
     pooled = table[table["features"] == "byol_s0 + byol_s1"]
     assert len(pooled) == 1 and int(pooled["runs"].iloc[0]) == 2 and pooled["kind"].iloc[0] == "pre-training runs"
     assert "byol_s0 + byol_s1" in out
+    assert "byol_s0, byol_s1 pre-trained on this run's own images" in out  # transductive, and said so
 
 
 def test_pooled_runs_report_mean_and_std_over_runs_and_folds():

@@ -262,7 +262,11 @@ def _cmd_evaluate_table(args: argparse.Namespace) -> int:
                 device=args.device,
                 threads=args.threads,
             )
-            pretrain_methods(run, methods, progress=not args.quiet)
+            other = RunDir(args.pretrain_on) if args.pretrain_on else None
+            if other is not None and not other.tile_pixels.exists():
+                print(f"error: --pretrain-on {other.root}: no tiles.zarr; ingest images there first", file=sys.stderr)
+                return 2
+            pretrain_methods(run, methods, progress=not args.quiet, pretrain_run=other)
         config = TableConfig(
             target=args.target,
             folds=args.folds,
@@ -365,6 +369,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--epochs", type=positive_int, default=2, help="epochs of each --methods pre-training (default 2)")
     t.add_argument("--seeds", default="0", help="pre-training seeds of --methods, comma-separated (default 0)")
+    t.add_argument(
+        "--pretrain-on",
+        type=Path,
+        metavar="DIR",
+        help="run whose tiles --methods pre-train on (default: --run itself, its images but never its labels); "
+        "give one without the evaluated images for a figure on unseen images",
+    )
     t.add_argument("--threads", type=positive_int, help="torch CPU threads for --methods (default: the recipe's)")
     p.set_defaults(func=cmd_evaluate)
 

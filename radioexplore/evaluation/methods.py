@@ -1,8 +1,10 @@
 """``evaluate --methods dino,simclr,byol,mae``: pre-train each method on the run, embed, and so fill the table.
 
 The simplest honest way to put every method of the registry side by side: each trains with its
-own demo recipe (:data:`METHOD_RECIPES`, one ViT-tiny/16 backbone for all) on the run's own
-tiles, for the same number of epochs and for each pre-training seed, and is embedded into
+own demo recipe (:data:`METHOD_RECIPES`; ViT-tiny/16, DINO's at 128 px) on the tiles of another run
+(``--pretrain-on``: images the table never probes) or, by default, of the evaluated run itself
+(transductive: its images, never its labels), for the same number of epochs and for each
+pre-training seed, and the evaluated run is embedded into
 ``embeddings/<method>_s<seed>.npy`` (MAE with the mean of its patch tokens, seed 003; the others
 with the CLS token). Labels are never used in pre-training. An embedding set already there with
 that name is reused, so a second call only re-probes. Short runs rank methods at demo size only;
@@ -40,8 +42,15 @@ def embedding_name(method: str, seed: int) -> str:
     return f"{method}_s{seed}"
 
 
-def pretrain_methods(run: RunDir, config: MethodsConfig, progress: bool = False) -> list[str]:
-    """Pre-train and embed each (method, seed) not yet embedded in ``run``; returns the embedding names."""
+def pretrain_methods(
+    run: RunDir, config: MethodsConfig, progress: bool = False, pretrain_run: RunDir | None = None
+) -> list[str]:
+    """Pre-train each (method, seed) not yet embedded in ``run`` on the tiles of ``pretrain_run``
+    (default: ``run`` itself, labels unused) and embed ``run`` with it; returns the embedding names.
+
+    Give a ``pretrain_run`` whose images are not the evaluated ones for a figure on unseen images
+    (issue 21); the models are kept in ``pretrain_run/models/<method>_s<seed>/``."""
+    train_run = pretrain_run or run
     from radioexplore.commands.train import recipe_with_overrides
     from radioexplore.embedding import EmbedConfig, embed_run
     from radioexplore.ssl.train import eligible_ids, pretrain
@@ -60,7 +69,7 @@ def pretrain_methods(run: RunDir, config: MethodsConfig, progress: bool = False)
                 log.info("%s: reusing embeddings/%s.npy", method, name)
                 continue
             recipe = recipe_with_overrides(METHOD_RECIPES[method], [], device=config.device, threads=config.threads)
-            n_tiles = len(eligible_ids(run, recipe))
+            n_tiles = len(eligible_ids(train_run, recipe))
             batch = min(config.batch_size or recipe.optim.batch_size, max(n_tiles, 2))
             warmup = min(recipe.optim.warmup_epochs, config.epochs - 1)
             overrides = [
@@ -71,9 +80,9 @@ def pretrain_methods(run: RunDir, config: MethodsConfig, progress: bool = False)
                 "monitor.every_epochs=0",
             ]
             recipe = _with_top_level(recipe, overrides)
-            result = pretrain(run, recipe, name=name, resume=False, progress=progress)
+            result = pretrain(train_run, recipe, name=name, resume=False, progress=progress)
             if result.backbone is None:
-                raise RuntimeError(f"pre-training {method} (seed {seed}) in {run.root} did not finish")
+                raise RuntimeError(f"pre-training {method} (seed {seed}) in {train_run.root} did not finish")
             embed_run(
                 run,
                 EmbedConfig(

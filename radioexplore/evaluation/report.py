@@ -106,6 +106,7 @@ def evaluate_table(
         sets = [FeatureSet(fs.name, fs.kind, fs.X[finite], fs.group) for fs in sets]
         y = y[finite]
     table = probe_table(sets, y, target, config)
+    warnings += _transductive_warnings(run, names)
     classes = dict(zip(*np.unique(y, return_counts=True), strict=True))
 
     audit = pd.DataFrame()
@@ -122,6 +123,22 @@ def evaluate_table(
     if write:
         write_evaluation(run, report)
     return report
+
+
+def _transductive_warnings(run: RunDir, names: list[str]) -> list[str]:
+    """Name the embedding sets whose network was pre-trained on this run's own images (labels unused)."""
+    own = [
+        n
+        for n in names
+        if (trained_on := run.stage_config("embed", n).get("provenance", {}).get("run"))
+        and Path(trained_on).resolve() == run.root.resolve()
+    ]
+    if not own:
+        return []
+    return [
+        f"{', '.join(own)} pre-trained on this run's own images (never its labels): not a figure on unseen "
+        "images; pre-train elsewhere (evaluate --pretrain-on DIR) for one"
+    ]
 
 
 def write_evaluation(run: RunDir, report: TableReport) -> None:
