@@ -1,7 +1,8 @@
 """``evaluate --methods dino,simclr,byol,mae``: pre-train each method on the run, embed, and so fill the table.
 
 The simplest honest way to put every method of the registry side by side: each trains with its
-own demo recipe (:data:`METHOD_RECIPES`; ViT-tiny/16, DINO's at 128 px) on the tiles of another run
+own demo recipe (:data:`METHOD_RECIPES`) on one backbone for all, the shipped demo's (ViT-tiny/16,
+4 blocks, 96 px; DINO's recipe otherwise uses 12 blocks at 128 px, ~6x the cost), on the tiles of another run
 (``--pretrain-on``: images the table never probes) or, by default, of the evaluated run itself
 (transductive: its images, never its labels), for the same number of epochs and for each
 pre-training seed, and the evaluated run is embedded into
@@ -60,6 +61,7 @@ def pretrain_methods(
         raise ValueError(f"--methods: unknown {unknown}; choose from {', '.join(METHOD_RECIPES)}")
     if config.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {config.epochs}")
+    backbone = recipe_with_overrides(METHOD_RECIPES["simclr"], []).to_dict()["backbone"]
     names = []
     for method in config.methods:
         for seed in config.seeds:
@@ -79,7 +81,7 @@ def pretrain_methods(
                 f"optim.batch_size={batch}",
                 "monitor.every_epochs=0",
             ]
-            recipe = _with_top_level(recipe, overrides)
+            recipe = _same_backbone(_with_top_level(recipe, overrides), backbone)
             result = pretrain(train_run, recipe, name=name, resume=False, progress=progress)
             if result.backbone is None:
                 raise RuntimeError(f"pre-training {method} (seed {seed}) in {train_run.root} did not finish")
@@ -94,6 +96,18 @@ def pretrain_methods(
                 progress=progress,
             )
     return names
+
+
+def _same_backbone(recipe, backbone: dict):
+    """``recipe`` with the shared ``backbone`` (and DINO's global crops at its input size): one architecture
+    for every method, so the table compares methods, not networks."""
+    from radioexplore.ssl.recipe import recipe_from_dict
+
+    data = recipe.to_dict()
+    data["backbone"] = dict(backbone)
+    if "multicrop" in data:
+        data["multicrop"]["global_px"] = backbone["input_px"]
+    return recipe_from_dict(data, source=f"recipe {recipe.name} for evaluate --methods")
 
 
 def _with_top_level(recipe, overrides: list[str]):
