@@ -57,6 +57,9 @@ def main() -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", default="0,1,2", help="seeds of the fold assignment")
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction for the peculiar recall (5%%)")
+    p.add_argument(
+        "--kinds", default=",".join(PECULIAR_SHAPES), help="truth kinds that make a tile peculiar (default orc,xrg)"
+    )
     args = p.parse_args()
     t0 = time.perf_counter()
     run = RunDir(args.run)
@@ -73,10 +76,11 @@ def main() -> int:
     keep = np.isfinite(count)
     keep[keep] &= drop_outliers(count[keep], 3.0)
     kinds = sub["truth_kinds"].fillna("").astype(str)
-    shaped = kinds.map(lambda s: bool(set(s.split(",")) & set(PECULIAR_SHAPES))).to_numpy()
+    wanted = set(args.kinds.split(","))
+    shaped = kinds.map(lambda s: bool(set(s.split(",")) & wanted)).to_numpy()
     print(
-        f"{run.root}: {len(sub)} tiles ({int(keep.sum())} in the count probe), {int(shaped.sum())} with a ring or "
-        f"X-shaped source; mean +- std over fold seeds {seeds}, {args.folds} folds"
+        f"{run.root}: {len(sub)} tiles ({int(keep.sum())} in the count probe), {int(shaped.sum())} with a source of "
+        f"kind {args.kinds}; mean +- std over fold seeds {seeds}, {args.folds} folds"
     )
     rows = {}
     for name, X in feats.items():

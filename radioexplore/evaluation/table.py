@@ -95,15 +95,19 @@ def target_rows(tiles: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarra
 
 
 def embedding_groups(run: RunDir, names: list[str]) -> dict[str, str]:
-    """Each embedding set's group: sets made by the same recipe and architecture, embedded alike,
-    are runs of one pre-training (other seeds) and are also reported together."""
+    """Each embedding set's group: sets made by the same recipe, architecture, steps and training set,
+    embedded alike, are runs of one pre-training with other seeds and are also reported together."""
     out = {}
     for name in names:
         rec = run.stage_config("embed", name)
         prov = rec.get("provenance", {})
         if rec.get("random_init") or "recipe" not in prov:
             continue
-        key = [prov.get("recipe"), prov.get("method"), rec.get("spec"), rec.get("embed_px"), rec.get("pool", "cls")]
+        key = [
+            *(prov.get(k) for k in ("recipe", "method", "epochs", "steps", "training_tiles")),
+            *(rec.get(k) for k in ("spec", "embed_px")),
+            rec.get("pool", "cls"),
+        ]
         out[name] = json.dumps(key, sort_keys=True)
     return out
 
