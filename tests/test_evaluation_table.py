@@ -68,18 +68,32 @@ def test_the_table_has_every_embedding_set_random_init_pixel_pca_and_the_majorit
     assert bias is not None and bias.empty  # stamps carry no field, dqf or noise column
 
 
-def test_methods_are_pretrained_embedded_and_their_seeds_pooled(stamps_run, cli_main):
+def test_four_methods_are_pretrained_embedded_and_their_seeds_pooled(stamps_run, cli_main):
+    methods = ("dino", "simclr", "byol", "mae")
     code, out, _ = cli_main(
-        "evaluate", "--run", stamps_run.root, "--methods", "byol", "--seeds", "0,1", "--epochs", "1", "--folds", "3"
+        "evaluate",
+        "--run",
+        stamps_run.root,
+        "--methods",
+        ",".join(methods),
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--folds",
+        "3",
     )
     assert code == 0
-    assert {"byol_s0", "byol_s1"} <= set(stamps_run.embedding_names())
-    assert stamps_run.stage_config("embed", "byol_s0")["provenance"]["method"] == "byol"
     table, _ = read_evaluation(stamps_run)
-    pooled = table[table["features"] == "byol_s0 + byol_s1"]
-    assert len(pooled) == 1 and int(pooled["runs"].iloc[0]) == 2 and pooled["kind"].iloc[0] == "pre-training runs"
-    assert "byol_s0 + byol_s1" in out
-    assert "byol_s0, byol_s1 pre-trained on this run's own images" in out  # transductive, and said so
+    for method in methods:
+        assert {f"{method}_s0", f"{method}_s1"} <= set(stamps_run.embedding_names())
+        record = stamps_run.stage_config("embed", f"{method}_s0")
+        assert record["provenance"]["method"] == method and record["pool"] == ("mean" if method == "mae" else "cls")
+        assert record["spec"]["input_px"] == 96 and record["spec"]["depth"] == 4  # one backbone for all methods
+        pooled = table[table["features"] == f"{method}_s0 + {method}_s1"]
+        assert len(pooled) == 1 and int(pooled["runs"].iloc[0]) == 2 and pooled["kind"].iloc[0] == "pre-training runs"
+        assert f"{method}_s0 + {method}_s1" in out
+    assert "byol_s0, byol_s1" in out and "pre-trained on this run's own images" in out  # transductive, and said so
 
 
 def test_pooled_runs_report_mean_and_std_over_runs_and_folds():
