@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import confusion_matrix, f1_score, mean_squared_error, r2_score
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -41,8 +41,8 @@ class ProbeResult:
     """What a probe measured.
 
     ``metrics`` holds the mean over folds (cross-validation) or the test-set value (train -> test):
-    ``mse`` and ``r2`` for regression; ``accuracy``, ``error`` and ``macro_f1`` for
-    classification. ``per_fold`` holds each fold's values; ``confusion`` (classification) is
+    ``mse`` and ``r2`` for regression; ``accuracy``, ``error``, ``macro_f1``, ``balanced_accuracy``
+    (mean recall over classes) and ``weighted_f1`` (F1 weighted by class size, seed 001) for classification. ``per_fold`` holds each fold's values; ``confusion`` (classification) is
     summed over the held-out predictions, rows true class, columns predicted, in ``class_names``
     order. ``predicted`` holds each row's held-out prediction (NaN, or None for classification,
     where a row was never held out: the training rows of train -> test), for a predicted-vs-true plot.
@@ -149,7 +149,11 @@ def _run_probe(X, y, task, pca_dims, seed, splits, mode, n_folds, class_names) -
             labels = np.unique(y)
             acc = float(np.mean(pred == y[test]))
             f1 = f1_score(y[test], pred, average="macro", labels=labels, zero_division=0)
-            _append(per_fold, accuracy=acc, error=1.0 - acc, macro_f1=f1)
+            weighted = f1_score(y[test], pred, average="weighted", labels=labels, zero_division=0)
+            balanced = _balanced_accuracy(y[test], pred)
+            _append(
+                per_fold, accuracy=acc, error=1.0 - acc, macro_f1=f1, balanced_accuracy=balanced, weighted_f1=weighted
+            )
             confusion += confusion_matrix(y[test], pred, labels=labels)
     metrics = {k: float(np.mean(v)) for k, v in per_fold.items()}
     return ProbeResult(
@@ -204,6 +208,15 @@ def _usable_folds(y: np.ndarray, task: str, folds: int) -> int:
             log.warning("smallest class has %d samples: using %d folds instead of %d", smallest, smallest, folds)
             return smallest
     return folds
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (sklearn's, without its warning for a class never predicted)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(balanced_accuracy_score(y, pred))
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

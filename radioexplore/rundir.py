@@ -35,7 +35,7 @@ PARQUET_META_KEY = b"radioexplore"
 #: Attribute of tiles.zarr naming the ingest generation that wrote it.
 STORE_GENERATION_ATTR = "radioexplore_generation"
 #: Artefact folders built from the tiles, moved aside (into ``stale/<time>/``) when the tiles are re-made.
-DOWNSTREAM_DIRS = ("embeddings", "index", "maps", "scores")
+DOWNSTREAM_DIRS = ("embeddings", "index", "maps", "scores", "evaluation")
 #: The stages whose artefacts ``RunDir.check_consistent`` checks, in pipeline order.
 CHECKED_STAGES = ("ingest", "embed", "index", "map", "rank", "rerank")
 

@@ -21,7 +21,11 @@ import param
 
 from app.state import HIDDEN_COLUMNS, ExplorerState
 from app.text import html_text, md_lines
+from radioexplore.evaluation.bias import bias_warnings
+from radioexplore.evaluation.report import read_evaluation
+from radioexplore.evaluation.table import METRICS as TABLE_METRICS
 from radioexplore.probes import ProbeResult, linear_probe
+from radioexplore.rundir import RunDir
 
 TASKS = ["auto", "regression", "classification"]
 #: Integer columns that are codes, not quantities: classified under "auto".
@@ -168,6 +172,39 @@ def prediction_scatter(name: str, res: ProbeResult, y: np.ndarray, column: str) 
     diagonal = hv.Curve([(lo, lo), (hi, hi)]).opts(color="grey", line_dash="dashed")
     return (points * diagonal).opts(
         title=f"{name}: held-out prediction of {column}", frame_width=300, frame_height=300, toolbar=None
+    )
+
+
+def evaluation_display(run: RunDir) -> tuple[pd.DataFrame | None, list[str]]:
+    """The table ``radioexplore evaluate --table`` wrote into ``run`` (metrics as "mean ± std" in per
+    cent) and the bias audit's warnings; (None, []) when the command has not been run."""
+    table, bias = read_evaluation(run)
+    if table is None:
+        return None, []
+    shown = table[["features", "kind", "runs", "n", "folds"]].copy()
+    for m in TABLE_METRICS:
+        shown[m.replace("_", " ")] = [
+            f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(table[m], table[f"{m}_std"], strict=True)
+        ]
+    return shown, bias_warnings(bias) if bias is not None and len(bias) else []
+
+
+def evaluation_pane(run: RunDir) -> pn.viewable.Viewable:
+    """The side-by-side table of the run's embedding sets (seed 001's protocol) and the bias warnings."""
+    shown, warnings = evaluation_display(run)
+    head = "### Evaluation table\n"
+    if shown is None:
+        return pn.pane.Markdown(
+            head + f"Not computed yet: `radioexplore evaluate --run {run.root} --table` probes every embedding set "
+            "beside random init, pixel PCA and the majority class."
+        )
+    target = str(read_evaluation(run)[0]["target"].iloc[0])
+    text = head + f"Frozen linear probe of `{target}`, stratified k-fold; mean ± std over folds (and seeds), per cent."
+    return pn.Column(
+        pn.pane.Markdown(text),
+        pn.widgets.Tabulator(shown, show_index=False, disabled=True, css_classes=["evaluation-table"]),
+        *[pn.pane.Alert(w, alert_type="warning") for w in warnings],
+        sizing_mode="stretch_width",
     )
 
 
@@ -327,5 +364,6 @@ class ProbeView(param.Parameterized):
                 go,
             ),
             self._results_pane,
+            evaluation_pane(self.state.run),
             sizing_mode="stretch_width",
         )

@@ -207,6 +207,8 @@ def _pretrain_process(rank: int, world: int, port: int, args: argparse.Namespace
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from radioexplore.evaluate import EvaluateConfig, evaluate_frdeep, evaluate_run
 
+    if args.table or args.methods:
+        return _cmd_evaluate_table(args)
     if args.run is None and args.frdeep is None:
         print(
             "error: give --run DIR (a simulated survey or a labelled stamps run) and/or --frdeep NPZ", file=sys.stderr
@@ -234,6 +236,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return 2
         print(evaluate_frdeep(args.frdeep, config, progress=not args.quiet).text())
     return 0 if passed or not args.strict else 1
+
+
+def _cmd_evaluate_table(args: argparse.Namespace) -> int:
+    """``evaluate --table`` (and ``--methods``): the side-by-side table of a run's embedding sets."""
+    from radioexplore.evaluation.bias import BiasConfig
+    from radioexplore.evaluation.methods import MethodsConfig, pretrain_methods
+    from radioexplore.evaluation.report import evaluate_table
+    from radioexplore.evaluation.table import TableConfig
+
+    if args.run is None:
+        print("error: --table and --methods need --run DIR (a run with labels or simulated truth)", file=sys.stderr)
+        return 2
+    run = RunDir(args.run)
+    if not run.tile_pixels.exists():
+        print(f"error: {run.tile_pixels} does not exist; ingest images into {run.root} first", file=sys.stderr)
+        return 2
+    embeddings: tuple[str, ...] = tuple(args.embeddings.split(",")) if args.embeddings else ()
+    try:
+        if args.methods:
+            methods = MethodsConfig(
+                methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+                epochs=args.epochs,
+                seeds=tuple(int(s) for s in args.seeds.split(",")),
+                device=args.device,
+                threads=args.threads,
+            )
+            other = RunDir(args.pretrain_on) if args.pretrain_on else None
+            if other is not None and not other.tile_pixels.exists():
+                print(f"error: --pretrain-on {other.root}: no tiles.zarr; ingest images there first", file=sys.stderr)
+                return 2
+            pretrain_methods(run, methods, progress=not args.quiet, pretrain_run=other)
+        config = TableConfig(
+            target=args.target,
+            folds=args.folds,
+            pca_dims=args.pca_dims,
+            seed=args.seed,
+            embeddings=embeddings,
+            device=args.device,
+        )
+        report = evaluate_table(run, config, BiasConfig(folds=args.folds, seed=args.seed), progress=not args.quiet)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    return 0
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
@@ -306,6 +353,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "training input and at most 256, as embed does)",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an acceptance check fails")
+    t = p.add_argument_group(
+        "side-by-side table (issue 21)",
+        "--table probes every embedding set of --run beside random init of the same architecture, pixel PCA and "
+        "the majority class (accuracy, balanced accuracy, Macro-F1, Weighted-F1, mean +- std over stratified "
+        "folds and pre-training seeds), audits field / dqf / noise rms (instrumental bias), and writes "
+        "RUN/evaluation/table.parquet and bias.parquet for the app's Probe tab. --methods first pre-trains each "
+        "method with its demo recipe on the run's tiles (labels unused) and embeds it as METHOD_sSEED.",
+    )
+    t.add_argument("--table", action="store_true", help="print and write the side-by-side table of the run")
+    t.add_argument("--target", help="tile-table column to classify (default: label, else truth_extended)")
+    t.add_argument("--embeddings", help="comma-separated embedding sets (default: every one of the run)")
+    t.add_argument(
+        "--methods", help="pre-train these first, comma-separated from dino,simclr,byol,mae (implies --table)"
+    )
+    t.add_argument("--epochs", type=positive_int, default=2, help="epochs of each --methods pre-training (default 2)")
+    t.add_argument("--seeds", default="0", help="pre-training seeds of --methods, comma-separated (default 0)")
+    t.add_argument(
+        "--pretrain-on",
+        type=Path,
+        metavar="DIR",
+        help="run whose tiles --methods pre-train on (default: --run itself, its images but never its labels); "
+        "give one without the evaluated images for a figure on unseen images",
+    )
+    t.add_argument("--threads", type=positive_int, help="torch CPU threads for --methods (default: the recipe's)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("attention", help="PNG of a ViT's last-block CLS attention on one tile (seed 000, fig. 7)")
