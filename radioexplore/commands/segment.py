@@ -33,6 +33,8 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
     result = train_segmenter(
         recipe, args.sim_dir, args.out, device=args.device, command=command, progress=not args.quiet
     )
+    if not result["main"]:
+        return 0
     print(
         f"trained {recipe.arch} for {result['steps']} steps in {result['seconds']:.0f} s on {result['processes']} "
         f"process(es): loss {result['first_loss']:.4f} -> {result['final_loss']:.4f}; wrote {args.out}"

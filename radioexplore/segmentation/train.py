@@ -224,6 +224,7 @@ def train_segmenter(
         seconds=round(time.time() - start, 1),
         processes=procs.world,
         device=str(procs.device),
+        main=procs.main,  # only the main process reports
     )
     if procs.main:
         provenance = dict(result, command=command, sim_dir=str(sim_dir), losses=[round(v, 5) for v in losses])
