@@ -21,6 +21,7 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         arch=args.arch,
         steps=args.steps,
         crop_px=args.crop,
+        positive_fraction=args.positive_fraction,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -89,6 +90,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument(
+        "--positive-fraction",
+        type=float,
+        default=0.5,
+        help="share of training crops centred on diffuse emission (default 0.5; the rest anywhere)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and crops")
     p.add_argument("--fields", type=positive_int, default=32, help="training fields to simulate (default 32)")
     p.add_argument("--size", type=positive_int, default=512, help="side of the training fields, px (default 512)")
