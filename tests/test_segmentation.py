@@ -160,6 +160,14 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     clusters = pd.read_parquet(run.segment_clusters)
     assert {"name", "ra", "dec", "r_pix", "R", "detected", "threshold"} <= set(clusters.columns)
     assert clusters["R"].between(0, 1).all() and (clusters["threshold"] == 0.015).all()
+    assert clusters["diffuse"].all()  # the simulated table's truth column travels with the scores
     meta = json.loads(run.segment_meta.read_text())
     assert meta["threshold"] == 0.5 and meta["r_threshold"] == 0.015 and meta["built_from"]["n_tiles"] == len(tiles)
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
+    cli_main("segment", "--run", run.root, "--checkpoint", ckpt)  # no cluster table now: no stale scores
+    assert not run.segment_clusters.exists() and json.loads(run.segment_meta.read_text())["clusters_table"] == ""
+
+
+def test_an_unknown_segmentation_network_names_the_choices():
+    with pytest.raises(ValueError, match="^unknown segmentation network 'nope'; choose one of unet, unet_small$"):
+        build_segmenter("nope")

@@ -16,6 +16,9 @@ import pandas as pd
 #: Seed 004: a cluster is detected when R >= 0.015.
 R_THRESHOLD = 0.015
 
+#: Columns of a cluster table that say whether a cluster has diffuse emission; carried into clusters.parquet.
+TRUTH_COLUMNS = ("truth", "diffuse")
+
 _ALIASES = {
     "ra": ("ra", "ra_deg", "raj2000", "_raj2000", "ra_icrs"),
     "dec": ("dec", "dec_deg", "dej2000", "_dej2000", "de_icrs", "decj2000"),
@@ -53,6 +56,9 @@ def read_cluster_table(path: str | Path) -> pd.DataFrame:
             f"{path}: give each cluster's aperture as r500 (arcmin), radius (arcmin) or r_pix (pixels); "
             f"found {list(table.columns)}"
         )
+    for col in TRUTH_COLUMNS:
+        if col in lower:
+            out[col] = table[lower[col]].astype(bool).to_numpy()
     if "name" not in out:
         out["name"] = [f"cluster_{i}" for i in range(len(out))]
     out["name"] = out["name"].astype(str).str.strip()

@@ -5,7 +5,9 @@ is blank) on the field's own pixel grid with its celestial WCS. ``segments/tiles
 ``tile_id``, ``diffuse_mean`` (mean probability over the tile's imaged pixels) and ``diffuse_area``
 (fraction of them above the threshold), to colour the map by and for rankers (join on ``tile_id``).
 ``segments/clusters.parquet`` with a cluster table: name, ra, dec, r_pix, R, detected, threshold
-(and field, x, y, n_pix). ``segments/segment.json``: the model, thresholds and ``built_from``.
+(and field, x, y, n_pix, and the table's own ``truth`` / ``diffuse`` column when it has one;
+removed by a run without a table). ``segments/segment.json``: the model, thresholds and
+``built_from``.
 Fields are segmented block by block (:mod:`radioexplore.segmentation.tiling`), as Dask tasks when a
 client is given (the same fan-out as embedding), holding one field's float32 map in memory.
 """
@@ -27,7 +29,13 @@ from radioexplore.assets import diffuse_checkpoint
 from radioexplore.distributed import describe, map_tasks
 from radioexplore.fitsio import read_image
 from radioexplore.rundir import RunDir, atomic_path, write_parquet
-from radioexplore.segmentation.clusters import R_THRESHOLD, aperture_pixels, detection_ratio, read_cluster_table
+from radioexplore.segmentation.clusters import (
+    R_THRESHOLD,
+    TRUTH_COLUMNS,
+    aperture_pixels,
+    detection_ratio,
+    read_cluster_table,
+)
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
 from radioexplore.segmentation.train import load_segmenter
@@ -157,6 +165,8 @@ def segment_run(
         scores = _best_field(table, found, config)
         write_parquet(scores, run.segment_clusters, meta=dict(built_from=built_from))
         summary["clusters"] = dict(n=len(scores), detected=int(scores["detected"].sum()))
+    elif run.segment_clusters.is_file():  # scores of an earlier cluster table would no longer match segment.json
+        run.segment_clusters.unlink()
     record = dict(
         asdict(config),
         checkpoint_used=str(ckpt),
@@ -214,6 +224,7 @@ def _best_field(table: pd.DataFrame, found: list[dict], config: SegmentConfig) -
                 x=float(b.get("x", np.nan)),
                 y=float(b.get("y", np.nan)),
                 n_pix=int(b.get("n_pix", 0)),
+                **{k: c[k] for k in TRUTH_COLUMNS if k in table.columns},
             )
         )
     return pd.DataFrame(rows)
