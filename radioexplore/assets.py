@@ -12,6 +12,9 @@ REAL_CHECKPOINT = "checkpoints/real_vit_tiny16.pt"
 #: one for real stamps (FR-DEEP FIRST 14.6% error against 16.7% for ``demo``).
 SHIPPED_CHECKPOINTS = {"demo": DEMO_CHECKPOINT, "real": REAL_CHECKPOINT}
 
+#: The diffuse-emission U-Net (seed 004) that ``radioexplore segment`` uses by default.
+DIFFUSE_CHECKPOINT = "checkpoints/unet_diffuse.pt"
+
 
 def assets_dir() -> Path:
     """``$RADIOEXPLORE_ASSETS`` if set, else the ``assets/`` folder of the source checkout."""
@@ -22,6 +25,12 @@ def assets_dir() -> Path:
 def demo_checkpoint() -> Path | None:
     """The shipped demo checkpoint, or None when this checkout has none."""
     path = assets_dir() / DEMO_CHECKPOINT
+    return path if path.is_file() else None
+
+
+def diffuse_checkpoint() -> Path | None:
+    """The shipped diffuse-emission segmentation checkpoint, or None when this checkout has none."""
+    path = assets_dir() / DIFFUSE_CHECKPOINT
     return path if path.is_file() else None
 
 

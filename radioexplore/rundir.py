@@ -35,7 +35,7 @@ PARQUET_META_KEY = b"radioexplore"
 #: Attribute of tiles.zarr naming the ingest generation that wrote it.
 STORE_GENERATION_ATTR = "radioexplore_generation"
 #: Artefact folders built from the tiles, moved aside (into ``stale/<time>/``) when the tiles are re-made.
-DOWNSTREAM_DIRS = ("embeddings", "index", "maps", "scores", "evaluation")
+DOWNSTREAM_DIRS = ("embeddings", "index", "maps", "scores", "evaluation", "segments")
 #: The stages whose artefacts ``RunDir.check_consistent`` checks, in pipeline order.
 CHECKED_STAGES = ("ingest", "embed", "index", "map", "rank", "rerank")
 
@@ -130,6 +130,36 @@ class RunDir:
     def active_scores(self, name: str) -> Path:
         """The ranking blended with predicted interest (active learning), rewritten at each re-rank."""
         return self.root / "scores" / "active" / f"{_checked_name(name)}.parquet"
+
+    @property
+    def segments_dir(self) -> Path:
+        """Diffuse-emission segmentation (``radioexplore segment``, seed 004): maps, per-tile and per-cluster tables."""
+        return self.root / "segments"
+
+    def segment_map(self, field: str) -> Path:
+        """Probability (0-1, float32) of diffuse emission on ``field``'s own pixel grid, with its celestial WCS."""
+        return self.segments_dir / f"{_checked_name(field)}.fits"
+
+    @property
+    def segment_tiles(self) -> Path:
+        """Per tile: ``tile_id``, ``diffuse_mean`` (mean probability), ``diffuse_area`` (fraction above the threshold)."""
+        return self.segments_dir / "tiles.parquet"
+
+    @property
+    def segment_clusters(self) -> Path:
+        """Per cluster of the user's table: name, ra, dec, r_pix, R (detection ratio), detected, threshold."""
+        return self.segments_dir / "clusters.parquet"
+
+    @property
+    def segment_meta(self) -> Path:
+        """The model, thresholds and provenance (``built_from``) of the segmentation."""
+        return self.segments_dir / "segment.json"
+
+    def read_segment_tiles(self) -> pd.DataFrame:
+        path = self.segment_tiles
+        if not path.is_file():
+            raise RunDirError(f"{path} does not exist: run `radioexplore segment --run {self.root}`")
+        return pd.read_parquet(path)
 
     def exports_dir(self) -> Path:
         return self.root / "exports"

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from torch import nn
 
 from radioexplore.models.resnet import resnet18, resnet50
+from radioexplore.models.unet import UNet, unet
 from radioexplore.models.vit import vit
 from radioexplore.registry import lookup
 
@@ -54,3 +55,15 @@ def build_backbone(spec: BackboneSpec, drop_path: float | None = None) -> nn.Mod
 
 def is_vit(spec: BackboneSpec) -> bool:
     return spec.arch.startswith("vit")
+
+
+#: Segmentation networks by name (one logit per pixel); seed 004's Radio U-Net.
+SEGMENTERS: dict[str, Callable[[], nn.Module]] = {
+    "unet": lambda: unet(base=16, levels=4),
+    "unet_small": lambda: unet(base=8, levels=4),
+}
+
+
+def build_segmenter(arch: str) -> UNet:
+    """The segmentation network named ``arch``, randomly initialised."""
+    return lookup(SEGMENTERS, arch, "segmentation network")()

@@ -16,6 +16,14 @@ PyBDSF source list); ``fields.csv`` (field, file, position, DQF, central noise);
 each block of :data:`ARTEFACT_BLOCK` px, from which :func:`tile_truth` says which tiles an artefact
 dominates).
 
+``diffuse/<field>.npz`` (the per-pixel truth of diffuse emission: ``labels``, uint8, 0 none and
+:data:`DIFFUSE_KINDS` numbered from 1, where the halos, relics and filaments of the field, convolved
+with the restoring beam and seen through the primary beam, exceed ``diffuse_truth_sigma`` times the
+local thermal noise) and ``clusters.csv`` (per field the cluster at its centre: position, R500 in
+pixels, whether halo, relic or any diffuse truth pixel lies within R500): the reference masks and
+cluster table of the Radio U-Net (seed 004). Radio galaxies, peculiar objects and artefacts stay in
+the same images as negatives.
+
 ``artefact_strength`` multiplies every artefact (1: the levels of the DQF definitions; 0: none;
 :data:`radioexplore.simulation.artefacts.STRONG_ARTEFACTS`: the ripple rings of 10-30 sigma with
 troughs as deep, negative bowls and stripes of real DQF 2-3 fields, see that module).
@@ -60,6 +68,11 @@ EXTENDED_KINDS = frozenset({"fr1", "fr2", "bent", "halo", "relic", "filament"}) 
 ARTEFACT_BLOCK = 8
 #: A tile is artefact-dominated when an artefact in it reaches this many times the local thermal noise.
 ARTEFACT_TRUTH_SIGMA = 5.0
+#: Kinds of diffuse emission in the per-pixel truth (``diffuse/<field>.npz`` labels 1, 2, 3 in this order).
+DIFFUSE_KINDS = ("halo", "relic", "filament")
+#: R500 of the field's cluster as a fraction of the image side: relics are drawn at 0.15-0.32 of the
+#: side from the cluster centre, i.e. at 0.6-1.3 R500, where observed relics lie.
+R500_FRACTION = 0.25
 #: Every kind in the order the preview grid shows them.
 KINDS = ("compact", "fr1", "fr2", "bent", "halo", "relic", "filament", "orc", "xrg", "grg")
 
@@ -108,6 +121,10 @@ class SimulationConfig:
     frequency_hz: float = 1.28e9  # seed 000, sec. 2.1: MGCLS reference frequency
     detection_snr: float = 5.0  # seed 000, sec. 2.3: PyBDSF source threshold 5 sigma
     artefact_strength: float = 1.0  # multiplies every artefact; STRONG_ARTEFACTS (4) for real DQF 2-3 ripples
+    # diffuse truth: beam-convolved halo + relic + filament emission above this many local thermal
+    # sigma (2: a pixel-wise 2-sigma excess is what a reference mask can honestly call visible;
+    # 1 would mark halo wings no image shows, 3 would cut halos of 3-5 sigma peak to their cores)
+    diffuse_truth_sigma: float = 2.0
 
     @property
     def area_sq_deg(self) -> float:
@@ -132,6 +149,8 @@ class FieldTruth:
     pb_fwhm_px: float
     objects: list[dict] = field(default_factory=list)
     artefact_blocks: np.ndarray | None = None  # max |artefact| / thermal noise per ARTEFACT_BLOCK px block
+    diffuse_labels: np.ndarray | None = None  # uint8 per pixel: 0 none, i + 1 for DIFFUSE_KINDS[i] (see module doc)
+    cluster_xy: tuple[float, float] = (float("nan"), float("nan"))  # the cluster centre the halo and relics go round
 
 
 # -- populations ------------------------------------------------------------------------------
@@ -210,10 +229,25 @@ def _place(
     return float(rng.uniform(lo, hi)), float(rng.uniform(lo, hi))
 
 
-def _extended_objects(sky: np.ndarray, rng: np.random.Generator, config: SimulationConfig, noise: float) -> list[dict]:
+def _extended_objects(
+    sky: np.ndarray,
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    noise: float,
+    diffuse: dict[str, np.ndarray] | None = None,
+    cluster_out: list | None = None,
+) -> list[dict]:
+    """Draw the extended population onto ``sky``; returns truth rows.
+
+    With ``diffuse``, each halo, relic and filament's own emission is also summed into
+    ``diffuse[kind]`` (taken as the change it made to ``sky``, so the sky itself, and every image
+    made from it, stays bit-identical); ``cluster_out`` receives the cluster centre.
+    """
     n = config.size_px
     cluster = (n / 2 + rng.normal(0, 0.03 * n), n / 2 + rng.normal(0, 0.03 * n))
     relic_angle = rng.uniform(0, 2 * np.pi)
+    if cluster_out is not None:
+        cluster_out.append(cluster)
     rows = []
     for kind, placement in _draw_extended(rng, config):
         prior = KIND_PRIORS[kind]
@@ -226,7 +260,11 @@ def _extended_objects(sky: np.ndarray, rng: np.random.Generator, config: Simulat
             amplitude = float(power_law_fluxes(rng, 1, lo * 1e-3, hi * 1e-3, 1.6)[0])
         x, y = _place(rng, placement, n, cluster, relic_angle, size_px)
         before = sky.sum()
+        own = sky.copy() if diffuse is not None and kind in DIFFUSE_KINDS else None
         points = MORPHOLOGIES[kind](sky, rng, x, y, size_px, amplitude, config.beam_px, centre=cluster)
+        if own is not None:
+            np.subtract(sky, own, out=own)
+            diffuse[kind] = diffuse[kind] + own if kind in diffuse else own
         rows.append(
             dict(
                 kind=kind,
@@ -259,12 +297,17 @@ def simulate_field(
 
     sky = np.zeros((n, n), dtype=np.float64)
     compact = _compact_sources(sky, rng, config, noise, dqf)
-    extended = _extended_objects(sky, rng, config, noise)
+    diffuse: dict[str, np.ndarray] = {}
+    cluster: list = []
+    extended = _extended_objects(sky, rng, config, noise, diffuse=diffuse, cluster_out=cluster)
     truth.objects = compact + extended
+    truth.cluster_xy = (float(cluster[0][0]), float(cluster[0][1]))
 
     # the apparent sky (x PB) plus thermal noise, convolved with the beam, then primary-beam
     # corrected: sources keep their flux while noise and artefacts rise as 1/PB (seed 000, fig. 3)
     pb = primary_beam(n, pb_fwhm)
+    truth.diffuse_labels = diffuse_truth(diffuse, pb, noise, bmaj_px, bmin_px, bpa, config)
+    del diffuse
     sky *= pb
     image = convolve_beam(sky, bmaj_px, bmin_px, bpa, rng=rng, noise_rms=noise)
     del sky
@@ -294,6 +337,60 @@ def simulate_field(
         obj["snr"] = float(sn)
         obj["in_image"] = bool(ins)
     return image, truth, wcs
+
+
+def diffuse_truth(
+    diffuse: dict[str, np.ndarray],
+    pb: np.ndarray,
+    noise: float,
+    bmaj_px: float,
+    bmin_px: float,
+    bpa: float,
+    config: SimulationConfig,
+) -> np.ndarray:
+    """Per-pixel labels of diffuse emission (0 none, i + 1 for DIFFUSE_KINDS[i]) from each kind's Jy/pixel sky.
+
+    A pixel is diffuse where the kinds' emission, seen through the primary beam and convolved with
+    the restoring beam (no noise), exceeds ``config.diffuse_truth_sigma`` x the local thermal
+    noise (the same ratio before and after the primary-beam correction) inside the PB cut-off;
+    its label is the kind that contributes most there. Uses no random numbers.
+    """
+    n = pb.shape[0]
+    labels = np.zeros((n, n), dtype=np.uint8)
+    present = [k for k in DIFFUSE_KINDS if k in diffuse]
+    if not present:
+        return labels
+    seen = np.stack([convolve_beam(diffuse[k] * pb, bmaj_px, bmin_px, bpa) for k in present])
+    visible = (seen.sum(axis=0) > config.diffuse_truth_sigma * noise) & (pb >= config.pb_cutoff)
+    codes = np.array([DIFFUSE_KINDS.index(k) + 1 for k in present], dtype=np.uint8)
+    labels[visible] = codes[np.argmax(seen, axis=0)[visible]]
+    return labels
+
+
+def cluster_row(truth: FieldTruth, wcs: WCS, config: SimulationConfig) -> dict:
+    """The field's cluster: centre, R500 in pixels, and which diffuse truth lies within R500 of it."""
+    n = config.size_px
+    cx, cy = truth.cluster_xy
+    r500 = R500_FRACTION * n
+    yy, xx = np.ogrid[:n, :n]
+    inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= r500**2
+    labels = truth.diffuse_labels if truth.diffuse_labels is not None else np.zeros((n, n), np.uint8)
+    within = labels[inside]
+    ra, dec = wcs.pixel_to_world_values(cx, cy)
+    counts = {k: int((within == i + 1).sum()) for i, k in enumerate(DIFFUSE_KINDS)}
+    return dict(
+        field=truth.name,
+        name=f"{truth.name}_cluster",
+        ra=float(ra),
+        dec=float(dec),
+        x=cx,
+        y=cy,
+        r500_px=r500,
+        halo_px=counts["halo"],
+        relic_px=counts["relic"],
+        filament_px=counts["filament"],
+        diffuse=bool(counts["halo"] + counts["relic"] > 0),
+    )
 
 
 def write_field_fits(path: Path, image: np.ndarray, wcs: WCS, config: SimulationConfig, truth: FieldTruth) -> None:
@@ -356,6 +453,8 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
     out.mkdir(parents=True, exist_ok=True)
     truth_rows, cat_rows, field_rows = [], [], []
     artefact_maps: dict[str, np.ndarray] = {}
+    cluster_rows: list[dict] = []
+    (out / "diffuse").mkdir(exist_ok=True)
     seeds = np.random.SeedSequence(config.seed).spawn(config.fields)
     for i in tqdm(range(config.fields), desc="simulate fields", unit="field", disable=not progress):
         rng = np.random.default_rng(seeds[i])
@@ -363,6 +462,10 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
         write_field_fits(out / truth.file, image, wcs, config, truth)
         del image
         artefact_maps[truth.name] = truth.artefact_blocks.astype(np.float16)
+        with atomic_path(out / "diffuse" / f"{truth.name}.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, labels=truth.diffuse_labels, kinds=np.array(DIFFUSE_KINDS))
+        cluster_rows.append(cluster_row(truth, wcs, config))
+        truth.diffuse_labels = None
         field_rows.append(
             dict(
                 field=truth.name,
@@ -390,6 +493,8 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
         "pybdsf": out / "pybdsf_srl.fits",
         "fields": out / "fields.csv",
         "artefacts": out / "artefacts.npz",
+        "diffuse": out / "diffuse",
+        "clusters": out / "clusters.csv",
     }
     with atomic_path(paths["truth"]) as tmp:
         truth_df.to_csv(tmp, index=False, float_format="%.7g")
@@ -402,10 +507,21 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
         pd.DataFrame(field_rows).to_csv(tmp, index=False)
     with atomic_path(paths["artefacts"]) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, _block_px=np.int64(ARTEFACT_BLOCK), **artefact_maps)
+    with atomic_path(paths["clusters"]) as tmp:
+        pd.DataFrame(cluster_rows).to_csv(tmp, index=False, float_format="%.8g")
     with atomic_path(out / "simulation.json") as tmp:
         pd.Series(asdict(config)).to_json(tmp, indent=1)
     log.info("simulated %d fields, %d objects into %s", config.fields, len(truth_df), out)
     return paths
+
+
+def read_diffuse_truth(sim_dir: str | Path, field_name: str) -> np.ndarray:
+    """The per-pixel diffuse labels of one simulated field (0 none, i + 1 for DIFFUSE_KINDS[i])."""
+    path = Path(sim_dir) / "diffuse" / f"{field_name}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: simulate again with this version (older ones wrote no masks)")
+    with np.load(path) as f:
+        return f["labels"]
 
 
 # -- truth per tile ---------------------------------------------------------------------------

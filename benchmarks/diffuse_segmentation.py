@@ -1,0 +1,195 @@
+"""How well the diffuse-emission U-Net (seed 004) segments halos and relics and detects clusters, on held-out skies.
+
+Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seed 100),
+with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
+diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
+does (192 px tiles, 32 px overlap cropped) and prints per survey, then mean +- std over surveys:
+
+- pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
+  halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
+  and for all diffuse emission, summed over the survey's fields;
+- per cluster, the detection ratio R (sum of probability / imaged pixels within R500 of the centre)
+  against "diffuse truth within R500": accuracy, precision and false-negative rate at
+  --r-threshold (seed 004: 0.015 gave 73% / 72% / 17%), the same at the R threshold that maximises
+  accuracy on a calibration survey (--calib-seed, also never trained on), and the ROC AUC of R;
+- the false-positive rate on radio galaxies: the share of FR I, FR II and bent-tail galaxies away
+  from diffuse truth (no diffuse pixel within 10 px of a key point) with a key point (core,
+  hotspot, lobe) on a pixel above --threshold (5 x 5 px max), for each checkpoint given, e.g. one
+  trained with and one without radio galaxies in its skies.
+
+    python benchmarks/diffuse_segmentation.py
+    python benchmarks/diffuse_segmentation.py --checkpoint a.pt --checkpoint b.pt --seeds 201,202 --fields 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from _common import header  # benchmarks/ is not a package: _common sits beside this script
+from scipy.ndimage import binary_dilation, maximum_filter
+from sklearn.metrics import roc_auc_score
+
+from radioexplore.assets import diffuse_checkpoint
+from radioexplore.fitsio import read_image
+from radioexplore.segmentation.clusters import detection_ratio, detection_scores
+from radioexplore.segmentation.scaling import noise_grid
+from radioexplore.segmentation.tiling import segment_array
+from radioexplore.segmentation.train import load_segmenter
+from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
+
+GALAXIES = ("fr1", "fr2", "bent")
+
+
+def segment_survey(sim: Path, model, meta: dict, fields: int) -> dict[str, np.ndarray]:
+    """Probability map (NaN at blanks) of every field of a simulated survey."""
+    recipe = meta.get("recipe", {})
+    tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
+    out = {}
+    for i in range(fields):
+        name = f"field_{i:03d}"
+        image = read_image(sim / f"{name}.fits").read()
+        out[name] = segment_array(image, noise_grid(image), model, tile=tile, margin=margin)
+    return out
+
+
+def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict[str, float]:
+    inter = {k: 0 for k in (*DIFFUSE_KINDS, "all")}
+    union = dict(inter)
+    for name, prob in probs.items():
+        labels = read_diffuse_truth(sim, name)
+        pred = np.nan_to_num(prob, nan=0.0) > threshold
+        for code, kind in enumerate(DIFFUSE_KINDS, start=1):
+            truth = labels == code
+            mine = pred & ((labels == code) | (labels == 0))
+            inter[kind] += int((mine & truth).sum())
+            union[kind] += int((mine | truth).sum())
+        inter["all"] += int((pred & (labels > 0)).sum())
+        union["all"] += int((pred | (labels > 0)).sum())
+    return {k: inter[k] / union[k] if union[k] else float("nan") for k in inter}
+
+
+def cluster_ratios(probs: dict[str, np.ndarray], sim: Path) -> pd.DataFrame:
+    clusters = pd.read_csv(sim / "clusters.csv")
+    clusters["R"] = [
+        detection_ratio(probs[c["field"]], c["x"], c["y"], c["r500_px"])[0] for _, c in clusters.iterrows()
+    ]
+    return clusters
+
+
+def galaxy_fp_rate(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> tuple[float, int]:
+    truth = pd.read_csv(sim / "truth.csv", keep_default_na=True)
+    gal = truth[truth["kind"].isin(GALAXIES) & truth["in_image"].astype(bool)]
+    flagged, counted = 0, 0
+    for name, group in gal.groupby("field"):
+        prob = np.nan_to_num(probs[name], nan=0.0)
+        near_diffuse = binary_dilation(read_diffuse_truth(sim, name) > 0, iterations=10)
+        peak = maximum_filter(prob, size=5)
+        ny, nx = prob.shape
+        for _, g in group.iterrows():
+            text = g["points"] if isinstance(g["points"], str) and g["points"] else f"{g['x']}:{g['y']}"
+            pts = np.array([[float(v) for v in p.split(":")] for p in text.split(";")])
+            px = np.clip(np.round(pts[:, 0]).astype(int), 0, nx - 1)
+            py = np.clip(np.round(pts[:, 1]).astype(int), 0, ny - 1)
+            if near_diffuse[py, px].any():
+                continue
+            counted += 1
+            flagged += bool((peak[py, px] > threshold).any())
+    return (flagged / counted if counted else float("nan")), counted
+
+
+def best_r_threshold(clusters: pd.DataFrame) -> float:
+    """The R threshold that maximises accuracy on a calibration survey (midpoints between sorted R values)."""
+    r = np.sort(clusters["R"].dropna().to_numpy())
+    candidates = np.concatenate([[0.0], (r[1:] + r[:-1]) / 2, [r[-1] + 1e-6]]) if r.size else np.array([0.015])
+    acc = [detection_scores(clusters["diffuse"], clusters["R"] >= t)["accuracy"] for t in candidates]
+    return float(candidates[int(np.argmax(acc))])
+
+
+def simulate(seed: int, args: argparse.Namespace, work: Path) -> Path:
+    sim = work / f"sim_{seed}"
+    if not (sim / "clusters.csv").is_file():
+        simulate_survey(
+            sim, SimulationConfig(fields=args.fields, size_px=args.size, seed=seed, naxis=2), progress=False
+        )
+    return sim
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--checkpoint", action="append", type=Path, help="segment-train checkpoint(s); default: the shipped one"
+    )
+    p.add_argument("--seeds", default="201,202", help="held-out survey seeds (never trained on)")
+    p.add_argument("--calib-seed", type=int, default=300, help="survey on which the best R threshold is chosen")
+    p.add_argument("--fields", type=int, default=24)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--r-threshold", type=float, default=0.015)
+    p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    header("diffuse-emission segmentation on held-out simulated skies (seed 004)")
+    checkpoints = args.checkpoint or [diffuse_checkpoint()]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="diffuse_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"# held-out seeds {seeds}, calibration seed {args.calib_seed}; {args.fields} fields of {args.size} px each")
+    for ckpt in checkpoints:
+        model, meta = load_segmenter(ckpt)
+        recipe = meta["recipe"]
+        print(
+            f"\n## {ckpt.name}: {meta['arch']}, trained on seed {recipe['sim_seed']} skies "
+            f"{'with' if recipe['radio_galaxies'] else 'WITHOUT'} radio galaxies, {recipe['steps']} steps"
+        )
+        start = time.time()
+        calib = cluster_ratios(
+            segment_survey(simulate(args.calib_seed, args, work), model, meta, args.fields),
+            simulate(args.calib_seed, args, work),
+        )
+        r_best = best_r_threshold(calib)
+        print(f"R threshold maximising accuracy on calibration seed {args.calib_seed}: {r_best:.4f}")
+        rows = []
+        for seed in seeds:
+            sim = simulate(seed, args, work)
+            probs = segment_survey(sim, model, meta, args.fields)
+            iou = pixel_iou(probs, sim, args.threshold)
+            clusters = cluster_ratios(probs, sim)
+            at_seed = detection_scores(clusters["diffuse"], clusters["R"] >= args.r_threshold)
+            at_best = detection_scores(clusters["diffuse"], clusters["R"] >= r_best)
+            auc = roc_auc_score(clusters["diffuse"], clusters["R"]) if clusters["diffuse"].nunique() == 2 else np.nan
+            fp, n_gal = galaxy_fp_rate(probs, sim, args.threshold)
+            row = dict(
+                seed=seed,
+                iou_halo=iou["halo"],
+                iou_relic=iou["relic"],
+                iou_filament=iou["filament"],
+                iou_all=iou["all"],
+                clusters=at_seed["n"],
+                with_diffuse=at_seed["positives"],
+                acc=at_seed["accuracy"],
+                prec=at_seed["precision"],
+                fn=at_seed["fn_rate"],
+                acc_cal=at_best["accuracy"],
+                prec_cal=at_best["precision"],
+                fn_cal=at_best["fn_rate"],
+                auc_R=auc,
+                rg_fp=fp,
+                galaxies=n_gal,
+            )
+            rows.append(row)
+            print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+        table = pd.DataFrame(rows).drop(columns="seed")
+        summary = ", ".join(f"{c} {table[c].mean():.3f} +- {table[c].std(ddof=1):.3f}" for c in table.columns)
+        print(f"mean +- std over {len(seeds)} seeds: {summary}")
+        print(f"({time.time() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
