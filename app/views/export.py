@@ -11,6 +11,7 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_lines
+from app.views.labels import TOGGLE_STYLE
 from radioexplore.export import EXPORTERS, export, select_tiles
 from radioexplore.labels import VOCABULARY
 
@@ -67,15 +68,22 @@ class ExportView(param.Parameterized):
             download.filename = self.filename()
 
         self.param.watch(_rename, ["source", "top", "label", "fmt"])
+        # the chosen source and format stand out (filled), and Top takes any number typed (20, 5000)
+        toggles = {"color": "primary", "variant": "outline", "stylesheets": [TOGGLE_STYLE]}
         return pn.Column(
             pn.pane.Markdown("### Export candidates"),
             pn.Param(
                 self,
                 parameters=["source", "top", "label", "fmt"],
                 show_name=False,
-                widgets={"source": pn.widgets.RadioButtonGroup, "fmt": pn.widgets.RadioButtonGroup},
+                widgets={
+                    "source": {"type": pn.widgets.RadioButtonGroup, **toggles},
+                    "top": {"type": pn.widgets.IntInput, "name": "Top", "step": 10, "width": 120},
+                    "fmt": {"type": pn.widgets.RadioButtonGroup, **toggles},
+                },
             ),
             download,
             pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["export-status"]),
-            width=600,
+            sizing_mode="stretch_width",
+            max_width=900,
         )

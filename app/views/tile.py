@@ -427,10 +427,11 @@ class TileView(param.Parameterized):
             stretch,
             overlays,
             controls,
-            pn.Row(
+            pn.FlexBox(  # the metadata wraps under the image where the column is narrow, never cut
                 # the spinner shows while the image (and the attention) is computed
                 pn.panel(self._figure_pane, loading_indicator=True),
-                pn.pane.Markdown(describe(row), width=270),
+                pn.pane.Markdown(describe(row), width=270, css_classes=["tile-meta"]),
+                sizing_mode="stretch_width",
             ),
             pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"),
             thumbnail_grid(self.state, neighbours),
