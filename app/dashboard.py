@@ -112,7 +112,7 @@ def build_dashboard(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
             pn.Card(
                 SelectionView(state=state),
-                title="Selection: box or lasso on the map to label, search, export",
+                title="Selection: box or lasso on the map",
                 css_classes=["selection-card"],
                 sizing_mode="stretch_width",
             ),
@@ -131,7 +131,7 @@ def build_dashboard(
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
             # a share of the row, not a fixed 760 px: the metadata table fits at 1280 px and 1920 px
             sizing_mode="stretch_width",
-            min_width=480,
+            min_width=530,  # the tile image with its axes and colour bar
             styles={"flex": "1 1 50%"},
         ),
         sizing_mode="stretch_width",

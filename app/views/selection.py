@@ -150,7 +150,12 @@ class SelectionView(param.Parameterized):
         can = self.state.annotator.can_label
         label = pn.widgets.Select.from_param(self.param.label, name="Label", width=170)
         interest = pn.widgets.RadioButtonGroup.from_param(
-            self.param.interest, name="", color="primary", variant="outline", stylesheets=[TOGGLE_STYLE]
+            self.param.interest,
+            name="",
+            color="primary",
+            variant="outline",
+            stylesheets=[TOGGLE_STYLE],
+            css_classes=["selection-interest"],
         )
         apply = pn.widgets.Button(
             label="Label all selected", color="primary", css_classes=["selection-label"], disabled=not can
@@ -170,12 +175,10 @@ class SelectionView(param.Parameterized):
         )
         self.param.watch(lambda _e: setattr(download, "filename", self.filename()), "fmt")
         readonly = [] if can else [pn.pane.Markdown(f"Read-only: {html.escape(self.state.annotator.why_not)}.")]
+        k = pn.widgets.IntInput.from_param(self.param.k, name="", width=70)
+        # one wrapping box: as many tools a line as the column has room for, never wider than it
         tools = pn.FlexBox(
-            pn.Row(label, interest, apply),
-            pn.Row(similar, pn.widgets.IntInput.from_param(self.param.k, name="", width=70)),
-            pn.Row(fmt, download),
-            pn.Row(just_tile, clear),
-            sizing_mode="stretch_width",
+            label, interest, apply, similar, k, fmt, download, just_tile, clear, sizing_mode="stretch_width"
         )
         return pn.Column(
             *readonly,
