@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
-from bokeh.models import CategoricalColorMapper, ColorBar
+from bokeh.models import CategoricalColorMapper, ColorBar, HoverTool
 
 from app.access import Annotator
 from app.state import ExplorerState
@@ -195,3 +195,13 @@ def test_noise_colour_bar_is_in_the_tables_unit(state):
     fig = hv.render(view.plot().object)
     (bar,) = fig.select(ColorBar)
     assert bar.title == "noise_rms (mJy/beam)"
+
+
+def test_one_tooltip_under_the_cursor(state):
+    state.labels.add(3, labels=["COMPACT"])
+    state.label_version += 1
+    fig = hv.render(MapView(state=state).plot().object)
+    hovers = list(fig.select(HoverTool))
+    with_tooltips = [t for t in hovers if t.tooltips]
+    assert len(hovers) == 2  # the labelled marks keep theirs (their label stays in the page's data), silent
+    assert len(with_tooltips) == 1 and with_tooltips[0].limit == 1

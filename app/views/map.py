@@ -20,6 +20,7 @@ from holoviews.operation.datashader import dynspread, rasterize
 
 from app.state import ExplorerState, is_categorical
 from app.text import md_code, md_text
+from app.views.hover import no_tooltip, one_tooltip
 from app.views.legend import colour_frame
 from app.views.shown import WhenShown
 
@@ -109,6 +110,7 @@ class MapView(param.Parameterized):
                 size=5,
                 line_color=None,
                 tools=["hover", "box_select", "lasso_select"],
+                hooks=[one_tooltip],  # one tooltip where points overlap, not a stack of them
                 **common,
             )
             select = hv.streams.Selection1D(source=element)
@@ -142,7 +144,8 @@ class MapView(param.Parameterized):
             fill_color="white",
             line_color="black",
             line_width=1.5,
-            tools=[],  # one hover tool on the map (the points'), not two stacked tooltips
+            tools=["hover"],  # keeps the label in the page's data; the tooltip is the points' alone
+            hooks=[no_tooltip],
             show_legend=False,
         )
 
