@@ -11,7 +11,7 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_lines
-from app.views.labels import TOGGLE_STYLE
+from app.views.labels import toggles
 from radioexplore.export import EXPORTERS, export, select_tiles
 from radioexplore.labels import VOCABULARY
 
@@ -68,18 +68,17 @@ class ExportView(param.Parameterized):
             download.filename = self.filename()
 
         self.param.watch(_rename, ["source", "top", "label", "fmt"])
-        # the chosen source and format stand out (filled), and Top takes any number typed (20, 5000)
-        toggles = {"color": "primary", "variant": "outline", "stylesheets": [TOGGLE_STYLE]}
         return pn.Column(
             pn.pane.Markdown("### Export candidates"),
             pn.Param(
                 self,
                 parameters=["source", "top", "label", "fmt"],
                 show_name=False,
+                # the chosen source and format stand out (filled); Top takes any number typed (20, 5000)
                 widgets={
-                    "source": {"type": pn.widgets.RadioButtonGroup, **toggles},
+                    "source": {"type": pn.widgets.RadioButtonGroup, **toggles()},
                     "top": {"type": pn.widgets.IntInput, "name": "Top", "step": 10, "width": 120},
-                    "fmt": {"type": pn.widgets.RadioButtonGroup, **toggles},
+                    "fmt": {"type": pn.widgets.RadioButtonGroup, **toggles()},
                 },
             ),
             download,

@@ -39,6 +39,11 @@ TOGGLE_STYLE = (
 )
 
 
+def toggles() -> dict:
+    """Options of a button group whose chosen button must stand out (export format, search mode...)."""
+    return {"color": "primary", "variant": "outline", "stylesheets": [TOGGLE_STYLE]}
+
+
 class LabelPanel(param.Parameterized):
     """Edits the judgement of ``tile`` (by default following ``state.selected_tile``) and saves it as one label event."""
 

@@ -18,7 +18,7 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_lines
-from app.views.labels import NO_SCORE, TOGGLE_STYLE
+from app.views.labels import NO_SCORE, toggles
 from app.views.shown import shown_only
 from app.views.thumbs import thumbnail_card, thumbnail_grid
 from radioexplore.export import SUFFIXES, export_bytes
@@ -150,12 +150,7 @@ class SelectionView(param.Parameterized):
         can = self.state.annotator.can_label
         label = pn.widgets.Select.from_param(self.param.label, name="Label", width=170)
         interest = pn.widgets.RadioButtonGroup.from_param(
-            self.param.interest,
-            name="",
-            color="primary",
-            variant="outline",
-            stylesheets=[TOGGLE_STYLE],
-            css_classes=["selection-interest"],
+            self.param.interest, name="", css_classes=["selection-interest"], **toggles()
         )
         apply = pn.widgets.Button(
             label="Label all selected", color="primary", css_classes=["selection-label"], disabled=not can
@@ -167,9 +162,7 @@ class SelectionView(param.Parameterized):
         just_tile.on_click(lambda _e: self.use_tile())
         clear = pn.widgets.Button(label="Clear", css_classes=["selection-clear"])
         clear.on_click(lambda _e: setattr(self.state, "selection", []))
-        fmt = pn.widgets.RadioButtonGroup.from_param(
-            self.param.fmt, name="", color="primary", variant="outline", stylesheets=[TOGGLE_STYLE]
-        )
+        fmt = pn.widgets.RadioButtonGroup.from_param(self.param.fmt, name="", **toggles())
         download = pn.widgets.FileDownload(
             callback=self.export, filename=self.filename(), label="Export selection", css_classes=["selection-export"]
         )

@@ -19,6 +19,7 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_code, md_text
+from app.views.labels import toggles
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
@@ -423,7 +424,7 @@ class TileView(param.Parameterized):
         )
         return pn.Column(
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
-            pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
+            pn.widgets.RadioButtonGroup.from_param(self.param.units, name="", **toggles()),  # the unit shown stands out
             stretch,
             overlays,
             controls,
