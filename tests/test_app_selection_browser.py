@@ -83,8 +83,9 @@ def test_layout_fits_and_a_box_selection_is_labelled_in_bulk(run):
         page.goto(url + "?who=selection-test")
         page.get_by_text("Click a point on the map").first.wait_for(timeout=90_000)
         wait_for_plot(page, MAP_TITLE, timeout=90)
-        page.locator(".anomaly-table .tabulator-row .tabulator-cell").nth(1).click()  # the widest view: a tile
-        page.locator(".tile-title h2").first.wait_for(timeout=60_000)
+        first = tiles.iloc[0]
+        page.mouse.click(*data_to_screen(page, MAP_TITLE, float(first["x"]), float(first["y"])))  # open a tile:
+        page.locator(".tile-title h2").first.wait_for(timeout=60_000)  # the widest view
         for size in ((1920, 1080), (1280, 800)):
             check_layout(page, *size)
 
