@@ -16,6 +16,7 @@ from app.state import ExplorerState
 from app.text import md_text, plain_title
 from app.views.context import ContextView
 from app.views.coverage import CoverageView
+from app.views.diffuse import DiffuseView
 from app.views.export import ExportView
 from app.views.field import FieldView
 from app.views.keys import KeyboardShortcuts
@@ -23,8 +24,8 @@ from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
 from app.views.probe import ProbeView
-from app.views.queue import QueueView
 from app.views.ranking import RankingView
+from app.views.review import ReviewQueues
 from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.selection import SelectionView
@@ -106,7 +107,7 @@ def build_dashboard(
     label_panel = LabelPanel(state=state)
     explore_keys = KeyboardShortcuts()  # the label card's keys, while the Explore tab shows
     label_panel.bind_keys(explore_keys, when=lambda: state.tab == "Explore")
-    queue = QueueView(state=state, active=False)
+    queue = ReviewQueues(state=state, active=False)  # the tile queue, or the object queue
     explore = pn.Row(
         pn.Column(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
@@ -127,6 +128,7 @@ def build_dashboard(
             # the tile view redraws only while Explore shows (not behind the review queue)
             shown_only(tile_view.view, state, "Explore", sizing_mode="stretch_width"),
             pn.Card(label_panel, title="Label this tile (keys work on this tab too)", collapsed=False),
+            pn.Card(DiffuseView(state=state), title="Diffuse emission: R threshold", collapsed=True),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
             # a share of the row, not a fixed 760 px: the metadata table fits at 1280 px and 1920 px

@@ -3,7 +3,8 @@
 Keys: the label letters shown on the buttons toggle labels; 1-5 give the interest score, save
 and move on; Enter saves and moves on; n or → skips; ← goes back; u undoes the last label.
 After every ``rerank_every`` labels the queue is re-ranked with what was learnt (active learning),
-and the ranking is written to the run.
+and the ranking is written to the run. The queue says why each tile is there; for a data-quality
+review (``review="artefacts"``) it follows the artefact axis instead, highest artefact score first.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import panel as pn
 import param
 from panel.io.state import set_curdoc
 
+from app.artefacts import REVIEW_MODES, artefact_order, queue_reason
 from app.state import ExplorerState
 from app.text import md_text
+from app.views.artefact import artefact_text
 from app.views.keys import KeyboardShortcuts
 from app.views.labels import LABEL_KEYS, LabelPanel
 from app.views.tile import describe
@@ -59,6 +62,9 @@ class QueueView(param.Parameterized):
     rerank_every = param.Integer(default=10, bounds=(1, 1000), doc="re-rank the queue after this many labels")
     active = param.Boolean(default=True, doc="whether the queue tab is showing (keys act only then)")
     reranking = param.Boolean(default=False, doc="a re-ranking is running (off the page's thread)")
+    review = param.Selector(
+        default=REVIEW_MODES[0], objects=list(REVIEW_MODES), doc="follow the peculiarity ranking or the artefact axis"
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -73,13 +79,19 @@ class QueueView(param.Parameterized):
         self._picture = pn.pane.PNG(None, width=QUEUE_PX, height=QUEUE_PX, css_classes=["queue-image"])
         self._caption = pn.pane.Markdown("", width=QUEUE_PX, css_classes=["queue-caption"])
         self._meta = pn.pane.Markdown("", width=280)
+        self._why = pn.pane.Markdown("", css_classes=["queue-why"], sizing_mode="stretch_width")
         self._refresh_order(show=False)  # the tile is shown when the queue tab opens (resume)
         self._bind_keys()
         self.param.watch(self._left, "active")
+        self.param.watch(lambda _e: self._refresh_order(), "review")
 
     # -- queue --------------------------------------------------------------------------------
     def _refresh_order(self, show: bool = True) -> None:
-        self._order = self.state.queue()
+        if self.review == "artefacts":  # data-quality review: the unlabelled tiles, highest artefact score first
+            labelled = self.state.current_labels()["tile_id"].to_numpy()
+            self._order = artefact_order(self.state.tiles(), exclude=labelled, n=1000)
+        else:
+            self._order = self.state.queue()
         self.position = 0
         if show:
             self._show()
@@ -94,7 +106,7 @@ class QueueView(param.Parameterized):
             self.panel.tile = tile
         if tile is None:
             self._heading.object = "## The queue is empty: every tile is labelled."
-            self._picture.object, self._caption.object, self._meta.object = None, "", ""
+            self._picture.object, self._caption.object, self._meta.object, self._why.object = None, "", "", ""
             return
         row = self.state.tile_row(tile)
         marked = self.state.label_text(tile) if self.state.show_marks else ""
@@ -103,12 +115,19 @@ class QueueView(param.Parameterized):
             + (f" · labelled {md_text(marked)}" if marked else "")
             + why_queued(self.state, row)
         )
+        self._why.object = self.why_text(tile)
         picture, caption = self.picture(tile)
         self._picture.object, self._caption.object, self._meta.object = picture, caption, describe(row)
         ahead = self._order[self.position + 1 : self.position + 1 + PREFETCH]
         rows = [(t, self.state.tile_row(t)) for t in ahead if t not in self._pictures]
         if rows:
             self._prefetcher.submit(self._prefetch, rows)
+
+    def why_text(self, tile: int) -> str:
+        """Markdown: why the tile is where it is in this queue, and its artefact score in words."""
+        reason = queue_reason(self.state.tile_row(tile), self.review)
+        why = f"**Why here:** {md_text(reason)}  \n" if reason else ""
+        return why + f"**Artefact axis:** {artefact_text(self.state, tile)}"
 
     def picture(self, tile: int) -> tuple[bytes, str]:
         """PNG of the tile (made ahead when the queue got there in order) and what its colours mean."""
@@ -234,11 +253,18 @@ class QueueView(param.Parameterized):
             " The Explore tab opens on the queue's tile.",
             sizing_mode="stretch_width",
         )
+        review = pn.widgets.RadioButtonGroup.from_param(
+            self.param.review,
+            options={"Review: peculiar": "peculiar", "Review: artefacts (data quality)": "artefacts"},
+            name="",
+            css_classes=["review-mode"],
+        )
         return pn.Column(
             self.keys,
             help_text,
+            review,
             pn.Row(
-                pn.Column(self._heading, pn.Row(pn.Column(self._picture, self._caption), self._meta)),
+                pn.Column(self._heading, self._why, pn.Row(pn.Column(self._picture, self._caption), self._meta)),
                 self.panel,
             ),
             pn.Row(prev, skip, rerank, progress),
