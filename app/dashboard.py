@@ -121,7 +121,7 @@ def build_dashboard(
             pn.Card(FieldView(state=state), title="Field: the tiles in the sky", css_classes=["field-card"]),
             sizing_mode="stretch_width",
             min_width=400,
-            styles={"flex": "1 1 50%"},
+            styles={"flex": "1 1 400px"},  # the two columns share what is left beyond 400 px and 540 px
         ),
         pn.Column(
             explore_keys,
@@ -133,8 +133,8 @@ def build_dashboard(
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
             # a share of the row, not a fixed 760 px: the metadata table fits at 1280 px and 1920 px
             sizing_mode="stretch_width",
-            min_width=530,  # the tile image with its axes and colour bar
-            styles={"flex": "1 1 50%"},
+            min_width=540,  # the tile image with its axes and colour bar
+            styles={"flex": "1 0 540px"},
         ),
         sizing_mode="stretch_width",
         name="Explore",
