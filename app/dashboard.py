@@ -19,6 +19,7 @@ from app.views.coverage import CoverageView
 from app.views.diffuse import DiffuseView
 from app.views.export import ExportView
 from app.views.field import FieldView
+from app.views.keys import KeyboardShortcuts
 from app.views.labels import LabelPanel
 from app.views.map import MapView
 from app.views.missing import missing_page
@@ -27,6 +28,7 @@ from app.views.ranking import RankingView
 from app.views.review import ReviewQueues
 from app.views.samp import SampView
 from app.views.search import SearchView
+from app.views.selection import SelectionView
 from app.views.shown import shown_only
 from app.views.tile import TileView
 from radioexplore.labels import store_problem
@@ -86,32 +88,53 @@ def build_dashboard(
     if annotator is None:
         annotator = Annotator(who) if who else session_annotator(sys.argv[1:])
     state = ExplorerState(run, annotator=annotator)
+    fit = {"sizing_mode": "stretch_width", "width": None}  # sidebar inputs as wide as the sidebar, no wider
     controls = pn.Param(
         state,
         parameters=["embedding", "map_method", "colour_by", "n_neighbours", "show_marks"],
         widgets={
-            "colour_by": {"type": pn.widgets.Select, "name": "Colour by"},
-            "show_marks": {"type": pn.widgets.Checkbox, "name": "Mark labelled tiles"},
+            "embedding": {"type": pn.widgets.Select, **fit},
+            "map_method": {"type": pn.widgets.Select, **fit},
+            "colour_by": {"type": pn.widgets.Select, "name": "Colour by", **fit},
+            "n_neighbours": {"type": pn.widgets.IntSlider, **fit},
+            "show_marks": {"type": pn.widgets.Checkbox, "name": "Mark labelled tiles", **fit},
         },
         show_name=False,
+        sizing_mode="stretch_width",
+        css_classes=["sidebar-controls"],
     )
     tile_view = TileView(state=state)
+    label_panel = LabelPanel(state=state)
+    explore_keys = KeyboardShortcuts()  # the label card's keys, while the Explore tab shows
+    label_panel.bind_keys(explore_keys, when=lambda: state.tab == "Explore")
     queue = ReviewQueues(state=state, active=False)  # the tile queue, or the object queue
     explore = pn.Row(
         pn.Column(
             pn.Column(MapView(state=state), height=560, sizing_mode="stretch_width"),
+            pn.Card(
+                SelectionView(state=state),
+                title="Selection: box or lasso on the map",
+                css_classes=["selection-card"],
+                sizing_mode="stretch_width",
+            ),
             RankingView(state=state),
             pn.Card(FieldView(state=state), title="Field: the tiles in the sky", css_classes=["field-card"]),
             sizing_mode="stretch_width",
+            min_width=400,
+            styles={"flex": "1 1 400px"},  # the two columns share what is left beyond 400 px and 540 px
         ),
         pn.Column(
+            explore_keys,
             # the tile view redraws only while Explore shows (not behind the review queue)
             shown_only(tile_view.view, state, "Explore", sizing_mode="stretch_width"),
-            pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
+            pn.Card(label_panel, title="Label this tile (keys work on this tab too)", collapsed=False),
             pn.Card(DiffuseView(state=state), title="Diffuse emission: R threshold", collapsed=True),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
-            width=760,
+            # a share of the row, not a fixed 760 px: the metadata table fits at 1280 px and 1920 px
+            sizing_mode="stretch_width",
+            min_width=540,  # the tile image with its axes and colour bar
+            styles={"flex": "1 0 540px"},
         ),
         sizing_mode="stretch_width",
         name="Explore",

@@ -11,6 +11,7 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_lines
+from app.views.labels import toggles
 from radioexplore.export import EXPORTERS, export, select_tiles
 from radioexplore.labels import VOCABULARY
 
@@ -73,9 +74,15 @@ class ExportView(param.Parameterized):
                 self,
                 parameters=["source", "top", "label", "fmt"],
                 show_name=False,
-                widgets={"source": pn.widgets.RadioButtonGroup, "fmt": pn.widgets.RadioButtonGroup},
+                # the chosen source and format stand out (filled); Top takes any number typed (20, 5000)
+                widgets={
+                    "source": {"type": pn.widgets.RadioButtonGroup, **toggles()},
+                    "top": {"type": pn.widgets.IntInput, "name": "Top", "step": 10, "width": 120},
+                    "fmt": {"type": pn.widgets.RadioButtonGroup, **toggles()},
+                },
             ),
             download,
             pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["export-status"]),
-            width=600,
+            sizing_mode="stretch_width",
+            max_width=900,
         )

@@ -259,6 +259,8 @@ class FieldView(param.Parameterized):
             ),
             pn.pane.HTML(legend),
             overlay_controls(self.state, "field-diffuse"),
-            pn.Row(pn.panel(self.field_pane), pn.panel(self.neighbourhood_pane)),
+            # the 3x3 neighbourhood under the field, not beside it: side by side they run off a 1280 px page
+            pn.panel(self.field_pane),
+            pn.panel(self.neighbourhood_pane),
             sizing_mode="stretch_width",
         )

@@ -7,15 +7,17 @@ ever overwritten, so two people labelling the same run at once lose nothing.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import panel as pn
 import param
 
 from app.state import ExplorerState
 from app.text import md_lines
+from app.views.keys import KeyboardShortcuts
 from radioexplore.labels import VOCABULARY, LabelError
 
-#: Keyboard shortcut of each label (the review queue binds them; shown on the buttons).
+#: Keyboard shortcut of each label (shown on the buttons; the review queue and the Explore tab's label card bind them).
 LABEL_KEYS = {
     "BACKGROUND": "b",
     "COMPACT": "c",
@@ -35,6 +37,11 @@ NO_SCORE = "–"
 TOGGLE_STYLE = (
     ":host .bk-btn.bk-active { background-color: #0d47a1; border-color: #0d47a1; color: #fff; font-weight: 600; }"
 )
+
+
+def toggles() -> dict:
+    """Options of a button group whose chosen button must stand out (export format, search mode...)."""
+    return {"color": "primary", "variant": "outline", "stylesheets": [TOGGLE_STYLE]}
 
 
 class LabelPanel(param.Parameterized):
@@ -141,6 +148,25 @@ class LabelPanel(param.Parameterized):
         self.message = f"Undid the last label of tile {event.tile_id}"
         self.state.label_version += 1
         return True
+
+    def bind_keys(self, keys: KeyboardShortcuts, when: Callable[[], bool] = lambda: True) -> None:
+        """Bind the keys the buttons show to this panel while ``when()`` holds: a label letter toggles
+        the label, 1-5 set the interest and save, Enter saves, u undoes (the Explore tab's label card)."""
+
+        def guard(fn: Callable[[], object]) -> Callable[[], None]:
+            return lambda: None if not when() else fn()
+
+        for label, key in LABEL_KEYS.items():
+            keys.bind(key, guard(lambda label=label: self.toggle(label)))
+        for value in range(1, 6):
+            keys.bind(str(value), guard(lambda value=value: self.score_and_save(value)))
+        keys.bind("Enter", guard(self.save))
+        keys.bind("u", guard(self.undo))
+
+    def score_and_save(self, value: int) -> bool:
+        """Set the interest score ``value`` and save (key 1-5)."""
+        self.interest = str(value)
+        return self.save()
 
     def _saved_html(self, saved: str) -> str:
         css = "labelled" if saved.startswith("Labelled") else "unlabelled"

@@ -20,10 +20,11 @@ from holoviews.operation.datashader import dynspread, rasterize
 
 from app.state import ExplorerState, is_categorical
 from app.text import md_code, md_text
+from app.views.hover import no_tooltip, one_tooltip
+from app.views.legend import colour_frame
 from app.views.shown import WhenShown
 
 RASTERIZE_ABOVE = 20_000
-CATEGORY_CMAP = "Category20"
 CONTINUOUS_CMAP = "viridis"
 
 
@@ -36,6 +37,10 @@ class MapView(param.Parameterized):
         super().__init__(**params)
         self._tap: hv.streams.Tap | None = None
         self._frame_ids = None  # tile ids in the order of the drawn points
+        self._cmap: dict[str, str] | None = None  # colours of the categories drawn (app.views.legend)
+        #: the box/lasso stream of the map drawn last (Selection1D on points, BoundsXY when rasterised);
+        #: it sets ``state.selection``, which app.views.selection shows as a grid
+        self.selection_stream: hv.streams.Selection1D | hv.streams.BoundsXY | None = None
         deps = [self.state.param.selected_tile, self.state.param.label_version, self.state.param.show_marks]
         self._layers = WhenShown(self.state, "Explore", deps)
 
@@ -59,10 +64,11 @@ class MapView(param.Parameterized):
         if "score" in tiles.columns and colour != "score":
             cols.append("score")
         frame = tiles[list(dict.fromkeys(cols))].copy()
+        # ordered categories (DQF 0, 1, 2, 3) in distinct colours; noise in the table's unit
+        frame, dim, self._cmap = colour_frame(frame, colour, is_categorical(tiles[colour]), tiles.get("bunit"))
         self._frame_ids = frame["tile_id"].to_numpy()
-        if is_categorical(frame[colour]):
-            frame[colour] = frame[colour].astype(str).fillna("n/a")
-        return hv.Points(frame, kdims=["x", "y"], vdims=[c for c in frame.columns if c not in ("x", "y")])
+        vdims = [dim if c == colour else c for c in frame.columns if c not in ("x", "y")]
+        return hv.Points(frame, kdims=["x", "y"], vdims=vdims)
 
     @param.depends("state.colour_by", "state.embedding", "state.map_method")
     def plot(self) -> pn.viewable.Viewable:
@@ -86,27 +92,30 @@ class MapView(param.Parameterized):
         if len(tiles) > RASTERIZE_ABOVE:
             agg = ds.count_cat(colour) if categorical else ds.mean(colour)
             element = dynspread(rasterize(points, aggregator=agg), threshold=0.6).opts(
-                cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
+                cmap=self._cmap or CONTINUOUS_CMAP,
                 colorbar=not categorical,
                 tools=["hover", "box_select"],
                 **common,
             )
             bounds = hv.streams.BoundsXY(source=element)
             bounds.add_subscriber(self._on_bounds)
+            self.selection_stream = bounds
         else:
             element = points.opts(
                 color=colour,
-                cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
+                cmap=self._cmap or CONTINUOUS_CMAP,
                 colorbar=not categorical,
                 show_legend=categorical and tiles[colour].nunique() <= 20,
                 legend_position="right",
                 size=5,
                 line_color=None,
                 tools=["hover", "box_select", "lasso_select"],
+                hooks=[one_tooltip],  # one tooltip where points overlap, not a stack of them
                 **common,
             )
             select = hv.streams.Selection1D(source=element)
             select.add_subscriber(self._on_select)
+            self.selection_stream = select
         marks = hv.DynamicMap(pn.bind(self._marks, self._layers.param.version))
         selected = hv.DynamicMap(
             pn.bind(lambda _v: self._highlight(self.state.selected_tile), self._layers.param.version)
@@ -135,7 +144,8 @@ class MapView(param.Parameterized):
             fill_color="white",
             line_color="black",
             line_width=1.5,
-            tools=["hover"],
+            tools=["hover"],  # keeps the label in the page's data; the tooltip is the points' alone
+            hooks=[no_tooltip],
             show_legend=False,
         )
 

@@ -79,10 +79,16 @@ class RankingView(param.Parameterized):
             pagination="local",
             page_size=10,
             sizing_mode="stretch_width",
+            # columns as wide as their contents (the table scrolls sideways if it must); "why" wraps
+            layout="fit_data_fill",
+            widths={"why": 260} if "why" in frame.columns else {},
             formatters={
-                c: NumberFormatter(format="0.000")
-                for c in ("score", "artefact_score", "predicted_interest")
-                if c in frame.columns
+                **{
+                    c: NumberFormatter(format="0.000")
+                    for c in ("score", "artefact_score", "predicted_interest")
+                    if c in frame.columns
+                },
+                **({"why": {"type": "textarea"}} if "why" in frame.columns else {}),
             },
             css_classes=["anomaly-table"],
         )

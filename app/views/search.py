@@ -13,6 +13,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
+from app.views.labels import toggles
 from app.views.thumbs import thumbnail_grid
 from radioexplore.similarity import embed_cutout
 
@@ -108,11 +109,15 @@ class SearchView(param.Parameterized):
         return pn.Column(
             pn.pane.Markdown("### Find more like this"),
             pn.Row(
-                pn.Column(self._selection_text, pn.widgets.RadioButtonGroup.from_param(self.param.mode, name=""), go),
+                pn.Column(
+                    self._selection_text,
+                    pn.widgets.RadioButtonGroup.from_param(self.param.mode, name="", **toggles()),
+                    go,
+                ),
                 pn.Column(
                     pn.pane.Markdown("or upload a FITS cutout:"),
                     self._upload,
-                    pn.widgets.RadioButtonGroup.from_param(self.param.scaling_from, name=""),
+                    pn.widgets.RadioButtonGroup.from_param(self.param.scaling_from, name="", **toggles()),
                 ),
                 pn.widgets.IntSlider.from_param(self.param.k, name="how many"),
             ),

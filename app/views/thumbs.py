@@ -35,10 +35,11 @@ def thumbnail_card(
 
 def thumbnail_grid(
     state: ExplorerState, hits: pd.DataFrame, css_class: str = "neighbour", ncols: int = 4
-) -> pn.GridBox:
-    """A grid of ``hits`` (columns tile_id, distance), nearest first."""
+) -> pn.FlexBox:
+    """A grid of ``hits`` (columns tile_id, distance), nearest first: up to ``ncols`` a row, fewer
+    where the column is narrower (the cards wrap instead of overflowing)."""
     cards = [
         thumbnail_card(state, int(r.tile_id), f"#{int(r.tile_id)} · d={float(r.distance):.3g}", css_class)
         for r in hits.itertuples()
     ]
-    return pn.GridBox(*cards, ncols=ncols)
+    return pn.FlexBox(*cards, sizing_mode="stretch_width", max_width=ncols * (THUMB_PX + 12))

@@ -21,6 +21,7 @@ from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.artefact import artefact_text
 from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
+from app.views.labels import toggles
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
@@ -473,15 +474,16 @@ class TileView(param.Parameterized):
         return pn.Column(
             pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
             pn.pane.Markdown(artefact_text(self.state, tile_id), css_classes=["artefact-line"]),
-            pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
+            pn.widgets.RadioButtonGroup.from_param(self.param.units, name="", **toggles()),  # the unit shown stands out
             stretch,
             overlays,
             overlay_controls(self.state, "tile-diffuse"),
             controls,
-            pn.Row(
+            pn.FlexBox(  # the metadata wraps under the image where the column is narrow, never cut
                 # the spinner shows while the image (and the attention) is computed
                 pn.panel(self._figure_pane, loading_indicator=True),
-                pn.pane.Markdown(describe(row), width=270),
+                pn.pane.Markdown(describe(row), width=270, css_classes=["tile-meta"]),
+                sizing_mode="stretch_width",
             ),
             pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"),
             thumbnail_grid(self.state, neighbours),
