@@ -1,6 +1,6 @@
 """The one state object every view shares: which run, which embedding, which tile is selected.
 
-State lives in params (shared/STYLE.md: Panel's own apps); views depend on them and never on
+State lives in params (as Panel's own apps do; docs/architecture.md, "The app"); views depend on them and never on
 each other. Loading is cached per file and modification time, so switching back and forth is
 free. The app only reads the run directory, except for the label store and the active ranking:
 a re-ranking from the astronomer's labels is written to ``scores/active/<name>.parquet`` (as the

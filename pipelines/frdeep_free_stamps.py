@@ -13,6 +13,7 @@ alike. ``frdeep.npz`` is never read, so FR-DEEP stays an evaluation set only.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from PIL import Image
 
-from radioexplore.assets import realdata_dir
+from radioexplore.assets import REALDATA_ENV, realdata_dir
 from radioexplore.simulation.cutouts import CutoutConfig, clean_stamp, raw_cutout
 
 
@@ -44,8 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="folder for the PNG stamps (created)")
     p.add_argument("--n-sim", type=int, default=3000, help="simulated objects (default 3000)")
     p.add_argument("--seed", type=int, default=100)
-    p.add_argument("--realdata", type=Path, default=realdata_dir(), help="folder with scorpio/ and lotss/")
+    p.add_argument(
+        "--realdata",
+        type=Path,
+        default=realdata_dir(),
+        help=f"folder with scorpio/ and lotss/ (default: ${REALDATA_ENV})",
+    )
     args = p.parse_args(argv)
+    if args.realdata is None:
+        print(f"error: give --realdata FOLDER (scorpio/, lotss/) or set {REALDATA_ENV}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     config = CutoutConfig()

@@ -1,6 +1,6 @@
 """Build the real-image runs that join pre-training (issue 10): FR-DEEP stamps and SCORPIO tiles.
 
-    python pipelines/realdata_runs.py --realdata ../shared/realdata --out runs/real
+    python pipelines/realdata_runs.py --realdata REALDATA --out runs/real   # or set $RADIOEXPLORE_REALDATA
 
 writes ``OUT/frdeep_train/`` (the FIRST and NVSS stamps of FR-DEEP's *training* split as PNG files,
 ingested with ``radioexplore ingest --stamps``; the test split is left out so that ``evaluate``'s
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from radioexplore.assets import realdata_dir
+from radioexplore.assets import REALDATA_ENV, realdata_dir
 from radioexplore.cli import main as radioexplore
 
 
@@ -58,15 +58,18 @@ def write_frdeep_pngs(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--realdata", type=Path, default=realdata_dir())
+    p.add_argument("--realdata", type=Path, default=realdata_dir(), help=f"real-data folder (default: ${REALDATA_ENV})")
     p.add_argument("--out", type=Path, required=True, help="folder for the runs (created)")
     p.add_argument("--labelled", action="store_true", help="also build a labelled FR-DEEP FIRST stamps run")
     args = p.parse_args(argv)
+    if args.realdata is None:
+        print(f"error: give --realdata FOLDER (frdeep.npz, scorpio/) or set {REALDATA_ENV}", file=sys.stderr)
+        return 2
     npz = args.realdata / "frdeep.npz"
     scorpio = sorted((args.realdata / "scorpio").glob("*.fits"))
     if not npz.is_file() or not scorpio:
         print(
-            f"error: {args.realdata} lacks frdeep.npz or scorpio/*.fits (see shared/realdata/README.md)",
+            f"error: {args.realdata} lacks frdeep.npz or scorpio/*.fits (README, 'Real data')",
             file=sys.stderr,
         )
         return 2

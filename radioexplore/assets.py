@@ -1,4 +1,4 @@
-"""Where the shipped assets live (the checkpoints and their recipes), and the real-data folder beside the checkout."""
+"""Where the shipped assets live (the checkpoints and their recipes), and the real-data folder named by the environment."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ def resolve_checkpoint(value: str | Path) -> Path:
     return shipped
 
 
-def realdata_dir() -> Path:
-    """The folder of real observations beside the checkout (``../shared/realdata``: SCORPIO, FR-DEEP)."""
-    return Path(__file__).resolve().parents[2] / "shared" / "realdata"
+#: Environment variable naming the folder of real observations (SCORPIO images, frdeep.npz; README, "Real data").
+REALDATA_ENV = "RADIOEXPLORE_REALDATA"
+
+
+def realdata_dir() -> Path | None:
+    """The real-data folder named by ``$RADIOEXPLORE_REALDATA``, or None when it is unset (nothing is guessed)."""
+    env = os.environ.get(REALDATA_ENV)
+    return Path(env) if env else None

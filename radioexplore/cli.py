@@ -1,6 +1,6 @@
 """The ``radioexplore`` command line: one sub-command per pipeline stage.
 
-Each sub-command reads and writes a run directory (see shared/DESIGN.md); run
+Each sub-command reads and writes a run directory (docs/architecture.md); run
 ``radioexplore COMMAND --help`` for its options.
 """
 

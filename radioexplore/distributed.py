@@ -5,7 +5,7 @@ laptop in one. Both run the same task functions (:func:`radioexplore.ingest.inge
 :func:`radioexplore.embedding.embed_block`): :func:`map_tasks` calls them in this process when no
 client is given, else submits one Dask task per item and gathers the results as they complete.
 
-Where the data goes (shared/DESIGN.md, "Scale"):
+Where the data goes (docs/scale.md):
 
 - Ingest: one task per field. A worker writes the chunks of ``tiles.zarr`` that lie wholly inside
   its field (chunks are 16 tiles, :data:`radioexplore.tilestore.CHUNK_TILES`), so no two workers

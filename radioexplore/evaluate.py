@@ -428,7 +428,7 @@ def _split_column(sub: pd.DataFrame) -> np.ndarray | None:
 def evaluate_frdeep(
     npz: str | Path, config: EvaluateConfig = EvaluateConfig(), progress: bool = True
 ) -> EvaluationReport:
-    """FR I / FR II probes on the FR-DEEP FIRST and NVSS stamps (shared/realdata/frdeep.npz), reported separately.
+    """FR I / FR II probes on the FR-DEEP FIRST and NVSS stamps (frdeep.npz; README, "Real data"), reported separately.
 
     The 8-bit stamps are divided by 255 and embedded like tiles (see ``embedding_px``).
     """

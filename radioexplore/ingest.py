@@ -3,7 +3,7 @@
 Writes ``tiles.parquet`` (one row per crop), ``tiles.zarr`` (normalised pixels) and
 ``ingest_report.json`` (what was read, what was not and why) into the run directory. Files that
 cannot be read are reported by name with the reason and the rest ingest; tiles on blanked
-borders are kept with a flag, never dropped (shared/DESIGN.md, science defaults). Pixels are read
+borders are kept with a flag, never dropped (README, "Science defaults"). Pixels are read
 box by box from a memory map, so images larger than memory ingest.
 
 Per tile: robust noise (:func:`radioexplore.noise.masked_rms` by default), DQF (field table, else
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: sources in the sky are a few hundred Jy): the image's BSCALE, BZERO or BUNIT is wrong.
 MAX_NOISE_JY = 1e3
 
-#: Columns every tiles table has, for wide-field and stamp runs alike (shared/DESIGN.md).
+#: Columns every tiles table has, for wide-field and stamp runs alike (docs/architecture.md).
 CONTRACT_COLUMNS = (
     "tile_id",
     "field",

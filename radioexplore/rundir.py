@@ -69,7 +69,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class RunDir:
-    """Paths of every artefact in one run directory (see shared/DESIGN.md, "The run directory")."""
+    """Paths of every artefact in one run directory (docs/architecture.md, "The run directory")."""
 
     root: Path
 

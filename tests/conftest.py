@@ -14,7 +14,9 @@ from radioexplore.assets import realdata_dir
 from radioexplore.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
-REALDATA = realdata_dir()
+#: The real observations: $RADIOEXPLORE_REALDATA, else ../shared/realdata beside the checkout. Only the
+#: tests look there (the library never guesses a path outside the repository); tests skip when absent.
+REALDATA = realdata_dir() or ROOT.parent / "shared" / "realdata"
 
 
 def run_cli(

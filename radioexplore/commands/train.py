@@ -8,7 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from radioexplore.assets import realdata_dir
+from radioexplore.assets import REALDATA_ENV, realdata_dir
 from radioexplore.commands.common import positive_int
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.rundir import RunDir
@@ -27,6 +27,9 @@ dino.teacher_temp or raise dino.freeze_last_layer; if it is unstable, lower opti
 optim.clip_grad, or warm up the teacher temperature longer. With small batches raise
 dino.momentum_teacher (0.9995 at batch 256 in DINO's advice).
 """
+
+#: What a bare ``evaluate --frdeep`` stands for: frdeep.npz in the folder named by $RADIOEXPLORE_REALDATA.
+FRDEEP_FROM_ENV = f"${REALDATA_ENV}/frdeep.npz"
 
 
 def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
@@ -214,6 +217,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "error: give --run DIR (a simulated survey or a labelled stamps run) and/or --frdeep NPZ", file=sys.stderr
         )
         return 2
+    if args.frdeep is not None and str(args.frdeep) == FRDEEP_FROM_ENV:  # the bare flag
+        if realdata_dir() is None:
+            print(
+                f"error: --frdeep: give the arrays' path (--frdeep PATH/frdeep.npz) or set {REALDATA_ENV}",
+                file=sys.stderr,
+            )
+            return 2
+        args.frdeep = realdata_dir() / "frdeep.npz"
     config = EvaluateConfig(
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         folds=args.folds,
@@ -230,9 +241,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         passed = report.passed or not report.checks
     if args.frdeep is not None:
         if not Path(args.frdeep).is_file():
-            print(
-                f"error: {args.frdeep}: no such file (FR-DEEP arrays, see shared/realdata/README.md)", file=sys.stderr
-            )
+            print(f"error: {args.frdeep}: no such file (FR-DEEP arrays: README, 'Real data')", file=sys.stderr)
             return 2
         print(evaluate_frdeep(args.frdeep, config, progress=not args.quiet).text())
     return 0 if passed or not args.strict else 1
@@ -325,8 +334,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--frdeep",
         type=Path,
         nargs="?",
-        const=realdata_dir() / "frdeep.npz",
-        help="also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (default path: ../shared/realdata/frdeep.npz)",
+        const=FRDEEP_FROM_ENV,
+        help=f"also probe FR I / FR II on the FR-DEEP FIRST and NVSS arrays (bare flag: {FRDEEP_FROM_ENV})",
     )
     p.add_argument(
         "--checkpoint",
