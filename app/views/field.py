@@ -18,6 +18,7 @@ import param
 
 from app.state import ExplorerState, _fits
 from app.text import md_text
+from app.views.shown import WhenShown
 from app.views.tile import pixel_image
 from radioexplore.fitsio import FitsImage
 from radioexplore.units import display_unit
@@ -52,8 +53,12 @@ class FieldView(param.Parameterized):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        fields = sorted(self.state.tiles()["field"].astype(str).unique())
+        fields = sorted({str(f) for f in self.state.tiles()["field"].unique()})
         self.param.field.objects = fields
+        state = self.state
+        self._marks_shown = WhenShown(
+            state, "Explore", [state.param.selected_tile, state.param.label_version, state.param.ranking_version]
+        )
         self.field = fields[0] if fields else None
         self._follow_selection()
         self.state.param.watch(lambda _: self._follow_selection(), "selected_tile")
@@ -136,10 +141,8 @@ class FieldView(param.Parameterized):
             return pn.pane.Alert(
                 f"The source image of field {md_text(self.field)} cannot be read here.", alert_type="warning"
             )
-        state = self.state
-        marks = hv.DynamicMap(
-            pn.bind(self.marks, state.param.selected_tile, state.param.label_version, state.param.ranking_version)
-        )
+        # the boxes redraw only while the Explore tab shows (not per label behind the review queue)
+        marks = hv.DynamicMap(pn.bind(lambda _v: self.marks(self.state.selected_tile), self._marks_shown.param.version))
         overlay = (img * marks).opts(
             **{k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height")}
         )

@@ -1,9 +1,13 @@
 """The map of all tiles: a 2-D embedding coloured by a column, click a point to open its tile.
 
 Small runs are drawn point by point (hover shows the tile); above :data:`RASTERIZE_ABOVE` tiles
-the points are rasterised by Datashader so a million of them pan and zoom smoothly. In both
-cases a click is resolved to the nearest tile on the map, and the box (or, for point-by-point
-maps, lasso) tool selects tiles for similarity search and export. Tiles you labelled are drawn
+the points are rasterised by Datashader so a million of them pan and zoom smoothly: the server
+sends one value per pixel, the mean of a numeric column or the largest category code of a
+categorical one, which the browser colours (a count per category, Datashader's usual categorical
+aggregate, would send a layer per category: 100 fields x the plot's pixels, 185 MiB per pan). The
+points' table is made once per colouring and kept by the operation (``precompute``), so a pan
+costs one aggregation and no copy of the table. In both cases a click is resolved to the
+nearest tile on the map, and the box (or, for point-by-point maps, lasso) tool selects tiles for similarity search and export. Tiles you labelled are drawn
 over the others as white squares (hidden with ``state.show_marks``), and the open tile is ringed;
 both layers redraw only while the Explore tab shows.
 """
@@ -25,6 +29,28 @@ from app.views.shown import WhenShown
 RASTERIZE_ABOVE = 20_000
 CATEGORY_CMAP = "Category20"
 CONTINUOUS_CMAP = "viridis"
+#: Column of the rasterised map's points holding the colour column's category codes.
+CODE = "colour_code"
+
+
+def category_labels(values: pd.Series) -> pd.Series:
+    """A column as a categorical of text ("n/a" for missing), made from its distinct values, so a
+    10^6-row column costs a code per row rather than a string per row."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    names = [str(c) for c in cat.cat.categories]
+    if len(set(names)) < len(names):  # distinct values with the same text (1 and "1"): merge them
+        return values.astype(str).fillna("n/a").astype("category")
+    cat = cat.cat.rename_categories(names)
+    if cat.isna().any():
+        cat = cat.cat.add_categories(["n/a"]).fillna("n/a") if "n/a" not in names else cat.fillna("n/a")
+    return cat
+
+
+def category_palette(n: int) -> list[str]:
+    """The colour of each of ``n`` category codes: Category20's colours in turn (as the point-by-point map)."""
+    from bokeh.palettes import Category20
+
+    return [Category20[20][i % 20] for i in range(max(n, 1))]
 
 
 class MapView(param.Parameterized):
@@ -61,7 +87,11 @@ class MapView(param.Parameterized):
         frame = tiles[list(dict.fromkeys(cols))].copy()
         self._frame_ids = frame["tile_id"].to_numpy()
         if is_categorical(frame[colour]):
-            frame[colour] = frame[colour].astype(str).fillna("n/a")
+            labels = category_labels(frame[colour])
+            if len(frame) > RASTERIZE_ABOVE:  # Datashader draws the category codes, the browser colours them
+                frame[colour], frame[CODE] = labels, labels.cat.codes.astype(np.int16)
+            else:  # text, for Bokeh's own colour mapping and the hover
+                frame[colour] = labels.astype(str)
         return hv.Points(frame, kdims=["x", "y"], vdims=[c for c in frame.columns if c not in ("x", "y")])
 
     @param.depends("state.colour_by", "state.embedding", "state.map_method")
@@ -84,13 +114,17 @@ class MapView(param.Parameterized):
             title=f"{self.state.embedding} · {self.state.map_method} · coloured by {colour}",
         )
         if len(tiles) > RASTERIZE_ABOVE:
-            agg = ds.count_cat(colour) if categorical else ds.mean(colour)
-            element = dynspread(rasterize(points, aggregator=agg), threshold=0.6).opts(
-                cmap=CATEGORY_CMAP if categorical else CONTINUOUS_CMAP,
-                colorbar=not categorical,
-                tools=["hover", "box_select"],
-                **common,
-            )
+            names = points.data[colour].cat.categories if categorical else []
+            # one value per pixel (a category's code or the mean), coloured by the browser; spread
+            # by "max": the default ("add") would sum the codes or means of neighbouring pixels
+            agg = ds.max(CODE) if categorical else ds.mean(colour)
+            element = dynspread(rasterize(points, aggregator=agg, precompute=True), threshold=0.6, how="max")
+            if categorical:  # (no hover: it would show a code; a click opens the tile)
+                element = element.opts(
+                    cmap=category_palette(len(names)), clim=(-0.5, len(names) - 0.5), tools=["box_select"], **common
+                )
+            else:
+                element = element.opts(cmap=CONTINUOUS_CMAP, colorbar=True, tools=["hover", "box_select"], **common)
             bounds = hv.streams.BoundsXY(source=element)
             bounds.add_subscriber(self._on_bounds)
         else:
