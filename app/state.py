@@ -149,6 +149,7 @@ class ExplorerState(param.Parameterized):
         self._joined_frame: pd.DataFrame | None = None
         self._joined_key: tuple | None = None
         self._joined_version = 0
+        self._xy: tuple[int, np.ndarray, np.ndarray] | None = None  # map positions / their span, per join
         self._ranker: ActiveRanker | None = None
         self._active: pd.DataFrame | None = None  # a read-only session's re-ranking (not written to the run)
         self._current: tuple[tuple, pd.DataFrame] | None = None
@@ -364,12 +365,15 @@ class ExplorerState(param.Parameterized):
         tiles = self.tiles()
         if "x" not in tiles.columns or x is None or y is None:
             return None
-        xy = tiles[["x", "y"]].to_numpy()
-        span = np.ptp(xy, axis=0)
-        span[span == 0] = 1.0
-        d = np.hypot(*((xy - [x, y]) / span).T)
-        i = int(np.argmin(d))
-        return int(tiles["tile_id"].iloc[i]) if d[i] <= max_fraction else None
+        if self._xy is None or self._xy[0] != self._joined_version:  # once per map, not per click
+            xy = tiles[["x", "y"]].to_numpy(dtype=float)
+            span = np.ptp(xy, axis=0)
+            span[span == 0] = 1.0
+            self._xy = (self._joined_version, xy / span, span)
+        _, scaled, span = self._xy
+        d2 = np.square(scaled - np.array([x, y]) / span).sum(axis=1)
+        i = int(np.argmin(d2))
+        return int(tiles["tile_id"].iloc[i]) if d2[i] <= max_fraction**2 else None
 
     def tiles_in_box(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
         """Tile ids whose map position lies in a box (for box selection on rasterised maps)."""

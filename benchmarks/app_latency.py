@@ -143,7 +143,7 @@ def tile_heading(page) -> str | None:
 def click(page, server: Server, run: RunDir, embedding: str, step: int) -> tuple[float, float]:
     """Click the tile drawn nearest a point of the current view (a different one each step); seconds
     and server CPU until the tile view's heading names it."""
-    m = run.read_map(embedding, "umap")
+    m = run.read_map(embedding, run.map_methods(embedding)[0])  # the map the app opens on
     g = plot_view(page, MAP_TITLE)
     fx, fy = [(0.5, 0.5), (0.3, 0.6), (0.7, 0.4), (0.4, 0.3), (0.6, 0.7)][step % 5]
     want = np.array([g["x0"] + fx * (g["x1"] - g["x0"]), g["y0"] + fy * (g["y1"] - g["y0"])])
