@@ -195,6 +195,7 @@ def main() -> int:
     p.add_argument("--width", type=int, default=1600)
     p.add_argument("--height", type=int, default=1000)
     p.add_argument("--profile", type=Path, help="write the server's cProfile statistics here")
+    p.add_argument("--screenshot", type=Path, help="save a PNG of the page after the pans (to see the map)")
     args = p.parse_args()
     header(f"app latency: {args.run}")
     source = RunDir(args.run)
@@ -217,6 +218,8 @@ def main() -> int:
             pans = [x for x in pans if x is not None]
             for i, (t, c) in enumerate(pans, 1):
                 print(f"pan {i}: new raster {t:.3f} s after the mouse was released (server CPU {c:.3f} s)")
+            if args.screenshot:
+                page.screenshot(path=str(args.screenshot))
             clicks = [click(page, server, run, embedding, i) for i in range(args.clicks)]
             for i, (t, c) in enumerate(clicks, 1):
                 print(f"click {i}: tile shown {t:.3f} s after the click (server CPU {c:.3f} s)")
