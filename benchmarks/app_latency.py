@@ -203,9 +203,7 @@ def main() -> int:
     print(f"{len(source.read_tiles(columns=['tile_id'])):,} tiles, embedding {embedding}")
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir(Path(tmp) / "run")
-        shutil.copytree(
-            source.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*", "active", "simulated")
-        )
+        shutil.copytree(source.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*", "active", "simulated"))
         with (
             served_app("--run", str(run.root), timeout=900, profile=args.profile) as url,
             browser_page(args.width, args.height) as page,
@@ -213,7 +211,9 @@ def main() -> int:
             server = Server()
             url += "?who=benchmark"
             seconds, cpu = first_paint(page, url, server)
-            print(f"first paint of the map: {seconds:.2f} s after the page was asked for (server CPU {cpu:.2f} s; {load()})")
+            print(
+                f"first paint of the map: {seconds:.2f} s after the page was asked for (server CPU {cpu:.2f} s; {load()})"
+            )
             pans = [pan(page, server, i) for i in range(args.pans)]
             pans = [x for x in pans if x is not None]
             for i, (t, c) in enumerate(pans, 1):

@@ -7,9 +7,10 @@ categorical one, which the browser colours (a count per category, Datashader's u
 aggregate, would send a layer per category: 100 fields x the plot's pixels, 185 MiB per pan). The
 points' table is made once per colouring and kept by the operation (``precompute``), so a pan
 costs one aggregation and no copy of the table. In both cases a click is resolved to the
-nearest tile on the map, and the box (or, for point-by-point maps, lasso) tool selects tiles for similarity search and export. Tiles you labelled are drawn
-over the others as white squares (hidden with ``state.show_marks``), and the open tile is ringed;
-both layers redraw only while the Explore tab shows.
+nearest tile on the map, and the box (or, for point-by-point maps, lasso) tool selects tiles for
+similarity search and export. Tiles you labelled are drawn over the others as white squares
+(hidden with ``state.show_marks``), and the open tile is ringed; both layers redraw only while the
+Explore tab shows.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class MapView(param.Parameterized):
         if is_categorical(frame[colour]):
             labels = category_labels(frame[colour])
             if len(frame) > RASTERIZE_ABOVE:  # Datashader draws the category codes, the browser colours them
-                frame[colour], frame[CODE] = labels, labels.cat.codes.astype(np.int16)
+                frame[colour], frame[CODE] = labels, labels.cat.codes.astype(np.int32)
             else:  # text, for Bokeh's own colour mapping and the hover
                 frame[colour] = labels.astype(str)
         return hv.Points(frame, kdims=["x", "y"], vdims=[c for c in frame.columns if c not in ("x", "y")])
