@@ -16,6 +16,7 @@ from app.state import ExplorerState
 from app.text import md_text, plain_title
 from app.views.context import ContextView
 from app.views.coverage import CoverageView
+from app.views.diffuse import DiffuseView
 from app.views.export import ExportView
 from app.views.field import FieldView
 from app.views.labels import LabelPanel
@@ -107,6 +108,7 @@ def build_dashboard(
             # the tile view redraws only while Explore shows (not behind the review queue)
             shown_only(tile_view.view, state, "Explore", sizing_mode="stretch_width"),
             pn.Card(LabelPanel(state=state), title="Label this tile", collapsed=False),
+            pn.Card(DiffuseView(state=state), title="Diffuse emission: R threshold", collapsed=True),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),
             pn.Card(ContextView(state=state), title="Other surveys: links, cutouts, SIMBAD", collapsed=True),
             width=760,

@@ -19,12 +19,13 @@ import pandas as pd
 import param
 
 from app.access import Annotator, ReadOnlyLabelStore
-from radioexplore.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.labels import LabelStore, default_who
+from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
 from radioexplore.render import png_bytes
 from radioexplore.rundir import RunDir
+from radioexplore.segments_read import SegmentsError, segment_columns, segment_info, segment_tiles
 from radioexplore.similarity import SimilaritySearch
 from radioexplore.tilestore import open_tile_store
 
@@ -70,6 +71,10 @@ HIDDEN_COLUMNS = {
 @lru_cache(maxsize=32)
 def _read_parquet(path: str, mtime: float) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+def _mtime(path: Path | None) -> float | None:
+    return path.stat().st_mtime if path is not None and path.is_file() else None
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -134,6 +139,9 @@ class ExplorerState(param.Parameterized):
     ranking_version = param.Integer(default=0, doc="bumped after each re-ranking")
     tab = param.String(default="Explore", doc="the tab the page shows; views on other tabs put off their redraws")
     show_marks = param.Boolean(default=True, doc="mark labelled tiles on the map, in the tables and thumbnails")
+    # -- diffuse-emission segmentation (issue 22): shared by the tile and field views' overlays
+    diffuse_overlay = param.Boolean(default=False, doc="overlay the U-Net's diffuse-emission probability")
+    diffuse_threshold = param.Number(default=0.5, bounds=(0.0, 1.0), step=0.01, doc="shade where probability >= this")
 
     def __init__(self, run: RunDir, who: str | None = None, annotator: Annotator | None = None, **params) -> None:
         super().__init__(**params)
@@ -162,6 +170,17 @@ class ExplorerState(param.Parameterized):
         if self.embedding not in names:
             self.embedding = run.default_embedding()
         self._refresh_choices()
+        self._init_segments()
+
+    def _init_segments(self) -> None:
+        """The overlay threshold from ``segments/segment.json`` when the run has one (issue 22)."""
+        try:
+            info = segment_info(self.run)
+        except SegmentsError as exc:
+            log.warning("%s", exc)
+            info = None
+        if info is not None and 0.0 <= info.threshold <= 1.0:
+            self.diffuse_threshold = info.threshold
 
     # -- data -------------------------------------------------------------------------------
     def tiles(self) -> pd.DataFrame:
@@ -188,6 +207,7 @@ class ExplorerState(param.Parameterized):
         key = (
             tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in [*paths, active_path] if p),
             self.ranking_version,
+            _mtime(segment_tiles(self.run)),
         )
         if self._joined_key != key:
             out = read_table(self.run.tiles_table).copy()
@@ -201,6 +221,13 @@ class ExplorerState(param.Parameterized):
             if active is not None:
                 for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
                     out[col] = active[col].to_numpy()
+                for col in ("why", "artefact_probability"):  # re-rankings written before issue 24 lack them
+                    if col in active:
+                        out[col] = active[col].to_numpy()
+            # issue 22: diffuse_mean, diffuse_area of segments/tiles.parquet, to colour the map by
+            for col, values in segment_columns(self.run, out["tile_id"].to_numpy()).items():
+                if col not in out.columns:
+                    out[col] = values
             self._joined_frame, self._joined_key = out, key
             self._joined_version += 1
         return self._joined_frame

@@ -33,9 +33,11 @@ from _common import header, parse_surveys  # benchmarks/ is not a package: _comm
 from sklearn.metrics import roc_auc_score
 
 from radioexplore.ingest import IngestConfig, ingest
-from radioexplore.isolation import RankConfig, flags_to_exclude, rank_run
 from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking.artefacts import artefact_features_run
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.exclusion import flags_to_exclude
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth, tile_truth
 

@@ -31,10 +31,11 @@ import pandas as pd
 from _common import header  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.isolation import rank_run, recall_in_top
 from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.objects import tile_object_scores
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey
 

@@ -21,16 +21,11 @@ import numpy as np
 import pandas as pd
 from _data import add_data_args, load  # benchmarks/ is not a package: _data sits beside this script
 
-from radioexplore.isolation import (
-    STANDARDISE,
-    RankConfig,
-    check_flags,
-    crossing_threshold_metrics,
-    flags_to_exclude,
-    parse_flags,
-    rank_embeddings,
-    recall_in_top,
-)
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.exclusion import check_flags, flags_to_exclude, parse_flags
+from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top
+from radioexplore.ranking.rank import rank_embeddings
+from radioexplore.ranking.standardise import STANDARDISE
 
 
 def main() -> int:

@@ -17,10 +17,10 @@ run benchmarks/embed_throughput.py --pipeline
 run benchmarks/embed_throughput.py --arch vit_small --input-px 256 --batch 4 --rounds 2 --pipeline
 run benchmarks/faiss_search.py --latency-threads 1
 run benchmarks/map_build.py
-if [ -f radioexplore/active.py ] && [ -f benchmarks/rerank_speed.py ]; then
+if [ -f radioexplore/ranking/active.py ] && [ -f benchmarks/rerank_speed.py ]; then
     run benchmarks/rerank_speed.py --sizes 100000,1000000 --regressor extra_trees
 else
-    echo "=== re-rank time: radioexplore.active (ActiveRanker) and benchmarks/rerank_speed.py are not in this checkout; skipped" | tee -a "$LOG"
+    echo "=== re-rank time: radioexplore.ranking.active (ActiveRanker) and benchmarks/rerank_speed.py are not in this checkout; skipped" | tee -a "$LOG"
 fi
 run benchmarks/scale_run.py
 run benchmarks/clone_to_demo.py

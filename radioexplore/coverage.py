@@ -5,7 +5,7 @@ of what matters is probably still unseen.
 *labelled* tiles carry a label or an interest score now. The sky areas come from MOCs
 (:mod:`radioexplore.moc`): of each field's span of tiles for the survey, of the labelled tiles'
 boxes for the reviewed sky. The stopping signal counts the unseen tiles whose interest the
-active model (:class:`radioexplore.active.ActiveRanker`, with the settings of the last ``rerank``,
+active model (:class:`radioexplore.ranking.active.ActiveRanker`, with the settings of the last ``rerank``,
 fitted on the current interest scores) predicts at or above a threshold: when it nears zero, the
 model expects little more to find. It is only as good as the model: with a handful of scores it
 mostly says what the scored tiles look like.
@@ -95,7 +95,7 @@ def seen_and_labelled(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
 
 def active_config(run: RunDir, name: str) -> Any:
     """The ActiveConfig of the last ``rerank`` of ``name`` (the defaults when there was none)."""
-    from radioexplore.active import ActiveConfig
+    from radioexplore.ranking.active import ActiveConfig
 
     record = run.stage_config("rerank", name)
     known = {f.name for f in fields(ActiveConfig)}
@@ -112,7 +112,7 @@ def high_interest_unseen(
     the same sources, counted apart so that each high score does not add its neighbours to the
     estimate). ``count`` is None, with the reason in ``note``, when there are no interest scores yet.
     """
-    from radioexplore.active import ActiveRanker
+    from radioexplore.ranking.active import ActiveRanker
 
     interest = LabelStore.for_run(run).interest_scores() if run.labels_db.is_file() else pd.Series(dtype=float)
     config = active_config(run, name)

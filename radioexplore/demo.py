@@ -10,8 +10,9 @@ from pathlib import Path
 from radioexplore.embedding import EmbedConfig, embed_run
 from radioexplore.index import IndexConfig, index_run
 from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.isolation import RankConfig, rank_run
 from radioexplore.maps import MapConfig, map_run
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.labels import SEPARATOR, LabelStore, normalise_labels
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def _ranking(run: RunDir, name: str, ranking: str) -> tuple[pd.DataFrame, str]:
     if ranking == "anomaly":
         return run.read_scores(name), "rank"
     if ranking == "active":
-        from radioexplore.active import read_active
+        from radioexplore.ranking.active import read_active
 
         return read_active(run, name), "active_rank"
     raise ValueError(f"ranking must be 'anomaly' or 'active', not {ranking!r}")
@@ -321,10 +322,7 @@ def export(run: RunDir, tile_ids: Any, fmt: str, out: str | Path, name: str | No
     ``out`` must name a file that is not an artefact of the run (RunDirError otherwise), and the
     run must agree with itself (:meth:`RunDir.check_consistent`).
     """
-    try:
-        writer = EXPORTERS[fmt]
-    except KeyError:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS)}") from None
+    writer = lookup(EXPORTERS, fmt, "export format")
     out = run.check_output_path(out)
     run.check_consistent(name or run.default_embedding(), stages=("ingest", "embed", "rank", "rerank"))
     table = candidate_table(run, tile_ids, name)

@@ -16,6 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,7 @@ def choose_factory(n: int, d: int, approximate: str = "ivf", exact_below: int = 
     """Exact search (``Flat``) below ``exact_below`` tiles; above, the ``approximate`` kind (IVF or HNSW)."""
     if n < exact_below:
         return "Flat"
-    try:
-        return APPROXIMATE[approximate](n, d)
-    except KeyError:
-        raise ValueError(f"unknown approximate index {approximate!r}; choose one of {', '.join(APPROXIMATE)}") from None
+    return lookup(APPROXIMATE, approximate, "approximate index")(n, d)
 
 
 def factory_for(n: int, d: int, config: IndexConfig) -> str:

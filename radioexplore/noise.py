@@ -18,6 +18,8 @@ import numpy as np
 from astropy.stats import sigma_clipped_stats
 from scipy.ndimage import maximum_filter1d
 
+from radioexplore.registry import lookup
+
 #: Scale from the median absolute deviation to the standard deviation of a Gaussian.
 MAD_TO_SIGMA = 1.482602218505602
 
@@ -160,7 +162,4 @@ NOISE_ESTIMATORS = {"masked": masked_rms, "local": local_rms, "mad": mad_rms, "s
 
 def robust_rms(values: np.ndarray, method: str = "masked") -> float:
     """Noise rms by the named estimator: ``masked`` or ``local`` (2-D crops), ``mad`` or ``sigma_clip``."""
-    try:
-        return NOISE_ESTIMATORS[method](values)
-    except KeyError:
-        raise ValueError(f"unknown noise estimator {method!r}; choose one of {sorted(NOISE_ESTIMATORS)}") from None
+    return lookup(NOISE_ESTIMATORS, method, "noise estimator")(values)

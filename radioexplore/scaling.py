@@ -19,6 +19,7 @@ from astropy.stats import sigma_clipped_stats
 from astropy.visualization import ZScaleInterval
 
 from radioexplore.noise import mad_rms
+from radioexplore.registry import lookup
 
 
 def _linear(pixels: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -216,10 +217,7 @@ SCALERS = {
 
 def make_scaler(name: str, **params: float):
     """The scaler registered as ``name``, built with ``params``."""
-    try:
-        cls = SCALERS[name]
-    except KeyError:
-        raise ValueError(f"unknown scaling {name!r}; choose one of {', '.join(SCALERS)}") from None
+    cls = lookup(SCALERS, name, "scaling")
     try:
         return cls(**params)
     except TypeError as exc:

@@ -64,7 +64,7 @@ def tile_adjacency(field: np.ndarray, x0: np.ndarray, y0: np.ndarray, size: np.n
     tile sizes on each axis: the 8 neighbours of a tile on a grid, whether the grid's crops overlap
     by a few pixels (:func:`axis_origins`) or not. A stamps run, where every stamp is its own field,
     has none. Large sources (giant and X-shaped radio galaxies) span touching tiles, which is why
-    active learning lets a label reach them (:mod:`radioexplore.active`).
+    active learning lets a label reach them (:mod:`radioexplore.ranking.active`).
     """
     from scipy.sparse import coo_matrix
     from scipy.spatial import cKDTree

@@ -68,8 +68,8 @@ def tiny_run(tmp_path_factory, small_survey) -> RunDir:
     """A complete run over ``small_survey``: ingest (with truth), embed, index, map, rank."""
     from radioexplore.embedding import EmbedConfig, embed_run
     from radioexplore.index import index_run
-    from radioexplore.isolation import rank_run
     from radioexplore.maps import MapConfig, map_run
+    from radioexplore.ranking.rank import rank_run
 
     run = ingest_with_truth(small_survey, tmp_path_factory.mktemp("run") / "tiny", tile_px=128)
     embed_run(run, EmbedConfig(name="vit", batch_size=16), progress=False)

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
-from radioexplore.isolation import RankConfig, fit_scaling, rank_run, ranking_context
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.rank import rank_run, ranking_context
+from radioexplore.ranking.standardise import fit_scaling
 from radioexplore.rundir import RunDir
 from radioexplore.tiling import axis_origins, tile_adjacency
 

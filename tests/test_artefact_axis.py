@@ -155,8 +155,9 @@ def test_the_run_gets_an_artefact_score_per_tile_that_finds_the_artefact_tiles(t
 
     assert roc_auc_score(truth, out["artefact_score"]) > 0.75  # 0.5 by chance
     # rank_run writes the same axis beside the anomaly score
-    from radioexplore.isolation import RankConfig, rank_run
     from radioexplore.pixelstats import pixel_statistics_run
+    from radioexplore.ranking.config import RankConfig
+    from radioexplore.ranking.rank import rank_run
 
     pixel_statistics_run(run, "pixstats")
     rank_run(run, "pixstats", RankConfig(n_estimators=20))

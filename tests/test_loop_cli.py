@@ -40,6 +40,7 @@ def test_label_rerank_and_export_from_the_command_line(tiny_run, tmp_path, cli):
     out = cli("rerank", "--run", r, "--queue", "4")
     queue = [int(t) for t in out.stdout.split("next to review:")[1].split()]
     assert len(queue) == 4 and not set(queue) & ({3} | set(range(5, 40)))
+    assert all(f"  tile {t}: " in out.stdout for t in queue)  # each queued tile says why it is there
     ranking = pd.read_parquet(run.active_scores("vit"))
     assert ranking["labelled"].sum() == 36
     assert run.stage_config("rerank", "vit")["spread"] == 0.8

@@ -9,6 +9,7 @@ from astropy.io import fits
 from scipy import ndimage
 
 from radioexplore.ranking.objects import (
+    OBJECT_COLUMNS,
     SHAPE_FEATURES,
     ObjectConfig,
     cut_stamps,
@@ -151,8 +152,10 @@ def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
     run_cli("objects", "--run", root)
     run = RunDir(root)
     table = pd.read_parquet(run.objects)
-    for col in ("object_id", "field", "tile_id", "tile_ids", "ra", "dec", "size_arcsec", "flux_jy", "score", "rank"):
-        assert col in table.columns
+    for col in OBJECT_COLUMNS:
+        assert col in table.columns, col
+    np.testing.assert_allclose(table["score"], table["shape_score"] * (1 - table["artefact_score"]), rtol=1e-6)
+    assert table["artefact_score"].between(0, 1).all() and (table["artefact_score"] < 0.2).all()  # no ripples here
     for name in SHAPE_FEATURES:
         assert table[name].notna().all()
     assert (table["field"] == "ringfield").all()
@@ -195,3 +198,56 @@ def test_objects_cli_on_a_run_without_tiles_says_what_to_run(tmp_path, cli_main)
     code, _, err = cli_main("objects", "--run", tmp_path / "empty", check=False)
     assert code == 2
     assert err.startswith("error:") and "radioexplore ingest" in err and "Traceback" not in err
+
+
+def ripple_arc_field(troughs: bool) -> np.ndarray:
+    """Noise, a 2000 sigma source and, 40-60 px from it, an arc 25 sigma bright: with ``troughs`` the
+    arc is a ripple crest flanked by troughs as deep (period 8 px), without them a positive arc."""
+    rng = np.random.default_rng(11)
+    n = 256
+    noise = ndimage.gaussian_filter(rng.normal(size=(n, n)), FWHM / 2.3548)
+    image = noise / noise.std() * RMS
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    r = np.hypot(xx - 128, yy - 128)
+    image += 2000 * RMS * np.exp(-0.5 * (r / (FWHM / 2.3548)) ** 2)
+    arc = np.exp(-0.5 * ((np.arctan2(yy - 128, xx - 128) - 0.5) / 0.5) ** 2) * ((r > 36) & (r < 64))
+    wave = np.cos(2 * np.pi * (r - 48) / 8.0)
+    image += 25 * RMS * arc * (wave if troughs else np.clip(wave, 0, None))
+    return image.astype(np.float32)
+
+
+def test_a_ripple_crest_is_discounted_by_its_own_troughs_and_a_positive_arc_is_not():
+    found = {}
+    for troughs in (True, False):
+        table = rank_objects(find_objects(ripple_arc_field(troughs), BEAM_AREA, ObjectConfig()).table)
+        far = table[np.hypot(table["x"] - 128, table["y"] - 128) > 30]  # the arcs, not the bright source
+        assert len(far) >= 1
+        found[troughs] = far
+    assert (found[True]["negative_ratio"] > 0.5).all() and (found[True]["artefact_score"] > 0.6).all()
+    assert (found[False]["negative_ratio"] < 0.05).all() and (found[False]["artefact_score"] < 0.1).all()
+    for far in found.values():
+        np.testing.assert_allclose(far["score"], far["shape_score"] * (1 - far["artefact_score"]), rtol=1e-6)
+
+
+def test_a_tile_takes_an_object_only_where_the_object_lies():
+    """An L-shaped island: its box covers four tiles, its pixels only three; the fourth tile sees a
+    corner of the box and none of the object, and does not take its score."""
+    rng = np.random.default_rng(2)
+    image = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
+    image = image / image.std() * RMS
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    # one arm along y = 100 from x = 60 to 200, one along x = 60 from y = 100 to 200 (tiles of 128 px)
+    arm1 = (np.abs(yy - 100) < 4) & (xx > 60) & (xx < 200)
+    arm2 = (np.abs(xx - 60) < 4) & (yy > 100) & (yy < 200)
+    image += 20 * RMS * ndimage.gaussian_filter((arm1 | arm2).astype(float), 1.5)
+    found = find_objects(image.astype(np.float32), BEAM_AREA, ObjectConfig())
+    table = found.table
+    big = int(np.argmax(table["area_beams"].to_numpy()))
+    row = table.iloc[[big]]
+    assert row["box_x1"].iloc[0] > TILE and row["box_y1"].iloc[0] > TILE  # the box reaches tile 5 (x, y >= 128)
+    _, by_box = overlapping_tiles(row, tiles_table())
+    _, by_pixels = overlapping_tiles(
+        row, tiles_table(), found.labels, found.label_ids[[big]], ObjectConfig().min_beams * BEAM_AREA
+    )
+    assert sorted(by_box[0]) == [0, 1, 4, 5]
+    assert sorted(by_pixels[0]) == [0, 1, 4]

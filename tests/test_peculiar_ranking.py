@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
-from radioexplore.isolation import RankConfig, rank_run
 from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking import artefacts as artefacts_mod
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir, write_parquet
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
@@ -63,10 +64,38 @@ def test_the_default_ranks_the_ring_tile_above_the_ripple_tile_and_says_why(rank
 def test_without_the_artefact_axis_the_ripple_tile_is_not_discounted(ranked):
     s = ranked.read_scores("pixstats").sort_values("tile_id")
     a, o, art = (s[c].to_numpy() for c in ("anomaly_score", "object_score", "artefact_score"))
-    raw = peculiarity(a, o, art, method=METHODS["peculiar_no_axis"])
+    # the default: the tile's axis discounts the anomaly, the objects come discounted each by its own
+    expected = np.maximum(quantile_among(a) * (1 - np.nan_to_num(art)), quantile_among(o))
+    assert np.allclose(s["score"], expected, atol=1e-6)
+    objects = pd.read_parquet(ranked.objects)
+    assert (objects["score"] <= 1 - objects["artefact_score"] + 1e-6).all()  # each discounted by its own
+    assert objects.loc[objects["rank"] == 1, "hole_fraction"].iloc[0] > 0.3  # the ring leads the objects
     ripple = tile_at(ranked, *RIPPLE)
-    assert np.allclose(peculiarity(a, o, art), raw * (1 - np.nan_to_num(art)))
-    assert raw[ripple] > s["score"].to_numpy()[ripple]
+    # the bright source ringed by ripples: its troughs, measured against the field's noise floor, mark it
+    source = objects[(objects["box_x0"] <= RIPPLE[0]) & (objects["box_x1"] >= RIPPLE[0])]
+    source = source[(source["box_y0"] <= RIPPLE[1]) & (source["box_y1"] >= RIPPLE[1])]
+    assert len(source) == 1 and source["artefact_score"].iloc[0] > 0.5
+    rank_run(ranked, "pixstats", RankConfig(method="peculiar_no_axis", exclude_flags=("blank",)))
+    raw = ranked.read_scores("pixstats").sort_values("tile_id")
+    rank_run(ranked, "pixstats", RankConfig(exclude_flags=("blank",)))
+    assert raw["score"].to_numpy()[ripple] > s["score"].to_numpy()[ripple]
+    assert raw["rank"].to_numpy()[ripple] < s["rank"].to_numpy()[ripple]
+    # without the axis the tile takes its best object by shape alone
+    assert raw["object_score"].to_numpy()[ripple] == pytest.approx(source["shape_score"].iloc[0])
+
+
+def test_a_peculiar_object_in_a_poor_tile_keeps_its_rank_where_a_tile_wide_factor_sank_it():
+    """Four tiles: the ring's tile has a high artefact score (ripples elsewhere in it), but its object
+    has none of its own; the tile-wide factor of the old rule sank it, the per-object discount does not."""
+    anomaly = np.array([0.2, 0.9, 0.5, 0.1])
+    ring_object = np.array([1.0, 0.0, 0.3, 0.2])  # the tile's best object, discounted by its own artefact score
+    tile_artefact = np.array([0.7, 0.9, 0.0, 0.0])
+    score = peculiarity(anomaly, ring_object, tile_artefact, method=METHODS["peculiar"])
+    assert np.argmax(score) == 0 and score[0] == pytest.approx(1.0)
+    assert score[1] < score[2]  # the artefact-like tile is sunk by its own axis
+    raw = peculiarity(anomaly, ring_object, tile_artefact, method=METHODS["peculiar_no_axis"])
+    assert raw[1] == pytest.approx(1.0)  # without the axis the artefact-like tile ranks first with the ring
+    assert METHODS["peculiar"].object_column == "score" and METHODS["peculiar_no_axis"].object_column == "shape_score"
 
 
 def test_the_forest_and_seed002_stay_available_by_name(ranked, tmp_path):

@@ -6,19 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, read_active, rerank_run, review_queue
-from radioexplore.isolation import (
-    FeatureSelectConfig,
-    RankConfig,
-    crossing_threshold_metrics,
-    isolation_forest,
-    rank_embeddings,
-    rank_run,
-    recall_in_top,
-    select_features,
-)
 from radioexplore.labels import LabelStore
 from radioexplore.planted import PlantedConfig, planted_embeddings
+from radioexplore.ranking.active import (
+    BLENDS,
+    REGRESSORS,
+    ActiveConfig,
+    ActiveRanker,
+    read_active,
+    rerank_run,
+    review_queue,
+)
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.forest import isolation_forest
+from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top
+from radioexplore.ranking.rank import rank_embeddings, rank_run
+from radioexplore.ranking.selection import FeatureSelectConfig, select_features
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +227,7 @@ def test_per_field_standardisation_ranks_objects_not_a_shifted_field():
 
 
 def test_robust_statistics_and_the_small_group_fallback():
-    from radioexplore.isolation import fit_scaling, robust_statistics
+    from radioexplore.ranking.standardise import fit_scaling, robust_statistics
 
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(4000, 3)).astype(np.float32)
@@ -344,7 +347,7 @@ def test_rank_command_takes_the_flags_and_the_standardisation(tmp_path, cli_main
 
 
 def test_partial_tiles_are_ranked_where_they_are_most_of_the_tiles():
-    from radioexplore.isolation import flags_to_exclude
+    from radioexplore.ranking.exclusion import flags_to_exclude
 
     few = np.array(["ok"] * 6 + ["partial"] * 3 + ["blank"] * 5)
     assert flags_to_exclude(few, ("blank", "partial")) == (("blank", "partial"), [])

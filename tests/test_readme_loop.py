@@ -6,8 +6,8 @@ import shutil
 
 import pandas as pd
 
-from radioexplore.active import read_active
 from radioexplore.labels import LabelStore
+from radioexplore.ranking.active import read_active
 from radioexplore.rundir import RunDir
 from tests.conftest import ROOT
 

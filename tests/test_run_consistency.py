@@ -71,7 +71,7 @@ def base_run(tmp_path_factory, small_survey) -> RunDir:
     from radioexplore.embedding import EmbedConfig, embed_run
     from radioexplore.index import index_run
     from radioexplore.ingest import IngestConfig, ingest
-    from radioexplore.isolation import rank_run
+    from radioexplore.ranking.rank import rank_run
 
     run = RunDir(tmp_path_factory.mktemp("consistency") / "base")
     ingest(sorted(small_survey.glob("field_*.fits")), run, IngestConfig(tile_px=128), progress=False)

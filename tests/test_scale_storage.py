@@ -7,8 +7,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from radioexplore.isolation import RankConfig, rank_run
 from radioexplore.maps import MapConfig, map_run
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.synthetic import SyntheticConfig, make_synthetic_run
 

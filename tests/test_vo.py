@@ -33,7 +33,7 @@ INTEREST = {"peculiar": 5, "extended": 3, "ordinary": 1, "boring": 1}
 @pytest.fixture(scope="module")
 def sky_run(tmp_path_factory) -> RunDir:
     """Four simulated 256 px fields (1.5 arcsec pixels) in 32 px tiles (256), with planted embeddings, ranked."""
-    from radioexplore.isolation import rank_run
+    from radioexplore.ranking.rank import rank_run
     from radioexplore.simulate import SimulationConfig, simulate_survey
 
     survey = tmp_path_factory.mktemp("sky_survey")
@@ -299,7 +299,7 @@ def test_labels_summary_prints_coverage_and_the_estimate_falls_as_high_interest_
     import re
     import shutil
 
-    from radioexplore.active import ActiveRanker
+    from radioexplore.ranking.active import ActiveRanker
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(sky_run.root, run.root)

@@ -18,9 +18,18 @@ import param
 
 from app.state import ExplorerState, _fits
 from app.text import md_text
+from app.views.diffuse import (
+    cluster_layer,
+    field_clusters,
+    field_flagged,
+    field_probability,
+    field_segment,
+    overlay_controls,
+)
 from app.views.shown import WhenShown
-from app.views.tile import pixel_image
+from app.views.tile import pixel_image, probability_layer
 from radioexplore.fitsio import FitsImage
+from radioexplore.segments_read import SegmentsError
 from radioexplore.units import display_unit
 from radioexplore.viewer import downsample_field, fit_stretch, neighbourhood_box, tile_at, tiles_in_box
 
@@ -121,6 +130,32 @@ class FieldView(param.Parameterized):
             fontsize={"title": 10},
         )
 
+    def diffuse_layer(self, field: str | None = None) -> tuple[hv.Overlay | None, str]:
+        """The field's diffuse-emission probability, block-averaged as the field image is, over it when
+        the overlay is on (issue 22), and a line on the flagged area or on why there is none."""
+        field = field or self.field
+        image = self.image_of(field)
+        if not self.state.diffuse_overlay or image is None:
+            return None, ""
+        try:
+            prob, step = field_probability(self.state, field, image.shape, FIELD_PX)
+        except SegmentsError as exc:
+            return None, f"No diffuse-emission overlay: {md_text(exc)}"
+        bounds = (-0.5, -0.5, prob.shape[1] * step - 0.5, prob.shape[0] * step - 0.5)
+        threshold = self.state.diffuse_threshold
+        area = field_flagged(self.state, field, threshold)
+        text = (
+            f"Diffuse emission (U-Net): probability ≥ {threshold:g} over {100 * area:.2f}% of the field "
+            f"(shaded and outlined on the 1:{step} overview)"
+        )
+        layer = probability_layer(prob, bounds, threshold)
+        clusters = field_clusters(self.state, field)
+        if len(clusters):
+            layer = layer * cluster_layer(clusters)
+            n = int(clusters["detected"].astype(bool).sum())
+            text += f"; {len(clusters)} cluster(s), {n} detected by segment (green rings; dashed white: not detected)"
+        return layer, text
+
     def marks(self, tile_id: int | None, *_versions) -> hv.Overlay:
         """The field's tile boxes: all (grey), labelled (green), top-ranked (orange), selected (red)."""
         tiles = self.field_tiles()
@@ -134,7 +169,7 @@ class FieldView(param.Parameterized):
         layers.append(_boxes(chosen).opts(fill_alpha=0.0, line_color=BOX_COLOURS["selected"], line_width=3, tools=[]))
         return hv.Overlay(layers)
 
-    @param.depends("field", "top_n")
+    @param.depends("field", "top_n", "state.diffuse_overlay", "state.diffuse_threshold")
     def field_pane(self) -> pn.viewable.Viewable:
         img = self.field_image()
         if img is None:
@@ -143,12 +178,19 @@ class FieldView(param.Parameterized):
             )
         # the boxes redraw only while the Explore tab shows (not per label behind the review queue)
         marks = hv.DynamicMap(pn.bind(lambda _v: self.marks(self.state.selected_tile), self._marks_shown.param.version))
-        overlay = (img * marks).opts(
+        diffuse, note = self.diffuse_layer()
+        layers = img if diffuse is None else img * diffuse
+        overlay = (layers * marks).opts(
             **{k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height")}
         )
         tap = hv.streams.Tap(source=img, x=None, y=None)  # on the image, as the map's tap is on its points
         tap.add_subscriber(self._on_tap)
-        return pn.pane.HoloViews(overlay, css_classes=["field-image"], linked_axes=False)
+        pane = pn.pane.HoloViews(overlay, css_classes=["field-image"], linked_axes=False)
+        return (
+            pn.Column(pane, pn.pane.Markdown(note, css_classes=["field-diffuse-note"], width=FRAME_PX))
+            if note
+            else pane
+        )
 
     def neighbourhood(self, tile_id: int) -> hv.Overlay | None:
         """The 3x3 tiles' area around ``tile_id`` in the display unit with the tile boxes there."""
@@ -175,14 +217,21 @@ class FieldView(param.Parameterized):
         this = _boxes(near[near["tile_id"] == tile_id]).opts(
             fill_alpha=0.0, line_color=BOX_COLOURS["selected"], line_width=3, tools=[]
         )
-        return (img * others * this).opts(
+        layers = img
+        if self.state.diffuse_overlay:
+            try:
+                prob = field_segment(self.state, str(row["field"]), image.shape).read_box(*box)
+                layers = img * probability_layer(prob, bounds, self.state.diffuse_threshold)
+            except SegmentsError:
+                pass  # the field pane says why
+        return (layers * others * this).opts(
             frame_width=FRAME_PX - 100,
             frame_height=FRAME_PX - 100,
             title=f"3×3 tiles around tile {tile_id} · {unit.label}",
             fontsize={"title": 10},
         )
 
-    @param.depends("state.selected_tile")
+    @param.depends("state.selected_tile", "state.diffuse_overlay", "state.diffuse_threshold")
     def neighbourhood_pane(self) -> pn.viewable.Viewable:
         tile_id = self.state.selected_tile
         if tile_id is None:
@@ -212,6 +261,7 @@ class FieldView(param.Parameterized):
                 pn.panel(self.heading),
             ),
             pn.pane.HTML(legend),
+            overlay_controls(self.state, "field-diffuse"),
             pn.Row(pn.panel(self.field_pane), pn.panel(self.neighbourhood_pane)),
             sizing_mode="stretch_width",
         )

@@ -19,10 +19,12 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_code, md_text
+from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.thumbs import thumbnail_grid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
 from radioexplore.noise import local_rms
+from radioexplore.segments_read import SegmentsError
 from radioexplore.units import DISPLAY_UNIT, display_unit, is_jy_per_beam
 from radioexplore.viewer import (
     CONTOUR_SETS,
@@ -50,6 +52,8 @@ META_COLUMNS = [
     "label",
     "truth_kinds",
     "truth_n_sources",
+    "diffuse_mean",  # segments/tiles.parquet (issue 22), when the run has a segmentation
+    "diffuse_area",
 ]
 
 
@@ -92,6 +96,8 @@ UNITS = [f"sky ({DISPLAY_UNIT})", "S/N (local noise)", "model input"]
 ATTENTION_OFF = ["off", "mean"]
 CONTOUR_COLOUR = "#00e5ff"  # cyan stands out on the inferno colour map
 CATALOGUE_COLOUR = "#7CFC00"  # catalogue components: green, apart from the cyan contours
+DIFFUSE_COLOURS = ["#1565c0", "#90caf9"]  # diffuse-emission shade (issue 22): blues, off the inferno map
+DIFFUSE_OUTLINE = "#e040fb"  # and its outline at the threshold: magenta
 FRAME_PX = 360
 
 
@@ -120,6 +126,17 @@ def pixel_image(values: np.ndarray, bounds: tuple, vdim: str) -> hv.Image:
     over the tile goes through this function, so they line up pixel for pixel.
     """
     return hv.Image(np.asarray(values)[::-1], bounds=bounds, kdims=["x", "y"], vdims=[vdim])
+
+
+def probability_layer(values: np.ndarray, bounds: tuple, threshold: float) -> hv.Overlay:
+    """The diffuse-emission probability (rows from the bottom, as :func:`pixel_image`) shaded where
+    it is at or above ``threshold`` and outlined at it; the tile and field views draw it (issue 22)."""
+    values = np.asarray(values, dtype=np.float32)
+    shade = pixel_image(np.where(values >= threshold, values, np.nan), bounds, "probability").opts(
+        cmap=DIFFUSE_COLOURS, clim=(threshold, 1.0), alpha=0.35, colorbar=False, tools=[]
+    )
+    outline = hv.operation.contours(pixel_image(np.nan_to_num(values), bounds, "p"), levels=[threshold])
+    return shade * outline.opts(color=DIFFUSE_OUTLINE, cmap=[DIFFUSE_OUTLINE], line_width=1.5, tools=[])
 
 
 class TileView(param.Parameterized):
@@ -205,7 +222,8 @@ class TileView(param.Parameterized):
         row = self.state.tile_row(tile_id)
         left, bottom, right, top = tile_bounds(row)
         size = right - left
-        out: list[hv.Element] = []
+        diffuse = self.diffuse_layer(tile_id)
+        out: list[hv.Element] = [] if diffuse is None else list(diffuse.values())  # under the rest
         sky = self.state.sky_pixels(tile_id)
         noise = self.noise(tile_id)
         if self.contours and noise:
@@ -246,6 +264,33 @@ class TileView(param.Parameterized):
                 hv.Text(x1 - length / 2, y + 0.03 * size, text, fontsize=9, valign="bottom").opts(text_color="white")
             )
         return out
+
+    def diffuse_layer(self, tile_id: int) -> hv.Overlay | None:
+        """The segmentation's probability over the tile when the overlay is on and the tile's field has a map."""
+        if not self.state.diffuse_overlay:
+            return None
+        try:
+            return probability_layer(
+                tile_probability(self.state, tile_id),
+                tile_bounds(self.state.tile_row(tile_id)),
+                self.state.diffuse_threshold,
+            )
+        except SegmentsError:
+            return None  # the caption says why
+
+    def diffuse_caption(self, tile_id: int) -> str:
+        """The flagged area of the tile at the threshold, or why there is no overlay; "" when it is off."""
+        if not self.state.diffuse_overlay:
+            return ""
+        try:
+            prob = tile_probability(self.state, tile_id)
+        except SegmentsError as exc:
+            return f"No diffuse-emission overlay: {md_text(exc)}"
+        area = flagged_fraction(prob, self.state.diffuse_threshold)
+        return (
+            f"Diffuse emission (U-Net): probability ≥ {self.state.diffuse_threshold:g} over "
+            f"{100 * area:.1f}% of the tile (shaded, outlined in magenta); max {np.nanmax(prob):.2f}"
+        )
 
     def components(self, tile_id: int) -> pd.DataFrame | None:
         """The run's catalogue components in the tile, as pixel ellipses; None without a catalogue."""
@@ -354,7 +399,8 @@ class TileView(param.Parameterized):
             text += f"; contours at {shown} σ (σ = {md_text(sigma)})"
         elif self.contours:
             text += "; no contours: the image has no noise estimate in Jy/beam"
-        return text
+        diffuse = self.diffuse_caption(tile_id)
+        return f"{text}.  \n{diffuse}" if diffuse else text
 
     @param.depends(
         "units",
@@ -368,6 +414,8 @@ class TileView(param.Parameterized):
         "contours",
         "contour_levels",
         "catalogue",
+        "state.diffuse_overlay",
+        "state.diffuse_threshold",
     )
     def _figure_pane(self) -> pn.viewable.Viewable:
         tile_id = self.state.selected_tile
@@ -426,6 +474,7 @@ class TileView(param.Parameterized):
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name=""),
             stretch,
             overlays,
+            overlay_controls(self.state, "tile-diffuse"),
             controls,
             pn.Row(
                 # the spinner shows while the image (and the attention) is computed

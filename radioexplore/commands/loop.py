@@ -149,7 +149,7 @@ def cmd_labels_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
-    from radioexplore.active import ActiveConfig, read_active, rerank_run, review_queue
+    from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -168,6 +168,10 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     ranking = read_active(run, name)
     queue = review_queue(ranking, args.queue)
     print(f"wrote {path} ({int(ranking['labelled'].sum())} tiles with interest scores)")
+    if "why" in ranking:  # what put each queued tile there (re-rankings since issue 24)
+        why = ranking.set_index("tile_id")["why"]
+        for tile in queue:
+            print(f"  tile {tile}: {why[tile]}")
     print("next to review: " + " ".join(map(str, queue)))
     return 0
 
@@ -230,9 +234,9 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the astronomer-in-the-loop sub-commands."""
-    from radioexplore.active import BLENDS, REGRESSORS, ActiveConfig
     from radioexplore.export import EXPORTERS
     from radioexplore.labels import VOCABULARY
+    from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig
 
     p = sub.add_parser("label", help="label a tile (appends an event to the run's labels.sqlite)")
     _run_arg(p)

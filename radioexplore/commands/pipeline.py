@@ -14,8 +14,10 @@ from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import non_negative_int, positive_int, require_tiles
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.isolation import STANDARDISE, RankConfig, parse_flags
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.peculiar import METHODS
+from radioexplore.ranking.standardise import STANDARDISE
 from radioexplore.rundir import RunDir, RunDirError
 
 
@@ -174,7 +176,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from radioexplore.isolation import rank_run
+    from radioexplore.ranking.rank import rank_run
 
     run = RunDir(args.run)
     try:

@@ -13,6 +13,7 @@ from torch import nn
 
 from radioexplore.models.resnet import resnet18, resnet50
 from radioexplore.models.vit import vit
+from radioexplore.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,7 @@ def build_backbone(spec: BackboneSpec, drop_path: float | None = None) -> nn.Mod
     ``drop_path`` sets a ViT's stochastic-depth rate (DINO trains the student with 0.1 and the
     teacher with 0); it is ignored for ResNets and left at the ViT default when None.
     """
-    try:
-        factory = BACKBONES[spec.arch]
-    except KeyError:
-        raise ValueError(f"unknown backbone {spec.arch!r}; choose one of {', '.join(BACKBONES)}") from None
+    factory = lookup(BACKBONES, spec.arch, "backbone")
     return factory(spec) if drop_path is None else factory(spec, drop_path=drop_path)
 
 

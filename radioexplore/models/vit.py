@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radioexplore.registry import lookup
+
 
 class PatchEmbed(nn.Module):
     """Non-overlapping ``patch`` x ``patch`` patches projected to ``dim`` by one strided convolution."""
@@ -182,9 +184,6 @@ def vit(
     width: str = "small", patch: int = 8, in_chans: int = 1, depth: int | None = None, **kwargs
 ) -> VisionTransformer:
     """ViT-``width``/``patch``: tiny (192-d, 3 heads), small (384-d, 6 heads) or base; 12 blocks unless ``depth``."""
-    try:
-        dim, standard_depth, heads = VIT_WIDTHS[width]
-    except KeyError:
-        raise ValueError(f"unknown ViT width {width!r}; choose one of {sorted(VIT_WIDTHS)}") from None
+    dim, standard_depth, heads = lookup(VIT_WIDTHS, width, "ViT width")
     depth = depth or standard_depth
     return VisionTransformer(patch=patch, in_chans=in_chans, dim=dim, depth=depth, heads=heads, **kwargs)

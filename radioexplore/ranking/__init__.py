@@ -1,5 +1,14 @@
-"""Ranking tiles and objects for peculiarity: the artefact axis, object-level ranking and what they share.
+"""Ranking tiles and objects for peculiarity, one idea a module:
 
-Grows into the one home of ranking (the Isolation Forest of ``radioexplore.isolation`` and the active
-learning of ``radioexplore.active`` move here with the regrouping).
+- ``rank``: a run's tiles ranked into ``scores/<name>.parquet`` (:func:`rank_run`), from the modules below;
+- ``config``: :class:`RankConfig`, the settings of ``rank`` recorded in run.toml;
+- ``exclusion``: the tile flags left out of the forest ('blank', 'partial');
+- ``standardise``: robust standardisation of embedding columns per field;
+- ``selection``: seed 002's LightGBM choice of the most telling embedding columns;
+- ``forest``: the Isolation Forest and ranks from scores;
+- ``artefacts``: the artefact axis (negative troughs, ripples, bright neighbours, DQF);
+- ``objects`` and ``object_run``: extended objects found, described and ranked (objects.parquet);
+- ``peculiar``: the ranking methods that join the forest, the objects and the artefact axis;
+- ``active``: active learning from the astronomer's labels (``rerank``, the queue);
+- ``metrics``: how good a ranking is against the truth (recall in the top, seed 002's Table 4).
 """

@@ -106,7 +106,7 @@ def noise_envelope(image: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.n
     every tile near a bright source raises their MADs, not the envelope.
     """
     ny, nx = image.shape
-    b = max(8, min(block, ny, nx))
+    b = max(8, min(block, ny, nx)) // 2 * 2  # even: the blocks are read on a 2 px sub-grid
     my, mx = ny // b, nx // b
     if my == 0 or mx == 0:
         return np.zeros(1), np.full(1, np.nan)
@@ -355,6 +355,20 @@ def artefact_score(features: pd.DataFrame, config: ArtefactConfig = ArtefactConf
     score = evidence * (1.0 + context) / 2.0
     score[~np.isfinite(features["local_sigma"].to_numpy(dtype=float))] = np.nan
     return score
+
+
+def object_artefact_score(negative_ratio: np.ndarray) -> np.ndarray:
+    """An object's own artefact score in 0..1 from its negative ratio (the flux below -3 sigma round
+    the island over the island's own flux, :data:`radioexplore.ranking.objects.NEGATIVE_RATIO`).
+
+    The tile rule's ``min(1, 2 negative_share)`` for one object: the negative share
+    ``ratio / (1 + ratio)`` is about 0 for sky emission, which is positive, and about 1/2 for a
+    calibration error pattern, whose troughs are as deep as its crests (Taylor et al. 1999, ch. 15),
+    so the score is 1 for a ripple crest flanked by its troughs and about 0 for a radio galaxy,
+    bright or faint, in a clean or a poor field. NaN counts as 0.
+    """
+    r = np.clip(np.nan_to_num(np.asarray(negative_ratio, dtype=np.float64), nan=0.0), 0.0, None)
+    return np.minimum(1.0, 2.0 * r / (1.0 + r))
 
 
 def artefact_features_run(

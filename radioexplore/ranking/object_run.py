@@ -34,12 +34,17 @@ log = logging.getLogger(__name__)
 
 def field_objects(file: str | Path, field_tiles: pd.DataFrame, config: ObjectConfig | None = None) -> pd.DataFrame:
     """The objects of one field image, with RA/Dec (flux-weighted centroid through the WCS; NaN
-    without one) and the tiles of ``field_tiles`` (``tile_id, x0, y0, size``) their boxes overlap."""
+    without one) and the tiles of ``field_tiles`` (``tile_id, x0, y0, size``) they lie in: the one
+    holding the centroid and any holding ``config.min_beams`` beam areas of the object's pixels."""
     config = config or ObjectConfig()
     image = read_image(file)
-    found = find_objects(image.read(), beam_area_px(image), config, image.pixel_arcsec).table
+    objects = find_objects(image.read(), beam_area_px(image), config, image.pixel_arcsec)
+    found = objects.table
     ra, dec = image.pixel_to_world(found["x"].to_numpy(), found["y"].to_numpy())
-    main, lists = overlapping_tiles(found, field_tiles)
+    # a tile takes an object when it holds the centroid or an extended part of it (min_beams beam areas)
+    main, lists = overlapping_tiles(
+        found, field_tiles, objects.labels, objects.label_ids, config.min_beams * objects.beam_area_px
+    )
     found.insert(0, "dec", dec)
     found.insert(0, "ra", ra)
     found.insert(0, "tile_ids", lists)
@@ -84,7 +89,8 @@ def objects_run(run: RunDir, config: ObjectConfig | None = None, progress: bool 
             n_fields=len(parts),
             skipped_fields=skipped,
             sources="thresholds: seed 000 sec. 2.3 (PyBDSF 3/5 sigma); stamp margin: seed 001 curated set "
-            "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees)",
+            "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees); artefact score: "
+            "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15)",
         ),
     )
     log.info("%d objects from %d field(s) into %s", len(table), len(parts), run.objects)

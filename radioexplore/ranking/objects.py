@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import ndimage
 
 from radioexplore.noise import masked_rms, mesh_background
+from radioexplore.ranking.artefacts import noise_envelope
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,15 @@ LOG_FEATURES = frozenset({"area_beams", "peak_snr", "n_peaks", "axis_ratio", "fi
 #: The artefact hint, kept beside the shape features but not given to the forest: calibration
 #: errors carry troughs below -5 sigma, real emission does not (issue 24, item 1).
 ARTEFACT_HINT = "negative_fraction"
+#: The object's own artefact evidence, not given to the forest either (the forest measures shape
+#: alone): the flux below -negative_sigma times the noise floor round the island over the island's
+#: own flux beyond a beam of its peak. Sky emission is positive (about 0); an error
+#: pattern's troughs are as deep as its crests (about 1 or more), also where the crests join the
+#: bright source that made them. :func:`radioexplore.ranking.artefacts.object_artefact_score` maps it.
+NEGATIVE_RATIO = "negative_ratio"
+#: An object whose own artefact score reaches this is a likely artefact (as the tile's in
+#: :mod:`radioexplore.ranking.peculiar`): the forest of the default ranking does not learn from it.
+LIKELY_ARTEFACT = 0.5
 
 #: Columns of ``objects.parquet``, in order.
 OBJECT_COLUMNS = (
@@ -63,6 +73,9 @@ OBJECT_COLUMNS = (
     "noise_rms",
     *SHAPE_FEATURES,
     ARTEFACT_HINT,
+    NEGATIVE_RATIO,
+    "shape_score",
+    "artefact_score",
     "score",
     "rank",
 )
@@ -79,6 +92,7 @@ class ObjectConfig:
     mesh_beams: float = 40.0  # side of the background and noise mesh, in beam FWHM: far larger than a ring
     negative_sigma: float = 5.0  # issue 24, item 1: calibration troughs below -5 sigma
     surround_beams: float = 2.0  # the island's surroundings reach this many beam FWHM beyond its box
+    floor_block_beams: float = 12.0  # blocks of the field's noise floor (troughs are measured against it)
     stamp_margin: float = 2.5  # seed 001's curated set: stamp side 2.5x the box (Astronomaly: 1x)
     min_stamp_beams: float = 8.0  # a stamp is at least this many beam FWHM wide
     n_estimators: int = 200  # seed 002, sec. 5.2: 200 trees
@@ -96,10 +110,13 @@ class ObjectConfig:
 
 @dataclass(frozen=True)
 class FieldObjects:
-    """What :func:`find_objects` returns for one image: a frame of objects and the image's beam."""
+    """What :func:`find_objects` returns for one image: a frame of objects, the image's beam, and the
+    island label image with each row's label (what :func:`overlapping_tiles` counts pixels in)."""
 
     table: pd.DataFrame
     beam_area_px: float
+    labels: np.ndarray | None = None
+    label_ids: np.ndarray | None = None
 
 
 def beam_fwhm_px(beam_area: float) -> float:
@@ -176,6 +193,9 @@ def find_objects(
     peaks = ndimage.maximum(snr, labels, index=np.arange(1, n + 1))
     keep = np.flatnonzero((counts[1:] >= min_area) & (np.asarray(peaks) >= config.peak_sigma)) + 1
     slices = ndimage.find_objects(labels)
+    # troughs are measured against the noise from below: ripples inflate the mesh rms round a bright
+    # source (a 20 sigma ripple lifts it several-fold) and would hide their own troughs in it
+    envelope = noise_envelope(residual, max(16, int(round(config.floor_block_beams * fwhm))))
     peak_size = max(3, int(round(fwhm)) | 1)
     surround = int(np.ceil(config.surround_beams * fwhm))
     ny, nx = data.shape
@@ -200,6 +220,15 @@ def find_objects(
         around = snr[oy0:oy1, ox0:ox1]
         valid = finite[oy0:oy1, ox0:ox1] & ~(labels[oy0:oy1, ox0:ox1] == lab)
         neg = float(np.count_nonzero(valid & (around < -config.negative_sigma)) / max(1, np.count_nonzero(valid)))
+        local = float(np.median(rms[sy, sx][mask]))
+        floor = _floor_at(envelope, cx + bx0, cy + by0, data.shape, local)
+        res_around = residual[oy0:oy1, ox0:ox1]
+        trough = max(0.0, float(-res_around[valid & (res_around < -config.negative_sigma * floor)].sum()))
+        # the island's flux beyond a beam of its peak: a bright source's own core would hide the
+        # crests joined to it, and the crests, not the core, are what the troughs answer
+        py, px = np.unravel_index(np.argmax(np.where(mask, s, -np.inf)), mask.shape)
+        outer = mask & (np.hypot(*np.ogrid[-py : mask.shape[0] - py, -px : mask.shape[1] - px]) > fwhm)
+        own = float(np.nansum(r[outer]))
         side = max(bx1 - bx0 + 1, by1 - by0 + 1)
         stamp = int(np.ceil(max(config.stamp_margin * side, config.min_stamp_beams * fwhm)))
         mx0 = (bx0 + bx1) / 2.0
@@ -217,7 +246,7 @@ def find_objects(
                 stamp_size=stamp,
                 size_arcsec=side * pixel_arcsec if pixel_arcsec else np.nan,
                 flux_jy=float(np.nansum(r[mask])) / area,
-                noise_rms=float(np.median(rms[sy, sx][mask])),
+                noise_rms=local,
                 area_beams=a / area,
                 fill_ratio=a / mask.size,
                 hole_fraction=(filled - a) / filled,
@@ -226,14 +255,29 @@ def find_objects(
                 axis_ratio=_axis_ratio(xs, ys),
                 filled_beams=filled / area,
                 negative_fraction=neg,
+                negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             )
         )
-    return FieldObjects(_frame(rows), area)
+    return FieldObjects(_frame(rows), area, labels, np.asarray(keep, dtype=np.int64))
+
+
+def _floor_at(
+    envelope: tuple[np.ndarray, np.ndarray], x: float, y: float, shape: tuple[int, int], local: float
+) -> float:
+    """The noise at ``(x, y)``: the smaller of the local mesh rms and the field's noise envelope at that
+    distance from the image centre (:func:`radioexplore.ranking.artefacts.noise_envelope`)."""
+    radius, env = envelope
+    finite = np.isfinite(env)
+    if not finite.any():
+        return local
+    r = np.hypot(x - (shape[1] - 1) / 2.0, y - (shape[0] - 1) / 2.0)
+    at = float(np.interp(r, radius[finite], env[finite]))
+    return min(local, at) if np.isfinite(local) and local > 0 else at
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     cols = [c for c in OBJECT_COLUMNS if c not in ("object_id", "field", "tile_id", "tile_ids", "ra", "dec")]
-    cols = [c for c in cols if c not in ("score", "rank")]
+    cols = [c for c in cols if c not in ("shape_score", "artefact_score", "score", "rank")]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -247,25 +291,47 @@ def _axis_ratio(xs: np.ndarray, ys: np.ndarray) -> float:
     return float(np.sqrt((hi + 1 / 12) / (lo + 1 / 12)))
 
 
-def overlapping_tiles(objects: pd.DataFrame, tiles: pd.DataFrame) -> tuple[np.ndarray, list[list[int]]]:
-    """Per object (same field): the tile holding its centroid and every tile its box overlaps.
+def overlapping_tiles(
+    objects: pd.DataFrame,
+    tiles: pd.DataFrame,
+    labels: np.ndarray | None = None,
+    label_ids: np.ndarray | None = None,
+    min_pixels: float = 0.0,
+) -> tuple[np.ndarray, list[list[int]]]:
+    """Per object (same field): the tile holding its centroid and the tiles it lies in.
 
     ``tiles`` needs ``tile_id, x0, y0, size`` (one field's rows). The main tile is, among the
-    overlapping ones, the one whose centre lies nearest the object's centroid.
+    overlapping ones, the one whose centre lies nearest the object's centroid. Without ``labels``
+    every tile the object's box overlaps is listed; with the island ``labels`` image and each row's
+    ``label_ids`` (:class:`FieldObjects`), only the main tile and those holding at least
+    ``min_pixels`` of the object's own pixels: a tile that sees no more than a corner of a big
+    object's box does not take its score.
     """
-    tx0 = tiles["x0"].to_numpy(float)
-    ty0 = tiles["y0"].to_numpy(float)
-    ts = tiles["size"].to_numpy(float)
+    tx0 = tiles["x0"].to_numpy(np.int64)
+    ty0 = tiles["y0"].to_numpy(np.int64)
+    ts = tiles["size"].to_numpy(np.int64)
     ids = tiles["tile_id"].to_numpy(np.int64)
     main = np.full(len(objects), -1, dtype=np.int64)
     lists: list[list[int]] = []
     for i, o in enumerate(objects.itertuples(index=False)):
         hit = (tx0 <= o.box_x1) & (tx0 + ts - 1 >= o.box_x0) & (ty0 <= o.box_y1) & (ty0 + ts - 1 >= o.box_y0)
         members = np.flatnonzero(hit)
-        lists.append([int(t) for t in ids[members]])
         if len(members):
             d = np.hypot(tx0[members] + (ts[members] - 1) / 2 - o.x, ty0[members] + (ts[members] - 1) / 2 - o.y)
             main[i] = ids[members[np.argmin(d)]]
+        if labels is not None and label_ids is not None and len(members) > 1:
+            inside = [
+                np.count_nonzero(
+                    labels[
+                        max(ty0[m], o.box_y0) : min(ty0[m] + ts[m] - 1, o.box_y1) + 1,
+                        max(tx0[m], o.box_x0) : min(tx0[m] + ts[m] - 1, o.box_x1) + 1,
+                    ]
+                    == label_ids[i]
+                )
+                for m in members
+            ]
+            members = members[(np.asarray(inside) >= min_pixels) | (ids[members] == main[i])]
+        lists.append([int(t) for t in ids[members]])
     return main, lists
 
 
@@ -285,8 +351,11 @@ def forest_features(objects: pd.DataFrame) -> np.ndarray:
     return ((x - centre) / scale).astype(np.float32)
 
 
-def object_scores(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) -> np.ndarray:
-    """Isolation Forest peculiarity of each object in [0, 1] (1 = most peculiar; min-max over the run)."""
+def object_scores(
+    objects: pd.DataFrame, config: ObjectConfig = ObjectConfig(), fit: np.ndarray | None = None
+) -> np.ndarray:
+    """Isolation Forest peculiarity of each object in [0, 1] (1 = most peculiar; min-max over the run),
+    the forest fitted on the objects ``fit`` marks (all by default; all when it marks fewer than 3)."""
     from sklearn.ensemble import IsolationForest  # here: the CLI builds its parser without sklearn
 
     n = len(objects)
@@ -301,19 +370,37 @@ def object_scores(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) 
         n_jobs=1,
     )
     x = forest_features(objects)
-    forest.fit(x)
+    fit = np.ones(n, dtype=bool) if fit is None or np.count_nonzero(fit) < 3 else np.asarray(fit, dtype=bool)
+    forest.fit(x[fit])
     raw = -forest.score_samples(x)
     lo, hi = raw.min(), raw.max()
     return ((raw - lo) / (hi - lo if hi > lo else 1.0)).astype(np.float32)
 
 
 def rank_objects(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) -> pd.DataFrame:
-    """``objects`` with ``score`` (0..1, higher = more peculiar) and ``rank`` (1 = most peculiar)."""
+    """``objects`` with ``shape_score`` (the forest's peculiarity of shape among all the objects, 0..1),
+    ``artefact_score`` (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`),
+    ``score`` (higher = more peculiar) and ``rank`` by it (1 = most peculiar).
+
+    ``score`` = sky shape score x (1 - artefact score), where the sky shape score comes from a
+    forest fitted on the objects that are not likely artefacts (artefact score below
+    :data:`LIKELY_ARTEFACT`): what is rare among real sources, not among ripple crests, which can
+    be many in a poor field. The discount acts per object: a ripple crest is sunk by the troughs
+    beside it, a peculiar object in the same poor field keeps its score (a tile-wide factor sank
+    both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
+    """
+    from radioexplore.ranking.artefacts import object_artefact_score
+
     out = objects.copy()
-    scores = object_scores(out, config)
+    artefact = object_artefact_score(out[NEGATIVE_RATIO].to_numpy(dtype=float)).astype(np.float32)
+    shape = object_scores(out, config)
+    sky = object_scores(out, config, fit=artefact < LIKELY_ARTEFACT) if (artefact >= LIKELY_ARTEFACT).any() else shape
+    scores = (sky * (1.0 - artefact)).astype(np.float32)
     order = np.lexsort((np.arange(len(scores)), -scores))
     ranks = np.empty(len(scores), dtype=np.int64)
     ranks[order] = np.arange(1, len(scores) + 1)
+    out["shape_score"] = shape
+    out["artefact_score"] = artefact
     out["score"] = scores
     out["rank"] = ranks
     return out

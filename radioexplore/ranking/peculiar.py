@@ -1,18 +1,23 @@
 """Peculiarity that discounts the artefact axis: the rankers ``rank --method`` chooses from, and why a tile ranks.
 
 Three things speak for a tile (issue 24): the tile's anomaly (the Isolation Forest over its
-embedding, :mod:`radioexplore.isolation`), its object peculiarity (its most peculiar extended
+embedding, :mod:`radioexplore.ranking.forest`), its object peculiarity (its most peculiar extended
 object's score, :mod:`radioexplore.ranking.objects`) and the artefact axis
-(:mod:`radioexplore.ranking.artefacts`). The default rule is transparent and fits nothing:
+(:mod:`radioexplore.ranking.artefacts`), measured per tile and per object. The default rule is
+transparent and fits nothing:
 
-    peculiarity = max(anomaly quantile, object quantile) x (1 - artefact_score)
+    peculiarity = max(anomaly quantile x (1 - tile artefact score), object quantile)
 
-Quantiles (the share of ranked tiles scoring strictly lower) put the forest and the object
-scores on one scale; the max lets either find a tile (a ring among compact sources is lost in
-the tile's embedding but plain as an object); the factor sinks what looks like an imaging
-artefact. Rankers by name in :data:`METHODS`; ``seed002`` is Riggi et al. 2024's recipe
-(LightGBM top-k features -> Isolation Forest, 200 trees, max_samples 0.02), ``forest`` the
-plain forest, ``peculiar_no_axis`` the default without the artefact factor (for comparison).
+where a tile's object score is that of its best object, each object's shape score already
+multiplied by (1 - its own artefact score). Quantiles (the share of ranked tiles scoring strictly
+lower) put the forest and the object scores on one scale; the max lets either find a tile (a ring
+among compact sources is lost in the tile's embedding but plain as an object). The discount acts
+where the evidence is: a ripple crest is sunk by the troughs beside it, a peculiar object in the
+same poor field is not (a tile-wide factor on the objects sank both: measured in
+benchmarks/peculiar_vs_artefacts.py). Rankers by name in :data:`METHODS`; ``seed002`` is Riggi et
+al. 2024's recipe (LightGBM top-k features -> Isolation Forest, 200 trees, max_samples 0.02),
+``forest`` the plain forest, ``peculiar_no_axis`` the default without any artefact discount
+(objects by shape score alone; for comparison).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.objects import LIKELY_ARTEFACT
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -34,27 +41,34 @@ class Method:
 
     description: str
     objects: bool = False  # take the max with the object quantile
-    artefacts: bool = False  # multiply by (1 - artefact_score)
+    artefacts: bool = False  # anomaly x (1 - tile artefact_score); objects by their discounted score
     top_k: int | None = None  # forest on the top-k LightGBM features (needs labels)
+
+    @property
+    def object_column(self) -> str:
+        """The objects' column a tile takes its best of: discounted by each object's artefact score or not."""
+        return "score" if self.artefacts else "shape_score"
 
 
 #: Rankers by name; ``peculiar`` is ``rank``'s default.
 METHODS: dict[str, Method] = {
-    "peculiar": Method("max(anomaly, object) quantile x (1 - artefact score)", objects=True, artefacts=True),
-    "peculiar_no_axis": Method("max(anomaly, object) quantile, artefact axis ignored", objects=True),
+    "peculiar": Method(
+        "max(anomaly quantile x (1 - tile artefact score), quantile of objects' shape x (1 - object artefact score))",
+        objects=True,
+        artefacts=True,
+    ),
+    "peculiar_no_axis": Method("max(anomaly, object shape) quantile, artefact axis ignored", objects=True),
     "forest": Method("Isolation Forest over the (per-field standardised) embedding"),
     "seed002": Method("seed 002: LightGBM top-10 features -> Isolation Forest (200 trees, max_samples 0.02)", top_k=10),
 }
 DEFAULT_METHOD = "peculiar"
-#: Artefact score at or above which ``why`` calls a tile a likely artefact; below LOW it is "low".
-LIKELY_ARTEFACT, LOW_ARTEFACT = 0.5, 0.2
+#: Artefact score below which ``why`` calls it "low"; at or above LIKELY_ARTEFACT (the objects' own
+#: constant, :mod:`radioexplore.ranking.objects`) a likely artefact.
+LOW_ARTEFACT = 0.2
 
 
 def method_named(name: str) -> Method:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown ranking method {name!r}; choose one of {', '.join(METHODS)}") from None
+    return lookup(METHODS, name, "ranking method")
 
 
 def quantile_among(score: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
@@ -76,19 +90,21 @@ def peculiarity(
     method: Method = METHODS[DEFAULT_METHOD],
 ) -> np.ndarray:
     """The score of ``method`` from the three axes (object score and artefact may be None: absent);
-    tiles not kept score 0. A NaN artefact score (no pixels to measure) counts as 0."""
+    tiles not kept score 0. ``object_score`` is the tile's best object's (of ``method.object_column``,
+    so already discounted per object where the method discounts); the tile's artefact score (NaN:
+    no pixels to measure, counts as 0) multiplies the anomaly quantile."""
     n = len(anomaly)
     keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    q = quantile_among(anomaly, keep)
-    if method.objects and object_score is not None:
-        q = np.maximum(q, quantile_among(object_score, keep))
+    q = quantile_among(anomaly, keep).astype(np.float64)
     if method.artefacts and artefact is not None:
         q = q * (1.0 - np.clip(np.nan_to_num(np.asarray(artefact, dtype=np.float64), nan=0.0), 0.0, 1.0))
+    if method.objects and object_score is not None:
+        q = np.maximum(q, quantile_among(object_score, keep))
     return np.where(keep, q, 0.0).astype(np.float32)
 
 
-def tile_best_objects(objects: pd.DataFrame, n_tiles: int) -> np.ndarray:
-    """Row index into ``objects`` of each tile's most peculiar overlapping object, -1 when none."""
+def tile_best_objects(objects: pd.DataFrame, n_tiles: int, column: str = "score") -> np.ndarray:
+    """Row index into ``objects`` of each tile's most peculiar overlapping object by ``column``, -1 when none."""
     best = np.full(n_tiles, -1, dtype=np.int64)
     if objects is None or objects.empty:
         return best
@@ -96,7 +112,7 @@ def tile_best_objects(objects: pd.DataFrame, n_tiles: int) -> np.ndarray:
     tiles = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
     ok = (tiles >= 0) & (tiles < n_tiles)
     rows, tiles = rows[ok], tiles[ok]
-    score = objects["score"].to_numpy(dtype=float)[rows]
+    score = objects[column].to_numpy(dtype=float)[rows]
     order = np.lexsort((score, tiles))  # per tile, the best object last
     last = order[np.r_[tiles[order][1:] != tiles[order][:-1], True]] if len(order) else order
     best[tiles[last]] = rows[last]
@@ -145,11 +161,15 @@ def why_column(
             continue
         row = scores.iloc[i]
         if object_q is not None and best_object is not None and best_object[i] >= 0 and object_q[i] >= anomaly_q[i]:
-            lead = describe_object(objects.iloc[best_object[i]])
-        elif anomaly_q[i] >= 0.9:
-            lead = "unusual tile"
-        else:
-            lead = "ordinary tile"
+            obj = objects.iloc[best_object[i]]
+            # the object's own artefact score is what discounted it; the tile's is said when not low
+            own = float(obj["artefact_score"]) if "artefact_score" in obj else art[i]
+            text = f"{describe_object(obj)}, {describe_artefact(own, row if 'artefact_score' not in obj else None)}"
+            if "artefact_score" in obj and np.isfinite(art[i]) and art[i] >= LOW_ARTEFACT:
+                text += f"; tile {describe_artefact(art[i], row)}"
+            out.append(text)
+            continue
+        lead = "unusual tile" if anomaly_q[i] >= 0.9 else "ordinary tile"
         out.append(f"{lead}, {describe_artefact(art[i], row)}")
     return out
 
@@ -161,9 +181,15 @@ def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     if run.objects.is_file():
         objects = pd.read_parquet(run.objects)
         ids = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
-        if not len(ids) or ids.max() < len(tiles):
+        lacking = [c for c in ("shape_score", "artefact_score") if c not in objects.columns]
+        if lacking:
+            log.warning(
+                "%s has no %s column (an older version wrote it): finding the objects again", run.objects, lacking
+            )
+        elif not len(ids) or ids.max() < len(tiles):
             return objects, None
-        log.warning("%s names tiles beyond the %d of the run: finding the objects again", run.objects, len(tiles))
+        else:
+            log.warning("%s names tiles beyond the %d of the run: finding the objects again", run.objects, len(tiles))
     if (
         not {"file", "field", "x0", "y0", "size"} <= set(tiles.columns)
         or not tiles["file"].astype(str).str.strip().any()

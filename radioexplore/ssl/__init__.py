@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from radioexplore.registry import lookup
 from radioexplore.ssl.byol import BYOL
 from radioexplore.ssl.dino import Dino
 from radioexplore.ssl.mae import MAE
@@ -52,12 +53,7 @@ METHODS: dict[str, Method] = {
 
 def method_of(recipe: Recipe) -> Method:
     """The registry entry named by ``recipe.method``; the error names the recipe and the choices."""
-    try:
-        return METHODS[recipe.method]
-    except KeyError:
-        raise ValueError(
-            f"unknown method {recipe.method!r} in recipe {recipe.name!r}; choose one of {sorted(METHODS)}"
-        ) from None
+    return lookup(METHODS, recipe.method, "method", where=f"recipe {recipe.name!r}")
 
 
 def build_method(recipe: Recipe) -> nn.Module:

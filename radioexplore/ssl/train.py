@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 from radioexplore.checkpoint import save_backbone
 from radioexplore.models import BackboneSpec
 from radioexplore.probes import drop_outliers, linear_probe
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, atomic_path
 from radioexplore.ssl import build_method, ema_momentum
 from radioexplore.ssl.dino import clip_gradients_
@@ -266,10 +267,7 @@ OPTIMIZERS = {
 
 
 def build_optimizer(name: str, model: nn.Module) -> torch.optim.Optimizer:
-    try:
-        return OPTIMIZERS[name](param_groups(model))
-    except KeyError:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}") from None
+    return lookup(OPTIMIZERS, name, "optimizer")(param_groups(model))
 
 
 # -- checkpoints ----------------------------------------------------------------------------------

@@ -6,14 +6,17 @@ user score objects 1-5, train a regressor of that score on the features, and ble
 score with the anomaly score; Riggi et al. 2024 (seed 002, sec. 5.3) ran that loop on their radio
 frames. This module does the same, written afresh:
 
-1. the embedding is standardised as the forest saw it (per field, :mod:`radioexplore.isolation`)
+1. the embedding is standardised as the forest saw it (per field, :mod:`radioexplore.ranking.standardise`)
    and reduced once by PCA fitted on the ranked tiles (:func:`reduce_features`), so each re-rank is cheap;
 2. a regressor, chosen by name from :data:`REGRESSORS`, learns interest from the labelled tiles;
 3. a label reaches the touching tiles of its field (:func:`spread_interest`): a giant or
    X-shaped radio galaxy spans several tiles, and the tile holding only its core looks like any
    compact source, so the predicted interest of a tile next to one scored 5 is at least 4.2;
-4. each tile gets a *trust* in that prediction from its distance to the nearest labelled tile:
-   1 on a labelled tile, 0 beyond that label's ``trust_k``-th nearest tile (:func:`trust_of`);
+4. each tile gets a *trust* in that prediction from the labelled tiles near it: 1 on a labelled
+   tile, 0 beyond a label's ``trust_k``-th nearest tile (:func:`radioexplore.ranking.teach.kernel_rows`;
+   a label speaks for about its ``trust_k`` nearest tiles wherever it lies, and the kernel has
+   compact support on purpose: near the top of the list anomaly quantiles differ by 1e-4, so even
+   a faint long-range pull would reshuffle the whole top after every label);
 5. a blend, chosen by name from :data:`BLENDS`, combines the anomaly quantile, the predicted
    interest and the trust into ``active_score``; tiles the forest left out (blank, partial) stay last.
 
@@ -31,9 +34,17 @@ without the reach to touching tiles by +14.9, +10.0 and +14.8; with the raw, uns
 embedding by +5 to +12. Single runs still move by 10-30 points with the seed (one peculiar tile
 is 2-3 points), which is why the benchmark averages.
 
-Re-ranking 100k tiles of 384 dimensions after one new label takes under 2 s on a 2-core CPU
-with the defaults (``benchmarks/rerank_speed.py`` measures it); the scaling and PCA are done once
-per :class:`ActiveRanker`, which is what the app keeps between labels.
+Labels also teach the queue what an artefact is (issue 24; :mod:`radioexplore.ranking.teach`):
+an ARTEFACT or MOSAICKING label sinks the tiles that look like it in the artefact features and in
+the regressor's features, and with the other labels (all counted as sky) it trains a classifier of
+the tile's artefact evidence whose probability discounts the queue; the interest the regressor
+predicts for a likely artefact is not believed. Each re-ranked tile says why it stands where it
+does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
+
+Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
+(``benchmarks/rerank_speed.py``); the scaling and PCA are done once per :class:`ActiveRanker`,
+which is what the app keeps between labels, and so are the kernels of the labelled tiles (a new
+label adds one).
 """
 
 from __future__ import annotations
@@ -48,8 +59,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.isolation import Scaling, ranking_context, ranks_of
 from radioexplore.labels import INTEREST_RANGE, LabelStore
+from radioexplore.ranking.forest import ranks_of
+from radioexplore.ranking.rank import ranking_context
+from radioexplore.ranking.standardise import FieldStandardisation
+from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
+from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, write_parquet
 from radioexplore.tiling import tile_adjacency
 
@@ -69,8 +84,10 @@ class ActiveConfig:
     floor: float = 0.1  # neighbour: factor left on a confidently boring tile's anomaly score
     spread: float = 0.8  # a label reaches the touching tiles of its field: their interest >= 1 + spread (label - 1)
     artefact_weight: float = 1.0  # artefact features' variance beside the embedding's, for regressor and trust
-    artefact_penalty: float = 0.9  # an ARTEFACT / MOSAICKING label sinks its artefact look-alikes by up to this
+    artefact_penalty: float = 0.9  # an ARTEFACT / MOSAICKING label sinks its look-alikes by up to this
     artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
+    artefact_teach: bool = True  # labels teach what an artefact is (radioexplore.ranking.teach; see rerank)
+    artefact_prior_weight: float = 1.0  # the artefact prior counts as this many labels at the tile itself
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -80,13 +97,17 @@ class ActiveConfig:
             raise ValueError(f"artefact_penalty must lie in [0, 1], not {self.artefact_penalty}")
         if self.artefact_weight < 0:
             raise ValueError(f"artefact_weight must not be negative, not {self.artefact_weight}")
+        if not self.artefact_prior_weight > 0:
+            raise ValueError(f"artefact_prior_weight must be positive, not {self.artefact_prior_weight}")
 
 
 # -- regressors ------------------------------------------------------------------------------
 def _random_forest(n_labels: int, seed: int):
     from sklearn.ensemble import RandomForestRegressor
 
-    return RandomForestRegressor(n_estimators=100, max_features=0.5, n_jobs=-1, random_state=seed)
+    # 50 trees: as many peculiar tiles found and artefacts queued as with 100 (benchmarks/README.md,
+    # issue 24), at half the time of the re-rank's largest cost, predicting every tile
+    return RandomForestRegressor(n_estimators=50, max_features=0.5, n_jobs=-1, random_state=seed)
 
 
 def _extra_trees(n_labels: int, seed: int):
@@ -185,31 +206,24 @@ BLENDS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, ActiveConfig], n
 }
 
 
-def _lookup(registry: dict, name: str, what: str):
-    try:
-        return registry[name]
-    except KeyError:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(registry)}") from None
-
-
 # -- the steps -------------------------------------------------------------------------------
 def reduce_features(
     emb: np.ndarray,
     n_components: int,
     seed: int = 0,
     fit_rows: int = 20_000,
-    scaling: Scaling | None = None,
+    scaling: FieldStandardisation | None = None,
     keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """PCA of the (scaled) embedding to ``n_components`` dimensions (float32); 0 or >= D returns it whole.
 
-    ``scaling`` (:func:`radioexplore.isolation.fit_scaling`) is applied first, chunk by chunk, so
+    ``scaling`` (:func:`radioexplore.ranking.standardise.fit_scaling`) is applied first, chunk by chunk, so
     the regressor sees each tile against its own field as the forest does. The components are fitted
     on at most ``fit_rows`` random rows where ``keep`` is True (the ranked tiles: a partial tile's
     border should not take a component) and every row is projected, so 10^6 tiles take seconds.
     """
     n, d = emb.shape
-    scaling = scaling if scaling is not None else Scaling("none")
+    scaling = scaling if scaling is not None else FieldStandardisation("none")
     if not n_components or n_components >= min(n, d):
         return np.ascontiguousarray(scaling.transform(emb))
     from sklearn.decomposition import PCA
@@ -228,55 +242,6 @@ def reduce_features(
         block = scaling.transform(emb, np.arange(start, min(start + 65536, n)))
         out[start : start + len(block)] = (block - mean) @ comps
     return out
-
-
-def label_distances(
-    features: np.ndarray, labelled: np.ndarray, k: int, chunk: int = 65536
-) -> tuple[np.ndarray, np.ndarray]:
-    """For every tile, the distance to its nearest labelled tile and that label's reach.
-
-    Returns ``(distance [N], reach [N])``: ``reach`` is the distance from the nearest labelled
-    tile to its own ``k``-th nearest tile, the local scale of the data around that label.
-    Euclidean, in chunks of ``chunk`` rows (memory ``chunk x n_labels``).
-    """
-    ref = np.ascontiguousarray(features[labelled])
-    ref_sq = (ref**2).sum(1)
-    n, m = len(features), len(ref)
-    k = int(min(max(k, 1), n - 1))
-    nearest = np.empty(n, dtype=np.float32)
-    which = np.empty(n, dtype=np.int64)
-    candidates = []  # per label, the k + 1 smallest squared distances within each chunk
-    for start in range(0, n, chunk):
-        block = features[start : start + chunk]
-        d2 = ref @ block.T  # [m, chunk], one contiguous row per label
-        d2 *= -2.0
-        d2 += ref_sq[:, None]
-        d2 += (block**2).sum(1)[None, :]
-        np.maximum(d2, 0.0, out=d2)
-        w = d2.argmin(0)
-        which[start : start + len(block)] = w
-        nearest[start : start + len(block)] = np.sqrt(d2[w, np.arange(len(block))])
-        kk = min(k + 1, len(block))
-        candidates.append(np.partition(d2, kk - 1, axis=1)[:, :kk])
-    pooled = np.concatenate(candidates, axis=1)
-    # the k + 1 smallest include the label itself, at distance 0
-    kth = min(k, pooled.shape[1] - 1)
-    reach = np.sqrt(np.partition(pooled, kth, axis=1)[:, kth]).astype(np.float32)
-    nearest[labelled] = 0.0
-    return nearest, reach[which] if m else np.ones(n, np.float32)
-
-
-def trust_of(distance: np.ndarray, reach: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """``(1 - (d / R)^2)^2`` inside ``R = alpha reach``, 0 beyond: 1 on a labelled tile, 0 past its ``k``-th nearest tile.
-
-    Trust is local, as in astronomaly: a label speaks for about its ``k`` nearest tiles, wherever it
-    lies (in the dense core or the sparse outskirts). The kernel has compact support on purpose:
-    near the top of the list anomaly quantiles differ by 1e-4, so even a faint long-range pull
-    (a Gaussian tail) would reshuffle the whole top of the ranking after every label.
-    """
-    scale = np.where(reach > 0, alpha * reach, 1.0)
-    x = np.clip(1.0 - (distance / scale) ** 2, 0.0, 1.0)
-    return (x * x).astype(np.float32)
 
 
 def spread_interest(
@@ -352,7 +317,7 @@ class ActiveRanker:
     anomaly
         ``[N]`` anomaly scores (higher = more anomalous), e.g. ``scores/<name>.parquet`` ``score``.
     scaling
-        The forest's standardisation (:func:`radioexplore.isolation.fit_scaling`): the regressor
+        The forest's standardisation (:func:`radioexplore.ranking.standardise.fit_scaling`): the regressor
         and the trust distances see each tile against its own field, as the forest did. Without it,
         a field observed with another beam takes the first components, and a label on one tile of
         that field speaks for the whole field.
@@ -376,13 +341,14 @@ class ActiveRanker:
         emb: np.ndarray,
         anomaly: np.ndarray,
         config: ActiveConfig = ActiveConfig(),
-        scaling: Scaling | None = None,
+        scaling: FieldStandardisation | None = None,
         exclude: np.ndarray | None = None,
         adjacency: Any = None,
         artefacts: np.ndarray | None = None,
+        why: Any = None,
     ) -> None:
-        _lookup(REGRESSORS, config.regressor, "regressor")
-        _lookup(BLENDS, config.blend, "blend")
+        lookup(REGRESSORS, config.regressor, "regressor")
+        lookup(BLENDS, config.blend, "blend")
         anomaly = np.asarray(anomaly, dtype=np.float32)
         n = len(emb)
         if len(anomaly) != n:
@@ -392,6 +358,10 @@ class ActiveRanker:
         if adjacency is not None and adjacency.shape != (n, n):
             raise ValueError(f"adjacency is {adjacency.shape} for {n} tiles; build it from this run's tiles table")
         self.config = config
+        self._kernels: dict[str, LabelKernels] = {}  # per feature space, the labelled tiles' kernels
+        self.why = None if why is None else np.asarray(why, dtype=object)
+        if self.why is not None and len(self.why) != n:
+            raise ValueError(f"{len(self.why)} reasons (why) for {n} embeddings; re-run `radioexplore rank`")
         self.anomaly = anomaly
         self.anomaly_q = anomaly_quantile(anomaly)
         self.exclude = None if exclude is None or not np.any(exclude) else np.asarray(exclude, dtype=bool)
@@ -422,23 +392,44 @@ class ActiveRanker:
         adjacency = None
         if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
-        return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency, artefact_block(scores))
+        why = scores["why"].to_numpy() if "why" in scores else None
+        return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency, artefact_block(scores), why)
 
     def __len__(self) -> int:
         return len(self.anomaly)
 
+    def kernels(self, space: str) -> LabelKernels:
+        """The labelled tiles' kernels in ``space``, kept between re-ranks (a new label costs one row):
+        "artefact", the artefact block (the joint features when there is none), or "joint", the
+        embedding's components beside the artefact block (what the regressor and the trust see)."""
+        if space not in self._kernels:
+            feats = self.artefacts if space == "artefact" and self.artefacts is not None else self.joint
+            self._kernels[space] = LabelKernels(feats, self.config.trust_k, self.config.alpha)
+        return self._kernels[space]
+
     def rerank(self, interest: pd.Series | Mapping[int, float], artefacts: Any = ()) -> pd.DataFrame:
         """The blended ranking given interest scores per tile id, and the tiles labelled ARTEFACT or
-        MOSAICKING (``artefacts``, :func:`artefact_labelled`): each tile's score is multiplied by
-        ``1 - artefact_penalty x trust`` with the trust of its nearest such tile in the artefact
-        features (``artefact_trust``; without artefact features, in the ranker's features).
+        MOSAICKING (``artefacts``, :func:`artefact_labelled`).
+
+        With artefact features and ``config.artefact_teach`` the labels teach the queue what an
+        artefact is (:mod:`radioexplore.ranking.teach`): every tile gets ``artefact_probability``,
+        the axis updated by the labels (every other label counts as a tile that is no artefact);
+        the interest the regressor predicts for a tile is believed only as far as the tile is no
+        artefact (``1 + (predicted - 1)(1 - p)``; what a labelled touching tile vouches for stands,
+        it says where an object continues), and once the labels hold an ARTEFACT and another label
+        the whole score is multiplied by ``1 - p``. Then each tile's score is multiplied by
+        ``1 - artefact_penalty x artefact_trust``, the kernel weight of its nearest ARTEFACT-labelled
+        tile in the artefact features or in the regressor's features, whichever is larger.
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :func:`spread_interest`),
-        ``trust``, ``touches_liked`` (the labelled touching tile that vouches most for an unlabelled
-        tile, -1 for none), ``labelled``, ``active_score`` and ``active_rank`` (1 first; excluded tiles last).
-        With no interest scores yet, the active ranking is the anomaly ranking.
+        ``trust``, ``artefact_trust``, ``artefact_probability`` (NaN without artefact features),
+        ``touches_liked`` (the labelled touching tile that vouches most for an unlabelled tile, -1
+        for none), ``labelled``, ``active_score``, ``active_rank`` (1 first; excluded tiles last) and
+        ``why`` (what put the tile there, in words). With no label yet, the active ranking is the
+        anomaly ranking.
         """
+        config = self.config
         series = pd.Series(interest, dtype=float).dropna()
         series = series.groupby(level=0).last()
         ids = series.index.to_numpy(dtype=np.int64)
@@ -446,41 +437,79 @@ class ActiveRanker:
         if ids.size and (ids.min() < 0 or ids.max() >= n):
             bad = ids[(ids < 0) | (ids >= n)]
             raise ValueError(f"interest given for tiles {bad[:5].tolist()} that do not exist (tiles 0..{n - 1})")
+        art_ids = np.unique(np.asarray(list(artefacts), dtype=np.int64))
+        art_ids = art_ids[(art_ids >= 0) & (art_ids < n)]
         labelled = np.zeros(n, dtype=bool)
         labelled[ids] = True
+        y = series.to_numpy(dtype=np.float32)
+        # the artefact probability: the axis, and what the labels say of it
+        p_art = np.full(n, np.nan, dtype=np.float32)
+        taught = False
+        if self.artefacts is not None:
+            p_art = np.clip(self.artefacts[:, 0], 0.0, 1.0)
+            all_ids = np.union1d(ids, art_ids)
+            if config.artefact_teach and all_ids.size:
+                p_art, taught = artefact_probability(
+                    self.artefacts,
+                    self.kernels("artefact").rows(all_ids),
+                    all_ids,
+                    np.isin(all_ids, art_ids),
+                    config.artefact_prior_weight,
+                    config.seed,
+                )
         touches = np.full(n, -1, dtype=np.int64)
+        liked_like = np.full(n, -1, dtype=np.int64)
         if ids.size == 0:
             predicted = np.full(n, np.nan, dtype=np.float32)
             trust = np.zeros(n, dtype=np.float32)
             active = self.anomaly_q.copy()
         else:
-            y = series.to_numpy(dtype=np.float32)
-            model = REGRESSORS[self.config.regressor](len(ids), self.config.seed)
+            model = REGRESSORS[config.regressor](len(ids), config.seed)
             with warnings.catch_warnings():  # a GP on a handful of labels warns about its kernel bounds
                 warnings.simplefilter("ignore", category=UserWarning)
                 model.fit(self.joint[ids], y)
-            predicted = np.asarray(model.predict(self.joint), dtype=np.float32)
-            vouched, touches = spread_interest(self.adjacency, ids, y, self.config.spread, n)
-            np.maximum(predicted, vouched, out=predicted)
+            regressed = np.asarray(model.predict(self.joint), dtype=np.float32)
+            vouched, touches = spread_interest(self.adjacency, ids, y, config.spread, n)
+            predicted = np.maximum(regressed, vouched)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
             touches[ids] = -1
-            distance, reach = label_distances(self.joint, ids, self.config.trust_k)
-            trust = trust_of(distance, reach, self.config.alpha)
-            active = BLENDS[self.config.blend](self.anomaly_q, predicted, trust, self.config)
-            if self.artefacts is not None and self.config.artefact_discount:
+            trust, liked_like = strongest(self.kernels("joint").rows(ids), ids)
+            believed = predicted
+            if config.artefact_teach and self.artefacts is not None:
+                lo = INTEREST_RANGE[0]
+                believed = np.maximum(lo + (regressed - lo) * (1.0 - p_art), vouched).astype(np.float32)
+                believed[ids] = y
+            active = BLENDS[config.blend](self.anomaly_q, believed, trust, config)
+            if self.artefacts is not None and config.artefact_discount:
                 # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
                 # artefacts queued, fewer peculiar tiles found; off by default)
                 active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
-        art_ids = np.unique(np.asarray(list(artefacts), dtype=np.int64))
-        art_ids = art_ids[(art_ids >= 0) & (art_ids < n)]
+        if taught:
+            active = (active * (1.0 - p_art)).astype(np.float32)
         art_trust = np.zeros(n, dtype=np.float32)
-        if art_ids.size and self.config.artefact_penalty > 0:
-            space = self.artefacts if self.artefacts is not None else self.joint
-            distance, reach = label_distances(space, art_ids, self.config.trust_k)
-            art_trust = trust_of(distance, reach, self.config.alpha)
-            active = (active * (1.0 - self.config.artefact_penalty * art_trust)).astype(np.float32)
+        art_like = np.full(n, -1, dtype=np.int64)
+        if art_ids.size and config.artefact_penalty > 0:
+            spaces = ("artefact", "joint") if self.artefacts is not None else ("joint",)
+            for space in spaces:
+                weight, source = strongest(self.kernels(space).rows(art_ids), art_ids)
+                better = weight > art_trust
+                art_trust[better], art_like[better] = weight[better], source[better]
+            active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
         if self.exclude is not None:
             active = np.where(self.exclude, -1.0, active).astype(np.float32)
+        why = reasons(
+            n,
+            self.why,
+            self.exclude,
+            dict(zip(ids.tolist(), y.tolist(), strict=True)),
+            art_ids,
+            art_trust,
+            art_like,
+            p_art if taught else None,
+            touches,
+            trust,
+            liked_like,
+        )
         return pd.DataFrame(
             {
                 "tile_id": np.arange(n),
@@ -488,10 +517,12 @@ class ActiveRanker:
                 "predicted_interest": predicted,
                 "trust": trust,
                 "artefact_trust": art_trust,
+                "artefact_probability": p_art,
                 "touches_liked": touches,
                 "labelled": labelled,
                 "active_score": active,
                 "active_rank": ranks_of(active),
+                "why": why,
             }
         )
 
