@@ -113,6 +113,20 @@ def is_categorical(values: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(values) and values.nunique(dropna=True) <= 12
 
 
+def label_columns(current: pd.DataFrame, n_tiles: int) -> tuple[pd.Categorical, np.ndarray]:
+    """``user_labels`` (categorical: "PECULIAR;EXTENDED", "(interest only)" or "unlabelled") and
+    ``user_interest`` (NaN where unscored) of ``n_tiles`` tiles from ``labels.current()``; made
+    from codes, so a label event costs O(labelled tiles), not a string per tile."""
+    ids = current["tile_id"].to_numpy(dtype=np.int64)
+    text = [";".join(labs) if len(labs) else "(interest only)" for labs in current["labels"]]
+    categories = ["unlabelled", *sorted(set(text))]
+    codes = np.zeros(n_tiles, dtype=np.int32)
+    codes[ids] = pd.Index(categories).get_indexer(text)
+    interest = np.full(n_tiles, np.nan)
+    interest[ids] = pd.to_numeric(current["interest"], errors="coerce").to_numpy(dtype=float)
+    return pd.Categorical.from_codes(codes, categories=categories), interest
+
+
 class ExplorerState(param.Parameterized):
     """What the user is looking at; every view reads and sets these params."""
 
@@ -143,6 +157,10 @@ class ExplorerState(param.Parameterized):
             self.labels = ReadOnlyLabelStore.for_run(run, who=self.annotator.name, why_not=self.annotator.why_not)
         self._frame: pd.DataFrame | None = None
         self._frame_key: tuple | None = None
+        self._joined_frame: pd.DataFrame | None = None
+        self._joined_key: tuple | None = None
+        self._joined_version = 0
+        self._xy: tuple[int, np.ndarray, np.ndarray] | None = None  # map positions / their span, per join
         self._ranker: ActiveRanker | None = None
         self._active: pd.DataFrame | None = None  # a read-only session's re-ranking (not written to the run)
         self._current: tuple[tuple, pd.DataFrame] | None = None
@@ -170,19 +188,31 @@ class ExplorerState(param.Parameterized):
     # -- data -------------------------------------------------------------------------------
     def tiles(self) -> pd.DataFrame:
         """tiles.parquet joined with map coordinates, anomaly scores, the session's re-ranking and
-        the current labels, one row per tile. Cached until one of them changes.
+        the current labels, one row per tile. Cached until one of them changes; a label event only
+        replaces the two label columns (the join of a 10^6-tile run is not made again per label).
         """
+        base = self._joined()
+        key = (self._joined_version, self._labels_key())
+        if self._frame_key != key:
+            out = base.copy(deep=False)  # new columns on a shallow copy: the joined columns are shared
+            current = self.current_labels()
+            if not current.empty:
+                out["user_labels"], out["user_interest"] = label_columns(current, len(out))
+            self._frame, self._frame_key = out, key
+        return self._frame
+
+    def _joined(self) -> pd.DataFrame:
+        """tiles.parquet joined with the map, scores and active ranking of the embedding (no labels)."""
         paths = [self.run.tiles_table]
         if self.embedding:
             paths += [self.run.map(self.embedding, self.map_method), self.run.scores(self.embedding)]
         active_path = self.run.active_scores(self.embedding) if self.embedding else None
         key = (
             tuple((str(p), p.stat().st_mtime if p.is_file() else None) for p in [*paths, active_path] if p),
-            self._labels_key(),
             self.ranking_version,
             _mtime(segment_tiles(self.run)),
         )
-        if self._frame_key != key:
+        if self._joined_key != key:
             out = read_table(self.run.tiles_table).copy()
             for path in paths[1:]:
                 if path.is_file():
@@ -202,17 +232,9 @@ class ExplorerState(param.Parameterized):
                 if col not in out.columns:
                     out[col] = values
             out = with_artefact_axis(self.run, out)  # a run ranked before the artefact axis: its cache
-            current = self.current_labels()
-            if not current.empty:
-                user = pd.Series("", index=out.index, dtype=object)
-                interest = pd.Series(np.nan, index=out.index)
-                ids = current["tile_id"].to_numpy()
-                user.iloc[ids] = [";".join(labs) if labs else "(interest only)" for labs in current["labels"]]
-                interest.iloc[ids] = pd.to_numeric(current["interest"], errors="coerce").to_numpy()
-                out["user_labels"] = user.replace("", "unlabelled")
-                out["user_interest"] = interest
-            self._frame, self._frame_key = out, key
-        return self._frame
+            self._joined_frame, self._joined_key = out, key
+            self._joined_version += 1
+        return self._joined_frame
 
     def _labels_key(self) -> tuple:
         db = self.run.labels_db
@@ -276,7 +298,8 @@ class ExplorerState(param.Parameterized):
     @param.depends("label_version", "ranking_version", watch=True)
     def _refresh_colours(self) -> None:
         choices = self.colour_choices()
-        self.param.colour_by.objects = choices
+        if choices != list(self.param.colour_by.objects):  # (the same list again would update the page's menu)
+            self.param.colour_by.objects = choices
         if self.colour_by not in choices:
             self.colour_by = choices[0]
 
@@ -373,12 +396,15 @@ class ExplorerState(param.Parameterized):
         tiles = self.tiles()
         if "x" not in tiles.columns or x is None or y is None:
             return None
-        xy = tiles[["x", "y"]].to_numpy()
-        span = np.ptp(xy, axis=0)
-        span[span == 0] = 1.0
-        d = np.hypot(*((xy - [x, y]) / span).T)
-        i = int(np.argmin(d))
-        return int(tiles["tile_id"].iloc[i]) if d[i] <= max_fraction else None
+        if self._xy is None or self._xy[0] != self._joined_version:  # once per map, not per click
+            xy = tiles[["x", "y"]].to_numpy(dtype=float)
+            span = np.ptp(xy, axis=0)
+            span[span == 0] = 1.0
+            self._xy = (self._joined_version, xy / span, span)
+        _, scaled, span = self._xy
+        d2 = np.square(scaled - np.array([x, y]) / span).sum(axis=1)
+        i = int(np.argmin(d2))
+        return int(tiles["tile_id"].iloc[i]) if d2[i] <= max_fraction**2 else None
 
     def tiles_in_box(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
         """Tile ids whose map position lies in a box (for box selection on rasterised maps)."""
@@ -398,7 +424,8 @@ class ExplorerState(param.Parameterized):
         tiles, column = self.ranking()
         if column not in tiles.columns:
             return tiles.head(0)
-        return tiles.sort_values(column).head(n)
+        top = tiles.nsmallest(n, column)  # (not a sort of every tile: 10^6 of them per redraw)
+        return top if len(top) == min(n, len(tiles)) else tiles.sort_values(column).head(n)
 
     def queue(self, n: int = 1000) -> list[int]:
         """The next ``n`` unlabelled tiles in ranking order."""

@@ -52,13 +52,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(
-    *args: str, env: dict | None = None, timeout: float = 120, serve_args: tuple[str, ...] = ()
+    *args: str,
+    env: dict | None = None,
+    timeout: float = 120,
+    serve_args: tuple[str, ...] = (),
+    profile: Path | None = None,
 ) -> Iterator[str]:
     """Run ``panel serve app/`` with ``serve_args`` (server options, e.g. a login) and ``args`` after
-    ``--args``; yields the page URL."""
+    ``--args``; yields the page URL. With ``profile``, the server runs under cProfile and writes its
+    statistics there when stopped (the server's page callbacks run on its main thread)."""
     port = free_port()
     cmd = [
         sys.executable,
+        *(["-m", "cProfile", "-o", str(profile)] if profile else []),
         "-m",
         "panel",
         "serve",
@@ -100,9 +106,9 @@ def served_app(
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    proc.terminate()  # the Bokeh server stops its loop on SIGTERM (so cProfile writes its statistics)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -26,6 +26,7 @@ from app.views.diffuse import (
     field_segment,
     overlay_controls,
 )
+from app.views.shown import WhenShown
 from app.views.tile import pixel_image, probability_layer
 from radioexplore.fitsio import FitsImage
 from radioexplore.segments_read import SegmentsError
@@ -61,8 +62,12 @@ class FieldView(param.Parameterized):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        fields = sorted(self.state.tiles()["field"].astype(str).unique())
+        fields = sorted({str(f) for f in self.state.tiles()["field"].unique()})
         self.param.field.objects = fields
+        state = self.state
+        self._marks_shown = WhenShown(
+            state, "Explore", [state.param.selected_tile, state.param.label_version, state.param.ranking_version]
+        )
         self.field = fields[0] if fields else None
         self._follow_selection()
         self.state.param.watch(lambda _: self._follow_selection(), "selected_tile")
@@ -171,10 +176,8 @@ class FieldView(param.Parameterized):
             return pn.pane.Alert(
                 f"The source image of field {md_text(self.field)} cannot be read here.", alert_type="warning"
             )
-        state = self.state
-        marks = hv.DynamicMap(
-            pn.bind(self.marks, state.param.selected_tile, state.param.label_version, state.param.ranking_version)
-        )
+        # the boxes redraw only while the Explore tab shows (not per label behind the review queue)
+        marks = hv.DynamicMap(pn.bind(lambda _v: self.marks(self.state.selected_tile), self._marks_shown.param.version))
         diffuse, note = self.diffuse_layer()
         layers = img if diffuse is None else img * diffuse
         overlay = (layers * marks).opts(

@@ -1,11 +1,16 @@
 """The map of all tiles: a 2-D embedding coloured by a column, click a point to open its tile.
 
 Small runs are drawn point by point (hover shows the tile); above :data:`RASTERIZE_ABOVE` tiles
-the points are rasterised by Datashader so a million of them pan and zoom smoothly. In both
-cases a click is resolved to the nearest tile on the map, and the box (or, for point-by-point
-maps, lasso) tool selects tiles for similarity search and export. Tiles you labelled are drawn
-over the others as white squares (hidden with ``state.show_marks``), and the open tile is ringed;
-both layers redraw only while the Explore tab shows.
+the points are rasterised by Datashader so a million of them pan and zoom smoothly: the server
+sends one value per pixel, the mean of a numeric column or the largest category code of a
+categorical one, which the browser colours (a count per category, Datashader's usual categorical
+aggregate, would send a layer per category: 100 fields x the plot's pixels, 185 MiB per pan). The
+points' table is made once per colouring and kept by the operation (``precompute``), so a pan
+costs one aggregation and no copy of the table. In both cases a click is resolved to the
+nearest tile on the map, and the box (or, for point-by-point maps, lasso) tool selects tiles for
+similarity search and export. Tiles you labelled are drawn over the others as white squares
+(hidden with ``state.show_marks``), and the open tile is ringed; both layers redraw only while the
+Explore tab shows.
 """
 
 from __future__ import annotations
@@ -21,11 +26,22 @@ from holoviews.operation.datashader import dynspread, rasterize
 from app.state import ExplorerState, is_categorical
 from app.text import md_code, md_text
 from app.views.hover import no_tooltip, one_tooltip
-from app.views.legend import colour_frame
+from app.views.legend import MISSING, colour_frame
 from app.views.shown import WhenShown
 
 RASTERIZE_ABOVE = 20_000
 CONTINUOUS_CMAP = "viridis"
+#: Column of the rasterised map's points holding the colour column's category codes.
+CODE = "colour_code"
+#: Categories that mean "no value": drawn under any real value where points share a pixel.
+PLACEHOLDERS = (MISSING, "unlabelled")
+
+
+def category_palette(n: int) -> list[str]:
+    """The colour of each of ``n`` category codes: Category20's colours in turn (as the point-by-point map)."""
+    from bokeh.palettes import Category20
+
+    return [Category20[20][i % 20] for i in range(max(n, 1))]
 
 
 class MapView(param.Parameterized):
@@ -68,6 +84,16 @@ class MapView(param.Parameterized):
         frame, dim, self._cmap = colour_frame(frame, colour, is_categorical(tiles[colour]), tiles.get("bunit"))
         self._frame_ids = frame["tile_id"].to_numpy()
         vdims = [dim if c == colour else c for c in frame.columns if c not in ("x", "y")]
+        self._raster_names = []
+        if self._cmap is not None and len(frame) > RASTERIZE_ABOVE:
+            # Datashader draws a code per pixel (the largest wins), the browser colours it: the
+            # placeholders (n/a, unlabelled) take the lowest codes, so a real value wins a shared pixel
+            names = [str(c) for c in frame[colour].cat.categories]
+            order = [n for n in names if n in PLACEHOLDERS] + [n for n in names if n not in PLACEHOLDERS]
+            recode = np.array([order.index(n) for n in names], dtype=np.int32)
+            frame[CODE] = recode[frame[colour].cat.codes.to_numpy()]
+            vdims.append(CODE)
+            self._raster_names = order
         return hv.Points(frame, kdims=["x", "y"], vdims=vdims)
 
     @param.depends("state.colour_by", "state.embedding", "state.map_method")
@@ -90,13 +116,16 @@ class MapView(param.Parameterized):
             title=f"{self.state.embedding} · {self.state.map_method} · coloured by {colour}",
         )
         if len(tiles) > RASTERIZE_ABOVE:
-            agg = ds.count_cat(colour) if categorical else ds.mean(colour)
-            element = dynspread(rasterize(points, aggregator=agg), threshold=0.6).opts(
-                cmap=self._cmap or CONTINUOUS_CMAP,
-                colorbar=not categorical,
-                tools=["hover", "box_select"],
-                **common,
-            )
+            # one value per pixel (a category's code or the mean), coloured by the browser; spread
+            # by "max": the default ("add") would sum the codes or means of neighbouring pixels
+            agg = ds.max(CODE) if categorical else ds.mean(colour)
+            element = dynspread(rasterize(points, aggregator=agg, precompute=True), threshold=0.6, how="max")
+            if categorical:  # (no hover: it would show a code; a click opens the tile)
+                names = self._raster_names
+                palette = [self._cmap[n] for n in names] if self._cmap else category_palette(len(names))
+                element = element.opts(cmap=palette, clim=(-0.5, len(names) - 0.5), tools=["box_select"], **common)
+            else:
+                element = element.opts(cmap=CONTINUOUS_CMAP, colorbar=True, tools=["hover", "box_select"], **common)
             bounds = hv.streams.BoundsXY(source=element)
             bounds.add_subscriber(self._on_bounds)
             self.selection_stream = bounds

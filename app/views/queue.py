@@ -222,8 +222,15 @@ class QueueView(param.Parameterized):
             self.position -= 1
             self._show()
 
+    @staticmethod
+    def _held(action) -> None:
+        """Run a key's action with the page's updates held, so the browser gets them (heading, picture,
+        label panel, message) as one message and lays the page out once, not once per change."""
+        with pn.io.hold():
+            action()
+
     def _bind_keys(self) -> None:
-        guard = lambda fn: lambda: fn() if self.active else None  # noqa: E731
+        guard = lambda fn: lambda: self._held(fn) if self.active else None  # noqa: E731
         for label, key in LABEL_KEYS.items():
             self.keys.bind(key, guard(lambda label=label: (self._show(), self.panel.toggle(label))))
         for value in range(1, 6):
