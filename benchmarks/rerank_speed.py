@@ -72,8 +72,8 @@ def main() -> int:
         saved = Path(tempfile.mkdtemp()) / "pixstats.scaling.npz"
         fit_scaling(emb, "field", field).save(saved)  # what rank writes beside its scores
         inputs = (emb, anomaly, field, cell, artefacts, why, ActiveConfig(blend=args.blend))
+        ranker, prepare, prepare_cpu = prepare_session(*inputs, saved=saved)  # first: no warm-up favours it
         _, prepare_refit, prepare_refit_cpu = prepare_session(*inputs, saved=None)
-        ranker, prepare, prepare_cpu = prepare_session(*inputs, saved=saved)
         saved.unlink()
         saved.parent.rmdir()
         ids = rng.choice(n, args.labels + 1, replace=False)
