@@ -127,6 +127,10 @@ class RunDir:
     def scores(self, name: str) -> Path:
         return self.root / "scores" / f"{_checked_name(name)}.parquet"
 
+    def rank_scaling(self, name: str) -> Path:
+        """The per-field standardisation ``rank`` fitted to ``embeddings/<name>``, kept for the re-ranker."""
+        return self.root / "scores" / f"{_checked_name(name)}.scaling.npz"
+
     def active_scores(self, name: str) -> Path:
         """The ranking blended with predicted interest (active learning), rewritten at each re-rank."""
         return self.root / "scores" / "active" / f"{_checked_name(name)}.parquet"

@@ -150,3 +150,53 @@ def test_the_run_ranker_uses_the_last_rankings_scaling_and_exclusions(tmp_path, 
     assert np.allclose(
         ActiveRanker.from_run(run, "vit", ActiveConfig(n_components=0)).features, run.read_embeddings("vit")
     )
+
+
+def test_rank_keeps_its_scaling_for_the_reranker_and_a_reembedding_refits_it(tmp_path, tiny_run, monkeypatch):
+    import shutil
+
+    import radioexplore.ranking.rank as rank_module
+    from radioexplore.ranking.rank import scaling_cache_problem
+    from radioexplore.ranking.standardise import FieldStandardisation, field_groups
+    from radioexplore.rundir import write_npy
+
+    run = RunDir(tmp_path / "copy")
+    shutil.copytree(tiny_run.root, run.root)
+    config = RankConfig(standardise="field", min_group=4)
+    rank_run(run, "vit", config)
+    assert run.rank_scaling("vit").is_file() and scaling_cache_problem(run, "vit", config) is None
+    emb, tiles = run.read_embeddings("vit"), run.read_tiles()
+    exclude = ranking_context(run, "vit")[1]
+    keep = None if exclude is None else ~exclude
+    refit = fit_scaling(emb, "field", field_groups(tiles), keep, 4, config.seed)
+    assert refit.n_own > 1  # several fields with their own statistics: the cache has something to hold
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the scaling was refitted although rank saved it")
+
+    monkeypatch.setattr(rank_module, "fit_scaling", refuse)
+    cached, _ = ranking_context(run, "vit")  # read, not refitted
+    for attr in ("centre", "scale", "row_stats"):
+        assert np.array_equal(getattr(cached, attr), getattr(refit, attr))
+    assert (cached.mode, cached.n_groups, cached.n_own, cached.n_tiles_global) == (
+        refit.mode,
+        refit.n_groups,
+        refit.n_own,
+        refit.n_tiles_global,
+    )
+    assert np.array_equal(cached.transform(emb), refit.transform(emb))
+
+    # re-embedding: the saved scaling is stale and refitted to the new embedding (then kept again)
+    write_npy(np.asarray(emb) * 3.0 + 1.0, run.embeddings("vit"))
+    assert "another embedding" in scaling_cache_problem(run, "vit", config)
+    with pytest.raises(AssertionError, match="refitted"):
+        ranking_context(run, "vit")
+    monkeypatch.undo()
+    fresh, _ = ranking_context(run, "vit")
+    new = run.read_embeddings("vit")
+    assert np.allclose(fresh.centre, refit.centre * 3.0 + 1.0, atol=1e-4)
+    assert np.array_equal(fresh.transform(new), fit_scaling(new, "field", field_groups(tiles), keep, 4).transform(new))
+    assert scaling_cache_problem(run, "vit", config) is None  # kept for the next session
+    assert np.array_equal(FieldStandardisation.load(run.rank_scaling("vit")).centre, fresh.centre)
+    # other settings recorded by the last rank (a larger min_group) do not match the saved scaling either
+    assert "other settings" in scaling_cache_problem(run, "vit", RankConfig(standardise="field", min_group=8))

@@ -42,9 +42,10 @@ predicts for a likely artefact is not believed. Each re-ranked tile says why it 
 does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
-(``benchmarks/rerank_speed.py``); the scaling and PCA are done once per :class:`ActiveRanker`,
-which is what the app keeps between labels, and so are the kernels of the labelled tiles (a new
-label adds one).
+(``benchmarks/rerank_speed.py``); the PCA is done once per :class:`ActiveRanker`, which is what
+the app keeps between labels, and so are the kernels of the labelled tiles (a new label adds one);
+the per-field scaling is the one ``rank`` saved beside its scores (:func:`ranking_context`), so a
+session's preparation takes 0.6 s of CPU at 10^5 tiles instead of 3 s.
 """
 
 from __future__ import annotations

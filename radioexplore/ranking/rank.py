@@ -35,7 +35,7 @@ from radioexplore.ranking.peculiar import (
     why_column,
 )
 from radioexplore.ranking.selection import FeatureSelection, interesting_from_labels, select_features
-from radioexplore.ranking.standardise import FieldStandardisation, field_groups, fit_scaling
+from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
 from radioexplore.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,8 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     as ``anomaly_score``) into ``score``/``rank``: by default max(anomaly quantile x (1 - artefact
     score), object quantile), each object discounted by its own artefact score, the objects read
     from ``objects.parquet`` or found now; ``why`` says in
-    words what put each tile there. The artefact features are cached in ``artefacts.parquet``.
+    words what put each tile there. The artefact features are cached in ``artefacts.parquet``, the
+    per-field standardisation in ``scores/<name>.scaling.npz`` (:func:`ranking_context` reads it).
     """
     method = method_named(config.method)
     if method.top_k and not config.top_k:
@@ -130,6 +131,7 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     if len(tiles) != len(emb):
         raise RunDirError(f"embeddings/{name} has {len(emb)} rows for {len(tiles)} tiles: re-run `radioexplore embed`")
     flags, notes, exclude, scaling = _forest_inputs(run, tiles, emb, config)
+    scaling.save(run.rank_scaling(name), _scaling_meta(built_from, config))  # for the re-ranker (ranking_context)
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
     df = add_artefact_columns(df, cached_artefact_features(run))  # the artefact axis, beside the score
     df, method_notes = _apply_method(run, tiles, df, exclude, method)
@@ -193,10 +195,14 @@ def _apply_method(
 
 
 def _forest_inputs(
-    run: RunDir, tiles: pd.DataFrame, emb: np.ndarray, config: RankConfig
+    run: RunDir,
+    tiles: pd.DataFrame,
+    emb: np.ndarray,
+    config: RankConfig,
+    scaling: FieldStandardisation | None = None,
 ) -> tuple[tuple[str, ...], list[str], np.ndarray | None, FieldStandardisation]:
     """What :func:`rank_run` hands the forest besides the embedding: the flags left out (and why any
-    was kept), the excluded tiles and the standardisation fitted on the rest."""
+    was kept), the excluded tiles and the standardisation fitted on the rest (``scaling`` when given)."""
     stamps = run.stage_config("ingest").get("mode") == "stamps"
     flags, notes = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, config.exclude_flags, stamps)
     exclude = exclusion_mask(tiles, flags)
@@ -205,9 +211,39 @@ def _forest_inputs(
         raise ValueError(
             f"every tile is flagged {' or '.join(flags)}; nothing to rank (try --exclude-flags with fewer flags)"
         )
-    groups = field_groups(tiles) if config.standardise == "field" else None
-    scaling = fit_scaling(emb, config.standardise, groups, keep, config.min_group, config.seed)
+    if scaling is None:
+        groups = field_groups(tiles) if config.standardise == "field" else None
+        scaling = fit_scaling(emb, config.standardise, groups, keep, config.min_group, config.seed)
     return flags, notes, exclude, scaling
+
+
+def _scaling_meta(built_from: dict, config: RankConfig) -> dict:
+    """What a saved standardisation was fitted from: the tiles and embedding (``run.provenance``) and
+    the settings of :func:`fit_scaling` and of the exclusions; a cache that differs is refitted."""
+    settings = {k: getattr(config, k) for k in ("exclude_flags", "standardise", "min_group", "seed")}
+    return {
+        "built_from": built_from,
+        "settings": {**settings, "exclude_flags": list(config.exclude_flags)},
+        "stat_rows": STAT_ROWS,
+    }
+
+
+def scaling_cache_problem(run: RunDir, name: str, config: RankConfig) -> str | None:
+    """Why ``scores/<name>.scaling.npz`` cannot stand for the standardisation ``config`` would fit now
+    (absent, another embedding or ingest, other settings), or None when it can."""
+    path = run.rank_scaling(name)
+    if not path.is_file():
+        return f"{path} does not exist"
+    try:
+        meta = FieldStandardisation.saved_meta(path)
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{path} cannot be read ({exc})"
+    want = _scaling_meta(run.provenance(name), config)
+    if meta.get("built_from") != want["built_from"]:
+        return f"{path} was fitted to another embedding or ingest"
+    if meta != want:
+        return f"{path} was fitted with other settings ({meta.get('settings')}, now {want['settings']})"
+    return None
 
 
 def ranking_context(
@@ -220,6 +256,10 @@ def ranking_context(
     forest saw it: standardised per field, without the blank and partial tiles. Returns
     ``(scaling, exclude)``; ``exclude`` is None when no tile was left out. ``tiles`` and ``emb``:
     the run's tiles table and embeddings when the caller has them already.
+
+    The standardisation is read from ``scores/<name>.scaling.npz``, which ``rank`` wrote, when that was
+    fitted to the present embedding with these settings (:func:`scaling_cache_problem`); otherwise it
+    is refitted (2 s of CPU at 10^5 tiles) and written there for the next session.
     """
     record = run.stage_config("rank", name)
     d = RankConfig()
@@ -231,7 +271,17 @@ def ranking_context(
     )
     tiles = run.read_tiles() if tiles is None else tiles
     emb = run.read_embeddings(name) if emb is None else emb
-    _, _, exclude, scaling = _forest_inputs(run, tiles, emb, config)
+    problem = scaling_cache_problem(run, name, config)
+    cached = FieldStandardisation.load(run.rank_scaling(name)) if problem is None else None
+    if cached is not None and cached.row_stats is not None and len(cached.row_stats) != len(emb):
+        cached, problem = None, f"{run.rank_scaling(name)} holds {len(cached.row_stats)} tiles, not {len(emb)}"
+    _, _, exclude, scaling = _forest_inputs(run, tiles, emb, config, cached)
+    if cached is None:
+        log.info("standardisation refitted (%s)", problem)
+        try:
+            scaling.save(run.rank_scaling(name), _scaling_meta(run.provenance(name), config))
+        except (OSError, RunDirError) as exc:  # a read-only run: refit again next session
+            log.warning("could not keep the standardisation in %s: %s", run.rank_scaling(name), exc)
     if exclude is not None and not exclude.any():
         exclude = None
     return scaling, exclude

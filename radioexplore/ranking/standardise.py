@@ -10,6 +10,7 @@ Not to be confused with :mod:`radioexplore.scaling`, the intensity scaling of im
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,44 @@ class FieldStandardisation:
                 block = (block - centre[j]) / scale[j]
             out[start : start + len(r)] = block
         return out
+
+    def save(self, target: Path, meta: dict | None = None) -> None:
+        """Write the statistics to ``target`` (.npz, atomically), for :meth:`load`, with ``meta`` (JSON-able:
+        what they were fitted from, :meth:`saved_meta`). ``rank`` keeps them so that a re-ranking session
+        need not refit them from the embedding (2 s of CPU at 10^5 tiles of 384 dimensions)."""
+        import json
+
+        from radioexplore.rundir import atomic_path
+
+        arrays = {"centre": self.centre, "scale": self.scale, "row_stats": self.row_stats}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        counts = np.array([self.n_groups, self.n_own, self.n_tiles_global, self.min_group], dtype=np.int64)
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, mode=np.array(self.mode), counts=counts, meta=np.array(json.dumps(meta or {})), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> FieldStandardisation:
+        """The statistics :meth:`save` wrote to ``path``."""
+        with np.load(path, allow_pickle=False) as f:
+            n_groups, n_own, n_tiles_global, min_group = (int(v) for v in f["counts"])
+            arrays = {k: f[k] if k in f else None for k in ("centre", "scale", "row_stats")}
+            return cls(
+                str(f["mode"]),
+                **arrays,
+                n_groups=n_groups,
+                n_own=n_own,
+                n_tiles_global=n_tiles_global,
+                min_group=min_group,
+            )
+
+    @staticmethod
+    def saved_meta(path: Path) -> dict:
+        """The ``meta`` :meth:`save` wrote beside the statistics in ``path`` ({} for none)."""
+        import json
+
+        with np.load(path, allow_pickle=False) as f:
+            return json.loads(str(f["meta"])) if "meta" in f else {}
 
     def to_record(self) -> dict:
         return {
