@@ -71,9 +71,11 @@ def embed_objects(
     device: str = "auto",
     batch_size: int = 64,
     name: str = OBJECT_EMBEDDING,
+    scaling: str | None = None,
 ) -> Path:
     """Embed every object of ``objects`` (rows of the run's object table, with ``field``) into
-    ``RUN/objects/<name>.npy``, one row per object in table order; records ``stages.object_embed``."""
+    ``RUN/objects/<name>.npy``, one row per object in table order; records ``stages.object_embed``.
+    ``scaling``: the per-stamp scaling (:data:`radioexplore.scaling.SCALERS`; default FITS stamps')."""
     from radioexplore.embedding import EmbedConfig, embed_tiles, load_model
     from radioexplore.fitsio import read_image
 
@@ -88,7 +90,7 @@ def embed_objects(
             raise RunDirError(
                 f"{run.objects} names field {field!r}, absent from {run.tiles_table}; run `objects` again"
             )
-        stamps = scaled_stamps(read_image(files[field]), part, px)
+        stamps = scaled_stamps(read_image(files[field]), part, px, scaling)
         emb = embed_tiles(model, spec, stamps, batch_size=batch_size, device=device, progress=False, input_px=px)
         dim = emb.shape[1]
         rows.append(pd.DataFrame(emb, index=part.index))
@@ -104,7 +106,7 @@ def embed_objects(
             checkpoint_used=str(ckpt or "shipped demo checkpoint"),
             spec=spec.to_dict(),
             stamp_px=px,
-            scaling="per stamp, radioexplore.stamps.FITS_STAMP_SCALING",
+            scaling=f"per stamp, {scaling or 'radioexplore.stamps.FITS_STAMP_SCALING'}",
             n=len(emb),
             dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
             provenance=meta.get("provenance", {}),
