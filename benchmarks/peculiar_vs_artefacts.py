@@ -23,6 +23,12 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
+
+``--object-score shape_embedding`` embeds each object's stamp with the backbone (the shipped demo
+checkpoint: these runs are embedded by pixel statistics) and scores the objects by shape and
+embedding (:mod:`radioexplore.ranking.object_embed`) before ranking; ``objects_embed`` is then
+the rule of the objects by that score alone.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from radioexplore.pixelstats import pixel_statistics_run
 from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.metrics import recall_in_top
+from radioexplore.ranking.object_run import objects_run
+from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
@@ -117,6 +125,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
     artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
+    if args.object_score != "shape" or not run.objects.is_file():  # the objects as `objects --score` writes them
+        objects_run(run, ObjectConfig(score_from=args.object_score), progress=False)
+    elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
+        objects_run(run, ObjectConfig(), progress=False)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis")["score"].to_numpy()
     s = ranked_scores(run, tiles, args.method)  # default: peculiar; last, so the astronomer starts from it
     keep = (s["anomaly_score"] > 0).to_numpy() if "anomaly_score" in s else np.ones(len(s), bool)
@@ -131,7 +143,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         "forest_x_axis": np.where(keep, qa * clean, 0),
     }
     if objects is not None:  # objects alone: by shape, and by shape x (1 - each object's artefact score)
-        for key, column in (("objects", "shape_score"), ("objects_x_axis", "score")):
+        pairs = [("objects", "shape_score"), ("objects_x_axis", "score")]
+        if "embed_score" in objects.columns:
+            pairs.append(("objects_embed", "embed_score"))
+        for key, column in pairs:
             best = tile_best_objects(objects, len(tiles), column)
             score = np.where(best >= 0, objects[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
             rules[key] = np.where(keep, quantile_among(score, keep), 0)
@@ -142,6 +157,9 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         row[f"recall_{key}"] = recall_in_top(score, peculiar, f)
         k = max(1, int(round(f * len(score))))
         row[f"artefacts_top_{key}"] = int(artefact[np.argsort(-score, kind="stable")[:k]].sum())
+    if args.no_astronomer:
+        row["seconds"] = time.perf_counter() - t0
+        return row
     seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
@@ -167,6 +185,13 @@ def main() -> int:
     p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
     p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
+    p.add_argument(
+        "--object-score",
+        choices=("shape", "shape_embedding"),
+        default="shape",
+        help="objects' score: shape features, or shape + stamp embedding (ObjectConfig.score_from)",
+    )
+    p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount, artefact_teach=not args.no_teach, seed=args.seed
@@ -181,10 +206,17 @@ def main() -> int:
             f"recall top {100 * args.fraction:g}%: default {r['recall_default']:.2f}, no axis {r['recall_no_axis']:.2f}, "
             f"forest {r['recall_forest']:.2f}, forest x axis {r['recall_forest_x_axis']:.2f}, objects "
             f"{r.get('recall_objects', np.nan):.2f}, objects x axis {r.get('recall_objects_x_axis', np.nan):.2f}; artefacts in the top: default "
-            f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}; astronomer: {r['found_in_50']} of "
-            f"{r['peculiar']} peculiar found in 50 labels, artefacts (labelled ARTEFACT) queued round 1 "
-            f"{r['artefacts_round1']}, rounds 2-5 {r['artefacts_rounds_2_5']} (with artefact truth, peculiar too: "
-            f"{r['artefact_truth_rounds_2_5']}); re-rank {r['rerank_s']:.2f} s; {r['seconds']:.0f} s",
+            f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}"
+            + (f"; objects by shape + embedding {r['recall_objects_embed']:.2f}" if "recall_objects_embed" in r else "")
+            + (
+                ""
+                if args.no_astronomer
+                else f"; astronomer: {r['found_in_50']} of "
+                f"{r['peculiar']} peculiar found in 50 labels, artefacts (labelled ARTEFACT) queued round 1 "
+                f"{r['artefacts_round1']}, rounds 2-5 {r['artefacts_rounds_2_5']} (with artefact truth, peculiar too: "
+                f"{r['artefact_truth_rounds_2_5']}); re-rank {r['rerank_s']:.2f} s"
+            )
+            + f"; {r['seconds']:.0f} s",
             flush=True,
         )
     df = pd.DataFrame(rows)
@@ -215,6 +247,8 @@ def main() -> int:
         f"\nacceptance (a) recall >= 0.5 and >= 2x without the axis, over the strong surveys: {verdict} "
         f"({a:.2f} vs {b:.2f}: {a / b if b > 0 else float('inf'):.2f}x)"
     )
+    if args.no_astronomer:
+        return 0
     found, art = df["found_share"].mean(), df["artefacts_rounds_2_5"].mean()
     print(
         f"acceptance (b) half the peculiar tiles within 50 labels: {'PASS' if found >= 0.5 else 'FAIL'} ({found:.2f}); "

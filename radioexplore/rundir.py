@@ -107,6 +107,10 @@ class RunDir:
         """One row per extended object of the field images (``radioexplore objects``)."""
         return self.root / "objects.parquet"
 
+    def object_embeddings(self, name: str = "vit") -> Path:
+        """One embedding row per row of ``objects.parquet``, from the objects' stamps (``objects --embed``)."""
+        return self.root / "objects" / f"{_checked_name(name)}.npy"
+
     @property
     def artefact_features(self) -> Path:
         """The artefact axis's features per tile, cached by ``rank`` with the tiles' provenance."""

@@ -205,8 +205,10 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
     run = RunDir(args.run)
     try:
-        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed)
-        path = objects_run(run, config, progress=not args.quiet)
+        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed, score_from=args.score)
+        path = objects_run(
+            run, config, progress=not args.quiet, embed=args.embed, checkpoint=args.checkpoint, device=args.device
+        )
     except (ValueError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -472,6 +474,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="smallest object, in beam areas: islands above 3 sigma larger than this are extended (default 3)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the Isolation Forest")
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="also embed each object's stamp with the backbone (RUN/objects/vit.npy) and write embed_score",
+    )
+    p.add_argument(
+        "--score",
+        choices=("shape", "shape_embedding"),
+        default="shape",
+        help="what an object's score comes from: shape features (default) or shape + stamp embedding (implies --embed)",
+    )
+    p.add_argument(
+        "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"
+    )
+    p.add_argument("--device", default="auto", help="device for --embed: auto, cpu, cuda")
     p.set_defaults(func=cmd_objects)
 
     p = sub.add_parser("neighbours", help="print the K nearest tiles of a tile as JSON")

@@ -52,8 +52,20 @@ def field_objects(file: str | Path, field_tiles: pd.DataFrame, config: ObjectCon
     return found
 
 
-def objects_run(run: RunDir, config: ObjectConfig | None = None, progress: bool = True) -> Path:
-    """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``."""
+def objects_run(
+    run: RunDir,
+    config: ObjectConfig | None = None,
+    progress: bool = True,
+    embed: bool = False,
+    checkpoint: str | None = None,
+    device: str = "auto",
+) -> Path:
+    """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``.
+
+    With ``embed`` (implied by ``config.score_from == "shape_embedding"``) each object's stamp is
+    also embedded by the run's backbone (``checkpoint``, else the run's, else the shipped demo one)
+    into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`).
+    """
     config = config or ObjectConfig()
     tiles = run.read_tiles(columns=["tile_id", "field", "file", "x0", "y0", "size"])
     parts: list[pd.DataFrame] = []
@@ -78,6 +90,10 @@ def objects_run(run: RunDir, config: ObjectConfig | None = None, progress: bool 
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "object_id", np.arange(len(table), dtype=np.int64))
     table = rank_objects(table, config)[list(OBJECT_COLUMNS)]
+    if embed or config.score_from == "shape_embedding":
+        from radioexplore.ranking.object_embed import add_embedding_scores
+
+        table = add_embedding_scores(run, table, config, checkpoint=checkpoint, device=device)
     write_parquet(table, run.objects)
     run.record(
         "objects",

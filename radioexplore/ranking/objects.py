@@ -51,6 +51,9 @@ NEGATIVE_RATIO = "negative_ratio"
 #: :mod:`radioexplore.ranking.peculiar`): the forest of the default ranking does not learn from it.
 LIKELY_ARTEFACT = 0.5
 
+#: What an object's ``score`` comes from (``ObjectConfig.score_from``).
+SCORE_FROM = ("shape", "shape_embedding")
+
 #: Columns of ``objects.parquet``, in order.
 OBJECT_COLUMNS = (
     "object_id",
@@ -98,12 +101,18 @@ class ObjectConfig:
     n_estimators: int = 200  # seed 002, sec. 5.2: 200 trees
     contamination: str = "auto"  # scikit-learn's: the score, not a threshold, ranks
     seed: int = 0
+    # "shape": the forest over the shape features; "shape_embedding": over those and the first
+    # embedding_components principal components of each stamp's embedding (ranking/object_embed.py)
+    score_from: str = "shape"
+    embedding_components: int = 8
     default_beam_fwhm_px: float = 5.0  # where the header gives no beam (as radioexplore.ingest assumes)
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ObjectConfig.{name} must be positive, not {getattr(self, name)}")
+        if self.score_from not in SCORE_FROM:
+            raise ValueError(f"ObjectConfig.score_from must be one of {', '.join(SCORE_FROM)}, not {self.score_from!r}")
         if self.peak_sigma < self.island_sigma:
             raise ValueError(f"peak_sigma ({self.peak_sigma}) must be at least island_sigma ({self.island_sigma})")
 
