@@ -107,6 +107,7 @@ def simulate_run(args: argparse.Namespace):
     from radioexplore.pixelstats import pixel_statistics_run
     from radioexplore.rundir import RunDir
     from radioexplore.simulate import SimulationConfig, simulate_survey
+    from radioexplore.simulation.folder import SimulationDir
 
     folder = Path(args.simulate)
     run = RunDir(folder / "run")
@@ -115,7 +116,7 @@ def simulate_run(args: argparse.Namespace):
         return run
     sim = folder / "sim"
     simulate_survey(sim, SimulationConfig(fields=args.fields, size_px=args.size, seed=args.seed), progress=True)
-    ingest(sorted(sim.glob("field_*.fits")), run, IngestConfig(tile_px=args.tile), progress=True)
+    ingest(SimulationDir(sim).images(), run, IngestConfig(tile_px=args.tile), progress=True)
     attach_truth(run, sim)
     embed_run(run, EmbedConfig(name="vit", checkpoint=args.checkpoint), progress=True)
     pixel_statistics_run(run)

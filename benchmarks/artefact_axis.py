@@ -40,6 +40,7 @@ from radioexplore.ranking.exclusion import flags_to_exclude
 from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth, tile_truth
+from radioexplore.simulation.folder import SimulationDir
 
 
 def top(score: np.ndarray, fraction: float) -> np.ndarray:
@@ -65,7 +66,7 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     )
     simulate_survey(sim, cfg, progress=False)
     run = RunDir(run_dir)
-    ingest(sorted(sim.glob("field_*.fits")), run, IngestConfig(tile_px=args.tile, detect=False), progress=False)
+    ingest(SimulationDir(sim).images(), run, IngestConfig(tile_px=args.tile, detect=False), progress=False)
     pixel_statistics_run(run, "pixstats")
     rank_run(run, "pixstats", RankConfig())
     t1 = time.perf_counter()

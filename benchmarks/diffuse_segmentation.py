@@ -42,6 +42,7 @@ from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import load_segmenter
 from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
 
 GALAXIES = ("fr1", "fr2", "bent")
@@ -54,7 +55,7 @@ def segment_survey(sim: Path, model, meta: dict, fields: int) -> dict[str, np.nd
     out = {}
     for i in range(fields):
         name = f"field_{i:03d}"
-        image = read_image(sim / f"{name}.fits").read()
+        image = read_image(SimulationDir(sim).image(f"{name}.fits")).read()
         out[name] = segment_array(image, noise_grid(image), model, tile=tile, margin=margin)
     return out
 
@@ -76,7 +77,7 @@ def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict
 
 
 def cluster_ratios(probs: dict[str, np.ndarray], sim: Path) -> pd.DataFrame:
-    clusters = pd.read_csv(sim / "clusters.csv")
+    clusters = pd.read_csv(SimulationDir(sim).clusters)
     clusters["R"] = [
         detection_ratio(probs[c["field"]], c["x"], c["y"], c["r500_px"])[0] for _, c in clusters.iterrows()
     ]
@@ -84,7 +85,7 @@ def cluster_ratios(probs: dict[str, np.ndarray], sim: Path) -> pd.DataFrame:
 
 
 def galaxy_fp_rate(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> tuple[float, int]:
-    truth = pd.read_csv(sim / "truth.csv", keep_default_na=True)
+    truth = pd.read_csv(SimulationDir(sim).truth, keep_default_na=True)
     gal = truth[truth["kind"].isin(GALAXIES) & truth["in_image"].astype(bool)]
     flagged, counted = 0, 0
     for name, group in gal.groupby("field"):
@@ -114,7 +115,7 @@ def best_r_threshold(clusters: pd.DataFrame) -> float:
 
 def simulate(seed: int, args: argparse.Namespace, work: Path) -> Path:
     sim = work / f"sim_{seed}"
-    if not (sim / "clusters.csv").is_file():
+    if not SimulationDir(sim).clusters.is_file():
         simulate_survey(
             sim, SimulationConfig(fields=args.fields, size_px=args.size, seed=seed, naxis=2), progress=False
         )

@@ -38,15 +38,16 @@ from radioexplore.ranking.objects import tile_object_scores
 from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation.folder import SimulationDir
 
 
 def survey_run(out: Path, config: SimulationConfig, tile_px: int) -> tuple[RunDir, Path]:
     """Simulate ``config`` into ``out/survey`` and ingest it with its truth into ``out/run`` (reused if there)."""
     sim, run = out / "survey", RunDir(out / "run")
-    if not (sim / "truth.csv").is_file():
+    if not SimulationDir(sim).truth.is_file():
         simulate_survey(sim, config, progress=False)
     if not run.tiles_table.is_file():
-        files = sorted(sim.glob("field_*.fits"))
+        files = SimulationDir(sim).images()
         ingest(files, run, IngestConfig(tile_px=tile_px, detect=False), progress=False)
         attach_truth(run, sim)
     return run, sim
@@ -58,9 +59,9 @@ def ring_percentiles(sim: Path, tiles: pd.DataFrame, objects: pd.DataFrame) -> t
     A ring is found when a detected object's box holds its centre (the best-ranked such object
     counts); it is cut when its circle crosses the edge of the tile holding its centre.
     """
-    truth = pd.read_csv(sim / "truth.csv")
+    truth = pd.read_csv(SimulationDir(sim).truth)
     rings = truth[(truth["kind"] == "orc") & truth["in_image"].astype(bool)]
-    pixel = float(pd.read_json(sim / "simulation.json", typ="series")["pixel_arcsec"])
+    pixel = float(pd.read_json(SimulationDir(sim).config, typ="series")["pixel_arcsec"])
     whole, cut = [], []
     n = max(1, len(objects))
     for _, ring in rings.iterrows():

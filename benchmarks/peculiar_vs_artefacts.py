@@ -54,6 +54,7 @@ from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth
+from radioexplore.simulation.folder import SimulationDir
 
 
 def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) -> tuple[RunDir, Path]:
@@ -71,7 +72,7 @@ def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) ->
             base, peculiar_per_sq_deg=tuple(round(args.peculiar_scale * d, 3) for d in base.peculiar_per_sq_deg)
         )
         simulate_survey(sim, base, progress=False)
-        ingest(sorted(sim.glob("field_*.fits")), run, IngestConfig(tile_px=args.tile, detect=False), progress=False)
+        ingest(SimulationDir(sim).images(), run, IngestConfig(tile_px=args.tile, detect=False), progress=False)
         attach_truth(run, sim)
         pixel_statistics_run(run, "pixstats")
     return run, sim

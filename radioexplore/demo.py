@@ -15,6 +15,7 @@ from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run
 from radioexplore.rundir import RunDir
 from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation.folder import SimulationDir
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def build_demo(run: RunDir, config: DemoConfig = DemoConfig(), progress: bool = 
     sim = SimulationConfig(fields=config.fields, size_px=config.size_px, seed=config.seed)
     paths: dict[str, Path] = {}
     stage("simulate", lambda: paths.update(simulate_survey(sim_dir, sim, progress)))
-    fits_files = sorted(sim_dir.glob("field_*.fits"))
+    fits_files = SimulationDir(sim_dir).images()
     ingest_cfg = IngestConfig(tile_px=config.tile_px, catalog=str(paths["catalogue"]), survey="simulated MeerKAT")
 
     def do_ingest() -> None:

@@ -48,6 +48,7 @@ from radioexplore.embedding import embedding_px, run_embedding_px
 from radioexplore.models import BackboneSpec, build_backbone, is_vit
 from radioexplore.probes import ProbeResult, drop_outliers, linear_probe
 from radioexplore.rundir import RunDir
+from radioexplore.simulation.folder import SimulationDir
 
 log = logging.getLogger(__name__)
 
@@ -560,11 +561,12 @@ def _attention_check(report, run: RunDir, sub, ids, pixels, model, spec: Backbon
 
 
 def _truth_objects(run: RunDir) -> tuple[pd.DataFrame, float] | None:
-    sim = run.stage_config("truth").get("simulation")
-    if not sim or not (Path(sim) / "truth.csv").is_file():
+    where = run.stage_config("truth").get("simulation")
+    if not where or not SimulationDir(where).truth.is_file():
         return None
-    objs = pd.read_csv(Path(sim) / "truth.csv")
-    config = pd.read_json(Path(sim) / "simulation.json", typ="series")
+    sim = SimulationDir(where)
+    objs = pd.read_csv(sim.truth)
+    config = pd.read_json(sim.config, typ="series")
     return objs, float(config.get("pixel_arcsec", 1.5))
 
 
@@ -576,7 +578,7 @@ def _same_survey_warnings(run: RunDir, provenance: dict) -> list[str]:
     if trained_on and here and Path(trained_on).resolve() == Path(here).resolve():
         out.append(f"this run's survey ({here}) is the one the checkpoint was trained on; evaluate on another")
     seed = provenance.get("training_survey_seed")
-    sim_json = Path(here) / "simulation.json" if here else None
+    sim_json = SimulationDir(here).config if here else None
     if seed is not None and sim_json is not None and sim_json.is_file():
         here_seed = pd.read_json(sim_json, typ="series").get("seed")
         if here_seed is not None and int(here_seed) == int(seed):

@@ -117,7 +117,24 @@ class RunDir:
         return self.root / "artefacts.parquet"
 
     def model_dir(self, name: str) -> Path:
+        """The folder of one pre-trained model (``radioexplore pretrain``): checkpoint, backbone, log, recipe."""
         return self.root / "models" / _checked_name(name)
+
+    def model_checkpoint(self, name: str) -> Path:
+        """The resumable training state (student, teacher, optimiser, step) of model ``name``."""
+        return self.model_dir(name) / "checkpoint.pt"
+
+    def model_backbone(self, name: str) -> Path:
+        """The finished backbone of model ``name``, the file ``embed --checkpoint`` loads."""
+        return self.model_dir(name) / "backbone.pt"
+
+    def model_log(self, name: str) -> Path:
+        """The per-epoch training log of model ``name``, one JSON object a line."""
+        return self.model_dir(name) / "log.jsonl"
+
+    def model_recipe(self, name: str) -> Path:
+        """The recipe model ``name`` was trained with, as TOML."""
+        return self.model_dir(name) / "recipe.toml"
 
     def embeddings(self, name: str) -> Path:
         return self.root / "embeddings" / f"{_checked_name(name)}.npy"

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from radioexplore.distributed import DaskConfig
 from radioexplore.rundir import RunDir
 
 if TYPE_CHECKING:
     from distributed import Client
+
+
+def default_of(config: type, field: str) -> Any:
+    """The default of ``field`` in the config dataclass ``config``: an option's default is read, not typed again.
+
+    The config cites the seed behind each default; reading it here keeps ``--help`` and the library in step.
+    """
+    for f in dataclasses.fields(config):
+        if f.name != field:
+            continue
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        raise ValueError(f"{config.__name__}.{field} has no default; give the option a default of its own")
+    raise ValueError(f"{config.__name__} has no field {field!r}; check the option's config field name")
 
 
 def positive_int(text: str) -> int:
@@ -73,9 +91,17 @@ def dask_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         "worker sees under the same path.",
     )
     g.add_argument("--dask", action="store_true", help="fan out over a local Dask cluster (or --scheduler)")
-    g.add_argument("--workers", type=positive_int, default=2, help="local worker processes (default 2)")
     g.add_argument(
-        "--threads-per-worker", type=positive_int, default=1, help="tasks each local worker runs at once (default 1)"
+        "--workers",
+        type=positive_int,
+        default=default_of(DaskConfig, "workers"),
+        help="local worker processes (default %(default)s)",
+    )
+    g.add_argument(
+        "--threads-per-worker",
+        type=positive_int,
+        default=default_of(DaskConfig, "threads_per_worker"),
+        help="tasks each local worker runs at once (default %(default)s)",
     )
     g.add_argument(
         "--scheduler",
@@ -92,7 +118,7 @@ def dask_client_of(args: argparse.Namespace) -> Iterator[Client | None]:
     if not (args.dask or args.scheduler):
         yield None
         return
-    from radioexplore.distributed import DaskConfig, dask_client
+    from radioexplore.distributed import dask_client
 
     try:
         config = DaskConfig(

@@ -317,7 +317,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="how far a label reaches the touching tiles of its field, 0-1 (0: not at all)",
     )
     p.add_argument("--queue", type=positive_int, default=10, help="how many tiles of the new review queue to print")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed)
     p.set_defaults(func=cmd_rerank)
 
     p = sub.add_parser("similar", help="print the K tiles most like some tiles or an uploaded FITS cutout, as JSON")

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from radioexplore.commands.common import dask_args as _dask_args
 from radioexplore.commands.common import dask_client_of as _dask_client_of
+from radioexplore.commands.common import default_of, non_negative_int, positive_int, require_tiles
 from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
-from radioexplore.commands.common import non_negative_int, positive_int, require_tiles
 from radioexplore.commands.common import run_arg as _run_arg
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import parse_flags
+from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
 from radioexplore.rundir import RunDir, RunDirError
@@ -101,8 +102,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if args.stamp_fit:
                 raise SystemExit("error: --stamp-fit applies to --stamps")
             config = IngestConfig(
-                tile_px=args.tile or 256,
-                scaling=args.scaling or "contrast",
+                tile_px=args.tile or default_of(IngestConfig, "tile_px"),
+                scaling=args.scaling or default_of(IngestConfig, "scaling"),
                 scaling_params=params,
                 noise=args.noise,
                 catalog=str(args.catalog) if args.catalog else None,
@@ -131,7 +132,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     run = RunDir(args.run)
     require_tiles(run)
     config = EmbedConfig(
-        name=args.name or "vit",
+        name=args.name or default_of(EmbedConfig, "name"),
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         random_init=args.random_init,
         batch_size=args.batch_size,
@@ -201,7 +202,6 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def cmd_objects(args: argparse.Namespace) -> int:
     from radioexplore.ranking.object_run import objects_run
-    from radioexplore.ranking.objects import ObjectConfig
 
     run = RunDir(args.run)
     try:
@@ -420,9 +420,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
     _run_arg(p)
     _name_arg(p)
-    p.add_argument("--trees", type=positive_int, default=200, help="number of trees (seed 002: 200)")
-    p.add_argument("--max-samples", type=float, default=0.02, help="fraction of tiles per tree (seed 002: 0.02)")
-    p.add_argument("--contamination", type=float, default=0.001, help="fraction flagged as outliers (seed 002: 0.001)")
+    p.add_argument(
+        "--trees",
+        type=positive_int,
+        default=default_of(RankConfig, "n_estimators"),
+        help="number of trees (seed 002: %(default)s)",
+    )
+    p.add_argument(
+        "--max-samples",
+        type=float,
+        default=default_of(RankConfig, "max_samples"),
+        help="fraction of tiles per tree (seed 002: %(default)s)",
+    )
+    p.add_argument(
+        "--contamination",
+        type=float,
+        default=default_of(RankConfig, "contamination"),
+        help="fraction flagged as outliers (seed 002: %(default)s)",
+    )
     p.add_argument(
         "--top-k",
         type=positive_int,
@@ -432,7 +447,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--exclude-flags",
         type=parse_flags,
-        default=RankConfig.exclude_flags,
+        default=default_of(RankConfig, "exclude_flags"),
         metavar="FLAGS",
         help="comma-separated tile flags left out of the forest and ranked last (default: blank,partial: a tile "
         "cut by the image edge is isolated by its border; 'blank' alone ranks partial tiles too; 'none': "
@@ -442,21 +457,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--standardise",
         choices=STANDARDISE,
-        default=RankConfig.standardise,
+        default=default_of(RankConfig, "standardise"),
         help="robust scaling (median, IQR/1.349) of each embedding column before the forest: per field "
         "(default; a field observed differently does not stand out as a whole), over the run, or none",
     )
     p.add_argument(
         "--min-group",
         type=non_negative_int,
-        default=RankConfig.min_group,
+        default=default_of(RankConfig, "min_group"),
         help="--standardise field: fields with fewer ranked tiles use the run's statistics (default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=default_of(RankConfig, "seed"))
     p.add_argument(
         "--method",
         choices=tuple(METHODS),
-        default=RankConfig.method,
+        default=default_of(RankConfig, "method"),
         help="ranker: peculiar (default: max(anomaly, object) quantile x (1 - artefact score)), "
         "peculiar_no_axis, forest (the plain Isolation Forest) or seed002 (LightGBM top-10 -> forest; needs labels)",
     )
@@ -470,10 +485,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-beams",
         type=float,
-        default=3.0,
-        help="smallest object, in beam areas: islands above 3 sigma larger than this are extended (default 3)",
+        default=default_of(ObjectConfig, "min_beams"),
+        help="smallest object, in beam areas: islands above 3 sigma larger than this are extended "
+        "(default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the Isolation Forest")
+    p.add_argument("--seed", type=int, default=default_of(ObjectConfig, "seed"), help="seed of the Isolation Forest")
     p.add_argument(
         "--embed",
         action="store_true",
@@ -482,7 +498,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--score",
         choices=("shape", "shape_embedding"),
-        default="shape",
+        default=default_of(ObjectConfig, "score_from"),
         help="what an object's score comes from: shape features (default) or shape + stamp embedding (implies --embed)",
     )
     p.add_argument(

@@ -35,6 +35,7 @@ from radioexplore.models import build_segmenter
 from radioexplore.rundir import atomic_path
 from radioexplore.segmentation.scaling import noise_grid, noise_window, scale_input
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
+from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.survey import SimulationConfig, read_diffuse_truth, simulate_survey
 from radioexplore.ssl.train import Processes, _all_mean, _sync_buffers, setup_processes
 
@@ -86,7 +87,7 @@ class SegmentRecipe:
 def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True) -> Path:
     """Simulate the recipe's skies into ``sim_dir`` unless they are there already (same configuration)."""
     config = recipe.sky_config()
-    stamp = sim_dir / "simulation.json"
+    stamp = SimulationDir(sim_dir).config
     if stamp.is_file():
         have = json.loads(stamp.read_text())
         differs = {k: (have.get(k), v) for k, v in asdict(config).items() if json.loads(json.dumps(v)) != have.get(k)}
@@ -94,7 +95,7 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True) ->
             raise ValueError(
                 f"{sim_dir} holds skies simulated with other settings ({differs}); give another --sim-dir or delete it"
             )
-        if (sim_dir / "diffuse").is_dir():
+        if SimulationDir(sim_dir).diffuse_dir.is_dir():
             return sim_dir
     simulate_survey(sim_dir, config, progress=progress)
     return sim_dir
@@ -102,11 +103,12 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True) ->
 
 def load_skies(sim_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(network input, 0/1 diffuse mask) per field of a simulated survey."""
-    fields = json.loads((sim_dir / "simulation.json").read_text())["fields"]
+    sim = SimulationDir(sim_dir)
+    fields = json.loads(sim.config.read_text())["fields"]
     out = []
     for i in range(int(fields)):
         name = f"field_{i:03d}"
-        image = read_image(sim_dir / f"{name}.fits")
+        image = read_image(sim.image(f"{name}.fits"))
         grid = noise_grid(image)
         x = scale_input(image.read(), noise_window(grid, 0, 0, image.nx, image.ny))
         out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.simulation.artefacts import dqf_artefacts
+from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import convolve_beam
 from radioexplore.simulation.morphology import MORPHOLOGIES, SURFACE_KINDS
 from radioexplore.simulation.sky import add_points, counts_above, power_law_fluxes
@@ -84,8 +85,9 @@ def survey_examples(sim_dir: Path, kind: str, n: int, tile_px: int, rng: np.rand
     sources in DQF >= 2 fields; 'compact': tiles whose centre holds no extended object)."""
     from radioexplore.fitsio import read_image
 
-    truth = pd.read_csv(sim_dir / "truth.csv")
-    fields = pd.read_csv(sim_dir / "fields.csv").set_index("field")
+    sim = SimulationDir(sim_dir)
+    truth = pd.read_csv(sim.truth)
+    fields = pd.read_csv(sim.fields).set_index("field")
     truth = truth[truth["in_image"].astype(bool)]
     if kind == "artefacts":
         bad = fields.index[fields["dqf"] >= 2]
@@ -105,7 +107,7 @@ def survey_examples(sim_dir: Path, kind: str, n: int, tile_px: int, rng: np.rand
         pool = pool.iloc[np.sort(rng.choice(len(pool), n, replace=False))]
     panels = []
     for r in pool.itertuples():
-        image = read_image(sim_dir / fields.loc[r.field, "file"])
+        image = read_image(sim.image(fields.loc[r.field, "file"]))
         factor = int(np.ceil(r.size / image.pixel_arcsec / (0.8 * tile_px))) if kind == "grg" else 1
         half = tile_px * factor // 2
         pixels = image.read_box(int(round(r.x)) - half, int(round(r.y)) - half, tile_px * factor)

@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 
 from radioexplore.rundir import atomic_path
 from radioexplore.simulation.artefacts import artefact_block_max, dqf_artefacts
+from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import (
     FWHM_TO_SIGMA,
     convolve_beam,
@@ -450,19 +451,20 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
     from radioexplore.catalog import write_pybdsf_catalog
 
     out = Path(out)
+    sim = SimulationDir(out)
     out.mkdir(parents=True, exist_ok=True)
     truth_rows, cat_rows, field_rows = [], [], []
     artefact_maps: dict[str, np.ndarray] = {}
     cluster_rows: list[dict] = []
-    (out / "diffuse").mkdir(exist_ok=True)
+    sim.diffuse_dir.mkdir(exist_ok=True)
     seeds = np.random.SeedSequence(config.seed).spawn(config.fields)
     for i in tqdm(range(config.fields), desc="simulate fields", unit="field", disable=not progress):
         rng = np.random.default_rng(seeds[i])
         image, truth, wcs = simulate_field(config, i, rng)
-        write_field_fits(out / truth.file, image, wcs, config, truth)
+        write_field_fits(sim.image(truth.file), image, wcs, config, truth)
         del image
         artefact_maps[truth.name] = truth.artefact_blocks.astype(np.float16)
-        with atomic_path(out / "diffuse" / f"{truth.name}.npz") as tmp, open(tmp, "wb") as fh:
+        with atomic_path(sim.diffuse(truth.name)) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, labels=truth.diffuse_labels, kinds=np.array(DIFFUSE_KINDS))
         cluster_rows.append(cluster_row(truth, wcs, config))
         truth.diffuse_labels = None
@@ -487,15 +489,7 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
     cols = ["field", "kind", "ra", "dec", "flux", "size", "x", "y", "peak", "snr", "local_noise", "in_image", "points"]
     truth_df = pd.concat(truth_rows, ignore_index=True)[cols] if truth_rows else pd.DataFrame(columns=cols)
     catalogue = pd.concat(cat_rows, ignore_index=True) if cat_rows else pd.DataFrame()
-    paths = {
-        "truth": out / "truth.csv",
-        "catalogue": out / "catalogue.csv",
-        "pybdsf": out / "pybdsf_srl.fits",
-        "fields": out / "fields.csv",
-        "artefacts": out / "artefacts.npz",
-        "diffuse": out / "diffuse",
-        "clusters": out / "clusters.csv",
-    }
+    paths = sim.outputs()
     with atomic_path(paths["truth"]) as tmp:
         truth_df.to_csv(tmp, index=False, float_format="%.7g")
     compact = catalogue[catalogue["S_Code"] == "S"].reset_index(drop=True) if len(catalogue) else catalogue
@@ -509,7 +503,7 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
         np.savez_compressed(fh, _block_px=np.int64(ARTEFACT_BLOCK), **artefact_maps)
     with atomic_path(paths["clusters"]) as tmp:
         pd.DataFrame(cluster_rows).to_csv(tmp, index=False, float_format="%.8g")
-    with atomic_path(out / "simulation.json") as tmp:
+    with atomic_path(sim.config) as tmp:
         pd.Series(asdict(config)).to_json(tmp, indent=1)
     log.info("simulated %d fields, %d objects into %s", config.fields, len(truth_df), out)
     return paths
@@ -517,7 +511,7 @@ def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = 
 
 def read_diffuse_truth(sim_dir: str | Path, field_name: str) -> np.ndarray:
     """The per-pixel diffuse labels of one simulated field (0 none, i + 1 for DIFFUSE_KINDS[i])."""
-    path = Path(sim_dir) / "diffuse" / f"{field_name}.npz"
+    path = SimulationDir(sim_dir).diffuse(field_name)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: simulate again with this version (older ones wrote no masks)")
     with np.load(path) as f:
@@ -543,10 +537,10 @@ def tile_truth(sim_dir: str | Path, tiles: pd.DataFrame, detection_snr: float = 
     arc end) inside the tile, comma-separated; ``truth_extended`` and ``truth_peculiar`` as booleans.
     The artefact truth is :func:`tile_artefact_truth`.
     """
-    sim_dir = Path(sim_dir)
-    objs = pd.read_csv(sim_dir / "truth.csv", keep_default_na=True)
-    fields = pd.read_csv(sim_dir / "fields.csv").set_index("field")
-    config = pd.read_json(sim_dir / "simulation.json", typ="series")
+    sim = SimulationDir(sim_dir)
+    objs = pd.read_csv(sim.truth, keep_default_na=True)
+    fields = pd.read_csv(sim.fields).set_index("field")
+    config = pd.read_json(sim.config, typ="series")
     size = int(config["size_px"])
     pb_fwhm = float(config["pb_fwhm_frac"]) * size
     cutoff = float(config.get("pb_cutoff", 0.2))
@@ -594,7 +588,7 @@ def tile_artefact_truth(sim_dir: str | Path, tiles: pd.DataFrame) -> pd.DataFram
     not on block edges reads up to a block beyond it; NaN for a simulation without that file, made
     by an older version); ``truth_artefact``: whether it reaches :data:`ARTEFACT_TRUTH_SIGMA`.
     """
-    path = Path(sim_dir) / "artefacts.npz"
+    path = SimulationDir(sim_dir).artefacts
     sigma = np.full(len(tiles), np.nan)
     out = pd.DataFrame(index=tiles.index)
     out["truth_artefact_sigma"] = sigma

@@ -274,20 +274,23 @@ def build_optimizer(name: str, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def checkpoint_path(run: RunDir, name: str) -> Path:
-    return run.model_dir(name) / "checkpoint.pt"
+    """``run.model_checkpoint(name)``: the run directory owns the paths into a run."""
+    return run.model_checkpoint(name)
 
 
 def backbone_path(run: RunDir, name: str) -> Path:
-    return run.model_dir(name) / "backbone.pt"
+    """``run.model_backbone(name)``."""
+    return run.model_backbone(name)
 
 
 def log_path(run: RunDir, name: str) -> Path:
-    return run.model_dir(name) / "log.jsonl"
+    """``run.model_log(name)``."""
+    return run.model_log(name)
 
 
 def read_log(run: RunDir, name: str) -> list[dict[str, Any]]:
     """The per-epoch log lines of a training run (empty when it has not finished an epoch)."""
-    path = log_path(run, name)
+    path = run.model_log(name)
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -334,13 +337,13 @@ def pretrain(
         torch.set_num_threads(recipe.threads)
     name = name or recipe.name
     mdir = run.model_dir(name)
-    ckpt_file = checkpoint_path(run, name)
+    ckpt_file = run.model_checkpoint(name)
     if procs.main:
         mdir.mkdir(parents=True, exist_ok=True)
         if not resume:
-            for path in (ckpt_file, log_path(run, name), backbone_path(run, name)):
+            for path in (ckpt_file, run.model_log(name), run.model_backbone(name)):
                 path.unlink(missing_ok=True)
-        save_recipe(recipe, mdir / "recipe.toml")
+        save_recipe(recipe, run.model_recipe(name))
     if procs.distributed:
         dist.barrier()
 
@@ -582,7 +585,7 @@ def _checkpoint(path, method, optimizer, scaler, recipe, step, steps_per_epoch, 
 
 def _append_log(run: RunDir, name: str, entry: dict[str, Any], history: list[dict[str, Any]]) -> None:
     entry = {k: v for k, v in entry.items() if v is not None}
-    with open(log_path(run, name), "a") as fh:
+    with open(run.model_log(name), "a") as fh:
         fh.write(json.dumps(entry) + "\n")
     history.append(entry)
     log.info("%s %s", name, " ".join(f"{k}={_fmt(v)}" for k, v in entry.items()))
@@ -604,7 +607,7 @@ def _check_resumable(state: dict, path: Path, recipe: Recipe, steps_per_epoch: i
 def _export(
     run: RunDir, name: str, recipe: Recipe, method, step: int, n_tiles: int, history: list, checksums: list[float]
 ) -> Path:
-    path = backbone_path(run, name)
+    path = run.model_backbone(name)
     spec: BackboneSpec = recipe.backbone
     provenance = {
         "trained_by": "radioexplore pretrain",
