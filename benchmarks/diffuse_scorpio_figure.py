@@ -3,8 +3,8 @@
     radioexplore segment --run RUN
     python benchmarks/diffuse_scorpio_figure.py --run RUN --out docs/images/diffuse_scorpio.png
 
-Drawn with matplotlib from the run's ``segments/<field>.fits`` and the ingested images (the
-browser screenshot of ``diffuse_overlay_shot.py`` needs the template's CDN resources).
+Drawn with matplotlib from the run's ``segments/<field>.fits`` and the ingested images, a
+picture that needs no browser (``diffuse_overlay_shot.py`` screenshots the app's overlay itself).
 """
 
 from __future__ import annotations
