@@ -59,6 +59,7 @@ class FieldView(param.Parameterized):
     state = param.ClassSelector(class_=ExplorerState)
     field = param.Selector(default=None, objects=[], allow_None=True, doc="field shown")
     top_n = param.Integer(default=20, bounds=(0, 500), doc="mark the top tiles of the current ranking")
+    near_tile = param.Integer(default=None, allow_None=True, precedence=-1, doc="the tile the 3x3 view shows")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -70,11 +71,16 @@ class FieldView(param.Parameterized):
         )
         self.field = fields[0] if fields else None
         self._follow_selection()
-        self.state.param.watch(lambda _: self._follow_selection(), "selected_tile")
+        # the field and the 3x3 view follow the selection only while the Explore tab shows (issue 23):
+        # a click or a label behind the review queue draws neither
+        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile])
+        self._selection_shown.param.watch(lambda _: self._follow_selection(), "version")
 
     def _follow_selection(self) -> None:
-        if self.state.selected_tile is not None:
-            self.field = str(self.state.tile_row(self.state.selected_tile)["field"])
+        tile_id = self.state.selected_tile
+        if tile_id is not None:
+            self.field = str(self.state.tile_row(tile_id)["field"])
+        self.near_tile = tile_id
 
     def field_tiles(self, field: str | None = None) -> pd.DataFrame:
         tiles = self.state.tiles()
@@ -231,9 +237,9 @@ class FieldView(param.Parameterized):
             fontsize={"title": 10},
         )
 
-    @param.depends("state.selected_tile", "state.diffuse_overlay", "state.diffuse_threshold")
+    @param.depends("near_tile", "state.diffuse_overlay", "state.diffuse_threshold")
     def neighbourhood_pane(self) -> pn.viewable.Viewable:
-        tile_id = self.state.selected_tile
+        tile_id = self.near_tile
         if tile_id is None:
             return pn.pane.Markdown("Open a tile (click one in the field) to see the tiles around it.")
         overlay = self.neighbourhood(tile_id)

@@ -22,7 +22,8 @@ from app.text import md_code, md_text
 from app.views.artefact import artefact_text
 from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.labels import toggles
-from app.views.thumbs import thumbnail_grid
+from app.views.shown import WhenShown
+from app.views.thumbs import ThumbnailGrid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
 from radioexplore.noise import local_rms
@@ -160,6 +161,11 @@ class TileView(param.Parameterized):
     contours = param.Boolean(default=False, doc="n-sigma contours from the tile's local rms")
     contour_levels = param.Selector(default=next(iter(CONTOUR_SETS)), objects=list(CONTOUR_SETS), doc="levels in rms")
     catalogue = param.Boolean(default=True, doc="the run's catalogue components as ellipses")
+    shown_tile = param.Integer(default=None, allow_None=True, precedence=-1, doc="the tile the layout shows")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._layout: pn.Column | None = None
 
     def limits(self) -> StretchLimits:
         """The stretch limits the user set."""
@@ -416,6 +422,7 @@ class TileView(param.Parameterized):
         "contours",
         "contour_levels",
         "catalogue",
+        "shown_tile",
         "state.diffuse_overlay",
         "state.diffuse_threshold",
     )
@@ -446,6 +453,9 @@ class TileView(param.Parameterized):
 
     @param.depends("state.selected_tile", "state.embedding")
     def view(self) -> pn.viewable.Viewable:
+        """The tile view of the selected tile. Its layout (controls, image pane, metadata, neighbour
+        cards) is built once and then changed in place for each tile opened, so a click sends the
+        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s)."""
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.pane.Markdown(
@@ -453,8 +463,24 @@ class TileView(param.Parameterized):
                 css_classes=["tile-empty"],
             )
         self._sync_heads()
+        if self._layout is None:
+            self.shown_tile = tile_id  # before the image pane exists: it draws once
+            self._layout = self._build()
         row = self.state.tile_row(tile_id)
         neighbours = self.state.neighbours(tile_id)
+        with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
+            self.shown_tile = tile_id  # redraws the image pane
+            self._grid.show(neighbours)
+            self._meta.object = describe(row)
+            self._artefact.object = artefact_text(self.state, tile_id)
+            self._neighbours_title.object = (
+                f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
+            )
+            self._heading.object = f"## Tile {tile_id}"
+        return self._layout
+
+    def _build(self) -> pn.Column:
+        """The tile view's layout, once; :meth:`view` fills it with a tile."""
         controls = pn.Row(
             pn.widgets.Select.from_param(self.param.attention, name="Attention", width=110),
             pn.widgets.FloatSlider.from_param(self.param.attention_percentile, name="above percentile", width=180),
@@ -471,9 +497,14 @@ class TileView(param.Parameterized):
             pn.widgets.Select.from_param(self.param.contour_levels, name="", width=140),
             pn.widgets.Checkbox.from_param(self.param.catalogue, name="catalogue components"),
         )
+        self._heading = pn.pane.Markdown("", css_classes=["tile-title"])
+        self._artefact = pn.pane.Markdown("", css_classes=["artefact-line"])
+        self._meta = pn.pane.Markdown("", width=270, css_classes=["tile-meta"])
+        self._neighbours_title = pn.pane.Markdown("")
+        self._grid = ThumbnailGrid(self.state)
         return pn.Column(
-            pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
-            pn.pane.Markdown(artefact_text(self.state, tile_id), css_classes=["artefact-line"]),
+            self._heading,
+            self._artefact,
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name="", **toggles()),  # the unit shown stands out
             stretch,
             overlays,
@@ -482,13 +513,27 @@ class TileView(param.Parameterized):
             pn.FlexBox(  # the metadata wraps under the image where the column is narrow, never cut
                 # the spinner shows while the image (and the attention) is computed
                 pn.panel(self._figure_pane, loading_indicator=True),
-                pn.pane.Markdown(describe(row), width=270, css_classes=["tile-meta"]),
+                self._meta,
                 sizing_mode="stretch_width",
             ),
-            pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"),
-            thumbnail_grid(self.state, neighbours),
+            self._neighbours_title,
+            self._grid.panel,
             sizing_mode="stretch_width",
         )
+
+    def live(self, tab: str) -> pn.viewable.Viewable:
+        """The tile view as the dashboard shows it: it follows the selected tile only while ``tab``
+        shows (once when it shows again), changing its one layout in place."""
+        gate = WhenShown(self.state, tab, [self.state.param.selected_tile, self.state.param.embedding])
+        holder = pn.Column(self.view(), sizing_mode="stretch_width")
+
+        def follow(_event) -> None:
+            shown = self.view()
+            if len(holder.objects) != 1 or holder.objects[0] is not shown:
+                holder.objects = [shown]
+
+        gate.param.watch(follow, "version")
+        return holder
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.panel(self.view, sizing_mode="stretch_width")
