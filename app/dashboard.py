@@ -29,7 +29,6 @@ from app.views.review import ReviewQueues
 from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.selection import SelectionView
-from app.views.shown import shown_only
 from app.views.tile import TileView
 from radioexplore.labels import store_problem
 from radioexplore.rundir import RunDir
@@ -126,7 +125,7 @@ def build_dashboard(
         pn.Column(
             explore_keys,
             # the tile view redraws only while Explore shows (not behind the review queue)
-            shown_only(tile_view.view, state, "Explore", sizing_mode="stretch_width"),
+            tile_view.live("Explore"),
             pn.Card(label_panel, title="Label this tile (keys work on this tab too)", collapsed=False),
             pn.Card(DiffuseView(state=state), title="Diffuse emission: R threshold", collapsed=True),
             pn.Card(SampView(state=state), title="Send to DS9 / Aladin / TOPCAT (SAMP)", collapsed=True),

@@ -59,6 +59,7 @@ class FieldView(param.Parameterized):
     state = param.ClassSelector(class_=ExplorerState)
     field = param.Selector(default=None, objects=[], allow_None=True, doc="field shown")
     top_n = param.Integer(default=20, bounds=(0, 500), doc="mark the top tiles of the current ranking")
+    near_tile = param.Integer(default=None, allow_None=True, precedence=-1, doc="the tile the 3x3 view shows")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -70,11 +71,23 @@ class FieldView(param.Parameterized):
         )
         self.field = fields[0] if fields else None
         self._follow_selection()
-        self.state.param.watch(lambda _: self._follow_selection(), "selected_tile")
+        # the field and the 3x3 view follow the selection only while the Explore tab shows (issue 23):
+        # a click or a label behind the review queue draws neither
+        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile])
+        self._selection_shown.param.watch(lambda _: self._follow_selection(), "version")
+        self._near_pipe: hv.streams.Pipe | None = None
+        self._near_pane: pn.pane.HoloViews | None = None
+        self._near_structure: tuple = ()
+        self._near_title = ""
+        self._near_holder = pn.Column(self.neighbourhood_pane())
+        self.param.watch(self._draw_near, "near_tile")
+        self.state.param.watch(self._draw_near, ["diffuse_overlay", "diffuse_threshold"])
 
     def _follow_selection(self) -> None:
-        if self.state.selected_tile is not None:
-            self.field = str(self.state.tile_row(self.state.selected_tile)["field"])
+        tile_id = self.state.selected_tile
+        if tile_id is not None:
+            self.field = str(self.state.tile_row(tile_id)["field"])
+        self.near_tile = tile_id
 
     def field_tiles(self, field: str | None = None) -> pd.DataFrame:
         tiles = self.state.tiles()
@@ -231,17 +244,52 @@ class FieldView(param.Parameterized):
             fontsize={"title": 10},
         )
 
-    @param.depends("state.selected_tile", "state.diffuse_overlay", "state.diffuse_threshold")
-    def neighbourhood_pane(self) -> pn.viewable.Viewable:
-        tile_id = self.state.selected_tile
+    def neighbourhood_pane(self, *events) -> pn.viewable.Viewable:
+        """The 3x3 view of ``near_tile``. Another tile with the same layers is sent as new data to the
+        figure already drawn (issue 23: a click draws no new figure); else a new figure is drawn."""
+        tile_id = self.near_tile
         if tile_id is None:
             return pn.pane.Markdown("Open a tile (click one in the field) to see the tiles around it.")
         overlay = self.neighbourhood(tile_id)
         if overlay is None:
             return pn.pane.Alert(f"The source image of tile {tile_id} cannot be read here.", alert_type="warning")
-        tap = hv.streams.Tap(source=overlay.get(0), x=None, y=None)
+        img = overlay.get(0)
+        vdim = img.vdims[0].name
+        layers = list(overlay)
+        layers[0] = img.redim.range(**{vdim: tuple(img.opts.get().kwargs["clim"])}).opts(
+            clim=(np.nan, np.nan), framewise=True
+        )
+        frame = hv.Overlay(layers)
+        structure = tuple((type(e).__name__, e.group, e.label) for e in frame)
+        self._near_title = overlay.opts.get().kwargs["title"]
+        in_place = all(e.name == "near_tile" for e in events) and structure == self._near_structure
+        if events and in_place and self._near_pipe is not None and self._near_pane is not None:
+            self._near_pipe.send(frame)
+            return self._near_pane
+        self._near_pipe, self._near_structure = hv.streams.Pipe(data=frame), structure
+        image = hv.DynamicMap(lambda data: data.get(0), streams=[self._near_pipe])
+        over = hv.DynamicMap(lambda data: hv.Overlay(list(data)[1:]), streams=[self._near_pipe])
+        tap = hv.streams.Tap(source=image, x=None, y=None)
         tap.add_subscriber(self._on_tap_near)
-        return pn.pane.HoloViews(overlay, css_classes=["neighbourhood-image"], linked_axes=False)
+        dmap = (image * over).opts(
+            hv.opts.Overlay(
+                framewise=True,
+                hooks=[self._near_title_hook],
+                frame_width=FRAME_PX - 100,
+                frame_height=FRAME_PX - 100,
+                fontsize={"title": 10},
+            )
+        )
+        self._near_pane = pn.pane.HoloViews(dmap, css_classes=["neighbourhood-image"], linked_axes=False)
+        return self._near_pane
+
+    def _near_title_hook(self, plot, _element) -> None:
+        plot.state.title.text = self._near_title
+
+    def _draw_near(self, *events) -> None:
+        pane = self.neighbourhood_pane(*events)
+        if len(self._near_holder.objects) != 1 or self._near_holder.objects[0] is not pane:
+            self._near_holder.objects = [pane]
 
     @param.depends("state.selected_tile")
     def heading(self) -> pn.viewable.Viewable:
@@ -264,6 +312,6 @@ class FieldView(param.Parameterized):
             overlay_controls(self.state, "field-diffuse"),
             # the 3x3 neighbourhood under the field, not beside it: side by side they run off a 1280 px page
             pn.panel(self.field_pane),
-            pn.panel(self.neighbourhood_pane),
+            self._near_holder,
             sizing_mode="stretch_width",
         )

@@ -22,7 +22,8 @@ from app.text import md_code, md_text
 from app.views.artefact import artefact_text
 from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.labels import toggles
-from app.views.thumbs import thumbnail_grid
+from app.views.shown import WhenShown
+from app.views.thumbs import ThumbnailGrid
 from radioexplore.attention import AttentionError, percentile_mask
 from radioexplore.catalog import CatalogError, read_catalog
 from radioexplore.noise import local_rms
@@ -101,6 +102,20 @@ CATALOGUE_COLOUR = "#7CFC00"  # catalogue components: green, apart from the cyan
 DIFFUSE_COLOURS = ["#1565c0", "#90caf9"]  # diffuse-emission shade (issue 22): blues, off the inferno map
 DIFFUSE_OUTLINE = "#e040fb"  # and its outline at the threshold: magenta
 FRAME_PX = 360
+#: The tile view's settings that change how the tile is drawn.
+FIGURE_SETTINGS = [
+    "units",
+    "attention",
+    "attention_percentile",
+    "stretch",
+    "low_percentile",
+    "high_percentile",
+    "min_sigma",
+    "max_sigma",
+    "contours",
+    "contour_levels",
+    "catalogue",
+]
 
 
 @lru_cache(maxsize=4)
@@ -160,6 +175,16 @@ class TileView(param.Parameterized):
     contours = param.Boolean(default=False, doc="n-sigma contours from the tile's local rms")
     contour_levels = param.Selector(default=next(iter(CONTOUR_SETS)), objects=list(CONTOUR_SETS), doc="levels in rms")
     catalogue = param.Boolean(default=True, doc="the run's catalogue components as ellipses")
+    shown_tile = param.Integer(default=None, allow_None=True, precedence=-1, doc="the tile the layout shows")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._layout: pn.Column | None = None
+        self._figure: pn.Column | None = None
+        self._pipe: hv.streams.Pipe | None = None
+        self._shown_structure: tuple = ()
+        self._note_type: type | None = None
+        self._title = ""
 
     def limits(self) -> StretchLimits:
         """The stretch limits the user set."""
@@ -404,35 +429,12 @@ class TileView(param.Parameterized):
         diffuse = self.diffuse_caption(tile_id)
         return f"{text}.  \n{diffuse}" if diffuse else text
 
-    @param.depends(
-        "units",
-        "attention",
-        "attention_percentile",
-        "stretch",
-        "low_percentile",
-        "high_percentile",
-        "min_sigma",
-        "max_sigma",
-        "contours",
-        "contour_levels",
-        "catalogue",
-        "state.diffuse_overlay",
-        "state.diffuse_threshold",
-    )
+    @param.depends(*FIGURE_SETTINGS, "state.diffuse_overlay", "state.diffuse_threshold")
     def _figure_pane(self) -> pn.viewable.Viewable:
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.Column()
-        element, note = self.figure(tile_id)
-        img = element if isinstance(element, hv.Image) else element.get(0)
-        extras = self.decorations(tile_id, img)
-        if extras:
-            style = {
-                k: v
-                for k, v in img.opts.get().kwargs.items()
-                if k in ("title", "frame_width", "frame_height", "toolbar")
-            }
-            element = hv.Overlay([element, *extras]).opts(**style, fontsize={"title": 10})
+        element, img, note = self._composed(tile_id)
         pointer = hv.streams.PointerXY(source=element, x=None, y=None)
         readout = pn.pane.Markdown(
             pn.bind(self.readout, tile_id, pointer.param.x, pointer.param.y), css_classes=["radec-readout"], width=420
@@ -444,8 +446,83 @@ class TileView(param.Parameterized):
         ]
         return pn.Column(*parts, *([note] if note is not None else []))
 
+    def _composed(self, tile_id: int) -> tuple[hv.Element | hv.Overlay, hv.Image, pn.viewable.Viewable | None]:
+        """The tile's image with its overlays and decorations, the image itself and the overlay's note."""
+        element, note = self.figure(tile_id)
+        img = element if isinstance(element, hv.Image) else element.get(0)
+        extras = self.decorations(tile_id, img)
+        if extras:
+            style = {
+                k: v
+                for k, v in img.opts.get().kwargs.items()
+                if k in ("title", "frame_width", "frame_height", "toolbar")
+            }
+            element = hv.Overlay([element, *extras]).opts(**style, fontsize={"title": 10})
+        return element, img, note
+
+    @staticmethod
+    def _frame(element: hv.Element | hv.Overlay, img: hv.Image) -> tuple[hv.Overlay, str]:
+        """``element`` as a frame of the in-place figure, and its title: the colour limits become the
+        image's value range, since HoloViews takes plot options (``clim``, ``title``) from the first
+        frame only; the title is set by :meth:`_title_hook`."""
+        opts = img.opts.get().kwargs
+        vdim = img.vdims[0].name
+        layers = list(element) if isinstance(element, hv.Overlay) else [element]
+        layers[0] = img.redim.range(**{vdim: tuple(opts["clim"])}).opts(clim=(np.nan, np.nan), framewise=True)
+        return hv.Overlay(layers), opts["title"]
+
+    @staticmethod
+    def _structure(frame: hv.Overlay) -> tuple:
+        """The layers a frame draws: a frame with the same ones replaces the shown one's data in place."""
+        return tuple((type(e).__name__, e.group, e.label) for e in frame)
+
+    def _title_hook(self, plot, _element) -> None:
+        plot.state.title.text = self._title
+
+    def _redraw(self, *_events) -> None:
+        """Draw the shown tile with the current settings: a new figure (a setting changed, or the new
+        tile has other layers), or the same Bokeh figure with new data (another tile, same layers)."""
+        tile_id = self.shown_tile
+        if tile_id is None or self._figure is None:
+            return
+        element, img, note = self._composed(tile_id)
+        frame, title = self._frame(element, img)
+        structure = self._structure(frame)
+        caption = self.caption(tile_id, img)
+        same = self._pipe is not None and structure == self._shown_structure and self._note_type is type(note)
+        if same and all(e.name == "shown_tile" for e in _events):
+            self._title = title
+            self._pipe.send(frame)
+            self._caption.object = caption
+            if note is not None and self._figure.objects[-1] is not self._caption:
+                self._figure.objects[-1].object = note.object
+            return
+        self._pipe = hv.streams.Pipe(data=frame)
+        self._shown_structure, self._note_type = structure, type(note)
+        self._title = title
+        # the image and the layers over it as two DynamicMaps: the cursor stream needs the image's own
+        image = hv.DynamicMap(lambda data: data.get(0), streams=[self._pipe])
+        pointer = hv.streams.PointerXY(source=image, x=None, y=None)
+        style = {"frame_width": FRAME_PX, "frame_height": FRAME_PX, "toolbar": None, "fontsize": {"title": 10}}
+        if len(frame) > 1:
+            over = hv.DynamicMap(lambda data: hv.Overlay(list(data)[1:]), streams=[self._pipe])
+            dmap = (image * over).opts(hv.opts.Overlay(framewise=True, hooks=[self._title_hook], **style))
+        else:
+            dmap = image.opts(hv.opts.Image(hooks=[self._title_hook], **style))
+        readout = pn.pane.Markdown(
+            pn.bind(self.readout, self.param.shown_tile, pointer.param.x, pointer.param.y),
+            css_classes=["radec-readout"],
+            width=420,
+        )
+        self._caption = pn.pane.Markdown(caption, css_classes=["tile-caption"], width=420)
+        parts = [pn.pane.HoloViews(dmap, css_classes=["tile-image"], linked_axes=False), readout, self._caption]
+        self._figure.objects = [*parts, *([note] if note is not None else [])]
+
     @param.depends("state.selected_tile", "state.embedding")
     def view(self) -> pn.viewable.Viewable:
+        """The tile view of the selected tile. Its layout (controls, image pane, metadata, neighbour
+        cards) is built once and then changed in place for each tile opened, so a click sends the
+        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s)."""
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.pane.Markdown(
@@ -453,8 +530,24 @@ class TileView(param.Parameterized):
                 css_classes=["tile-empty"],
             )
         self._sync_heads()
+        if self._layout is None:
+            self.shown_tile = tile_id  # before the image pane exists: it draws once
+            self._layout = self._build()
         row = self.state.tile_row(tile_id)
         neighbours = self.state.neighbours(tile_id)
+        with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
+            self.shown_tile = tile_id  # redraws the image pane
+            self._grid.show(neighbours)
+            self._meta.object = describe(row)
+            self._artefact.object = artefact_text(self.state, tile_id)
+            self._neighbours_title.object = (
+                f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
+            )
+            self._heading.object = f"## Tile {tile_id}"
+        return self._layout
+
+    def _build(self) -> pn.Column:
+        """The tile view's layout, once; :meth:`view` fills it with a tile."""
         controls = pn.Row(
             pn.widgets.Select.from_param(self.param.attention, name="Attention", width=110),
             pn.widgets.FloatSlider.from_param(self.param.attention_percentile, name="above percentile", width=180),
@@ -471,24 +564,46 @@ class TileView(param.Parameterized):
             pn.widgets.Select.from_param(self.param.contour_levels, name="", width=140),
             pn.widgets.Checkbox.from_param(self.param.catalogue, name="catalogue components"),
         )
+        self._heading = pn.pane.Markdown("", css_classes=["tile-title"])
+        self._artefact = pn.pane.Markdown("", css_classes=["artefact-line"])
+        self._meta = pn.pane.Markdown("", width=270, css_classes=["tile-meta"])
+        self._neighbours_title = pn.pane.Markdown("")
+        self._grid = ThumbnailGrid(self.state)
+        self._figure = pn.Column()
+        self._redraw()
+        self.param.watch(self._redraw, [*FIGURE_SETTINGS, "shown_tile"])
+        self.state.param.watch(self._redraw, ["diffuse_overlay", "diffuse_threshold"])
         return pn.Column(
-            pn.pane.Markdown(f"## Tile {tile_id}", css_classes=["tile-title"]),
-            pn.pane.Markdown(artefact_text(self.state, tile_id), css_classes=["artefact-line"]),
+            self._heading,
+            self._artefact,
             pn.widgets.RadioButtonGroup.from_param(self.param.units, name="", **toggles()),  # the unit shown stands out
             stretch,
             overlays,
             overlay_controls(self.state, "tile-diffuse"),
             controls,
             pn.FlexBox(  # the metadata wraps under the image where the column is narrow, never cut
-                # the spinner shows while the image (and the attention) is computed
-                pn.panel(self._figure_pane, loading_indicator=True),
-                pn.pane.Markdown(describe(row), width=270, css_classes=["tile-meta"]),
+                self._figure,
+                self._meta,
                 sizing_mode="stretch_width",
             ),
-            pn.pane.Markdown(f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"),
-            thumbnail_grid(self.state, neighbours),
+            self._neighbours_title,
+            self._grid.panel,
             sizing_mode="stretch_width",
         )
+
+    def live(self, tab: str) -> pn.viewable.Viewable:
+        """The tile view as the dashboard shows it: it follows the selected tile only while ``tab``
+        shows (once when it shows again), changing its one layout in place."""
+        gate = WhenShown(self.state, tab, [self.state.param.selected_tile, self.state.param.embedding])
+        holder = pn.Column(self.view(), sizing_mode="stretch_width")
+
+        def follow(_event) -> None:
+            shown = self.view()
+            if len(holder.objects) != 1 or holder.objects[0] is not shown:
+                holder.objects = [shown]
+
+        gate.param.watch(follow, "version")
+        return holder
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.panel(self.view, sizing_mode="stretch_width")
