@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from radioexplore.fitsio import FitsImage, FitsReadError, read_image
+from app.state import fits_image
+from radioexplore.fitsio import FitsImage
 from radioexplore.ingest import beam_area_px
 from radioexplore.ranking.objects import ObjectConfig, beam_fwhm_px, cut_stamps
 from radioexplore.ranking.peculiar import describe_object
@@ -88,15 +89,6 @@ def with_object_tag(tags: list[str], object_id: int) -> list[str]:
     return [*kept, object_tag(object_id)]
 
 
-@lru_cache(maxsize=8)
-def _image(path: str) -> FitsImage | None:
-    try:
-        return read_image(path)
-    except FitsReadError as exc:
-        log.warning("cannot read %s for an object stamp: %s", path, exc)
-        return None
-
-
 def field_files(tiles: pd.DataFrame) -> dict[str, str]:
     """Each field's source image file, as its tiles name it (first tile of each field)."""
     if not {"field", "file"} <= set(tiles.columns):
@@ -107,7 +99,7 @@ def field_files(tiles: pd.DataFrame) -> dict[str, str]:
 
 def field_image(path: str | None) -> FitsImage | None:
     """The field's source image at ``path``, read once (None when absent or unreadable)."""
-    return _image(path) if path and Path(path).is_file() else None
+    return fits_image(path) if path and Path(path).is_file() else None
 
 
 def beam_px(image: FitsImage | None) -> float:

@@ -91,11 +91,12 @@ def _tile_store(path: str, mtime: float):
 
 
 @lru_cache(maxsize=64)
-def _fits(path: str) -> FitsImage | None:
+def fits_image(path: str) -> FitsImage | None:
+    """The FITS image at ``path`` (cached), or None with a warning when it cannot be read."""
     try:
         return read_image(path)
     except FitsReadError as exc:
-        log.warning("cannot read %s for the tile view: %s", path, exc)
+        log.warning("cannot read %s: %s", path, exc)
         return None
 
 
@@ -325,7 +326,7 @@ class ExplorerState(param.Parameterized):
         """The tile's pixels in the source image's units (usually Jy/beam), or None if unreadable."""
         row = self.tile_row(tile_id)
         path = str(row["file"])
-        image = _fits(path) if path and Path(path).is_file() else None
+        image = fits_image(path) if path and Path(path).is_file() else None
         if image is None:
             return None
         return image.read_box(int(row["x0"]), int(row["y0"]), int(row["size"])), image

@@ -83,6 +83,16 @@ def tiny_run(tmp_path_factory, small_survey) -> RunDir:
 
 
 @pytest.fixture
+def tiny_run_copy(tiny_run, tmp_path) -> RunDir:
+    """A copy of ``tiny_run`` per test without its label store, so labels do not leak between tests."""
+    import shutil
+
+    dest = tmp_path / "run"
+    shutil.copytree(tiny_run.root, dest, ignore=shutil.ignore_patterns("labels.sqlite*"))
+    return RunDir(dest)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

@@ -16,15 +16,8 @@ from app.views.search import SearchView
 
 
 @pytest.fixture
-def run(tiny_run, tmp_path):
-    """A copy of the tiny run per test, so label stores do not leak between tests."""
-    import shutil
-
-    from radioexplore.rundir import RunDir
-
-    dest = tmp_path / "run"
-    shutil.copytree(tiny_run.root, dest, ignore=shutil.ignore_patterns("labels.sqlite*"))
-    return RunDir(dest)
+def run(tiny_run_copy):
+    return tiny_run_copy
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from app.state import ExplorerState, _fits
+from app.state import ExplorerState, fits_image
 from app.text import md_text
 from app.views.diffuse import (
     cluster_layer,
@@ -41,7 +41,7 @@ BOX_COLOURS = {"tile": "#9e9e9e", "labelled": "#7CFC00", "top": "#ffa500", "sele
 
 @lru_cache(maxsize=8)
 def _overview(path: str, mtime: float, max_px: int) -> tuple[np.ndarray, int]:
-    image = _fits(path)
+    image = fits_image(path)
     if image is None:
         raise FileNotFoundError(path)
     return downsample_field(image, max_px)
@@ -96,7 +96,7 @@ class FieldView(param.Parameterized):
     def image_of(self, field: str | None = None) -> FitsImage | None:
         tiles = self.field_tiles(field)
         path = str(tiles["file"].iloc[0]) if len(tiles) else ""
-        return _fits(path) if path and Path(path).is_file() else None
+        return fits_image(path) if path and Path(path).is_file() else None
 
     def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
         tile = tile_at(self.field_tiles(), x, y)
