@@ -518,11 +518,12 @@ class TileView(param.Parameterized):
         parts = [pn.pane.HoloViews(dmap, css_classes=["tile-image"], linked_axes=False), readout, self._caption]
         self._figure.objects = [*parts, *([note] if note is not None else [])]
 
-    @param.depends("state.selected_tile", "state.embedding")
+    @param.depends("state.selected_tile", "state.embedding", "state.n_neighbours")
     def view(self) -> pn.viewable.Viewable:
         """The tile view of the selected tile. Its layout (controls, image pane, metadata, neighbour
         cards) is built once and then changed in place for each tile opened, so a click sends the
-        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s)."""
+        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s).
+        The N-neighbours slider refills the neighbour cards; the image is not redrawn for it."""
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.pane.Markdown(
@@ -594,7 +595,8 @@ class TileView(param.Parameterized):
     def live(self, tab: str) -> pn.viewable.Viewable:
         """The tile view as the dashboard shows it: it follows the selected tile only while ``tab``
         shows (once when it shows again), changing its one layout in place."""
-        gate = WhenShown(self.state, tab, [self.state.param.selected_tile, self.state.param.embedding])
+        deps = [self.state.param.selected_tile, self.state.param.embedding, self.state.param.n_neighbours]
+        gate = WhenShown(self.state, tab, deps)
         holder = pn.Column(self.view(), sizing_mode="stretch_width")
 
         def follow(_event) -> None:
