@@ -358,3 +358,34 @@ def test_neighbours_slider_refills_the_open_tiles_neighbours(tiny_run):
     assert len(grid.objects) == 5
     state.tab = "Explore"
     assert len(grid.objects) == 2
+
+
+def test_tile_image_shows_it_is_loading_while_a_figure_is_computed(state):
+    """The image column is ``loading`` while a new tile or new settings are drawn, and not after,
+    also when drawing fails; the layout and its column are kept (issue 23)."""
+    view = TileView(state=state)
+    state.selected_tile = 2
+    layout = view.view()
+    column = view._figure
+    assert column.loading is False
+    seen = []
+    compose = view._composed
+
+    def spying(tile_id):
+        seen.append((tile_id, column.loading))
+        return compose(tile_id)
+
+    view._composed = spying
+    state.selected_tile = 6  # another tile
+    assert view.view() is layout and view._figure is column
+    view.stretch = "linear"  # another setting: a new figure in the same column
+    assert seen == [(6, True), (6, True)] and column.loading is False
+    assert layout.objects[0].object == "## Tile 6"
+
+    def failing(tile_id):
+        raise RuntimeError("no pixels")
+
+    view._composed = failing
+    with pytest.raises(RuntimeError, match="no pixels"):
+        view.contours = True
+    assert column.loading is False
