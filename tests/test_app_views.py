@@ -332,3 +332,60 @@ def test_dashboard_has_a_probe_tab(tiny_run):
     page = build_dashboard(tiny_run)
     tabs = page.main[0]
     assert [t.name for t in tabs] == ["Explore", "Review queue", "Find similar", "Export", "Probe"]
+
+
+def test_neighbours_slider_refills_the_open_tiles_neighbours(tiny_run):
+    """The sidebar's N-neighbours slider changes the open tile's neighbour cards in place (issue 23)."""
+    hv.extension("bokeh")
+    page = build_dashboard(tiny_run)
+    controls = page.sidebar[-1]
+    state = controls.object
+    (slider,) = [w for w in controls.select(pn.widgets.IntSlider) if w.name == "N neighbours"]
+    state.selected_tile = 4
+    holder = page.main[0][0][1][1]  # Explore tab, right column, the live tile view
+    layout = holder.objects[0]
+    grid = layout.objects[-1]
+    assert layout.objects[0].object == "## Tile 4" and len(grid.objects) == 8
+    image = layout.select(pn.pane.HoloViews)[0]
+    for n in (3, 12, 5):
+        slider.value = n
+        assert state.n_neighbours == n
+        assert len(grid.objects) == n
+        assert layout.objects[-2].object.startswith(f"#### {n} nearest neighbours")
+    assert holder.objects[0] is layout and layout.select(pn.pane.HoloViews)[0] is image  # changed in place
+    state.tab = "Review queue"  # hidden: put off until Explore shows again
+    slider.value = 2
+    assert len(grid.objects) == 5
+    state.tab = "Explore"
+    assert len(grid.objects) == 2
+
+
+def test_tile_image_shows_it_is_loading_while_a_figure_is_computed(state):
+    """The image column is ``loading`` while a new tile or new settings are drawn, and not after,
+    also when drawing fails; the layout and its column are kept (issue 23)."""
+    view = TileView(state=state)
+    state.selected_tile = 2
+    layout = view.view()
+    column = view._figure
+    assert column.loading is False
+    seen = []
+    compose = view._composed
+
+    def spying(tile_id):
+        seen.append((tile_id, column.loading))
+        return compose(tile_id)
+
+    view._composed = spying
+    state.selected_tile = 6  # another tile
+    assert view.view() is layout and view._figure is column
+    view.stretch = "linear"  # another setting: a new figure in the same column
+    assert seen == [(6, True), (6, True)] and column.loading is False
+    assert layout.objects[0].object == "## Tile 6"
+
+    def failing(tile_id):
+        raise RuntimeError("no pixels")
+
+    view._composed = failing
+    with pytest.raises(RuntimeError, match="no pixels"):
+        view.contours = True
+    assert column.loading is False

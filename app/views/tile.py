@@ -8,6 +8,8 @@ fig. 7) is overlaid in the same pixel bounds: the patches above a percentile of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -479,18 +481,37 @@ class TileView(param.Parameterized):
     def _title_hook(self, plot, _element) -> None:
         plot.state.title.text = self._title
 
-    def _redraw(self, *_events) -> None:
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """The image column shows Panel's loading spinner while a figure is computed (set before and
+        cleared after, even on an error); a nested use leaves it to the outermost."""
+        column = self._figure
+        if column is None or column.loading:
+            yield
+            return
+        column.loading = True
+        try:
+            yield
+        finally:
+            column.loading = False
+
+    def _redraw(self, *events) -> None:
         """Draw the shown tile with the current settings: a new figure (a setting changed, or the new
         tile has other layers), or the same Bokeh figure with new data (another tile, same layers)."""
         tile_id = self.shown_tile
         if tile_id is None or self._figure is None:
             return
+        with self._busy():
+            self._draw(tile_id, events)
+
+    def _draw(self, tile_id: int, events: tuple) -> None:
+        """:meth:`_redraw`'s work, while the image column shows it is loading."""
         element, img, note = self._composed(tile_id)
         frame, title = self._frame(element, img)
         structure = self._structure(frame)
         caption = self.caption(tile_id, img)
         same = self._pipe is not None and structure == self._shown_structure and self._note_type is type(note)
-        if same and all(e.name == "shown_tile" for e in _events):
+        if same and all(e.name == "shown_tile" for e in events):
             self._title = title
             self._pipe.send(frame)
             self._caption.object = caption
@@ -518,11 +539,12 @@ class TileView(param.Parameterized):
         parts = [pn.pane.HoloViews(dmap, css_classes=["tile-image"], linked_axes=False), readout, self._caption]
         self._figure.objects = [*parts, *([note] if note is not None else [])]
 
-    @param.depends("state.selected_tile", "state.embedding")
+    @param.depends("state.selected_tile", "state.embedding", "state.n_neighbours")
     def view(self) -> pn.viewable.Viewable:
         """The tile view of the selected tile. Its layout (controls, image pane, metadata, neighbour
         cards) is built once and then changed in place for each tile opened, so a click sends the
-        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s)."""
+        new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s).
+        The N-neighbours slider refills the neighbour cards; the image is not redrawn for it."""
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.pane.Markdown(
@@ -534,16 +556,18 @@ class TileView(param.Parameterized):
             self.shown_tile = tile_id  # before the image pane exists: it draws once
             self._layout = self._build()
         row = self.state.tile_row(tile_id)
-        neighbours = self.state.neighbours(tile_id)
-        with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
-            self.shown_tile = tile_id  # redraws the image pane
-            self._grid.show(neighbours)
-            self._meta.object = describe(row)
-            self._artefact.object = artefact_text(self.state, tile_id)
-            self._neighbours_title.object = (
-                f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
-            )
-            self._heading.object = f"## Tile {tile_id}"
+        # the spinner goes out before the held message (a held True and False would show nothing)
+        with self._busy() if tile_id != self.shown_tile else nullcontext():
+            neighbours = self.state.neighbours(tile_id)
+            with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
+                self.shown_tile = tile_id  # redraws the image pane
+                self._grid.show(neighbours)
+                self._meta.object = describe(row)
+                self._artefact.object = artefact_text(self.state, tile_id)
+                self._neighbours_title.object = (
+                    f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
+                )
+                self._heading.object = f"## Tile {tile_id}"
         return self._layout
 
     def _build(self) -> pn.Column:
@@ -594,7 +618,8 @@ class TileView(param.Parameterized):
     def live(self, tab: str) -> pn.viewable.Viewable:
         """The tile view as the dashboard shows it: it follows the selected tile only while ``tab``
         shows (once when it shows again), changing its one layout in place."""
-        gate = WhenShown(self.state, tab, [self.state.param.selected_tile, self.state.param.embedding])
+        deps = [self.state.param.selected_tile, self.state.param.embedding, self.state.param.n_neighbours]
+        gate = WhenShown(self.state, tab, deps)
         holder = pn.Column(self.view(), sizing_mode="stretch_width")
 
         def follow(_event) -> None:
