@@ -27,7 +27,7 @@ import _common  # noqa: F401  (puts the checkout on sys.path)
 import numpy as np
 
 from radioexplore.embedding import EmbedConfig, embed_tiles, embedding_px, load_model
-from radioexplore.probes import linear_probe
+from radioexplore.evaluation.probes import linear_probe
 from radioexplore.scaling import make_scaler
 from radioexplore.simulation.cutouts import write_fr_collection
 from radioexplore.stamps import (

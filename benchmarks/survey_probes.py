@@ -24,8 +24,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from radioexplore.evaluate import pixel_features
-from radioexplore.probes import drop_outliers, linear_probe
+from radioexplore.evaluation.labels import pixel_features
+from radioexplore.evaluation.probes import drop_outliers, linear_probe
 from radioexplore.rundir import RunDir
 from radioexplore.tilestore import open_tile_store, read_tiles
 

@@ -224,7 +224,7 @@ def test_probe_regresses_the_source_count_on_the_right_rows(state):
     import numpy as np
 
     from app.views.probe import ProbeView, result_table
-    from radioexplore.probes import linear_probe
+    from radioexplore.evaluation.probes import linear_probe
 
     view = ProbeView(state=state)
     assert view.target == "n_sources" and view.embeddings == ["vit"]

@@ -9,7 +9,9 @@ import torch
 
 from radioexplore.attention import attention_maps, cls_attention, percentile_mask, plot_attention, tile_attention
 from radioexplore.checkpoint import save_backbone
-from radioexplore.evaluate import EvaluateConfig, attention_share, evaluate_run, source_mask
+from radioexplore.evaluation.attention_check import attention_share, source_mask
+from radioexplore.evaluation.checks import EvaluateConfig
+from radioexplore.evaluation.survey import evaluate_run
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.rundir import RunDir
 from tests.conftest import ingest_with_truth
@@ -125,7 +127,7 @@ def test_frdeep_style_label_probes_report_cv_and_split_errors(vit_checkpoint, tm
     is_test[::6] = True
     npz = tmp_path / "frdeep.npz"
     np.savez(npz, x_first=images, y_first=y, is_test_first=is_test, label_names=np.array(["FRI", "FRII"]))
-    from radioexplore.evaluate import evaluate_frdeep
+    from radioexplore.evaluation.frdeep import evaluate_frdeep
 
     report = evaluate_frdeep(npz, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False)
     ((title, rows),) = report.label_tables.items()
@@ -145,7 +147,7 @@ def test_without_a_checkpoint_every_shipped_one_is_probed_side_by_side(tmp_path,
     random network; short names resolve to the shipped files; a missing one is named."""
     from radioexplore.assets import SHIPPED_CHECKPOINTS, resolve_checkpoint
     from radioexplore.checkpoint import CheckpointError, load_backbone
-    from radioexplore.evaluate import evaluate_frdeep
+    from radioexplore.evaluation.frdeep import evaluate_frdeep
 
     monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(tmp_path / "assets"))
     torch.manual_seed(3)

@@ -98,7 +98,7 @@ PAIRS = [
         ]
     ],
     *[
-        ("evaluate", d, "radioexplore.evaluate:EvaluateConfig", d)
+        ("evaluate", d, "radioexplore.evaluation.checks:EvaluateConfig", d)
         for d in ("folds", "pca_dims", "seed", "attention_tiles", "device")
     ],
     ("evaluate", "epochs", "radioexplore.evaluation.methods:MethodsConfig", "epochs"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radioexplore.probes import drop_outliers, linear_probe
+from radioexplore.evaluation.probes import drop_outliers, linear_probe
 
 
 def synthetic(n=300, d=40, seed=0):

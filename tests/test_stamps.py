@@ -158,7 +158,8 @@ def test_evaluate_on_a_labelled_stamps_run_gives_the_label_table_only(tmp_path, 
 
     import radioexplore.embedding
     from radioexplore.checkpoint import save_backbone
-    from radioexplore.evaluate import EvaluateConfig, evaluate_run
+    from radioexplore.evaluation.checks import EvaluateConfig
+    from radioexplore.evaluation.survey import evaluate_run
     from radioexplore.models import BackboneSpec, build_backbone
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)

@@ -9,7 +9,7 @@ import zarr
 from astropy.io import fits
 
 from radioexplore.assets import shipped_checkpoints
-from radioexplore.probes import linear_probe
+from radioexplore.evaluation.probes import linear_probe
 from radioexplore.rundir import RunDir
 from radioexplore.scaling import make_scaler
 from radioexplore.simulation.cutouts import CutoutConfig, cutout_header, raw_cutout, write_fr_collection

@@ -1,7 +1,7 @@
 """On-demand linear probes: how well does each embedding set predict a column of the tile table?
 
 The probe is seed 000's (sec. 4): standardise, PCA to 100 components, one linear layer, scored by
-5-fold cross-validation (:func:`radioexplore.probes.linear_probe`). Numbers are regressed (MSE,
+5-fold cross-validation (:func:`radioexplore.evaluation.probes.linear_probe`). Numbers are regressed (MSE,
 R^2); text, booleans and codes such as ``dqf`` are classified (accuracy, error, Macro-F1, and a
 confusion matrix). Targets are the columns of ``tiles.parquet`` and, once the astronomer has
 labelled tiles, the label store's ``user_labels`` and ``user_interest``. Only rows with a value
@@ -22,9 +22,9 @@ import param
 from app.state import HIDDEN_COLUMNS, ExplorerState
 from app.text import html_text, md_lines
 from radioexplore.evaluation.bias import bias_warnings
+from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.evaluation.report import read_evaluation
 from radioexplore.evaluation.table import METRICS as TABLE_METRICS
-from radioexplore.probes import ProbeResult, linear_probe
 from radioexplore.rundir import RunDir
 
 TASKS = ["auto", "regression", "classification"]

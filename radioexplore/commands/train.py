@@ -208,7 +208,9 @@ def _pretrain_process(rank: int, world: int, port: int, args: argparse.Namespace
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from radioexplore.evaluate import EvaluateConfig, evaluate_frdeep, evaluate_run
+    from radioexplore.evaluation.checks import EvaluateConfig
+    from radioexplore.evaluation.frdeep import evaluate_frdeep
+    from radioexplore.evaluation.survey import evaluate_run
 
     if args.table or args.methods:
         return _cmd_evaluate_table(args)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.probes import linear_probe
+from radioexplore.evaluation.probes import linear_probe
 
 #: Instrumental columns of the tile table and how they are probed.
 BIAS_COLUMNS = {"field": "classification", "dqf": "classification", "noise_rms": "regression"}

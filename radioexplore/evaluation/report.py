@@ -78,7 +78,7 @@ def evaluate_table(
 ) -> TableReport:
     """Probe every embedding set of ``run`` (or ``config.embeddings``) beside random init, pixel PCA and
     the majority class; audit instrumental bias; write both tables into ``RUN/evaluation/``."""
-    from radioexplore.evaluate import pixel_features
+    from radioexplore.evaluation.labels import pixel_features
     from radioexplore.tilestore import open_tile_store, read_tiles
 
     t0 = time.perf_counter()

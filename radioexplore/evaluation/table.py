@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedKFold
 
+from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.probes import ProbeResult, linear_probe
 from radioexplore.rundir import RunDir
 
 log = logging.getLogger(__name__)

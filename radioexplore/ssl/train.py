@@ -42,8 +42,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from radioexplore.checkpoint import save_backbone
+from radioexplore.evaluation.probes import drop_outliers, linear_probe
 from radioexplore.models import BackboneSpec
-from radioexplore.probes import drop_outliers, linear_probe
 from radioexplore.registry import lookup
 from radioexplore.rundir import RunDir, atomic_path
 from radioexplore.ssl import build_method, ema_momentum
