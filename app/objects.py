@@ -83,6 +83,20 @@ def object_order(objects: pd.DataFrame, labelled: set[int] = frozenset()) -> lis
     return [int(i) for i in objects.loc[keep, "object_id"]]
 
 
+def artefact_scores(objects: pd.DataFrame, tile_scores: np.ndarray | None) -> np.ndarray:
+    """Each object's artefact score (NaN where unknown): its own ``artefact_score`` (from its negative
+    ratio, :func:`radioexplore.ranking.objects.rank_objects`) when the table has one, else its main
+    tile's from ``tile_scores`` (an ``objects.parquet`` written before objects had their own)."""
+    if "artefact_score" in objects:
+        return objects["artefact_score"].to_numpy(dtype=float)
+    out = np.full(len(objects), np.nan)
+    main = objects["tile_id"].to_numpy(dtype=np.int64)
+    if tile_scores is not None:
+        on = (main >= 0) & (main < len(tile_scores))
+        out[on] = np.asarray(tile_scores, dtype=float)[main[on]]
+    return out
+
+
 def with_object_tag(tags: list[str], object_id: int) -> list[str]:
     """``tags`` (a tile's current tags) for a label of ``object_id``: other objects' tags out, its own in."""
     kept = [t for t in tags if not str(t).startswith(OBJECT_TAG)]
@@ -134,7 +148,8 @@ def stamp_png(values: np.ndarray, obj: pd.Series, vmin: float, vmax: float) -> b
 
 def object_facts(obj: pd.Series, beam: float) -> list[tuple[str, str]]:
     """What the object queue shows of an object, as (name, value) text pairs: score and rank, size
-    in arcsec and beams, flux, shape, the artefact hint, position and the tiles it touches."""
+    in arcsec and beams, flux, shape, its own artefact score (when the table has one), the artefact
+    hint, position and the tiles it touches."""
     side = max(int(obj["box_x1"]) - int(obj["box_x0"]) + 1, int(obj["box_y1"]) - int(obj["box_y0"]) + 1)
     size = f"{side / beam:.3g} beams across ({side} px"
     size += f", {obj['size_arcsec']:.3g}″)" if pd.notna(obj.get("size_arcsec")) else ")"
@@ -147,6 +162,11 @@ def object_facts(obj: pd.Series, beam: float) -> list[tuple[str, str]]:
         ("flux", f"{flux * 1e3:.3g} mJy" if abs(flux) < 1 else f"{flux:.3g} Jy"),
         ("peak", f"{float(obj['peak_snr']):.3g} σ"),
         ("shape", _shape(obj)),
+        *(
+            [("artefact score", f"{float(obj['artefact_score']):.2f} (its own, from the troughs around it)")]
+            if pd.notna(obj.get("artefact_score"))
+            else []
+        ),
         ("negative around it", f"{float(obj['negative_fraction']):.1%} of pixels below -5σ"),
         ("field", str(obj["field"])),
         ("RA, Dec", f"{float(obj['ra']):.5f}°, {float(obj['dec']):.5f}°" if pd.notna(obj["ra"]) else "–"),

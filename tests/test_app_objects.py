@@ -1,6 +1,8 @@
 """The object queue (issue 24, item 4): objects instead of tiles, each as its stamp with its facts,
 labelled on its main tile with an ``object:<id>`` tag, in a "tiles / objects" toggle."""
 
+import html
+
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -102,10 +104,42 @@ def test_the_object_queue_follows_the_artefact_review(state, run):
     review.tiles.review = "artefacts"  # one review mode for both queues
     assert queue.review == "artefacts"
     objects = read_objects(run, len(state.tiles())).set_index("object_id")
-    score = state.tiles()["artefact_score"].to_numpy()
-    main = [int(objects.loc[o, "tile_id"]) for o in queue._order]
-    assert np.all(np.diff(score[main]) <= 0) and len(queue._order) == int((objects["tile_id"] >= 0).sum())
-    assert "data-quality review" in queue._why.object
+    assert "artefact_score" in objects  # the objects' own scores, from their negative ratio
+    score = objects.loc[queue._order, "artefact_score"].to_numpy()
+    assert np.all(np.diff(score) <= 0) and len(queue._order) == int((objects["tile_id"] >= 0).sum())
+    assert "data-quality review" in queue._why.object and "its artefact score" in queue._why.object
+
+
+def test_artefact_review_orders_objects_by_their_own_artefact_score(state, run):
+    """An object with a high own artefact score comes first in the data-quality review although its
+    main tile's score is the lowest; the peculiar review keeps the object ranking; an old table
+    (no ``artefact_score`` column) falls back to the main tile's score (issue 24)."""
+    objects = pd.read_parquet(run.objects)
+    on_tile = objects[objects["tile_id"] >= 0]
+    tile_score = state.tiles()["artefact_score"].to_numpy(dtype=float)
+    low = on_tile.iloc[int(np.argmin(tile_score[on_tile["tile_id"].to_numpy()]))]
+    target = int(low["object_id"])
+    assert tile_score[int(low["tile_id"])] < tile_score[on_tile["tile_id"].to_numpy()].max()  # not first by tile
+    objects["artefact_score"] = np.where(objects["object_id"] == target, 0.97, 0.1).astype(np.float32)
+    objects.to_parquet(run.objects)
+    review = ReviewQueues(state=state, active=True)
+    review.unit = "objects"
+    queue = review.current
+    ranked = [int(i) for i in objects[objects["tile_id"] >= 0].sort_values("rank", kind="stable")["object_id"]]
+    assert queue._order == ranked  # peculiar review: the object ranking
+    own = 0.97 if ranked[0] == target else 0.1
+    assert f"its artefact score {own:.2f}" in html.unescape(queue._why.object)  # shown in its description
+    review.tiles.review = "artefacts"
+    assert queue._order[0] == target and queue.current_object() == target
+    assert "its artefact score 0.97" in html.unescape(queue._why.object)
+    assert "artefact score | 0.97" in html.unescape(queue._meta.object)
+    # an objects.parquet written before objects had their own score: the main tile's
+    objects.drop(columns="artefact_score").to_parquet(run.objects)
+    queue._refresh_order()
+    main = [int(queue._objects.loc[o, "tile_id"]) for o in queue._order]
+    assert np.all(np.diff(tile_score[main]) <= 0) and queue._order[0] != target
+    assert "its tile’s artefact score" in html.unescape(queue._why.object)
+    assert "artefact score |" not in html.unescape(queue._meta.object)
 
 
 def test_without_an_object_table_the_review_tab_says_how_to_make_one(state, run):

@@ -360,6 +360,39 @@ def test_neighbours_slider_refills_the_open_tiles_neighbours(tiny_run):
     assert len(grid.objects) == 2
 
 
+def test_mark_labelled_tiles_checkbox_refreshes_the_open_tiles_neighbours(tiny_run):
+    """The sidebar's "Mark labelled tiles" checkbox shows and hides the label marks of the open tile's
+    neighbour cards in place (issue 23)."""
+    hv.extension("bokeh")
+    page = build_dashboard(tiny_run)
+    controls = page.sidebar[-1]
+    state = controls.object
+    (checkbox,) = [w for w in controls.select(pn.widgets.Checkbox) if w.name == "Mark labelled tiles"]
+    state.selected_tile = 4
+    holder = page.main[0][0][1][1]  # Explore tab, right column, the live tile view
+    layout = holder.objects[0]
+    grid = layout.objects[-1]
+    neighbour = int(state.neighbours(4)["tile_id"].iloc[0])
+    state.labels.add(neighbour, labels=["PECULIAR"], interest=5)
+    state.label_version += 1
+    state.selected_tile = 5
+    state.selected_tile = 4  # opened again: its first card carries the new label
+    (card,) = [o for o in grid.objects if "labelled" in o.css_classes]
+    assert card.objects[1].visible and "PECULIAR" in card.objects[1].object
+    image = layout.select(pn.pane.HoloViews)[0]
+    checkbox.value = False
+    assert state.show_marks is False
+    assert not card.objects[1].visible and all("labelled" not in o.css_classes for o in grid.objects)
+    checkbox.value = True
+    assert card.objects[1].visible and "labelled" in card.css_classes
+    assert holder.objects[0] is layout and layout.select(pn.pane.HoloViews)[0] is image  # changed in place
+    state.tab = "Review queue"  # hidden: put off until Explore shows again
+    checkbox.value = False
+    assert card.objects[1].visible
+    state.tab = "Explore"
+    assert not card.objects[1].visible
+
+
 def test_tile_image_shows_it_is_loading_while_a_figure_is_computed(state):
     """The image column is ``loading`` while a new tile or new settings are drawn, and not after,
     also when drawing fails; the layout and its column are kept (issue 23)."""

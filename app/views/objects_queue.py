@@ -4,7 +4,8 @@ Each object is shown as its source-centred stamp (its box with a 2.5x margin, cu
 image as the objects stage cuts it, the box outlined), with its score, size in beams, flux, shape
 and the tiles it touches. A label goes to the object's main tile, tagged ``object:<id>``
 (:mod:`app.objects` says why), with the same keys, undo and re-ranking as the tile queue. In the
-data-quality review the objects follow their main tile's artefact score, highest first.
+data-quality review the objects follow their own artefact score (from the negative ratio around
+them), highest first, or their main tile's for an ``objects.parquet`` written before objects had one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from app.objects import (
+    artefact_scores,
     beam_px,
     field_files,
     field_image,
@@ -63,16 +65,20 @@ class ObjectQueueView(QueueView):
         self._files = field_files(self.state.tiles())
         self._objects = None if objects is None else objects.set_index("object_id", drop=False)
         order = [] if objects is None else object_order(objects, self.labelled())
-        if order and self.review == "artefacts":  # data-quality review: the main tile's artefact score first
-            score = self.state.tiles().get("artefact_score")
-            if score is not None:
-                main = self._objects.loc[order, "tile_id"].to_numpy(dtype=np.int64)
-                values = np.nan_to_num(score.to_numpy(dtype=float)[main], nan=-np.inf)
-                order = [order[i] for i in np.argsort(-values, kind="stable")]
+        if order and self.review == "artefacts":  # data-quality review: the highest artefact score first
+            values = np.nan_to_num(self._artefact_scores(order), nan=-np.inf)
+            order = [order[i] for i in np.argsort(-values, kind="stable")]
         self._order = order
         self.position = 0
         if show:
             self._show()
+
+    def _artefact_scores(self, ids: list[int]) -> np.ndarray:
+        """The artefact scores of objects ``ids``: their own, or their main tile's for an old table."""
+        tile_scores = self.state.tiles().get("artefact_score")
+        return artefact_scores(
+            self._objects.loc[ids], None if tile_scores is None else tile_scores.to_numpy(dtype=float)
+        )
 
     def current_object(self) -> int | None:
         return self._order[self.position] if 0 <= self.position < len(self._order) else None
@@ -116,12 +122,18 @@ class ObjectQueueView(QueueView):
             self._prefetcher.submit(self._prefetch, ahead)
 
     def why_text(self, tile: int) -> str:
-        """Markdown: why the object is where it is, and its main tile's artefact score in words."""
-        obj = self._objects.loc[self.current_object()]
+        """Markdown: why the object is where it is (with its own artefact score), and its main tile's
+        artefact axis in words."""
+        obj_id = self.current_object()
+        obj = self._objects.loc[obj_id]
+        own = "artefact_score" in obj.index
+        score = float(self._artefact_scores([obj_id])[0])
+        art = f"{'its' if own else 'its tile’s'} artefact score {score:.2f}" if np.isfinite(score) else ""
         if self.review == "artefacts":
-            reason = "data-quality review: its tile's artefact score, highest first"
+            reason = f"data-quality review: {art or 'no artefact score'}, highest first"
         else:
             reason = f"{describe_object(obj)}, object score {float(obj['score']):.2f} (rank {int(obj['rank'])})"
+            reason += f"; {art}" if art else ""
         return f"**Why here:** {md_text(reason)}  \n**Artefact axis (tile {tile}):** {artefact_text(self.state, tile)}"
 
     def picture(self, obj_id: int) -> tuple[bytes | None, str]:

@@ -539,12 +539,13 @@ class TileView(param.Parameterized):
         parts = [pn.pane.HoloViews(dmap, css_classes=["tile-image"], linked_axes=False), readout, self._caption]
         self._figure.objects = [*parts, *([note] if note is not None else [])]
 
-    @param.depends("state.selected_tile", "state.embedding", "state.n_neighbours")
+    @param.depends("state.selected_tile", "state.embedding", "state.n_neighbours", "state.show_marks")
     def view(self) -> pn.viewable.Viewable:
         """The tile view of the selected tile. Its layout (controls, image pane, metadata, neighbour
         cards) is built once and then changed in place for each tile opened, so a click sends the
         new values and one new image, not a new column of widgets (issue 23: click to tile < 1 s).
-        The N-neighbours slider refills the neighbour cards; the image is not redrawn for it."""
+        The N-neighbours slider and "Mark labelled tiles" refill the neighbour cards; the image is not
+        redrawn for them."""
         tile_id = self.state.selected_tile
         if tile_id is None:
             return pn.pane.Markdown(
@@ -618,7 +619,12 @@ class TileView(param.Parameterized):
     def live(self, tab: str) -> pn.viewable.Viewable:
         """The tile view as the dashboard shows it: it follows the selected tile only while ``tab``
         shows (once when it shows again), changing its one layout in place."""
-        deps = [self.state.param.selected_tile, self.state.param.embedding, self.state.param.n_neighbours]
+        deps = [
+            self.state.param.selected_tile,
+            self.state.param.embedding,
+            self.state.param.n_neighbours,
+            self.state.param.show_marks,
+        ]
         gate = WhenShown(self.state, tab, deps)
         holder = pn.Column(self.view(), sizing_mode="stretch_width")
 
