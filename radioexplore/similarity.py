@@ -18,8 +18,10 @@ small runs, through the run's approximate FAISS index (IVF or HNSW) above its si
 cutout on the sky (``"nearest"``, needs a celestial WCS), or from a named field. Per-field
 scaling (seed 000, sec. 2.2) uses the whole field; a cutout is a small part of one, so
 ``"nearest"`` reproduces the run's tiles best when the cutout comes from a surveyed field, and
-``"cutout"`` is the only choice for an image from elsewhere. A cutout larger than the run's tile
-is cut to its central tile; a smaller one is resized by the backbone, as tiles are.
+``"cutout"`` is the only choice for an image from elsewhere. The cutout is resampled to the run's
+arcsec/px and cut, or padded with noise like its own, to the run's tile size; one of another extent
+than a tile is also placed a quarter tile off centre each way (9 queries; ``from_vectors`` keeps
+each tile's best distance), since a survey's tile grid puts a source anywhere in a tile.
 """
 
 from __future__ import annotations
@@ -89,6 +91,18 @@ class SimilaritySearch:
         hits = [(int(i), float(d)) for i, d in zip(ids[0], dist[0], strict=True) if i >= 0 and int(i) not in skip]
         return pd.DataFrame(hits[:k], columns=["tile_id", "distance"])
 
+    def from_vectors(self, vectors: np.ndarray, k: int = 10) -> pd.DataFrame:
+        """The ``k`` tiles nearest to any of several query vectors (each tile keeps its smallest distance),
+        e.g. an uploaded cutout's placements (:meth:`CutoutEmbedding.queries`)."""
+        x = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if len(x) == 1:
+            return self.from_vector(x[0], k)
+        want = min(k, len(self))
+        dist, hit = search(self.index, x, want)
+        df = pd.DataFrame({"tile_id": hit.ravel(), "distance": dist.ravel()})
+        df = df[df["tile_id"] >= 0].sort_values(["distance", "tile_id"]).drop_duplicates("tile_id").head(k)
+        return df.reset_index(drop=True).astype({"tile_id": np.int64, "distance": float})
+
     def from_tile(self, tile_id: int, k: int = 10) -> pd.DataFrame:
         """The ``k`` tiles most like ``tile_id``, itself excluded."""
         (tile,) = self._check([tile_id])
@@ -118,6 +132,10 @@ class SimilaritySearch:
 #: Pixel scales within this fraction of the run's are taken as equal (no resampling).
 SCALE_TOLERANCE = 0.01
 
+#: A cutout of another size than a tile is also placed this fraction of a tile off centre (each way in
+#: x and y): a survey's tile grid puts a source anywhere in a tile, the upload has it centred.
+PLACEMENT_SHIFT = 0.25
+
 #: The ``scaling_from`` choices besides a field's name.
 SCALING_FROM = ("auto", "cutout", "nearest")
 
@@ -132,6 +150,12 @@ class CutoutEmbedding:
     shape: tuple[int, int]  # pixels embedded (the run's tile size)
     notes: list[str] = field(default_factory=list)
     how: str = ""  # one line for the user: which scaling and why
+    #: ``[P, D]``: one embedding per placement of the cutout in a tile (row 0 is ``vector``, centred)
+    vectors: np.ndarray | None = None
+
+    def queries(self) -> np.ndarray:
+        """All placements' embeddings ``[P, D]`` (just ``vector`` when there is one)."""
+        return np.atleast_2d(self.vector if self.vectors is None else self.vectors)
 
     def describe(self) -> str:
         """``how`` followed by the notes, on one line."""
@@ -189,7 +213,9 @@ def embed_cutout(
         ratio = 1.0
     if image.wcs is None:
         notes.append("no celestial WCS: its pixels are taken to be the size of the run's")
-    need = tile_px if ratio == 1.0 else int(np.ceil(tile_px / ratio)) + 4
+    shift = int(round(PLACEMENT_SHIFT * tile_px))
+    reach = tile_px + 2 * shift  # the window's centre moves by up to ``shift`` each way
+    need = reach if ratio == 1.0 else int(np.ceil(reach / ratio)) + 4
     w, h = min(image.nx, need), min(image.ny, need)
     raw = image.read_box((image.nx - w) // 2, (image.ny - h) // 2, w, h)
     finite = raw[np.isfinite(raw)]
@@ -209,9 +235,14 @@ def embed_cutout(
         notes.append(
             f"used the central {tile_px} x {tile_px} px (the run's tile size) of its {image.nx} x {image.ny} px"
         )
-    raw, fitted = _to_tile(raw, tile_px, rms, beam_px)
-    if fitted:
-        notes.append(fitted)
+    exact = round(image.nx * ratio) == round(image.ny * ratio) == tile_px  # a tile's extent: taken as a tile
+    steps = (0,) if exact or shift == 0 else (0, -shift, shift)
+    offsets = [(dy, dx) for dy in steps for dx in steps]  # (0, 0) first: ``vector`` is the centred placement
+    placed = [_to_tile(raw, tile_px, rms, beam_px, offset) for offset in offsets]
+    if placed[0][1]:
+        notes.append(placed[0][1])
+    if len(offsets) > 1:
+        notes.append(f"also placed {shift} px off centre each way ({len(offsets)} queries, each tile's best kept)")
 
     scaling = str(ingest.get("scaling", "contrast"))
     scaler = make_scaler(scaling, **ingest.get("scaling_params", {}))
@@ -227,9 +258,9 @@ def embed_cutout(
     else:
         state = states[source]
         how = f"scaled with field {source}'s recorded scaling" + (" (the cutout lies in it)" if source == where else "")
-    pixels = scaler.apply(raw, state).astype(np.float32)
-    vector = _embed_pixels(embed, pixels, device)
-    return CutoutEmbedding(vector, scaling, source, (tile_px, tile_px), notes, how)
+    pixels = np.stack([scaler.apply(tile, state) for tile, _ in placed]).astype(np.float32)
+    vectors = _embed_pixels(embed, pixels, device)
+    return CutoutEmbedding(vectors[0], scaling, source, (tile_px, tile_px), notes, how, vectors)
 
 
 def _embed_stamp(image, ingest: dict, embed: dict, tile_px: int, notes: list[str], device: str) -> CutoutEmbedding:
@@ -251,7 +282,7 @@ def _embed_stamp(image, ingest: dict, embed: dict, tile_px: int, notes: list[str
     scaler = make_scaler(scaling, **ingest.get("scaling_params", {}))
     pixels = scaler.apply(raw, scaler.fit(finite)).astype(np.float32)
     how = "fitted and scaled on its own pixels, as the run's stamps were"
-    return CutoutEmbedding(_embed_pixels(embed, pixels, device), scaling, "cutout", (h, w), notes, how)
+    return CutoutEmbedding(_embed_pixels(embed, pixels[None], device)[0], scaling, "cutout", (h, w), notes, how)
 
 
 def _field_pixel_arcsec(tiles: pd.DataFrame) -> pd.Series:
@@ -337,20 +368,27 @@ def _resample(raw: np.ndarray, ratio: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _to_tile(raw: np.ndarray, tile_px: int, rms: float, beam_px: float | None) -> tuple[np.ndarray, str]:
-    """``raw`` centre-cropped or padded to ``tile_px`` square; padding is noise of ``rms`` Jy/beam,
-    smoothed to the beam when it is known, so the margin looks like the sky around a tile's sources."""
+def _to_tile(
+    raw: np.ndarray, tile_px: int, rms: float, beam_px: float | None, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, str]:
+    """The ``tile_px`` square window of ``raw`` centred ``offset`` = (dy, dx) px from its centre; what
+    falls outside ``raw`` is noise of ``rms`` Jy/beam, smoothed to the beam when it is known, so the
+    margin looks like the sky around a tile's sources. Also a note when padding was needed."""
     h, w = raw.shape
-    if (h, w) == (tile_px, tile_px):
+    y0, x0 = (h - tile_px) // 2 + offset[0], (w - tile_px) // 2 + offset[1]  # the window's corner in raw
+    if (y0, x0) == (0, 0) and (h, w) == (tile_px, tile_px):
         return raw, ""
-    ch, cw = min(h, tile_px), min(w, tile_px)
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    ry0, rx0 = max(y0, 0), max(x0, 0)
+    ry1, rx1 = min(y0 + tile_px, h), min(x0 + tile_px, w)
     out = _noise_floor(tile_px, rms, beam_px)
-    oy, ox = (tile_px - ch) // 2, (tile_px - cw) // 2
-    out[oy : oy + ch, ox : ox + cw] = raw[y0 : y0 + ch, x0 : x0 + cw]
-    if (ch, cw) == (tile_px, tile_px):
+    if ry1 > ry0 and rx1 > rx0:
+        out[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = raw[ry0:ry1, rx0:rx1]
+    if (ry1 - ry0, rx1 - rx0) == (tile_px, tile_px):
         return out, ""
-    return out, f"padded its {cw} x {ch} px with noise of its rms to the run's {tile_px} px tile"
+    return (
+        out,
+        f"padded its {min(w, tile_px)} x {min(h, tile_px)} px with noise of its rms to the run's {tile_px} px tile",
+    )
 
 
 def _noise_floor(size: int, rms: float, beam_px: float | None) -> np.ndarray:
@@ -391,12 +429,13 @@ DIMENSIONLESS = frozenset({"top"})
 
 
 def _embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
-    """Rebuild the backbone the embed stage used (from its run.toml record) and embed one ``[C, H, W]`` tile."""
+    """Rebuild the backbone the embed stage used (from its run.toml record) and embed ``[P, C, H, W]``
+    tiles, ``[P, D]``."""
     from radioexplore import pixelstats
 
     if record.get("method") == pixelstats.METHOD:
-        raw = pixelstats.tile_statistics(pixels)
-        return pixelstats.standardise(raw, np.asarray(record["centre"]), np.asarray(record["scale"]))
+        centre, scale = np.asarray(record["centre"]), np.asarray(record["scale"])
+        return np.stack([pixelstats.standardise(pixelstats.tile_statistics(p), centre, scale) for p in pixels])
     import torch
 
     from radioexplore.embedding import EmbedConfig, embed_tiles, load_model
@@ -416,4 +455,4 @@ def _embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
             raise RunDirError(f"checkpoint {source} now holds {loaded}, but the run was embedded with {spec}")
     # runs embedded before embed_px was recorded were embedded at the backbone's training input
     px = int(record.get("embed_px") or spec.input_px)
-    return embed_tiles(model, spec, pixels[None], batch_size=1, device=device, progress=False, input_px=px)[0]
+    return embed_tiles(model, spec, pixels, batch_size=len(pixels), device=device, progress=False, input_px=px)

@@ -62,9 +62,9 @@ def test_embed_run_records_the_size_and_a_cutout_is_embedded_at_it(tiny_run):
     assert record["embed_px"] == embedding_px(spec, tile_px) == max(tile_px, spec.input_px)
     tile = read_tiles(open_tile_store(tiny_run.tile_pixels), [5])[0]
     stored = np.load(tiny_run.embeddings("vit"))[5]
-    np.testing.assert_allclose(_embed_pixels(record, tile, "cpu"), stored, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_embed_pixels(record, tile[None], "cpu")[0], stored, rtol=1e-4, atol=1e-4)
     # a run embedded before the size was recorded was embedded at the backbone's training input
     old = {k: v for k, v in record.items() if k != "embed_px"}
     expected = embed_tiles(model, spec, tile[None], progress=False, input_px=spec.input_px)[0]
-    np.testing.assert_allclose(_embed_pixels(old, tile, "cpu"), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_embed_pixels(old, tile[None], "cpu")[0], expected, rtol=1e-4, atol=1e-4)
     assert not np.allclose(expected, stored, atol=1e-3)

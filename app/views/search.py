@@ -73,7 +73,7 @@ class SearchView(param.Parameterized):
                 reason = str(exc) if isinstance(exc, ValueError) else f"not a readable FITS image ({exc!r})"
                 self.message = _one_line(f"Could not use {shown}: {_renamed(reason, path, shown)}")
                 return
-        self.hits = self.state.search().from_vector(cutout.vector, self.k)
+        self.hits = self.state.search().from_vectors(cutout.queries(), self.k)
         self.message = _one_line(
             f"{len(self.hits)} tiles most like {shown}: {_renamed(cutout.describe(), path, shown)}"
         )

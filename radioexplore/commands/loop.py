@@ -186,7 +186,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
     try:
         if args.fits:
             cut = embed_cutout(run, name, args.fits, scaling_from=args.scaling_from)
-            hits = searcher.from_vector(cut.vector, args.k)
+            hits = searcher.from_vectors(cut.queries(), args.k)
         else:
             hits = searcher.from_tiles(_tile_list(args.tiles), args.k, mode=args.mode)
     except (IndexError, ValueError, FitsReadError) as exc:
