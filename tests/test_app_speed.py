@@ -8,6 +8,7 @@ import pytest
 
 import app.views.map as map_view
 from app.state import ExplorerState, label_columns
+from app.views.legend import MISSING, MISSING_COLOUR, colour_frame, ordered_categories
 from app.views.map import CODE, MapView
 
 
@@ -89,3 +90,32 @@ def test_rasterised_map_of_a_number_keeps_its_range(state, monkeypatch):
     drawn = values[np.isfinite(values)]
     # a pixel shows the mean of its tiles (spread by max, not summed with its neighbours)
     assert drawn.size and drawn.min() >= noise.min() - 1e-12 and drawn.max() <= noise.max() + 1e-12
+
+
+@pytest.mark.parametrize("colour", ["dqf", "field", "user_labels"])
+def test_rasterised_category_map_keeps_tile_order_and_codes_match_categories(state, colour, monkeypatch):
+    monkeypatch.setattr(map_view, "RASTERIZE_ABOVE", 10)
+    state.labels.add(2, labels=["PECULIAR"], interest=5)
+    state.label_version += 1
+    state.colour_by = colour
+    view = MapView(state=state)
+    frame = view.points().data
+    tiles = state.tiles()
+    # no sort by category: the rows stay in tile order (the raster's colours follow the category order)
+    np.testing.assert_array_equal(frame["tile_id"].to_numpy(), tiles["tile_id"].to_numpy())
+    expected = tiles[colour].astype(object).where(tiles[colour].notna(), MISSING).astype(str)
+    assert frame[colour].astype(str).tolist() == expected.tolist()
+    # each point's raster code names its own category
+    names = np.array(view._raster_names)
+    assert names[frame[CODE].to_numpy()].tolist() == frame[colour].astype(str).tolist()
+
+
+def test_ordered_categories_text_only_the_distinct_values():
+    values = pd.Series(pd.Categorical(["b", None, "a", "b"], categories=["b", "a", "unused"]))
+    cats = ordered_categories(values)
+    assert list(cats.categories) == ["a", "b", MISSING] and cats.ordered  # unused categories dropped
+    assert list(cats.astype(str)) == ["b", MISSING, "a", "b"]
+    frame, _, colours = colour_frame(pd.DataFrame({"c": values, "i": range(4)}), "c", True, sort=False)
+    assert frame["i"].tolist() == [0, 1, 2, 3] and colours[MISSING] == MISSING_COLOUR
+    frame, _, _ = colour_frame(pd.DataFrame({"c": values, "i": range(4)}), "c", True)
+    assert frame["i"].tolist() == [2, 0, 3, 1]  # sorted (stably) for a point map's ordered legend

@@ -81,7 +81,10 @@ class MapView(param.Parameterized):
             cols.append("score")
         frame = tiles[list(dict.fromkeys(cols))].copy()
         # ordered categories (DQF 0, 1, 2, 3) in distinct colours; noise in the table's unit
-        frame, dim, self._cmap = colour_frame(frame, colour, is_categorical(tiles[colour]), tiles.get("bunit"))
+        # (a rasterised map has no legend to order: its rows are not sorted by category)
+        frame, dim, self._cmap = colour_frame(
+            frame, colour, is_categorical(tiles[colour]), tiles.get("bunit"), sort=len(frame) <= RASTERIZE_ABOVE
+        )
         self._frame_ids = frame["tile_id"].to_numpy()
         vdims = [dim if c == colour else c for c in frame.columns if c not in ("x", "y")]
         self._raster_names = []
