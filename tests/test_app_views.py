@@ -360,11 +360,11 @@ def test_neighbours_slider_refills_the_open_tiles_neighbours(tiny_run):
     assert len(grid.objects) == 2
 
 
-def test_mark_labelled_tiles_checkbox_refreshes_the_open_tiles_neighbours(tiny_run):
+def test_mark_labelled_tiles_checkbox_refreshes_the_open_tiles_neighbours(tiny_run_copy):
     """The sidebar's "Mark labelled tiles" checkbox shows and hides the label marks of the open tile's
-    neighbour cards in place (issue 23)."""
+    neighbour cards in place (issue 23). It labels a tile, so it works on a copy of the shared run."""
     hv.extension("bokeh")
-    page = build_dashboard(tiny_run)
+    page = build_dashboard(tiny_run_copy)
     controls = page.sidebar[-1]
     state = controls.object
     (checkbox,) = [w for w in controls.select(pn.widgets.Checkbox) if w.name == "Mark labelled tiles"]
