@@ -39,8 +39,9 @@ from scipy.ndimage import label as label_regions
 from sklearn.metrics import roc_auc_score
 
 from radioexplore.assets import diffuse_checkpoint
+from radioexplore.detection_metrics import detection_metrics
 from radioexplore.fitsio import read_image
-from radioexplore.segmentation.clusters import detection_ratio, detection_scores
+from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import load_segmenter
@@ -123,7 +124,7 @@ def best_r_threshold(clusters: pd.DataFrame) -> float:
     """The R threshold that maximises accuracy on a calibration survey (midpoints between sorted R values)."""
     r = np.sort(clusters["R"].dropna().to_numpy())
     candidates = np.concatenate([[0.0], (r[1:] + r[:-1]) / 2, [r[-1] + 1e-6]]) if r.size else np.array([0.015])
-    acc = [detection_scores(clusters["diffuse"], clusters["R"] >= t)["accuracy"] for t in candidates]
+    acc = [detection_metrics(clusters["R"], clusters["diffuse"], t)["accuracy"] for t in candidates]
     return float(candidates[int(np.argmax(acc))])
 
 
@@ -176,8 +177,8 @@ def main() -> None:
             probs = segment_survey(sim, model, meta, args.fields)
             iou = pixel_iou(probs, sim, args.threshold)
             clusters = cluster_ratios(probs, sim)
-            at_seed = detection_scores(clusters["diffuse"], clusters["R"] >= args.r_threshold)
-            at_best = detection_scores(clusters["diffuse"], clusters["R"] >= r_best)
+            at_seed = detection_metrics(clusters["R"], clusters["diffuse"], args.r_threshold)
+            at_best = detection_metrics(clusters["R"], clusters["diffuse"], r_best)
             auc = roc_auc_score(clusters["diffuse"], clusters["R"]) if clusters["diffuse"].nunique() == 2 else np.nan
             fp, n_gal = galaxy_fp_rate(probs, sim, args.threshold)
             row = dict(
@@ -189,13 +190,13 @@ def main() -> None:
                 iou_filament=iou["filament"],
                 iou_all=iou["all"],
                 clusters=at_seed["n"],
-                with_diffuse=at_seed["positives"],
+                with_diffuse=at_seed["tp"] + at_seed["fn"],
                 acc=at_seed["accuracy"],
                 prec=at_seed["precision"],
-                fn=at_seed["fn_rate"],
+                fn=at_seed["false_negative_rate"],
                 acc_cal=at_best["accuracy"],
                 prec_cal=at_best["precision"],
-                fn_cal=at_best["fn_rate"],
+                fn_cal=at_best["false_negative_rate"],
                 auc_R=auc,
                 rg_fp=fp,
                 galaxies=n_gal,

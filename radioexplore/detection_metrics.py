@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from radioexplore.rundir import RunDir
-from radioexplore.segments_read import cluster_tiles, cluster_truth, read_clusters, segment_tiles, segments_path
+from radioexplore.segments_read import cluster_tiles, cluster_truth, read_clusters, segment_tiles
 
 #: The labels (radioexplore.labels.VOCABULARY) that say a tile holds diffuse emission (seed 002).
 DIFFUSE_LABELS: frozenset[str] = frozenset({"DIFFUSE", "DIFFUSE-LARGE"})
@@ -90,7 +90,7 @@ def r_against_truth(run: RunDir, current: pd.DataFrame) -> tuple[pd.DataFrame, s
             truth = given[0]
             table["truth"] = [None if pd.isna(v) else bool(v) for v in truth]
             return table, f"clusters.parquet: R per cluster against {given[1]}"
-        mtime = segments_path(run, "clusters.parquet").stat().st_mtime
+        mtime = run.segment_clusters.stat().st_mtime
         tiles = _placed(str(run.root), mtime, run.tiles_table.stat().st_mtime)
         table["tile_id"] = tiles
         table["truth"] = diffuse_truth([by_tile.get(int(t), []) for t in tiles])

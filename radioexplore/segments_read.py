@@ -7,8 +7,9 @@ with its WCS), ``tiles.parquet`` (``tile_id``, ``diffuse_mean``, ``diffuse_area`
 and ``field``, ``x``, ``y`` where the cluster was scored) and ``segment.json`` (``model``,
 ``threshold``, ``r_threshold``, ``built_from`` or ``provenance``, ``clusters_table``). A truth per
 cluster is a ``truth`` or ``diffuse`` column of clusters.parquet or, by ``name``, of the CSV cluster
-table segment.json names (the simulator's ``clusters.csv`` has ``diffuse``). Every path into the
-folder goes through :func:`segments_path`; nothing here writes.
+table segment.json names (the simulator's ``clusters.csv`` has ``diffuse``). Paths come from
+:class:`RunDir` (``segments_dir``, ``segment_meta``, ``segment_tiles``, ``segment_clusters``); a field's
+map through :func:`segments_path`, which refuses a name that leaves the folder. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from radioexplore.fitsio import FitsImage, FitsReadError, read_image
 from radioexplore.rundir import RunDir
 from radioexplore.viewer import tile_at
 
-SEGMENTS_DIR = "segments"
 #: Bins of the probability histogram the flagged area is read from (thresholds on a 0.001 grid are exact).
 HIST_BINS = 1000
 #: The per-tile columns ``segment`` writes, which the map may be coloured by.
@@ -43,8 +43,8 @@ class SegmentsError(ValueError):
 def segments_path(run: RunDir, name: str = "") -> Path:
     """``RUN/segments/<name>`` (the folder itself for ``name=""``); ``name`` may not leave the folder."""
     if name and (Path(name).name != name or name in (".", "..")):
-        raise SegmentsError(f"{name!r} is not a file name inside {run.root / SEGMENTS_DIR}")
-    return run.root / SEGMENTS_DIR / name if name else run.root / SEGMENTS_DIR
+        raise SegmentsError(f"{name!r} is not a file name inside {run.segments_dir}")
+    return run.segments_dir / name if name else run.segments_dir
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def segment_command(run: RunDir) -> str:
 
 def segment_info(run: RunDir) -> SegmentInfo | None:
     """``segment.json`` of ``run``; None when the run has no segmentation. Raises SegmentsError when unreadable."""
-    path = segments_path(run, "segment.json")
+    path = run.segment_meta
     if not path.is_file():
         return None
     try:
@@ -90,7 +90,7 @@ def segment_map(run: RunDir, field_name: str) -> Path | None:
 
 def segment_tiles(run: RunDir) -> Path | None:
     """``segments/tiles.parquet`` when the run has it."""
-    path = segments_path(run, "tiles.parquet")
+    path = run.segment_tiles
     return path if path.is_file() else None
 
 
@@ -106,7 +106,7 @@ def segment_columns(run: RunDir, tile_ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def read_clusters(run: RunDir) -> pd.DataFrame | None:
     """``segments/clusters.parquet`` (per-cluster R scores), or None when absent."""
-    path = segments_path(run, "clusters.parquet")
+    path = run.segment_clusters
     if not path.is_file():
         return None
     clusters = pd.read_parquet(path)

@@ -10,9 +10,10 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from torch import nn
 
+from radioexplore.detection_metrics import detection_metrics
 from radioexplore.models import build_segmenter
 from radioexplore.rundir import RunDir
-from radioexplore.segmentation.clusters import detection_ratio, detection_scores
+from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import plan_blocks, segment_array, segment_block
 from radioexplore.segmentation.train import SegmentRecipe, bce_dice_loss, save_segmenter, train_steps
@@ -133,8 +134,8 @@ def test_detection_ratio_and_scores():
     r, n = detection_ratio(prob, 25, 25, 10)
     assert n > 0 and 0 < r < 1
     assert detection_ratio(prob, 25, 25, 3)[0] == pytest.approx(1.0)
-    s = detection_scores(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool))
-    assert s["accuracy"] == 0.5 and s["precision"] == 0.5 and s["fn_rate"] == 0.5
+    s = detection_metrics(np.array([1.0, 0.0, 1.0, 0.0]), np.array([1, 1, 0, 0], bool), 0.5)
+    assert s["accuracy"] == 0.5 and s["precision"] == 0.5 and s["false_negative_rate"] == 0.5
 
 
 def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_path, cli_main):

@@ -32,7 +32,6 @@ from radioexplore.segments_read import (
     segment_command,
     segment_info,
     segment_map,
-    segments_path,
 )
 from radioexplore.viewer import downsample_field
 
@@ -67,7 +66,7 @@ def field_flagged(state: ExplorerState, field: str, threshold: float) -> float:
 
 def has_segments(state: ExplorerState) -> bool:
     """True when the run has a segmentation (``segments/segment.json``)."""
-    return segments_path(state.run, "segment.json").is_file()
+    return state.run.segment_meta.is_file()
 
 
 def absent_text(state: ExplorerState) -> str:

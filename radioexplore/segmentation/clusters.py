@@ -98,18 +98,3 @@ def detection_ratio(prob: np.ndarray, x: float, y: float, r_pix: float) -> tuple
     if values.size == 0:
         return float("nan"), 0
     return float(values.sum() / values.size), int(values.size)
-
-
-def detection_scores(truth: np.ndarray, detected: np.ndarray) -> dict[str, float]:
-    """Seed 004's figures: accuracy (correctly classified), precision (detections that are true), FN rate (missed / true)."""
-    truth, detected = np.asarray(truth, bool), np.asarray(detected, bool)
-    tp = int((truth & detected).sum())
-    fp = int((~truth & detected).sum())
-    fn = int((truth & ~detected).sum())
-    return dict(
-        accuracy=float((truth == detected).mean()) if truth.size else float("nan"),
-        precision=tp / (tp + fp) if tp + fp else float("nan"),
-        fn_rate=fn / (tp + fn) if tp + fn else float("nan"),
-        n=int(truth.size),
-        positives=int(truth.sum()),
-    )
