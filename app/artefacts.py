@@ -14,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from radioexplore.display.units import display_unit, is_jy_per_beam
 from radioexplore.ranking.artefacts import add_artefact_columns, artefact_cache_problem
 from radioexplore.ranking.peculiar import LIKELY_ARTEFACT, LOW_ARTEFACT
-from radioexplore.rundir import RunDir
-from radioexplore.units import display_unit, is_jy_per_beam
+from radioexplore.run.rundir import RunDir
 
 #: The column the map is coloured by and the data-quality queue sorts on.
 ARTEFACT_SCORE = "artefact_score"

@@ -22,12 +22,12 @@ import pandas as pd
 from PIL import Image
 
 from app.state import fits_image
-from radioexplore.fitsio import FitsImage
-from radioexplore.ingest import beam_area_px
+from radioexplore.display.render import colourise
+from radioexplore.ingest.images import beam_area_px
+from radioexplore.io.fits import FitsImage
 from radioexplore.ranking.objects import ObjectConfig, beam_fwhm_px, cut_stamps
 from radioexplore.ranking.peculiar import describe_object
-from radioexplore.render import colourise
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -20,15 +20,15 @@ import param
 
 from app.access import Annotator, ReadOnlyLabelStore
 from app.artefacts import with_artefact_axis
-from radioexplore.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
-from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.labels import LabelStore, default_who
+from radioexplore.display.render import png_bytes
+from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
+from radioexplore.io.fits import FitsImage, FitsReadError, read_image
 from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
-from radioexplore.render import png_bytes
-from radioexplore.rundir import RunDir
-from radioexplore.segments_read import SegmentsError, segment_columns, segment_info, segment_tiles
-from radioexplore.similarity import SimilaritySearch
-from radioexplore.tilestore import open_tile_store
+from radioexplore.run.labels import LabelStore, default_who
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tilestore import open_tile_store
+from radioexplore.segmentation.read import SegmentsError, segment_columns, segment_info, segment_tiles
+from radioexplore.space.similarity import SimilaritySearch
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def low_rank_embeddings(n: int, dim: int, latent: int = 16, clusters: int = 20, 
     """Clustered embeddings of low intrinsic dimension (``latent``) mixed into ``dim`` dimensions, float32.
 
     Self-supervised embeddings of survey tiles have an intrinsic dimension far below their width;
-    i.i.d. noise in all ``dim`` directions (radioexplore.synthetic) is the hard case for an
+    i.i.d. noise in all ``dim`` directions (radioexplore.simulation.synthetic) is the hard case for an
     approximate index, this is the realistic one.
     """
     rng = np.random.default_rng(seed)

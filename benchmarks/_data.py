@@ -33,10 +33,10 @@ class BenchData:
     geometry: pd.DataFrame | None = None  # each tile's field, x0, y0 and size: which tiles touch
 
     def adjacency(self):
-        """Touching tiles (:func:`radioexplore.tiling.tile_adjacency`); None without tile geometry."""
+        """Touching tiles (:func:`radioexplore.run.tiling.tile_adjacency`); None without tile geometry."""
         if self.geometry is None:
             return None
-        from radioexplore.tiling import tile_adjacency
+        from radioexplore.run.tiling import tile_adjacency
 
         g = self.geometry
         return tile_adjacency(g["field"].astype(str).to_numpy(), g["x0"], g["y0"], g["size"])
@@ -64,7 +64,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 def load(args: argparse.Namespace) -> BenchData:
     if args.synthetic:
-        from radioexplore.planted import PlantedConfig, planted_embeddings
+        from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 
         emb, tiles = planted_embeddings(PlantedConfig(n=args.n, seed=args.seed))
         return BenchData(
@@ -73,7 +73,7 @@ def load(args: argparse.Namespace) -> BenchData:
     if args.simulate:
         run = simulate_run(args)
     else:
-        from radioexplore.rundir import RunDir
+        from radioexplore.run.rundir import RunDir
 
         run = RunDir(args.run)
     tiles = run.read_tiles()
@@ -102,11 +102,11 @@ def _truth(tiles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def simulate_run(args: argparse.Namespace):
     """Simulate, ingest (with truth), embed with the backbone and with pixel statistics, into ``args.simulate``."""
-    from radioexplore.embedding import EmbedConfig, embed_run
-    from radioexplore.ingest import IngestConfig, attach_truth, ingest
-    from radioexplore.pixelstats import pixel_statistics_run
-    from radioexplore.rundir import RunDir
-    from radioexplore.simulate import SimulationConfig, simulate_survey
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
+    from radioexplore.embed.pixelstats import pixel_statistics_run
+    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.run.rundir import RunDir
+    from radioexplore.simulation import SimulationConfig, simulate_survey
     from radioexplore.simulation.folder import SimulationDir
 
     folder = Path(args.simulate)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, header, load  # noqa: F401  (puts the checkout on sys.path)
 
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from tests.browser import browser_page, data_to_screen, plot_view, served_app
 from tests.test_app_workbench import QUEUE_HEADING_JS
 

@@ -3,7 +3,7 @@
 Simulates surveys with strong artefacts (each its own seed and ``artefact_strength``; every DQF
 equally likely, so half the fields carry DQF 2-3 ripples), ingests them and scores the artefact
 axis (:mod:`radioexplore.ranking.artefacts`) against the simulator's truth (a tile whose artefact
-reaches 5 sigma of the local noise, :func:`radioexplore.simulate.tile_artefact_truth`). Per survey,
+reaches 5 sigma of the local noise, :func:`radioexplore.simulation.tile_artefact_truth`). Per survey,
 then as mean +- std over the surveys (issue 24: never one survey):
 
 - ROC AUC of the artefact score against the artefact truth;
@@ -32,14 +32,14 @@ import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 from sklearn.metrics import roc_auc_score
 
-from radioexplore.ingest import IngestConfig, ingest
-from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.embed.pixelstats import pixel_statistics_run
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.artefacts import artefact_features_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import flags_to_exclude
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import SimulationConfig, simulate_survey, tile_artefact_truth, tile_truth
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth, tile_truth
 from radioexplore.simulation.folder import SimulationDir
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from _common import ROOT, header  # noqa: F401  (puts the checkout on sys.path)
 
-from radioexplore.rundir import RunDir
-from radioexplore.segments_read import flagged_area, segment_command, segment_info, segment_tiles
+from radioexplore.run.rundir import RunDir
+from radioexplore.segmentation.read import flagged_area, segment_command, segment_info, segment_tiles
 
 
 def main(argv: list[str] | None = None) -> int:

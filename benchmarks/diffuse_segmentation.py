@@ -39,13 +39,13 @@ from scipy.ndimage import label as label_regions
 from sklearn.metrics import roc_auc_score
 
 from radioexplore.assets import diffuse_checkpoint
-from radioexplore.detection_metrics import detection_metrics
-from radioexplore.fitsio import read_image
+from radioexplore.io.fits import read_image
 from radioexplore.segmentation.clusters import detection_ratio
+from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import load_segmenter
-from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
 

@@ -26,9 +26,9 @@ import torch
 from _common import cpu_model, load
 from torch.utils.flop_counter import FlopCounterMode
 
-from radioexplore.embedding import embed_tiles
+from radioexplore.embed.embedding import embed_tiles
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.tilestore import create_tile_store
+from radioexplore.run.tilestore import create_tile_store
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -80,7 +80,7 @@ def interleaved(
 
     On a machine shared with other work the available FLOP/s change from minute to minute; a
     ratio of two figures measured seconds apart is steadier than one of figures minutes apart.
-    The pipeline is radioexplore.embedding.embed_tiles over a zarr store of ``tile_px`` float16
+    The pipeline is radioexplore.embed.embedding.embed_tiles over a zarr store of ``tile_px`` float16
     tiles: read, convert, resize to the model's input, normalise, forward.
     """
     batch = x.shape[0]

@@ -2,12 +2,12 @@
 
 Issue 7's acceptance: under 5 ms per query at recall@10 >= 0.95 on 10^6 x 384 embeddings. Each
 index is named by an ``index_factory`` string (as ``radioexplore index --factory`` takes) over
-L2-normalised vectors with inner product (cosine), as radioexplore.index builds them; the search
+L2-normalised vectors with inner product (cosine), as radioexplore.space.index builds them; the search
 breadth is swept (nprobe for IVF, efSearch for HNSW). Latency is one query at a time (as the app
 asks), median and 95th percentile over ``--latency-queries`` queries; recall@10 is over
 ``--queries`` held-out queries against IndexFlatIP. Two data sets:
 
-- ``clustered``: radioexplore.synthetic.synthetic_embeddings (clusters + i.i.d. noise in all 384
+- ``clustered``: radioexplore.simulation.synthetic.synthetic_embeddings (clusters + i.i.d. noise in all 384
   dimensions): distances concentrate, the hard case for any approximate index;
 - ``lowrank``: clusters in 16 dimensions mixed into 384 (benchmarks/_common.py), closer to real
   self-supervised embeddings.
@@ -25,7 +25,7 @@ import faiss
 import numpy as np
 from _common import header, load, low_rank_embeddings
 
-from radioexplore.synthetic import synthetic_embeddings
+from radioexplore.simulation.synthetic import synthetic_embeddings
 
 SWEEPS = {"nprobe": (1, 2, 4, 8, 16, 32, 64, 128, 256), "efSearch": (16, 32, 64, 128, 256, 512)}
 

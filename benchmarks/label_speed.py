@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import ROOT, header  # noqa: F401  (puts the checkout on sys.path)
 
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from tests.browser import browser_page, served_app
 from tests.test_app_workbench import label_with_keys, open_queue
 

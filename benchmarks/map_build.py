@@ -1,7 +1,7 @@
 """Map build time for 10^5 tiles: UMAP and t-SNE (openTSNE, FFT-accelerated), as ``radioexplore map`` builds them.
 
-Embeddings come from radioexplore.synthetic (clusters in 384 dimensions); both methods run on the
-50 PCA components radioexplore.maps uses, fitted on every tile (10^5 is below the default
+Embeddings come from radioexplore.simulation.synthetic (clusters in 384 dimensions); both methods run on the
+50 PCA components radioexplore.space.maps uses, fitted on every tile (10^5 is below the default
 ``sample_above``). The first UMAP call in a process also pays numba's compilation; the script
 reports it separately by mapping 2,000 tiles first.
 
@@ -16,8 +16,8 @@ import time
 
 from _common import header, load, peak_rss_gib
 
-from radioexplore.maps import MapConfig, compute_map
-from radioexplore.synthetic import synthetic_embeddings
+from radioexplore.simulation.synthetic import synthetic_embeddings
+from radioexplore.space.maps import MapConfig, compute_map
 
 
 def main() -> int:

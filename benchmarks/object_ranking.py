@@ -3,7 +3,7 @@
 For each survey (one seed each): simulate, ingest in 256 px tiles with the truth, then rank the
 tiles two ways: by object peculiarity (``radioexplore objects``: each tile takes its most peculiar
 overlapping object's score, 0 without one) and by the existing tile ranking over pixel statistics
-(``radioexplore.pixelstats`` + ``rank_run`` defaults). Prints per survey and mean +- std the
+(``radioexplore.embed.pixelstats`` + ``rank_run`` defaults). Prints per survey and mean +- std the
 recall of peculiar tiles (truth_peculiar: orc, xrg, grg) in the top ``--fraction`` (issue 24: 5%),
 beside two variants of the object ranking (only the tile holding an object's centroid takes its
 score; objects with a -5 sigma trough nearby given 0, the artefact hint), and, for the acceptance
@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 from _common import header  # benchmarks/ is not a package: _common sits beside this script
 
-from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.embed.pixelstats import pixel_statistics_run
+from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.objects import tile_object_scores
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
 
 

@@ -35,7 +35,7 @@ from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
 from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker
 from radioexplore.ranking.standardise import FieldStandardisation, fit_scaling
-from radioexplore.tiling import tile_adjacency
+from radioexplore.run.tiling import tile_adjacency
 
 
 def prepare_session(emb, anomaly, field, cell, artefacts, why, config, saved: Path | None):

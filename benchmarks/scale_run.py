@@ -1,7 +1,7 @@
 """A synthetic run of N tiles (default 10^6 x 384) through index, map and rank: time and peak memory per stage.
 
 Issue 7's acceptance run: a 10^6-tile run whose embeddings come from
-radioexplore.synthetic.make_synthetic_run (no images) builds its index, its maps (UMAP fitted on a
+radioexplore.simulation.synthetic.make_synthetic_run (no images) builds its index, its maps (UMAP fitted on a
 sample and the rest placed with its transform; PCA) and its scores. Each stage runs as its own
 process through the ``radioexplore`` CLI, as a user would run it, so its peak resident memory is
 its own (``ru_maxrss`` from ``wait4``). After the index, 200 tiles are searched one at a time
@@ -25,8 +25,8 @@ from _common import ROOT, header, load, peak_rss_gib, run_measured
 
 
 def make_run(run: Path, tiles: int, dim: int) -> None:
-    from radioexplore.rundir import RunDir
-    from radioexplore.synthetic import SyntheticConfig, make_synthetic_run
+    from radioexplore.run.rundir import RunDir
+    from radioexplore.simulation.synthetic import SyntheticConfig, make_synthetic_run
 
     make_synthetic_run(RunDir(run), SyntheticConfig(tiles=tiles, dim=dim))
 
@@ -35,7 +35,7 @@ def load_columns(run: Path) -> None:
     """Read what the app reads of a large run, and print how long each read took and what it holds."""
     import numpy as np
 
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     rd = RunDir(run)
     for what, read in (
@@ -62,7 +62,7 @@ def search_stage(run: Path, queries: int = 200, k: int = 10) -> None:
     import faiss
     import numpy as np
 
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     rd = RunDir(run)
     emb = rd.read_embeddings("synthetic")
@@ -144,7 +144,7 @@ def main() -> int:
             if code != 0:
                 print(f"error: stage {name!r} failed with status {code}: {' '.join(cmd)}", file=sys.stderr)
                 return code
-        from radioexplore.rundir import RunDir
+        from radioexplore.run.rundir import RunDir
 
         rd = RunDir(run)
         meta = rd.stage_config("map", "synthetic.umap")

@@ -14,8 +14,8 @@ import time
 import numpy as np
 from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
-from radioexplore.index import IndexConfig, build_index, exact_search, factory_for, recall_at_k, search
-from radioexplore.planted import PlantedConfig, planted_embeddings
+from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
+from radioexplore.space.index import IndexConfig, build_index, exact_search, factory_for, recall_at_k, search
 
 
 def main() -> int:

@@ -26,11 +26,10 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the checkout on sys.path)
 import numpy as np
 
-from radioexplore.embedding import EmbedConfig, embed_tiles, embedding_px, load_model
+from radioexplore.embed.embedding import EmbedConfig, embed_tiles, embedding_px, load_model
 from radioexplore.evaluation.probes import linear_probe
-from radioexplore.scaling import make_scaler
-from radioexplore.simulation.cutouts import write_fr_collection
-from radioexplore.stamps import (
+from radioexplore.ingest.scaling import make_scaler
+from radioexplore.ingest.stamps import (
     FITS_STAMP_SCALING,
     PICTURE_STAMP_SCALING,
     common_tile_px,
@@ -39,6 +38,7 @@ from radioexplore.stamps import (
     read_labels_csv,
     read_stamp,
 )
+from radioexplore.simulation.cutouts import write_fr_collection
 
 SCALINGS = ("minmax", "sigmaclip", "asinh_noise")
 #: size variants: name -> (tile_px, fit, embedded at); tile_px and fit None: the default (resample to the

@@ -26,8 +26,8 @@ from threadpoolctl import threadpool_limits
 
 from radioexplore.evaluation.labels import pixel_features
 from radioexplore.evaluation.probes import drop_outliers, linear_probe
-from radioexplore.rundir import RunDir
-from radioexplore.tilestore import open_tile_store, read_tiles
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tilestore import open_tile_store, read_tiles
 
 PECULIAR_SHAPES = ("orc", "xrg")  # ring and X-shaped sources
 

@@ -7,15 +7,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from radioexplore.embedding import EmbedConfig, embed_run
-from radioexplore.index import IndexConfig, index_run
-from radioexplore.ingest import IngestConfig, attach_truth, ingest
-from radioexplore.maps import MapConfig, map_run
+from radioexplore.embed.embedding import EmbedConfig, embed_run
+from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.space.index import IndexConfig, index_run
+from radioexplore.space.maps import MapConfig, map_run
 
 log = logging.getLogger(__name__)
 

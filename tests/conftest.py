@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from radioexplore.assets import realdata_dir
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The real observations: $RADIOEXPLORE_REALDATA, else ../shared/realdata beside the checkout. Only the
@@ -46,7 +46,7 @@ def cli():
 
 def ingest_with_truth(survey: Path, root: Path, tile_px: int) -> RunDir:
     """``survey``'s fields ingested into a run at ``root`` in ``tile_px`` tiles, with its catalogue and truth."""
-    from radioexplore.ingest import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
 
     run = RunDir(root)
     files = sorted(survey.glob("field_*.fits"))
@@ -58,7 +58,7 @@ def ingest_with_truth(survey: Path, root: Path, tile_px: int) -> RunDir:
 @pytest.fixture(scope="session")
 def small_survey(tmp_path_factory) -> Path:
     """Four simulated 512 px fields with truth and catalogue (seed 7)."""
-    from radioexplore.simulate import SimulationConfig, simulate_survey
+    from radioexplore.simulation import SimulationConfig, simulate_survey
 
     out = tmp_path_factory.mktemp("survey")
     simulate_survey(out, SimulationConfig(fields=4, size_px=512, seed=7), progress=False)
@@ -68,10 +68,10 @@ def small_survey(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, small_survey) -> RunDir:
     """A complete run over ``small_survey``: ingest (with truth), embed, index, map, rank."""
-    from radioexplore.embedding import EmbedConfig, embed_run
-    from radioexplore.index import index_run
-    from radioexplore.maps import MapConfig, map_run
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.ranking.rank import rank_run
+    from radioexplore.space.index import index_run
+    from radioexplore.space.maps import MapConfig, map_run
 
     run = ingest_with_truth(small_survey, tmp_path_factory.mktemp("run") / "tiny", tile_px=128)
     embed_run(run, EmbedConfig(name="vit", batch_size=16), progress=False)

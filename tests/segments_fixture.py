@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from radioexplore.fitsio import read_image
-from radioexplore.rundir import RunDir
+from radioexplore.io.fits import read_image
+from radioexplore.run.rundir import RunDir
 
 THRESHOLD = 0.4
 R_THRESHOLD = 0.02

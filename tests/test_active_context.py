@@ -11,8 +11,8 @@ from radioexplore.ranking.active import ActiveConfig, ActiveRanker, reduce_featu
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run, ranking_context
 from radioexplore.ranking.standardise import fit_scaling
-from radioexplore.rundir import RunDir
-from radioexplore.tiling import axis_origins, tile_adjacency
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiling import axis_origins, tile_adjacency
 
 
 def _grid(n: int, size: int, field: str, step: int | None = None) -> pd.DataFrame:
@@ -158,7 +158,7 @@ def test_rank_keeps_its_scaling_for_the_reranker_and_a_reembedding_refits_it(tmp
     import radioexplore.ranking.rank as rank_module
     from radioexplore.ranking.rank import scaling_cache_problem
     from radioexplore.ranking.standardise import FieldStandardisation, field_groups
-    from radioexplore.rundir import write_npy
+    from radioexplore.run.rundir import write_npy
 
     run = RunDir(tmp_path / "copy")
     shutil.copytree(tiny_run.root, run.root)

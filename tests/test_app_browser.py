@@ -37,8 +37,8 @@ def test_label_from_the_queue_with_a_key_then_download_it(tiny_run, tmp_path):
 
     import pandas as pd
 
-    from radioexplore.labels import LabelStore
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.rundir import RunDir
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*"))
@@ -78,11 +78,11 @@ def scorpio_run(tmp_path_factory):
     import torch
 
     from radioexplore.assets import DEMO_CHECKPOINT
-    from radioexplore.checkpoint import save_backbone
     from radioexplore.cli import main
-    from radioexplore.embedding import FALLBACK_SPEC
+    from radioexplore.embed.embedding import FALLBACK_SPEC
     from radioexplore.models import build_backbone
-    from radioexplore.rundir import RunDir
+    from radioexplore.models.checkpoint import save_backbone
+    from radioexplore.run.rundir import RunDir
     from tests.conftest import REALDATA
 
     fits = REALDATA / "scorpio" / "ScorpioS17Field.fits"
@@ -105,7 +105,7 @@ def scorpio_run(tmp_path_factory):
 
 def test_real_scorpio_tile_opens_in_mjy_per_beam_with_its_beam(scorpio_run):
     require_browser()
-    from radioexplore.fitsio import read_image
+    from radioexplore.io.fits import read_image
     from tests.browser import plot_titles
 
     run, fits, assets = scorpio_run

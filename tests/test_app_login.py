@@ -10,8 +10,8 @@ import pytest
 
 from app.access import ReadOnlyLabelStore, annotator, readonly_users
 from app.text import md_code, md_lines, md_text
-from radioexplore.labels import LabelError, LabelStore
-from radioexplore.rundir import RunDir
+from radioexplore.run.labels import LabelError, LabelStore
+from radioexplore.run.rundir import RunDir
 from tests.browser import browser_page, require_browser, served_app
 
 WHO_PAYLOAD = '<img src=x onerror="window.__xss=document.domain">'

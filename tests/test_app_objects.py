@@ -12,7 +12,7 @@ import pytest
 from app.objects import labelled_objects, object_stamp, object_tag, read_objects
 from app.state import ExplorerState
 from app.views.review import ReviewQueues
-from radioexplore.fitsio import read_image
+from radioexplore.io.fits import read_image
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_without_an_object_table_the_review_tab_says_how_to_make_one(state, run)
 
 @pytest.mark.browser
 def test_the_object_queue_in_the_page_labels_an_object_with_keys(run):
-    from radioexplore.labels import LabelStore
+    from radioexplore.run.labels import LabelStore
     from tests.browser import browser_page, require_browser, served_app
 
     require_browser()

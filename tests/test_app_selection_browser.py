@@ -40,7 +40,7 @@ LAYOUT_JS = """() => {
 
 @pytest.fixture
 def run(tiny_run, tmp_path):
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     dest = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run.root, dest.root, ignore=shutil.ignore_patterns("labels.sqlite*", "active"))
@@ -75,7 +75,7 @@ def inside(tiles: pd.DataFrame, box: tuple[float, float, float, float]) -> set[i
 
 def test_layout_fits_and_a_box_selection_is_labelled_in_bulk(run):
     require_browser()
-    from radioexplore.labels import LabelStore
+    from radioexplore.run.labels import LabelStore
 
     tiles = pd.read_parquet(run.map("vit", "umap"))
     box = box_around(tiles, int(tiles["tile_id"].iloc[0]), 0.2)

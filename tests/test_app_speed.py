@@ -16,7 +16,7 @@ from app.views.map import CODE, MapView
 def state(tiny_run, tmp_path):
     import shutil
 
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     hv.extension("bokeh")
     run = RunDir(tmp_path / "run")

@@ -98,7 +98,7 @@ def test_readout_gives_the_sky_position_under_the_cursor(state):
 
 
 def test_field_view_marks_tiles_and_a_click_opens_the_tile_under_it(tiny_run, tmp_path):
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     hv.extension("bokeh")
     run = RunDir(tmp_path / "run")
@@ -190,7 +190,7 @@ def test_viewer_readout_stretch_contours_and_field_click(tiny_run):
         readout = page.locator(".radec-readout").get_by_text(re.compile(r"RA/Dec \d\dh")).first
         readout.wait_for(timeout=90_000)
         pos = SkyCoord(RADEC.search(readout.inner_text()).group(0), unit=("hourangle", "deg"))
-        from radioexplore.fitsio import read_image
+        from radioexplore.io.fits import read_image
 
         pixel_arcsec = read_image(row["file"]).pixel_arcsec
         sep = pos.separation(SkyCoord(row["ra"], row["dec"], unit="deg")).arcsec

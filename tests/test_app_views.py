@@ -9,7 +9,7 @@ from app.state import ExplorerState, is_categorical
 from app.views.map import MapView
 from app.views.ranking import RankingView
 from app.views.tile import TileView
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 
 @pytest.fixture
@@ -111,8 +111,8 @@ def vit_assets(tmp_path, monkeypatch):
     import torch
 
     from radioexplore.assets import DEMO_CHECKPOINT
-    from radioexplore.checkpoint import save_backbone
     from radioexplore.models import BackboneSpec, build_backbone
+    from radioexplore.models.checkpoint import save_backbone
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
     torch.manual_seed(1)
@@ -171,7 +171,7 @@ def test_attention_outline_sits_on_the_attended_patch(state, vit_assets, monkeyp
     """A made-up map whose attention is all in one 32 x 64 px block at the tile's bottom edge (rows 0-31)."""
     import numpy as np
 
-    from radioexplore.attention import TileAttention
+    from radioexplore.embed.attention import TileAttention
 
     row = state.tile_row(6)
     x0, y0, size = int(row["x0"]), int(row["y0"]), int(row["size"])
@@ -211,7 +211,7 @@ def two_embedding_run(tiny_run, tmp_path):
 
     import numpy as np
 
-    from radioexplore.rundir import write_npy
+    from radioexplore.run.rundir import write_npy
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*"))

@@ -80,7 +80,7 @@ def summary(times: list[float]) -> str:
 
 @pytest.fixture
 def run(tiny_run, tmp_path):
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     dest = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run.root, dest.root, ignore=shutil.ignore_patterns("labels.sqlite*", "active"))
@@ -89,7 +89,7 @@ def run(tiny_run, tmp_path):
 
 def test_label_ten_rerank_reload_and_export_the_active_ranking(run, tmp_path):
     require_browser()
-    from radioexplore.labels import LabelStore
+    from radioexplore.run.labels import LabelStore
 
     keys = ["5", "1", "1", "4", "1", "2", "1", "5", "1", "3"]
     with served_app("--run", str(run.root)) as url, browser_page() as page:

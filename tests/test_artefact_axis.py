@@ -11,7 +11,8 @@ from radioexplore.ranking.artefacts import (
     artefact_score,
     field_artefact_features,
 )
-from radioexplore.simulate import (
+from radioexplore.run.tiling import tile_grid
+from radioexplore.simulation import (
     STRONG_ARTEFACTS,
     SimulationConfig,
     add_gaussian,
@@ -22,7 +23,6 @@ from radioexplore.simulate import (
     simulate_survey,
     tile_artefact_truth,
 )
-from radioexplore.tiling import tile_grid
 
 BEAM = 5.0
 N = 512
@@ -135,8 +135,8 @@ def test_strong_simulated_artefacts_have_deep_troughs_and_the_truth_marks_their_
 
 
 def test_the_run_gets_an_artefact_score_per_tile_that_finds_the_artefact_tiles(tmp_path):
-    from radioexplore.ingest import IngestConfig, ingest
-    from radioexplore.rundir import RunDir
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.run.rundir import RunDir
 
     cfg = SimulationConfig(
         fields=2, size_px=N, seed=2, artefact_strength=STRONG_ARTEFACTS, dqf_probabilities=(0.5, 0, 0, 0.5)
@@ -155,7 +155,7 @@ def test_the_run_gets_an_artefact_score_per_tile_that_finds_the_artefact_tiles(t
 
     assert roc_auc_score(truth, out["artefact_score"]) > 0.75  # 0.5 by chance
     # rank_run writes the same axis beside the anomaly score
-    from radioexplore.pixelstats import pixel_statistics_run
+    from radioexplore.embed.pixelstats import pixel_statistics_run
     from radioexplore.ranking.config import RankConfig
     from radioexplore.ranking.rank import rank_run
 
@@ -172,8 +172,8 @@ def test_the_run_gets_an_artefact_score_per_tile_that_finds_the_artefact_tiles(t
 
 
 def test_an_unreadable_field_gets_no_score_and_the_rest_are_scored(tmp_path, caplog):
-    from radioexplore.ingest import IngestConfig, ingest
-    from radioexplore.rundir import RunDir
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.run.rundir import RunDir
 
     simulate_survey(tmp_path / "sim", SimulationConfig(fields=2, size_px=256, seed=1), progress=False)
     run = RunDir(tmp_path / "run")
@@ -190,7 +190,7 @@ def test_an_unreadable_field_gets_no_score_and_the_rest_are_scored(tmp_path, cap
 
 @pytest.mark.parametrize("strength", [-1.0, float("nan")])
 def test_a_bad_strength_is_refused(strength):
-    from radioexplore.simulate import dqf_artefacts
+    from radioexplore.simulation import dqf_artefacts
 
     with pytest.raises(ValueError, match="artefact strength"):
         dqf_artefacts((8, 8), np.random.default_rng(0), [], 2, 4e-6, 5.0, strength)

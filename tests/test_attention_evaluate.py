@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from radioexplore.attention import attention_maps, cls_attention, percentile_mask, plot_attention, tile_attention
-from radioexplore.checkpoint import save_backbone
+from radioexplore.embed.attention import attention_maps, cls_attention, percentile_mask, plot_attention, tile_attention
 from radioexplore.evaluation.attention_check import attention_share, source_mask
 from radioexplore.evaluation.checks import EvaluateConfig
 from radioexplore.evaluation.survey import evaluate_run
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.rundir import RunDir
+from radioexplore.models.checkpoint import save_backbone
+from radioexplore.run.rundir import RunDir
 from tests.conftest import ingest_with_truth
 
 SPEC = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
@@ -77,7 +77,7 @@ def test_tile_attention_and_the_cli_figure(eval_run, vit_checkpoint, cli, tmp_pa
 
 
 def test_resnet_checkpoints_have_no_attention(eval_run, tmp_path):
-    from radioexplore.attention import AttentionError
+    from radioexplore.embed.attention import AttentionError
 
     spec = BackboneSpec(arch="resnet18", patch=0, input_px=64)
     save_backbone(tmp_path / "rn.pt", build_backbone(spec), spec)
@@ -146,8 +146,8 @@ def test_without_a_checkpoint_every_shipped_one_is_probed_side_by_side(tmp_path,
     """Issue 10: the demo and the real-mix checkpoints each get a row and a margin against their
     random network; short names resolve to the shipped files; a missing one is named."""
     from radioexplore.assets import SHIPPED_CHECKPOINTS, resolve_checkpoint
-    from radioexplore.checkpoint import CheckpointError, load_backbone
     from radioexplore.evaluation.frdeep import evaluate_frdeep
+    from radioexplore.models.checkpoint import CheckpointError, load_backbone
 
     monkeypatch.setenv("RADIOEXPLORE_ASSETS", str(tmp_path / "assets"))
     torch.manual_seed(3)

@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 from astropy.io import fits
 
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import SimulationConfig, simulate_survey, tile_truth
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation import SimulationConfig, simulate_survey, tile_truth
 from tests.conftest import ROOT
 
 DOC = ROOT / "README.md"

@@ -27,15 +27,18 @@ PAIRS = [
             ("artefact_strength", "artefact_strength"),
         ]
     ],
-    ("ingest", "noise", "radioexplore.ingest:IngestConfig", "noise"),
-    ("ingest", "noise", "radioexplore.stamps:StampConfig", "noise"),
-    ("ingest", "survey", "radioexplore.ingest:IngestConfig", "survey"),
-    ("ingest", "detect_sigma", "radioexplore.detect:DetectConfig", "peak_sigma"),
-    ("ingest", "workers", "radioexplore.distributed:DaskConfig", "workers"),
-    ("ingest", "threads_per_worker", "radioexplore.distributed:DaskConfig", "threads_per_worker"),
-    *[("embed", d, "radioexplore.embedding:EmbedConfig", d) for d in ("batch_size", "device", "pool", "block_tiles")],
+    ("ingest", "noise", "radioexplore.ingest.images:IngestConfig", "noise"),
+    ("ingest", "noise", "radioexplore.ingest.stamps:StampConfig", "noise"),
+    ("ingest", "survey", "radioexplore.ingest.images:IngestConfig", "survey"),
+    ("ingest", "detect_sigma", "radioexplore.ingest.detect:DetectConfig", "peak_sigma"),
+    ("ingest", "workers", "radioexplore.run.fanout:DaskConfig", "workers"),
+    ("ingest", "threads_per_worker", "radioexplore.run.fanout:DaskConfig", "threads_per_worker"),
     *[
-        ("map", d, "radioexplore.maps:MapConfig", d)
+        ("embed", d, "radioexplore.embed.embedding:EmbedConfig", d)
+        for d in ("batch_size", "device", "pool", "block_tiles")
+    ],
+    *[
+        ("map", d, "radioexplore.space.maps:MapConfig", d)
         for d in ("method", "sample_above", "sample_size", "place", "n_neighbors", "min_dist", "perplexity", "seed")
     ],
     *[
@@ -58,7 +61,7 @@ PAIRS = [
         for d, f in [("fields", "fields"), ("size", "size_px"), ("seed", "seed")]
     ],
     *[
-        ("fetch", d, "radioexplore.fetch:FetchConfig", f)
+        ("fetch", d, "radioexplore.io.fetch:FetchConfig", f)
         for d, f in [
             ("protocol", "protocol"),
             ("max_per_position", "max_per_position"),
@@ -123,7 +126,7 @@ def test_cli_default_is_the_config_default(command: str, dest: str, spec: str, f
 
 def test_fetch_size_is_the_config_size_in_arcmin() -> None:
     assert _subparser("fetch").get_default("size") == pytest.approx(
-        60 * default_of(_config("radioexplore.fetch:FetchConfig"), "size_deg")
+        60 * default_of(_config("radioexplore.io.fetch:FetchConfig"), "size_deg")
     )
 
 

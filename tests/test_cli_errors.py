@@ -19,7 +19,7 @@ import pytest
 from astropy.io import fits
 
 from radioexplore.cli import error_line, main
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from tests.conftest import ROOT, run_cli
 
 
@@ -173,7 +173,7 @@ def test_quiet_means_no_info_lines_and_no_progress_bars(copy_run):
 
 def test_default_shows_our_info_but_not_faiss_loader_lines(copy_run):
     proc = _cli("index", "--run", copy_run.root)
-    assert "INFO radioexplore.index: indexed" in proc.stderr
+    assert "INFO radioexplore.space.index: indexed" in proc.stderr
     assert "faiss" not in proc.stderr.lower().replace(".faiss", "")  # no loader lines, only our index file name
     assert "avx2" not in proc.stderr.lower() and "ModuleNotFoundError" not in proc.stderr
 

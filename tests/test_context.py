@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from astropy.io import fits
 
-from radioexplore.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
+from radioexplore.io.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
 from tests.test_fetch import cutout_bytes, votable
 
 SIMBAD_FIELDS = """

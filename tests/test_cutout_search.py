@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 
-from radioexplore.export import cutout_hdu
-from radioexplore.fitsio import read_image
-from radioexplore.rundir import RunDir
-from radioexplore.similarity import SimilaritySearch, embed_cutout
+from radioexplore.io.fits import read_image
+from radioexplore.review.export import cutout_hdu
+from radioexplore.run.rundir import RunDir
+from radioexplore.space.similarity import SimilaritySearch, embed_cutout
 
 
 @pytest.fixture(scope="module")

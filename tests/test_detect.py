@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from radioexplore.detect import DetectConfig, count_in_box, detect_islands
-from radioexplore.noise import masked_rms
-from radioexplore.simulate import add_point, convolve_beam
+from radioexplore.ingest.detect import DetectConfig, count_in_box, detect_islands
+from radioexplore.ingest.noise import masked_rms
+from radioexplore.simulation import add_point, convolve_beam
 
 BEAM = (5.2, 4.9)  # MeerKAT-like restoring beam in pixels
 BEAM_AREA = np.pi / (4 * np.log(2)) * BEAM[0] * BEAM[1]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.detection_metrics import detection_metrics, diffuse_truth, r_against_truth
-from radioexplore.labels import LabelStore
-from radioexplore.rundir import RunDir
-from radioexplore.segments_read import (
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir
+from radioexplore.segmentation.detection_metrics import detection_metrics, diffuse_truth, r_against_truth
+from radioexplore.segmentation.read import (
     HIST_BINS,
     SegmentsError,
     area_above,
@@ -150,7 +150,7 @@ def test_clusters_are_placed_in_their_tiles_and_judged_by_labels_or_truth(seg_ru
 def test_flagged_area_is_read_from_a_histogram_in_strips(seg_run):
     from astropy.io import fits
 
-    from radioexplore.fitsio import read_image
+    from radioexplore.io.fits import read_image
 
     rng = np.random.default_rng(0)
     prob = rng.random((300, 200)).astype(np.float32)

@@ -12,13 +12,13 @@ import pytest
 import torch
 import zarr
 
-from radioexplore.checkpoint import load_backbone, save_backbone
-from radioexplore.distributed import DaskConfig, dask_client, map_tasks
-from radioexplore.embedding import EmbedConfig, embed_run, embed_tiles, tile_blocks
-from radioexplore.ingest import IngestConfig, ingest
+from radioexplore.embed.embedding import EmbedConfig, embed_run, embed_tiles, tile_blocks
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.rundir import RunDir
-from radioexplore.tilestore import CHUNK_TILES, open_tile_store, read_tiles
+from radioexplore.models.checkpoint import load_backbone, save_backbone
+from radioexplore.run.fanout import DaskConfig, dask_client, map_tasks
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tilestore import CHUNK_TILES, open_tile_store, read_tiles
 
 from .conftest import ROOT
 

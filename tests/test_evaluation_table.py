@@ -17,7 +17,7 @@ from radioexplore.evaluation.table import (
     TableConfig,
     probe_table,
 )
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from radioexplore.fetch import FetchConfig, FetchError, fetch_cutouts, read_manifest, read_positions
-from radioexplore.rundir import RunDir
+from radioexplore.io.fetch import FetchConfig, FetchError, fetch_cutouts, read_manifest, read_positions
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.instrument import field_wcs
 
 SOURCES = {"a": (150.10, 2.20), "b": (10.50, -45.25), "c": (200.00, 30.00)}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.ingest import IngestConfig, ingest
-from radioexplore.rundir import RunDir
+from radioexplore.ingest.images import IngestConfig, ingest
+from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.instrument import field_wcs
 
 

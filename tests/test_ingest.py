@@ -10,8 +10,8 @@ import pytest
 import zarr
 from astropy.io import fits
 
-from radioexplore.ingest import CONTRACT_COLUMNS, IngestConfig, attach_truth, ingest, read_field_table
-from radioexplore.rundir import RunDir
+from radioexplore.ingest.images import CONTRACT_COLUMNS, IngestConfig, attach_truth, ingest, read_field_table
+from radioexplore.run.rundir import RunDir
 from tests.conftest import ingest_with_truth
 
 

@@ -20,9 +20,9 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from radioexplore.fitsio import FitsReadError, read_image
-from radioexplore.rundir import RunDir
-from radioexplore.stamps import StampConfig, ingest_stamps
+from radioexplore.ingest.stamps import StampConfig, ingest_stamps
+from radioexplore.io.fits import FitsReadError, read_image
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 
 N = 300  # image side in pixels

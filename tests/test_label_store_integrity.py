@@ -8,8 +8,8 @@ import shutil
 import holoviews as hv
 
 from app.dashboard import build_dashboard
-from radioexplore.labels import LabelStore
-from radioexplore.rundir import RunDir
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir
 
 
 def test_every_command_and_the_app_refuse_a_damaged_store_until_it_is_restored(tiny_run, tmp_path, cli_main):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radioexplore.labels import (
+from radioexplore.run.labels import (
     VOCABULARY,
     BackupPolicy,
     LabelError,
@@ -24,7 +24,7 @@ from radioexplore.labels import (
     restore_store,
     store_problem,
 )
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 
 

@@ -7,8 +7,8 @@ import shutil
 
 import pandas as pd
 
-from radioexplore.labels import LabelStore
-from radioexplore.rundir import RunDir
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir
 
 
 def test_label_rerank_and_export_from_the_command_line(tiny_run, tmp_path, cli):

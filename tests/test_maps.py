@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from radioexplore.maps import MapConfig, compute_map, neighbour_placer
+from radioexplore.space.maps import MapConfig, compute_map, neighbour_placer
 
 
 def _clusters(rng, n=600, d=32):

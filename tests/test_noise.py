@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from radioexplore.noise import local_rms, mad_rms, masked_rms, mesh_background, robust_rms
-from radioexplore.simulate import add_point, convolve_beam
+from radioexplore.ingest.noise import local_rms, mad_rms, masked_rms, mesh_background, robust_rms
+from radioexplore.simulation import add_point, convolve_beam
 
 
 def noisy_field(seed=0, sources=0, size=256):

@@ -9,7 +9,7 @@ import pytest
 from radioexplore.assets import demo_checkpoint
 from radioexplore.ranking.object_embed import EMBED_SCORE, EMBED_SHAPE_SCORE, embedding_features, scaled_stamps
 from radioexplore.ranking.objects import SHAPE_FEATURES, ObjectConfig
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import RING, TILE, objects_of, ring_of, sky, write_fits
 

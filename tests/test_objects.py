@@ -18,9 +18,9 @@ from radioexplore.ranking.objects import (
     rank_objects,
     tile_object_scores,
 )
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import field_wcs
-from radioexplore.tiling import tile_grid
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiling import tile_grid
+from radioexplore.simulation import field_wcs
 from tests.conftest import run_cli
 
 SIZE, TILE, FWHM, RMS = 512, 128, 5.0, 1e-5
@@ -160,7 +160,7 @@ def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
         assert table[name].notna().all()
     assert (table["field"] == "ringfield").all()
     assert sorted(table["rank"]) == list(range(1, len(table) + 1))
-    from radioexplore.fitsio import read_image
+    from radioexplore.io.fits import read_image
 
     ra, dec = read_image(fits_path).pixel_to_world(table["x"].to_numpy(), table["y"].to_numpy())
     np.testing.assert_allclose(table["ra"], ra, atol=1e-9)

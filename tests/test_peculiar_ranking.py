@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.pixelstats import pixel_statistics_run
+from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ranking import artefacts as artefacts_mod
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir, write_parquet
+from radioexplore.run.rundir import RunDir, write_parquet
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
 

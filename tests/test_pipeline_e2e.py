@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 CONTRACT_COLUMNS = {"tile_id", "field", "file", "x0", "y0", "size", "ra", "dec", "noise_rms", "dqf", "n_sources"}
 

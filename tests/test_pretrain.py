@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from radioexplore.checkpoint import load_backbone, save_backbone
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.rundir import RunDir
+from radioexplore.models.checkpoint import load_backbone, save_backbone
+from radioexplore.run.rundir import RunDir
 from radioexplore.ssl.recipe import Recipe, recipe_from_dict, save_recipe
 from radioexplore.ssl.train import backbone_path, checkpoint_path, pretrain, read_log, training_ids
 
@@ -39,7 +39,7 @@ TINY = {
 @pytest.fixture(scope="module")
 def ssl_run(tmp_path_factory, small_survey) -> RunDir:
     """42 tiles of 128 px from the small survey, with catalogue counts: 32 train, 10 held out."""
-    from radioexplore.ingest import IngestConfig, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
 
     run = RunDir(tmp_path_factory.mktemp("ssl") / "run")
     files = sorted(small_survey.glob("field_*.fits"))

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.labels import LabelStore
-from radioexplore.planted import PlantedConfig, planted_embeddings
 from radioexplore.ranking.active import (
     BLENDS,
     REGRESSORS,
@@ -22,6 +20,8 @@ from radioexplore.ranking.forest import isolation_forest
 from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top
 from radioexplore.ranking.rank import rank_embeddings, rank_run
 from radioexplore.ranking.selection import FeatureSelectConfig, select_features
+from radioexplore.run.labels import LabelStore
+from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_review_queue_skips_labelled_tiles():
 def test_rank_and_rerank_a_run_from_its_label_store(tiny_run, tmp_path):
     import shutil
 
-    from radioexplore.rundir import RunDir
+    from radioexplore.run.rundir import RunDir
 
     run = RunDir(tmp_path / "copy")
     shutil.copytree(tiny_run.root, run.root)
@@ -275,7 +275,7 @@ def test_bad_standardise_and_flags_raise_naming_the_choices():
 
 def _flagged_run(root, stamps=False):
     """A run of 12 fields (8 partial tiles each, planted as the easiest to isolate, and two blank tiles)."""
-    from radioexplore.rundir import RunDir, write_npy, write_parquet
+    from radioexplore.run.rundir import RunDir, write_npy, write_parquet
 
     emb, field, _, outliers = _fields_with_one_shifted()
     flag = np.full(len(field), "ok", dtype=object)

@@ -6,9 +6,9 @@ import shutil
 
 import pandas as pd
 
-from radioexplore.labels import LabelStore
 from radioexplore.ranking.active import read_active
-from radioexplore.rundir import RunDir
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir
 from tests.conftest import ROOT
 
 

@@ -8,9 +8,9 @@ import pytest
 import zarr
 from PIL import Image
 
-from radioexplore.fitsio import read_image
-from radioexplore.noise import mad_rms
-from radioexplore.rundir import RunDir
+from radioexplore.ingest.noise import mad_rms
+from radioexplore.io.fits import read_image
+from radioexplore.run.rundir import RunDir
 from tests.conftest import REALDATA
 
 SCORPIO = sorted((REALDATA / "scorpio").glob("*.fits"))

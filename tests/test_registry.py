@@ -25,11 +25,11 @@ def test_a_key_error_inside_the_entry_is_not_reported_as_an_unknown_name():
 
 
 def test_every_registry_of_the_library_raises_the_same_error():
-    from radioexplore.export import export
-    from radioexplore.index import choose_factory
-    from radioexplore.noise import robust_rms
+    from radioexplore.ingest.noise import robust_rms
+    from radioexplore.ingest.scaling import make_scaler
     from radioexplore.ranking.config import RankConfig
-    from radioexplore.scaling import make_scaler
+    from radioexplore.review.export import export
+    from radioexplore.space.index import choose_factory
 
     cases = [
         (lambda: make_scaler("nope"), "scaling"),

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radioexplore.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,10 +68,10 @@ def leftovers(run: RunDir) -> list[str]:
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, small_survey) -> RunDir:
     """64 tiles of 128 px, embedded at 32 px, indexed and ranked (no map: the checks are the same)."""
-    from radioexplore.embedding import EmbedConfig, embed_run
-    from radioexplore.index import index_run
-    from radioexplore.ingest import IngestConfig, ingest
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
+    from radioexplore.ingest.images import IngestConfig, ingest
     from radioexplore.ranking.rank import rank_run
+    from radioexplore.space.index import index_run
 
     run = RunDir(tmp_path_factory.mktemp("consistency") / "base")
     ingest(sorted(small_survey.glob("field_*.fits")), run, IngestConfig(tile_px=128), progress=False)
@@ -171,7 +171,7 @@ def test_a_stale_index_and_a_killed_index_are_refused_until_index_reruns(run, tm
 def test_reingesting_with_another_tile_moves_stale_artefacts_aside_and_keeps_labels(
     run, small_survey, tmp_path, cli_main, caplog
 ):
-    from radioexplore.labels import LabelStore
+    from radioexplore.run.labels import LabelStore
 
     r = run.root
     cli_main("label", "--run", r, "--tile", "5", "--labels", "peculiar", "--who", "ada")

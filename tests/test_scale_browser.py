@@ -18,12 +18,12 @@ import time
 import numpy as np
 import pytest
 
-from radioexplore.index import index_run
-from radioexplore.maps import MapConfig, map_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir
-from radioexplore.synthetic import SyntheticConfig, make_synthetic_run
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation.synthetic import SyntheticConfig, make_synthetic_run
+from radioexplore.space.index import index_run
+from radioexplore.space.maps import MapConfig, map_run
 from tests.browser import browser_page, data_to_screen, plot_view, require_browser, served_app, wait_for_plot
 
 pytestmark = pytest.mark.browser

@@ -7,11 +7,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from radioexplore.maps import MapConfig, map_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run
-from radioexplore.rundir import RunDir
-from radioexplore.synthetic import SyntheticConfig, make_synthetic_run
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation.synthetic import SyntheticConfig, make_synthetic_run
+from radioexplore.space.maps import MapConfig, map_run
 
 N = 12_000
 

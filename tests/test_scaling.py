@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from radioexplore.scaling import SCALERS, make_scaler
+from radioexplore.ingest.scaling import SCALERS, make_scaler
 
 
 def _field(rng):

@@ -13,12 +13,12 @@ from astropy.io import fits
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
-from radioexplore.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
-from radioexplore.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
-from radioexplore.labels import LabelStore
-from radioexplore.planted import PlantedConfig, planted_embeddings
-from radioexplore.rundir import RunDir
-from radioexplore.similarity import SimilaritySearch, embed_cutout
+from radioexplore.review.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
+from radioexplore.space.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
+from radioexplore.space.similarity import SimilaritySearch, embed_cutout
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_every_export_format_reads_back(loop_run, tmp_path):
         hdu = fits.open(io.BytesIO(zf.read(names[0])))[0]
     from astropy.wcs import WCS
 
-    from radioexplore.fitsio import read_image
+    from radioexplore.io.fits import read_image
 
     box = tiles.loc[3]
     source = read_image(box["file"])
@@ -152,7 +152,7 @@ def test_an_uploaded_cutout_finds_its_own_tile(loop_run, tmp_path):
 
 
 def test_pixel_statistics_baseline_embeds_tiles_and_cutouts_alike(loop_run, tmp_path):
-    from radioexplore.pixelstats import FEATURES, pixel_statistics_run
+    from radioexplore.embed.pixelstats import FEATURES, pixel_statistics_run
 
     emb = pixel_statistics_run(loop_run, "pixstats")
     n = len(loop_run.read_tiles())

@@ -10,14 +10,14 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from torch import nn
 
-from radioexplore.detection_metrics import detection_metrics
 from radioexplore.models import build_segmenter
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.clusters import detection_ratio
+from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import plan_blocks, segment_array, segment_block
 from radioexplore.segmentation.train import SegmentRecipe, bce_dice_loss, save_segmenter, train_steps
-from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.ssl.train import setup_processes
 
@@ -139,7 +139,7 @@ def test_detection_ratio_and_scores():
 
 
 def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_path, cli_main):
-    from radioexplore.ingest import IngestConfig, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
 
     run = RunDir(tmp_path / "run")
     ingest(sorted(cluster_survey.glob("field_*.fits")), run, IngestConfig(tile_px=128), progress=False)

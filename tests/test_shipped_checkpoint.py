@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from radioexplore.assets import SHIPPED_CHECKPOINTS, demo_checkpoint, shipped_checkpoints
-from radioexplore.checkpoint import load_backbone
-from radioexplore.embedding import EmbedConfig, load_model
+from radioexplore.embed.embedding import EmbedConfig, load_model
+from radioexplore.models.checkpoint import load_backbone
 
 CKPT = demo_checkpoint()
 pytestmark = pytest.mark.skipif(CKPT is None, reason="no demo checkpoint in assets/checkpoints")

@@ -8,7 +8,8 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from radioexplore.simulate import (
+from radioexplore.run.tiling import tile_grid
+from radioexplore.simulation import (
     EXTENDED_KINDS,
     KINDS,
     PECULIAR_KINDS,
@@ -17,7 +18,6 @@ from radioexplore.simulate import (
     simulate_survey,
     tile_truth,
 )
-from radioexplore.tiling import tile_grid
 
 QUIET = dict(
     compact_per_sq_deg=0.0,
@@ -57,7 +57,7 @@ def test_truth_and_catalogues_are_consistent(small_survey):
     cat = pd.read_csv(small_survey / "catalogue.csv")
     detected = truth[(truth["kind"] == "compact") & (truth["snr"] >= 5)]
     assert len(cat) == len(detected) and (cat["S_Code"] == "S").all()
-    from radioexplore.catalog import read_catalog
+    from radioexplore.io.catalog import read_catalog
 
     srl = read_catalog(small_survey / "pybdsf_srl.fits")  # the same plus extended objects as 'M'
     extended = truth[(truth["kind"] != "compact") & truth["in_image"]]
@@ -105,7 +105,7 @@ def test_noise_is_correlated_on_the_beam_rises_as_one_over_pb_and_is_blanked_bey
 def test_point_source_peak_equals_its_flux_in_jy_per_beam():
     from scipy.signal import fftconvolve
 
-    from radioexplore import simulate as sim
+    from radioexplore import simulation as sim
 
     sky = np.zeros((64, 64))
     sim.add_point(sky, 32.0, 32.0, 1e-3)
@@ -191,7 +191,7 @@ def test_truth_noise_is_the_thermal_noise_of_the_tile(tmp_path):
 
 
 def test_artefacts_grow_with_the_data_quality_flag():
-    from radioexplore.simulate import dqf_artefacts
+    from radioexplore.simulation import dqf_artefacts
 
     noise, peak = 4e-6, 50e-3
     yy, xx = np.mgrid[0:512, 0:512]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from radioexplore.rundir import RunDir
-from radioexplore.simulate import SimulationConfig, simulate_survey
+from radioexplore.run.rundir import RunDir
+from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
 
 

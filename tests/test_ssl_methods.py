@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from radioexplore.embedding import embed_tiles
+from radioexplore.embed.embedding import embed_tiles
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.ssl import METHODS, build_method, ema_momentum
 from radioexplore.ssl.byol import byol_loss
@@ -201,9 +201,9 @@ def test_mean_pool_gives_the_mean_patch_token_not_the_cls():
 
 @pytest.mark.parametrize("method", ["byol", "mae"])
 def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path):
-    from radioexplore.checkpoint import load_backbone
-    from radioexplore.ingest import IngestConfig, ingest
-    from radioexplore.rundir import RunDir
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.models.checkpoint import load_backbone
+    from radioexplore.run.rundir import RunDir
     from radioexplore.ssl.train import pretrain
 
     run = RunDir(tmp_path / "run")
@@ -220,7 +220,7 @@ def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small
     for key, value in model.state_dict().items():
         assert torch.allclose(value, trained[key].cpu()), key
     if method == "mae":  # seed 003's read-out, recorded in the run's embed config
-        from radioexplore.embedding import EmbedConfig, embed_run
+        from radioexplore.embed.embedding import EmbedConfig, embed_run
 
         embed_run(run, EmbedConfig(name="mae_mean", checkpoint=str(res.backbone), pool="mean"), progress=False)
         assert run.stage_config("embed", "mae_mean")["pool"] == "mean"

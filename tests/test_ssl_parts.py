@@ -249,7 +249,7 @@ def test_nt_xent_is_low_for_matching_views():
 def test_vit_exposes_last_block_cls_attention_per_head(width, patch, heads):
     spec = BackboneSpec(arch=f"vit_{width}", patch=patch, input_px=32)
     model = build_backbone(spec).eval()
-    from radioexplore.attention import cls_attention
+    from radioexplore.embed.attention import cls_attention
 
     x = torch.rand(2, 1, 32, 32)
     attn = model.get_last_selfattention(x)

@@ -7,10 +7,10 @@ import zarr
 from astropy.io import fits
 from PIL import Image
 
-from radioexplore.ingest import CONTRACT_COLUMNS
-from radioexplore.rundir import RunDir
+from radioexplore.ingest.images import CONTRACT_COLUMNS
+from radioexplore.ingest.stamps import StampConfig, StampError, fit_stamp, ingest_stamps, read_stamp
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.instrument import field_wcs
-from radioexplore.stamps import StampConfig, StampError, fit_stamp, ingest_stamps, read_stamp
 
 
 def fits_stamp(path, size, ra, dec, wcs=True, seed=0, pixel_arcsec=1.8):
@@ -121,9 +121,9 @@ def test_a_stamps_run_embeds_with_the_real_checkpoint_unless_told_otherwise(tmp_
     import torch
 
     from radioexplore.assets import SHIPPED_CHECKPOINTS
-    from radioexplore.checkpoint import save_backbone
-    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.models import BackboneSpec, build_backbone
+    from radioexplore.models.checkpoint import save_backbone
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
     assets = tmp_path / "assets"
@@ -143,7 +143,7 @@ def test_a_stamps_run_embeds_with_the_real_checkpoint_unless_told_otherwise(tmp_
     assert used["auto"] == str(assets / SHIPPED_CHECKPOINTS["real"])
     assert used["demo"] == str(assets / SHIPPED_CHECKPOINTS["demo"])
     assert not np.allclose(run.read_embeddings("auto"), run.read_embeddings("demo"))
-    from radioexplore.embedding import default_checkpoint_for
+    from radioexplore.embed.embedding import default_checkpoint_for
 
     wide = RunDir(tmp_path / "wide")
     wide.record("ingest", {"tile_px": 256})
@@ -156,11 +156,11 @@ def test_evaluate_on_a_labelled_stamps_run_gives_the_label_table_only(tmp_path, 
     network embedding the stamps once."""
     import torch
 
-    import radioexplore.embedding
-    from radioexplore.checkpoint import save_backbone
+    import radioexplore.embed.embedding
     from radioexplore.evaluation.checks import EvaluateConfig
     from radioexplore.evaluation.survey import evaluate_run
     from radioexplore.models import BackboneSpec, build_backbone
+    from radioexplore.models.checkpoint import save_backbone
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
     torch.manual_seed(0)
@@ -174,8 +174,10 @@ def test_evaluate_on_a_labelled_stamps_run_gives_the_label_table_only(tmp_path, 
     run = RunDir(tmp_path / "run")
     ingest_stamps(folder, run, StampConfig(tile_px=32, label_pattern=r"^(FRI|FRII)/"), progress=False)
     calls = []
-    embed_tiles = radioexplore.embedding.embed_tiles
-    monkeypatch.setattr(radioexplore.embedding, "embed_tiles", lambda *a, **k: calls.append(1) or embed_tiles(*a, **k))
+    embed_tiles = radioexplore.embed.embedding.embed_tiles
+    monkeypatch.setattr(
+        radioexplore.embed.embedding, "embed_tiles", lambda *a, **k: calls.append(1) or embed_tiles(*a, **k)
+    )
     report = evaluate_run(run, EvaluateConfig(checkpoint=str(ckpt), folds=3, pca_dims=5), progress=False)
     assert len(calls) == 2  # the checkpoint and its random network; the label table reuses both
     ((title, rows),) = report.label_tables.items()

@@ -10,10 +10,10 @@ from astropy.io import fits
 
 from radioexplore.assets import shipped_checkpoints
 from radioexplore.evaluation.probes import linear_probe
-from radioexplore.rundir import RunDir
-from radioexplore.scaling import make_scaler
+from radioexplore.ingest.scaling import make_scaler
+from radioexplore.ingest.stamps import StampConfig, ingest_stamps
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.cutouts import CutoutConfig, cutout_header, raw_cutout, write_fr_collection
-from radioexplore.stamps import StampConfig, ingest_stamps
 
 
 def _write(path, image, config=None):
@@ -133,10 +133,10 @@ def test_a_fits_cutout_is_embedded_as_the_stamps_run_embedded_its_stamps(tmp_pat
     stamps, so a stamp of the run, uploaded again, lands on its own embedding."""
     import torch
 
-    from radioexplore.checkpoint import save_backbone
-    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.models import BackboneSpec, build_backbone
-    from radioexplore.similarity import embed_cutout
+    from radioexplore.models.checkpoint import save_backbone
+    from radioexplore.space.similarity import embed_cutout
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import pytest
 
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
 from radioexplore.ranking.teach import LabelKernels, artefact_posterior, kernel_rows, strongest
-from radioexplore.tiling import tile_adjacency
+from radioexplore.run.tiling import tile_adjacency
 
 
 def _block(negative_beams, ring, share, near, score) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from radioexplore.tiling import axis_origins, max_overlap, tile_grid
+from radioexplore.run.tiling import axis_origins, max_overlap, tile_grid
 
 
 @pytest.mark.parametrize("length", [256, 300, 511, 512, 513, 1000, 2048, 3500, 4097])

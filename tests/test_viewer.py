@@ -6,9 +6,8 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 
-from radioexplore.fitsio import Beam, read_image
-from radioexplore.units import DISPLAY_UNIT, display_unit, is_jy_per_beam, signal_to_noise
-from radioexplore.viewer import (
+from radioexplore.display.units import DISPLAY_UNIT, display_unit, is_jy_per_beam, signal_to_noise
+from radioexplore.display.viewer import (
     STRETCHES,
     StretchLimits,
     beam_ellipse,
@@ -24,6 +23,7 @@ from radioexplore.viewer import (
     tile_at,
     tiles_in_box,
 )
+from radioexplore.io.fits import Beam, read_image
 
 
 @pytest.fixture

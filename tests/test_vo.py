@@ -10,9 +10,9 @@ from astropy.io import fits
 from astropy.io.votable import parse_single_table
 from astropy.io.votable.ucd import check_ucd
 
-from radioexplore.labels import LabelStore
-from radioexplore.planted import PlantedConfig, planted_embeddings
-from radioexplore.rundir import RunDir, write_npy
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir, write_npy
+from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 from tests.conftest import ingest_with_truth
 
 #: Planted kinds of the sky run's embeddings, and the interest an astronomer gives each.
@@ -34,7 +34,7 @@ INTEREST = {"peculiar": 5, "extended": 3, "ordinary": 1, "boring": 1}
 def sky_run(tmp_path_factory) -> RunDir:
     """Four simulated 256 px fields (1.5 arcsec pixels) in 32 px tiles (256), with planted embeddings, ranked."""
     from radioexplore.ranking.rank import rank_run
-    from radioexplore.simulate import SimulationConfig, simulate_survey
+    from radioexplore.simulation import SimulationConfig, simulate_survey
 
     survey = tmp_path_factory.mktemp("sky_survey")
     simulate_survey(survey, SimulationConfig(fields=4, size_px=256, seed=3), progress=False)
@@ -94,7 +94,7 @@ def test_moc_of_the_candidates_has_the_tiles_area(sky_run, tmp_path, cli_main):
     inside = moc.contains_lonlat(tiles["ra"].to_numpy() * u.deg, tiles["dec"].to_numpy() * u.deg)
     assert set(np.flatnonzero(inside)) == set(ids)
 
-    from radioexplore.moc import footprint_moc, tiles_moc
+    from radioexplore.review.moc import footprint_moc, tiles_moc
 
     every = tiles_moc(sky_run.read_tiles(), 15)  # the survey: one box per tile, or one per field, alike
     survey = footprint_moc(sky_run.read_tiles(), 15)
@@ -176,9 +176,9 @@ def test_samp_sends_the_tile_and_a_table_and_maps_positions_and_rows_back(sky_ru
 
     from astropy.wcs import WCS
 
-    from radioexplore.export import candidate_table
-    from radioexplore.fitsio import read_image
-    from radioexplore.samp import SampLink, url_path
+    from radioexplore.io.fits import read_image
+    from radioexplore.review.export import candidate_table
+    from radioexplore.review.samp import SampLink, url_path
 
     tiles = sky_run.read_tiles().set_index("tile_id")
     opened: queue.Queue = queue.Queue()
@@ -231,7 +231,7 @@ def test_samp_sends_the_tile_and_a_table_and_maps_positions_and_rows_back(sky_ru
 
 
 def test_samp_without_a_hub_says_so_in_one_line(sky_run, tmp_path):
-    from radioexplore.samp import SampLink, SampUnavailable
+    from radioexplore.review.samp import SampLink, SampUnavailable
 
     missing = {"samp.hub.xmlrpc.url": "http://127.0.0.1:9/", "samp.secret": "x", "samp.profile.version": "1.3"}
     link = SampLink(sky_run)
@@ -395,7 +395,7 @@ def test_the_readme_commands_for_other_tools_run_as_written(sky_run, tmp_path, m
 
 
 def test_a_run_without_celestial_wcs_has_no_moc_and_says_so(tmp_path, cli_main):
-    from radioexplore.ingest import IngestConfig, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
 
     image = tmp_path / "nowcs.fits"
     fits.PrimaryHDU(np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)).writeto(image)

@@ -12,9 +12,9 @@ import numpy as np
 from app.artefacts import artefact_line
 from app.state import ExplorerState
 from app.text import md_text
-from radioexplore.ingest import beam_area_px
+from radioexplore.display.units import is_jy_per_beam
+from radioexplore.ingest.images import beam_area_px
 from radioexplore.ranking.artefacts import BEAM_AREA_FWHM2
-from radioexplore.units import is_jy_per_beam
 
 
 def artefact_text(state: ExplorerState, tile_id: int) -> str:

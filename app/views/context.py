@@ -15,8 +15,8 @@ from astropy.io import fits
 
 from app.state import ExplorerState
 from app.text import md_lines
-from radioexplore.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
-from radioexplore.render import png_bytes
+from radioexplore.display.render import png_bytes
+from radioexplore.io.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
 
 
 class ContextView(param.Parameterized):

@@ -8,7 +8,7 @@ import panel as pn
 import param
 
 from app.state import ExplorerState
-from radioexplore.coverage import review_coverage
+from radioexplore.review.coverage import review_coverage
 
 
 class CoverageView(param.Parameterized):

@@ -4,7 +4,7 @@ The tile and field views overlay ``segments/<field>.fits`` (read here, on the fi
 where the probability is at or above ``state.diffuse_threshold``; :func:`overlay_controls` is the
 toggle and the slider they share. :class:`DiffuseView` is the R-threshold card: each cluster (or,
 without a cluster table, each labelled tile) is detected when R >= the threshold, scored against a
-truth by :func:`radioexplore.detection_metrics.detection_metrics`. Without a segmentation the
+truth by :func:`radioexplore.segmentation.detection_metrics.detection_metrics`. Without a segmentation the
 controls say in one line which command writes one, and the rest of the app works as before.
 """
 
@@ -22,9 +22,10 @@ import param
 from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.shown import shown_only
-from radioexplore.detection_metrics import detection_metrics, r_against_truth
-from radioexplore.fitsio import FitsImage, FitsReadError, read_image
-from radioexplore.segments_read import (
+from radioexplore.display.viewer import downsample_field
+from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.segmentation.detection_metrics import detection_metrics, r_against_truth
+from radioexplore.segmentation.read import (
     SegmentsError,
     area_above,
     probability_histogram,
@@ -33,7 +34,6 @@ from radioexplore.segments_read import (
     segment_info,
     segment_map,
 )
-from radioexplore.viewer import downsample_field
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import param
 from app.state import ExplorerState
 from app.text import md_lines
 from app.views.labels import toggles
-from radioexplore.export import EXPORTERS, export, select_tiles
-from radioexplore.labels import VOCABULARY
+from radioexplore.review.export import EXPORTERS, export, select_tiles
+from radioexplore.run.labels import VOCABULARY
 
 #: File name suffix of each export format.
 SUFFIX = {"csv": ".csv", "votable": ".vot", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip", "moc": ".moc.fits"}

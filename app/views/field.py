@@ -28,10 +28,10 @@ from app.views.diffuse import (
 )
 from app.views.shown import WhenShown
 from app.views.tile import pixel_image, probability_layer
-from radioexplore.fitsio import FitsImage
-from radioexplore.segments_read import SegmentsError
-from radioexplore.units import display_unit
-from radioexplore.viewer import downsample_field, fit_stretch, neighbourhood_box, tile_at, tiles_in_box
+from radioexplore.display.units import display_unit
+from radioexplore.display.viewer import downsample_field, fit_stretch, neighbourhood_box, tile_at, tiles_in_box
+from radioexplore.io.fits import FitsImage
+from radioexplore.segmentation.read import SegmentsError
 
 #: Longest side of the downsampled field, in screen pixels' worth of data.
 FIELD_PX = 640

@@ -1,6 +1,6 @@
 """The labelling panel: seed-002 labels (several per tile), a 1-5 interest score, free tags, undo.
 
-Every save appends one event to the run's ``labels.sqlite`` (radioexplore.labels); nothing is
+Every save appends one event to the run's ``labels.sqlite`` (radioexplore.run.labels); nothing is
 ever overwritten, so two people labelling the same run at once lose nothing.
 """
 
@@ -15,7 +15,7 @@ import param
 from app.state import ExplorerState
 from app.text import md_lines
 from app.views.keys import KeyboardShortcuts
-from radioexplore.labels import VOCABULARY, LabelError
+from radioexplore.run.labels import VOCABULARY, LabelError
 
 #: Keyboard shortcut of each label (shown on the buttons; the review queue and the Explore tab's label card bind them).
 LABEL_KEYS = {

@@ -1,5 +1,5 @@
 """How the map colours a column: categories in their natural order and in clearly different colours,
-flux columns in the display unit of :mod:`radioexplore.units` (the unit the tables show).
+flux columns in the display unit of :mod:`radioexplore.display.units` (the unit the tables show).
 
 Bokeh lists a categorical legend in the order the categories first appear in the data, so the
 points of a point-by-point map are sorted by category (DQF 0, 1, 2, 3, then n/a) rather than left
@@ -13,7 +13,7 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from radioexplore.units import display_unit, is_jy_per_beam
+from radioexplore.display.units import display_unit, is_jy_per_beam
 
 #: tiles.parquet columns in Jy/beam (shown in the display unit on the map, as in the ranking table).
 FLUX_COLUMNS = ("noise_rms",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 
 from app.text import md_code, md_text
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 
 def missing_page(run: RunDir, problems: list[tuple[str, str]]) -> pn.viewable.Viewable:

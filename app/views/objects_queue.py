@@ -32,8 +32,8 @@ from app.objects import (
 from app.text import md_text
 from app.views.artefact import artefact_text
 from app.views.queue import QueueView
+from radioexplore.display.units import is_jy_per_beam
 from radioexplore.ranking.peculiar import describe_object
-from radioexplore.units import is_jy_per_beam
 
 log = logging.getLogger(__name__)
 

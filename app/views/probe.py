@@ -25,7 +25,7 @@ from radioexplore.evaluation.bias import bias_warnings
 from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.evaluation.report import read_evaluation
 from radioexplore.evaluation.table import METRICS as TABLE_METRICS
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 TASKS = ["auto", "regression", "classification"]
 #: Integer columns that are codes, not quantities: classified under "auto".

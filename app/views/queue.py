@@ -27,7 +27,7 @@ from app.views.artefact import artefact_text
 from app.views.keys import KeyboardShortcuts
 from app.views.labels import LABEL_KEYS, LabelPanel
 from app.views.tile import describe
-from radioexplore.render import png_bytes
+from radioexplore.display.render import png_bytes
 
 log = logging.getLogger(__name__)
 

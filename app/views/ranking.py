@@ -9,8 +9,8 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.shown import shown_only
+from radioexplore.display.units import display_unit, is_jy_per_beam
 from radioexplore.ranking.peculiar import METHODS
-from radioexplore.units import display_unit, is_jy_per_beam
 
 TABLE_COLUMNS = [
     "active_rank",
@@ -39,7 +39,7 @@ class RankingView(param.Parameterized):
     top_n = param.Integer(default=50, bounds=(1, 1000))
 
     def table_frame(self):
-        """The top tiles with the columns worth reading; noise in the display unit (radioexplore.units)
+        """The top tiles with the columns worth reading; noise in the display unit (radioexplore.display.units)
         when the images are in Jy/beam."""
         top = self.state.top_anomalies(self.top_n)
         frame = top[[c for c in TABLE_COLUMNS if c in top.columns]].reset_index(drop=True)

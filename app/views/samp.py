@@ -9,8 +9,8 @@ import param
 
 from app.state import ExplorerState
 from app.text import md_lines
-from radioexplore.export import candidate_table
-from radioexplore.samp import SampLink, SampUnavailable
+from radioexplore.review.export import candidate_table
+from radioexplore.review.samp import SampLink, SampUnavailable
 
 
 class SampView(param.Parameterized):

@@ -21,8 +21,8 @@ from app.text import md_lines
 from app.views.labels import NO_SCORE, toggles
 from app.views.shown import shown_only
 from app.views.thumbs import thumbnail_card, thumbnail_grid
-from radioexplore.export import SUFFIXES, export_bytes
-from radioexplore.labels import VOCABULARY, LabelError, LabelStore
+from radioexplore.review.export import SUFFIXES, export_bytes
+from radioexplore.run.labels import VOCABULARY, LabelError, LabelStore
 
 #: Thumbnails drawn for a selection; a larger one is still labelled, searched and exported whole.
 MAX_THUMBS = 48
@@ -104,7 +104,7 @@ class SelectionView(param.Parameterized):
         return f"{self.state.run.root.name}_selection{SUFFIXES.get(self.fmt, '')}"
 
     def export(self) -> io.BytesIO | None:
-        """The selection's candidate table (radioexplore.export) in the chosen format, or None when empty."""
+        """The selection's candidate table (radioexplore.review.export) in the chosen format, or None when empty."""
         ids = self.tile_ids()
         if not ids:
             self.message = "Nothing to export: the selection is empty."

@@ -26,12 +26,8 @@ from app.views.diffuse import flagged_fraction, overlay_controls, tile_probabili
 from app.views.labels import toggles
 from app.views.shown import WhenShown
 from app.views.thumbs import ThumbnailGrid
-from radioexplore.attention import AttentionError, percentile_mask
-from radioexplore.catalog import CatalogError, read_catalog
-from radioexplore.noise import local_rms
-from radioexplore.segments_read import SegmentsError
-from radioexplore.units import DISPLAY_UNIT, display_unit, is_jy_per_beam
-from radioexplore.viewer import (
+from radioexplore.display.units import DISPLAY_UNIT, display_unit, is_jy_per_beam
+from radioexplore.display.viewer import (
     CONTOUR_SETS,
     STRETCHES,
     StretchLimits,
@@ -42,6 +38,10 @@ from radioexplore.viewer import (
     scale_bar,
     sky_readout,
 )
+from radioexplore.embed.attention import AttentionError, percentile_mask
+from radioexplore.ingest.noise import local_rms
+from radioexplore.io.catalog import CatalogError, read_catalog
+from radioexplore.segmentation.read import SegmentsError
 
 META_COLUMNS = [
     "field",
@@ -72,7 +72,7 @@ def _fmt(value) -> str:
 
 
 def describe(row: pd.Series) -> str:
-    """Markdown table of a tile's metadata, noise in the display unit (:mod:`radioexplore.units`)
+    """Markdown table of a tile's metadata, noise in the display unit (:mod:`radioexplore.display.units`)
     when the image is in Jy/beam, and the image's unit (BUNIT) as its header gives it."""
     lines = ["| | |", "|---|---|"]
     bunit = row.get("bunit", "")

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from radioexplore.distributed import DaskConfig
-from radioexplore.rundir import RunDir
+from radioexplore.run.fanout import DaskConfig
+from radioexplore.run.rundir import RunDir
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -83,7 +83,7 @@ def embedding_name(run: RunDir, name: str | None) -> str:
 
 
 def dask_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """The options that fan a stage out over Dask distributed (see radioexplore/distributed.py); returns the group."""
+    """The options that fan a stage out over Dask distributed (see radioexplore/run/fanout.py); returns the group."""
     g = p.add_argument_group(
         "Dask fan-out",
         "run the work as Dask tasks on local worker processes or on a cluster; the artefacts are the same "
@@ -118,7 +118,7 @@ def dask_client_of(args: argparse.Namespace) -> Iterator[Client | None]:
     if not (args.dask or args.scheduler):
         yield None
         return
-    from radioexplore.distributed import dask_client
+    from radioexplore.run.fanout import dask_client
 
     try:
         config = DaskConfig(

@@ -10,7 +10,7 @@ from radioexplore.commands.common import non_negative_int, positive_int
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from radioexplore.fetch import FetchConfig, FetchError, fetch_cutouts, read_positions
+    from radioexplore.io.fetch import FetchConfig, FetchError, fetch_cutouts, read_positions
 
     config = FetchConfig(
         service=args.service,

@@ -11,7 +11,7 @@ from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import non_negative_int, positive_int
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.rundir import RunDir, RunDirError
+from radioexplore.run.rundir import RunDir, RunDirError
 
 
 def _error(message: object) -> int:
@@ -20,7 +20,7 @@ def _error(message: object) -> int:
 
 
 def _store(args: argparse.Namespace):
-    from radioexplore.labels import LabelStore, LabelStoreError
+    from radioexplore.run.labels import LabelStore, LabelStoreError
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -34,7 +34,7 @@ def _store(args: argparse.Namespace):
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from radioexplore.labels import LabelError
+    from radioexplore.run.labels import LabelError
 
     store = _store(args)
     try:
@@ -59,7 +59,7 @@ def cmd_labels_show(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_undo(args: argparse.Namespace) -> int:
-    from radioexplore.labels import LabelError
+    from radioexplore.run.labels import LabelError
 
     store = _store(args)
     try:
@@ -81,7 +81,7 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_import(args: argparse.Namespace) -> int:
-    from radioexplore.labels import LabelError
+    from radioexplore.run.labels import LabelError
 
     try:
         report = _store(args).import_csv(args.csv, who=args.who)
@@ -92,7 +92,7 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_restore(args: argparse.Namespace) -> int:
-    from radioexplore.labels import LabelError, list_backups, restore_store
+    from radioexplore.run.labels import LabelError, list_backups, restore_store
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -112,8 +112,8 @@ def cmd_labels_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_moc(args: argparse.Namespace) -> int:
-    from radioexplore.fitsio import FitsReadError
-    from radioexplore.moc import reviewed_moc, write_moc
+    from radioexplore.io.fits import FitsReadError
+    from radioexplore.review.moc import reviewed_moc, write_moc
 
     run = RunDir(args.run)
     run.check_output_path(args.out)
@@ -134,8 +134,8 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_summary(args: argparse.Namespace) -> int:
-    from radioexplore.coverage import review_coverage
-    from radioexplore.fitsio import FitsReadError
+    from radioexplore.io.fits import FitsReadError
+    from radioexplore.review.coverage import review_coverage
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -177,8 +177,8 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from radioexplore.fitsio import FitsReadError
-    from radioexplore.similarity import SimilaritySearch, embed_cutout
+    from radioexplore.io.fits import FitsReadError
+    from radioexplore.space.similarity import SimilaritySearch, embed_cutout
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -196,8 +196,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from radioexplore.export import export, select_tiles
-    from radioexplore.fitsio import FitsReadError
+    from radioexplore.io.fits import FitsReadError
+    from radioexplore.review.export import export, select_tiles
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -234,9 +234,9 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the astronomer-in-the-loop sub-commands."""
-    from radioexplore.export import EXPORTERS
-    from radioexplore.labels import VOCABULARY
     from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig
+    from radioexplore.review.export import EXPORTERS
+    from radioexplore.run.labels import VOCABULARY
 
     p = sub.add_parser("label", help="label a tile (appends an event to the run's labels.sqlite)")
     _run_arg(p)

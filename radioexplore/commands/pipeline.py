@@ -19,11 +19,11 @@ from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
-from radioexplore.rundir import RunDir, RunDirError
+from radioexplore.run.rundir import RunDir, RunDirError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from radioexplore.simulate import SimulationConfig, simulate_survey
+    from radioexplore.simulation import SimulationConfig, simulate_survey
 
     if args.out is None and args.preview is None:
         raise SystemExit("error: give --out DIR to simulate a survey, --preview PNG for the example grid, or both")
@@ -63,9 +63,9 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from radioexplore.detect import DetectConfig
-    from radioexplore.ingest import IngestConfig, IngestError, attach_truth, ingest
-    from radioexplore.stamps import StampConfig, StampError, ingest_stamps
+    from radioexplore.ingest.detect import DetectConfig
+    from radioexplore.ingest.images import IngestConfig, IngestError, attach_truth, ingest
+    from radioexplore.ingest.stamps import StampConfig, StampError, ingest_stamps
 
     run = RunDir(args.run)
     detector = DetectConfig(peak_sigma=args.detect_sigma)
@@ -127,7 +127,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
 
     run = RunDir(args.run)
     require_tiles(run)
@@ -150,7 +150,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from radioexplore.index import IndexConfig, index_run
+    from radioexplore.space.index import IndexConfig, index_run
 
     run = RunDir(args.run)
     path = index_run(run, _embedding_name(run, args.name), IndexConfig(factory=args.factory))
@@ -159,7 +159,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from radioexplore.maps import MapConfig, map_run
+    from radioexplore.space.maps import MapConfig, map_run
 
     run = RunDir(args.run)
     config = MapConfig(
@@ -217,7 +217,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
 
 def cmd_neighbours(args: argparse.Namespace) -> int:
-    from radioexplore.index import neighbours
+    from radioexplore.space.index import neighbours
 
     run = RunDir(args.run)
     try:

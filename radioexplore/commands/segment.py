@@ -11,7 +11,7 @@ from radioexplore.commands.common import dask_args as _dask_args
 from radioexplore.commands.common import dask_client_of as _dask_client_of
 from radioexplore.commands.common import positive_int, require_tiles
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 
 def cmd_segment_train(args: argparse.Namespace) -> int:

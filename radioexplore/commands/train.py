@@ -11,7 +11,7 @@ from pathlib import Path
 from radioexplore.assets import REALDATA_ENV, realdata_dir
 from radioexplore.commands.common import positive_int
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 PRETRAIN_EPILOG = """\
 Distributed: torchrun --nproc_per_node N pipelines/pretrain.py --run-dir DIR --recipe NAME
@@ -295,7 +295,7 @@ def _cmd_evaluate_table(args: argparse.Namespace) -> int:
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
-    from radioexplore.attention import AttentionError, plot_tile_attention
+    from radioexplore.embed.attention import AttentionError, plot_tile_attention
 
     try:
         out = plot_tile_attention(

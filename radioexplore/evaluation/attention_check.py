@@ -16,7 +16,7 @@ import torch
 
 from radioexplore.evaluation.checks import Check, EvaluateConfig
 from radioexplore.models import BackboneSpec
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.folder import SimulationDir
 
 
@@ -50,15 +50,15 @@ def attention_share(attn: np.ndarray, coverage: np.ndarray, top: float = 0.10) -
 
 def attention_check(report, run: RunDir, sub, ids, pixels, model, spec: BackboneSpec, config: EvaluateConfig) -> None:
     """Add the attention share on bright extended sources to ``report`` (a check, or a warning why it was skipped)."""
-    from radioexplore.attention import cls_attention
-    from radioexplore.embedding import prepare_batch
+    from radioexplore.embed.attention import cls_attention
+    from radioexplore.embed.embedding import prepare_batch
 
     truth = _truth_objects(run)
     if truth is None:
         report.warnings.append("no simulation truth.csv for this run: attention check skipped")
         return
     objs, pixel_arcsec = truth
-    from radioexplore.simulate import EXTENDED_KINDS
+    from radioexplore.simulation import EXTENDED_KINDS
 
     ext = objs[objs["kind"].isin(EXTENDED_KINDS) & objs["in_image"].astype(bool)]
     if ext.empty:

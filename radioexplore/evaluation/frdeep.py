@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radioexplore.embedding import embedding_px
+from radioexplore.embed.embedding import embedding_px
 from radioexplore.evaluation.checks import EvaluateConfig, EvaluationReport
 from radioexplore.evaluation.labels import label_features, label_networks, label_probe_table
 

@@ -45,7 +45,7 @@ def label_networks(config: EvaluateConfig) -> list[LabelNet]:
     among them randomly initialised with ``config.seed``.
     """
     from radioexplore.assets import shipped_checkpoints
-    from radioexplore.checkpoint import load_backbone
+    from radioexplore.models.checkpoint import load_backbone
 
     if config.checkpoint:
         named = {"checkpoint": resolve_checkpoint(config.checkpoint)}
@@ -77,7 +77,7 @@ def label_features(
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Embeddings of ``images`` by each of ``nets`` (taken from ``embedded``, by source, where the
     caller has them already), plus the pixel baseline; and each row's baseline row."""
-    from radioexplore.embedding import embed_tiles
+    from radioexplore.embed.embedding import embed_tiles
 
     embedded = embedded or {}
     feats = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def pretrain_methods(
     (issue 21); the models are kept in ``pretrain_run/models/<method>_s<seed>/``."""
     train_run = pretrain_run or run
     from radioexplore.commands.train import recipe_with_overrides
-    from radioexplore.embedding import EmbedConfig, embed_run
+    from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.ssl.train import eligible_ids, pretrain
 
     unknown = [m for m in config.methods if m not in METHOD_RECIPES]

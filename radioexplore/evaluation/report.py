@@ -25,7 +25,7 @@ from radioexplore.evaluation.table import (
     random_feature_sets,
     target_rows,
 )
-from radioexplore.rundir import RunDir, atomic_path
+from radioexplore.run.rundir import RunDir, atomic_path
 
 TABLE_FILE = "table.parquet"
 BIAS_FILE = "bias.parquet"
@@ -79,7 +79,7 @@ def evaluate_table(
     """Probe every embedding set of ``run`` (or ``config.embeddings``) beside random init, pixel PCA and
     the majority class; audit instrumental bias; write both tables into ``RUN/evaluation/``."""
     from radioexplore.evaluation.labels import pixel_features
-    from radioexplore.tilestore import open_tile_store, read_tiles
+    from radioexplore.run.tilestore import open_tile_store, read_tiles
 
     t0 = time.perf_counter()
     config = config or TableConfig()

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from radioexplore.assets import resolve_checkpoint
-from radioexplore.embedding import run_embedding_px
+from radioexplore.embed.embedding import run_embedding_px
 from radioexplore.evaluation.attention_check import attention_check
 from radioexplore.evaluation.checks import Check, EvaluateConfig, EvaluationReport
 from radioexplore.evaluation.labels import (
@@ -39,7 +39,7 @@ from radioexplore.evaluation.labels import (
 )
 from radioexplore.evaluation.probes import drop_outliers, linear_probe
 from radioexplore.models import build_backbone, is_vit
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.folder import SimulationDir
 
 
@@ -47,7 +47,7 @@ def _checkpoint_and_random_net(config: EvaluateConfig) -> tuple:
     """``(path, model, spec, meta, random_net)``: the checkpoint to probe (given or shipped) and the
     same architecture randomly initialised with ``config.seed``, the baseline of every probe."""
     from radioexplore.assets import demo_checkpoint
-    from radioexplore.checkpoint import load_backbone
+    from radioexplore.models.checkpoint import load_backbone
 
     ckpt = config.checkpoint or demo_checkpoint()
     if ckpt is None:
@@ -59,8 +59,8 @@ def _checkpoint_and_random_net(config: EvaluateConfig) -> tuple:
 
 def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progress: bool = True) -> EvaluationReport:
     """Probe ``config.checkpoint`` (or the shipped one) and a random network on the tiles of ``run``."""
-    from radioexplore.embedding import embed_tiles
-    from radioexplore.tilestore import open_tile_store, read_tiles
+    from radioexplore.embed.embedding import embed_tiles
+    from radioexplore.run.tilestore import open_tile_store, read_tiles
 
     t0 = time.perf_counter()
     ckpt, model, spec, meta, random_net = _checkpoint_and_random_net(config)

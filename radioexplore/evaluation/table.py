@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def random_feature_sets(
 ) -> list[FeatureSet]:
     """One randomly initialised network per architecture (and input size, read-out) among ``names``,
     embedding ``images`` as those sets were embedded."""
-    from radioexplore.embedding import embed_tiles
+    from radioexplore.embed.embedding import embed_tiles
 
     seen: dict[str, tuple[BackboneSpec, int, str]] = {}
     for name in names:

@@ -60,14 +60,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.labels import INTEREST_RANGE, LabelStore
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
-from radioexplore.rundir import RunDir, write_parquet
-from radioexplore.tiling import tile_adjacency
+from radioexplore.run.labels import INTEREST_RANGE, LabelStore
+from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.tiling import tile_adjacency
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ class ActiveRanker:
         ``[N]`` True for tiles the forest left out (blank, partial): they stay last, as in the anomaly
         ranking, whatever the regressor predicts for them.
     adjacency
-        ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.tiling.tile_adjacency`): a
+        ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.run.tiling.tile_adjacency`): a
         label reaches the touching tiles by ``config.spread`` (:func:`spread_interest`).
     artefacts
         ``[N, F]`` artefact features in 0..1 (:func:`artefact_block`): appended to the embedding's

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.noise import MAD_TO_SIGMA, mad_rms
-from radioexplore.rundir import RunDir
+from radioexplore.ingest.noise import MAD_TO_SIGMA, mad_rms
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +383,7 @@ def artefact_features_run(
     """
     from tqdm.auto import tqdm
 
-    from radioexplore.fitsio import FitsReadError, read_image
+    from radioexplore.io.fits import FitsReadError, read_image
 
     tiles = run.read_tiles()
     out = pd.DataFrame(index=tiles.index, columns=list(FEATURES), dtype=float)
@@ -431,7 +431,7 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig = ArtefactConfig(
     constants), or None when it can."""
     from dataclasses import asdict
 
-    from radioexplore.rundir import read_parquet_meta
+    from radioexplore.run.rundir import read_parquet_meta
 
     path = run.artefact_features
     if not path.is_file():
@@ -450,7 +450,7 @@ def cached_artefact_features(run: RunDir, config: ArtefactConfig = ArtefactConfi
     the tiles' provenance, so a re-ingest makes it stale)."""
     from dataclasses import asdict
 
-    from radioexplore.rundir import write_parquet
+    from radioexplore.run.rundir import write_parquet
 
     problem = artefact_cache_problem(run, config)
     if problem is None:

@@ -3,8 +3,8 @@
 The shape features describe an island by a handful of numbers; the backbone sees the whole stamp
 (seed 001's 2.5x the box, :func:`radioexplore.ranking.objects.cut_stamps`). Each stamp is resampled
 to the backbone's training input (a stamp is one object centred in its cutout, as the training
-crops were: :func:`radioexplore.embedding.run_embedding_px`) and scaled on its own as FITS stamps
-are (:data:`radioexplore.stamps.FITS_STAMP_SCALING`, sigma-clipped noise floor to peak). The
+crops were: :func:`radioexplore.embed.embedding.run_embedding_px`) and scaled on its own as FITS stamps
+are (:data:`radioexplore.ingest.stamps.FITS_STAMP_SCALING`, sigma-clipped noise floor to peak). The
 embeddings go to ``RUN/objects/<name>.npy`` (:meth:`RunDir.object_embeddings`), one row per row of
 ``objects.parquet``.
 
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.objects import LIKELY_ARTEFACT, ObjectConfig, cut_stamps, forest_features
-from radioexplore.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ OBJECT_EMBEDDING = "vit"
 def scaled_stamps(image, objects: pd.DataFrame, px: int, scaling: str | None = None) -> np.ndarray:
     """Stamps ``[N, C, px, px]`` float32 in [0, 1]: :func:`cut_stamps` at ``px``, each scaled on its own
     finite pixels by ``scaling`` (default: FITS stamps' sigma-clip), blank pixels 0."""
-    from radioexplore.scaling import make_scaler
-    from radioexplore.stamps import FITS_STAMP_SCALING
+    from radioexplore.ingest.scaling import make_scaler
+    from radioexplore.ingest.stamps import FITS_STAMP_SCALING
 
     scaler = make_scaler(scaling or FITS_STAMP_SCALING)
     raw = cut_stamps(image, objects, px)
@@ -75,9 +75,9 @@ def embed_objects(
 ) -> Path:
     """Embed every object of ``objects`` (rows of the run's object table, with ``field``) into
     ``RUN/objects/<name>.npy``, one row per object in table order; records ``stages.object_embed``.
-    ``scaling``: the per-stamp scaling (:data:`radioexplore.scaling.SCALERS`; default FITS stamps')."""
-    from radioexplore.embedding import EmbedConfig, embed_tiles, load_model
-    from radioexplore.fitsio import read_image
+    ``scaling``: the per-stamp scaling (:data:`radioexplore.ingest.scaling.SCALERS`; default FITS stamps')."""
+    from radioexplore.embed.embedding import EmbedConfig, embed_tiles, load_model
+    from radioexplore.io.fits import read_image
 
     ckpt = run_checkpoint(run, checkpoint)
     model, spec, meta = load_model(EmbedConfig(checkpoint=ckpt, device=device))
@@ -106,7 +106,7 @@ def embed_objects(
             checkpoint_used=str(ckpt or "shipped demo checkpoint"),
             spec=spec.to_dict(),
             stamp_px=px,
-            scaling=f"per stamp, {scaling or 'radioexplore.stamps.FITS_STAMP_SCALING'}",
+            scaling=f"per stamp, {scaling or 'radioexplore.ingest.stamps.FITS_STAMP_SCALING'}",
             n=len(emb),
             dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
             provenance=meta.get("provenance", {}),

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from radioexplore.fitsio import FitsReadError, read_image
-from radioexplore.ingest import beam_area_px
+from radioexplore.ingest.images import beam_area_px
+from radioexplore.io.fits import FitsReadError, read_image
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
     OBJECT_COLUMNS,
@@ -27,7 +27,7 @@ from radioexplore.ranking.objects import (
     overlapping_tiles,
     rank_objects,
 )
-from radioexplore.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from radioexplore.noise import masked_rms, mesh_background
+from radioexplore.ingest.noise import masked_rms, mesh_background
 from radioexplore.ranking.artefacts import noise_envelope
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class ObjectConfig:
     # embedding_components principal components of each stamp's embedding (ranking/object_embed.py)
     score_from: str = "shape"
     embedding_components: int = 8
-    default_beam_fwhm_px: float = 5.0  # where the header gives no beam (as radioexplore.ingest assumes)
+    default_beam_fwhm_px: float = 5.0  # where the header gives no beam (as radioexplore.ingest.images assumes)
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -134,7 +134,7 @@ def beam_fwhm_px(beam_area: float) -> float:
 
 
 def noise_map(residual: np.ndarray, box: int) -> np.ndarray:
-    """Local rms per pixel: :func:`radioexplore.noise.masked_rms` on a mesh of ``box`` px blocks,
+    """Local rms per pixel: :func:`radioexplore.ingest.noise.masked_rms` on a mesh of ``box`` px blocks,
     bilinearly interpolated between block centres (constant beyond the outer ones)."""
     ny, nx = residual.shape
     my, mx = max(1, round(ny / box)), max(1, round(nx / box))
@@ -430,7 +430,7 @@ def cut_stamps(image: np.ndarray, objects: pd.DataFrame, size_px: int = 128) -> 
     object's stamp box (``stamp_x0``, ``stamp_y0``, ``stamp_size``); pixels beyond the image are NaN.
 
     ``image`` is a 2-D array or anything with ``read_box(x0, y0, width)`` (a
-    :class:`radioexplore.fitsio.FitsImage`), so a stamp reads only its own box.
+    :class:`radioexplore.io.fits.FitsImage`), so a stamp reads only its own box.
     """
     out = np.full((len(objects), size_px, size_px), np.nan, dtype=np.float32)
     for i, (x0, y0, side) in enumerate(

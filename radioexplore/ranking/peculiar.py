@@ -30,7 +30,7 @@ import pandas as pd
 
 from radioexplore.ranking.objects import LIKELY_ARTEFACT
 from radioexplore.registry import lookup
-from radioexplore.rundir import RunDir
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     ):
         return None, "no field images in the tiles table: ranked without objects"
     from radioexplore.ranking.object_run import objects_run
-    from radioexplore.rundir import RunDirError
+    from radioexplore.run.rundir import RunDirError
 
     try:
         objects_run(run, progress=False)

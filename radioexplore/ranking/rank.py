@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radioexplore.labels import LabelStore
 from radioexplore.ranking.artefacts import add_artefact_columns, cached_artefact_features
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import exclusion_mask, flags_to_exclude
@@ -36,7 +35,8 @@ from radioexplore.ranking.peculiar import (
 )
 from radioexplore.ranking.selection import FeatureSelection, interesting_from_labels, select_features
 from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
-from radioexplore.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.labels import LabelStore
+from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)
 

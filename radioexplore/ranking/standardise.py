@@ -4,7 +4,7 @@ A field observed with another beam or noise texture shifts every embedding colum
 on a simulated 24-field survey of 6144 tiles the forest's top 2% were all tiles of that one field
 (ViT: 2.1% recall of the 47 peculiar tiles). :func:`fit_scaling` therefore standardises each
 embedding column robustly (median, IQR/1.349) per field (``RankConfig.standardise = "field"``).
-Not to be confused with :mod:`radioexplore.scaling`, the intensity scaling of images.
+Not to be confused with :mod:`radioexplore.ingest.scaling`, the intensity scaling of images.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class FieldStandardisation:
         need not refit them from the embedding (2 s of CPU at 10^5 tiles of 384 dimensions)."""
         import json
 
-        from radioexplore.rundir import atomic_path
+        from radioexplore.run.rundir import atomic_path
 
         arrays = {"centre": self.centre, "scale": self.scale, "row_stats": self.row_stats}
         arrays = {k: v for k, v in arrays.items() if v is not None}

@@ -26,9 +26,9 @@ import pandas as pd
 from astropy.io import fits
 
 from radioexplore.assets import diffuse_checkpoint
-from radioexplore.distributed import describe, map_tasks
-from radioexplore.fitsio import read_image
-from radioexplore.rundir import RunDir, atomic_path, write_parquet
+from radioexplore.io.fits import read_image
+from radioexplore.run.fanout import describe, map_tasks
+from radioexplore.run.rundir import RunDir, atomic_path, write_parquet
 from radioexplore.segmentation.clusters import (
     R_THRESHOLD,
     TRUTH_COLUMNS,

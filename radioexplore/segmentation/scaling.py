@@ -1,6 +1,6 @@
 """The network's input: pixels in units of the local noise, compressed by asinh, blanks as 0.
 
-The noise is a grid of source-masked rms values (:func:`radioexplore.noise.masked_rms`) on
+The noise is a grid of source-masked rms values (:func:`radioexplore.ingest.noise.masked_rms`) on
 :data:`NOISE_BOX` px blocks, bilinearly interpolated: a field is scanned once, block row by block
 row (memory bounded), and any window of it can then be scaled the same way, so blocks segmented
 apart agree where they meet. Units of the local noise make simulated and real images comparable
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from radioexplore.fitsio import FitsImage
-from radioexplore.noise import mad_rms, masked_rms
+from radioexplore.ingest.noise import mad_rms, masked_rms
+from radioexplore.io.fits import FitsImage
 
 #: Side in px of the blocks the noise grid is measured on (~25 MeerKAT beams at 1.5 arcsec/px).
 NOISE_BOX = 128

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from radioexplore.fitsio import FitsImage
+from radioexplore.io.fits import FitsImage
 from radioexplore.segmentation.scaling import scaled_window
 
 #: Seed 004: 192 x 192 px tiles.

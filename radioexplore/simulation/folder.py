@@ -1,6 +1,6 @@
 """The simulation folder contract: every path ``radioexplore simulate`` writes and its readers open.
 
-One owner for the file names, as :class:`radioexplore.rundir.RunDir` is for a run directory.
+One owner for the file names, as :class:`radioexplore.run.rundir.RunDir` is for a run directory.
 """
 
 from __future__ import annotations

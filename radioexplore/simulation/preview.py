@@ -83,7 +83,7 @@ def render_example(
 def survey_examples(sim_dir: Path, kind: str, n: int, tile_px: int, rng: np.random.Generator) -> list[Panel]:
     """Up to ``n`` tiles cut from a simulated survey around objects of ``kind`` ('artefacts': bright
     sources in DQF >= 2 fields; 'compact': tiles whose centre holds no extended object)."""
-    from radioexplore.fitsio import read_image
+    from radioexplore.io.fits import read_image
 
     sim = SimulationDir(sim_dir)
     truth = pd.read_csv(sim.truth)
@@ -171,7 +171,7 @@ def _flux_label(flux_jy: float) -> str:
 
 def _binned(pixels: np.ndarray, factor: int, label: str) -> Panel:
     """Average ``factor`` x ``factor`` blocks; the display noise is then measured on the result."""
-    from radioexplore.noise import mad_rms
+    from radioexplore.ingest.noise import mad_rms
 
     h, w = (d // factor * factor for d in pixels.shape)
     small = np.nanmean(pixels[:h, :w].reshape(h // factor, factor, w // factor, factor), axis=(1, 3))

@@ -30,7 +30,7 @@ troughs as deep, negative bowls and stripes of real DQF 2-3 fields, see that mod
 
 What "true noise" means here: the thermal rms, sigma_centre / PB, without sources or artefacts.
 Artefacts are kept at the levels the DQF definitions describe; the ingest estimator
-(:func:`radioexplore.noise.masked_rms`) masks sources and clips, and reads it to within a few per
+(:func:`radioexplore.ingest.noise.masked_rms`) masks sources and clips, and reads it to within a few per
 cent except near strong artefacts; confusion from sources below the threshold adds a few per cent.
 """
 
@@ -46,7 +46,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
-from radioexplore.rundir import atomic_path
+from radioexplore.run.rundir import atomic_path
 from radioexplore.simulation.artefacts import artefact_block_max, dqf_artefacts
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import (
@@ -448,7 +448,7 @@ def _catalogue_rows(objs: pd.DataFrame, config: SimulationConfig, name: str) -> 
 
 def simulate_survey(out: str | Path, config: SimulationConfig, progress: bool = True) -> dict[str, Path]:
     """Simulate ``config.fields`` fields into ``out``; returns the paths of what it wrote."""
-    from radioexplore.catalog import write_pybdsf_catalog
+    from radioexplore.io.catalog import write_pybdsf_catalog
 
     out = Path(out)
     sim = SimulationDir(out)

@@ -7,7 +7,7 @@ Reads the tiles of a run (``tiles.zarr``), trains the recipe's method and writes
   written atomically at the end of every epoch (and every ``save_every_steps`` steps). A run
   killed at any point restarts from it with the same step counter, so every schedule continues
   where it stopped. The networks are stored as DINO does (``student``/``teacher`` state dicts with
-  ``backbone.`` and ``head.`` prefixes), so :func:`radioexplore.checkpoint.load_backbone` reads it.
+  ``backbone.`` and ``head.`` prefixes), so :func:`radioexplore.models.checkpoint.load_backbone` reads it.
 - ``log.jsonl``: one line per epoch (loss, LR, weight decay, momentum, teacher temperature and,
   every ``monitor.every_epochs``, the source-count probe MSE of seed 000's training monitor).
 - ``recipe.toml``: the recipe as run.
@@ -41,11 +41,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
-from radioexplore.checkpoint import save_backbone
 from radioexplore.evaluation.probes import drop_outliers, linear_probe
 from radioexplore.models import BackboneSpec
+from radioexplore.models.checkpoint import save_backbone
 from radioexplore.registry import lookup
-from radioexplore.rundir import RunDir, atomic_path
+from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.tilestore import open_tile_store
 from radioexplore.ssl import build_method, ema_momentum
 from radioexplore.ssl.dino import clip_gradients_
 from radioexplore.ssl.recipe import Recipe, save_recipe
@@ -55,7 +56,6 @@ from radioexplore.ssl.schedules import (
     teacher_temperature,
     weight_decay_schedule,
 )
-from radioexplore.tilestore import open_tile_store
 
 log = logging.getLogger(__name__)
 
@@ -700,8 +700,8 @@ class _Monitor:
         return self.enabled and every > 0 and (epoch % every == 0 or epoch == self.recipe.optim.epochs)
 
     def __call__(self, backbone: nn.Module, device: torch.device) -> dict[str, float]:
-        from radioexplore.embedding import embed_tiles
-        from radioexplore.tilestore import read_tiles
+        from radioexplore.embed.embedding import embed_tiles
+        from radioexplore.run.tilestore import read_tiles
 
         t0 = time.perf_counter()
         model = copy.deepcopy(backbone)

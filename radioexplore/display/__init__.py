@@ -1,0 +1,1 @@
+"""Radio images as pictures: PNG rendering, stretches, contours, beams and the one unit helper."""

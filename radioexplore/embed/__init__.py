@@ -1,0 +1,1 @@
+"""Tiles to vectors: embedding with a backbone, ViT attention maps, the pixel-statistics baseline."""

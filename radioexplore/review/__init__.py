@@ -1,0 +1,1 @@
+"""What the astronomer leaves with: candidate export, review coverage, MOCs and SAMP."""
