@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from radioexplore.ingest.noise import masked_rms, mesh_background
 from radioexplore.ranking.artefacts import noise_envelope
+from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_ratio, morphology_features
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,12 @@ SHAPE_FEATURES = (
     "n_peaks",  # local maxima above peak_sigma, a beam apart
     "axis_ratio",  # major / minor axis from the second moments of the island's pixels
     "filled_beams",  # area with holes filled / beam area
+    *MORPHOLOGY_FEATURES,  # ring with a hole, two crossed axes, size and surface brightness (object_shape)
 )
 #: Features given to the forest on a log scale: they span decades (sizes, S/N, counts).
-LOG_FEATURES = frozenset({"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams"})
+LOG_FEATURES = frozenset(
+    {"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams", "extent_beams", "surface_snr"}
+)
 #: The artefact hint, kept beside the shape features but not given to the forest: calibration
 #: errors carry troughs below -5 sigma, real emission does not (issue 24, item 1).
 ARTEFACT_HINT = "negative_fraction"
@@ -261,9 +265,10 @@ def find_objects(
                 hole_fraction=(filled - a) / filled,
                 peak_snr=float(s[mask].max()),
                 n_peaks=n_peaks,
-                axis_ratio=_axis_ratio(xs, ys),
+                axis_ratio=axis_ratio(xs, ys),
                 filled_beams=filled / area,
                 negative_fraction=neg,
+                **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
                 negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             )
         )
@@ -290,14 +295,10 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _axis_ratio(xs: np.ndarray, ys: np.ndarray) -> float:
-    """Major over minor axis of a set of pixels from their second moments (1 = round)."""
-    if len(xs) < 3:
-        return 1.0
-    cov = np.cov(np.vstack([xs, ys]).astype(float))
-    lo, hi = np.sort(np.linalg.eigvalsh(cov))
-    # a pixel's own extent (variance 1/12) keeps a one-pixel-wide line finite
-    return float(np.sqrt((hi + 1 / 12) / (lo + 1 / 12)))
+def _centre_snr(snr: np.ndarray, x: float, y: float) -> float:
+    """The S/N map at the pixel nearest ``(x, y)`` (0 beyond the image)."""
+    ix, iy = int(round(x)), int(round(y))
+    return float(snr[iy, ix]) if 0 <= iy < snr.shape[0] and 0 <= ix < snr.shape[1] else 0.0
 
 
 def overlapping_tiles(
