@@ -61,6 +61,13 @@ def test_a_ring_with_a_hole_covers_its_centre_and_a_filled_disc_or_a_double_does
     assert island(lobes([10, 190], [40, 40], [6, 6]))["ring_coverage"] <= 0.35  # a straight double
 
 
+def test_a_ring_whose_flux_sits_in_one_bright_knot_is_less_of_a_ring():
+    even = island(ring(gap_deg=60.0))["ring_coverage"]
+    knotted = ring(gap_deg=60.0)
+    knotted[N // 2 - 6 : N // 2 + 6, N // 2 + 22 : N // 2 + 34] *= 40.0  # a bright core on the arc (a WAT)
+    assert island(knotted)["ring_coverage"] < 0.6 * even
+
+
 def test_two_crossed_axes_stand_out_and_a_straight_double_or_a_ring_do_not():
     x_shaped = island(lobes([10, 190, 75, 255], [40, 40, 30, 30], [6, 6, 3, 3]))["cross_contrast"]
     straight = island(lobes([10, 190], [40, 40], [6, 6]))["cross_contrast"]

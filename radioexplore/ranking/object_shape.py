@@ -5,12 +5,14 @@ single out as peculiar (Norris et al. 2021, odd radio circles; Cheung 2007 and L
 1984, X-shaped radio galaxies; Dabhade et al. 2020, giant radio galaxies), each measured round
 the island's flux-weighted centroid, beyond one beam FWHM of it (inside, the beam blurs angles):
 
-- ``ring_coverage``: the share of 16 azimuthal sectors holding island flux, weighted by how empty
-  the centre is (1 - the centre's S/N over the island's median S/N, clipped to 0..1): a ring with a
-  hole is ~1 even where its edge is broken; a jet pair ~0.1-0.3; a halo is round but full (~0);
+- ``ring_coverage``: over how many of 16 azimuthal sectors the flux is spread (the perplexity of
+  the sectors' flux shares, so a bright knot on one side counts as about one), over 16, weighted
+  by how empty the centre is (1 - the centre's S/N over the island's median S/N, clipped to
+  0..1): a ring with a hole is ~1 even where its edge is broken; a jet pair or a bent source whose
+  bright core sits on the arc, much less; a halo is round but full (~0);
 - ``cross_contrast``: the flux share per axis (position angle mod 180 deg, 12 bins of 15 deg,
   smoothed over three), the second axis (the highest bin at least 45 deg from the principal one)
-  above the valley between them, over the principal: two crossed pairs of lobes ~0.3-0.8; a
+  above the valley between them, over the principal: two crossed pairs of lobes ~0.15-0.5; a
   straight double ~0 (no second axis); a ring or halo ~0 (no valley);
 - ``extent_beams`` and ``surface_snr``: twice the largest distance of island flux from the
   centroid, in beams, and the island's mean S/N per pixel: a giant is many beams long and faint
@@ -58,10 +60,13 @@ def morphology_features(
     if not far.any() or w[far].sum() <= 0:
         return out
     phi, wf = np.arctan2(dy[far], dx[far]), w[far]
-    sectors = np.unique(np.floor((phi + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS)
+    sector = np.floor((phi + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
+    share = np.bincount(sector, weights=wf, minlength=SECTORS) / wf.sum()
+    nz = share[share > 0]
+    even = float(np.exp(-(nz * np.log(nz)).sum()))  # perplexity: how many sectors the flux is spread over
     median = float(np.median(w)) if w.size else 0.0
     empty = 1.0 - np.clip(np.nan_to_num(centre_snr) / median, 0.0, 1.0) if median > 0 else 0.0
-    out["ring_coverage"] = float(len(sectors) / SECTORS * empty)
+    out["ring_coverage"] = float(even / SECTORS * empty)
     out["cross_contrast"] = cross_contrast(phi, wf)
     return out
 
