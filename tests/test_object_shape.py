@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_ratio, cross_contrast, morphology_features
 from radioexplore.ranking.objects import SHAPE_FEATURES, find_objects
+from radioexplore.ranking.peculiar import describe_object
 
 FWHM, N = 5.0, 160
 
@@ -106,3 +108,10 @@ def test_find_objects_gives_a_ring_its_coverage():
     found = find_objects(image.astype(np.float32), 1.1331 * FWHM**2).table
     best = found.loc[found["area_beams"].idxmax()]
     assert best["ring_coverage"] >= 0.6 and best["cross_contrast"] <= 0.2
+
+
+def test_the_queue_names_a_ring_and_an_x_shape_in_words():
+    x_shaped = island(lobes([10, 190, 75, 255], [40, 40, 30, 30], [6, 6, 3, 3]))
+    assert describe_object(pd.Series(island(ring(gap_deg=60.0)))) == "ring-like object"
+    assert describe_object(pd.Series(x_shaped)).startswith("X-shaped object")
+    assert not describe_object(pd.Series(island(lobes([10, 190], [40, 40], [6, 6])))).startswith(("ring", "X"))
