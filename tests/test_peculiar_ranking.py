@@ -10,7 +10,8 @@ from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_blo
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
 from radioexplore.ranking.rank import rank_run
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
 

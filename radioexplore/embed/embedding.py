@@ -26,8 +26,9 @@ from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_che
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.models.checkpoint import load_backbone
 from radioexplore.models.vit import POOLS, VisionTransformer
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, open_tile_store
 
 if TYPE_CHECKING:

@@ -28,8 +28,10 @@ from radioexplore.ingest.noise import mad_rms, robust_rms
 from radioexplore.ingest.scaling import make_scaler
 from radioexplore.io.catalog import CatalogError, count_in_tiles, read_catalog
 from radioexplore.io.fits import FitsImage, FitsReadError, jy_per_beam_scale, read_image
+from radioexplore.run.atomic import atomic_path, write_parquet
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path, write_parquet
+from radioexplore.run.generation import commit_tiles
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store, open_tile_store
 from radioexplore.run.tiling import TileBox, tile_grid
 
@@ -475,10 +477,10 @@ def ingest(
 def write_outputs(run: RunDir, tiles: pd.DataFrame, report: IngestReport, record: dict) -> None:
     """Commit the tiles table with the tile store just swapped in, write the ingest report, record the stage.
 
-    :meth:`RunDir.commit_tiles` stamps both with one new generation and moves the artefacts built
+    :func:`radioexplore.run.generation.commit_tiles` stamps both with one new generation and moves the artefacts built
     from the previous tiles aside.
     """
-    generation = run.commit_tiles(tiles)
+    generation = commit_tiles(run, tiles)
     report.n_tiles = len(tiles)
     with atomic_path(run.ingest_report) as tmp:
         tmp.write_text(json.dumps(asdict(report), indent=1))

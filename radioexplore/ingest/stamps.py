@@ -57,7 +57,8 @@ from radioexplore.ingest.images import (
 from radioexplore.ingest.noise import robust_rms
 from radioexplore.ingest.scaling import make_scaler
 from radioexplore.io.fits import FitsReadError, read_image, sky_of_pixels
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from radioexplore.io.fits import FitsReadError, read_image
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

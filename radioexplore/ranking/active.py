@@ -65,8 +65,9 @@ from radioexplore.ranking.rank import ranking_context
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
+from radioexplore.run.atomic import write_parquet
 from radioexplore.run.labels import INTEREST_RANGE, LabelStore
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
 
 log = logging.getLogger(__name__)

@@ -35,8 +35,10 @@ from radioexplore.ranking.peculiar import (
 )
 from radioexplore.ranking.selection import FeatureSelection, interesting_from_labels, select_features
 from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.errors import RunDirError
 from radioexplore.run.labels import LabelStore
-from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

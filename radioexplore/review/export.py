@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.registry import lookup
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.labels import SEPARATOR, LabelStore, normalise_labels
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

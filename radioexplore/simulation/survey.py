@@ -46,7 +46,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.simulation.artefacts import artefact_block_max, dqf_artefacts
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import (

@@ -35,7 +35,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 from radioexplore.space.index import IndexConfig, build_index, configure_search, normalised, read_index, search
 
 log = logging.getLogger(__name__)
