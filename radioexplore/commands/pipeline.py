@@ -19,7 +19,8 @@ from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -64,8 +65,10 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from radioexplore.ingest.detect import DetectConfig
-    from radioexplore.ingest.images import IngestConfig, IngestError, attach_truth, ingest
-    from radioexplore.ingest.stamps import StampConfig, StampError, ingest_stamps
+    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.report import IngestError
+    from radioexplore.ingest.stamp_files import StampError
+    from radioexplore.ingest.stamps import StampConfig, ingest_stamps
 
     run = RunDir(args.run)
     detector = DetectConfig(peak_sigma=args.detect_sigma)

@@ -37,6 +37,7 @@ import pandas as pd
 
 from radioexplore.run.errors import RunDirError
 from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.schema import is_stamps_run
 from radioexplore.space.index import IndexConfig, build_index, configure_search, normalised, read_index, search
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def embed_cutout(
     states = ingest.get("field_scaling", {})
     image = read_image(path)
     notes = list(image.warnings)
-    if ingest.get("mode") == "stamps":  # a stamps run: fitted and scaled on its own, as ingest_stamps does
+    if is_stamps_run(run):  # a stamps run: fitted and scaled on its own, as ingest_stamps does
         return _embed_stamp(image, ingest, embed, tile_px, notes, device)
     tiles = run.read_tiles(["field", "x0", "y0", "size", "ra", "dec", "noise_rms", "file"])
     scales = _field_pixel_arcsec(tiles)
@@ -268,7 +269,7 @@ def _embed_stamp(image, ingest: dict, embed: dict, tile_px: int, notes: list[str
     """A cutout searched against a stamps run: the whole stamp fitted to the tile and scaled on all of
     its own pixels, as :func:`radioexplore.ingest.stamps.ingest_stamps` treats every stamp."""
     from radioexplore.ingest.scaling import make_scaler
-    from radioexplore.ingest.stamps import fit_stamp
+    from radioexplore.ingest.stamp_fit import fit_stamp
 
     full = image.read()
     finite = full[np.isfinite(full)]
