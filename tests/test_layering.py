@@ -1,6 +1,7 @@
-"""The library's layering: it never imports the app's GUI stack (shared/STYLE.md), and its stages import downwards only."""
+"""The library's layering: it never imports the app's GUI stack (shared/STYLE.md); its stages import downwards only."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,22 @@ def test_library_does_not_import_panel_holoviews_or_bokeh():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "", f"library imported {out.stdout.strip()}"
+
+
+def test_the_architecture_page_lists_the_stages_in_this_order():
+    """docs/architecture.md's "Where things live" has one row per subpackage with its stage number, as STAGES."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Where things live", 1)[1].split("\n#", 1)[0]
+    documented = {}
+    for row in re.findall(r"^\| (\d+) \| (.+?) \|", section, flags=re.M):
+        for name in re.findall(r"\[`([^`]+)`\]", row[1]):
+            documented[name.removesuffix("/").removesuffix(".py")] = int(row[0])
+    expected = {name: stage for name, stage in STAGE_OF.items() if name != "radioexplore"}
+    differ = sorted(
+        f"{name}: page {documented.get(name, 'absent')}, STAGES {expected.get(name, 'absent')}"
+        for name in set(documented) | set(expected)
+        if documented.get(name) != expected.get(name)
+    )
+    assert not differ, "docs/architecture.md's stage table and STAGES of tests/test_layering.py differ: " + "; ".join(
+        differ
+    )
