@@ -24,7 +24,8 @@ from radioexplore.display.render import png_bytes
 from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.io.fits import FitsImage, FitsReadError, read_image
 from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
-from radioexplore.run.labels import LabelStore, default_who
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import default_who
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import open_tile_store
 from radioexplore.run.tiletable.join import join_tiles, with_labels

@@ -31,7 +31,7 @@ from radioexplore.ranking.exclusion import flags_to_exclude
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.rank import rank_embeddings
 from radioexplore.ranking.standardise import fit_scaling
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 
 
 def simulate_astronomer(

@@ -11,9 +11,10 @@ import zarr
 from astropy.io import fits
 
 from radioexplore.ingest.fields import read_field_table
-from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiletable.schema import CONTRACT_COLUMNS
+from radioexplore.simulation.run_truth import attach_truth
 from tests.conftest import ingest_with_truth
 
 

@@ -20,7 +20,7 @@ from radioexplore.ranking.forest import isolation_forest
 from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top
 from radioexplore.ranking.rank import rank_embeddings, rank_run
 from radioexplore.ranking.selection import FeatureSelectConfig, select_features
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 
 

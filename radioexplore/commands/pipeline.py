@@ -65,7 +65,7 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from radioexplore.ingest.detect import DetectConfig
-    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
     from radioexplore.ingest.report import IngestError
     from radioexplore.ingest.stamp_files import StampError
     from radioexplore.ingest.stamps import StampConfig, ingest_stamps
@@ -119,6 +119,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             with _dask_client_of(args) as client:
                 report = ingest(args.fits, run, config, progress=not args.quiet, client=client)
             if args.truth:
+                from radioexplore.simulation.run_truth import attach_truth
+
                 attach_truth(run, args.truth)
     except (IngestError, StampError, ValueError) as exc:
         if getattr(exc, "report", None) is not None:

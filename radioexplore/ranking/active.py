@@ -66,7 +66,8 @@ from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
 from radioexplore.run.atomic import write_parquet
-from radioexplore.run.labels import INTEREST_RANGE, LabelStore
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import INTEREST_RANGE
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
 

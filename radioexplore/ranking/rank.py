@@ -37,7 +37,7 @@ from radioexplore.ranking.selection import FeatureSelection, interesting_from_la
 from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
 from radioexplore.run.atomic import write_parquet
 from radioexplore.run.errors import RunDirError
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiletable.schema import is_stamps_run
 

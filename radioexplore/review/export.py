@@ -23,7 +23,8 @@ import pandas as pd
 
 from radioexplore.registry import lookup
 from radioexplore.run.atomic import atomic_path
-from radioexplore.run.labels import LabelStore, normalise_labels
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import normalise_labels
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiletable.join import LABEL_MARKERS, join_tiles, with_labels
 from radioexplore.run.tiletable.schema import CANDIDATE_ACTIVE_COLUMNS, CANDIDATE_SCORE_COLUMNS, CANDIDATE_TILE_COLUMNS

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radioexplore.run.labels import SEPARATOR
+from radioexplore.run.labels.values import SEPARATOR
 
 #: ``user_labels`` of a tile with no current label.
 UNLABELLED = "unlabelled"
