@@ -149,7 +149,9 @@ def cmd_labels_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
-    from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.active_run import read_active, rerank_run
+    from radioexplore.ranking.queue import review_queue
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -234,7 +236,9 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the astronomer-in-the-loop sub-commands."""
-    from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.blends import BLENDS
+    from radioexplore.ranking.regressors import REGRESSORS
     from radioexplore.review.export import EXPORTERS
     from radioexplore.run.labels import VOCABULARY
 

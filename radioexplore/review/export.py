@@ -75,7 +75,7 @@ def _ranking(run: RunDir, name: str, ranking: str) -> tuple[pd.DataFrame, str]:
     if ranking == "anomaly":
         return run.read_scores(name), "rank"
     if ranking == "active":
-        from radioexplore.ranking.active import read_active
+        from radioexplore.ranking.active_run import read_active
 
         return read_active(run, name), "active_rank"
     raise ValueError(f"ranking must be 'anomaly' or 'active', not {ranking!r}")
