@@ -180,7 +180,8 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from radioexplore.io.fits import FitsReadError
-    from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+    from radioexplore.space.cutout.query import embed_cutout
+    from radioexplore.space.similarity import SimilaritySearch
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
