@@ -22,7 +22,8 @@ from app.access import Annotator, ReadOnlyLabelStore
 from app.artefacts import with_artefact_axis
 from radioexplore.display.render import png_bytes
 from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.active import ActiveRanker
 from radioexplore.ranking.active_run import artefact_labelled, save_active
 from radioexplore.ranking.queue import review_queue

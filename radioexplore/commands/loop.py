@@ -112,7 +112,7 @@ def cmd_labels_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_moc(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.moc import reviewed_moc, write_moc
 
     run = RunDir(args.run)
@@ -134,7 +134,7 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_summary(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.coverage import review_coverage
 
     run = RunDir(args.run)
@@ -179,7 +179,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.space.cutout.query import embed_cutout
     from radioexplore.space.similarity import SimilaritySearch
 
@@ -199,7 +199,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.export import export, select_tiles
 
     run = RunDir(args.run)

@@ -292,7 +292,8 @@ class _ImageCache:
         self._images: dict[str, Any] = {}
 
     def image(self, file: str, tile_id: Any = None):
-        from radioexplore.io.fits import FitsReadError, read_image
+        from radioexplore.io.fits import read_image
+        from radioexplore.io.fits_checks import FitsReadError
 
         if file not in self._images:
             try:
