@@ -27,7 +27,8 @@ from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.active import ActiveRanker
 from radioexplore.ranking.active_run import artefact_labelled, save_active
 from radioexplore.ranking.queue import review_queue
-from radioexplore.run.labels import LabelStore, default_who
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import default_who
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import open_tile_store
 from radioexplore.segmentation.read import SegmentsError, segment_columns, segment_info, segment_tiles

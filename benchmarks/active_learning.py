@@ -34,7 +34,7 @@ from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_embeddings
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import fit_scaling
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 
 
 def simulate_astronomer(

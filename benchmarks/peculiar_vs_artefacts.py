@@ -43,7 +43,7 @@ import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
-from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.active import ActiveConfig
 from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
@@ -53,10 +53,11 @@ from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.simulation.run_truth import attach_truth
 
 
 def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) -> tuple[RunDir, Path]:

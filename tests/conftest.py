@@ -46,7 +46,8 @@ def cli():
 
 def ingest_with_truth(survey: Path, root: Path, tile_px: int) -> RunDir:
     """``survey``'s fields ingested into a run at ``root`` in ``tile_px`` tiles, with its catalogue and truth."""
-    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.simulation.run_truth import attach_truth
 
     run = RunDir(root)
     files = sorted(survey.glob("field_*.fits"))

@@ -153,7 +153,7 @@ def test_without_an_object_table_the_review_tab_says_how_to_make_one(state, run)
 
 @pytest.mark.browser
 def test_the_object_queue_in_the_page_labels_an_object_with_keys(run):
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
     from tests.browser import browser_page, require_browser, served_app
 
     require_browser()

@@ -16,7 +16,7 @@ from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_embeddings, rank_run
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.selection import FeatureSelectConfig, select_features
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 
 

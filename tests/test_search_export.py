@@ -14,7 +14,7 @@ from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
 from radioexplore.review.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 from radioexplore.space.cutout.query import embed_cutout

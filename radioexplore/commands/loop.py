@@ -20,7 +20,8 @@ def _error(message: object) -> int:
 
 
 def _store(args: argparse.Namespace):
-    from radioexplore.run.labels import LabelStore, LabelStoreError
+    from radioexplore.run.labels.integrity import LabelStoreError
+    from radioexplore.run.labels.store import LabelStore
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -34,7 +35,7 @@ def _store(args: argparse.Namespace):
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     store = _store(args)
     try:
@@ -59,7 +60,7 @@ def cmd_labels_show(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_undo(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     store = _store(args)
     try:
@@ -81,7 +82,7 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_import(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     try:
         report = _store(args).import_csv(args.csv, who=args.who)
@@ -92,7 +93,9 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_restore(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError, list_backups, restore_store
+    from radioexplore.run.labels.backups import list_backups
+    from radioexplore.run.labels.restore import restore_store
+    from radioexplore.run.labels.values import LabelError
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -241,7 +244,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from radioexplore.ranking.blends import BLENDS
     from radioexplore.ranking.regressors import REGRESSORS
     from radioexplore.review.export import EXPORTERS
-    from radioexplore.run.labels import VOCABULARY
+    from radioexplore.run.labels.values import VOCABULARY
 
     p = sub.add_parser("label", help="label a tile (appends an event to the run's labels.sqlite)")
     _run_arg(p)

@@ -64,7 +64,7 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from radioexplore.ingest.detect import DetectConfig
-    from radioexplore.ingest.images import IngestConfig, IngestError, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, IngestError, ingest
     from radioexplore.ingest.stamps import StampConfig, StampError, ingest_stamps
 
     run = RunDir(args.run)
@@ -116,6 +116,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             with _dask_client_of(args) as client:
                 report = ingest(args.fits, run, config, progress=not args.quiet, client=client)
             if args.truth:
+                from radioexplore.simulation.run_truth import attach_truth
+
                 attach_truth(run, args.truth)
     except (IngestError, StampError, ValueError) as exc:
         if getattr(exc, "report", None) is not None:

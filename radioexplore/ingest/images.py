@@ -31,7 +31,7 @@ from radioexplore.io.catalog import CatalogError, count_in_tiles, read_catalog
 from radioexplore.io.fits import FitsImage, read_image
 from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path, write_parquet
+from radioexplore.run.rundir import RunDir, atomic_path
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store, open_tile_store
 from radioexplore.run.tiling import TileBox, tile_grid
 
@@ -514,15 +514,3 @@ def tiles_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
 def boxes_of(tiles: pd.DataFrame) -> list[TileBox]:
     """The pixel boxes of a tiles table's rows."""
     return [TileBox(int(x), int(y), int(s)) for x, y, s in zip(tiles["x0"], tiles["y0"], tiles["size"], strict=True)]
-
-
-def attach_truth(run: RunDir, sim_dir: str | Path) -> pd.DataFrame:
-    """Add the simulator's truth columns (``truth_*``) to the run's tiles table."""
-    from radioexplore.simulation import tile_truth
-
-    tiles = run.read_tiles()
-    tiles = tiles.drop(columns=[c for c in tiles.columns if c.startswith("truth_")])
-    tiles = pd.concat([tiles, tile_truth(sim_dir, tiles)], axis=1)
-    write_parquet(tiles, run.tiles_table, meta=run.tiles_meta())
-    run.record("truth", {"simulation": str(Path(sim_dir).resolve())})
-    return tiles

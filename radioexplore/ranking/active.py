@@ -74,7 +74,7 @@ from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
-from radioexplore.run.labels import INTEREST_RANGE
+from radioexplore.run.labels.values import INTEREST_RANGE
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir, write_parquet
 
 log = logging.getLogger(__name__)

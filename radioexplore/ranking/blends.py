@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from radioexplore.ranking.forest import ranks_of
-from radioexplore.run.labels import INTEREST_RANGE
+from radioexplore.run.labels.values import INTEREST_RANGE
 
 if TYPE_CHECKING:
     from radioexplore.ranking.active import ActiveConfig

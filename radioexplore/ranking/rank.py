@@ -35,7 +35,7 @@ from radioexplore.ranking.peculiar import (
 )
 from radioexplore.ranking.selection import FeatureSelection, interesting_from_labels, select_features
 from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
 
 log = logging.getLogger(__name__)

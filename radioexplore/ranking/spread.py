@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from radioexplore.run.labels import INTEREST_RANGE
+from radioexplore.run.labels.values import INTEREST_RANGE
 
 
 def spread_interest(

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.registry import lookup
-from radioexplore.run.labels import SEPARATOR, LabelStore, normalise_labels
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import SEPARATOR, normalise_labels
 from radioexplore.run.rundir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)

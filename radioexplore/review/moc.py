@@ -144,7 +144,7 @@ def _files_without_wcs(boxes: pd.DataFrame) -> list[str]:
 
 def reviewed_tiles(run: RunDir) -> np.ndarray:
     """Tile ids whose current state carries a label or an interest score (empty without a label store)."""
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
 
     if not run.labels_db.is_file():
         return np.empty(0, dtype=np.int64)

@@ -95,7 +95,7 @@ class RunDir:
 
     @property
     def label_backups(self) -> Path:
-        """Rolling backups of labels.sqlite (radioexplore.run.labels.BackupPolicy says when)."""
+        """Rolling backups of labels.sqlite (radioexplore.run.labels.backups.BackupPolicy says when)."""
         return self.root / "backups"
 
     @property
