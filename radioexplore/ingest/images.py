@@ -26,8 +26,10 @@ import pandas as pd
 from radioexplore.ingest.detect import DetectConfig, count_in_box
 from radioexplore.ingest.noise import mad_rms, robust_rms
 from radioexplore.ingest.scaling import make_scaler
+from radioexplore.io.bunit import jy_per_beam_scale
 from radioexplore.io.catalog import CatalogError, count_in_tiles, read_catalog
-from radioexplore.io.fits import FitsImage, FitsReadError, jy_per_beam_scale, read_image
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.run.fanout import describe, map_tasks
 from radioexplore.run.rundir import RunDir, atomic_path
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store, open_tile_store

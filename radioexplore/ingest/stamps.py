@@ -56,7 +56,9 @@ from radioexplore.ingest.images import (
 )
 from radioexplore.ingest.noise import robust_rms
 from radioexplore.ingest.scaling import make_scaler
-from radioexplore.io.fits import FitsReadError, read_image, sky_of_pixels
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.io.sky import sky_of_pixels
 from radioexplore.run.rundir import RunDir, atomic_path
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store
 
