@@ -34,6 +34,8 @@ DQF3_RIPPLE_SIGMA: tuple[float, float] = (0.4, 0.7)
 #: The documented "strong" artefact setting: around a 50 mJy source in a DQF 2-3 field at 4 uJy/beam,
 #: ripple crests of ~20-30 sigma and troughs as deep; a few sigma of stripes across DQF 3 fields.
 STRONG_ARTEFACTS = 4.0
+#: Side in px of the blocks of the per-field artefact truth (``artefacts.npz``, see :func:`artefact_block_max`).
+ARTEFACT_BLOCK = 8
 
 
 def source_artefacts(
