@@ -24,6 +24,8 @@ troughs are as deep, reaching several hundred px; negative bowls; stripes across
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 #: Artefact amplitude around a bright source, as a fraction of its peak (Jy/beam), per DQF.
@@ -54,16 +56,8 @@ def source_artefacts(
     out = np.zeros(shape, dtype=np.float32)
     if level <= 0:
         return out
-    ny, nx = shape
-    for x, y, peak in sources:
-        amp = level * peak
-        if amp < floor:
-            continue
-        decay = rng.uniform(6.0, 14.0) * beam_px
-        reach = int(min(decay * np.log(10.0 * amp / floor), max(nx, ny)))  # out to ~floor/10
-        around = _around(shape, x, y, reach, beam_px)
-        if around is None:
-            continue
+    # out to ~floor/10
+    for amp, decay, around in _source_patches(shape, rng, sources, level, floor, beam_px, (6.0, 14.0), 10.0):
         (y0, y1, x0, x1), dx, dy, r, inner = around
         rings = _lopsided_rings(rng, dx, dy, r, (2.0, 4.0), decay, beam_px, 0.4)
         k = int(rng.integers(2, 5))  # 2k spokes, alternately positive and negative
@@ -76,9 +70,7 @@ def source_artefacts(
 
 def image_ripples(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, beam_px: float) -> np.ndarray:
     """Two superposed plane waves across the whole image, periods 8-40 beams, total amplitude ``amplitude``."""
-    ny, nx = shape
-    yy = np.arange(ny, dtype=np.float32)[:, None]
-    xx = np.arange(nx, dtype=np.float32)[None, :]
+    xx, yy = _pixel_grid(shape)
     out = np.zeros(shape, dtype=np.float32)
     for share in (0.65, 0.35):
         period = rng.uniform(8.0, 40.0) * beam_px
@@ -106,16 +98,7 @@ def wide_ripples(
     Both vanish within two beams of the source so that its peak is untouched.
     """
     out = np.zeros(shape, dtype=np.float32)
-    ny, nx = shape
-    for x, y, peak in sources:
-        amp = level * peak
-        if amp < floor:
-            continue
-        decay = rng.uniform(20.0, 60.0) * beam_px
-        reach = int(min(decay * np.log(amp / floor), max(nx, ny)))
-        around = _around(shape, x, y, reach, beam_px)
-        if around is None:
-            continue
+    for amp, decay, around in _source_patches(shape, rng, sources, level, floor, beam_px, (20.0, 60.0), 1.0):
         (y0, y1, x0, x1), dx, dy, r, inner = around
         rings = _lopsided_rings(rng, dx, dy, r, (1.2, 2.0), decay, beam_px, 0.35)
         width = rng.uniform(4.0, 12.0) * beam_px
@@ -131,8 +114,7 @@ def stripes(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, 
     beams, crossing the field at a random angle and offset, peak ``amplitude`` at its centre line.
     """
     ny, nx = shape
-    yy = np.arange(ny, dtype=np.float32)[:, None]
-    xx = np.arange(nx, dtype=np.float32)[None, :]
+    xx, yy = _pixel_grid(shape)
     out = np.zeros(shape, dtype=np.float32)
     for _ in range(int(rng.integers(1, 4))):
         a = rng.uniform(0, np.pi)
@@ -198,6 +180,37 @@ def artefact_block_max(artefacts: np.ndarray, noise: np.ndarray | float, block: 
         ratio = np.pad(ratio, ((0, py), (0, px)))
     my, mx = ratio.shape[0] // block, ratio.shape[1] // block
     return ratio.reshape(my, block, mx, block).max(axis=(1, 3))
+
+
+def _pixel_grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel coordinates of an image of ``shape`` as float32 ``xx`` (one row) and ``yy`` (one column)."""
+    ny, nx = shape
+    return np.arange(nx, dtype=np.float32)[None, :], np.arange(ny, dtype=np.float32)[:, None]
+
+
+def _source_patches(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    sources: list[tuple[float, float, float]],
+    level: float,
+    floor: float,
+    beam_px: float,
+    decay_beams: tuple[float, float],
+    depth: float,
+) -> Iterator[tuple[float, float, tuple]]:
+    """For each ``(x, y, peak)`` source whose pattern ``level * peak`` reaches ``floor``: that amplitude, a
+    decay length drawn in ``decay_beams`` (beams, in px) and :func:`_around` out to where an exponential of
+    that decay falls to ``floor / depth``. Draws one number per such source, before the caller draws its own."""
+    ny, nx = shape
+    for x, y, peak in sources:
+        amp = level * peak
+        if amp < floor:
+            continue
+        decay = rng.uniform(*decay_beams) * beam_px
+        reach = int(min(decay * np.log(depth * amp / floor), max(nx, ny)))
+        around = _around(shape, x, y, reach, beam_px)
+        if around is not None:
+            yield amp, decay, around
 
 
 def _around(shape: tuple[int, int], x: float, y: float, reach: int, beam_px: float):
