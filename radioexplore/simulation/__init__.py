@@ -1,5 +1,6 @@
-"""The simulated radio sky: instrument, compact and extended emission, artefacts, survey, preview,
-synthetic runs and planted embeddings. The public names of the simulated survey are re-exported here.
+"""The simulated radio sky: instrument, sky primitives, morphologies, kinds, populations, artefacts, one
+field, the survey folder, its diffuse and per-tile truth, preview, synthetic runs and planted embeddings.
+The public names of the simulated survey are re-exported here.
 """
 
 from radioexplore.simulation.artefacts import DQF_SOURCE_LEVEL, STRONG_ARTEFACTS, dqf_artefacts
