@@ -22,8 +22,11 @@ from app.access import Annotator, ReadOnlyLabelStore
 from app.artefacts import with_artefact_axis
 from radioexplore.display.render import png_bytes
 from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
-from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.ranking.active import ActiveRanker
+from radioexplore.ranking.active_run import artefact_labelled, save_active
+from radioexplore.ranking.queue import review_queue
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.labels.values import default_who
 from radioexplore.run.rundir import RunDir

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_features import reduce_features
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run, ranking_context
+from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import fit_scaling
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import axis_origins, tile_adjacency

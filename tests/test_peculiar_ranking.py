@@ -6,9 +6,11 @@ import pytest
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ranking import artefacts as artefacts_mod
-from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_features import artefact_block
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
 from radioexplore.run.atomic import write_parquet
 from radioexplore.run.rundir import RunDir

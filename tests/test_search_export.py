@@ -17,8 +17,9 @@ from radioexplore.review.export import EXPORTERS, candidate_table, export, expor
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
+from radioexplore.space.cutout.query import embed_cutout
 from radioexplore.space.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
-from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+from radioexplore.space.similarity import SimilaritySearch
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,7 @@ def cmd_labels_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_moc(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.moc import reviewed_moc, write_moc
 
     run = RunDir(args.run)
@@ -138,7 +138,7 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_summary(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.coverage import review_coverage
 
     run = RunDir(args.run)
@@ -153,7 +153,9 @@ def cmd_labels_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
-    from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.active_run import read_active, rerank_run
+    from radioexplore.ranking.queue import review_queue
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -181,8 +183,9 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
-    from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+    from radioexplore.io.fits_checks import FitsReadError
+    from radioexplore.space.cutout.query import embed_cutout
+    from radioexplore.space.similarity import SimilaritySearch
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -200,7 +203,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.export import export, select_tiles
 
     run = RunDir(args.run)
@@ -238,7 +241,9 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the astronomer-in-the-loop sub-commands."""
-    from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.blends import BLENDS
+    from radioexplore.ranking.regressors import REGRESSORS
     from radioexplore.review.export import EXPORTERS
     from radioexplore.run.labels.values import VOCABULARY
 

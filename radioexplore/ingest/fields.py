@@ -1,4 +1,4 @@
-"""What a field's file name, header and field table say about it: its name, DQF and restoring beam.
+"""What a field's file name, header and field table say about it: its name and its DQF.
 
 The DQF comes from a field table (CSV) when one is given, else from the header's ``DQF``; a
 value outside MGCLS's 0-3 is reported and left empty.
@@ -73,10 +73,3 @@ def field_dqf(image: FitsImage, table: dict[str, int], report: IngestReport) -> 
         report.warnings.append(f"{image.path.name}: header DQF {value} is not 0-3; left empty")
         return None
     return value
-
-
-def beam_area_px(image: FitsImage) -> float | None:
-    """The restoring beam's area in pixels, when the header gives the beam and the pixel scale."""
-    if image.beam is None or not image.pixel_arcsec:
-        return None
-    return image.beam.area_pixels(image.pixel_arcsec)

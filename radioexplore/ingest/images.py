@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ingest.detect import DetectConfig, count_in_box
-from radioexplore.ingest.fields import beam_area_px, field_dqf, field_name, read_field_table
+from radioexplore.ingest.fields import field_dqf, field_name, read_field_table
 from radioexplore.ingest.noise import robust_rms
 from radioexplore.ingest.report import IngestReport, nothing_ingested, write_outputs
 from radioexplore.ingest.scaling import make_scaler
@@ -70,6 +70,13 @@ def _catalogue_counts(
         fallback = "counting sources with our detector instead" if config.detect else "source counts left empty"
         report.warnings.append(f"{image.path.name}: {str(exc).split(': ', 1)[-1]}; {fallback}")
         return None
+
+
+def beam_area_px(image: FitsImage) -> float | None:
+    """The restoring beam's area in pixels, when the header gives the beam and the pixel scale."""
+    if image.beam is None or not image.pixel_arcsec:
+        return None
+    return image.beam.area_pixels(image.pixel_arcsec)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from radioexplore.ingest.vetting import unit_problem
-from radioexplore.io.fits import FitsReadError, read_image
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")

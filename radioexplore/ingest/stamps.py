@@ -50,7 +50,7 @@ from radioexplore.ingest.scaling import make_scaler
 from radioexplore.ingest.stamp_files import Stamp, StampError, common_tile_px, find_stamps, read_stamp
 from radioexplore.ingest.stamp_fit import STAMP_FITS, fit_stamp, stamp_box
 from radioexplore.ingest.stamp_labels import stamp_labels
-from radioexplore.io.fits import sky_of_pixels
+from radioexplore.io.sky import sky_of_pixels
 from radioexplore.run.atomic import atomic_path
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store

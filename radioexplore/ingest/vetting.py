@@ -14,7 +14,9 @@ import numpy as np
 
 from radioexplore.ingest.noise import mad_rms
 from radioexplore.ingest.report import IngestReport
-from radioexplore.io.fits import FitsImage, FitsReadError, jy_per_beam_scale, read_image
+from radioexplore.io.bunit import jy_per_beam_scale
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,9 @@
 - ``artefacts``: the artefact axis (negative troughs, ripples, bright neighbours, DQF);
 - ``objects`` and ``object_run``: extended objects found, described and ranked (objects.parquet);
 - ``peculiar``: the ranking methods that join the forest, the objects and the artefact axis;
-- ``active``: active learning from the astronomer's labels (``rerank``, the queue);
+- ``active``: active learning from the astronomer's labels (:class:`ActiveConfig`, :class:`ActiveRanker`),
+  built from ``active_features`` (the embedding's PCA and the artefact block), ``regressors`` and
+  ``blends`` (both chosen by name) and ``spread`` (a label reaches the touching tiles);
+  ``active_run`` writes and reads a run's active ranking, ``queue`` picks the next tiles to show;
 - ``metrics``: how good a ranking is against the truth (recall in the top, seed 002's Table 4).
 """

@@ -17,7 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from radioexplore.ingest.images import beam_area_px
-from radioexplore.io.fits import FitsReadError, read_image
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
     OBJECT_COLUMNS,

@@ -74,7 +74,7 @@ def _ranking(run: RunDir, name: str, ranking: str) -> tuple[pd.DataFrame, str]:
     if ranking == "anomaly":
         return run.read_scores(name), "rank"
     if ranking == "active":
-        from radioexplore.ranking.active import read_active
+        from radioexplore.ranking.active_run import read_active
 
         return read_active(run, name), "active_rank"
     raise ValueError(f"ranking must be 'anomaly' or 'active', not {ranking!r}")
@@ -287,7 +287,8 @@ class _ImageCache:
         self._images: dict[str, Any] = {}
 
     def image(self, file: str, tile_id: Any = None):
-        from radioexplore.io.fits import FitsReadError, read_image
+        from radioexplore.io.fits import read_image
+        from radioexplore.io.fits_checks import FitsReadError
 
         if file not in self._images:
             try:

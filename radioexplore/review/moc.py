@@ -59,7 +59,8 @@ def tile_corners(tiles: pd.DataFrame, per_side: int = 1) -> tuple[np.ndarray, np
     follow the projection on large boxes); rows of images without a celestial WCS are NaN.
     ``tiles`` needs ``file``, ``x0``, ``y0`` and ``size`` (or ``width`` and ``height``).
     """
-    from radioexplore.io.fits import FitsReadError, read_image
+    from radioexplore.io.fits import read_image
+    from radioexplore.io.fits_checks import FitsReadError
 
     missing = {"file", "x0", "y0"} - set(tiles.columns)
     if missing or not ({"size"} <= set(tiles.columns) or {"width", "height"} <= set(tiles.columns)):
