@@ -160,7 +160,7 @@ def test_rank_keeps_its_scaling_for_the_reranker_and_a_reembedding_refits_it(tmp
     import radioexplore.ranking.rank as rank_module
     from radioexplore.ranking.rank import scaling_cache_problem
     from radioexplore.ranking.standardise import FieldStandardisation, field_groups
-    from radioexplore.run.rundir import write_npy
+    from radioexplore.run.atomic import write_npy
 
     run = RunDir(tmp_path / "copy")
     shutil.copytree(tiny_run.root, run.root)

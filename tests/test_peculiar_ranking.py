@@ -12,7 +12,8 @@ from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
 

@@ -271,7 +271,8 @@ def test_bad_standardise_and_flags_raise_naming_the_choices():
 
 def _flagged_run(root, stamps=False):
     """A run of 12 fields (8 partial tiles each, planted as the easiest to isolate, and two blank tiles)."""
-    from radioexplore.run.rundir import RunDir, write_npy, write_parquet
+    from radioexplore.run.atomic import write_npy, write_parquet
+    from radioexplore.run.rundir import RunDir
 
     emb, field, _, outliers = _fields_with_one_shifted()
     flag = np.full(len(field), "ok", dtype=object)

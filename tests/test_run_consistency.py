@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,8 +25,10 @@ def _scaling_params(pairs: list[str]) -> dict[str, float]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from radioexplore.ingest.detect import DetectConfig
-    from radioexplore.ingest.images import IngestConfig, IngestError, ingest
-    from radioexplore.ingest.stamps import StampConfig, StampError, ingest_stamps
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.ingest.report import IngestError
+    from radioexplore.ingest.stamp_files import StampError
+    from radioexplore.ingest.stamps import StampConfig, ingest_stamps
 
     run = RunDir(args.run)
     detector = DetectConfig(peak_sigma=args.detect_sigma)

@@ -11,7 +11,8 @@ from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import non_negative_int, positive_int
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 
 def _error(message: object) -> int:

@@ -13,7 +13,8 @@ from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 
 def cmd_rank(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.run.atomic import write_parquet
 from radioexplore.run.labels.store import LabelStore
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

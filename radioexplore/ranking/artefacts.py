@@ -431,7 +431,7 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig = ArtefactConfig(
     constants), or None when it can."""
     from dataclasses import asdict
 
-    from radioexplore.run.rundir import read_parquet_meta
+    from radioexplore.run.provenance import read_parquet_meta
 
     path = run.artefact_features
     if not path.is_file():
@@ -450,7 +450,7 @@ def cached_artefact_features(run: RunDir, config: ArtefactConfig = ArtefactConfi
     the tiles' provenance, so a re-ingest makes it stale)."""
     from dataclasses import asdict
 
-    from radioexplore.run.rundir import write_parquet
+    from radioexplore.run.atomic import write_parquet
 
     problem = artefact_cache_problem(run, config)
     if problem is None:

@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.objects import LIKELY_ARTEFACT, ObjectConfig, cut_stamps, forest_features
-from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,9 @@ from radioexplore.ranking.objects import (
     overlapping_tiles,
     rank_objects,
 )
-from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 
 #: Square degrees of the whole sky.
 SKY_DEG2 = 4 * np.pi * (180 / np.pi) ** 2

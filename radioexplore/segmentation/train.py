@@ -32,7 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from radioexplore.io.fits import read_image
 from radioexplore.models import build_segmenter
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.segmentation.scaling import noise_grid, noise_window, scale_input
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
 from radioexplore.simulation.diffuse import read_diffuse_truth

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from astropy.wcs import WCS
 
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import convolve_beam
 

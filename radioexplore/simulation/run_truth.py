@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import tile_truth
 
 

@@ -42,7 +42,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.simulation.artefacts import ARTEFACT_BLOCK
 from radioexplore.simulation.diffuse import cluster_row, write_diffuse_truth
 from radioexplore.simulation.field import FieldTruth, simulate_field

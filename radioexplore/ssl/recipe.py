@@ -192,7 +192,7 @@ def recipe_with_overrides(
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> None:
-    from radioexplore.run.rundir import atomic_path
+    from radioexplore.run.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(tomli_w.dumps(_tomlable(recipe.to_dict())).encode())

@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.labels.integrity import Damage, LabelStoreError, inspect_store
-from radioexplore.run.rundir import atomic_path
 
 
 @dataclass(frozen=True)

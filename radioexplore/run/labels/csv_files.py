@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.labels.reading import LabelReading
 from radioexplore.run.labels.schema import insert_event
 from radioexplore.run.labels.values import SEPARATOR, LabelError, check_time, utc_now
 from radioexplore.run.labels.writing import LabelWriting
-from radioexplore.run.rundir import atomic_path
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radioexplore.run.rundir import RunDirError
+from radioexplore.run.errors import RunDirError
 
 
 def embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:

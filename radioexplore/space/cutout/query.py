@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.schema import is_stamps_run
 from radioexplore.space.cutout.backbone import embed_pixels
 from radioexplore.space.cutout.pixels import resample, to_tile
 from radioexplore.space.cutout.scaling import noise_state
@@ -89,7 +91,7 @@ def embed_cutout(
     states = ingest.get("field_scaling", {})
     image = read_image(path)
     notes = list(image.warnings)
-    if ingest.get("mode") == "stamps":  # a stamps run: fitted and scaled on its own, as ingest_stamps does
+    if is_stamps_run(run):  # a stamps run: fitted and scaled on its own, as ingest_stamps does
         return _embed_stamp(image, ingest, embed, tile_px, notes, device)
     tiles = run.read_tiles(["field", "x0", "y0", "size", "ra", "dec", "noise_rms", "file"])
     scales = field_pixel_arcsec(tiles)
@@ -171,7 +173,7 @@ def _embed_stamp(
     """A cutout searched against a stamps run: the whole stamp fitted to the tile and scaled on all of
     its own pixels, as :func:`radioexplore.ingest.stamps.ingest_stamps` treats every stamp."""
     from radioexplore.ingest.scaling import make_scaler
-    from radioexplore.ingest.stamps import fit_stamp
+    from radioexplore.ingest.stamp_fit import fit_stamp
 
     full = image.read()
     finite = full[np.isfinite(full)]
