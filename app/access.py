@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from radioexplore.run.labels import LabelError, LabelStore, default_who
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import LabelError, default_who
 
 READONLY_ENV = "RADIOEXPLORE_READONLY_USERS"
 #: Annotator name of a session without a user on a server with a login (an OAuth guest).

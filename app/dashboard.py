@@ -30,7 +30,7 @@ from app.views.samp import SampView
 from app.views.search import SearchView
 from app.views.selection import SelectionView
 from app.views.tile import TileView
-from radioexplore.run.labels import store_problem
+from radioexplore.run.labels.integrity import store_problem
 from radioexplore.run.rundir import RunDir
 
 DEFAULT_RUN = Path(__file__).resolve().parents[1] / "runs" / "demo"

@@ -22,11 +22,17 @@ from app.access import Annotator, ReadOnlyLabelStore
 from app.artefacts import with_artefact_axis
 from radioexplore.display.render import png_bytes
 from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
-from radioexplore.ranking.active import ActiveRanker, artefact_labelled, review_queue, save_active
-from radioexplore.run.labels import LabelStore, default_who
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.ranking.active import ActiveRanker
+from radioexplore.ranking.active_run import artefact_labelled, save_active
+from radioexplore.ranking.queue import review_queue
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import default_who
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import open_tile_store
+from radioexplore.run.tiletable.join import join_tiles, with_labels
+from radioexplore.run.tiletable.schema import HIDDEN_COLUMNS
 from radioexplore.segmentation.read import SegmentsError, segment_columns, segment_info, segment_tiles
 from radioexplore.space.similarity import SimilaritySearch
 
@@ -52,23 +58,6 @@ PREFERRED_COLOURS = [
     "truth_kinds",
     "flag",
 ]
-#: Columns never offered as colours (identifiers and geometry).
-HIDDEN_COLUMNS = {
-    "tile_id",
-    "file",
-    "x0",
-    "y0",
-    "size",
-    "x",
-    "y",
-    "ra",
-    "dec",
-    "rank",
-    "active_rank",
-    "orig_width",
-    "orig_height",
-    "why",  # reasons in words (shown in the table and the queue), not colours
-}
 
 
 @lru_cache(maxsize=32)
@@ -112,20 +101,6 @@ def is_categorical(values: pd.Series) -> bool:
     if pd.api.types.is_string_dtype(values):
         return True
     return pd.api.types.is_integer_dtype(values) and values.nunique(dropna=True) <= 12
-
-
-def label_columns(current: pd.DataFrame, n_tiles: int) -> tuple[pd.Categorical, np.ndarray]:
-    """``user_labels`` (categorical: "PECULIAR;EXTENDED", "(interest only)" or "unlabelled") and
-    ``user_interest`` (NaN where unscored) of ``n_tiles`` tiles from ``labels.current()``; made
-    from codes, so a label event costs O(labelled tiles), not a string per tile."""
-    ids = current["tile_id"].to_numpy(dtype=np.int64)
-    text = [";".join(labs) if len(labs) else "(interest only)" for labs in current["labels"]]
-    categories = ["unlabelled", *sorted(set(text))]
-    codes = np.zeros(n_tiles, dtype=np.int32)
-    codes[ids] = pd.Index(categories).get_indexer(text)
-    interest = np.full(n_tiles, np.nan)
-    interest[ids] = pd.to_numeric(current["interest"], errors="coerce").to_numpy(dtype=float)
-    return pd.Categorical.from_codes(codes, categories=categories), interest
 
 
 class ExplorerState(param.Parameterized):
@@ -195,11 +170,7 @@ class ExplorerState(param.Parameterized):
         base = self._joined()
         key = (self._joined_version, self._labels_key())
         if self._frame_key != key:
-            out = base.copy(deep=False)  # new columns on a shallow copy: the joined columns are shared
-            current = self.current_labels()
-            if not current.empty:
-                out["user_labels"], out["user_interest"] = label_columns(current, len(out))
-            self._frame, self._frame_key = out, key
+            self._frame, self._frame_key = with_labels(base, self.current_labels(), rows_are_ids=True), key
         return self._frame
 
     def _joined(self) -> pd.DataFrame:
@@ -214,20 +185,9 @@ class ExplorerState(param.Parameterized):
             _mtime(segment_tiles(self.run)),
         )
         if self._joined_key != key:
-            out = read_table(self.run.tiles_table).copy()
-            for path in paths[1:]:
-                if path.is_file():
-                    extra = read_table(path)
-                    for col in extra.columns:
-                        if col != "tile_id":
-                            out[col] = extra[col].to_numpy()
+            parts = [read_table(path) for path in paths[1:] if path.is_file()]
             active = self._active if self._active is not None else self.stored_active()
-            if active is not None:
-                for col in ("active_score", "active_rank", "predicted_interest", "touches_liked"):
-                    out[col] = active[col].to_numpy()
-                for col in ("why", "artefact_probability"):  # re-rankings written before issue 24 lack them
-                    if col in active:
-                        out[col] = active[col].to_numpy()
+            out = join_tiles(read_table(self.run.tiles_table).copy(), *parts, active=active)
             # issue 22: diffuse_mean, diffuse_area of segments/tiles.parquet, to colour the map by
             for col, values in segment_columns(self.run, out["tile_id"].to_numpy()).items():
                 if col not in out.columns:

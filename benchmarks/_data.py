@@ -104,10 +104,11 @@ def simulate_run(args: argparse.Namespace):
     """Simulate, ingest (with truth), embed with the backbone and with pixel statistics, into ``args.simulate``."""
     from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.embed.pixelstats import pixel_statistics_run
-    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
     from radioexplore.run.rundir import RunDir
     from radioexplore.simulation import SimulationConfig, simulate_survey
     from radioexplore.simulation.folder import SimulationDir
+    from radioexplore.simulation.run_truth import attach_truth
 
     folder = Path(args.simulate)
     run = RunDir(folder / "run")

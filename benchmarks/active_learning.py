@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 from _data import add_data_args, interest_oracle, load  # benchmarks/ is not a package: _data sits beside this script
 
-from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker, review_queue
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.blends import BLENDS
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import flags_to_exclude
 from radioexplore.ranking.metrics import recall_in_top
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_embeddings
+from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import fit_scaling
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 
 
 def simulate_astronomer(

@@ -46,8 +46,8 @@ from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import load_segmenter
 from radioexplore.simulation import SimulationConfig, simulate_survey
+from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
-from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
 
 GALAXIES = ("fr1", "fr2", "bent")
 

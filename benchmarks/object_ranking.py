@@ -31,7 +31,7 @@ import pandas as pd
 from _common import header  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
-from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.object_score import tile_object_scores
@@ -39,6 +39,7 @@ from radioexplore.ranking.rank import rank_run
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.simulation.run_truth import attach_truth
 
 
 def survey_run(out: Path, config: SimulationConfig, tile_px: int) -> tuple[RunDir, Path]:

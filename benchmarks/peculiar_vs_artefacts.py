@@ -12,7 +12,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     and of the parts they are built from (the plain forest, forest x (1 - tile axis), objects by
     shape alone, objects by shape x (1 - each object's own artefact score));
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
-    :class:`LabelStore` and :func:`radioexplore.ranking.active.rerank_run`, 5 rounds of the 10 first
+    :class:`LabelStore` and :func:`radioexplore.ranking.active_run.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
     other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
     the 50 labels (of those in the survey), and among rounds 2-5's 40 queued tiles the artefact
@@ -43,18 +43,21 @@ import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
-from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
-from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
+from radioexplore.ingest.images import IngestConfig, ingest
+from radioexplore.ranking.active import ActiveConfig
+from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.simulation.run_truth import attach_truth
 
 
 def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) -> tuple[RunDir, Path]:

@@ -33,7 +33,9 @@ import sklearn.ensemble  # noqa: F401
 import sklearn.linear_model  # noqa: F401
 from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
-from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig, ActiveRanker
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.blends import BLENDS
+from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import FieldStandardisation, fit_scaling
 from radioexplore.run.tiling import tile_adjacency
 
@@ -67,7 +69,7 @@ def main() -> int:
         anomaly = rng.random(n, dtype=np.float32)
         cell = np.arange(n) % 4096
         field = (np.arange(n) // 4096).astype(str)
-        artefacts = rng.random((n, 5), dtype=np.float32)  # the artefact block (ranking.active.artefact_block)
+        artefacts = rng.random((n, 5), dtype=np.float32)  # the artefact block (ranking.active_features.artefact_block)
         why = np.full(n, "unusual tile, artefact score low", dtype=object)  # rank's why column
         saved = Path(tempfile.mkdtemp()) / "pixstats.scaling.npz"
         fit_scaling(emb, "field", field).save(saved)  # what rank writes beside its scores

@@ -29,15 +29,10 @@ import numpy as np
 from radioexplore.embed.embedding import EmbedConfig, embed_tiles, embedding_px, load_model
 from radioexplore.evaluation.probes import linear_probe
 from radioexplore.ingest.scaling import make_scaler
-from radioexplore.ingest.stamps import (
-    FITS_STAMP_SCALING,
-    PICTURE_STAMP_SCALING,
-    common_tile_px,
-    find_stamps,
-    fit_stamp,
-    read_labels_csv,
-    read_stamp,
-)
+from radioexplore.ingest.stamp_files import common_tile_px, find_stamps, read_stamp
+from radioexplore.ingest.stamp_fit import fit_stamp
+from radioexplore.ingest.stamp_labels import read_labels_csv
+from radioexplore.ingest.stamps import FITS_STAMP_SCALING, PICTURE_STAMP_SCALING
 from radioexplore.simulation.cutouts import write_fr_collection
 
 SCALINGS = ("minmax", "sigmaclip", "asinh_noise")

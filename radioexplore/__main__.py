@@ -1,3 +1,5 @@
+"""``python -m radioexplore``: the command line, as the ``radioexplore`` script runs it."""
+
 import sys
 
 from radioexplore.cli import main

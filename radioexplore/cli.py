@@ -21,7 +21,7 @@ _OS_HINTS = {
     PermissionError: "choose a path you may use, or change its permissions",
     IsADirectoryError: "it is a folder; give a file",
 }
-#: A temporary file of ``rundir.atomic_path`` (``.NAME.PID.<random>.tmp``), named in errors as the NAME it stands for.
+#: A temporary file of ``radioexplore.run.atomic.atomic_path`` (``.NAME.PID.<random>.tmp``), named in errors as the NAME it stands for.
 _ATOMIC_TMP = re.compile(r"^\.(?P<name>.+?)(?:\.\d+)?\.[^.]+\.tmp$")
 
 

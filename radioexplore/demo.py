@@ -8,12 +8,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from radioexplore.embed.embedding import EmbedConfig, embed_run
-from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.simulation.run_truth import attach_truth
 from radioexplore.space.index import IndexConfig, index_run
 from radioexplore.space.maps import MapConfig, map_run
 

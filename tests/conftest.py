@@ -1,4 +1,4 @@
-"""Shared fixtures: a small simulated survey, a tiny complete run directory, a CLI runner."""
+"""Shared fixtures: a small simulated survey, a tiny complete run directory, the app's state on it, a CLI runner."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def cli():
 
 def ingest_with_truth(survey: Path, root: Path, tile_px: int) -> RunDir:
     """``survey``'s fields ingested into a run at ``root`` in ``tile_px`` tiles, with its catalogue and truth."""
-    from radioexplore.ingest.images import IngestConfig, attach_truth, ingest
+    from radioexplore.ingest.images import IngestConfig, ingest
+    from radioexplore.simulation.run_truth import attach_truth
 
     run = RunDir(root)
     files = sorted(survey.glob("field_*.fits"))
@@ -90,6 +91,23 @@ def tiny_run_copy(tiny_run, tmp_path) -> RunDir:
     dest = tmp_path / "run"
     shutil.copytree(tiny_run.root, dest, ignore=shutil.ignore_patterns("labels.sqlite*"))
     return RunDir(dest)
+
+
+@pytest.fixture
+def run(tiny_run_copy) -> RunDir:
+    """The run an app test works on and may write labels into: ``tiny_run_copy`` (a test file may define its own)."""
+    return tiny_run_copy
+
+
+@pytest.fixture
+def state(run):
+    """The app's ``ExplorerState`` over ``run`` for user ``tester``, with HoloViews' bokeh backend loaded."""
+    import holoviews as hv
+
+    from app.state import ExplorerState
+
+    hv.extension("bokeh")
+    return ExplorerState(run, who="tester")
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.active import ActiveConfig, ActiveRanker, reduce_features, spread_interest
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_features import reduce_features
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.rank import rank_run, ranking_context
+from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import fit_scaling
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import axis_origins, tile_adjacency
@@ -158,7 +160,7 @@ def test_rank_keeps_its_scaling_for_the_reranker_and_a_reembedding_refits_it(tmp
     import radioexplore.ranking.rank as rank_module
     from radioexplore.ranking.rank import scaling_cache_problem
     from radioexplore.ranking.standardise import FieldStandardisation, field_groups
-    from radioexplore.run.rundir import write_npy
+    from radioexplore.run.atomic import write_npy
 
     run = RunDir(tmp_path / "copy")
     shutil.copytree(tiny_run.root, run.root)

@@ -5,24 +5,11 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
-import pytest
 
 from app.artefacts import artefact_line, artefact_order, queue_reason, with_artefact_axis
-from app.state import ExplorerState
 from app.views.map import MapView
 from app.views.queue import QueueView
 from app.views.tile import TileView
-
-
-@pytest.fixture
-def run(tiny_run_copy):
-    return tiny_run_copy
-
-
-@pytest.fixture
-def state(run):
-    hv.extension("bokeh")
-    return ExplorerState(run, who="tester")
 
 
 def test_the_map_can_be_coloured_by_the_artefact_score_with_a_colour_bar(state):

@@ -37,7 +37,7 @@ def test_label_from_the_queue_with_a_key_then_download_it(tiny_run, tmp_path):
 
     import pandas as pd
 
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
     from radioexplore.run.rundir import RunDir
 
     run = RunDir(tmp_path / "run")

@@ -10,7 +10,8 @@ import pytest
 
 from app.access import ReadOnlyLabelStore, annotator, readonly_users
 from app.text import md_code, md_lines, md_text
-from radioexplore.run.labels import LabelError, LabelStore
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import LabelError
 from radioexplore.run.rundir import RunDir
 from tests.browser import browser_page, require_browser, served_app
 

@@ -3,27 +3,13 @@
 import io
 import zipfile
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
-import pytest
 
-from app.state import ExplorerState
 from app.views.export import ExportView
 from app.views.labels import LabelPanel
 from app.views.queue import QueueView
 from app.views.search import SearchView
-
-
-@pytest.fixture
-def run(tiny_run_copy):
-    return tiny_run_copy
-
-
-@pytest.fixture
-def state(run):
-    hv.extension("bokeh")
-    return ExplorerState(run, who="tester")
 
 
 def test_label_panel_saves_one_event_and_reloads_it(state):

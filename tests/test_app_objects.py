@@ -3,27 +3,14 @@ labelled on its main tile with an ``object:<id>`` tag, in a "tiles / objects" to
 
 import html
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
 
 from app.objects import labelled_objects, object_stamp, object_tag, read_objects
-from app.state import ExplorerState
 from app.views.review import ReviewQueues
 from radioexplore.io.fits import read_image
-
-
-@pytest.fixture
-def run(tiny_run_copy):
-    return tiny_run_copy
-
-
-@pytest.fixture
-def state(run):
-    hv.extension("bokeh")
-    return ExplorerState(run, who="tester")
 
 
 def markdown_texts(viewable) -> str:
@@ -153,7 +140,7 @@ def test_without_an_object_table_the_review_tab_says_how_to_make_one(state, run)
 
 @pytest.mark.browser
 def test_the_object_queue_in_the_page_labels_an_object_with_keys(run):
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
     from tests.browser import browser_page, require_browser, served_app
 
     require_browser()

@@ -23,7 +23,7 @@ from app.views.labels import LabelPanel
 from app.views.legend import MISSING, ordered_categories
 from app.views.map import MapView
 from app.views.selection import MAX_THUMBS, SelectionView, bulk_label_rows
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 
 

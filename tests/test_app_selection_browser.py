@@ -75,7 +75,7 @@ def inside(tiles: pd.DataFrame, box: tuple[float, float, float, float]) -> set[i
 
 def test_layout_fits_and_a_box_selection_is_labelled_in_bulk(run):
     require_browser()
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
 
     tiles = pd.read_parquet(run.map("vit", "umap"))
     box = box_around(tiles, int(tiles["tile_id"].iloc[0]), 0.2)

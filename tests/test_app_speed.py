@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import app.views.map as map_view
-from app.state import ExplorerState, label_columns
+from app.state import ExplorerState
 from app.views.legend import MISSING, MISSING_COLOUR, colour_frame, ordered_categories
 from app.views.map import CODE, MapView
+from radioexplore.run.tiletable.join import label_columns
 
 
 @pytest.fixture

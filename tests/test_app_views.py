@@ -211,7 +211,7 @@ def two_embedding_run(tiny_run, tmp_path):
 
     import numpy as np
 
-    from radioexplore.run.rundir import write_npy
+    from radioexplore.run.atomic import write_npy
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run.root, run.root, ignore=shutil.ignore_patterns("labels.sqlite*"))

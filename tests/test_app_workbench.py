@@ -89,7 +89,7 @@ def run(tiny_run, tmp_path):
 
 def test_label_ten_rerank_reload_and_export_the_active_ranking(run, tmp_path):
     require_browser()
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
 
     keys = ["5", "1", "1", "4", "1", "2", "1", "5", "1", "3"]
     with served_app("--run", str(run.root)) as url, browser_page() as page:

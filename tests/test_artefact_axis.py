@@ -18,17 +18,10 @@ from radioexplore.simulation import (
     simulate_survey,
     tile_artefact_truth,
 )
+from tests.simulation_fixture import QUIET
 
 BEAM = 5.0
 N = 512
-QUIET = dict(
-    compact_per_sq_deg=0.0,
-    galaxies_per_sq_deg=0.0,
-    halo_probability=0.0,
-    relic_probability=0.0,
-    filaments_per_sq_deg=0.0,
-    peculiar_per_sq_deg=(0.0, 0.0, 0.0),
-)
 
 
 def boxes(size: int = N, tile: int = 256) -> pd.DataFrame:

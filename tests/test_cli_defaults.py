@@ -104,7 +104,7 @@ PAIRS = [
         ("evaluate", d, "radioexplore.evaluation.checks:EvaluateConfig", d)
         for d in ("folds", "pca_dims", "seed", "attention_tiles", "device")
     ],
-    ("evaluate", "epochs", "radioexplore.evaluation.methods:MethodsConfig", "epochs"),
+    ("evaluate", "epochs", "radioexplore.ssl.compare:MethodsConfig", "epochs"),
 ]
 
 
@@ -133,7 +133,7 @@ def test_fetch_size_is_the_config_size_in_arcmin() -> None:
 def test_evaluate_seeds_are_the_methods_config_seeds() -> None:
     seeds = _subparser("evaluate").get_default("seeds")
     assert tuple(int(s) for s in seeds.split(",")) == default_of(
-        _config("radioexplore.evaluation.methods:MethodsConfig"), "seeds"
+        _config("radioexplore.ssl.compare:MethodsConfig"), "seeds"
     )
 
 

@@ -128,14 +128,14 @@ def test_os_errors_name_the_path_asked_for_not_a_temporary_file():
 
 
 def test_a_bug_still_shows_its_traceback(monkeypatch, copy_run):
-    from radioexplore.commands import pipeline
+    from radioexplore.commands import space
 
     monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "warning")  # what main sets; undone after the test
 
     def broken(args):
         raise KeyError("a bug, not a user's mistake")
 
-    monkeypatch.setattr(pipeline, "cmd_neighbours", broken)
+    monkeypatch.setattr(space, "cmd_neighbours", broken)
     with pytest.raises(KeyError):
         main(["-q", "neighbours", "--run", str(copy_run.root), "--tile", "0"])
     # a user error too, with -v: the traceback is what -v is for
@@ -144,10 +144,10 @@ def test_a_bug_still_shows_its_traceback(monkeypatch, copy_run):
 
 
 def test_a_third_party_value_error_is_one_line_that_points_to_verbose(monkeypatch, copy_run, capsys):
-    from radioexplore.commands import pipeline
+    from radioexplore.commands import space
 
     monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "warning")
-    monkeypatch.setattr(pipeline, "cmd_neighbours", lambda args: np.zeros(3).reshape(2, 2))
+    monkeypatch.setattr(space, "cmd_neighbours", lambda args: np.zeros(3).reshape(2, 2))
     assert main(["-q", "neighbours", "--run", str(copy_run.root), "--tile", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot reshape array of size 3") and err.endswith("(rerun with -v for the traceback)")

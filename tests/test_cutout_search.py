@@ -17,7 +17,8 @@ from astropy.io import fits
 from radioexplore.io.fits import read_image
 from radioexplore.review.export import cutout_hdu
 from radioexplore.run.rundir import RunDir
-from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+from radioexplore.space.cutout.query import embed_cutout
+from radioexplore.space.similarity import SimilaritySearch
 
 
 @pytest.fixture(scope="module")

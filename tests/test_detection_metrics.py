@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.detection_metrics import detection_metrics, diffuse_truth, r_against_truth
 from radioexplore.segmentation.read import (

@@ -9,7 +9,7 @@ import torch
 from radioexplore.embed.embedding import EmbedConfig, embed_tiles, embedding_px, load_model, prepare_batch
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.run.tilestore import open_tile_store, read_tiles
-from radioexplore.space.similarity import _embed_pixels
+from radioexplore.space.cutout.backbone import embed_pixels as _embed_pixels
 
 VIT = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=96, depth=1)
 

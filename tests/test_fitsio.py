@@ -8,7 +8,8 @@ import pytest
 from astropy.io import fits
 
 from radioexplore.ingest.images import IngestConfig, ingest
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.instrument import field_wcs
 

@@ -10,8 +10,11 @@ import pytest
 import zarr
 from astropy.io import fits
 
-from radioexplore.ingest.images import CONTRACT_COLUMNS, IngestConfig, attach_truth, ingest, read_field_table
+from radioexplore.ingest.fields import read_field_table
+from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.schema import CONTRACT_COLUMNS
+from radioexplore.simulation.run_truth import attach_truth
 from tests.conftest import ingest_with_truth
 
 

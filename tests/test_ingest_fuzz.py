@@ -21,7 +21,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from radioexplore.ingest.stamps import StampConfig, ingest_stamps
-from radioexplore.io.fits import FitsReadError, read_image
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 

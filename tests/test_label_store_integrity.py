@@ -8,7 +8,7 @@ import shutil
 import holoviews as hv
 
 from app.dashboard import build_dashboard
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 
 

@@ -13,17 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radioexplore.run.labels import (
-    VOCABULARY,
-    BackupPolicy,
-    LabelError,
-    LabelStore,
-    LabelStoreError,
-    list_backups,
-    normalise_labels,
-    restore_store,
-    store_problem,
-)
+from radioexplore.run.labels.backups import BackupPolicy, list_backups
+from radioexplore.run.labels.integrity import LabelStoreError, store_problem
+from radioexplore.run.labels.restore import restore_store
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import VOCABULARY, LabelError, normalise_labels
 from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 

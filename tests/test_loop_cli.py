@@ -7,7 +7,7 @@ import shutil
 
 import pandas as pd
 
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 
 

@@ -6,11 +6,14 @@ import pytest
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ranking import artefact_run as artefacts_mod
-from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_features import artefact_block
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RMS, SIZE, TILE, sky, write_fits
 

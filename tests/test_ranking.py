@@ -6,21 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.active import (
-    BLENDS,
-    REGRESSORS,
-    ActiveConfig,
-    ActiveRanker,
-    read_active,
-    rerank_run,
-    review_queue,
-)
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_run import read_active, rerank_run
+from radioexplore.ranking.blends import BLENDS
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.forest import isolation_forest
 from radioexplore.ranking.metrics import crossing_threshold_metrics, recall_in_top
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_embeddings, rank_run
+from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.selection import FeatureSelectConfig, select_features
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 
 
@@ -275,7 +271,8 @@ def test_bad_standardise_and_flags_raise_naming_the_choices():
 
 def _flagged_run(root, stamps=False):
     """A run of 12 fields (8 partial tiles each, planted as the easiest to isolate, and two blank tiles)."""
-    from radioexplore.run.rundir import RunDir, write_npy, write_parquet
+    from radioexplore.run.atomic import write_npy, write_parquet
+    from radioexplore.run.rundir import RunDir
 
     emb, field, _, outliers = _fields_with_one_shifted()
     flag = np.full(len(field), "ok", dtype=object)

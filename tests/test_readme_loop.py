@@ -6,8 +6,8 @@ import shutil
 
 import pandas as pd
 
-from radioexplore.ranking.active import read_active
-from radioexplore.run.labels import LabelStore
+from radioexplore.ranking.active_run import read_active
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from tests.conftest import ROOT
 

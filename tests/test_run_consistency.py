@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +173,7 @@ def test_a_stale_index_and_a_killed_index_are_refused_until_index_reruns(run, tm
 def test_reingesting_with_another_tile_moves_stale_artefacts_aside_and_keeps_labels(
     run, small_survey, tmp_path, cli_main, caplog
 ):
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
 
     r = run.root
     cli_main("label", "--run", r, "--tile", "5", "--labels", "peculiar", "--who", "ada")

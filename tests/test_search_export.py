@@ -14,11 +14,12 @@ from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
 from radioexplore.review.export import EXPORTERS, candidate_table, export, export_bytes, select_tiles
-from radioexplore.run.labels import LabelStore
+from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
+from radioexplore.space.cutout.query import embed_cutout
 from radioexplore.space.index import IndexConfig, build_index, choose_factory, exact_search, recall_at_k, search
-from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+from radioexplore.space.similarity import SimilaritySearch
 
 
 @pytest.fixture(scope="module")

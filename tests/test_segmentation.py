@@ -18,7 +18,7 @@ from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import plan_blocks, segment_array, segment_block
 from radioexplore.segmentation.train import SegmentRecipe, bce_dice_loss, save_segmenter, train_steps
 from radioexplore.simulation import SimulationConfig, simulate_survey
-from radioexplore.simulation.survey import DIFFUSE_KINDS, read_diffuse_truth
+from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.ssl.train import setup_processes
 
 torch.set_num_threads(1)

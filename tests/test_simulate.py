@@ -18,15 +18,7 @@ from radioexplore.simulation import (
     simulate_survey,
     tile_truth,
 )
-
-QUIET = dict(
-    compact_per_sq_deg=0.0,
-    galaxies_per_sq_deg=0.0,
-    halo_probability=0.0,
-    relic_probability=0.0,
-    filaments_per_sq_deg=0.0,
-    peculiar_per_sq_deg=(0.0, 0.0, 0.0),
-)
+from tests.simulation_fixture import QUIET
 
 
 def grid_tiles(field: str, size: int, tile: int) -> pd.DataFrame:

@@ -296,7 +296,7 @@ def test_recipe_errors_name_the_key():
 
 
 def test_recipe_overrides_from_the_command_line():
-    from radioexplore.commands.train import recipe_with_overrides
+    from radioexplore.ssl.recipe import recipe_with_overrides
 
     r = recipe_with_overrides("demo_cpu", ["optim.epochs=3", "multicrop.local_scale=[0.1, 0.2]"], "cpu", 1)
     assert r.optim.epochs == 3 and r.multicrop.local_scale == (0.1, 0.2) and r.device == "cpu" and r.threads == 1

@@ -7,9 +7,11 @@ import zarr
 from astropy.io import fits
 from PIL import Image
 
-from radioexplore.ingest.images import CONTRACT_COLUMNS
-from radioexplore.ingest.stamps import StampConfig, StampError, fit_stamp, ingest_stamps, read_stamp
+from radioexplore.ingest.stamp_files import StampError, read_stamp
+from radioexplore.ingest.stamp_fit import fit_stamp
+from radioexplore.ingest.stamps import StampConfig, ingest_stamps
 from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.schema import CONTRACT_COLUMNS
 from radioexplore.simulation.instrument import field_wcs
 
 

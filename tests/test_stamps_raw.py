@@ -136,7 +136,7 @@ def test_a_fits_cutout_is_embedded_as_the_stamps_run_embedded_its_stamps(tmp_pat
     from radioexplore.embed.embedding import EmbedConfig, embed_run
     from radioexplore.models import BackboneSpec, build_backbone
     from radioexplore.models.checkpoint import save_backbone
-    from radioexplore.space.similarity import embed_cutout
+    from radioexplore.space.cutout.query import embed_cutout
 
     spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=32, depth=1)
     torch.manual_seed(0)

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.active import ActiveConfig, ActiveRanker, artefact_block, review_queue
+from radioexplore.ranking.active import ActiveConfig, ActiveRanker
+from radioexplore.ranking.active_features import artefact_block
+from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.teach import LabelKernels, artefact_posterior, kernel_rows, strongest
 from radioexplore.run.tiling import tile_adjacency
 

@@ -23,7 +23,8 @@ from radioexplore.display.viewer import (
     tile_at,
     tiles_in_box,
 )
-from radioexplore.io.fits import Beam, read_image
+from radioexplore.io.beam import Beam
+from radioexplore.io.fits import read_image
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from astropy.io import fits
 from astropy.io.votable import parse_single_table
 from astropy.io.votable.ucd import check_ucd
 
-from radioexplore.run.labels import LabelStore
-from radioexplore.run.rundir import RunDir, write_npy
+from radioexplore.run.atomic import write_npy
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.rundir import RunDir
 from radioexplore.simulation.planted import PlantedConfig, planted_embeddings
 from tests.conftest import ingest_with_truth
 

@@ -23,7 +23,8 @@ from app.state import ExplorerState
 from app.text import md_code, md_text
 from app.views.shown import shown_only
 from radioexplore.display.viewer import downsample_field
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.segmentation.detection_metrics import detection_metrics, r_against_truth
 from radioexplore.segmentation.read import (
     SegmentsError,

@@ -13,7 +13,7 @@ from app.state import ExplorerState
 from app.text import md_lines
 from app.views.labels import toggles
 from radioexplore.review.export import EXPORTERS, export, select_tiles
-from radioexplore.run.labels import VOCABULARY
+from radioexplore.run.labels.values import VOCABULARY
 
 #: File name suffix of each export format.
 SUFFIX = {"csv": ".csv", "votable": ".vot", "fits": ".fits", "ds9": ".reg", "cutouts": ".zip", "moc": ".moc.fits"}

@@ -15,7 +15,7 @@ import param
 from app.state import ExplorerState
 from app.text import md_lines
 from app.views.keys import KeyboardShortcuts
-from radioexplore.run.labels import VOCABULARY, LabelError
+from radioexplore.run.labels.values import VOCABULARY, LabelError
 
 #: Keyboard shortcut of each label (shown on the buttons; the review queue and the Explore tab's label card bind them).
 LABEL_KEYS = {

@@ -19,19 +19,19 @@ import pandas as pd
 import panel as pn
 import param
 
-from app.state import HIDDEN_COLUMNS, ExplorerState
+from app.state import ExplorerState
 from app.text import html_text, md_lines
 from radioexplore.evaluation.bias import bias_warnings
 from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.evaluation.report import read_evaluation
 from radioexplore.evaluation.table import METRICS as TABLE_METRICS
 from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.join import LABEL_MARKERS
+from radioexplore.run.tiletable.schema import NOT_TARGETS
 
 TASKS = ["auto", "regression", "classification"]
 #: Integer columns that are codes, not quantities: classified under "auto".
 CODE_COLUMNS = {"dqf"}
-#: Columns that are no target: identifiers, geometry, map coordinates, and scores computed from the embedding.
-NOT_TARGETS = HIDDEN_COLUMNS | {"score", "outlier", "active_score", "predicted_interest", "bunit", "n_sources_from"}
 #: Targets offered first, in this order, when the run has them (seed 000 probes the source count).
 PREFERRED_TARGETS = [
     "n_sources",
@@ -48,7 +48,7 @@ PREFERRED_TARGETS = [
     "flag",
 ]
 #: Values that mean "no value" in text columns (the label store's unlabelled tiles among them).
-ABSENT_TEXT = {"", "nan", "None", "<NA>", "unlabelled", "(interest only)"}
+ABSENT_TEXT = {"", "nan", "None", "<NA>", *LABEL_MARKERS}
 #: Text columns where an empty value is a class of its own (a simulated tile with only compact sources).
 EMPTY_IS_A_CLASS = {"truth_kinds": "compact only"}
 #: Metrics shown per task, in this order.

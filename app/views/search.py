@@ -15,7 +15,7 @@ import param
 from app.state import ExplorerState
 from app.views.labels import toggles
 from app.views.thumbs import thumbnail_grid
-from radioexplore.space.similarity import embed_cutout
+from radioexplore.space.cutout.query import embed_cutout
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from app.views.labels import NO_SCORE, toggles
 from app.views.shown import shown_only
 from app.views.thumbs import thumbnail_card, thumbnail_grid
 from radioexplore.review.export import SUFFIXES, export_bytes
-from radioexplore.run.labels import VOCABULARY, LabelError, LabelStore
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import VOCABULARY, LabelError
 
 #: Thumbnails drawn for a selection; a larger one is still labelled, searched and exported whole.
 MAX_THUMBS = 48

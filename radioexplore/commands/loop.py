@@ -11,7 +11,8 @@ from radioexplore.commands.common import embedding_name as _embedding_name
 from radioexplore.commands.common import name_arg as _name_arg
 from radioexplore.commands.common import non_negative_int, positive_int
 from radioexplore.commands.common import run_arg as _run_arg
-from radioexplore.run.rundir import RunDir, RunDirError
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 
 def _error(message: object) -> int:
@@ -20,7 +21,8 @@ def _error(message: object) -> int:
 
 
 def _store(args: argparse.Namespace):
-    from radioexplore.run.labels import LabelStore, LabelStoreError
+    from radioexplore.run.labels.integrity import LabelStoreError
+    from radioexplore.run.labels.store import LabelStore
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -34,7 +36,7 @@ def _store(args: argparse.Namespace):
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     store = _store(args)
     try:
@@ -59,7 +61,7 @@ def cmd_labels_show(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_undo(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     store = _store(args)
     try:
@@ -81,7 +83,7 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_import(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError
+    from radioexplore.run.labels.values import LabelError
 
     try:
         report = _store(args).import_csv(args.csv, who=args.who)
@@ -92,7 +94,9 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_restore(args: argparse.Namespace) -> int:
-    from radioexplore.run.labels import LabelError, list_backups, restore_store
+    from radioexplore.run.labels.backups import list_backups
+    from radioexplore.run.labels.restore import restore_store
+    from radioexplore.run.labels.values import LabelError
 
     run = RunDir(args.run)
     if not run.root.is_dir():
@@ -112,7 +116,7 @@ def cmd_labels_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_moc(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.moc import reviewed_moc, write_moc
 
     run = RunDir(args.run)
@@ -134,7 +138,7 @@ def cmd_labels_moc(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_summary(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.coverage import review_coverage
 
     run = RunDir(args.run)
@@ -149,7 +153,9 @@ def cmd_labels_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
-    from radioexplore.ranking.active import ActiveConfig, read_active, rerank_run, review_queue
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.active_run import read_active, rerank_run
+    from radioexplore.ranking.queue import review_queue
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -177,8 +183,9 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
-    from radioexplore.space.similarity import SimilaritySearch, embed_cutout
+    from radioexplore.io.fits_checks import FitsReadError
+    from radioexplore.space.cutout.query import embed_cutout
+    from radioexplore.space.similarity import SimilaritySearch
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -196,7 +203,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from radioexplore.io.fits import FitsReadError
+    from radioexplore.io.fits_checks import FitsReadError
     from radioexplore.review.export import export, select_tiles
 
     run = RunDir(args.run)
@@ -234,9 +241,11 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the astronomer-in-the-loop sub-commands."""
-    from radioexplore.ranking.active import BLENDS, REGRESSORS, ActiveConfig
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.blends import BLENDS
+    from radioexplore.ranking.regressors import REGRESSORS
     from radioexplore.review.export import EXPORTERS
-    from radioexplore.run.labels import VOCABULARY
+    from radioexplore.run.labels.values import VOCABULARY
 
     p = sub.add_parser("label", help="label a tile (appends an event to the run's labels.sqlite)")
     _run_arg(p)

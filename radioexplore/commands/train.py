@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tomllib
 from pathlib import Path
 
 from radioexplore.assets import REALDATA_ENV, realdata_dir
@@ -84,45 +83,6 @@ def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def recipe_with_overrides(
-    recipe_name: str,
-    overrides: list[str],
-    device: str | None = None,
-    threads: int | None = None,
-    also_runs: list[Path] | None = None,
-):
-    from radioexplore.ssl.recipe import RecipeError, load_recipe, recipe_from_dict
-
-    recipe = load_recipe(recipe_name)
-    if not overrides and not device and threads is None and not also_runs:
-        return recipe
-    data = recipe.to_dict()
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise RecipeError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        try:
-            parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value  # a bare word is taken as a string
-        target = data
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            if not isinstance(target.get(part), dict):
-                raise RecipeError(f"--set {item!r}: recipe has no section {part!r}")
-            target = target[part]
-        if leaf not in target:
-            raise RecipeError(f"--set {item!r}: recipe has no key {key!r}")
-        target[leaf] = parsed
-    if device:
-        data["device"] = device
-    if threads is not None:
-        data["threads"] = threads
-    if also_runs:
-        data["data"]["extra_runs"] = list(data["data"]["extra_runs"]) + [str(Path(r).resolve()) for r in also_runs]
-    return recipe_from_dict(data, source=f"recipe {recipe_name} with --set")
-
-
 def pretrain_main(argv: list[str] | None = None) -> int:
     """Entry point of ``pipelines/pretrain.py`` (one process of a torchrun job, or a single process)."""
     p = argparse.ArgumentParser(
@@ -146,7 +106,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _spawn_pretrain(args)
 
-    from radioexplore.ssl.recipe import RecipeError
+    from radioexplore.ssl.recipe import RecipeError, recipe_with_overrides
     from radioexplore.ssl.train import pretrain
 
     try:
@@ -252,9 +212,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_evaluate_table(args: argparse.Namespace) -> int:
     """``evaluate --table`` (and ``--methods``): the side-by-side table of a run's embedding sets."""
     from radioexplore.evaluation.bias import BiasConfig
-    from radioexplore.evaluation.methods import MethodsConfig, pretrain_methods
     from radioexplore.evaluation.report import evaluate_table
     from radioexplore.evaluation.table import TableConfig
+    from radioexplore.ssl.compare import MethodsConfig, pretrain_methods
 
     if args.run is None:
         print("error: --table and --methods need --run DIR (a run with labels or simulated truth)", file=sys.stderr)

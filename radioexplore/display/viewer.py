@@ -20,7 +20,8 @@ import pandas as pd
 
 from radioexplore.ingest.noise import mad_rms
 from radioexplore.ingest.scaling import Asinh, ContrastStretch, ZScale
-from radioexplore.io.fits import Beam, FitsImage
+from radioexplore.io.beam import Beam
+from radioexplore.io.fits import FitsImage
 
 #: The stretch presets, in the order the viewer offers them.
 STRETCHES = ("linear", "asinh", "log", "zscale", "percentile")

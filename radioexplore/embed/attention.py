@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from radioexplore.models import BackboneSpec, is_vit
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

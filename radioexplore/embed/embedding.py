@@ -26,9 +26,11 @@ from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_che
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.models.checkpoint import load_backbone
 from radioexplore.models.vit import POOLS, VisionTransformer
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, open_tile_store
+from radioexplore.run.tiletable.schema import is_stamps_run
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -112,7 +114,7 @@ def run_embedding_px(run: RunDir, spec: BackboneSpec, tile_px: int, requested: i
     at 96 px 3.8%; FR-DEEP FIRST 12.0% at 144 px, 9.9% at 96 px (FR-DEEP was in that checkpoint's
     pre-training, so this last pair is no evidence).
     """
-    if requested is None and run.stage_config("ingest").get("mode") == "stamps":
+    if requested is None and is_stamps_run(run):
         requested = spec.input_px
     return embedding_px(spec, tile_px, requested)
 
@@ -211,7 +213,7 @@ def tile_blocks(n: int, block_tiles: int, batch_size: int) -> list[tuple[int, in
 def default_checkpoint_for(run: RunDir, config: EmbedConfig) -> EmbedConfig:
     """``config``, with the shipped ``real`` checkpoint filled in for a stamps run when none was given:
     it is the one trained with the larger share of real stamps, and the better on them (FR-DEEP)."""
-    if config.checkpoint or config.random_init or run.stage_config("ingest").get("mode") != "stamps":
+    if config.checkpoint or config.random_init or not is_stamps_run(run):
         return config
     if "real" not in shipped_checkpoints():
         return config

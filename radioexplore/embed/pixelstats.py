@@ -18,7 +18,8 @@ import logging
 import numpy as np
 from scipy import ndimage
 
-from radioexplore.run.rundir import RunDir, write_npy
+from radioexplore.run.atomic import write_npy
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import open_tile_store
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from radioexplore.evaluation.table import (
     random_feature_sets,
     target_rows,
 )
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 
 TABLE_FILE = "table.parquet"
 BIAS_FILE = "bias.parquet"

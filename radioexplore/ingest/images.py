@@ -13,9 +13,7 @@ own detector (:mod:`radioexplore.ingest.detect`); the ``n_sources_from`` column 
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,42 +22,24 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ingest.detect import DetectConfig, count_in_box
-from radioexplore.ingest.noise import mad_rms, robust_rms
+from radioexplore.ingest.fields import field_dqf, field_name, read_field_table
+from radioexplore.ingest.noise import robust_rms
+from radioexplore.ingest.report import IngestReport, nothing_ingested, write_outputs
 from radioexplore.ingest.scaling import make_scaler
+from radioexplore.ingest.vetting import open_images
 from radioexplore.io.catalog import CatalogError, count_in_tiles, read_catalog
-from radioexplore.io.fits import FitsImage, FitsReadError, jy_per_beam_scale, read_image
+from radioexplore.io.fits import FitsImage
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path, write_parquet
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import CHUNK_TILES, create_tile_store, open_tile_store
+from radioexplore.run.tiletable.rows import tile_row, tiles_frame
 from radioexplore.run.tiling import TileBox, tile_grid
 
 if TYPE_CHECKING:
     from distributed import Client
 
 log = logging.getLogger(__name__)
-
-#: A field-wide robust rms above this many Jy/beam is not a radio image's noise (the brightest
-#: sources in the sky are a few hundred Jy): the image's BSCALE, BZERO or BUNIT is wrong.
-MAX_NOISE_JY = 1e3
-
-#: Columns every tiles table has, for wide-field and stamp runs alike (docs/architecture.md).
-CONTRACT_COLUMNS = (
-    "tile_id",
-    "field",
-    "survey",
-    "file",
-    "x0",
-    "y0",
-    "size",
-    "ra",
-    "dec",
-    "noise_rms",
-    "dqf",
-    "n_sources",
-    "finite_fraction",
-    "flag",
-    "bunit",
-)
 
 
 @dataclass(frozen=True)
@@ -77,202 +57,6 @@ class IngestConfig:
     min_finite_fraction: float = 0.001  # tiles with fewer finite pixels are flagged 'blank'
     detect: bool = True  # count sources with our detector where no catalogue can be used
     detector: DetectConfig = field(default_factory=DetectConfig)
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did: files read, files refused with the reason, warnings, tile count."""
-
-    ingested: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    n_tiles: int = 0
-
-    def summary(self) -> str:
-        lines = [f"ingested {len(self.ingested)} file(s) into {self.n_tiles} tiles"]
-        lines += [f"  FAILED {name}: {why}" for name, why in self.failed.items()]
-        lines += [f"  warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-
-class IngestError(RuntimeError):
-    """Nothing could be ingested; ``report`` (when given) names every file and why it failed."""
-
-    def __init__(self, message: str, report: IngestReport | None = None) -> None:
-        super().__init__(message)
-        self.report = report
-
-
-def nothing_ingested(report: IngestReport, what: str = "image") -> IngestError:
-    """The one-line error for an ingest where every file failed; the report lists them."""
-    return IngestError(
-        f"no {what} could be ingested: all {len(report.failed)} file(s) failed (reasons listed above)", report
-    )
-
-
-def open_images(paths: list[str | Path], report: IngestReport, tile_px: int | None = None) -> list[FitsImage]:
-    """Open every path as an image; failures go into the report by name and reason, the rest are returned.
-
-    Besides what :func:`radioexplore.io.fits.read_image` refuses, each image is vetted by
-    :func:`vet_image` (units, shape against ``tile_px``, finite and plausible pixel values).
-    """
-    images = []
-    for p in paths:
-        try:
-            image = read_image(p)
-            notes = vet_image(image, tile_px)
-        except FitsReadError as exc:
-            report.failed[str(p)] = str(exc).split(": ", 1)[-1] if str(exc).startswith(f"{Path(p)}: ") else str(exc)
-            log.error("%s", exc)
-            continue
-        except Exception as exc:  # astropy's decompressors raise TypeError, OSError, zlib errors on damaged data
-            report.failed[str(p)] = (
-                f"its pixels cannot be read ({type(exc).__name__}: {exc}); re-download or re-export it"
-            )
-            log.error("%s: pixels cannot be read (%s)", p, exc)
-            continue
-        report.warnings.extend(image.warnings + notes)
-        images.append(image)
-    report.warnings.extend(shared_footprints(images))
-    return images
-
-
-def unit_problem(image: FitsImage) -> str | None:
-    """Why ``image``'s BUNIT cannot be taken as Jy/beam, or None (an empty BUNIT is taken as Jy/beam)."""
-    if not image.bunit or jy_per_beam_scale(image.bunit) is not None:
-        return None
-    if image.bunit.strip().upper() in ("K", "MK", "KELVIN"):
-        return (
-            f"BUNIT {image.bunit!r} is a brightness temperature; noise_rms is in Jy/beam, so convert the image "
-            "to Jy/beam (with its beam and frequency) before ingesting"
-        )
-    return (
-        f"BUNIT {image.bunit!r} is not Jy/beam, mJy/beam or uJy/beam; noise_rms is in Jy/beam, so convert the "
-        "image or correct BUNIT"
-    )
-
-
-def vet_image(image: FitsImage, tile_px: int | None = None) -> list[str]:
-    """Warnings for an image that can be ingested; raises FitsReadError (with the reason) for one that cannot.
-
-    Refused: a unit that is not Jy/beam (or milli, micro), an image narrower than half a tile (its
-    tiles would be mostly padding), no finite pixel, constant pixels, a non-finite or absurd noise.
-    """
-    name = image.path.name
-    problem = unit_problem(image)
-    if problem:
-        raise FitsReadError(f"{image.path}: {problem}")
-    notes = [] if image.bunit else [f"{name}: no BUNIT in the header; its pixels are taken to be in Jy/beam"]
-    if tile_px is not None:
-        short = min(image.nx, image.ny)
-        if 2 * short < tile_px:
-            raise FitsReadError(
-                f"{image.path}: the image is {image.nx} x {image.ny} px, less than half a {tile_px} px tile "
-                "across, so its tiles would be mostly padding; ingest it with --stamps or a smaller --tile"
-            )
-        if short < tile_px:
-            notes.append(f"{name}: {image.nx} x {image.ny} px is narrower than a {tile_px} px tile; tiles are padded")
-    finite = image.sample(max_pixels=250_000)
-    if finite.size == 0:
-        raise FitsReadError(f"{image.path}: no finite pixels (the image is all NaN or blank); nothing to ingest")
-    low, high = float(finite.min()), float(finite.max())
-    if low == high:
-        raise FitsReadError(f"{image.path}: every finite pixel is {low:g}: a constant image has no noise to measure")
-    rms = mad_rms(finite)
-    if rms == 0:  # more than half the pixels share one value (zero padding): measure the rest
-        rms = mad_rms(finite[finite != np.median(finite)])
-    if not np.isfinite(rms) or rms > MAX_NOISE_JY:
-        raise FitsReadError(
-            f"{image.path}: robust rms {rms:.3g} Jy/beam is absurd for a radio image (> {MAX_NOISE_JY:g}); "
-            "check BSCALE, BZERO and BUNIT"
-        )
-    return notes
-
-
-def shared_footprints(images: list[FitsImage]) -> list[str]:
-    """Warnings for files that claim the same sky (identical WCS and shape) with different pixels."""
-    groups: dict[tuple, list[FitsImage]] = defaultdict(list)
-    for im in images:
-        if im.wcs is None:
-            continue
-        w = im.wcs.wcs
-        key = (
-            im.shape,
-            tuple(np.round(w.crval, 9)),
-            tuple(np.round(w.crpix, 6)),
-            tuple(np.round(w.cdelt, 12)),
-            tuple(w.ctype),
-        )
-        groups[key].append(im)
-    out = []
-    for group in groups.values():
-        if len(group) > 1:
-            names = ", ".join(im.path.name for im in group)
-            out.append(
-                f"{len(group)} files claim the same sky footprint (identical WCS and shape): {names}; "
-                "at most one of them can have a correct WCS, so their RA/Dec are suspect"
-            )
-    return out
-
-
-def field_name(image: FitsImage) -> str:
-    """A field's name: its file name without the extension (``.fits``, ``.fits.gz``, ...)."""
-    name = image.path.name
-    for suffix in (".gz", ".bz2", ".fz"):
-        name = name.removesuffix(suffix)
-    return Path(name).stem
-
-
-def read_field_table(path: str | Path) -> dict[str, int]:
-    """DQF per field from a CSV with columns ``field`` (or ``file``) and ``dqf``.
-
-    Keys are field names (file stems) and file names, so a table may name fields either way.
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(path, comment="#", skipinitialspace=True)
-    except Exception as exc:
-        raise ValueError(f"{path}: cannot read the field table as CSV ({exc})") from exc
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    keys = [c for c in ("field", "file") if c in table.columns]
-    if "dqf" not in table.columns or not keys:
-        raise ValueError(
-            f"{path}: a field table needs a dqf column and a field or file column; found {list(table.columns)}"
-        )
-    dqf = pd.to_numeric(table["dqf"], errors="coerce")
-    bad = table.index[dqf.isna() | ~dqf.isin([0, 1, 2, 3])]
-    if len(bad):
-        raise ValueError(
-            f"{path}: row {int(bad[0]) + 2}: dqf must be 0, 1, 2 or 3 (MGCLS convention); got {table['dqf'].iloc[bad[0]]!r}"
-        )
-    out: dict[str, int] = {}
-    for key in keys:
-        for name, value in zip(table[key].astype(str).str.strip(), dqf.astype(int), strict=True):
-            out[name] = value
-            out[Path(name).name] = value
-            out[Path(name).stem] = value
-    return out
-
-
-def _dqf(image: FitsImage, table: dict[str, int], report: IngestReport) -> int | None:
-    name = field_name(image)
-    for key in (name, image.path.name):
-        if key in table:
-            return table[key]
-    value = image.header.get("DQF")
-    if table:
-        report.warnings.append(f"{image.path.name}: not in the field table; DQF from its header ({value})")
-    if value is None:
-        return None
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        report.warnings.append(f"{image.path.name}: header DQF {value!r} is not 0-3; left empty")
-        return None
-    if value not in (0, 1, 2, 3):
-        report.warnings.append(f"{image.path.name}: header DQF {value} is not 0-3; left empty")
-        return None
-    return value
 
 
 def _catalogue_counts(
@@ -337,7 +121,7 @@ def ingest_field(
     notes = IngestReport()
     name = field_name(image)
     state = scaler.fit(image.sample())
-    dqf = _dqf(image, dqf_table or {}, notes)
+    dqf = field_dqf(image, dqf_table or {}, notes)
     counts = _catalogue_counts(catalog, image, boxes, config, notes)
     source = "catalogue" if counts is not None else ("detector" if config.detect else "")
     area = beam_area_px(image)
@@ -364,22 +148,21 @@ def ingest_field(
             n_src = None
         batch.append(scaler.apply(raw, state).astype(np.float16))
         rows.append(
-            dict(
+            tile_row(
                 tile_id=tile_id,
                 field=name,
                 survey=config.survey,
                 file=str(image.path.resolve()),
-                x0=box.x0,
-                y0=box.y0,
-                size=box.size,
+                box=(box.x0, box.y0, box.size),
                 ra=float(ra[j]),
                 dec=float(dec[j]),
                 noise_rms=noise,
                 dqf=dqf,
                 n_sources=n_src,
                 n_sources_from=source,
+                pixels=raw,
                 finite_fraction=frac,
-                flag=tile_flag(raw, finite, frac, config.min_finite_fraction),
+                min_finite_fraction=config.min_finite_fraction,
                 bunit=image.bunit,
             )
         )
@@ -472,55 +255,6 @@ def ingest(
     return report
 
 
-def write_outputs(run: RunDir, tiles: pd.DataFrame, report: IngestReport, record: dict) -> None:
-    """Commit the tiles table with the tile store just swapped in, write the ingest report, record the stage.
-
-    :meth:`RunDir.commit_tiles` stamps both with one new generation and moves the artefacts built
-    from the previous tiles aside.
-    """
-    generation = run.commit_tiles(tiles)
-    report.n_tiles = len(tiles)
-    with atomic_path(run.ingest_report) as tmp:
-        tmp.write_text(json.dumps(asdict(report), indent=1))
-    run.record("ingest", dict(record, tiles_generation=generation))
-    log.info(report.summary())
-
-
-def tile_flag(raw: np.ndarray, finite: np.ndarray, frac: float, min_finite_fraction: float) -> str:
-    """'blank' (almost no finite pixels, or constant), 'partial' (some blanked pixels) or 'ok'."""
-    if frac < min_finite_fraction or np.nanstd(raw) == 0:
-        return "blank"
-    return "ok" if frac == 1.0 else "partial"
-
-
-def tiles_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    """The tiles table with the column types of the contract (nullable ints for DQF and counts)."""
-    tiles = pd.DataFrame(rows)
-    missing = [c for c in CONTRACT_COLUMNS if c not in tiles.columns]
-    if missing:
-        raise ValueError(f"tiles table lacks contract columns {missing}")
-    tiles["dqf"] = pd.array(pd.to_numeric(tiles["dqf"], errors="coerce"), dtype="Int64")
-    tiles["n_sources"] = pd.array(pd.to_numeric(tiles["n_sources"], errors="coerce"), dtype="Int64")
-    for col in ("field", "survey", "file", "flag", "bunit", "n_sources_from"):
-        if col in tiles.columns:
-            tiles[col] = tiles[col].astype(str)
-    for col in ("noise_rms", "ra", "dec", "finite_fraction"):
-        tiles[col] = tiles[col].astype(float)
-    return tiles
-
-
 def boxes_of(tiles: pd.DataFrame) -> list[TileBox]:
     """The pixel boxes of a tiles table's rows."""
     return [TileBox(int(x), int(y), int(s)) for x, y, s in zip(tiles["x0"], tiles["y0"], tiles["size"], strict=True)]
-
-
-def attach_truth(run: RunDir, sim_dir: str | Path) -> pd.DataFrame:
-    """Add the simulator's truth columns (``truth_*``) to the run's tiles table."""
-    from radioexplore.simulation import tile_truth
-
-    tiles = run.read_tiles()
-    tiles = tiles.drop(columns=[c for c in tiles.columns if c.startswith("truth_")])
-    tiles = pd.concat([tiles, tile_truth(sim_dir, tiles)], axis=1)
-    write_parquet(tiles, run.tiles_table, meta=run.tiles_meta())
-    run.record("truth", {"simulation": str(Path(sim_dir).resolve())})
-    return tiles

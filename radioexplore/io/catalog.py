@@ -16,7 +16,7 @@ import pandas as pd
 from astropy.table import Table
 
 from radioexplore.io.fits import FitsImage
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.run.tiling import TileBox
 
 _RA_NAMES = ("RA", "ra", "RA_deg", "ra_deg", "RAJ2000", "RA_J2000", "RA_max")

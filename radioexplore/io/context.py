@@ -116,7 +116,7 @@ def simbad_cone(ra: float, dec: float, radius_arcmin: float, config: ContextConf
     params = {"REQUEST": "doQuery", "LANG": "ADQL", "FORMAT": "votable", "QUERY": query}
     path = _cache_path(config, "simbad", config.simbad_tap_url + "?" + urlencode(params), ".xml")
     if not path.is_file():
-        from radioexplore.run.rundir import atomic_path
+        from radioexplore.run.atomic import atomic_path
 
         try:
             resp = requests.get(config.simbad_tap_url, params=params, timeout=config.timeout_s)

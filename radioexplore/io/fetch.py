@@ -22,8 +22,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from radioexplore.io.fits import FitsReadError, read_image
-from radioexplore.run.rundir import atomic_path
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.run.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

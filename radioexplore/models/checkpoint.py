@@ -19,7 +19,7 @@ from torch import nn
 
 from radioexplore.assets import resolve_checkpoint, shipped_checkpoints
 from radioexplore.models import BackboneSpec, build_backbone
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

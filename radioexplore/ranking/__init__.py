@@ -14,6 +14,9 @@
 - ``object_score``: the shape forest over the objects, discounted by each object's artefact score;
 - ``object_stamps``: source-centred stamps; ``object_run``: the run's objects.parquet, placed on tiles;
 - ``peculiar``: the ranking methods that join the forest, the objects and the artefact axis;
-- ``active``: active learning from the astronomer's labels (``rerank``, the queue);
+- ``active``: active learning from the astronomer's labels (:class:`ActiveConfig`, :class:`ActiveRanker`),
+  built from ``active_features`` (the embedding's PCA and the artefact block), ``regressors`` and
+  ``blends`` (both chosen by name) and ``spread`` (a label reaches the touching tiles);
+  ``active_run`` writes and reads a run's active ranking, ``queue`` picks the next tiles to show;
 - ``metrics``: how good a ranking is against the truth (recall in the top, seed 002's Table 4).
 """

@@ -7,9 +7,11 @@ score with the anomaly score; Riggi et al. 2024 (seed 002, sec. 5.3) ran that lo
 frames. This module does the same, written afresh:
 
 1. the embedding is standardised as the forest saw it (per field, :mod:`radioexplore.ranking.standardise`)
-   and reduced once by PCA fitted on the ranked tiles (:func:`reduce_features`), so each re-rank is cheap;
-2. a regressor, chosen by name from :data:`REGRESSORS`, learns interest from the labelled tiles;
-3. a label reaches the touching tiles of its field (:func:`spread_interest`): a giant or
+   and reduced once by PCA fitted on the ranked tiles (:mod:`radioexplore.ranking.active_features`), so
+   each re-rank is cheap;
+2. a regressor, chosen by name from :data:`radioexplore.ranking.regressors.REGRESSORS`, learns interest
+   from the labelled tiles;
+3. a label reaches the touching tiles of its field (:mod:`radioexplore.ranking.spread`): a giant or
    X-shaped radio galaxy spans several tiles, and the tile holding only its core looks like any
    compact source, so the predicted interest of a tile next to one scored 5 is at least 4.2;
 4. each tile gets a *trust* in that prediction from the labelled tiles near it: 1 on a labelled
@@ -17,8 +19,13 @@ frames. This module does the same, written afresh:
    a label speaks for about its ``trust_k`` nearest tiles wherever it lies, and the kernel has
    compact support on purpose: near the top of the list anomaly quantiles differ by 1e-4, so even
    a faint long-range pull would reshuffle the whole top after every label);
-5. a blend, chosen by name from :data:`BLENDS`, combines the anomaly quantile, the predicted
-   interest and the trust into ``active_score``; tiles the forest left out (blank, partial) stay last.
+5. a blend, chosen by name from :data:`radioexplore.ranking.blends.BLENDS`, combines the anomaly quantile,
+   the predicted interest and the trust into ``active_score``; tiles the forest left out (blank, partial)
+   stay last.
+
+This module holds the settings (:class:`ActiveConfig`) and the ranker (:class:`ActiveRanker`); a run's
+active ranking is written and read by :mod:`radioexplore.ranking.active_run`, and the next tiles to
+show come from :func:`radioexplore.ranking.queue.review_queue`.
 
 Three blends are offered. ``neighbour`` follows astronomaly's NeighbourScore idea: near labels
 the anomaly score is scaled down by how boring the tile is predicted to be, and far from every
@@ -50,26 +57,26 @@ session's preparation takes 0.6 s of CPU at 10^5 tiles instead of 3 s.
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features
+from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
+from radioexplore.ranking.regressors import REGRESSORS
+from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
-from radioexplore.run.labels import INTEREST_RANGE, LabelStore
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.labels.values import INTEREST_RANGE
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,212 +109,6 @@ class ActiveConfig:
             raise ValueError(f"artefact_prior_weight must be positive, not {self.artefact_prior_weight}")
 
 
-# -- regressors ------------------------------------------------------------------------------
-def _random_forest(n_labels: int, seed: int):
-    from sklearn.ensemble import RandomForestRegressor
-
-    # 50 trees: as many peculiar tiles found and artefacts queued as with 100 (benchmarks/README.md,
-    # issue 24), at half the time of the re-rank's largest cost, predicting every tile
-    return RandomForestRegressor(n_estimators=50, max_features=0.5, n_jobs=-1, random_state=seed)
-
-
-def _extra_trees(n_labels: int, seed: int):
-    from sklearn.ensemble import ExtraTreesRegressor
-
-    return ExtraTreesRegressor(n_estimators=64, max_features=0.5, n_jobs=-1, random_state=seed)
-
-
-def _knn(n_labels: int, seed: int):
-    from sklearn.neighbors import KNeighborsRegressor
-
-    return KNeighborsRegressor(n_neighbors=min(5, n_labels), weights="distance")
-
-
-def _ridge(n_labels: int, seed: int):
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-
-
-def _gaussian_process(n_labels: int, seed: int):
-    """Astronomaly's other choice; features standardised so the kernel's length scale starts sensibly."""
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    kernel = ConstantKernel() * Matern(length_scale=3.0, nu=1.5) + WhiteKernel(0.1)
-    return make_pipeline(StandardScaler(), GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=seed))
-
-
-#: Regressors of interest by name: each ``factory(n_labels, seed)`` returns an object with fit/predict.
-REGRESSORS: dict[str, Callable[[int, int], Any]] = {
-    "rf": _random_forest,
-    "extra_trees": _extra_trees,
-    "knn": _knn,
-    "ridge": _ridge,
-    "gp": _gaussian_process,
-}
-
-
-# -- blends ----------------------------------------------------------------------------------
-def _unit_interest(predicted: np.ndarray) -> np.ndarray:
-    lo, hi = INTEREST_RANGE
-    return (np.clip(predicted, lo, hi) - lo) / (hi - lo)
-
-
-def anomaly_quantile(score: np.ndarray) -> np.ndarray:
-    """Scores as quantiles in [0, 1], 1 the most anomalous (so blends do not depend on the score's scale)."""
-    if len(score) < 2:
-        return np.ones_like(score, dtype=np.float32)
-    return ((ranks_of(-np.asarray(score)) - 1) / (len(score) - 1)).astype(np.float32)
-
-
-def blend_neighbour(anomaly: np.ndarray, predicted: np.ndarray, trust: np.ndarray, config: ActiveConfig) -> np.ndarray:
-    """Astronomaly's idea: near labels, the anomaly score is scaled down by how boring the tile is predicted to be.
-
-    ``a x ((1 - w) + w (floor + (1 - floor) u))`` with ``a`` the anomaly quantile and ``u`` the
-    predicted interest in [0, 1]:
-    interest can only demote anomalous-but-boring tiles, never promote ordinary ones.
-    """
-    return (anomaly * _local_factor(predicted, trust, config)).astype(np.float32)
-
-
-def blend_mix(anomaly: np.ndarray, predicted: np.ndarray, trust: np.ndarray, config: ActiveConfig) -> np.ndarray:
-    """A global mix of anomaly quantile and predicted interest, damped near labelled tiles as in ``neighbour``.
-
-    ``[(1 - weight) a + weight u] x [(1 - w) + w (floor + (1 - floor) u)]``. The first factor lets
-    interest promote unseen tiles that look like the ones the astronomer liked, wherever they
-    are (locality is left to the regressor); a prediction that carries no information (every label
-    the same) shifts all tiles alike there. The second factor is astronomaly's local demotion: the
-    neighbourhood of a tile found boring sinks, so the queue moves on to other kinds of anomaly
-    even while every label so far says "boring".
-    """
-    mixed = (1.0 - config.weight) * anomaly + config.weight * _unit_interest(predicted)
-    return (mixed * _local_factor(predicted, trust, config)).astype(np.float32)
-
-
-def _local_factor(predicted: np.ndarray, trust: np.ndarray, config: ActiveConfig) -> np.ndarray:
-    return (1.0 - trust) + trust * (config.floor + (1.0 - config.floor) * _unit_interest(predicted))
-
-
-def blend_interest(anomaly: np.ndarray, predicted: np.ndarray, trust: np.ndarray, config: ActiveConfig) -> np.ndarray:
-    """Predicted interest alone, the anomaly quantile breaking ties (pure exploitation, for comparison)."""
-    return (_unit_interest(predicted) + 1e-3 * anomaly).astype(np.float32)
-
-
-#: Blends by name: ``blend(anomaly_quantile, predicted_interest, trust, config) -> active score`` (higher
-#: first); the anomaly arrives as a quantile in [0, 1] (:func:`anomaly_quantile`), interest on the 1-5 scale.
-BLENDS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, ActiveConfig], np.ndarray]] = {
-    "mix": blend_mix,
-    "neighbour": blend_neighbour,
-    "interest": blend_interest,
-}
-
-
-# -- the steps -------------------------------------------------------------------------------
-def reduce_features(
-    emb: np.ndarray,
-    n_components: int,
-    seed: int = 0,
-    fit_rows: int = 20_000,
-    scaling: FieldStandardisation | None = None,
-    keep: np.ndarray | None = None,
-) -> np.ndarray:
-    """PCA of the (scaled) embedding to ``n_components`` dimensions (float32); 0 or >= D returns it whole.
-
-    ``scaling`` (:func:`radioexplore.ranking.standardise.fit_scaling`) is applied first, chunk by chunk, so
-    the regressor sees each tile against its own field as the forest does. The components are fitted
-    on at most ``fit_rows`` random rows where ``keep`` is True (the ranked tiles: a partial tile's
-    border should not take a component) and every row is projected, so 10^6 tiles take seconds.
-    """
-    n, d = emb.shape
-    scaling = scaling if scaling is not None else FieldStandardisation("none")
-    if not n_components or n_components >= min(n, d):
-        return np.ascontiguousarray(scaling.transform(emb))
-    from sklearn.decomposition import PCA
-
-    rows = np.arange(n) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool))
-    if len(rows) <= n_components:
-        rows = np.arange(n)
-    rng = np.random.default_rng(seed)
-    if len(rows) > fit_rows:
-        rows = np.sort(rng.choice(rows, fit_rows, replace=False))
-    pca = PCA(n_components, svd_solver="covariance_eigh", random_state=seed).fit(scaling.transform(emb, rows))
-    out = np.empty((n, n_components), dtype=np.float32)
-    mean = pca.mean_.astype(np.float32)
-    comps = pca.components_.T.astype(np.float32)
-    for start in range(0, n, 65536):
-        block = scaling.transform(emb, np.arange(start, min(start + 65536, n)))
-        out[start : start + len(block)] = (block - mean) @ comps
-    return out
-
-
-def spread_interest(
-    adjacency: Any, ids: np.ndarray, interest: np.ndarray, spread: float, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For every tile, the least interest its labelled touching tiles vouch for, ``1 + spread (label - 1)``
-    at most over them (the bottom of the scale where no labelled tile touches it), and which tile vouches
-    (-1: none, or only boring ones).
-
-    A giant or X-shaped radio galaxy spans two to four tiles, and a tile holding only its core or
-    one hotspot looks like any compact source: the astronomer who scores one tile of it 5 wants its
-    neighbours shown. A boring label (1) vouches for nothing, so neighbours are never demoted.
-    """
-    lo = INTEREST_RANGE[0]
-    out = np.full(n, lo, dtype=np.float32)
-    source = np.full(n, -1, dtype=np.int64)
-    if adjacency is None or spread <= 0 or len(ids) == 0:
-        return out, source
-    ids = np.asarray(ids, dtype=np.int64)
-    vouch = (lo + spread * (np.asarray(interest, dtype=np.float32) - lo)).astype(np.float32)
-    sub = adjacency[ids].tocoo()
-    pair_vouch = vouch[sub.row]
-    useful = pair_vouch > lo
-    rows, cols, pair_vouch = sub.row[useful], sub.col[useful], pair_vouch[useful]
-    order = np.lexsort((pair_vouch, cols))  # by tile, then by what is vouched: the last of each tile is its most
-    last = order[np.r_[cols[order][1:] != cols[order][:-1], True]] if len(order) else order
-    out[cols[last]] = pair_vouch[last]
-    source[cols[last]] = ids[rows[last]]
-    return out, source
-
-
-#: Labels that call a tile an instrumental artefact: their look-alikes sink (:meth:`ActiveRanker.rerank`).
-ARTEFACT_LABELS = frozenset({"ARTEFACT", "MOSAICKING"})
-
-
-def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
-    """The artefact axis of ``scores/<name>.parquet`` as ``[N, 5]`` numbers in 0..1 (NaN -> 0): the score,
-    and its evidence and context mapped as :func:`radioexplore.ranking.artefacts.artefact_score` maps them
-    (negative beams, negative share, ring contrast, expected artefact level); None without the columns."""
-    if "artefact_score" not in scores:
-        return None
-
-    def col(name: str) -> np.ndarray:
-        v = scores[name].to_numpy(dtype=float) if name in scores else np.zeros(len(scores))
-        return np.nan_to_num(v, nan=0.0)
-
-    ring, near = col("artefact_ring_contrast"), col("artefact_expected_artefact_sigma")
-    out = np.column_stack(
-        [
-            col("artefact_score"),
-            1.0 - np.exp(-col("artefact_negative_beams")),
-            np.minimum(1.0, 2.0 * col("artefact_negative_share")),
-            ring**2 / (ring**2 + 25.0),
-            near**2 / (near**2 + 25.0),
-        ]
-    )
-    return out.astype(np.float32)
-
-
-def artefact_labelled(current: pd.DataFrame) -> np.ndarray:
-    """Tile ids whose current labels (:meth:`LabelStore.current`) include ARTEFACT or MOSAICKING."""
-    has = current["labels"].map(lambda labs: bool(ARTEFACT_LABELS & set(labs)))
-    return current.loc[has, "tile_id"].to_numpy(dtype=np.int64)
-
-
 class ActiveRanker:
     """Re-ranks one embedding set's anomaly list from interest scores; keep one per app session.
 
@@ -327,12 +128,12 @@ class ActiveRanker:
         ranking, whatever the regressor predicts for them.
     adjacency
         ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.run.tiling.tile_adjacency`): a
-        label reaches the touching tiles by ``config.spread`` (:func:`spread_interest`).
+        label reaches the touching tiles by ``config.spread`` (:mod:`radioexplore.ranking.spread`).
     artefacts
-        ``[N, F]`` artefact features in 0..1 (:func:`artefact_block`): appended to the embedding's
-        components, scaled to ``config.artefact_weight`` of their total variance, so that the
-        regressor and the trust see what makes a tile an artefact; and the space in which an
-        ARTEFACT label sinks its look-alikes.
+        ``[N, F]`` artefact features in 0..1 (:func:`radioexplore.ranking.active_features.artefact_block`):
+        appended to the embedding's components, scaled to ``config.artefact_weight`` of their total
+        variance, so that the regressor and the trust see what makes a tile an artefact; and the space
+        in which an ARTEFACT label sinks its look-alikes.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -372,15 +173,8 @@ class ActiveRanker:
         self.artefacts = None
         self.joint = self.features  # what the regressor and the trust see: the embedding, and the artefact block
         if artefacts is not None:
-            art = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
-            self.artefacts = art
-            if config.artefact_weight > 0:
-                rows = slice(None) if keep is None else keep
-                var_emb = float(self.features[rows].var(0).sum())
-                var_art = float(art[rows].var(0).sum())
-                if var_art > 0 and var_emb > 0:
-                    block = art * np.float32(np.sqrt(config.artefact_weight * var_emb / var_art))
-                    self.joint = np.ascontiguousarray(np.hstack([self.features, block]), dtype=np.float32)
+            self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
+            self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
 
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
@@ -410,7 +204,7 @@ class ActiveRanker:
 
     def rerank(self, interest: pd.Series | Mapping[int, float], artefacts: Any = ()) -> pd.DataFrame:
         """The blended ranking given interest scores per tile id, and the tiles labelled ARTEFACT or
-        MOSAICKING (``artefacts``, :func:`artefact_labelled`).
+        MOSAICKING (``artefacts``, :func:`radioexplore.ranking.active_run.artefact_labelled`).
 
         With artefact features and ``config.artefact_teach`` the labels teach the queue what an
         artefact is (:mod:`radioexplore.ranking.teach`): every tile gets ``artefact_probability``,
@@ -423,7 +217,7 @@ class ActiveRanker:
         tile in the artefact features or in the regressor's features, whichever is larger.
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
-        (NaN before any label; at least what labelled touching tiles vouch for, :func:`spread_interest`),
+        (NaN before any label; at least what labelled touching tiles vouch for, :mod:`radioexplore.ranking.spread`),
         ``trust``, ``artefact_trust``, ``artefact_probability`` (NaN without artefact features),
         ``touches_liked`` (the labelled touching tile that vouches most for an unlabelled tile, -1
         for none), ``labelled``, ``active_score``, ``active_rank`` (1 first; excluded tiles last) and
@@ -526,50 +320,3 @@ class ActiveRanker:
                 "why": why,
             }
         )
-
-
-def review_queue(ranking: pd.DataFrame, n: int = 10, exclude: Any = (), column: str = "active_rank") -> np.ndarray:
-    """The next ``n`` tile ids to show the astronomer: best ``column`` rank first, skipping ``exclude``
-    (e.g. tiles already labelled) and tiles flagged ``labelled`` in the ranking.
-    """
-    skip = np.zeros(len(ranking), dtype=bool)
-    if "labelled" in ranking:
-        skip |= ranking["labelled"].to_numpy(dtype=bool)
-    skip |= ranking["tile_id"].isin(np.asarray(list(exclude), dtype=np.int64)).to_numpy()
-    left = ranking.loc[~skip, ["tile_id", column]]
-    return left.nsmallest(n, column)["tile_id"].to_numpy(dtype=np.int64)
-
-
-def rerank_run(
-    run: RunDir, name: str, config: ActiveConfig = ActiveConfig(), interest: pd.Series | None = None
-) -> Path:
-    """Re-rank ``scores/<name>.parquet`` with the run's current interest scores into ``run.active_scores(name)``."""
-    if interest is None:
-        interest = LabelStore.for_run(run).interest_scores() if run.labels_db.is_file() else pd.Series(dtype=float)
-    run.check_consistent(name, stages=("ingest", "embed", "rank"))
-    built_from = run.provenance(name)
-    artefacts = artefact_labelled(LabelStore.for_run(run).current()) if run.labels_db.is_file() else ()
-    ranking = ActiveRanker.from_run(run, name, config).rerank(interest, artefacts)
-    return save_active(run, name, ranking, config, built_from)
-
-
-def save_active(
-    run: RunDir, name: str, ranking: pd.DataFrame, config: ActiveConfig, built_from: dict | None = None
-) -> Path:
-    """Write ``ranking`` (:meth:`ActiveRanker.rerank`) atomically as ``run.active_scores(name)`` with its
-    ``rerank`` record, so the app, the CLI and ``export --ranking active`` share one active ranking."""
-    built_from = run.provenance(name) if built_from is None else built_from
-    write_parquet(ranking, run.active_scores(name))
-    n_labelled = int(ranking["labelled"].sum())
-    record = dict(asdict(config), embedding=name, n_labelled=n_labelled, built_from=built_from)
-    run.record("rerank", record, key=name)
-    log.info("re-ranked %d tiles of %s from %d interest scores", len(ranking), name, n_labelled)
-    return run.active_scores(name)
-
-
-def read_active(run: RunDir, name: str) -> pd.DataFrame:
-    """The latest re-ranking of ``name``; raises FileNotFoundError with the command that makes it."""
-    path = run.active_scores(name)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: run `radioexplore rerank --run {run.root} --name {name}`")
-    return pd.read_parquet(path)

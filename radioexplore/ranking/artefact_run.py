@@ -84,7 +84,7 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig | None = None) ->
     config = config or ArtefactConfig()
     from dataclasses import asdict
 
-    from radioexplore.run.rundir import read_parquet_meta
+    from radioexplore.run.provenance import read_parquet_meta
 
     path = run.artefact_features
     if not path.is_file():
@@ -104,7 +104,7 @@ def cached_artefact_features(run: RunDir, config: ArtefactConfig | None = None) 
     config = config or ArtefactConfig()
     from dataclasses import asdict
 
-    from radioexplore.run.rundir import write_parquet
+    from radioexplore.run.atomic import write_parquet
 
     problem = artefact_cache_problem(run, config)
     if problem is None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: The values of tiles.parquet's ``flag`` column (:func:`radioexplore.ingest.images.tile_flag`).
-TILE_FLAGS = ("ok", "partial", "blank")
+from radioexplore.run.tiletable.schema import TILE_FLAGS
 
 
 def check_flags(flags) -> tuple[str, ...]:

@@ -26,7 +26,9 @@ import pandas as pd
 from radioexplore.ranking.object_score import forest_features
 from radioexplore.ranking.object_stamps import cut_stamps
 from radioexplore.ranking.objects import LIKELY_ARTEFACT, ObjectConfig
-from radioexplore.run.rundir import RunDir, RunDirError, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from radioexplore.ingest.images import beam_area_px
-from radioexplore.io.fits import FitsReadError, read_image
+from radioexplore.io.fits import read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
@@ -26,7 +27,9 @@ from radioexplore.ranking.objects import (
     ObjectConfig,
     find_objects,
 )
-from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

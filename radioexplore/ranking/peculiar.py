@@ -199,7 +199,7 @@ def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     ):
         return None, "no field images in the tiles table: ranked without objects"
     from radioexplore.ranking.object_run import objects_run
-    from radioexplore.run.rundir import RunDirError
+    from radioexplore.run.errors import RunDirError
 
     try:
         objects_run(run, progress=False)

@@ -35,8 +35,11 @@ from radioexplore.ranking.peculiar import (
 )
 from radioexplore.ranking.selection import FeatureSelection, interesting_from_labels, select_features
 from radioexplore.ranking.standardise import STAT_ROWS, FieldStandardisation, field_groups, fit_scaling
-from radioexplore.run.labels import LabelStore
-from radioexplore.run.rundir import RunDir, RunDirError, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.schema import is_stamps_run
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +206,7 @@ def _forest_inputs(
 ) -> tuple[tuple[str, ...], list[str], np.ndarray | None, FieldStandardisation]:
     """What :func:`rank_run` hands the forest besides the embedding: the flags left out (and why any
     was kept), the excluded tiles and the standardisation fitted on the rest (``scaling`` when given)."""
-    stamps = run.stage_config("ingest").get("mode") == "stamps"
+    stamps = is_stamps_run(run)
     flags, notes = flags_to_exclude(tiles["flag"].to_numpy() if "flag" in tiles else None, config.exclude_flags, stamps)
     exclude = exclusion_mask(tiles, flags)
     keep = None if exclude is None else ~exclude

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from radioexplore.run.labels import INTERESTING
+from radioexplore.run.labels.values import INTERESTING
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ class FieldStandardisation:
         need not refit them from the embedding (2 s of CPU at 10^5 tiles of 384 dimensions)."""
         import json
 
-        from radioexplore.run.rundir import atomic_path
+        from radioexplore.run.atomic import atomic_path
 
         arrays = {"centre": self.centre, "scale": self.scale, "row_stats": self.row_stats}
         arrays = {k: v for k, v in arrays.items() if v is not None}

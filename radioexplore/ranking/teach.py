@@ -7,7 +7,7 @@ features are artefacts", any other label (PECULIAR, COMPACT, RADIO-GALAXY, ...) 
 sky". :func:`artefact_probability` combines them in two steps:
 
 1. once there is at least one label of each kind, a logistic regression of ARTEFACT against the
-   other labels on the tile's own artefact evidence (:func:`radioexplore.ranking.active.artefact_block`:
+   other labels on the tile's own artefact evidence (:func:`radioexplore.ranking.active_features.artefact_block`:
    the axis score, negative beams, negative share, ring contrast, expected level from the nearest
    bright source; not the field's DQF or dynamic range, which would condemn every tile of a poor
    field) replaces the axis as the prior: the astronomer has confirmed which evidence marks an

@@ -22,15 +22,14 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.registry import lookup
-from radioexplore.run.labels import SEPARATOR, LabelStore, normalise_labels
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.labels.store import LabelStore
+from radioexplore.run.labels.values import normalise_labels
+from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.join import LABEL_MARKERS, join_tiles, with_labels
+from radioexplore.run.tiletable.schema import CANDIDATE_ACTIVE_COLUMNS, CANDIDATE_SCORE_COLUMNS, CANDIDATE_TILE_COLUMNS
 
 log = logging.getLogger(__name__)
-
-TILE_COLUMNS = ["tile_id", "field", "survey", "file", "x0", "y0", "size", "ra", "dec", "noise_rms"]
-SCORE_COLUMNS = ["score", "rank", "outlier"]
-ACTIVE_COLUMNS = ["active_score", "active_rank", "predicted_interest"]
-LABEL_COLUMNS = ["labels", "interest", "tags", "note", "who"]
 
 
 def select_tiles(
@@ -75,7 +74,7 @@ def _ranking(run: RunDir, name: str, ranking: str) -> tuple[pd.DataFrame, str]:
     if ranking == "anomaly":
         return run.read_scores(name), "rank"
     if ranking == "active":
-        from radioexplore.ranking.active import read_active
+        from radioexplore.ranking.active_run import read_active
 
         return read_active(run, name), "active_rank"
     raise ValueError(f"ranking must be 'anomaly' or 'active', not {ranking!r}")
@@ -92,34 +91,30 @@ def _n_tiles(run: RunDir) -> int:
 def candidate_table(run: RunDir, tile_ids: Any, name: str | None = None) -> pd.DataFrame:
     """One row per tile id, in the order given: tile geometry, scores of ``name`` and current labels.
 
-    Score columns come from ``scores/<name>`` and, when a re-ranking exists, its active columns;
-    label columns from the label store (``labels`` and ``tags`` joined by ``;``).
+    The tiles joined with ``scores/<name>``, its re-ranking when one exists, and the label store
+    (:mod:`radioexplore.run.tiletable.join`, as the app joins them), then cut to the candidate
+    columns: ``labels`` and ``tags`` joined by ``;``, "" where a tile has none.
     """
     ids = np.asarray(tile_ids, dtype=np.int64)
-    tiles = run.read_tiles()
-    cols = [c for c in TILE_COLUMNS if c in tiles.columns]
-    out = tiles.set_index("tile_id").loc[ids].reset_index()[cols]
+    tiles = run.read_tiles().set_index("tile_id").loc[ids].reset_index()
     name = name or run.default_embedding()
-    if name and run.scores(name).is_file():
-        scores = run.read_scores(name).set_index("tile_id")
-        for c in SCORE_COLUMNS:
-            if c in scores:
-                out[c] = scores.loc[ids, c].to_numpy()
-    if name and run.active_scores(name).is_file():
-        active = pd.read_parquet(run.active_scores(name)).set_index("tile_id")
-        for c in ACTIVE_COLUMNS:
-            out[c] = active.loc[ids, c].to_numpy()
-    current = LabelStore.for_run(run).current().set_index("tile_id") if run.labels_db.is_file() else None
-    for c in LABEL_COLUMNS:
-        if current is None:
-            values = pd.Series([""] * len(ids)) if c != "interest" else pd.Series([pd.NA] * len(ids))
-        else:
-            values = current[c].reindex(ids).reset_index(drop=True)
-            if c in ("labels", "tags"):
-                values = values.map(lambda v: SEPARATOR.join(v) if isinstance(v, tuple) else "")
-            elif c != "interest":
-                values = values.fillna("")
-        out[c] = pd.array(values, dtype="Int64") if c == "interest" else values.astype(str)
+    scores = run.read_scores(name) if name and run.scores(name).is_file() else None
+    active = pd.read_parquet(run.active_scores(name)) if name and run.active_scores(name).is_file() else None
+    current = LabelStore.for_run(run).current() if run.labels_db.is_file() else None
+    joined = with_labels(join_tiles(tiles, scores, active=active), current, notes=True)
+    columns = [
+        *CANDIDATE_TILE_COLUMNS,
+        *CANDIDATE_SCORE_COLUMNS,
+        *(CANDIDATE_ACTIVE_COLUMNS if active is not None else ()),
+    ]
+    out = joined[[c for c in columns if c in joined.columns]].copy()  # a RangeIndex, as ``tiles``'s
+    none = pd.Series("", index=out.index)
+    text = joined["user_labels"].astype(str) if "user_labels" in joined else none
+    out["labels"] = text.mask(text.isin(LABEL_MARKERS), "")
+    interest = joined["user_interest"] if "user_interest" in joined else np.full(len(out), np.nan)
+    out["interest"] = pd.array(interest, dtype="Int64")
+    for c in ("tags", "note", "who"):
+        out[c] = (joined[f"user_{c}"] if f"user_{c}" in joined else none).astype(str)
     return out
 
 
@@ -292,7 +287,8 @@ class _ImageCache:
         self._images: dict[str, Any] = {}
 
     def image(self, file: str, tile_id: Any = None):
-        from radioexplore.io.fits import FitsReadError, read_image
+        from radioexplore.io.fits import read_image
+        from radioexplore.io.fits_checks import FitsReadError
 
         if file not in self._images:
             try:

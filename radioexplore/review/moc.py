@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 
 #: Square degrees of the whole sky.
 SKY_DEG2 = 4 * np.pi * (180 / np.pi) ** 2
@@ -58,7 +59,8 @@ def tile_corners(tiles: pd.DataFrame, per_side: int = 1) -> tuple[np.ndarray, np
     follow the projection on large boxes); rows of images without a celestial WCS are NaN.
     ``tiles`` needs ``file``, ``x0``, ``y0`` and ``size`` (or ``width`` and ``height``).
     """
-    from radioexplore.io.fits import FitsReadError, read_image
+    from radioexplore.io.fits import read_image
+    from radioexplore.io.fits_checks import FitsReadError
 
     missing = {"file", "x0", "y0"} - set(tiles.columns)
     if missing or not ({"size"} <= set(tiles.columns) or {"width", "height"} <= set(tiles.columns)):
@@ -143,7 +145,7 @@ def _files_without_wcs(boxes: pd.DataFrame) -> list[str]:
 
 def reviewed_tiles(run: RunDir) -> np.ndarray:
     """Tile ids whose current state carries a label or an interest score (empty without a label store)."""
-    from radioexplore.run.labels import LabelStore
+    from radioexplore.run.labels.store import LabelStore
 
     if not run.labels_db.is_file():
         return np.empty(0, dtype=np.int64)

@@ -12,7 +12,7 @@ Where the data goes (docs/scale.md):
   ever write the same chunk; the few tiles in chunks that a field shares with its neighbours come
   back to the client with the field's metadata, and the client writes them. The store is written
   under a temporary name and renamed into the run only when every task has succeeded, as in the
-  single-process path (:func:`radioexplore.run.rundir.atomic_path`).
+  single-process path (:func:`radioexplore.run.atomic.atomic_path`).
 - Embedding: one task per block of tiles; the block's embeddings (a few hundred floats per tile)
   come back to the client, which writes ``embeddings/<name>.npy`` atomically.
 

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.read import cluster_tiles, cluster_truth, read_clusters, segment_tiles
 
-#: The labels (radioexplore.run.labels.VOCABULARY) that say a tile holds diffuse emission (seed 002).
+#: The labels (radioexplore.run.labels.values.VOCABULARY) that say a tile holds diffuse emission (seed 002).
 DIFFUSE_LABELS: frozenset[str] = frozenset({"DIFFUSE", "DIFFUSE-LARGE"})
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.display.viewer import tile_at
-from radioexplore.io.fits import FitsImage, FitsReadError, read_image
+from radioexplore.io.fits import FitsImage, read_image
+from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.run.rundir import RunDir
 
 #: Bins of the probability histogram the flagged area is read from (thresholds on a 0.001 grid are exact).

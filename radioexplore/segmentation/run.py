@@ -27,8 +27,9 @@ from astropy.io import fits
 
 from radioexplore.assets import diffuse_checkpoint
 from radioexplore.io.fits import read_image
+from radioexplore.run.atomic import atomic_path, write_parquet
 from radioexplore.run.fanout import describe, map_tasks
-from radioexplore.run.rundir import RunDir, atomic_path, write_parquet
+from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.clusters import (
     R_THRESHOLD,
     TRUTH_COLUMNS,

@@ -2,7 +2,7 @@
 
 The recipe follows seed 004 where a CPU allows: 192 px tiles of simulated observations whose
 reference mask is the diffuse emission (here halos, relics and filaments above 2 sigma after the
-beam, :func:`radioexplore.simulation.survey.diffuse_truth`); binary cross-entropy plus Dice loss.
+beam, :func:`radioexplore.simulation.diffuse.diffuse_truth`); binary cross-entropy plus Dice loss.
 Scaled down for a CPU: seed 004 cut 100 000 tiles from 1000 images of 2000 px; the default here
 draws random 128 px crops (half centred on diffuse emission, flipped and rotated) from 32 fields of
 512 px, for a few hundred steps of a U-Net with 8 base channels (``unet_small``), and segments
@@ -32,11 +32,12 @@ from torch.nn.parallel import DistributedDataParallel
 
 from radioexplore.io.fits import read_image
 from radioexplore.models import build_segmenter
-from radioexplore.run.rundir import atomic_path
+from radioexplore.run.atomic import atomic_path
 from radioexplore.segmentation.scaling import noise_grid, noise_window, scale_input
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
+from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
-from radioexplore.simulation.survey import SimulationConfig, read_diffuse_truth, simulate_survey
+from radioexplore.simulation.survey import SimulationConfig, simulate_survey
 from radioexplore.ssl.train import Processes, _all_mean, _sync_buffers, setup_processes
 
 log = logging.getLogger(__name__)

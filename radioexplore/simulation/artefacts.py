@@ -24,6 +24,9 @@ troughs are as deep, reaching several hundred px; negative bowls; stripes across
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 #: Artefact amplitude around a bright source, as a fraction of its peak (Jy/beam), per DQF.
@@ -34,6 +37,18 @@ DQF3_RIPPLE_SIGMA: tuple[float, float] = (0.4, 0.7)
 #: The documented "strong" artefact setting: around a 50 mJy source in a DQF 2-3 field at 4 uJy/beam,
 #: ripple crests of ~20-30 sigma and troughs as deep; a few sigma of stripes across DQF 3 fields.
 STRONG_ARTEFACTS = 4.0
+#: Side in px of the blocks of the per-field artefact truth (``artefacts.npz``, see :func:`artefact_block_max`).
+ARTEFACT_BLOCK = 8
+
+
+@dataclass(frozen=True)
+class SourcePattern:
+    """An artefact pattern round a bright source: its decay length range (beams), how far it is drawn (out to
+    ``floor / depth``) and its shape, ``shape(rng, dx, dy, r, decay, beam_px)``, peak about 1."""
+
+    decay_beams: tuple[float, float]
+    depth: float
+    shape: Callable[..., np.ndarray]
 
 
 def source_artefacts(
@@ -43,11 +58,12 @@ def source_artefacts(
     level: float,
     floor: float,
     beam_px: float,
+    pattern: SourcePattern,
 ) -> np.ndarray:
-    """Rings and spokes around each ``(x, y, peak)`` source whose artefacts would exceed ``floor`` Jy/beam.
+    """``pattern`` round each ``(x, y, peak)`` source whose artefacts would exceed ``floor`` Jy/beam.
 
-    Each pattern is ``level * peak`` at its strongest, decays exponentially with radius over tens
-    of beams and vanishes within two beams of the source so that its peak is untouched.
+    Each pattern is ``level * peak`` at its strongest, decays with radius over ``pattern.decay_beams``
+    and vanishes within two beams of the source so that its peak is untouched.
     """
     out = np.zeros(shape, dtype=np.float32)
     if level <= 0:
@@ -57,26 +73,44 @@ def source_artefacts(
         amp = level * peak
         if amp < floor:
             continue
-        decay = rng.uniform(6.0, 14.0) * beam_px
-        reach = int(min(decay * np.log(10.0 * amp / floor), max(nx, ny)))  # out to ~floor/10
+        decay = rng.uniform(*pattern.decay_beams) * beam_px
+        reach = int(min(decay * np.log(pattern.depth * amp / floor), max(nx, ny)))
         around = _around(shape, x, y, reach, beam_px)
         if around is None:
             continue
         (y0, y1, x0, x1), dx, dy, r, inner = around
-        rings = _lopsided_rings(rng, dx, dy, r, (2.0, 4.0), decay, beam_px, 0.4)
-        k = int(rng.integers(2, 5))  # 2k spokes, alternately positive and negative
-        turn = np.exp(-1j * k * rng.uniform(0, np.pi))
-        spokes = np.real(((dx + 1j * dy) / r) ** k * turn).astype(np.float32) ** 21
-        spokes *= np.exp(-r / np.float32(2 * decay))
-        out[y0:y1, x0:x1] += np.float32(amp) * inner * (rings + np.float32(1.5) * spokes)
+        out[y0:y1, x0:x1] += np.float32(amp) * inner * pattern.shape(rng, dx, dy, r, decay, beam_px)
     return out
+
+
+def _rings_and_spokes(rng: np.random.Generator, dx, dy, r, decay: float, beam_px: float) -> np.ndarray:
+    """Lopsided rings of period 2-4 beams and 2k radial spokes, alternately positive and negative."""
+    rings = _lopsided_rings(rng, dx, dy, r, (2.0, 4.0), decay, beam_px, 0.4)
+    k = int(rng.integers(2, 5))  # 2k spokes, alternately positive and negative
+    turn = np.exp(-1j * k * rng.uniform(0, np.pi))
+    spokes = np.real(((dx + 1j * dy) / r) ** k * turn).astype(np.float32) ** 21
+    spokes *= np.exp(-r / np.float32(2 * decay))
+    return rings + np.float32(1.5) * spokes
+
+
+def _ripples_and_bowl(rng: np.random.Generator, dx, dy, r, decay: float, beam_px: float) -> np.ndarray:
+    """Lopsided ripple rings of period 1.2-2 beams and a negative bowl (a deconvolution error, Taylor et al.
+    1999 ch. 13) half as deep and 4-12 beams wide."""
+    rings = _lopsided_rings(rng, dx, dy, r, (1.2, 2.0), decay, beam_px, 0.35)
+    width = rng.uniform(4.0, 12.0) * beam_px
+    bowl = -np.float32(0.5) * np.exp(-0.5 * (r / np.float32(width)) ** 2)
+    return rings + bowl
+
+
+#: Rings and spokes of residual calibration errors, decaying over 6-14 beams, drawn out to ~floor/10.
+RINGS_AND_SPOKES = SourcePattern((6.0, 14.0), 10.0, _rings_and_spokes)
+#: The wide ripples and bowls of real DQF 2-3 fields, decaying over 20-60 beams (several hundred px).
+RIPPLES_AND_BOWL = SourcePattern((20.0, 60.0), 1.0, _ripples_and_bowl)
 
 
 def image_ripples(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, beam_px: float) -> np.ndarray:
     """Two superposed plane waves across the whole image, periods 8-40 beams, total amplitude ``amplitude``."""
-    ny, nx = shape
-    yy = np.arange(ny, dtype=np.float32)[:, None]
-    xx = np.arange(nx, dtype=np.float32)[None, :]
+    xx, yy = _pixel_grid(shape)
     out = np.zeros(shape, dtype=np.float32)
     for share in (0.65, 0.35):
         period = rng.uniform(8.0, 40.0) * beam_px
@@ -89,39 +123,6 @@ def image_ripples(shape: tuple[int, int], rng: np.random.Generator, amplitude: f
     return out
 
 
-def wide_ripples(
-    shape: tuple[int, int],
-    rng: np.random.Generator,
-    sources: list[tuple[float, float, float]],
-    level: float,
-    floor: float,
-    beam_px: float,
-) -> np.ndarray:
-    """Ripple rings of period 1.2-2 beams and a negative bowl round each ``(x, y, peak)`` source.
-
-    The rings peak at ``level * peak``, lopsided, decaying over 20-60 beams (several hundred px); the
-    bowl (a deconvolution error, Taylor et al. 1999 ch. 13) is half as deep and 4-12 beams wide.
-    Both vanish within two beams of the source so that its peak is untouched.
-    """
-    out = np.zeros(shape, dtype=np.float32)
-    ny, nx = shape
-    for x, y, peak in sources:
-        amp = level * peak
-        if amp < floor:
-            continue
-        decay = rng.uniform(20.0, 60.0) * beam_px
-        reach = int(min(decay * np.log(amp / floor), max(nx, ny)))
-        around = _around(shape, x, y, reach, beam_px)
-        if around is None:
-            continue
-        (y0, y1, x0, x1), dx, dy, r, inner = around
-        rings = _lopsided_rings(rng, dx, dy, r, (1.2, 2.0), decay, beam_px, 0.35)
-        width = rng.uniform(4.0, 12.0) * beam_px
-        bowl = -np.float32(0.5) * np.exp(-0.5 * (r / np.float32(width)) ** 2)
-        out[y0:y1, x0:x1] += np.float32(amp) * inner * (rings + bowl)
-    return out
-
-
 def stripes(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, beam_px: float) -> np.ndarray:
     """One to three straight stripes across the whole image (a bad visibility, a mosaic seam).
 
@@ -129,8 +130,7 @@ def stripes(shape: tuple[int, int], rng: np.random.Generator, amplitude: float, 
     beams, crossing the field at a random angle and offset, peak ``amplitude`` at its centre line.
     """
     ny, nx = shape
-    yy = np.arange(ny, dtype=np.float32)[:, None]
-    xx = np.arange(nx, dtype=np.float32)[None, :]
+    xx, yy = _pixel_grid(shape)
     out = np.zeros(shape, dtype=np.float32)
     for _ in range(int(rng.integers(1, 4))):
         a = rng.uniform(0, np.pi)
@@ -167,7 +167,7 @@ def dqf_artefacts(
     if not np.isfinite(strength) or strength < 0:
         raise ValueError(f"artefact strength must be a finite number >= 0; got {strength}")
     level = DQF_SOURCE_LEVEL[dqf]
-    out = source_artefacts(shape, rng, sources, level, 0.5 * noise_jy, beam_px)
+    out = source_artefacts(shape, rng, sources, level, 0.5 * noise_jy, beam_px, RINGS_AND_SPOKES)
     if dqf == 3:
         out += image_ripples(shape, rng, rng.uniform(*DQF3_RIPPLE_SIGMA) * noise_jy, beam_px)
     if strength == 1.0:
@@ -175,7 +175,7 @@ def dqf_artefacts(
     out *= np.float32(strength)
     extra = strength - 1.0
     if extra > 0 and level > 0:
-        out += wide_ripples(shape, rng, sources, extra * level, 0.5 * noise_jy, beam_px)
+        out += source_artefacts(shape, rng, sources, extra * level, 0.5 * noise_jy, beam_px, RIPPLES_AND_BOWL)
         if dqf >= 2:  # stripes: always in DQF 3, now and then in DQF 2
             if dqf == 3 or rng.random() < 0.3:
                 out += stripes(shape, rng, extra * rng.uniform(2.0, 4.0) * noise_jy, beam_px)
@@ -196,6 +196,12 @@ def artefact_block_max(artefacts: np.ndarray, noise: np.ndarray | float, block: 
         ratio = np.pad(ratio, ((0, py), (0, px)))
     my, mx = ratio.shape[0] // block, ratio.shape[1] // block
     return ratio.reshape(my, block, mx, block).max(axis=(1, 3))
+
+
+def _pixel_grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel coordinates of an image of ``shape`` as float32 ``xx`` (one row) and ``yy`` (one column)."""
+    ny, nx = shape
+    return np.arange(nx, dtype=np.float32)[None, :], np.arange(ny, dtype=np.float32)[:, None]
 
 
 def _around(shape: tuple[int, int], x: float, y: float, reach: int, beam_px: float):

@@ -22,6 +22,7 @@ second, fainter pair of wings; giant radio galaxies larger than 0.7 Mpc with fai
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,18 +51,19 @@ def _smooth_to_pixel(surface_jy_beam: float, beam_px: float) -> float:
 
 
 # -- radio galaxies (amplitude: total flux density, Jy) ---------------------------------------
-def _jet(
-    sky: np.ndarray,
-    rng: np.random.Generator,
-    x: float,
-    y: float,
-    angle: float,
-    length: float,
-    flux: float,
-    bend: float,
-    widen: float,
-) -> Point:
+class Arm(NamedTuple):
+    """One side of a radio galaxy: from the core ``(x, y)`` along ``angle`` (rad) for ``length`` px, ``flux`` Jy."""
+
+    x: float
+    y: float
+    angle: float
+    length: float
+    flux: float
+
+
+def _jet(sky: np.ndarray, rng: np.random.Generator, arm: Arm, bend: float, widen: float) -> Point:
     """An FR I-like jet: brightest near the core, fading and widening, gently bending; returns its end."""
+    x, y, angle, length, flux = arm
     n = max(int(length / 1.5), 6)
     t = np.linspace(0.04, 1.0, n)
     phi = angle + bend * t**2 + 0.05 * np.sin(2 * np.pi * t * rng.uniform(1, 3) + rng.uniform(0, 2 * np.pi))
@@ -87,7 +89,7 @@ def fr1(sky, rng, x, y, size_px, amplitude, beam_px, **_) -> list[Point]:
     for side, share in ((0.0, ratio / (1 + ratio)), (np.pi, 1 / (1 + ratio))):
         f = (1 - core) * amplitude * share
         a = angle + side
-        end = _jet(sky, rng, x, y, a, half * rng.uniform(0.75, 0.95), 0.7 * f, rng.normal(0, 0.35), 0.22)
+        end = _jet(sky, rng, Arm(x, y, a, half * rng.uniform(0.75, 0.95), 0.7 * f), rng.normal(0, 0.35), 0.22)
         for _ in range(4):  # the plume: diffuse, clumpy, wider than the jet
             add_gaussian(
                 sky,
@@ -102,18 +104,9 @@ def fr1(sky, rng, x, y, size_px, amplitude, beam_px, **_) -> list[Point]:
     return ends
 
 
-def _lobe(
-    sky: np.ndarray,
-    rng: np.random.Generator,
-    x: float,
-    y: float,
-    angle: float,
-    length: float,
-    flux: float,
-    hotspot: float,
-    diffuse: float,
-) -> Point:
-    """An FR II lobe along ``angle``: hotspot at the tip, textured lobe behind it; returns the hotspot."""
+def _lobe(sky: np.ndarray, rng: np.random.Generator, arm: Arm, hotspot: float, diffuse: float) -> Point:
+    """An FR II lobe along the arm: hotspot at the tip, textured lobe behind it; returns the hotspot."""
+    x, y, angle, length, flux = arm
     ux, uy = _unit(angle)
     hx, hy = x + 0.96 * length * ux, y + 0.96 * length * uy
     add_gaussian(sky, hx, hy, hotspot * flux, rng.uniform(0.5, 1.2))
@@ -155,7 +148,7 @@ def fr2(sky, rng, x, y, size_px, amplitude, beam_px, **_) -> list[Point]:
             add_path(
                 sky, x + t * length * ux, y + t * length * uy, np.full(t.size, 0.03 * f / t.size), np.full(t.size, 0.5)
             )
-        points.append(_lobe(sky, rng, x, y, a, length, 0.97 * f, rng.uniform(0.25, 0.45), 1.0))
+        points.append(_lobe(sky, rng, Arm(x, y, a, length, 0.97 * f), rng.uniform(0.25, 0.45), 1.0))
     return points
 
 
@@ -197,7 +190,7 @@ def xrg(sky, rng, x, y, size_px, amplitude, beam_px, **_) -> list[Point]:
     points = [(x, y)]
     for side in (0.0, np.pi):
         f = (1 - core - wings) * amplitude / 2
-        points.append(_lobe(sky, rng, x, y, angle + side, size_px / 2 * rng.uniform(0.9, 1.0), f, 0.3, 1.0))
+        points.append(_lobe(sky, rng, Arm(x, y, angle + side, size_px / 2 * rng.uniform(0.9, 1.0), f), 0.3, 1.0))
     offset = rng.choice([-1, 1]) * rng.uniform(np.deg2rad(50), np.deg2rad(90))
     for side in (0.0, np.pi):
         a = angle + offset + side
@@ -221,7 +214,7 @@ def grg(sky, rng, x, y, size_px, amplitude, beam_px, **_) -> list[Point]:
         length = size_px / 2 * rng.uniform(0.85, 1.0)
         f = (1 - core) * amplitude / 2 * rng.uniform(0.8, 1.2)
         a = angle + side + rng.normal(0, 0.06)
-        hot = _lobe(sky, rng, x, y, a, length, f, rng.uniform(0.05, 0.15), 1.6)
+        hot = _lobe(sky, rng, Arm(x, y, a, length, f), rng.uniform(0.05, 0.15), 1.6)
         ux, uy = _unit(a)
         points += [(x + 0.7 * length * ux, y + 0.7 * length * uy), hot]
     return points

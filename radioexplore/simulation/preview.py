@@ -16,9 +16,10 @@ import pandas as pd
 from radioexplore.simulation.artefacts import dqf_artefacts
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.instrument import convolve_beam
+from radioexplore.simulation.kinds import KIND_PRIORS, KINDS
 from radioexplore.simulation.morphology import MORPHOLOGIES, SURFACE_KINDS
 from radioexplore.simulation.sky import add_points, counts_above, power_law_fluxes
-from radioexplore.simulation.survey import KIND_PRIORS, KINDS, SimulationConfig
+from radioexplore.simulation.survey import SimulationConfig
 
 Panel = tuple[np.ndarray, str, float]  # pixels (Jy/beam), label, noise rms for the display stretch
 

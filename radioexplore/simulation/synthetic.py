@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from radioexplore.run.rundir import RunDir, atomic_path, write_npy
+from radioexplore.run.atomic import atomic_path, write_npy
+from radioexplore.run.generation import commit_tiles
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import create_tile_store
 
 
@@ -76,7 +78,7 @@ def make_synthetic_run(run: RunDir, config: SyntheticConfig = SyntheticConfig())
     run.root.mkdir(parents=True, exist_ok=True)
     with atomic_path(run.tile_pixels, replace_dir=True) as tmp:
         create_tile_store(tmp, n, 1, config.tile_px)
-    run.commit_tiles(tiles)
+    commit_tiles(run, tiles)
     write_npy(emb, run.embeddings("synthetic"))
     run.record("synthetic", asdict(config), default_embedding="synthetic")
     run.record("ingest", {"n_tiles": n, "files": [], "tile_px": config.tile_px, "scaling": "none (synthetic)"})

@@ -17,7 +17,8 @@ import faiss
 import numpy as np
 
 from radioexplore.registry import lookup
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

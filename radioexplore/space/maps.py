@@ -21,7 +21,8 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
-from radioexplore.run.rundir import RunDir, write_parquet
+from radioexplore.run.atomic import write_parquet
+from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@
 - :mod:`~radioexplore.ssl.schedules`: cosine LR / weight-decay / momentum schedules, teacher temperature.
 - :mod:`~radioexplore.ssl.recipe`: recipes (TOML files in ``pipelines/recipes``) as frozen dataclasses.
 - :mod:`~radioexplore.ssl.train`: the (distributed, resumable) training loop.
+- :mod:`~radioexplore.ssl.compare`: ``evaluate --methods``: pre-train each method briefly and embed the run for the table.
 
 Methods are chosen by name from :data:`METHODS`, the one registry a recipe's ``method`` refers to.
 """

@@ -152,8 +152,47 @@ def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
     return _build(Recipe, data, source, "")
 
 
+def recipe_with_overrides(
+    recipe_name: str,
+    overrides: list[str],
+    device: str | None = None,
+    threads: int | None = None,
+    also_runs: list[Path] | None = None,
+) -> Recipe:
+    """The recipe ``recipe_name`` with ``--set SECTION.KEY=VALUE`` overrides, a device, a thread count and extra
+    runs to train on applied: what ``radioexplore pretrain`` trains with."""
+    recipe = load_recipe(recipe_name)
+    if not overrides and not device and threads is None and not also_runs:
+        return recipe
+    data = recipe.to_dict()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RecipeError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare word is taken as a string
+        target = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise RecipeError(f"--set {item!r}: recipe has no section {part!r}")
+            target = target[part]
+        if leaf not in target:
+            raise RecipeError(f"--set {item!r}: recipe has no key {key!r}")
+        target[leaf] = parsed
+    if device:
+        data["device"] = device
+    if threads is not None:
+        data["threads"] = threads
+    if also_runs:
+        data["data"]["extra_runs"] = list(data["data"]["extra_runs"]) + [str(Path(r).resolve()) for r in also_runs]
+    return recipe_from_dict(data, source=f"recipe {recipe_name} with --set")
+
+
 def save_recipe(recipe: Recipe, path: str | Path) -> None:
-    from radioexplore.run.rundir import atomic_path
+    from radioexplore.run.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(tomli_w.dumps(_tomlable(recipe.to_dict())).encode())

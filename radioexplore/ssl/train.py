@@ -45,7 +45,8 @@ from radioexplore.evaluation.probes import drop_outliers, linear_probe
 from radioexplore.models import BackboneSpec
 from radioexplore.models.checkpoint import save_backbone
 from radioexplore.registry import lookup
-from radioexplore.run.rundir import RunDir, atomic_path
+from radioexplore.run.atomic import atomic_path
+from radioexplore.run.rundir import RunDir
 from radioexplore.run.tilestore import open_tile_store
 from radioexplore.ssl import build_method, ema_momentum
 from radioexplore.ssl.dino import clip_gradients_

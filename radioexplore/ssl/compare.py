@@ -52,8 +52,8 @@ def pretrain_methods(
     Give a ``pretrain_run`` whose images are not the evaluated ones for a figure on unseen images
     (issue 21); the models are kept in ``pretrain_run/models/<method>_s<seed>/``."""
     train_run = pretrain_run or run
-    from radioexplore.commands.train import recipe_with_overrides
     from radioexplore.embed.embedding import EmbedConfig, embed_run
+    from radioexplore.ssl.recipe import recipe_with_overrides
     from radioexplore.ssl.train import eligible_ids, pretrain
 
     unknown = [m for m in config.methods if m not in METHOD_RECIPES]

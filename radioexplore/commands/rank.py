@@ -1,0 +1,157 @@
+"""The ranking sub-commands: ``rank`` an embedding set's tiles; find, describe and rank the fields' ``objects``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from radioexplore.commands.common import default_of, embedding_name, name_arg, non_negative_int, positive_int, run_arg
+from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.exclusion import parse_flags
+from radioexplore.ranking.objects import ObjectConfig
+from radioexplore.ranking.peculiar import METHODS
+from radioexplore.ranking.standardise import STANDARDISE
+from radioexplore.run.errors import RunDirError
+from radioexplore.run.rundir import RunDir
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.rank import rank_run
+
+    run = RunDir(args.run)
+
+    def write() -> Path:
+        config = RankConfig(
+            n_estimators=args.trees,
+            max_samples=args.max_samples,
+            contamination=args.contamination,
+            top_k=args.top_k,
+            exclude_flags=args.exclude_flags,
+            standardise=args.standardise,
+            min_group=args.min_group,
+            seed=args.seed,
+            method=args.method,
+        )
+        return rank_run(run, embedding_name(run, args.name), config)
+
+    return _print_written(write)
+
+
+def cmd_objects(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.object_run import objects_run
+
+    run = RunDir(args.run)
+
+    def write() -> Path:
+        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed, score_from=args.score)
+        return objects_run(
+            run, config, progress=not args.quiet, embed=args.embed, checkpoint=args.checkpoint, device=args.device
+        )
+
+    return _print_written(write)
+
+
+def _print_written(write: Callable[[], Path]) -> int:
+    """Run ``write`` and print the path it wrote (status 0), or its ValueError / RunDirError as one line (2)."""
+    try:
+        path = write()
+    except (ValueError, RunDirError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``rank`` and ``objects``."""
+    p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
+    run_arg(p)
+    name_arg(p)
+    p.add_argument(
+        "--trees",
+        type=positive_int,
+        default=default_of(RankConfig, "n_estimators"),
+        help="number of trees (seed 002: %(default)s)",
+    )
+    p.add_argument(
+        "--max-samples",
+        type=float,
+        default=default_of(RankConfig, "max_samples"),
+        help="fraction of tiles per tree (seed 002: %(default)s)",
+    )
+    p.add_argument(
+        "--contamination",
+        type=float,
+        default=default_of(RankConfig, "contamination"),
+        help="fraction flagged as outliers (seed 002: %(default)s)",
+    )
+    p.add_argument(
+        "--top-k",
+        type=positive_int,
+        help="rank on the K embedding features a LightGBM classifier of the labelled tiles finds most telling "
+        "of interesting ones (seed 002: 5-10; needs labels)",
+    )
+    p.add_argument(
+        "--exclude-flags",
+        type=parse_flags,
+        default=default_of(RankConfig, "exclude_flags"),
+        metavar="FLAGS",
+        help="comma-separated tile flags left out of the forest and ranked last (default: blank,partial: a tile "
+        "cut by the image edge is isolated by its border; 'blank' alone ranks partial tiles too; 'none': "
+        "exclude nothing). Partial tiles are ranked anyway in a stamps run (there they are padded stamps) and "
+        "where they are most of the tiles",
+    )
+    p.add_argument(
+        "--standardise",
+        choices=STANDARDISE,
+        default=default_of(RankConfig, "standardise"),
+        help="robust scaling (median, IQR/1.349) of each embedding column before the forest: per field "
+        "(default; a field observed differently does not stand out as a whole), over the run, or none",
+    )
+    p.add_argument(
+        "--min-group",
+        type=non_negative_int,
+        default=default_of(RankConfig, "min_group"),
+        help="--standardise field: fields with fewer ranked tiles use the run's statistics (default %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=default_of(RankConfig, "seed"))
+    p.add_argument(
+        "--method",
+        choices=tuple(METHODS),
+        default=default_of(RankConfig, "method"),
+        help="ranker: peculiar (default: max(anomaly, object) quantile x (1 - artefact score)), "
+        "peculiar_no_axis, forest (the plain Isolation Forest) or seed002 (LightGBM top-10 -> forest; needs labels)",
+    )
+    p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser(
+        "objects",
+        help="find the extended objects of every field image, describe their shapes and rank them (objects.parquet)",
+    )
+    run_arg(p)
+    p.add_argument(
+        "--min-beams",
+        type=float,
+        default=default_of(ObjectConfig, "min_beams"),
+        help="smallest object, in beam areas: islands above 3 sigma larger than this are extended "
+        "(default %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=default_of(ObjectConfig, "seed"), help="seed of the Isolation Forest")
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="also embed each object's stamp with the backbone (RUN/objects/vit.npy) and write embed_score",
+    )
+    p.add_argument(
+        "--score",
+        choices=("shape", "shape_embedding"),
+        default=default_of(ObjectConfig, "score_from"),
+        help="what an object's score comes from: shape features (default) or shape + stamp embedding (implies --embed)",
+    )
+    p.add_argument(
+        "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"
+    )
+    p.add_argument("--device", default="auto", help="device for --embed: auto, cpu, cuda")
+    p.set_defaults(func=cmd_objects)

@@ -1,0 +1,86 @@
+"""What the active ranker's regressor and trust see: the embedding's PCA and the artefact block beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from radioexplore.ranking.standardise import FieldStandardisation
+
+
+def reduce_features(
+    emb: np.ndarray,
+    n_components: int,
+    seed: int = 0,
+    fit_rows: int = 20_000,
+    scaling: FieldStandardisation | None = None,
+    keep: np.ndarray | None = None,
+) -> np.ndarray:
+    """PCA of the (scaled) embedding to ``n_components`` dimensions (float32); 0 or >= D returns it whole.
+
+    ``scaling`` (:func:`radioexplore.ranking.standardise.fit_scaling`) is applied first, chunk by chunk, so
+    the regressor sees each tile against its own field as the forest does. The components are fitted
+    on at most ``fit_rows`` random rows where ``keep`` is True (the ranked tiles: a partial tile's
+    border should not take a component) and every row is projected, so 10^6 tiles take seconds.
+    """
+    n, d = emb.shape
+    scaling = scaling if scaling is not None else FieldStandardisation("none")
+    if not n_components or n_components >= min(n, d):
+        return np.ascontiguousarray(scaling.transform(emb))
+    from sklearn.decomposition import PCA
+
+    rows = np.arange(n) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool))
+    if len(rows) <= n_components:
+        rows = np.arange(n)
+    rng = np.random.default_rng(seed)
+    if len(rows) > fit_rows:
+        rows = np.sort(rng.choice(rows, fit_rows, replace=False))
+    pca = PCA(n_components, svd_solver="covariance_eigh", random_state=seed).fit(scaling.transform(emb, rows))
+    out = np.empty((n, n_components), dtype=np.float32)
+    mean = pca.mean_.astype(np.float32)
+    comps = pca.components_.T.astype(np.float32)
+    for start in range(0, n, 65536):
+        block = scaling.transform(emb, np.arange(start, min(start + 65536, n)))
+        out[start : start + len(block)] = (block - mean) @ comps
+    return out
+
+
+def joint_features(
+    features: np.ndarray, artefacts: np.ndarray, weight: float, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """``features`` beside the artefact block scaled to ``weight`` of their total variance (over the ``keep``
+    rows), so the regressor and the trust see what makes a tile an artefact; ``features`` alone when
+    ``weight`` or either variance is 0."""
+    if weight <= 0:
+        return features
+    rows = slice(None) if keep is None else keep
+    var_emb = float(features[rows].var(0).sum())
+    var_art = float(artefacts[rows].var(0).sum())
+    if var_art > 0 and var_emb > 0:
+        block = artefacts * np.float32(np.sqrt(weight * var_emb / var_art))
+        return np.ascontiguousarray(np.hstack([features, block]), dtype=np.float32)
+    return features
+
+
+def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
+    """The artefact axis of ``scores/<name>.parquet`` as ``[N, 5]`` numbers in 0..1 (NaN -> 0): the score,
+    and its evidence and context mapped as :func:`radioexplore.ranking.artefacts.artefact_score` maps them
+    (negative beams, negative share, ring contrast, expected artefact level); None without the columns."""
+    if "artefact_score" not in scores:
+        return None
+
+    def col(name: str) -> np.ndarray:
+        v = scores[name].to_numpy(dtype=float) if name in scores else np.zeros(len(scores))
+        return np.nan_to_num(v, nan=0.0)
+
+    ring, near = col("artefact_ring_contrast"), col("artefact_expected_artefact_sigma")
+    out = np.column_stack(
+        [
+            col("artefact_score"),
+            1.0 - np.exp(-col("artefact_negative_beams")),
+            np.minimum(1.0, 2.0 * col("artefact_negative_share")),
+            ring**2 / (ring**2 + 25.0),
+            near**2 / (near**2 + 25.0),
+        ]
+    )
+    return out.astype(np.float32)
