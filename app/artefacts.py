@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.display.units import display_unit, is_jy_per_beam
-from radioexplore.ranking.artefacts import add_artefact_columns, artefact_cache_problem
+from radioexplore.ranking.artefact_run import add_artefact_columns, artefact_cache_problem
 from radioexplore.ranking.peculiar import LIKELY_ARTEFACT, LOW_ARTEFACT
 from radioexplore.run.rundir import RunDir
 

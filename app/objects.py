@@ -25,7 +25,8 @@ from app.state import fits_image
 from radioexplore.display.render import colourise
 from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import FitsImage
-from radioexplore.ranking.objects import ObjectConfig, beam_fwhm_px, cut_stamps
+from radioexplore.ranking.object_stamps import cut_stamps
+from radioexplore.ranking.objects import ObjectConfig, beam_fwhm_px
 from radioexplore.ranking.peculiar import describe_object
 from radioexplore.run.rundir import RunDir
 
@@ -85,7 +86,7 @@ def object_order(objects: pd.DataFrame, labelled: set[int] = frozenset()) -> lis
 
 def artefact_scores(objects: pd.DataFrame, tile_scores: np.ndarray | None) -> np.ndarray:
     """Each object's artefact score (NaN where unknown): its own ``artefact_score`` (from its negative
-    ratio, :func:`radioexplore.ranking.objects.rank_objects`) when the table has one, else its main
+    ratio, :func:`radioexplore.ranking.object_score.rank_objects`) when the table has one, else its main
     tile's from ``tile_scores`` (an ``objects.parquet`` written before objects had their own)."""
     if "artefact_score" in objects:
         return objects["artefact_score"].to_numpy(dtype=float)
@@ -124,7 +125,7 @@ def beam_px(image: FitsImage | None) -> float:
 
 def object_stamp(image: FitsImage, obj: pd.Series) -> np.ndarray:
     """The object's stamp (its stamp box: 2.5x its box, centred on it) in image units, cut as the
-    objects stage cuts them (:func:`radioexplore.ranking.objects.cut_stamps`), at most
+    objects stage cuts them (:func:`radioexplore.ranking.object_stamps.cut_stamps`), at most
     :data:`STAMP_MAX_PX` a side; row 0 is the stamp's bottom row."""
     side = int(min(int(obj["stamp_size"]), STAMP_MAX_PX))
     return cut_stamps(image, pd.DataFrame([obj]), size_px=side)[0]

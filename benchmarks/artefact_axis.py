@@ -34,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ingest.images import IngestConfig, ingest
-from radioexplore.ranking.artefacts import artefact_features_run
+from radioexplore.ranking.artefact_run import artefact_features_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import flags_to_exclude
 from radioexplore.ranking.rank import rank_run

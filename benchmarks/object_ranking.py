@@ -34,7 +34,7 @@ from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_run import objects_run
-from radioexplore.ranking.objects import tile_object_scores
+from radioexplore.ranking.object_score import tile_object_scores
 from radioexplore.ranking.rank import rank_run
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey

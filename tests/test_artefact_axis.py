@@ -4,13 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.artefacts import (
-    FEATURES,
-    add_artefact_columns,
-    artefact_features_run,
-    artefact_score,
-    field_artefact_features,
-)
+from radioexplore.ranking.artefact_run import add_artefact_columns, artefact_features_run
+from radioexplore.ranking.artefacts import FEATURES, artefact_score, field_artefact_features
 from radioexplore.run.tiling import tile_grid
 from radioexplore.simulation import (
     STRONG_ARTEFACTS,

@@ -8,16 +8,10 @@ import pytest
 from astropy.io import fits
 from scipy import ndimage
 
-from radioexplore.ranking.objects import (
-    OBJECT_COLUMNS,
-    SHAPE_FEATURES,
-    ObjectConfig,
-    cut_stamps,
-    find_objects,
-    overlapping_tiles,
-    rank_objects,
-    tile_object_scores,
-)
+from radioexplore.ranking.object_run import overlapping_tiles
+from radioexplore.ranking.object_score import rank_objects, tile_object_scores
+from radioexplore.ranking.object_stamps import cut_stamps
+from radioexplore.ranking.objects import OBJECT_COLUMNS, SHAPE_FEATURES, ObjectConfig, find_objects
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_grid
 from radioexplore.simulation import field_wcs

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from radioexplore.embed.pixelstats import pixel_statistics_run
-from radioexplore.ranking import artefacts as artefacts_mod
+from radioexplore.ranking import artefact_run as artefacts_mod
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
 from radioexplore.ranking.active_features import artefact_block
 from radioexplore.ranking.config import RankConfig

@@ -6,8 +6,13 @@
 - ``standardise``: robust standardisation of embedding columns per field;
 - ``selection``: seed 002's LightGBM choice of the most telling embedding columns;
 - ``forest``: the Isolation Forest and ranks from scores;
+- ``local_noise``: the noise a tile or an island is measured against (MAD, envelope from below, mesh rms);
 - ``artefacts``: the artefact axis (negative troughs, ripples, bright neighbours, DQF);
-- ``objects`` and ``object_run``: extended objects found, described and ranked (objects.parquet);
+- ``artefact_run``: a run's artefact features and scores, cached in artefacts.parquet;
+- ``objects``: extended islands of a field image and their features; ``object_shape``: the shape
+  features that name peculiar morphologies (ring with a hole, crossed axes, size, surface brightness);
+- ``object_score``: the shape forest over the objects, discounted by each object's artefact score;
+- ``object_stamps``: source-centred stamps; ``object_run``: the run's objects.parquet, placed on tiles;
 - ``peculiar``: the ranking methods that join the forest, the objects and the artefact axis;
 - ``active``: active learning from the astronomer's labels (:class:`ActiveConfig`, :class:`ActiveRanker`),
   built from ``active_features`` (the embedding's PCA and the artefact block), ``regressors`` and

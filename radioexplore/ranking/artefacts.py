@@ -3,7 +3,7 @@
 Built from what makes an artefact an artefact in a radio image, measured on the tile's own Jy/beam
 pixels (read from the source FITS: ``tiles.zarr`` holds pixels stretched to [0, 1] per field, in
 which everything below the field's 2nd percentile is clipped to 0, so troughs cannot be seen there)
-in units of the local noise sigma (robust MAD; see :func:`local_sigma`):
+in units of the local noise sigma (robust MAD; see :func:`radioexplore.ranking.local_noise.local_sigma`):
 
 - negative structure: sky emission is positive, while residual phase and amplitude calibration
   errors convolve a bright source with an error pattern whose negative lobes are as deep as the
@@ -33,16 +33,12 @@ evidence in the tile (negative depth, negative share, ring contrast) is weighted
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from radioexplore.ingest.noise import MAD_TO_SIGMA, mad_rms
-from radioexplore.run.rundir import RunDir
-
-log = logging.getLogger(__name__)
+from radioexplore.ranking.local_noise import local_sigma, mad_sigma, noise_envelope
 
 #: Feature columns of :func:`field_artefact_features`, in order.
 FEATURES = (
@@ -78,73 +74,6 @@ class ArtefactConfig:
         for name in ("trough_sigma", "bright_sigma", "calibration_error", "beam_px"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ArtefactConfig.{name} must be positive; got {getattr(self, name)}")
-
-
-def mad_sigma(tiles: np.ndarray, step: int = 2) -> np.ndarray:
-    """Robust rms (MAD) of each tile ``[T, S, S]`` on a ``step`` px sub-grid, ignoring NaN; NaN if empty."""
-    sub = tiles[:, ::step, ::step].reshape(len(tiles), -1).astype(np.float32)
-    out = np.full(len(sub), np.nan)
-    blanked = np.isnan(sub).any(axis=1)
-    whole = np.flatnonzero(~blanked)
-    if whole.size:  # one vectorised median for the tiles without blanks, the common case
-        v = sub[whole]
-        med = np.median(v, axis=1)
-        out[whole] = MAD_TO_SIGMA * np.median(np.abs(v - med[:, None]), axis=1)
-    for i in np.flatnonzero(blanked):
-        out[i] = mad_rms(sub[i])
-    return out
-
-
-def noise_envelope(image: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """The field's noise as a function of distance from the image centre, from below: ``(radius, sigma)``.
-
-    The MAD of every ``block`` px block (on a 2 px sub-grid) is binned by the block's distance from
-    the centre in steps of one block; each bin gives its lower quartile, and the envelope at a radius
-    is the least of those at that radius and beyond. In a primary-beam-corrected image the noise
-    only rises outwards, as 1/PB (seed 000, fig. 3), and in a flat mosaic it is the same everywhere,
-    so the noise at a radius is no more than any quiet block's farther out: a ripple that covers
-    every tile near a bright source raises their MADs, not the envelope.
-    """
-    ny, nx = image.shape
-    b = max(8, min(block, ny, nx)) // 2 * 2  # even: the blocks are read on a 2 px sub-grid
-    my, mx = ny // b, nx // b
-    if my == 0 or mx == 0:
-        return np.zeros(1), np.full(1, np.nan)
-    cut = image[: my * b : 2, : mx * b : 2].reshape(my, b // 2, mx, b // 2).transpose(0, 2, 1, 3)
-    mad = mad_sigma(cut.reshape(my * mx, b // 2, b // 2), step=1).reshape(my, mx)
-    cy, cx = (ny - 1) / 2.0, (nx - 1) / 2.0
-    yc = (np.arange(my) + 0.5) * b - 0.5
-    xc = (np.arange(mx) + 0.5) * b - 0.5
-    ring = np.floor(np.hypot(yc[:, None] - cy, xc[None, :] - cx) / b).astype(int)
-    good = np.isfinite(mad) & (mad > 0)
-    n = int(ring.max()) + 1
-    q = np.full(n, np.inf)
-    for k in np.unique(ring[good]):
-        q[k] = np.percentile(mad[good & (ring == k)], 25)
-    env = np.minimum.accumulate(q[::-1])[::-1]
-    env[~np.isfinite(env)] = np.nan
-    return (np.arange(n) + 0.5) * b, env
-
-
-def local_sigma(
-    mad: np.ndarray,
-    x0: np.ndarray,
-    y0: np.ndarray,
-    size: np.ndarray,
-    envelope: tuple[np.ndarray, np.ndarray],
-    shape: tuple[int, int],
-) -> np.ndarray:
-    """Each tile's noise: the smaller of its own MAD and the field's :func:`noise_envelope` at its
-    centre's distance from the centre of the image of ``shape`` (a ripple raises the first only)."""
-    radius, env = envelope
-    mad = np.asarray(mad, dtype=np.float64)
-    finite = np.isfinite(env)
-    if not finite.any():
-        return mad
-    env = np.where(finite, env, env[finite][-1])  # beyond the last measured ring: its value
-    cy, cx = (shape[0] - 1) / 2.0, (shape[1] - 1) / 2.0
-    r = np.hypot(x0 + (size - 1) / 2.0 - cx, y0 + (size - 1) / 2.0 - cy)
-    return np.fmin(mad, np.interp(r, radius, env))
 
 
 def bright_sources(
@@ -237,8 +166,8 @@ def field_artefact_features(
 ) -> pd.DataFrame:
     """Every :data:`FEATURES` column for the tiles ``boxes`` (x0, y0, size) of one field ``image`` (Jy/beam).
 
-    ``sigma``: the tiles' noise if known (a scalar or one per box); by default :func:`local_sigma`
-    with the field's :func:`noise_envelope`.
+    ``sigma``: the tiles' noise if known (a scalar or one per box); by default
+    :func:`radioexplore.ranking.local_noise.local_sigma` with the field's noise envelope.
     Bright sources are looked for over the whole field, so a tile sees one beyond its edge.
     """
     x0 = boxes["x0"].to_numpy(dtype=np.int64)
@@ -369,93 +298,3 @@ def object_artefact_score(negative_ratio: np.ndarray) -> np.ndarray:
     """
     r = np.clip(np.nan_to_num(np.asarray(negative_ratio, dtype=np.float64), nan=0.0), 0.0, None)
     return np.minimum(1.0, 2.0 * r / (1.0 + r))
-
-
-def artefact_features_run(
-    run: RunDir, config: ArtefactConfig = ArtefactConfig(), progress: bool = False
-) -> pd.DataFrame:
-    """:data:`FEATURES` and ``artefact_score`` for every tile of ``run``: one row per tile, with ``tile_id``.
-
-    Reads each field's Jy/beam pixels once from the FITS file the tiles table names (the normalised
-    pixels of ``tiles.zarr`` have lost the troughs); the restoring beam comes from the header
-    (``config.beam_px`` when it has none). A field whose file cannot be read any more gets NaN
-    features and a warning naming the file, and the other fields are scored.
-    """
-    from tqdm.auto import tqdm
-
-    from radioexplore.io.fits import FitsReadError, read_image
-
-    tiles = run.read_tiles()
-    out = pd.DataFrame(index=tiles.index, columns=list(FEATURES), dtype=float)
-    lacking = [c for c in ("file", "x0", "y0", "size") if c not in tiles.columns]
-    if lacking:
-        log.warning("artefact axis: %s has no %s column; no tile gets an artefact score", run.tiles_table, lacking)
-        tiles = tiles.assign(file="")
-    if "dqf" not in tiles.columns:
-        tiles = tiles.assign(dqf=pd.NA)
-    for file, group in tqdm(
-        tiles.groupby("file", sort=False), desc="artefact axis", unit="field", disable=not progress
-    ):
-        if not str(file).strip():  # tiles with no source image (a synthetic run): nothing to measure
-            continue
-        try:
-            image = read_image(file)
-            pixels = image.read()
-        except (FitsReadError, OSError) as exc:
-            log.warning(
-                "artefact axis: %s cannot be read (%s); its %d tiles get no artefact score", file, exc, len(group)
-            )
-            continue
-        beam_px = config.beam_px
-        if image.beam is not None and image.pixel_arcsec:
-            beam_px = float(np.sqrt(image.beam.area_pixels(image.pixel_arcsec) / BEAM_AREA_FWHM2))
-        dqfs = group["dqf"].dropna()
-        dqf = int(dqfs.iloc[0]) if len(dqfs) else None
-        out.loc[group.index] = field_artefact_features(pixels, group, beam_px, dqf, config).to_numpy()
-    out.insert(0, "tile_id", tiles["tile_id"].to_numpy())
-    out["artefact_score"] = artefact_score(out, config)
-    return out
-
-
-def add_artefact_columns(scores: pd.DataFrame, artefacts: pd.DataFrame) -> pd.DataFrame:
-    """``scores`` (one row per tile, with ``tile_id``) with ``artefact_score`` and the features added
-    (prefixed ``artefact_`` where the feature's own name does not say so), matched on ``tile_id``."""
-    cols = {c: (c if c.startswith("artefact") else f"artefact_{c}") for c in artefacts.columns if c != "tile_id"}
-    extra = artefacts.rename(columns=cols).set_index("tile_id")
-    base = scores.drop(columns=[c for c in cols.values() if c in scores.columns])
-    return base.join(extra, on="tile_id")
-
-
-def artefact_cache_problem(run: RunDir, config: ArtefactConfig = ArtefactConfig()) -> str | None:
-    """Why the cached ``artefacts.parquet`` of ``run`` cannot be reused (absent, other tiles, other
-    constants), or None when it can."""
-    from dataclasses import asdict
-
-    from radioexplore.run.provenance import read_parquet_meta
-
-    path = run.artefact_features
-    if not path.is_file():
-        return f"{path} does not exist"
-    meta = read_parquet_meta(path)
-    if meta.get("built_from") != run.provenance():
-        return f"{path} was built from other tiles (built from {meta.get('built_from')}, now {run.provenance()})"
-    if meta.get("config") != asdict(config):
-        return f"{path} was built with other artefact constants"
-    return None
-
-
-def cached_artefact_features(run: RunDir, config: ArtefactConfig = ArtefactConfig()) -> pd.DataFrame:
-    """:func:`artefact_features_run`, read from ``run.artefact_features`` when that was built from the
-    run's present tiles with the same constants, else computed and written there (atomically, with
-    the tiles' provenance, so a re-ingest makes it stale)."""
-    from dataclasses import asdict
-
-    from radioexplore.run.atomic import write_parquet
-
-    problem = artefact_cache_problem(run, config)
-    if problem is None:
-        return pd.read_parquet(run.artefact_features)
-    log.info("artefact axis: computing (%s)", problem)
-    out = artefact_features_run(run, config)
-    write_parquet(out, run.artefact_features, meta={"built_from": run.provenance(), "config": asdict(config)})
-    return out

@@ -1,7 +1,7 @@
 """Objects seen by the network: each object's source-centred stamp embedded by the run's backbone.
 
 The shape features describe an island by a handful of numbers; the backbone sees the whole stamp
-(seed 001's 2.5x the box, :func:`radioexplore.ranking.objects.cut_stamps`). Each stamp is resampled
+(seed 001's 2.5x the box, :func:`radioexplore.ranking.object_stamps.cut_stamps`). Each stamp is resampled
 to the backbone's training input (a stamp is one object centred in its cutout, as the training
 crops were: :func:`radioexplore.embed.embedding.run_embedding_px`) and scaled on its own as FITS stamps
 are (:data:`radioexplore.ingest.stamps.FITS_STAMP_SCALING`, sigma-clipped noise floor to peak). The
@@ -11,7 +11,7 @@ embeddings go to ``RUN/objects/<name>.npy`` (:meth:`RunDir.object_embeddings`), 
 :func:`embedding_object_scores` is the optional object score that uses them: an Isolation Forest
 (seed 002, sec. 5.2: 200 trees) over the standardised shape features and the first principal
 components of the object embedding, fitted on the objects that are not likely artefacts, times
-(1 - the object's own artefact score), as :func:`radioexplore.ranking.objects.rank_objects` does
+(1 - the object's own artefact score), as :func:`radioexplore.ranking.object_score.rank_objects` does
 for the shape features alone.
 """
 
@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.objects import LIKELY_ARTEFACT, ObjectConfig, cut_stamps, forest_features
+from radioexplore.ranking.object_score import forest_features
+from radioexplore.ranking.object_stamps import cut_stamps
+from radioexplore.ranking.objects import LIKELY_ARTEFACT, ObjectConfig
 from radioexplore.run.atomic import atomic_path
 from radioexplore.run.errors import RunDirError
 from radioexplore.run.rundir import RunDir

@@ -2,7 +2,7 @@
 
 Reads each field's image once (the tiles table names its file and its tiles' boxes), finds and
 describes its objects with :mod:`radioexplore.ranking.objects`, places them on the sky through the
-image's WCS and on the tiles their boxes overlap, ranks them over the whole run and writes the
+image's WCS and on the tiles they lie in (:func:`overlapping_tiles`), ranks them over the whole run and writes the
 table atomically, recording the configuration in run.toml under ``stages.objects``.
 """
 
@@ -19,20 +19,63 @@ from tqdm.auto import tqdm
 from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
     OBJECT_COLUMNS,
     SHAPE_FEATURES,
     ObjectConfig,
     find_objects,
-    overlapping_tiles,
-    rank_objects,
 )
 from radioexplore.run.atomic import write_parquet
 from radioexplore.run.errors import RunDirError
 from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
+
+
+def overlapping_tiles(
+    objects: pd.DataFrame,
+    tiles: pd.DataFrame,
+    labels: np.ndarray | None = None,
+    label_ids: np.ndarray | None = None,
+    min_pixels: float = 0.0,
+) -> tuple[np.ndarray, list[list[int]]]:
+    """Per object (same field): the tile holding its centroid and the tiles it lies in.
+
+    ``tiles`` needs ``tile_id, x0, y0, size`` (one field's rows). The main tile is, among the
+    overlapping ones, the one whose centre lies nearest the object's centroid. Without ``labels``
+    every tile the object's box overlaps is listed; with the island ``labels`` image and each row's
+    ``label_ids`` (:class:`FieldObjects`), only the main tile and those holding at least
+    ``min_pixels`` of the object's own pixels: a tile that sees no more than a corner of a big
+    object's box does not take its score.
+    """
+    tx0 = tiles["x0"].to_numpy(np.int64)
+    ty0 = tiles["y0"].to_numpy(np.int64)
+    ts = tiles["size"].to_numpy(np.int64)
+    ids = tiles["tile_id"].to_numpy(np.int64)
+    main = np.full(len(objects), -1, dtype=np.int64)
+    lists: list[list[int]] = []
+    for i, o in enumerate(objects.itertuples(index=False)):
+        hit = (tx0 <= o.box_x1) & (tx0 + ts - 1 >= o.box_x0) & (ty0 <= o.box_y1) & (ty0 + ts - 1 >= o.box_y0)
+        members = np.flatnonzero(hit)
+        if len(members):
+            d = np.hypot(tx0[members] + (ts[members] - 1) / 2 - o.x, ty0[members] + (ts[members] - 1) / 2 - o.y)
+            main[i] = ids[members[np.argmin(d)]]
+        if labels is not None and label_ids is not None and len(members) > 1:
+            inside = [
+                np.count_nonzero(
+                    labels[
+                        max(ty0[m], o.box_y0) : min(ty0[m] + ts[m] - 1, o.box_y1) + 1,
+                        max(tx0[m], o.box_x0) : min(tx0[m] + ts[m] - 1, o.box_x1) + 1,
+                    ]
+                    == label_ids[i]
+                )
+                for m in members
+            ]
+            members = members[(np.asarray(inside) >= min_pixels) | (ids[members] == main[i])]
+        lists.append([int(t) for t in ids[members]])
+    return main, lists
 
 
 def field_objects(file: str | Path, field_tiles: pd.DataFrame, config: ObjectConfig | None = None) -> pd.DataFrame:

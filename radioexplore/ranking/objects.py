@@ -1,15 +1,14 @@
-"""Objects, not only tiles: extended islands of each field image, their shapes, stamps and peculiarity.
+"""Objects, not only tiles: the extended islands of a field image and their shape features.
 
 A tile cuts a ring or a radio galaxy wherever the grid falls; an object does not. From each whole
 field image we find islands of emission above ``island_sigma`` times the local noise (positive
 only: real emission is positive) holding a peak above ``peak_sigma`` (PyBDSF's 3 and 5 sigma, as
 the MGCLS catalogues of seed 000, sec. 2.3), keep the extended ones (larger than a few beam areas)
 and describe each by shape features in units that do not depend on the survey (beams, ratios,
-S/N). An Isolation Forest over those features (seed 002, sec. 5.2: 200 trees) scores each object,
-and a tile's object peculiarity is that of its most peculiar overlapping object.
-
-Stamps are source-centred and sized to the object: Astronomaly cuts the island's box, seed 001's
-curated set 2.5 times it; ``stamp_margin`` is that factor (:func:`cut_stamps`).
+S/N; :mod:`radioexplore.ranking.object_shape`). :mod:`radioexplore.ranking.object_score` ranks them,
+:mod:`radioexplore.ranking.object_stamps` cuts their stamps (``stamp_margin``: Astronomaly cuts the
+island's box, seed 001's curated set 2.5 times it) and :mod:`radioexplore.ranking.object_run` places
+them on a run's tiles.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from radioexplore.ingest.noise import masked_rms, mesh_background
-from radioexplore.ranking.artefacts import noise_envelope
+from radioexplore.ingest.noise import mesh_background
+from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
+from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_ratio, morphology_features
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,12 @@ SHAPE_FEATURES = (
     "n_peaks",  # local maxima above peak_sigma, a beam apart
     "axis_ratio",  # major / minor axis from the second moments of the island's pixels
     "filled_beams",  # area with holes filled / beam area
+    *MORPHOLOGY_FEATURES,  # ring with a hole, two crossed axes, size and surface brightness (object_shape)
 )
 #: Features given to the forest on a log scale: they span decades (sizes, S/N, counts).
-LOG_FEATURES = frozenset({"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams"})
+LOG_FEATURES = frozenset(
+    {"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams", "extent_beams", "surface_snr"}
+)
 #: The artefact hint, kept beside the shape features but not given to the forest: calibration
 #: errors carry troughs below -5 sigma, real emission does not (issue 24, item 1).
 ARTEFACT_HINT = "negative_fraction"
@@ -120,7 +123,7 @@ class ObjectConfig:
 @dataclass(frozen=True)
 class FieldObjects:
     """What :func:`find_objects` returns for one image: a frame of objects, the image's beam, and the
-    island label image with each row's label (what :func:`overlapping_tiles` counts pixels in)."""
+    island label image with each row's label (what :func:`radioexplore.ranking.object_run.overlapping_tiles` counts pixels in)."""
 
     table: pd.DataFrame
     beam_area_px: float
@@ -131,35 +134,6 @@ class FieldObjects:
 def beam_fwhm_px(beam_area: float) -> float:
     """Geometric-mean FWHM (pixels) of a Gaussian beam of ``beam_area`` pixels (area = 1.1331 FWHM^2)."""
     return float(np.sqrt(beam_area / 1.1331))
-
-
-def noise_map(residual: np.ndarray, box: int) -> np.ndarray:
-    """Local rms per pixel: :func:`radioexplore.ingest.noise.masked_rms` on a mesh of ``box`` px blocks,
-    bilinearly interpolated between block centres (constant beyond the outer ones)."""
-    ny, nx = residual.shape
-    my, mx = max(1, round(ny / box)), max(1, round(nx / box))
-    ey = np.linspace(0, ny, my + 1).astype(int)
-    ex = np.linspace(0, nx, mx + 1).astype(int)
-    grid = np.full((my, mx), np.nan)
-    for i in range(my):
-        for j in range(mx):
-            block = residual[ey[i] : ey[i + 1], ex[j] : ex[j + 1]]
-            if np.isfinite(block).sum() >= 0.1 * block.size:
-                grid[i, j] = masked_rms(block)
-    good = np.isfinite(grid) & (grid > 0)
-    if not good.any():
-        return np.full(residual.shape, np.nan, dtype=np.float32)
-    grid[~good] = np.median(grid[good])
-    wy = _interp_weights(ny, (ey[:-1] + ey[1:] - 1) / 2.0).astype(np.float32)
-    wx = _interp_weights(nx, (ex[:-1] + ex[1:] - 1) / 2.0).astype(np.float32)
-    return wy @ (grid.astype(np.float32) @ wx.T)  # float32 throughout: a field of 10^8 pixels stays 0.4 GB
-
-
-def _interp_weights(n: int, centres: np.ndarray) -> np.ndarray:
-    """[n, len(centres)] weights of linear interpolation between ``centres`` (constant beyond them)."""
-    grid = np.arange(n, dtype=np.float64)
-    eye = np.eye(len(centres))
-    return np.stack([np.interp(grid, centres, eye[j]) for j in range(len(centres))], axis=1)
 
 
 def find_objects(
@@ -230,7 +204,7 @@ def find_objects(
         valid = finite[oy0:oy1, ox0:ox1] & ~(labels[oy0:oy1, ox0:ox1] == lab)
         neg = float(np.count_nonzero(valid & (around < -config.negative_sigma)) / max(1, np.count_nonzero(valid)))
         local = float(np.median(rms[sy, sx][mask]))
-        floor = _floor_at(envelope, cx + bx0, cy + by0, data.shape, local)
+        floor = noise_floor_at(envelope, cx + bx0, cy + by0, data.shape, local)
         res_around = residual[oy0:oy1, ox0:ox1]
         trough = max(0.0, float(-res_around[valid & (res_around < -config.negative_sigma * floor)].sum()))
         # the island's flux beyond a beam of its peak: a bright source's own core would hide the
@@ -261,27 +235,14 @@ def find_objects(
                 hole_fraction=(filled - a) / filled,
                 peak_snr=float(s[mask].max()),
                 n_peaks=n_peaks,
-                axis_ratio=_axis_ratio(xs, ys),
+                axis_ratio=axis_ratio(xs, ys),
                 filled_beams=filled / area,
                 negative_fraction=neg,
+                **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
                 negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             )
         )
     return FieldObjects(_frame(rows), area, labels, np.asarray(keep, dtype=np.int64))
-
-
-def _floor_at(
-    envelope: tuple[np.ndarray, np.ndarray], x: float, y: float, shape: tuple[int, int], local: float
-) -> float:
-    """The noise at ``(x, y)``: the smaller of the local mesh rms and the field's noise envelope at that
-    distance from the image centre (:func:`radioexplore.ranking.artefacts.noise_envelope`)."""
-    radius, env = envelope
-    finite = np.isfinite(env)
-    if not finite.any():
-        return local
-    r = np.hypot(x - (shape[1] - 1) / 2.0, y - (shape[0] - 1) / 2.0)
-    at = float(np.interp(r, radius[finite], env[finite]))
-    return min(local, at) if np.isfinite(local) and local > 0 else at
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -290,171 +251,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _axis_ratio(xs: np.ndarray, ys: np.ndarray) -> float:
-    """Major over minor axis of a set of pixels from their second moments (1 = round)."""
-    if len(xs) < 3:
-        return 1.0
-    cov = np.cov(np.vstack([xs, ys]).astype(float))
-    lo, hi = np.sort(np.linalg.eigvalsh(cov))
-    # a pixel's own extent (variance 1/12) keeps a one-pixel-wide line finite
-    return float(np.sqrt((hi + 1 / 12) / (lo + 1 / 12)))
-
-
-def overlapping_tiles(
-    objects: pd.DataFrame,
-    tiles: pd.DataFrame,
-    labels: np.ndarray | None = None,
-    label_ids: np.ndarray | None = None,
-    min_pixels: float = 0.0,
-) -> tuple[np.ndarray, list[list[int]]]:
-    """Per object (same field): the tile holding its centroid and the tiles it lies in.
-
-    ``tiles`` needs ``tile_id, x0, y0, size`` (one field's rows). The main tile is, among the
-    overlapping ones, the one whose centre lies nearest the object's centroid. Without ``labels``
-    every tile the object's box overlaps is listed; with the island ``labels`` image and each row's
-    ``label_ids`` (:class:`FieldObjects`), only the main tile and those holding at least
-    ``min_pixels`` of the object's own pixels: a tile that sees no more than a corner of a big
-    object's box does not take its score.
-    """
-    tx0 = tiles["x0"].to_numpy(np.int64)
-    ty0 = tiles["y0"].to_numpy(np.int64)
-    ts = tiles["size"].to_numpy(np.int64)
-    ids = tiles["tile_id"].to_numpy(np.int64)
-    main = np.full(len(objects), -1, dtype=np.int64)
-    lists: list[list[int]] = []
-    for i, o in enumerate(objects.itertuples(index=False)):
-        hit = (tx0 <= o.box_x1) & (tx0 + ts - 1 >= o.box_x0) & (ty0 <= o.box_y1) & (ty0 + ts - 1 >= o.box_y0)
-        members = np.flatnonzero(hit)
-        if len(members):
-            d = np.hypot(tx0[members] + (ts[members] - 1) / 2 - o.x, ty0[members] + (ts[members] - 1) / 2 - o.y)
-            main[i] = ids[members[np.argmin(d)]]
-        if labels is not None and label_ids is not None and len(members) > 1:
-            inside = [
-                np.count_nonzero(
-                    labels[
-                        max(ty0[m], o.box_y0) : min(ty0[m] + ts[m] - 1, o.box_y1) + 1,
-                        max(tx0[m], o.box_x0) : min(tx0[m] + ts[m] - 1, o.box_x1) + 1,
-                    ]
-                    == label_ids[i]
-                )
-                for m in members
-            ]
-            members = members[(np.asarray(inside) >= min_pixels) | (ids[members] == main[i])]
-        lists.append([int(t) for t in ids[members]])
-    return main, lists
-
-
-def forest_features(objects: pd.DataFrame) -> np.ndarray:
-    """The shape features as the forest sees them: log where they span decades, then robustly
-    standardised (median, IQR / 1.349) over the objects of the run."""
-    cols = []
-    for name in SHAPE_FEATURES:
-        v = objects[name].to_numpy(float)
-        cols.append(np.log(np.maximum(v, 1e-6)) if name in LOG_FEATURES else v)
-    x = np.column_stack(cols) if cols else np.zeros((len(objects), 0))
-    centre = np.median(x, axis=0)
-    q1, q3 = np.percentile(x, [25, 75], axis=0)
-    scale = (q3 - q1) / 1.349
-    spread = x.std(axis=0)
-    scale = np.where(scale > 0, scale, np.where(spread > 0, spread, 1.0))
-    return ((x - centre) / scale).astype(np.float32)
-
-
-def object_scores(
-    objects: pd.DataFrame, config: ObjectConfig = ObjectConfig(), fit: np.ndarray | None = None
-) -> np.ndarray:
-    """Isolation Forest peculiarity of each object in [0, 1] (1 = most peculiar; min-max over the run),
-    the forest fitted on the objects ``fit`` marks (all by default; all when it marks fewer than 3)."""
-    from sklearn.ensemble import IsolationForest  # here: the CLI builds its parser without sklearn
-
-    n = len(objects)
-    if n == 0:
-        return np.zeros(0, dtype=np.float32)
-    if n < 3:
-        return np.zeros(n, dtype=np.float32)
-    forest = IsolationForest(
-        n_estimators=config.n_estimators,
-        contamination=config.contamination,
-        random_state=config.seed,
-        n_jobs=1,
-    )
-    x = forest_features(objects)
-    fit = np.ones(n, dtype=bool) if fit is None or np.count_nonzero(fit) < 3 else np.asarray(fit, dtype=bool)
-    forest.fit(x[fit])
-    raw = -forest.score_samples(x)
-    lo, hi = raw.min(), raw.max()
-    return ((raw - lo) / (hi - lo if hi > lo else 1.0)).astype(np.float32)
-
-
-def rank_objects(objects: pd.DataFrame, config: ObjectConfig = ObjectConfig()) -> pd.DataFrame:
-    """``objects`` with ``shape_score`` (the forest's peculiarity of shape among all the objects, 0..1),
-    ``artefact_score`` (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`),
-    ``score`` (higher = more peculiar) and ``rank`` by it (1 = most peculiar).
-
-    ``score`` = sky shape score x (1 - artefact score), where the sky shape score comes from a
-    forest fitted on the objects that are not likely artefacts (artefact score below
-    :data:`LIKELY_ARTEFACT`): what is rare among real sources, not among ripple crests, which can
-    be many in a poor field. The discount acts per object: a ripple crest is sunk by the troughs
-    beside it, a peculiar object in the same poor field keeps its score (a tile-wide factor sank
-    both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
-    """
-    from radioexplore.ranking.artefacts import object_artefact_score
-
-    out = objects.copy()
-    artefact = object_artefact_score(out[NEGATIVE_RATIO].to_numpy(dtype=float)).astype(np.float32)
-    shape = object_scores(out, config)
-    sky = object_scores(out, config, fit=artefact < LIKELY_ARTEFACT) if (artefact >= LIKELY_ARTEFACT).any() else shape
-    scores = (sky * (1.0 - artefact)).astype(np.float32)
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    out["shape_score"] = shape
-    out["artefact_score"] = artefact
-    out["score"] = scores
-    out["rank"] = ranks
-    return out
-
-
-def tile_object_scores(objects: pd.DataFrame, tile_ids: np.ndarray) -> np.ndarray:
-    """Each tile's object peculiarity: the score of its most peculiar overlapping object, 0 when none."""
-    tile_ids = np.asarray(tile_ids, dtype=np.int64)
-    best: dict[int, float] = {}
-    for ids, score in zip(objects["tile_ids"], objects["score"], strict=True):
-        for t in ids:
-            best[int(t)] = max(best.get(int(t), 0.0), float(score))
-    return np.array([best.get(int(t), 0.0) for t in tile_ids], dtype=np.float32)
-
-
-def cut_stamps(image: np.ndarray, objects: pd.DataFrame, size_px: int = 128) -> np.ndarray:
-    """Source-centred stamps ``[N, size_px, size_px]`` (float32, image units) resampled from each
-    object's stamp box (``stamp_x0``, ``stamp_y0``, ``stamp_size``); pixels beyond the image are NaN.
-
-    ``image`` is a 2-D array or anything with ``read_box(x0, y0, width)`` (a
-    :class:`radioexplore.io.fits.FitsImage`), so a stamp reads only its own box.
-    """
-    out = np.full((len(objects), size_px, size_px), np.nan, dtype=np.float32)
-    for i, (x0, y0, side) in enumerate(
-        zip(objects["stamp_x0"], objects["stamp_y0"], objects["stamp_size"], strict=True)
-    ):
-        box = _read_box(image, int(x0), int(y0), int(side))
-        finite = np.isfinite(box)
-        zoom = size_px / box.shape[0]
-        values = ndimage.zoom(np.where(finite, box, 0.0), zoom, order=1, grid_mode=True, mode="nearest")
-        cover = ndimage.zoom(finite.astype(np.float32), zoom, order=1, grid_mode=True, mode="nearest")
-        values = values[:size_px, :size_px]
-        cover = cover[:size_px, :size_px]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[i, : values.shape[0], : values.shape[1]] = np.where(cover > 0.5, values / cover, np.nan)
-    return out
-
-
-def _read_box(image, x0: int, y0: int, side: int) -> np.ndarray:
-    if hasattr(image, "read_box"):
-        return image.read_box(x0, y0, side)
-    image = np.asarray(image, dtype=np.float32)
-    out = np.full((side, side), np.nan, dtype=np.float32)
-    ny, nx = image.shape
-    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + side, nx), min(y0 + side, ny)
-    if xb > xa and yb > ya:
-        out[ya - y0 : yb - y0, xa - x0 : xb - x0] = image[ya:yb, xa:xb]
-    return out
+def _centre_snr(snr: np.ndarray, x: float, y: float) -> float:
+    """The S/N map at the pixel nearest ``(x, y)`` (0 beyond the image)."""
+    ix, iy = int(round(x)), int(round(y))
+    return float(snr[iy, ix]) if 0 <= iy < snr.shape[0] and 0 <= ix < snr.shape[1] else 0.0

@@ -120,9 +120,12 @@ def tile_best_objects(objects: pd.DataFrame, n_tiles: int, column: str = "score"
 
 
 def describe_object(obj: pd.Series) -> str:
-    """A few words for an object's shape, from the features that make it stand out."""
-    if obj.get("hole_fraction", 0) >= 0.1:
+    """A few words for an object's shape, from the features that make it stand out (words only: the
+    ranking uses the features themselves, :mod:`radioexplore.ranking.object_shape`)."""
+    if obj.get("hole_fraction", 0) >= 0.1 or obj.get("ring_coverage", 0) >= 0.5:
         return "ring-like object"
+    if obj.get("cross_contrast", 0) >= 0.15:
+        return "X-shaped object (two crossed axes)"
     if obj.get("n_peaks", 1) >= 3:
         return "multi-peaked object"
     if obj.get("axis_ratio", 1) >= 3:

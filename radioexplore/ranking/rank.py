@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.artefacts import add_artefact_columns, cached_artefact_features
+from radioexplore.ranking.artefact_run import add_artefact_columns, cached_artefact_features
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import exclusion_mask, flags_to_exclude
 from radioexplore.ranking.forest import isolation_forest, ranks_of
