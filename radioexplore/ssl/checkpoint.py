@@ -83,7 +83,7 @@ def save_checkpoint(
         torch.save(payload, tmp)
 
 
-def resume(path: Path, learner: Learner, recipe: Recipe, steps_per_epoch: int, procs: Processes) -> Progress:
+def load_checkpoint(path: Path, learner: Learner, recipe: Recipe, steps_per_epoch: int, procs: Processes) -> Progress:
     """Load the checkpoint at ``path`` into ``learner`` and this process's RNG; returns where it stopped."""
     state = torch.load(path, map_location=procs.device, weights_only=False)
     check_resumable(state, path, recipe, steps_per_epoch, procs)

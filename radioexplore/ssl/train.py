@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from radioexplore.run.rundir import RunDir
 from radioexplore.ssl import build_method
-from radioexplore.ssl.checkpoint import Learner, Progress, export_backbone, resume, save_checkpoint
+from radioexplore.ssl.checkpoint import Learner, Progress, export_backbone, load_checkpoint, save_checkpoint
 from radioexplore.ssl.data import EpochLoaders, TrainingTiles, training_tiles
 from radioexplore.ssl.dino import clip_gradients_
 from radioexplore.ssl.monitor import Monitor, append_log, epoch_entry, read_log
@@ -107,12 +107,12 @@ def _build_learner(recipe: Recipe, procs: Processes) -> Learner:
 
 
 def _starting_point(
-    run: RunDir, name: str, learner: Learner, recipe: Recipe, plan: StepPlan, resume_run: bool, procs: Processes
+    run: RunDir, name: str, learner: Learner, recipe: Recipe, plan: StepPlan, resume: bool, procs: Processes
 ) -> Progress:
     """Where the run continues: the checkpoint's step when resuming one, else step 0 with a per-process seed."""
     ckpt_file = run.model_checkpoint(name)
-    if resume_run and ckpt_file.is_file():
-        start = resume(ckpt_file, learner, recipe, plan.steps_per_epoch, procs)
+    if resume and ckpt_file.is_file():
+        start = load_checkpoint(ckpt_file, learner, recipe, plan.steps_per_epoch, procs)
         if procs.main:
             epoch = start.step // plan.steps_per_epoch
             log.info("resuming %s at step %d of %d (epoch %d)", name, start.step, plan.total_steps, epoch)
