@@ -17,8 +17,11 @@ import torch
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.models.checkpoint import load_backbone, save_backbone
 from radioexplore.run.rundir import RunDir
+from radioexplore.ssl.checkpoint import backbone_path, checkpoint_path
+from radioexplore.ssl.data import training_ids
+from radioexplore.ssl.monitor import read_log
 from radioexplore.ssl.recipe import Recipe, recipe_from_dict, save_recipe
-from radioexplore.ssl.train import backbone_path, checkpoint_path, pretrain, read_log, training_ids
+from radioexplore.ssl.train import pretrain
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -49,8 +49,8 @@ def test_the_registries_of_networks_and_training_raise_the_same_error():
     from radioexplore.models import BackboneSpec, build_backbone
     from radioexplore.models.vit import vit
     from radioexplore.ssl import method_of
+    from radioexplore.ssl.optim import build_optimizer
     from radioexplore.ssl.recipe import Recipe
-    from radioexplore.ssl.train import build_optimizer
 
     for call, what in [
         (lambda: build_backbone(BackboneSpec(arch="nope")), "backbone"),

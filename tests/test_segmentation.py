@@ -19,7 +19,7 @@ from radioexplore.segmentation.tiling import plan_blocks, segment_array, segment
 from radioexplore.segmentation.train import SegmentRecipe, bce_dice_loss, save_segmenter, train_steps
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
-from radioexplore.ssl.train import setup_processes
+from radioexplore.ssl.processes import setup_processes
 
 torch.set_num_threads(1)
 

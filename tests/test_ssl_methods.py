@@ -16,9 +16,9 @@ from radioexplore.ssl import METHODS, build_method, ema_momentum
 from radioexplore.ssl.byol import byol_loss
 from radioexplore.ssl.dino import clip_gradients_
 from radioexplore.ssl.mae import mae_loss, patchify
+from radioexplore.ssl.optim import build_optimizer
 from radioexplore.ssl.recipe import Recipe, load_recipe, recipe_from_dict
 from radioexplore.ssl.schedules import CosineSchedule, teacher_temperature
-from radioexplore.ssl.train import build_optimizer
 
 BACKBONE = {"arch": "vit_tiny", "patch": 8, "input_px": 32, "depth": 2}
 PAIR_VIEWS = {"out_px": 32, "jitter_p": 0.0, "blur_p": 0.0, "threshold_p": 0.0}

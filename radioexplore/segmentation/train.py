@@ -11,7 +11,7 @@ with 192 px tiles (the network is fully convolutional); ``--arch unet`` (16 chan
 galaxies, bent tails, peculiar objects and imaging artefacts as negatives (its false positives were
 radio galaxies its simulations lacked); ``radio_galaxies = False`` trains without them, for the
 comparison the benchmark makes. Several processes (``torchrun``) train with DDP, set up as the SSL
-jobs are (:func:`radioexplore.ssl.train.setup_processes`).
+jobs are (:func:`radioexplore.ssl.processes.setup_processes`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
 from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.survey import SimulationConfig, simulate_survey
-from radioexplore.ssl.train import Processes, _all_mean, _sync_buffers, setup_processes
+from radioexplore.ssl.processes import Processes, all_mean, setup_processes, sync_buffers
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +189,11 @@ def train_steps(
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(_all_mean(float(loss.item()), procs))
+        losses.append(all_mean(float(loss.item()), procs))
         if procs.main and (step + 1) % progress_every == 0:
             recent = np.mean(losses[-progress_every:])
             log.info("step %d/%d loss %.4f (%.0f s)", step + 1, recipe.steps, recent, time.time() - start)
-    _sync_buffers(model, procs)
+    sync_buffers(model, procs)
     return losses
 
 

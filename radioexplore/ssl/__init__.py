@@ -7,7 +7,12 @@
 - :mod:`~radioexplore.ssl.mae`: ViT masked autoencoder, MSE on normalised pixels of masked patches.
 - :mod:`~radioexplore.ssl.schedules`: cosine LR / weight-decay / momentum schedules, teacher temperature.
 - :mod:`~radioexplore.ssl.recipe`: recipes (TOML files in ``pipelines/recipes``) as frozen dataclasses.
-- :mod:`~radioexplore.ssl.train`: the (distributed, resumable) training loop.
+- :mod:`~radioexplore.ssl.processes`: one process or many under torchrun (DDP), and the values they share.
+- :mod:`~radioexplore.ssl.data`: which tiles train, their seeded views, each process's share of an epoch.
+- :mod:`~radioexplore.ssl.optim`: parameter groups, optimisers by name, per-step schedules, mixed precision.
+- :mod:`~radioexplore.ssl.checkpoint`: the resumable ``checkpoint.pt`` and the exported ``backbone.pt``.
+- :mod:`~radioexplore.ssl.monitor`: the per-epoch ``log.jsonl`` and seed 000's source-count probe.
+- :mod:`~radioexplore.ssl.train`: the (distributed, resumable) training loop, ``pretrain``.
 - :mod:`~radioexplore.ssl.compare`: ``evaluate --methods``: pre-train each method briefly and embed the run for the table.
 
 Methods are chosen by name from :data:`METHODS`, the one registry a recipe's ``method`` refers to.

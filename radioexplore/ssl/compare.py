@@ -53,8 +53,9 @@ def pretrain_methods(
     (issue 21); the models are kept in ``pretrain_run/models/<method>_s<seed>/``."""
     train_run = pretrain_run or run
     from radioexplore.embed.embedding import EmbedConfig, embed_run
+    from radioexplore.ssl.data import eligible_ids
     from radioexplore.ssl.recipe import recipe_with_overrides
-    from radioexplore.ssl.train import eligible_ids, pretrain
+    from radioexplore.ssl.train import pretrain
 
     unknown = [m for m in config.methods if m not in METHOD_RECIPES]
     if unknown:
