@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from radioexplore.evaluation.probes import ProbeResult, linear_probe
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.run.rundir import RunDir
+from radioexplore.run.tiletable.join import LABEL_MARKERS
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def target_rows(tiles: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarra
     a single tile are left out (stratified folds need two)."""
     values = tiles[target]
     text = values.astype(object).where(values.notna(), None).map(lambda v: None if v is None else str(v))
-    keep = text.notna().to_numpy() & ~text.isin(["", "nan", "None", "unlabelled"]).to_numpy(copy=True)
+    keep = text.notna().to_numpy() & ~text.isin(["", "nan", "None", *LABEL_MARKERS]).to_numpy(copy=True)
     counts = text[keep].value_counts()
     keep &= text.isin(counts.index[counts >= 2]).to_numpy()
     if text[keep].nunique() < 2:
