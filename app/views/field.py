@@ -66,14 +66,19 @@ class FieldView(param.Parameterized):
         fields = sorted({str(f) for f in self.state.tiles()["field"].unique()})
         self.param.field.objects = fields
         state = self.state
+        # the boxes, the field and the 3x3 view follow a click after its tile is shown (issue 23)
         self._marks_shown = WhenShown(
-            state, "Explore", [state.param.selected_tile, state.param.label_version, state.param.ranking_version]
+            state,
+            "Explore",
+            [state.param.selected_tile, state.param.label_version, state.param.ranking_version],
+            defer=True,
         )
         self.field = fields[0] if fields else None
+        self._heading = pn.pane.Markdown("", css_classes=["field-selected"])
         self._follow_selection()
         # the field and the 3x3 view follow the selection only while the Explore tab shows (issue 23):
         # a click or a label behind the review queue draws neither
-        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile])
+        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile], defer=True)
         self._selection_shown.param.watch(lambda _: self._follow_selection(), "version")
         self._near_pipe: hv.streams.Pipe | None = None
         self._near_pane: pn.pane.HoloViews | None = None
@@ -88,6 +93,7 @@ class FieldView(param.Parameterized):
         if tile_id is not None:
             self.field = str(self.state.tile_row(tile_id)["field"])
         self.near_tile = tile_id
+        self._heading.object = self.heading_text()
 
     def field_tiles(self, field: str | None = None) -> pd.DataFrame:
         tiles = self.state.tiles()
@@ -291,11 +297,10 @@ class FieldView(param.Parameterized):
         if len(self._near_holder.objects) != 1 or self._near_holder.objects[0] is not pane:
             self._near_holder.objects = [pane]
 
-    @param.depends("state.selected_tile")
-    def heading(self) -> pn.viewable.Viewable:
+    def heading_text(self) -> str:
+        """The line over the field naming the open tile (it follows the selection with the field)."""
         tile_id = self.state.selected_tile
-        text = "No tile open: click a tile box" if tile_id is None else f"Tile {tile_id} open"
-        return pn.pane.Markdown(f"### {text}", css_classes=["field-selected"])
+        return "### " + ("No tile open: click a tile box" if tile_id is None else f"Tile {tile_id} open")
 
     def __panel__(self) -> pn.viewable.Viewable:
         legend = " · ".join(
@@ -306,7 +311,7 @@ class FieldView(param.Parameterized):
             pn.Row(
                 pn.widgets.Select.from_param(self.param.field, name="Field", width=220),
                 pn.widgets.IntInput.from_param(self.param.top_n, name="mark top", width=90),
-                pn.panel(self.heading),
+                self._heading,
             ),
             pn.pane.HTML(legend),
             overlay_controls(self.state, "field-diffuse"),

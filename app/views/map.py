@@ -58,7 +58,8 @@ class MapView(param.Parameterized):
         #: it sets ``state.selection``, which app.views.selection shows as a grid
         self.selection_stream: hv.streams.Selection1D | hv.streams.BoundsXY | None = None
         deps = [self.state.param.selected_tile, self.state.param.label_version, self.state.param.show_marks]
-        self._layers = WhenShown(self.state, "Explore", deps)
+        # after the click's tile is shown (issue 23: map click to tile < 1 s)
+        self._layers = WhenShown(self.state, "Explore", deps, defer=True)
 
     def _on_select(self, index: list[int] | None = None) -> None:
         if self._frame_ids is not None and index is not None:
