@@ -53,7 +53,7 @@ def after_this_event(action: Callable[[], Any], key: Any = None) -> None:
             doc.add_timeout_callback(scheduled, FLUSH_POLL_MS)
             return
         todo = pending.pop(key, action) if key is not None else action
-        with pn.io.hold(doc):
+        with pn.io.hold(doc, freeze=True):
             todo()
 
     def scheduled() -> None:

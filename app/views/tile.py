@@ -561,7 +561,7 @@ class TileView(param.Parameterized):
         row = self.state.tile_row(tile_id)
         # the spinner goes out before the held message (a held True and False would show nothing)
         with self._busy() if tile_id != self.shown_tile else nullcontext():
-            with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
+            with pn.io.hold(freeze=True):  # one message to the browser: the heading never runs ahead of the image
                 if tile_id != self._neighbours_of:
                     self._neighbours_title.object = "#### Finding the tiles most like this one…"
                 self.shown_tile = tile_id  # redraws the image pane
