@@ -1,8 +1,16 @@
 """The served app in headless Chromium: it shows the map, and a click on a point opens that tile."""
 
+import numpy as np
 import pytest
 
-from tests.browser import browser_page, click_map_point, require_browser, served_app, wait_for_plot
+from tests.browser import (
+    browser_page,
+    click_map_point,
+    data_to_screen,
+    require_browser,
+    served_app,
+    wait_for_plot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +29,31 @@ def test_click_on_map_point_opens_the_tile(tiny_run):
         assert abs(m.loc[clicked, "y"] - target["y"]) < 0.05 * (m["y"].max() - m["y"].min())
         page.get_by_text("nearest neighbours").first.wait_for(timeout=30_000)
         assert page.locator(".neighbour").count() == 8
+        # a second click, on a tile of another field far away on the map, opens that tile; the parts
+        # drawn after the tile (issue 23: its neighbours, the field view) follow it
+        fields = tiny_run.read_tiles(columns=["field"])["field"].astype(str)
+        others = tiles[fields.iloc[tiles["tile_id"]].to_numpy() != fields.iloc[clicked]]
+        far = others.iloc[int(np.argmax(np.hypot(others["x"] - target["x"], others["y"] - target["y"])))]
+        page.mouse.click(*data_to_screen(page, "coloured by field", float(far["x"]), float(far["y"])))
+        now = int(_other_heading(page, text, timeout=60).split()[1])
+        assert now != clicked
+        assert abs(m.loc[now, "x"] - far["x"]) < 0.05 * (m["x"].max() - m["x"].min())
+        assert abs(m.loc[now, "y"] - far["y"]) < 0.05 * (m["y"].max() - m["y"].min())
+        page.locator(".field-selected", has_text=f"Tile {now} open").first.wait_for(timeout=60_000)
+        page.get_by_text("nearest neighbours").first.wait_for(timeout=60_000)
+        assert page.get_by_text("Finding the tiles most like this one").count() == 0
+        assert page.locator(".neighbour").count() == 8
+
+
+def _other_heading(page, before: str, timeout: float) -> str:
+    """The tile view's heading once it is no longer ``before`` (the tile a click opened)."""
+    heading = page.locator(".tile-title h2").first
+    for _ in range(int(timeout * 10)):
+        text = heading.inner_text()
+        if text != before and text.startswith("Tile "):
+            return text
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the tile view still shows {before!r} {timeout} s after a click on another tile")
 
 
 def test_missing_run_page_names_the_command(tmp_path):

@@ -15,6 +15,7 @@ from astropy.io import fits
 
 from app.state import ExplorerState
 from app.text import md_lines
+from app.views.shown import WhenShown
 from radioexplore.display.render import png_bytes
 from radioexplore.io.context import SURVEYS, ContextConfig, ContextUnavailable, hips_cutout, links, simbad_cone
 
@@ -47,20 +48,23 @@ class ContextView(param.Parameterized):
         fov = float(row["size"]) * pixel / 3600 if pixel else 0.1
         return float(row["ra"]), float(row["dec"]), fov
 
-    @param.depends("state.selected_tile")
-    def links_pane(self) -> pn.viewable.Viewable:
+    def links_html(self) -> str:
+        """Links to the open tile's position in other archives, as HTML ("" with no tile open)."""
         tile = self.state.selected_tile
         if tile is None:
-            return pn.pane.HTML("")
+            return ""
         row = self.state.tile_row(tile)
         if not (np.isfinite(row["ra"]) and np.isfinite(row["dec"])):
-            return pn.pane.HTML("<p>No celestial WCS: no links.</p>")
+            return "<p>No celestial WCS: no links.</p>"
         found = links(float(row["ra"]), float(row["dec"]))
         items = " · ".join(
             f'<a href="{html.escape(url, quote=True)}" target="_blank">{html.escape(name)}</a>'
             for name, url in found.items()
         )
-        return pn.pane.HTML(f"<p class='context-links'>{items}</p>")
+        return f"<p class='context-links'>{items}</p>"
+
+    def links_pane(self) -> pn.viewable.Viewable:
+        return pn.pane.HTML(self.links_html())
 
     def fetch(self, *_events) -> None:
         """Cutouts of the chosen surveys and SIMBAD objects around the open tile; stops at the first service that is down."""
@@ -91,8 +95,12 @@ class ContextView(param.Parameterized):
     def __panel__(self) -> pn.viewable.Viewable:
         button = pn.widgets.Button(name="Fetch cutouts and SIMBAD objects", css_classes=["context-fetch"])
         button.on_click(self.fetch)
+        links_pane = self.links_pane()
+        # the links follow a click once its tile is shown, while the Explore tab shows (issue 23)
+        gate = WhenShown(self.state, "Explore", [self.state.param.selected_tile], defer=True)
+        gate.param.watch(lambda _event: setattr(links_pane, "object", self.links_html()), "version")
         return pn.Column(
-            self.links_pane,
+            links_pane,
             pn.Param(self, parameters=["surveys"], show_name=False, widgets={"surveys": pn.widgets.CheckButtonGroup}),
             button,
             pn.pane.Markdown(pn.bind(md_lines, self.param.message), css_classes=["context-status"]),

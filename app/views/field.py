@@ -66,20 +66,32 @@ class FieldView(param.Parameterized):
         fields = sorted({str(f) for f in self.state.tiles()["field"].unique()})
         self.param.field.objects = fields
         state = self.state
+        # the boxes, the field and the 3x3 view follow a click after its tile is shown (issue 23)
         self._marks_shown = WhenShown(
-            state, "Explore", [state.param.selected_tile, state.param.label_version, state.param.ranking_version]
+            state,
+            "Explore",
+            [state.param.selected_tile, state.param.label_version, state.param.ranking_version],
+            defer=True,
         )
+        self._field_pipe: hv.streams.Pipe | None = None
+        self._field_pane: pn.pane.HoloViews | None = None
+        self._field_structure: tuple = ()
+        self._field_title = ""
         self.field = fields[0] if fields else None
+        self._heading = pn.pane.Markdown("", css_classes=["field-selected"])
         self._follow_selection()
         # the field and the 3x3 view follow the selection only while the Explore tab shows (issue 23):
         # a click or a label behind the review queue draws neither
-        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile])
+        self._selection_shown = WhenShown(state, "Explore", [state.param.selected_tile], defer=True)
         self._selection_shown.param.watch(lambda _: self._follow_selection(), "version")
         self._near_pipe: hv.streams.Pipe | None = None
         self._near_pane: pn.pane.HoloViews | None = None
         self._near_structure: tuple = ()
         self._near_title = ""
         self._near_holder = pn.Column(self.neighbourhood_pane())
+        self._field_holder = pn.Column(self.field_pane())
+        self.param.watch(self._draw_field, ["field", "top_n"])
+        self.state.param.watch(self._draw_field, ["diffuse_overlay", "diffuse_threshold"])
         self.param.watch(self._draw_near, "near_tile")
         self.state.param.watch(self._draw_near, ["diffuse_overlay", "diffuse_threshold"])
 
@@ -88,6 +100,7 @@ class FieldView(param.Parameterized):
         if tile_id is not None:
             self.field = str(self.state.tile_row(tile_id)["field"])
         self.near_tile = tile_id
+        self._heading.object = self.heading_text()
 
     def field_tiles(self, field: str | None = None) -> pd.DataFrame:
         tiles = self.state.tiles()
@@ -182,28 +195,61 @@ class FieldView(param.Parameterized):
         layers.append(_boxes(chosen).opts(fill_alpha=0.0, line_color=BOX_COLOURS["selected"], line_width=3, tools=[]))
         return hv.Overlay(layers)
 
-    @param.depends("field", "top_n", "state.diffuse_overlay", "state.diffuse_threshold")
-    def field_pane(self) -> pn.viewable.Viewable:
+    def field_pane(self, *events) -> pn.viewable.Viewable:
+        """The field with its boxes. Another field of the same size, with no overlay, is sent as new
+        data to the figure already drawn (issue 23: a click on a tile of another field draws no new
+        figure); else a new figure is drawn."""
         img = self.field_image()
         if img is None:
+            self._field_pipe = None
             return pn.pane.Alert(
                 f"The source image of field {md_text(self.field)} cannot be read here.", alert_type="warning"
             )
-        # the boxes redraw only while the Explore tab shows (not per label behind the review queue)
-        marks = hv.DynamicMap(pn.bind(lambda _v: self.marks(self.state.selected_tile), self._marks_shown.param.version))
+        opts = img.opts.get().kwargs
         diffuse, note = self.diffuse_layer()
-        layers = img if diffuse is None else img * diffuse
-        overlay = (layers * marks).opts(
-            **{k: v for k, v in img.opts.get().kwargs.items() if k in ("title", "frame_width", "frame_height")}
+        structure = (opts["frame_width"], opts["frame_height"])
+        self._field_title = opts["title"]
+        vdim = img.vdims[0].name
+        frame = img.redim.range(**{vdim: tuple(opts["clim"])}).opts(clim=(np.nan, np.nan), framewise=True)
+        in_place = all(e.name == "field" for e in events) and structure == self._field_structure
+        if events and in_place and diffuse is None and self._field_pipe is not None and self._field_pane is not None:
+            self._field_pipe.send(frame)
+            return self._field_pane
+        self._field_pipe, self._field_structure = hv.streams.Pipe(data=frame), structure
+        image = hv.DynamicMap(lambda data: data, streams=[self._field_pipe])
+        # the boxes redraw only while the Explore tab shows (not per label behind the review queue)
+        marks = hv.DynamicMap(
+            pn.bind(
+                lambda _v, _f: self.marks(self.state.selected_tile), self._marks_shown.param.version, self.param.field
+            )
         )
-        tap = hv.streams.Tap(source=img, x=None, y=None)  # on the image, as the map's tap is on its points
+        layers = image if diffuse is None else image * diffuse
+        overlay = (layers * marks).opts(
+            hv.opts.Overlay(
+                framewise=True,
+                hooks=[self._field_title_hook],
+                frame_width=structure[0],
+                frame_height=structure[1],
+                fontsize={"title": 10},
+            )
+        )
+        tap = hv.streams.Tap(source=image, x=None, y=None)  # on the image, as the map's tap is on its points
         tap.add_subscriber(self._on_tap)
         pane = pn.pane.HoloViews(overlay, css_classes=["field-image"], linked_axes=False)
+        self._field_pane = pane if diffuse is None else None
         return (
             pn.Column(pane, pn.pane.Markdown(note, css_classes=["field-diffuse-note"], width=FRAME_PX))
             if note
             else pane
         )
+
+    def _field_title_hook(self, plot, _element) -> None:
+        plot.state.title.text = self._field_title
+
+    def _draw_field(self, *events) -> None:
+        pane = self.field_pane(*events)
+        if len(self._field_holder.objects) != 1 or self._field_holder.objects[0] is not pane:
+            self._field_holder.objects = [pane]
 
     def neighbourhood(self, tile_id: int) -> hv.Overlay | None:
         """The 3x3 tiles' area around ``tile_id`` in the display unit with the tile boxes there."""
@@ -291,11 +337,10 @@ class FieldView(param.Parameterized):
         if len(self._near_holder.objects) != 1 or self._near_holder.objects[0] is not pane:
             self._near_holder.objects = [pane]
 
-    @param.depends("state.selected_tile")
-    def heading(self) -> pn.viewable.Viewable:
+    def heading_text(self) -> str:
+        """The line over the field naming the open tile (it follows the selection with the field)."""
         tile_id = self.state.selected_tile
-        text = "No tile open: click a tile box" if tile_id is None else f"Tile {tile_id} open"
-        return pn.pane.Markdown(f"### {text}", css_classes=["field-selected"])
+        return "### " + ("No tile open: click a tile box" if tile_id is None else f"Tile {tile_id} open")
 
     def __panel__(self) -> pn.viewable.Viewable:
         legend = " · ".join(
@@ -306,12 +351,12 @@ class FieldView(param.Parameterized):
             pn.Row(
                 pn.widgets.Select.from_param(self.param.field, name="Field", width=220),
                 pn.widgets.IntInput.from_param(self.param.top_n, name="mark top", width=90),
-                pn.panel(self.heading),
+                self._heading,
             ),
             pn.pane.HTML(legend),
             overlay_controls(self.state, "field-diffuse"),
             # the 3x3 neighbourhood under the field, not beside it: side by side they run off a 1280 px page
-            pn.panel(self.field_pane),
+            self._field_holder,
             self._near_holder,
             sizing_mode="stretch_width",
         )

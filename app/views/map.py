@@ -58,7 +58,8 @@ class MapView(param.Parameterized):
         #: it sets ``state.selection``, which app.views.selection shows as a grid
         self.selection_stream: hv.streams.Selection1D | hv.streams.BoundsXY | None = None
         deps = [self.state.param.selected_tile, self.state.param.label_version, self.state.param.show_marks]
-        self._layers = WhenShown(self.state, "Explore", deps)
+        # after the click's tile is shown (issue 23: map click to tile < 1 s)
+        self._layers = WhenShown(self.state, "Explore", deps, defer=True)
 
     def _on_select(self, index: list[int] | None = None) -> None:
         if self._frame_ids is not None and index is not None:
@@ -80,6 +81,11 @@ class MapView(param.Parameterized):
         if "score" in tiles.columns and colour != "score":
             cols.append("score")
         frame = tiles[list(dict.fromkeys(cols))].copy()
+        if len(frame) > RASTERIZE_ABOVE:
+            # map positions in float64, as the browser sends a pan's ranges: Datashader's kernels are
+            # compiled for the first paint's range types, and float32 ones (from float32 positions)
+            # meant a second compile, 0.7 s, on the first pan of a 10^6-point map (issue 23)
+            frame[["x", "y"]] = frame[["x", "y"]].astype(np.float64)
         # ordered categories (DQF 0, 1, 2, 3) in distinct colours; noise in the table's unit
         # (a rasterised map has no legend to order: its rows are not sorted by category)
         frame, dim, self._cmap = colour_frame(

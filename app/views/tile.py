@@ -24,7 +24,7 @@ from app.text import md_code, md_text
 from app.views.artefact import artefact_text
 from app.views.diffuse import flagged_fraction, overlay_controls, tile_probability
 from app.views.labels import toggles
-from app.views.shown import WhenShown
+from app.views.shown import WhenShown, after_this_event
 from app.views.thumbs import ThumbnailGrid
 from radioexplore.display.units import DISPLAY_UNIT, display_unit, is_jy_per_beam
 from radioexplore.display.viewer import (
@@ -187,6 +187,8 @@ class TileView(param.Parameterized):
         self._shown_structure: tuple = ()
         self._note_type: type | None = None
         self._title = ""
+        self._grid: ThumbnailGrid | None = None
+        self._neighbours_of: int | None = None  # the tile whose neighbours the cards show
 
     def limits(self) -> StretchLimits:
         """The stretch limits the user set."""
@@ -270,7 +272,7 @@ class TileView(param.Parameterized):
         image = sky[1]
         if self.catalogue:
             comps = self.components(tile_id)
-            if comps is not None and not comps.empty:
+            if comps is not None:  # (an empty layer where the tile has none: the next tile is drawn in place)
                 out.append(
                     hv.Path([_ellipse_xy(*c) for c in comps.itertuples(index=False)], kdims=["x", "y"]).opts(
                         color=CATALOGUE_COLOUR, line_width=1.5, tools=[]
@@ -559,17 +561,26 @@ class TileView(param.Parameterized):
         row = self.state.tile_row(tile_id)
         # the spinner goes out before the held message (a held True and False would show nothing)
         with self._busy() if tile_id != self.shown_tile else nullcontext():
-            neighbours = self.state.neighbours(tile_id)
-            with pn.io.hold():  # one message to the browser: the heading never runs ahead of the image
+            with pn.io.hold(freeze=True):  # one message to the browser: the heading never runs ahead of the image
+                if tile_id != self._neighbours_of:
+                    self._neighbours_title.object = "#### Finding the tiles most like this one…"
                 self.shown_tile = tile_id  # redraws the image pane
-                self._grid.show(neighbours)
                 self._meta.object = describe(row)
                 self._artefact.object = artefact_text(self.state, tile_id)
-                self._neighbours_title.object = (
-                    f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
-                )
                 self._heading.object = f"## Tile {tile_id}"
+        # the neighbours (a search and a thumbnail each) follow once the tile is shown (issue 23)
+        after_this_event(self._show_neighbours, key=("neighbours", id(self)))
         return self._layout
+
+    def _show_neighbours(self) -> None:
+        """Fill the neighbour cards for the tile shown, with the current N and embedding."""
+        tile_id = self.shown_tile
+        if tile_id is None or self._grid is None:
+            return
+        neighbours = self.state.neighbours(tile_id)
+        self._grid.show(neighbours)
+        self._neighbours_title.object = f"#### {len(neighbours)} nearest neighbours ({md_text(self.state.embedding)})"
+        self._neighbours_of = tile_id
 
     def _build(self) -> pn.Column:
         """The tile view's layout, once; :meth:`view` fills it with a tile."""
