@@ -31,6 +31,7 @@ from app.views.tile import pixel_image, probability_layer
 from radioexplore.display.units import display_unit
 from radioexplore.display.viewer import downsample_field, fit_stretch, neighbourhood_box, tile_at, tiles_in_box
 from radioexplore.io.fits import FitsImage
+from radioexplore.run.tiletable.join import UNLABELLED
 from radioexplore.segmentation.read import SegmentsError
 
 #: Longest side of the downsampled field, in screen pixels' worth of data.
@@ -186,7 +187,7 @@ class FieldView(param.Parameterized):
         """The field's tile boxes: all (grey), labelled (green), top-ranked (orange), selected (red)."""
         tiles = self.field_tiles()
         layers = [_boxes(tiles).opts(fill_alpha=0.0, line_color=BOX_COLOURS["tile"], line_alpha=0.35, tools=[])]
-        labelled = tiles[tiles["user_labels"] != "unlabelled"] if "user_labels" in tiles else tiles.head(0)
+        labelled = tiles[tiles["user_labels"] != UNLABELLED] if "user_labels" in tiles else tiles.head(0)
         top = self.state.top_anomalies(self.top_n)
         top = tiles[tiles["tile_id"].isin(top["tile_id"])] if self.top_n else tiles.head(0)
         layers.append(_boxes(top).opts(fill_alpha=0.0, line_color=BOX_COLOURS["top"], line_width=2, tools=[]))

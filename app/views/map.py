@@ -28,13 +28,14 @@ from app.text import md_code, md_text
 from app.views.hover import no_tooltip, one_tooltip
 from app.views.legend import MISSING, colour_frame
 from app.views.shown import WhenShown
+from radioexplore.run.tiletable.join import UNLABELLED
 
 RASTERIZE_ABOVE = 20_000
 CONTINUOUS_CMAP = "viridis"
 #: Column of the rasterised map's points holding the colour column's category codes.
 CODE = "colour_code"
 #: Categories that mean "no value": drawn under any real value where points share a pixel.
-PLACEHOLDERS = (MISSING, "unlabelled")
+PLACEHOLDERS = (MISSING, UNLABELLED)
 
 
 def category_palette(n: int) -> list[str]:
