@@ -134,3 +134,41 @@ def test_the_queue_says_why_a_tile_is_where_it_is():
     assert out[81].startswith("looks like tile 80 you labelled ARTEFACT")
     assert out[44].startswith("you scored it 5") and out[80].startswith("you labelled it ARTEFACT")
     assert out[0] == "ring-like object, artefact score low"
+
+
+def test_a_liked_tile_does_not_vouch_for_the_ripples_beside_it():
+    """A tile scored 5 lifts its touching tiles, but not one whose troughs and rings the ARTEFACT labels
+    taught to be an artefact: the label says the object is peculiar, not the sidelobes around it.
+    Fails if what a touching tile vouches for stands whatever the tile's artefact probability."""
+    side = 10
+    n = side * side
+    rng = np.random.default_rng(3)
+    x0, y0 = (np.arange(n) % side) * 64, (np.arange(n) // side) * 64
+    adjacency = tile_adjacency(np.zeros(n, dtype=str), x0, y0, np.full(n, 64))
+    rippled = np.zeros(n, dtype=bool)
+    rippled[[45, 60, 61, 62, 63, 64]] = True  # 45 touches the liked tile 44; 60-64 are labelled ARTEFACT
+    block = _block(
+        negative_beams=np.where(rippled, 5.0, 0.0) + 0.1 * rng.random(n),
+        ring=np.where(rippled, 12.0, 0.5) + rng.random(n),
+        share=np.where(rippled, 0.45, 0.02) + 0.02 * rng.random(n),
+        near=np.where(rippled, 6.0, 0.5) + rng.random(n),
+        score=np.full(n, 0.05),  # the axis alone does not see them: only the labels can
+    )
+    # 45's troughs and rings are shallower than the labelled ones: beyond their kernels, only the
+    # classifier the labels trained calls it a likely artefact
+    block[45] = _block(np.array([1.5]), np.array([6.0]), np.array([0.2]), np.array([3.0]), np.array([0.05]))[0]
+    emb = rng.normal(size=(n, 6)).astype(np.float32)
+    anomaly = np.full(n, 0.5) + 0.01 * rng.random(n)
+    interest = pd.Series(1.0, index=[44, 60, 61, 62, 63, 64, 0, 1, 2, 3])
+    interest[44] = 5.0
+    config = ActiveConfig(n_components=0, trust_k=4)
+    ranker = ActiveRanker(emb, anomaly, config, adjacency=adjacency, artefacts=block)
+    out = ranker.rerank(interest, artefacts=[60, 61, 62, 63, 64]).set_index("tile_id")
+    p = out["artefact_probability"]
+    assert p[45] > 0.5 > p[34] and out.loc[45, "artefact_trust"] == 0.0
+    # discounted beyond the whole score's (1 - p): the vouch itself is believed only as far as 45 is sky
+    score = out["active_score"]
+    assert score[45] / score[34] < 0.9 * (1.0 - p[45]) / (1.0 - p[34])
+    # so the liked tile does not lift it above the unlabelled sky tiles no label vouches for
+    sky = out[~out["labelled"] & ~rippled & (out["touches_liked"] < 0)]
+    assert score[45] < sky["active_score"].median()

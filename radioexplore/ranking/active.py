@@ -209,9 +209,11 @@ class ActiveRanker:
         With artefact features and ``config.artefact_teach`` the labels teach the queue what an
         artefact is (:mod:`radioexplore.ranking.teach`): every tile gets ``artefact_probability``,
         the axis updated by the labels (every other label counts as a tile that is no artefact);
-        the interest the regressor predicts for a tile is believed only as far as the tile is no
-        artefact (``1 + (predicted - 1)(1 - p)``; what a labelled touching tile vouches for stands,
-        it says where an object continues), and once the labels hold an ARTEFACT and another label
+        the interest the regressor predicts for a tile, and what a labelled touching tile vouches
+        for, are believed only as far as the tile is no artefact (``1 + (predicted - 1)(1 - p)``: a
+        tile scored 5 beside a bright source says its object is peculiar, not the ripples that fill
+        its neighbours; in simulated DQF 2-3 fields those neighbours were most of the artefacts the
+        queue brought back after ARTEFACT labels), and once the labels hold an ARTEFACT and another label
         the whole score is multiplied by ``1 - p``. Then each tile's score is multiplied by
         ``1 - artefact_penalty x artefact_trust``, the kernel weight of its nearest ARTEFACT-labelled
         tile in the artefact features or in the regressor's features, whichever is larger.
@@ -272,7 +274,9 @@ class ActiveRanker:
             believed = predicted
             if config.artefact_teach and self.artefacts is not None:
                 lo = INTEREST_RANGE[0]
-                believed = np.maximum(lo + (regressed - lo) * (1.0 - p_art), vouched).astype(np.float32)
+                # a liked tile vouches that its object continues next door, not for the sidelobes beside it:
+                # what it vouches for is believed, like the regressor's guess, as far as the tile is no artefact
+                believed = (lo + (np.maximum(regressed, vouched) - lo) * (1.0 - p_art)).astype(np.float32)
                 believed[ids] = y
             active = BLENDS[config.blend](self.anomaly_q, believed, trust, config)
             if self.artefacts is not None and config.artefact_discount:
