@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
+from radioexplore.registry import lookup
 from radioexplore.run.atomic import write_parquet
 from radioexplore.run.rundir import RunDir
 
@@ -49,31 +50,40 @@ def reduce_pca(emb: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
     return x
 
 
+def _fit_umap(x: np.ndarray, config: MapConfig):
+    import umap
+
+    reducer = umap.UMAP(
+        n_neighbors=min(config.n_neighbors, len(x) - 1),
+        min_dist=config.min_dist,
+        metric=config.metric,
+        random_state=config.seed,
+    )
+    return reducer.fit_transform(x), reducer.transform
+
+
+def _fit_tsne(x: np.ndarray, config: MapConfig):
+    from openTSNE import TSNE
+
+    tsne = TSNE(
+        perplexity=min(config.perplexity, (len(x) - 1) / 3), metric=config.metric, random_state=config.seed, n_jobs=-1
+    )
+    fitted = tsne.fit(x)
+    return np.asarray(fitted), lambda rest: np.asarray(fitted.transform(rest))
+
+
+def _fit_pca(x: np.ndarray, config: MapConfig):
+    pca = PCA(n_components=2, random_state=config.seed).fit(x)
+    return pca.transform(x), pca.transform
+
+
+#: Map methods by name (``map --method``): each fits on rows and returns (their coordinates, a function placing new rows).
+MAP_METHODS = {"umap": _fit_umap, "tsne": _fit_tsne, "pca": _fit_pca}
+
+
 def _fit(x: np.ndarray, config: MapConfig):
     """Fit the map method on ``x``; returns (coordinates of x, a function placing new rows)."""
-    n = len(x)
-    if config.method == "umap":
-        import umap
-
-        reducer = umap.UMAP(
-            n_neighbors=min(config.n_neighbors, n - 1),
-            min_dist=config.min_dist,
-            metric=config.metric,
-            random_state=config.seed,
-        )
-        return reducer.fit_transform(x), reducer.transform
-    if config.method == "tsne":
-        from openTSNE import TSNE
-
-        tsne = TSNE(
-            perplexity=min(config.perplexity, (n - 1) / 3), metric=config.metric, random_state=config.seed, n_jobs=-1
-        )
-        fitted = tsne.fit(x)
-        return np.asarray(fitted), lambda rest: np.asarray(fitted.transform(rest))
-    if config.method == "pca":
-        pca = PCA(n_components=2, random_state=config.seed).fit(x)
-        return pca.transform(x), pca.transform
-    raise ValueError(f"unknown map method {config.method!r}; choose umap, tsne or pca")
+    return lookup(MAP_METHODS, config.method, "map method")(x, config)
 
 
 PLACEMENTS = ("auto", "neighbours", "transform")
