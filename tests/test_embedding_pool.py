@@ -68,3 +68,18 @@ def test_a_resnet_refuses_patch_pools():
     for pool in ("max", "gem", "cat"):
         with pytest.raises(ValueError, match="needs a ViT"):
             embed_tiles(resnet, VIT, tiles, progress=False, device="cpu", pool=pool)
+
+
+@pytest.mark.parametrize("pool", ["mean", "cat"])
+def test_a_cutout_is_embedded_with_the_runs_read_out(tiny_run, pool):
+    from radioexplore.embed.embedding import EmbedConfig, load_model
+    from radioexplore.run.tilestore import open_tile_store, read_tiles
+    from radioexplore.space.cutout.backbone import embed_pixels
+
+    record = dict(tiny_run.stage_config("embed", "vit"), pool=pool)
+    model, spec, _ = load_model(EmbedConfig())
+    tile = read_tiles(open_tile_store(tiny_run.tile_pixels), [3])
+    expected = embed_tiles(model, spec, tile, progress=False, device="cpu", input_px=record["embed_px"], pool=pool)
+    got = embed_pixels(record, tile, "cpu")
+    assert got.shape == expected.shape == (1, model.embed_dim * (3 if pool == "cat" else 1))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
