@@ -20,6 +20,9 @@ from radioexplore.commands.common import (
 )
 from radioexplore.run.rundir import RunDir
 
+#: ``embed --pool`` choices: radioexplore.models.vit.POOLS, spelled out so the parser does not import torch.
+EMBED_POOLS = ("cls", "mean", "max", "gem", "cat")
+
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from radioexplore.embed.embedding import EmbedConfig, embed_run
@@ -105,9 +108,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pool",
-        choices=("cls", "mean"),
+        choices=EMBED_POOLS,
         default="cls",
-        help="ViT read-out: the CLS token (default) or the mean of the last layer's patch tokens (seed 003, for MAE)",
+        help="ViT read-out: the CLS token (default), the mean of the last layer's patch tokens (seed 003, for MAE), "
+        "their max, their GeM (p=3), or cat = [CLS, mean, max] (3x wider)",
     )
     dask_args(p).add_argument(
         "--block-tiles",

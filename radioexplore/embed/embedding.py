@@ -1,4 +1,4 @@
-"""Embedding every tile with a backbone: CLS token or mean patch token (ViT), or pooled features (ResNet), batched.
+"""Embedding every tile with a backbone: CLS token or a pool of the patch tokens (ViT), or pooled features (ResNet).
 
 Seed 000 embeds with the DINO teacher and uses the CLS token of a ViT or the pooled output of a
 ResNet; tiles are normalised as in its training. They are embedded at their own resolution
@@ -57,7 +57,7 @@ class EmbedConfig:
     seed: int = 0
     input_px: int | None = None  # pixels tiles are resized to; None: their own size (see embedding_px)
     block_tiles: int = 1024  # tiles per Dask task when fanned out (rounded up to whole batches and chunks)
-    pool: str = "cls"  # ViT read-out: "cls" token (seed 000) or "mean" of the patch tokens (seed 003)
+    pool: str = "cls"  # ViT read-out: "cls" token (seed 000), "mean" (seed 003), "max", "gem" or "cat" (POOLS)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -153,7 +153,7 @@ def embed_tiles(
 
     ``rows=(start, stop)`` embeds only those rows, read batch by batch (a block of a larger store);
     ``input_px``: the side the tiles are resized to (None: :func:`embedding_px` of theirs);
-    ``pool``: a ViT's read-out, ``"cls"`` or ``"mean"`` (of the patch tokens; ViTs only).
+    ``pool``: a ViT's read-out, one of :data:`~radioexplore.models.vit.POOLS` (all but ``"cls"``: ViTs only).
     """
     check_pool(model, pool)
     px = embedding_px(spec, tiles.shape[-1], input_px)
@@ -192,7 +192,7 @@ def embed_block(
 
 
 def check_pool(model: nn.Module, pool: str) -> None:
-    """Refuse a read-out the backbone cannot give: ``mean`` needs a ViT's patch tokens."""
+    """Refuse a read-out the backbone cannot give: all but ``cls`` need a ViT's patch tokens."""
     if pool not in POOLS:
         raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     if pool != "cls" and not isinstance(model, VisionTransformer):

@@ -134,7 +134,7 @@ def random_feature_sets(
         torch.manual_seed(config.seed)
         net = build_backbone(spec).eval()
         arch = f"{spec.arch}/{spec.patch}" if spec.patch else spec.arch
-        label = f"random init ({arch}, {px} px" + (", mean pool)" if pool == "mean" else ")")
+        label = f"random init ({arch}, {px} px" + (f", {pool} pool)" if pool != "cls" else ")")
         X = embed_tiles(net, spec, images, config.batch_size, config.device, progress, input_px=px, pool=pool)
         out.append(FeatureSet(label, "random init", X))
     return out

@@ -34,4 +34,7 @@ def embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
             raise RunDirError(f"checkpoint {source} now holds {loaded}, but the run was embedded with {spec}")
     # runs embedded before embed_px was recorded were embedded at the backbone's training input
     px = int(record.get("embed_px") or spec.input_px)
-    return embed_tiles(model, spec, pixels, batch_size=len(pixels), device=device, progress=False, input_px=px)
+    pool = str(record.get("pool", "cls"))  # the read-out the run's tiles were embedded with
+    return embed_tiles(
+        model, spec, pixels, batch_size=len(pixels), device=device, progress=False, input_px=px, pool=pool
+    )
