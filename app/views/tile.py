@@ -294,7 +294,9 @@ class TileView(param.Parameterized):
         vdim = img.vdims[0].name
         rms = None
         if noise:
-            rms = 1.0 if vdim == "S/N" else (display_unit(sky[1].bunit).factor * noise if vdim == DISPLAY_UNIT else None)
+            rms = (
+                1.0 if vdim == "S/N" else (display_unit(sky[1].bunit).factor * noise if vdim == DISPLAY_UNIT else None)
+            )
         levels = contour_levels(img.dimension_values(2), rms, CONTOUR_SETS[self.contour_levels]) if rms else []
         if levels:
             lines = hv.operation.contours(img, levels=levels, filled=False, overlaid=False)
