@@ -54,6 +54,25 @@ def test_a_label_replaces_only_the_label_columns(state):
     np.testing.assert_array_equal(after["x"].to_numpy(), before["x"].to_numpy())
 
 
+def test_sessions_share_the_joined_tile_table_until_a_file_changes(state):
+    """A second page of the same run does not join the tile table again (issue 23: first paint of a
+    10^6-tile map); a session with its own re-ranking, or a changed file, joins its own."""
+    joined = state._joined()
+    other = ExplorerState(state.run, who="speed-test-2")
+    assert other._joined() is joined
+    n = len(joined)
+    ranks = np.arange(n, dtype=float)
+    other._active = pd.DataFrame(  # a re-ranking of its own, not saved (a read-only session's)
+        {"tile_id": np.arange(n), "active_score": -ranks, "active_rank": ranks + 1}
+        | {"predicted_interest": ranks, "touches_liked": np.zeros(n, dtype=bool)}
+    )
+    other.ranking_version += 1
+    assert other._joined() is not joined and state._joined() is joined
+    scores = state.run.scores(state.embedding)
+    pd.read_parquet(scores).to_parquet(scores)  # the same scores written again: a new file time
+    assert ExplorerState(state.run, who="speed-test-3")._joined() is not joined
+
+
 def _raster(pane) -> tuple[np.ndarray, object]:
     """The image values and the colour mapper of the rasterised layer of a rendered map."""
     fig = hv.render(pane.object)

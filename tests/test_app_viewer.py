@@ -7,6 +7,7 @@ import shutil
 
 import holoviews as hv
 import numpy as np
+import panel as pn
 import pytest
 from astropy.coordinates import SkyCoord
 
@@ -84,6 +85,44 @@ def test_contours_beam_scale_bar_and_catalogue_are_drawn(state):
     assert "contours at 5, 10" in view.caption(tile, img)
     pane = view._figure_pane()
     assert any("radec-readout" in o.css_classes for o in pane.objects)
+
+
+def test_a_tile_without_contours_keeps_the_figure(state):
+    """With contours on, a tile whose peak is below the first level draws an empty contour layer, so
+    the next tile is new data in the same figure, not a new one (issue 23: click to tile)."""
+    tile = _tile_with_sources(state)
+    other = next(t for t in range(len(state.tiles())) if t != tile)
+    state.selected_tile = tile
+    view = TileView(state=state)
+    view.view()
+    view.contours = True
+    pipe = view._pipe
+    (lines,) = [e for e in pipe.data if type(e).__name__ == "Contours"]
+    assert len(lines.split()) > 0  # the bright tile has contours
+    noise = view.noise
+    view.noise = lambda t: noise(t) * 1e6 if t == other else noise(t)  # its peak far below 3 sigma
+    state.selected_tile = other
+    view.view()
+    assert view._pipe is pipe  # the same figure, new data
+    (lines,) = [e for e in pipe.data if type(e).__name__ == "Contours"]
+    assert len(lines) == 0 and lines.vdims == view.image(other).vdims
+    assert "contours at none" in view._caption.object
+
+
+def test_tile_view_layout_is_built_before_the_first_click(state):
+    """The live tile view builds its layout, hidden, with a stand-in tile drawn before any tile is
+    opened; the first tile opened then goes into that figure, as a later one does (issue 23)."""
+    view = TileView(state=state)
+    holder = view.live("Explore")  # no served page: the page's onload runs at once
+    placeholder, layout = holder.objects
+    assert "Click a point" in placeholder.object and layout.visible is False
+    pipe, image = view._pipe, layout.select(pn.pane.HoloViews)[0]
+    assert pipe is not None and view.shown_tile == 0
+    state.selected_tile = 5
+    assert holder.objects == [layout] and layout.visible is True
+    assert view._pipe is pipe and layout.select(pn.pane.HoloViews)[0] is image  # drawn in place
+    assert view.shown_tile == 5 and layout.objects[0].object == "## Tile 5"
+    assert "Tile 5 " in view._title
 
 
 def test_readout_gives_the_sky_position_under_the_cursor(state):
