@@ -213,6 +213,13 @@ class SimCLRAugmentConfig:
     blur_sigma: tuple[float, float] = (1.0, 3.0)  # Blur sigma = [1, 3]
     threshold_p: float = 0.5  # RandomThresholding, p = 0.5
     threshold_percentile: tuple[float, float] = (40.0, 60.0)  # percentileThr = [40, 60]
+    # Radio additions (augment_radio.py), off by default so older recipes give the same views:
+    rotate_p: float = 0.0  # any-angle rotation (Slijepcevic et al. 2022 via seed 000, sec. 3.2)
+    rotate_fill: str = "background"  # corners: "background" (median + rms noise), "zero" or "crop"
+    noise_p: float = 0.0  # Gaussian noise injection (seed 003, sec. 6.1.1, Table 3: additive noise)
+    noise_frac: tuple[float, float] = (0.5, 2.0)  # added rms, x the tile's robust rms
+    noise_clipped_peak_frac: tuple[float, float] = (0.01, 0.05)  # clipped-background tiles: x the peak
+    noise_beam_px: float = 0.0  # Gaussian sigma of the beam the noise is smoothed to (tile pixels)
 
 
 class SimCLRViews:
@@ -225,6 +232,8 @@ class SimCLRViews:
 
     def _view(self, tile: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         c = self.config
+        if c.rotate_p > 0 or c.noise_p > 0:  # draws only when on: older recipes keep their views
+            tile = _radio_ops(tile, gen, c)
         h, w = tile.shape[-2:]
         side = max(1, int(round(min(h, w) * _uniform(gen, *c.crop_side))))
         top = int(torch.randint(0, h - side + 1, (), generator=gen))
@@ -245,3 +254,15 @@ class SimCLRViews:
 
     def __call__(self, tile: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
         return [self._view(tile, gen), self._view(tile, gen)]
+
+
+def _radio_ops(tile: torch.Tensor, gen: torch.Generator, c: SimCLRAugmentConfig) -> torch.Tensor:
+    """The optional radio operations on the whole tile, before the crop: noise (beam in tile pixels), then rotation."""
+    from radioexplore.ssl.augment_radio import add_noise, rotate  # augment_radio imports this module
+
+    if _coin(gen, c.noise_p):
+        frac, peak_frac = _uniform(gen, *c.noise_frac), _uniform(gen, *c.noise_clipped_peak_frac)
+        tile = add_noise(tile, frac, gen, beam_sigma_px=c.noise_beam_px, clipped_peak_frac=peak_frac)
+    if _coin(gen, c.rotate_p):
+        tile = rotate(tile, _uniform(gen, 0.0, 360.0), gen, fill=c.rotate_fill)
+    return tile
