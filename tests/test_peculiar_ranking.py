@@ -181,3 +181,13 @@ def test_a_peculiar_label_pulls_up_its_look_alikes():
     interest = {0: 5.0, 1: 5.0, **{t: 1.0 for t in range(200, 208)}}
     top = review_queue(ranker.rerank(interest), 10)
     assert np.isin(top, np.arange(12)).sum() >= 8
+
+
+def test_an_object_table_from_before_the_morphology_features_is_found_again(ranked):
+    """rank rebuilds an objects.parquet an older version wrote (no ring / cross features): its shape
+    scores were made without them, so reusing it would rank by the old rule."""
+    old = pd.read_parquet(ranked.objects).drop(columns=["ring_coverage", "cross_contrast"])
+    write_parquet(old, ranked.objects)
+    rank_run(ranked, "pixstats", RankConfig(exclude_flags=("blank",)))
+    again = pd.read_parquet(ranked.objects)
+    assert {"ring_coverage", "cross_contrast"} <= set(again.columns) and len(again) == len(old)

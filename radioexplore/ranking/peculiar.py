@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.objects import LIKELY_ARTEFACT
+from radioexplore.ranking.objects import LIKELY_ARTEFACT, SHAPE_FEATURES
 from radioexplore.registry import lookup
 from radioexplore.run.rundir import RunDir
 
@@ -184,10 +184,10 @@ def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     if run.objects.is_file():
         objects = pd.read_parquet(run.objects)
         ids = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
-        lacking = [c for c in ("shape_score", "artefact_score") if c not in objects.columns]
+        lacking = [c for c in ("shape_score", "artefact_score", *SHAPE_FEATURES) if c not in objects.columns]
         if lacking:
             log.warning(
-                "%s has no %s column (an older version wrote it): finding the objects again", run.objects, lacking
+                "%s lacks the column(s) %s (an older version wrote it): finding the objects again", run.objects, lacking
             )
         elif not len(ids) or ids.max() < len(tiles):
             return objects, None
