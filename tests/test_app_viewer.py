@@ -7,7 +7,6 @@ import shutil
 
 import holoviews as hv
 import numpy as np
-import panel as pn
 import pytest
 from astropy.coordinates import SkyCoord
 
@@ -108,22 +107,6 @@ def test_a_tile_without_contours_keeps_the_figure(state):
     (lines,) = [e for e in pipe.data if type(e).__name__ == "Contours"]
     assert len(lines) == 0 and lines.vdims == view.image(other).vdims
     assert "contours at none" in view._caption.object
-
-
-def test_tile_view_layout_is_built_before_the_first_click(state):
-    """The live tile view builds its layout, hidden, with a stand-in tile drawn before any tile is
-    opened; the first tile opened then goes into that figure, as a later one does (issue 23)."""
-    view = TileView(state=state)
-    holder = view.live("Explore")  # no served page: the page's onload runs at once
-    placeholder, layout = holder.objects
-    assert "Click a point" in placeholder.object and layout.visible is False
-    pipe, image = view._pipe, layout.select(pn.pane.HoloViews)[0]
-    assert pipe is not None and view.shown_tile == 0
-    state.selected_tile = 5
-    assert holder.objects == [layout] and layout.visible is True
-    assert view._pipe is pipe and layout.select(pn.pane.HoloViews)[0] is image  # drawn in place
-    assert view.shown_tile == 5 and layout.objects[0].object == "## Tile 5"
-    assert "Tile 5 " in view._title
 
 
 def test_readout_gives_the_sky_position_under_the_cursor(state):

@@ -650,30 +650,10 @@ class TileView(param.Parameterized):
         def follow(_event) -> None:
             shown = self.view()
             if len(holder.objects) != 1 or holder.objects[0] is not shown:
-                with pn.io.hold(freeze=True):
-                    shown.visible = True
-                    holder.objects = [shown]
-
-        def prebuild() -> None:
-            if self.prebuild():
-                holder.objects = [*holder.objects, self._layout]
+                holder.objects = [shown]
 
         gate.param.watch(follow, "version")
-        if self._layout is None:  # once the page has loaded and its first messages went out
-            pn.state.onload(lambda: after_this_event(prebuild, key=("prebuild", id(self))))
         return holder
-
-    def prebuild(self) -> bool:
-        """Build the layout, hidden, with the run's first tile drawn in it, before any tile is opened:
-        the first click then changes it in place like any later one (issue 23: the first click built
-        the layout, 1.5-2.2 s). False when there is nothing to do (built already, or no tiles)."""
-        if self._layout is not None or self.state.selected_tile is not None or not len(self.state.tiles()):
-            return False
-        self._sync_heads()
-        self.shown_tile = 0  # a stand-in: the figure and its Bokeh models exist, the next tile is new data
-        self._layout = self._build()
-        self._layout.visible = False
-        return True
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.panel(self.view, sizing_mode="stretch_width")
