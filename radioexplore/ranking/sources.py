@@ -8,18 +8,28 @@ lobes on either side of a host, the source's size the distance between its lobes
 follow the geometry those pairings rest on, in beams so that it holds for any survey:
 
 - a lobe is resolved (integrated over peak flux at least ``resolved_ratio``, the catalogues' test
-  of an unresolved source); a core is unresolved;
+  of an unresolved source) and elongated (``min_axis_ratio``: a lobe is drawn out along its jet,
+  Leahy & Williams 1984); a core is unresolved;
 - two lobes pair when they lie at most ``max_separation_beams`` apart, their fluxes within a factor
   ``max_flux_ratio`` (the lobes of one jet pair carry comparable flux), and each one's major axis
-  points at the other (within ``max_misalignment_deg``: a lobe is elongated along its jet) or, for a
-  lobe too round to have an axis, at a core lying between them;
-- a core is an unresolved object between the lobes, within ``core_offset`` of the distance off the
-  line joining them; the nearest to the line is taken;
-- each island joins at most one partner: pairs are taken best aligned first.
+  points at the other or, in a bent double, at the core (within ``max_misalignment_deg``);
+- a core is an unresolved object in the middle third of the line joining the lobes (arm-length
+  ratio at most 2, as nearly all giants of Dabhade et al. 2020), within ``core_offset`` of their
+  distance off it; the nearest to the line is taken;
+- a pair is kept only where chance alone would give fewer than ``max_chance`` pairs as good
+  (``association_chance``): the lobes within that distance of either lobe in the same image, times
+  the chance that random axes point as well (m / 90 deg each), times, with a core, the chance that
+  one of the field's unresolved objects falls as near the line's middle third. The field's own
+  density sets it, so a crowded cluster field needs better alignment than an empty one (the
+  reliability of a cross-match, as for the likelihood ratio of Sutherland & Saunders 1992);
+- each island joins at most one partner: the pairs least likely by chance are taken first.
 
 Per source the features astronomers describe a double by: its extent (far end to far end, in
-beams), the lobes' misalignment, the arm-length ratio (core to each lobe; 1 without a core) and the
-lobes' flux ratio; a single island is its own source (extent its own).
+beams), the lobes' worst misalignment, the arm-length ratio (core to each lobe; NaN without a core)
+and the lobes' flux ratio; a single island is its own source (extent its own, the others NaN).
+Measured on simulated surveys (benchmarks/README.md, issue 24): the rankings do not use the
+sources (a tile taking its best source's score did not find more peculiar tiles there); the
+table and the queue's words do.
 """
 
 from __future__ import annotations
@@ -51,13 +61,13 @@ class SourceConfig:
 
     max_separation_beams: float = 120.0  # lobe centroids at most this many beam FWHM apart
     max_misalignment_deg: float = 25.0  # each lobe's major axis within this of the line to its partner
-    min_axis_ratio: float = 1.3  # below, a lobe has no axis to align: it pairs only through a core
+    min_axis_ratio: float = 1.3  # below, an island has no axis to align: not a lobe
     max_flux_ratio: float = 10.0  # the lobes' fluxes within this factor
     resolved_ratio: float = 1.5  # integrated / peak flux: at least this is resolved (a lobe), below a core
     core_offset: float = 0.1  # a core lies within this fraction of the lobe separation off the line
     core_span: tuple[float, float] = (1 / 3, 2 / 3)  # ... and in its middle third (arm-length ratio <= 2)
     angle_floor_deg: float = 5.0  # an axis is known no better than this
-    max_chance: float = 0.05  # keep a pair when chance alone would give fewer than this many as good
+    max_chance: float = 0.01  # keep a pair when chance alone would give fewer than this many as good
 
     def __post_init__(self) -> None:
         for name in ("max_separation_beams", "max_misalignment_deg", "max_flux_ratio", "resolved_ratio"):
@@ -102,8 +112,8 @@ def associate(table: pd.DataFrame, fwhm_px: float, config: SourceConfig = Source
     peak = table["peak_snr"].to_numpy(float) * table["noise_rms"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         resolved = np.where(peak > 0, flux / peak, np.inf) >= config.resolved_ratio
-    lobes, cores = np.flatnonzero(resolved), np.flatnonzero(~resolved)
-    axis = table["axis_ratio"].to_numpy(float) >= config.min_axis_ratio
+    elongated = table["axis_ratio"].to_numpy(float) >= config.min_axis_ratio
+    lobes, cores = np.flatnonzero(resolved & elongated), np.flatnonzero(~resolved)
     # candidate pairs: within the largest separation, fluxes comparable
     dist = np.hypot(x[lobes, None] - x[None, lobes], y[lobes, None] - y[None, lobes])
     fl = flux[lobes]
@@ -113,14 +123,13 @@ def associate(table: pd.DataFrame, fwhm_px: float, config: SourceConfig = Source
     for a, b in zip(*np.nonzero(np.triu(close, 1)), strict=True):
         i, j, d = int(lobes[a]), int(lobes[b]), float(dist[a, b])
         line = float(np.degrees(np.arctan2(y[j] - y[i], x[j] - x[i])) % 180.0)
-        mis = np.where(axis[[i, j]], _misalignment(angle[[i, j]], line), 90.0)
+        mis = _misalignment(angle[[i, j]], line)
         core, offset = _core_between(x, y, cores, i, j, d, config)
         if core >= 0:  # a bent double: each lobe may point at the core rather than at the other lobe
             for m, k in enumerate((i, j)):
-                if axis[k]:
-                    to_core = float(np.degrees(np.arctan2(y[core] - y[k], x[core] - x[k])) % 180.0)
-                    mis[m] = min(mis[m], float(_misalignment(angle[[k]], to_core)[0]))
-        if (mis[axis[[i, j]]] > config.max_misalignment_deg).any() or (core < 0 and not axis[[i, j]].all()):
+                to_core = float(np.degrees(np.arctan2(y[core] - y[k], x[core] - x[k])) % 180.0)
+                mis[m] = min(mis[m], float(_misalignment(angle[[k]], to_core)[0]))
+        if (mis > config.max_misalignment_deg).any():
             continue
         # how many pairs as good chance alone would give: the lobes within d of either end, each
         # pointing as well as these (a random axis lies within m deg of a line with chance m / 90) ...
@@ -132,8 +141,7 @@ def associate(table: pd.DataFrame, fwhm_px: float, config: SourceConfig = Source
             strip = (config.core_span[1] - config.core_span[0]) * d * 2.0 * max(offset * d, fwhm_px)
             chance *= min(1.0, n_cores * strip / (np.pi * (d / 2) ** 2))
         if chance <= config.max_chance:
-            worst = float(mis[axis[[i, j]]].max()) if axis[[i, j]].any() else np.nan
-            pairs.append((chance, d, i, j, core, worst))
+            pairs.append((chance, d, i, j, core, float(mis.max())))
     taken = np.zeros(n, dtype=bool)
     col = {c: out.columns.get_loc(c) for c in out.columns}
     for chance, d, i, j, core, worst in sorted(pairs):  # the least likely by chance first
