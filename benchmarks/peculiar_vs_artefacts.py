@@ -10,7 +10,10 @@ discounted by its own artefact score). Per survey and mean +- std:
 (a) recall of peculiar tiles in the top ``--fraction`` (5%) of the default, of the same ranking
     without the artefact axis (``rank --method peculiar_no_axis``: no tile and no object discount)
     and of the parts they are built from (the plain forest, forest x (1 - tile axis), objects by
-    shape alone, objects by shape x (1 - each object's own artefact score));
+    shape alone, objects by shape x (1 - each object's own artefact score)), the same two rankings
+    with each tile taking its best source's score (lobes of a double and its core joined,
+    :mod:`radioexplore.ranking.sources`), and a bound from the truth: the ranking without the axis
+    with the tiles an artefact holds alone removed (a perfect artefact axis);
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
     :class:`LabelStore` and :func:`radioexplore.ranking.active_run.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
@@ -53,6 +56,7 @@ from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
+from radioexplore.ranking.sources import by_source
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
@@ -154,6 +158,15 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
             best = tile_best_objects(objects, len(tiles), column)
             score = np.where(best >= 0, objects[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
             rules[key] = np.where(keep, quantile_among(score, keep), 0)
+        if "source_id" in objects.columns:  # each tile takes its best source's score (lobes and core joined)
+            sources = by_source(objects)
+            for key, column, factor in (("default_sources", "score", clean), ("no_axis_sources", "shape_score", 1.0)):
+                best = tile_best_objects(sources, len(tiles), column)
+                score = np.where(best >= 0, sources[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
+                rules[key] = np.where(keep, np.maximum(qa * factor, quantile_among(score, keep)), 0)
+    # a bound, from the truth: the ranking without the axis, the tiles an artefact holds alone removed
+    # (what a perfect artefact axis could do for it; compare with twice the ranking without the axis)
+    rules["no_axis_perfect_axis"] = np.where(artefact & ~peculiar, 0.0, no_axis)
     row = dict(
         seed=seed, strength=strength, tiles=len(tiles), peculiar=int(peculiar.sum()), artefact=int(artefact.sum())
     )
@@ -212,6 +225,13 @@ def main() -> int:
             f"{r.get('recall_objects', np.nan):.2f}, objects x axis {r.get('recall_objects_x_axis', np.nan):.2f}; artefacts in the top: default "
             f"{r['artefacts_top_default']}, no axis {r['artefacts_top_no_axis']}"
             + (f"; objects by shape + embedding {r['recall_objects_embed']:.2f}" if "recall_objects_embed" in r else "")
+            + (
+                f"; tiles take their best source's: default {r['recall_default_sources']:.2f}, no axis "
+                f"{r['recall_no_axis_sources']:.2f}"
+                if "recall_default_sources" in r
+                else ""
+            )
+            + f"; bound, no axis with a perfect artefact axis {r['recall_no_axis_perfect_axis']:.2f}"
             + (
                 ""
                 if args.no_astronomer

@@ -169,6 +169,12 @@ def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
     assert set(tiles["tile_id"]) >= {t for ids in table["tile_ids"] for t in ids}
     config = run.stage_config("objects")
     assert config["n_objects"] == len(table) and config["n_estimators"] == 200
+    # sources: every object belongs to one (its own or a double's), partners name each other by object id
+    assert table["source_id"].isin(table["object_id"]).all()
+    paired = table[table["partner"] >= 0]
+    partners = table.set_index("object_id").loc[paired["partner"]]
+    assert (partners["partner"].to_numpy() == paired["object_id"].to_numpy()).all()
+    assert config["source_association"]["max_separation_beams"] > 0
 
 
 def test_negative_troughs_round_an_island_show_in_its_artefact_hint():

@@ -12,6 +12,7 @@
 - ``objects``: extended islands of a field image and their features; ``object_shape``: the shape
   features that name peculiar morphologies (ring with a hole, crossed axes, size, surface brightness);
 - ``object_score``: the shape forest over the objects, discounted by each object's artefact score;
+- ``sources``: islands into sources (the lobes of a double and its core joined, as radio catalogues do);
 - ``object_stamps``: source-centred stamps; ``object_run``: the run's objects.parquet, placed on tiles;
 - ``peculiar``: the ranking methods that join the forest, the objects and the artefact axis;
 - ``active``: active learning from the astronomer's labels (:class:`ActiveConfig`, :class:`ActiveRanker`),

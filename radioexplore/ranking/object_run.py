@@ -25,8 +25,10 @@ from radioexplore.ranking.objects import (
     OBJECT_COLUMNS,
     SHAPE_FEATURES,
     ObjectConfig,
+    beam_fwhm_px,
     find_objects,
 )
+from radioexplore.ranking.sources import SourceConfig, associate
 from radioexplore.run.atomic import write_parquet
 from radioexplore.run.errors import RunDirError
 from radioexplore.run.rundir import RunDir
@@ -78,14 +80,19 @@ def overlapping_tiles(
     return main, lists
 
 
-def field_objects(file: str | Path, field_tiles: pd.DataFrame, config: ObjectConfig | None = None) -> pd.DataFrame:
+def field_objects(
+    file: str | Path, field_tiles: pd.DataFrame, config: ObjectConfig | None = None, sources: SourceConfig | None = None
+) -> pd.DataFrame:
     """The objects of one field image, with RA/Dec (flux-weighted centroid through the WCS; NaN
-    without one) and the tiles of ``field_tiles`` (``tile_id, x0, y0, size``) they lie in: the one
-    holding the centroid and any holding ``config.min_beams`` beam areas of the object's pixels."""
+    without one), the tiles of ``field_tiles`` (``tile_id, x0, y0, size``) they lie in (the one
+    holding the centroid and any holding ``config.min_beams`` beam areas of the object's pixels) and
+    the source each belongs to (:func:`radioexplore.ranking.sources.associate`; ``source_id``,
+    ``partner`` and ``core`` as row positions in the returned frame)."""
     config = config or ObjectConfig()
     image = read_image(file)
     objects = find_objects(image.read(), beam_area_px(image), config, image.pixel_arcsec)
     found = objects.table
+    found = pd.concat([found, associate(found, beam_fwhm_px(objects.beam_area_px), sources or SourceConfig())], axis=1)
     ra, dec = image.pixel_to_world(found["x"].to_numpy(), found["y"].to_numpy())
     # a tile takes an object when it holds the centroid or an extended part of it (min_beams beam areas)
     main, lists = overlapping_tiles(
@@ -105,6 +112,7 @@ def objects_run(
     embed: bool = False,
     checkpoint: str | None = None,
     device: str = "auto",
+    sources: SourceConfig | None = None,
 ) -> Path:
     """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``.
 
@@ -113,6 +121,7 @@ def objects_run(
     into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`).
     """
     config = config or ObjectConfig()
+    sources = sources or SourceConfig()
     tiles = run.read_tiles(columns=["tile_id", "field", "file", "x0", "y0", "size"])
     parts: list[pd.DataFrame] = []
     skipped: dict[str, str] = {}
@@ -120,12 +129,16 @@ def objects_run(
     for name, group in tqdm(groups, desc="objects", unit="field", disable=not progress):
         file = str(group["file"].iloc[0])
         try:
-            found = field_objects(file, group, config)
+            found = field_objects(file, group, config, sources)
         except FitsReadError as exc:
             skipped[str(name)] = str(exc)
             log.warning("field %s: %s; no objects from it", name, exc)
             continue
         found.insert(0, "field", str(name))
+        # the field's rows follow the earlier fields': its row positions become object ids
+        offset = sum(len(p) for p in parts)
+        for column in ("source_id", "partner", "core"):
+            found[column] = np.where(found[column] >= 0, found[column] + offset, -1)
         parts.append(found)
         log.debug("field %s: %d extended objects", name, len(found))
     if not parts:
@@ -147,12 +160,14 @@ def objects_run(
             asdict(config),
             features=list(SHAPE_FEATURES),
             artefact_hint=ARTEFACT_HINT,
+            source_association=asdict(sources),
             n_objects=len(table),
             n_fields=len(parts),
             skipped_fields=skipped,
             sources="thresholds: seed 000 sec. 2.3 (PyBDSF 3/5 sigma); stamp margin: seed 001 curated set "
             "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees); artefact score: "
-            "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15)",
+            "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15); "
+            "lobes into sources: Magliocchetti et al. 1998, Proctor 2011, Williams et al. 2019, Mostert et al. 2022",
         ),
     )
     log.info("%d objects from %d field(s) into %s", len(table), len(parts), run.objects)

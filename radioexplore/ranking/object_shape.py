@@ -41,6 +41,19 @@ def axis_ratio(xs: np.ndarray, ys: np.ndarray) -> float:
     return float(np.sqrt((hi + 1 / 12) / (lo + 1 / 12)))
 
 
+def axis_angle(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Direction of the major axis of a set of pixels (their flux-weighted second moments), in degrees
+    from +x towards +y in the image's pixel frame, 0..180 (0 for fewer than 3 pixels)."""
+    if len(xs) < 3:
+        return 0.0
+    w = np.ones(len(xs)) if weight is None else np.clip(np.nan_to_num(np.asarray(weight, dtype=float)), 0, None)
+    if w.sum() <= 0:
+        w = np.ones(len(xs))
+    dx, dy = np.asarray(xs, float) - np.average(xs, weights=w), np.asarray(ys, float) - np.average(ys, weights=w)
+    sxx, syy, sxy = np.average(dx * dx, weights=w), np.average(dy * dy, weights=w), np.average(dx * dy, weights=w)
+    return float(np.degrees(0.5 * np.arctan2(2 * sxy, sxx - syy)) % 180.0)
+
+
 def morphology_features(
     xs: np.ndarray, ys: np.ndarray, snr: np.ndarray, cx: float, cy: float, centre_snr: float, fwhm: float
 ) -> dict[str, float]:

@@ -22,7 +22,8 @@ from scipy import ndimage
 
 from radioexplore.ingest.noise import mesh_background
 from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
-from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_ratio, morphology_features
+from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
+from radioexplore.ranking.sources import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,14 @@ OBJECT_COLUMNS = (
     "flux_jy",
     "noise_rms",
     *SHAPE_FEATURES,
+    "axis_angle_deg",  # the major axis's direction, degrees from +x towards +y (pixel frame): lobe association
     ARTEFACT_HINT,
     NEGATIVE_RATIO,
     "shape_score",
     "artefact_score",
     "score",
     "rank",
+    *SOURCE_COLUMNS,  # the source each object belongs to: lobes of one double joined (ranking/sources.py)
 )
 
 
@@ -236,6 +239,7 @@ def find_objects(
                 peak_snr=float(s[mask].max()),
                 n_peaks=n_peaks,
                 axis_ratio=axis_ratio(xs, ys),
+                axis_angle_deg=axis_angle(xs, ys),
                 filled_beams=filled / area,
                 negative_fraction=neg,
                 **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
@@ -247,7 +251,7 @@ def find_objects(
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     cols = [c for c in OBJECT_COLUMNS if c not in ("object_id", "field", "tile_id", "tile_ids", "ra", "dec")]
-    cols = [c for c in cols if c not in ("shape_score", "artefact_score", "score", "rank")]
+    cols = [c for c in cols if c not in ("shape_score", "artefact_score", "score", "rank", *SOURCE_COLUMNS)]
     return pd.DataFrame(rows, columns=cols)
 
 

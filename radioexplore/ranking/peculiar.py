@@ -133,6 +133,17 @@ def describe_object(obj: pd.Series) -> str:
     return "extended object"
 
 
+def describe_source(obj: pd.Series) -> str:
+    """The source an object belongs to, in words ("" for an island alone; :mod:`radioexplore.ranking.sources`)."""
+    n = int(obj.get("source_components", 1) or 1)
+    if n < 2:
+        return ""
+    what = "lobe of a double with a core" if int(obj.get("core", -1)) >= 0 else "lobe of a double"
+    if int(obj.get("core", -1)) == int(obj.get("object_id", -2)):
+        what = "core of a double"
+    return f" ({what}, {float(obj.get('source_extent_beams', np.nan)):.0f} beams end to end)"
+
+
 def describe_artefact(score: float, features: pd.Series | None) -> str:
     """The artefact axis in words: low, moderate or a likely artefact named by its strongest evidence."""
     if not np.isfinite(score):
@@ -167,7 +178,8 @@ def why_column(
             obj = objects.iloc[best_object[i]]
             # the object's own artefact score is what discounted it; the tile's is said when not low
             own = float(obj["artefact_score"]) if "artefact_score" in obj else art[i]
-            text = f"{describe_object(obj)}, {describe_artefact(own, row if 'artefact_score' not in obj else None)}"
+            text = f"{describe_object(obj)}{describe_source(obj)}, "
+            text += describe_artefact(own, row if "artefact_score" not in obj else None)
             if "artefact_score" in obj and np.isfinite(art[i]) and art[i] >= LOW_ARTEFACT:
                 text += f"; tile {describe_artefact(art[i], row)}"
             out.append(text)
