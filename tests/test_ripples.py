@@ -83,3 +83,8 @@ def test_the_field_features_carry_the_ripples_into_the_taught_block_and_the_why(
     assert block.shape == (2, 6) and block[0, 5] >= 0.5 > block[1, 5]
     assert describe_ripples(float(rippled["ripple_sigma"].iloc[0])).startswith("; periodic ripples")
     assert describe_ripples(float(quiet["ripple_sigma"].iloc[0])) == ""
+
+
+def test_a_blank_tile_has_no_ripples():
+    assert ripple_sigma(np.zeros((2, TILE, TILE), np.float32), BEAM).tolist() == [0.0, 0.0]
+    assert ripple_sigma(np.zeros((0, TILE, TILE), np.float32), BEAM).shape == (0,)

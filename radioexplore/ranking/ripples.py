@@ -66,6 +66,7 @@ def ripple_sigma(
         ratio[:, sel] = np.divide(flat[:, sel], med[:, None], out=np.zeros_like(flat[:, sel]), where=med[:, None] > 0)
     peak = ratio.max(axis=1).astype(np.float64)
     # p = 1 - (1 - e^-R)^N, computed as -expm1(N log1p(-e^-R)) so that tiny p keep their digits
-    p = -np.expm1(cells.size * np.log1p(-np.exp(-peak)))
+    with np.errstate(divide="ignore"):  # a peak of 0 (a blank tile) gives log1p(-1) = -inf: p = 1
+        p = -np.expm1(cells.size * np.log1p(-np.exp(-peak)))
     p = np.clip(p, 1e-300, 1.0)
     return np.maximum(-special.ndtri(p), 0.0)
