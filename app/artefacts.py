@@ -117,6 +117,9 @@ def artefact_line(
         parts.append(f"{ring_text} around {source}" if ring_text else f"bright source: {source}")
     else:
         parts.append(", ".join(p for p in (ring_text, "no bright source in the field") if p))
+    ripple = _num(row, "artefact_ripple_sigma")  # radioexplore.ranking.ripples: said when it passes 5 sigma
+    if np.isfinite(ripple) and ripple >= TROUGH_SIGMA:
+        parts.append(f"periodic ripples {ripple:.0f}σ at 1-4 beams")
     dqf = _num(row, "dqf")
     if not np.isfinite(dqf):
         dqf = _num(row, "artefact_dqf")

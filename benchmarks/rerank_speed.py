@@ -46,7 +46,10 @@ def prepare_session(emb, anomaly, field, cell, artefacts, why, config, saved: Pa
     t0, c0 = time.perf_counter(), time.process_time()
     scaling = fit_scaling(emb, "field", field) if saved is None else FieldStandardisation.load(saved)
     adjacency = tile_adjacency(field, (cell % 64) * 128, (cell // 64) * 128, np.full(len(emb), 128))
-    ranker = ActiveRanker(emb, anomaly, config, scaling, adjacency=adjacency, artefacts=artefacts, why=why)
+    evidence = np.hstack([artefacts, artefacts[:, :1]])  # the labels' evidence: the block and the ripples (teach_block)
+    ranker = ActiveRanker(
+        emb, anomaly, config, scaling, adjacency=adjacency, artefacts=artefacts, why=why, evidence=evidence
+    )
     return ranker, time.perf_counter() - t0, time.process_time() - c0
 
 

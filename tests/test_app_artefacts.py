@@ -72,6 +72,12 @@ def test_the_artefact_line_names_the_score_and_its_evidence():
         "artefact score 0.01 (low): no troughs below -5σ (deepest -4.0σ), ring contrast 6.0σ, no bright source"
     )
     assert "run `radioexplore rank` again" in artefact_line(ROW.drop("artefact_score"))
+    rippled = quiet.copy()
+    rippled["artefact_ripple_sigma"] = 14.2  # radioexplore.ranking.ripples: troughs above -5σ, still periodic
+    assert "no troughs below -5σ" in artefact_line(rippled) and "periodic ripples 14σ at 1-4 beams" in artefact_line(
+        rippled
+    )
+    assert "periodic ripples" not in artefact_line(quiet)
 
 
 def test_the_tile_panel_shows_the_tiles_artefact_line(state):

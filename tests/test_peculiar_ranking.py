@@ -129,6 +129,13 @@ def test_the_artefact_features_are_cached_reused_and_refused_when_stale(ranked, 
     assert calls == [1]  # recomputed
     pd.testing.assert_frame_equal(again, cached)
     assert artefacts_mod.artefact_cache_problem(ranked) is None
+    # a cache written before the ripple evidence (same tiles, same constants) lacks it: rebuilt
+    from radioexplore.run.provenance import read_parquet_meta
+
+    write_parquet(cached.drop(columns="ripple_sigma"), path, meta=read_parquet_meta(path))
+    assert "ripple_sigma" in artefacts_mod.artefact_cache_problem(ranked)
+    rebuilt = artefacts_mod.cached_artefact_features(ranked)
+    assert calls == [1, 1] and "ripple_sigma" in rebuilt.columns
 
 
 def test_quantiles_put_tiles_without_an_object_at_the_bottom():

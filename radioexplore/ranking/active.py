@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features
+from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features, teach_block
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
@@ -134,6 +134,10 @@ class ActiveRanker:
         appended to the embedding's components, scaled to ``config.artefact_weight`` of their total
         variance, so that the regressor and the trust see what makes a tile an artefact; and the space
         in which an ARTEFACT label sinks its look-alikes.
+    evidence
+        ``[N, F']`` the tile's own artefact evidence that the labels' logistic regression reads
+        (:func:`radioexplore.ranking.active_features.teach_block`: the block and the ripple
+        significance), its first column the axis score; ``artefacts`` when None.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -148,6 +152,7 @@ class ActiveRanker:
         adjacency: Any = None,
         artefacts: np.ndarray | None = None,
         why: Any = None,
+        evidence: np.ndarray | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -175,6 +180,9 @@ class ActiveRanker:
         if artefacts is not None:
             self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
+        self.evidence = self.artefacts
+        if evidence is not None and self.artefacts is not None:
+            self.evidence = np.nan_to_num(np.asarray(evidence, dtype=np.float32).reshape(n, -1))
 
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
@@ -188,7 +196,17 @@ class ActiveRanker:
         if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
         why = scores["why"].to_numpy() if "why" in scores else None
-        return cls(emb, scores["score"].to_numpy(), config, scaling, exclude, adjacency, artefact_block(scores), why)
+        return cls(
+            emb,
+            scores["score"].to_numpy(),
+            config,
+            scaling,
+            exclude,
+            adjacency,
+            artefact_block(scores),
+            why,
+            teach_block(scores),
+        )
 
     def __len__(self) -> int:
         return len(self.anomaly)
@@ -247,7 +265,7 @@ class ActiveRanker:
             all_ids = np.union1d(ids, art_ids)
             if config.artefact_teach and all_ids.size:
                 p_art, taught = artefact_probability(
-                    self.artefacts,
+                    self.evidence,
                     self.kernels("artefact").rows(all_ids),
                     all_ids,
                     np.isin(all_ids, art_ids),

@@ -84,3 +84,21 @@ def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
         ]
     )
     return out.astype(np.float32)
+
+
+def teach_block(scores: pd.DataFrame) -> np.ndarray | None:
+    """What the labels' logistic regression reads (:func:`radioexplore.ranking.teach.label_classifier`):
+    :func:`artefact_block` and the ripple significance against the same 5 sigma, ``x^2 / (x^2 + 25)``
+    (:mod:`radioexplore.ranking.ripples`), as ``[N, 6]`` in 0..1; None without the artefact columns.
+
+    Ripples whose troughs stay above -5 sigma read as sky in every column of the block, so without
+    this one the labels have no evidence to teach through. It is kept out of the look-alike space
+    (the regressor's features and the kernels), where it made a peculiar object beside a bright
+    source a look-alike of the ripples round it (benchmarks/README.md, issue 24, teach-ripples).
+    """
+    block = artefact_block(scores)
+    if block is None:
+        return None
+    ripple = scores["artefact_ripple_sigma"].to_numpy(dtype=float) if "artefact_ripple_sigma" in scores else None
+    ripple = np.zeros(len(scores)) if ripple is None else np.nan_to_num(ripple, nan=0.0)
+    return np.column_stack([block, ripple**2 / (ripple**2 + 25.0)]).astype(np.float32)

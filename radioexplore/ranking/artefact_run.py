@@ -90,6 +90,11 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig | None = None) ->
     if not path.is_file():
         return f"{path} does not exist"
     meta = read_parquet_meta(path)
+    import pyarrow.parquet as pq
+
+    lacking = [c for c in FEATURES if c not in pq.read_schema(path).names]
+    if lacking:
+        return f"{path} has no {', '.join(lacking)} (written by an older version)"
     if meta.get("built_from") != run.provenance():
         return f"{path} was built from other tiles (built from {meta.get('built_from')}, now {run.provenance()})"
     if meta.get("config") != asdict(config):

@@ -13,6 +13,11 @@ in units of the local noise sigma (robust MAD; see :func:`radioexplore.ranking.l
   pixels below -5 sigma (0.02 px of a 256 px tile), so ``negative_beams`` (beams of pixels below
   -5 sigma) needs no fitted threshold; ``negative_share`` is the share of the flux beyond 5 sigma
   that is negative (0 for sky, about 1/2 for an error pattern);
+- ripple periodicity: ``ripple_sigma``, the significance of the strongest plane-wave ripple at
+  periods of 1-4 beams in the tile's power spectrum with its sources masked, against isotropic
+  noise (:mod:`radioexplore.ranking.ripples`; Perley 1999, Grobler et al. 2014): far from a bright
+  source its calibration ripples, and stripes and spokes, stay periodic when their troughs stay
+  above -5 sigma;
 - ring periodicity: ``ring_contrast``, the significance of the negative annuli of the azimuthal
   profile round the nearest bright source (concentric ripples, bowls), in units of the standard
   error of an annulus mean (1 px annuli, one independent sample per beam along the ring);
@@ -39,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.local_noise import local_sigma, mad_sigma, noise_envelope
+from radioexplore.ranking.ripples import ripple_sigma
 
 #: Feature columns of :func:`field_artefact_features`, in order.
 FEATURES = (
@@ -46,6 +52,7 @@ FEATURES = (
     "negative_beams",
     "negative_share",
     "ring_contrast",
+    "ripple_sigma",
     "bright_snr",
     "bright_distance_beams",
     "expected_artefact_sigma",
@@ -105,7 +112,7 @@ def bright_sources(
 def tile_artefact_features(
     tiles: np.ndarray, sigma: np.ndarray, centres: np.ndarray, beam_px: float, trough_sigma: float = 5.0
 ) -> pd.DataFrame:
-    """Negative structure and ring contrast of tiles ``[T, S, S]`` (Jy/beam, NaN for blanks).
+    """Negative structure, ring contrast and ripple significance of tiles ``[T, S, S]`` (Jy/beam, NaN for blanks).
 
     ``sigma``: each tile's noise (Jy/beam); ``centres``: ``[T, 2]`` (x, y) in the tile's pixel frame
     of the source the rings would surround (may lie outside the tile; NaN: the tile's brightest pixel).
@@ -150,7 +157,12 @@ def tile_artefact_features(
     n_use = usable.sum(axis=1)
     ring_contrast = np.sqrt(np.divide(neg.sum(axis=1), n_use, out=np.zeros(t), where=n_use > 0))
     out = pd.DataFrame(
-        {"negative_beams": negative_beams, "negative_share": negative_share, "ring_contrast": ring_contrast}
+        {
+            "negative_beams": negative_beams,
+            "negative_share": negative_share,
+            "ring_contrast": ring_contrast,
+            "ripple_sigma": ripple_sigma(z, beam_px, trough_sigma),
+        }
     )
     out.loc[~good, :] = np.nan
     return out
@@ -270,6 +282,9 @@ def artefact_score(features: pd.DataFrame, config: ArtefactConfig = ArtefactConf
     Score = evidence x (1 + context) / 2: without negative or ringing structure a tile is no
     artefact however bright its field (a bright radio galaxy keeps its rank), and the same troughs
     count for twice as much beside a bright source in a poor field as in a clean one.
+    ``ripple_sigma`` is not in this rule: it is evidence the astronomer's ARTEFACT labels teach
+    through (:mod:`radioexplore.ranking.teach`), since a ripple of a few sigma also crosses sky
+    the astronomer wants to see (a peculiar object near a bright source).
     """
     t = config.trough_sigma
     negative = 1.0 - np.exp(-np.nan_to_num(features["negative_beams"].to_numpy(dtype=float), nan=0.0))

@@ -168,6 +168,11 @@ def why_column(
 ) -> list[str]:
     """For each tile, what put it where it is: the axis that drove it and the artefact axis, in words."""
     art = scores["artefact_score"].to_numpy(dtype=float) if "artefact_score" in scores else np.full(len(keep), np.nan)
+    ripple = (
+        np.nan_to_num(scores["artefact_ripple_sigma"].to_numpy(dtype=float), nan=0.0)
+        if "artefact_ripple_sigma" in scores
+        else np.zeros(len(keep))
+    )
     out = []
     for i in range(len(keep)):
         if not keep[i]:
@@ -182,11 +187,17 @@ def why_column(
             text += describe_artefact(own, row if "artefact_score" not in obj else None)
             if "artefact_score" in obj and np.isfinite(art[i]) and art[i] >= LOW_ARTEFACT:
                 text += f"; tile {describe_artefact(art[i], row)}"
-            out.append(text)
+            out.append(text + describe_ripples(ripple[i]))
             continue
         lead = "unusual tile" if anomaly_q[i] >= 0.9 else "ordinary tile"
-        out.append(f"{lead}, {describe_artefact(art[i], row)}")
+        out.append(f"{lead}, {describe_artefact(art[i], row)}{describe_ripples(ripple[i])}")
     return out
+
+
+def describe_ripples(sigma: float) -> str:
+    """The tile's periodic ripples (:mod:`radioexplore.ranking.ripples`) in words when they pass the
+    5 sigma detection convention, else nothing: evidence labels can teach through, not in the score."""
+    return f"; periodic ripples {sigma:.0f} sigma" if sigma >= 5.0 else ""
 
 
 def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:

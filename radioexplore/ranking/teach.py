@@ -7,9 +7,11 @@ features are artefacts", any other label (PECULIAR, COMPACT, RADIO-GALAXY, ...) 
 sky". :func:`artefact_probability` combines them in two steps:
 
 1. once there is at least one label of each kind, a logistic regression of ARTEFACT against the
-   other labels on the tile's own artefact evidence (:func:`radioexplore.ranking.active_features.artefact_block`:
+   other labels on the tile's own artefact evidence (:func:`radioexplore.ranking.active_features.teach_block`:
    the axis score, negative beams, negative share, ring contrast, expected level from the nearest
-   bright source; not the field's DQF or dynamic range, which would condemn every tile of a poor
+   bright source, and the ripple significance of :mod:`radioexplore.ranking.ripples`, which is in
+   neither the axis score nor the look-alike space: ripples whose troughs stay above -5 sigma
+   read as sky everywhere else, so without it the labels had nothing to teach through); not the field's DQF or dynamic range, which would condemn every tile of a poor
    field) replaces the axis as the prior: the astronomer has confirmed which evidence marks an
    artefact in this survey, so the queue follows it survey-wide;
 2. :func:`artefact_posterior` corrects that prior near labelled tiles, as a kernel-weighted mean
