@@ -3,7 +3,10 @@
 Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seed 100),
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
-does (192 px tiles, 32 px overlap cropped) and prints per survey, then mean +- std over surveys:
+does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
+unless --no-tta, --min-beams, --max-compact, --max-negative say otherwise: dihedral test-time
+augmentation, then the region tests of :mod:`radioexplore.segmentation.regions`; --calib-threshold
+picks the pixel threshold on the calibration survey) and prints per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
