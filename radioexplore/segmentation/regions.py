@@ -25,7 +25,7 @@ A dropped region's pixels get probability 0; the rest of the map is unchanged.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import binary_dilation, find_objects, label, maximum_filter
+from scipy.ndimage import distance_transform_edt, find_objects, label, maximum_filter
 
 #: Smallest diffuse region kept, in restoring-beam areas (see the module docstring).
 MIN_BEAMS = 10.0
@@ -73,13 +73,12 @@ def compact_fraction(snr: np.ndarray, island: np.ndarray, fwhm_px: float, n_peak
     return float(np.clip(s[inside & near], 0.0, None).sum() / total)
 
 
-def negative_fraction(snr: np.ndarray, labels: np.ndarray, r: int, box: tuple[slice, slice], disk: np.ndarray) -> float:
-    """Share of the imaged pixels within ``disk`` (a footprint) of region ``r`` of ``labels`` (lying within
-    ``box``) that lie below -NEGATIVE_SIGMA x the noise."""
-    k = disk.shape[0] // 2
+def negative_fraction(snr: np.ndarray, labels: np.ndarray, r: int, box: tuple[slice, slice], k: int) -> float:
+    """Share of the imaged pixels within ``k`` px of region ``r`` of ``labels`` (lying within ``box``) that lie
+    below -NEGATIVE_SIGMA x the noise."""
     y0, x0 = max(box[0].start - k, 0), max(box[1].start - k, 0)
     y1, x1 = min(box[0].stop + k, snr.shape[0]), min(box[1].stop + k, snr.shape[1])
-    near = binary_dilation(labels[y0:y1, x0:x1] == r, disk)
+    near = distance_transform_edt(labels[y0:y1, x0:x1] != r) <= k
     values = snr[y0:y1, x0:x1][near]
     values = values[np.isfinite(values)]
     return float((values < -NEGATIVE_SIGMA).mean()) if values.size else 0.0
@@ -137,11 +136,10 @@ def clean_regions(
                 counts["compact"] += 1
     if snr is not None and max_negative_fraction is not None:
         k = int(round(negative_radius_beams * float(np.sqrt(beam_px[0] * beam_px[1]))))
-        disk = np.add.outer(np.arange(-k, k + 1) ** 2, np.arange(-k, k + 1) ** 2) <= k * k
         for r, box in enumerate(find_objects(regions), start=1):
             if drop[r] or box is None:
                 continue
-            if negative_fraction(snr, regions, r, box, disk) > max_negative_fraction:
+            if negative_fraction(snr, regions, r, box, k) > max_negative_fraction:
                 drop[r] = True
                 counts["sidelobe"] += 1
     out[drop[regions] & np.isfinite(out)] = 0.0
