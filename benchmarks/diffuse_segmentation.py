@@ -3,7 +3,10 @@
 Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seed 100),
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
-does (192 px tiles, 32 px overlap cropped) and prints per survey, then mean +- std over surveys:
+does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
+unless --no-tta, --min-beams, --max-compact, --max-negative say otherwise: dihedral test-time
+augmentation, then the region tests of :mod:`radioexplore.segmentation.regions`; --calib-threshold
+picks the pixel threshold on the calibration survey) and prints per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,7 @@ from radioexplore.assets import diffuse_checkpoint
 from radioexplore.io.fits import read_image
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
+from radioexplore.segmentation.run import SegmentConfig, clean_field
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import load_segmenter
@@ -52,16 +57,37 @@ from radioexplore.simulation.folder import SimulationDir
 GALAXIES = ("fr1", "fr2", "bent")
 
 
-def segment_survey(sim: Path, model, meta: dict, fields: int) -> dict[str, np.ndarray]:
-    """Probability map (NaN at blanks) of every field of a simulated survey."""
+def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentConfig) -> dict[str, tuple]:
+    """Per field of a simulated survey: (raw probability map, NaN at blanks; FitsImage; noise grid), with
+    ``config.tta`` as ``radioexplore segment`` runs it; :func:`clean` then applies the region tests."""
     recipe = meta.get("recipe", {})
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     out = {}
     for i in range(fields):
         name = f"field_{i:03d}"
-        image = read_image(SimulationDir(sim).image(f"{name}.fits")).read()
-        out[name] = segment_array(image, noise_grid(image), model, tile=tile, margin=margin)
+        image = read_image(SimulationDir(sim).image(f"{name}.fits"))
+        pixels = image.read()
+        grid = noise_grid(pixels)
+        out[name] = (segment_array(pixels, grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
     return out
+
+
+def clean(raw: dict[str, tuple], config: SegmentConfig) -> dict[str, np.ndarray]:
+    """The maps ``radioexplore segment`` writes: each raw map through the library's region cleaning."""
+    return {name: clean_field(prob, image, grid, config) for name, (prob, image, grid) in raw.items()}
+
+
+def best_pixel_threshold(raw: dict[str, tuple], sim: Path, config: SegmentConfig) -> float:
+    """The pixel threshold (0.30-0.80 by 0.05) that maximises the mean strict halo and relic IoU on a
+    calibration survey, each candidate with the region cleaning at that threshold."""
+    best, best_t = -1.0, config.threshold
+    for t in np.round(np.arange(0.30, 0.801, 0.05), 2):
+        cfg = replace(config, threshold=float(t))
+        iou = pixel_iou(clean(raw, cfg), sim, float(t))
+        score = float(np.nanmean([iou["halo"], iou["relic"]]))
+        if score > best:
+            best, best_t = score, float(t)
+    return best_t
 
 
 def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict[str, float]:
@@ -146,7 +172,31 @@ def main() -> None:
     p.add_argument("--calib-seed", type=int, default=300, help="survey on which the best R threshold is chosen")
     p.add_argument("--fields", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--threshold", type=float, default=0.5)
+    defaults = SegmentConfig()
+    p.add_argument("--threshold", type=float, default=defaults.threshold, help="pixel probability threshold")
+    p.add_argument(
+        "--calib-threshold",
+        action="store_true",
+        help="choose the pixel threshold on the calibration survey (max. mean strict halo / relic IoU) instead",
+    )
+    p.add_argument(
+        "--tta", action=argparse.BooleanOptionalAction, default=defaults.tta, help="dihedral test-time augmentation"
+    )
+    p.add_argument(
+        "--min-beams", type=float, default=defaults.min_beams, help="smallest region kept, beam areas (0: off)"
+    )
+    p.add_argument(
+        "--max-compact",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=defaults.max_compact_fraction,
+        help="drop regions on emission with more than this flux fraction in 3 beam-sized peaks ('none': off)",
+    )
+    p.add_argument(
+        "--max-negative",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=defaults.max_negative_fraction,
+        help="drop regions amid more than this share of pixels below -3 sigma (sidelobes; 'none': off)",
+    )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     args = p.parse_args()
@@ -157,6 +207,17 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="diffuse_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# held-out seeds {seeds}, calibration seed {args.calib_seed}; {args.fields} fields of {args.size} px each")
+    base = SegmentConfig(
+        threshold=args.threshold,
+        tta=args.tta,
+        min_beams=args.min_beams,
+        max_compact_fraction=args.max_compact,
+        max_negative_fraction=args.max_negative,
+    )
+    print(
+        f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
+        f"max_negative_fraction={base.max_negative_fraction}"
+    )
     for ckpt in checkpoints:
         model, meta = load_segmenter(ckpt)
         recipe = meta["recipe"]
@@ -165,22 +226,28 @@ def main() -> None:
             f"{'with' if recipe['radio_galaxies'] else 'WITHOUT'} radio galaxies, {recipe['steps']} steps"
         )
         start = time.time()
-        calib = cluster_ratios(
-            segment_survey(simulate(args.calib_seed, args, work), model, meta, args.fields),
-            simulate(args.calib_seed, args, work),
-        )
+        calib_sim = simulate(args.calib_seed, args, work)
+        calib_raw = segment_survey(calib_sim, model, meta, args.fields, base)
+        config = base
+        if args.calib_threshold:
+            config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base))
+            print(
+                f"pixel threshold maximising strict halo / relic IoU on calibration seed {args.calib_seed}: "
+                f"{config.threshold:.2f}"
+            )
+        calib = cluster_ratios(clean(calib_raw, config), calib_sim)
         r_best = best_r_threshold(calib)
         print(f"R threshold maximising accuracy on calibration seed {args.calib_seed}: {r_best:.4f}")
         rows = []
         for seed in seeds:
             sim = simulate(seed, args, work)
-            probs = segment_survey(sim, model, meta, args.fields)
-            iou = pixel_iou(probs, sim, args.threshold)
+            probs = clean(segment_survey(sim, model, meta, args.fields, base), config)
+            iou = pixel_iou(probs, sim, config.threshold)
             clusters = cluster_ratios(probs, sim)
             at_seed = detection_metrics(clusters["R"], clusters["diffuse"], args.r_threshold)
             at_best = detection_metrics(clusters["R"], clusters["diffuse"], r_best)
             auc = roc_auc_score(clusters["diffuse"], clusters["R"]) if clusters["diffuse"].nunique() == 2 else np.nan
-            fp, n_gal = galaxy_fp_rate(probs, sim, args.threshold)
+            fp, n_gal = galaxy_fp_rate(probs, sim, config.threshold)
             row = dict(
                 seed=seed,
                 iou_halo=iou["halo"],

@@ -83,7 +83,18 @@ PAIRS = [
     ],
     *[
         ("segment", d, "radioexplore.segmentation.run:SegmentConfig", d)
-        for d in ("threshold", "r_threshold", "aperture_r500", "batch_size", "device", "block_cores")
+        for d in (
+            "threshold",
+            "r_threshold",
+            "aperture_r500",
+            "batch_size",
+            "device",
+            "block_cores",
+            "tta",
+            "min_beams",
+            "max_compact_fraction",
+            "max_negative_fraction",
+        )
     ],
     *[
         ("segment-train", d, "radioexplore.segmentation.train:SegmentRecipe", f)
@@ -92,6 +103,7 @@ PAIRS = [
             ("steps", "steps"),
             ("crop", "crop_px"),
             ("positive_fraction", "positive_fraction"),
+            ("negative_fraction", "negative_fraction"),
             ("batch_size", "batch_size"),
             ("lr", "lr"),
             ("seed", "seed"),

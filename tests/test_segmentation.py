@@ -164,6 +164,7 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     assert clusters["diffuse"].all()  # the simulated table's truth column travels with the scores
     meta = json.loads(run.segment_meta.read_text())
     assert meta["threshold"] == 0.5 and meta["r_threshold"] == 0.015 and meta["built_from"]["n_tiles"] == len(tiles)
+    assert (meta["tta"], meta["min_beams"], meta["max_negative_fraction"]) == (True, 10.0, 0.01)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt)  # no cluster table now: no stale scores
     assert not run.segment_clusters.exists() and json.loads(run.segment_meta.read_text())["clusters_table"] == ""
@@ -172,3 +173,27 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
 def test_an_unknown_segmentation_network_names_the_choices():
     with pytest.raises(ValueError, match="^unknown segmentation network 'nope'; choose one of unet, unet_small$"):
         build_segmenter("nope")
+
+
+def test_hard_negative_crops_are_centred_near_radio_galaxies_and_bright_sources(tmp_path, rng):
+    from radioexplore.segmentation.train import CropSampler, hard_negatives
+
+    pd.DataFrame(
+        [
+            dict(field="field_000", kind="fr2", x=50.0, y=60.0, snr=np.nan, in_image=True, points="40:60;150:160"),
+            dict(field="field_000", kind="compact", x=300.0, y=20.0, snr=500.0, in_image=True, points=""),
+            dict(field="field_000", kind="compact", x=200.0, y=200.0, snr=5.0, in_image=True, points=""),
+            dict(field="field_001", kind="halo", x=100.0, y=100.0, snr=np.nan, in_image=True, points=""),
+        ]
+    ).to_csv(tmp_path / "truth.csv", index=False)
+    negatives = hard_negatives(tmp_path, 2)
+    assert sorted(map(tuple, negatives[0].tolist())) == [(20, 300), (60, 40), (160, 150)]
+    assert negatives[1].shape == (0, 2)
+    x = np.zeros((400, 400), np.float32)
+    for y0, x0 in negatives[0]:
+        x[y0, x0] = 1.0  # markers at the negatives
+    skies = [(x, np.zeros_like(x)), (np.zeros_like(x), np.zeros_like(x))]
+    sampler = CropSampler(skies, 96, 0.0, rng, negatives=negatives, negative_fraction=1.0)
+    assert all(sampler.crop()[0].max() == 1.0 for _ in range(30))  # each crop holds a negative (offset < 1/3 tile)
+    plain = CropSampler(skies, 96, 0.0, rng)
+    assert sum(plain.crop()[0].max() == 1.0 for _ in range(30)) < 30

@@ -17,11 +17,21 @@ from radioexplore.run.rundir import RunDir
 def cmd_segment_train(args: argparse.Namespace) -> int:
     from radioexplore.segmentation.train import SegmentRecipe, train_segmenter
 
+    if not (
+        0 <= args.negative_fraction
+        and 0 <= args.positive_fraction
+        and args.positive_fraction + args.negative_fraction <= 1
+    ):
+        raise SystemExit(
+            f"error: --positive-fraction ({args.positive_fraction}) and --negative-fraction ({args.negative_fraction}) "
+            "are shares of the training crops: each 0 or more, together at most 1"
+        )
     recipe = SegmentRecipe(
         arch=args.arch,
         steps=args.steps,
         crop_px=args.crop,
         positive_fraction=args.positive_fraction,
+        negative_fraction=args.negative_fraction,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -50,6 +60,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
     require_tiles(run)
     if not 0 < args.threshold < 1:
         raise SystemExit(f"error: --threshold must lie between 0 and 1 (a probability); got {args.threshold}")
+    if args.min_beams < 0:
+        raise SystemExit(f"error: --min-beams is a number of beam areas, 0 or more; got {args.min_beams}")
+    if args.max_compact_fraction is not None and not 0 < args.max_compact_fraction <= 1:
+        raise SystemExit(
+            f"error: --max-compact-fraction must lie in (0, 1] or be 'none'; got {args.max_compact_fraction}"
+        )
+    if args.max_negative_fraction is not None and not 0 < args.max_negative_fraction <= 1:
+        raise SystemExit(
+            f"error: --max-negative-fraction must lie in (0, 1] or be 'none'; got {args.max_negative_fraction}"
+        )
     if not 0 <= args.r_threshold <= 1:
         raise SystemExit(f"error: --r-threshold must lie between 0 and 1 (a mean probability); got {args.r_threshold}")
     config = SegmentConfig(
@@ -60,6 +80,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         block_cores=args.block_cores,
+        tta=args.tta,
+        min_beams=args.min_beams,
+        max_compact_fraction=args.max_compact_fraction,
+        max_negative_fraction=args.max_negative_fraction,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -71,6 +95,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
         )
     print(f"wrote {run.segments_dir}")
     return 0
+
+
+def _fraction_or_none(text: str) -> float | None:
+    return None if text.strip().lower() == "none" else float(text)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -95,6 +123,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.5,
         help="share of training crops centred on diffuse emission (default 0.5; the rest anywhere)",
+    )
+    p.add_argument(
+        "--negative-fraction",
+        type=float,
+        default=0.0,
+        help="share of training crops centred on hard negatives: radio galaxies, odd radio circles and compact "
+        "sources above 100 sigma (default 0)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and crops")
     p.add_argument("--fields", type=positive_int, default=32, help="training fields to simulate (default 32)")
@@ -129,6 +164,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=1.0,
         help="aperture radius in units of R500 (default 1: a 2 R500 wide region)",
+    )
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average each tile's probability over its 8 flips and rotations (default on; --no-tta: 8x faster)",
+    )
+    p.add_argument(
+        "--min-beams",
+        type=float,
+        default=10.0,
+        help="drop regions above --threshold smaller than this many beam areas (default 10; 0: keep all)",
+    )
+    p.add_argument(
+        "--max-compact-fraction",
+        type=_fraction_or_none,
+        default=None,
+        help="drop regions on emission with more than this share of its flux in 3 beam-sized peaks "
+        "(radio galaxies; default none: off, it drops halos with a bright galaxy in them too)",
+    )
+    p.add_argument(
+        "--max-negative-fraction",
+        type=_fraction_or_none,
+        default=0.01,
+        help="drop regions whose surroundings (8 beams) hold more than this share of pixels below -3 sigma: "
+        "a bright source's sidelobes (default 0.01, ~7x the noise; 'none': keep all)",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -37,7 +37,8 @@ from radioexplore.segmentation.clusters import (
     detection_ratio,
     read_cluster_table,
 )
-from radioexplore.segmentation.scaling import noise_grid
+from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, clean_regions
+from radioexplore.segmentation.scaling import noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
 from radioexplore.segmentation.train import load_segmenter
 
@@ -58,6 +59,10 @@ class SegmentConfig:
     batch_size: int = 8
     device: str = "cpu"
     block_cores: int = 8  # tile cores per block side: one Dask task per block
+    tta: bool = True  # mean probability over the 8 flips / rotations of each tile (tiling.dihedral_mean)
+    min_beams: float = MIN_BEAMS  # regions above threshold smaller than this many beam areas are dropped (regions)
+    max_compact_fraction: float | None = None  # drop regions on emission this dominated by 3 beam-sized peaks
+    max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION  # drop regions amid this share of < -3 sigma pixels
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -97,6 +102,7 @@ def segment_field(
             margin=margin,
             batch_size=config.batch_size,
             device=config.device,
+            tta=config.tta,
         ),
         client=client,
         desc=f"segment {Path(file).name}",
@@ -104,7 +110,35 @@ def segment_field(
         progress=progress,
         collect=collect,
     )
-    return prob, image
+    return clean_field(prob, image, grid, config), image
+
+
+def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """``prob`` after :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its
+    header) and its image over the local noise; unchanged when both tests are off, or when the header has
+    no beam or pixel scale (logged)."""
+    needs_snr = config.max_compact_fraction is not None or config.max_negative_fraction is not None
+    if config.min_beams <= 0 and not needs_snr:
+        return prob
+    beam, pix = getattr(image, "beam", None), getattr(image, "pixel_arcsec", None)
+    if beam is None or not pix:
+        log.warning("%s: no BMAJ / BMIN or pixel scale in the header; regions are not cleaned", image.path)
+        return prob
+    snr = None
+    if needs_snr:
+        pixels = image.read() if hasattr(image, "read") else np.asarray(image)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            snr = pixels / noise_window(grid, 0, 0, pixels.shape[1], pixels.shape[0])
+    out, _ = clean_regions(
+        prob,
+        snr,
+        config.threshold,
+        (beam.bmaj_arcsec / pix, beam.bmin_arcsec / pix),
+        min_beams=config.min_beams,
+        max_compact_fraction=config.max_compact_fraction,
+        max_negative_fraction=config.max_negative_fraction,
+    )
+    return out
 
 
 def write_probability_fits(path: Path, prob: np.ndarray, image) -> None:

@@ -66,6 +66,21 @@ def padded_window(image: FitsImage | np.ndarray, grid: np.ndarray, block: Block,
 
 
 @torch.no_grad()
+def dihedral_mean(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Sigmoid probability averaged over the 8 flips and 90-degree rotations of square tiles ``x`` (N, C, H, W),
+    each mapped back: test-time augmentation over the symmetries the training crops were drawn with, since
+    the sky has no preferred orientation; a map that any of them shows alone is an artefact of the network."""
+    total = torch.zeros((), device=x.device)
+    for flip in (False, True):
+        xf = torch.flip(x, dims=(-1,)) if flip else x
+        for k in range(4):
+            p = torch.sigmoid(model(torch.rot90(xf, k, dims=(-2, -1))).float())
+            p = torch.rot90(p, -k, dims=(-2, -1))
+            total = total + (torch.flip(p, dims=(-1,)) if flip else p)
+    return total / 8.0
+
+
+@torch.no_grad()
 def predict_window(
     model: nn.Module,
     window: np.ndarray,
@@ -73,8 +88,10 @@ def predict_window(
     margin: int,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
+    tta: bool = False,
 ) -> np.ndarray:
-    """Probabilities of the cores of every tile of a padded window (its sides are whole cores + 2 margins)."""
+    """Probabilities of the cores of every tile of a padded window (its sides are whole cores + 2 margins);
+    ``tta``: each the mean over the tile's 8 flips and rotations (:func:`dihedral_mean`)."""
     core = _core(tile, margin)
     h, w = window.shape[0] - 2 * margin, window.shape[1] - 2 * margin
     out = np.empty((h, w), np.float32)
@@ -83,7 +100,7 @@ def predict_window(
     for i in range(0, len(origins), batch_size):
         part = origins[i : i + batch_size]
         x = torch.from_numpy(np.stack([window[y : y + tile, x : x + tile] for y, x in part])[:, None]).to(device)
-        prob = torch.sigmoid(model(x).float())[:, 0].cpu().numpy()
+        prob = (dihedral_mean(model, x) if tta else torch.sigmoid(model(x).float()))[:, 0].cpu().numpy()
         for (y, x_), p in zip(part, prob, strict=True):
             out[y : y + core, x_ : x_ + core] = p[margin : margin + core, margin : margin + core]
     return out
@@ -98,10 +115,13 @@ def segment_block(
     margin: int = MARGIN_PX,
     batch_size: int = 8,
     device: str = "cpu",
+    tta: bool = False,
 ) -> np.ndarray:
     """Probability map of one block (float32, the block's own shape, NaN where the image is blank); one Dask task."""
     window = padded_window(image, grid, block, tile, margin)
-    prob = predict_window(model, window, tile, margin, batch_size, device)[: block.y1 - block.y0, : block.x1 - block.x0]
+    prob = predict_window(model, window, tile, margin, batch_size, device, tta)[
+        : block.y1 - block.y0, : block.x1 - block.x0
+    ]
     w, h = block.x1 - block.x0, block.y1 - block.y0
     raw = (
         image.read_box(block.x0, block.y0, w, h)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -58,6 +59,7 @@ class SegmentRecipe:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     positive_fraction: float = 0.5  # crops centred on a diffuse pixel; the rest anywhere in the field
+    negative_fraction: float = 0.0  # crops centred on a hard negative (radio galaxy, bright source: hard_negatives)
     dice_weight: float = 1.0  # loss = BCE + dice_weight * (1 - soft Dice)
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
@@ -116,12 +118,47 @@ def load_skies(sim_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-class CropSampler:
-    """Random ``tile`` px crops (a fraction centred on diffuse pixels), randomly flipped and rotated."""
+#: Kinds whose key points (core, hotspots, lobes, tails) are hard negatives: seed 004's false positives.
+HARD_NEGATIVE_KINDS = ("fr1", "fr2", "bent", "xrg", "grg", "orc")
+#: Compact sources at least this many times the local noise are hard negatives too (their sidelobes).
+BRIGHT_SNR = 100.0
 
-    def __init__(self, skies: list[tuple[np.ndarray, np.ndarray]], tile: int, positive_fraction: float, rng) -> None:
+
+def hard_negatives(sim_dir: Path, fields: int) -> list[np.ndarray]:
+    """Per field, (y, x) pixels of the hard negatives: key points of radio galaxies and odd radio circles,
+    and compact sources brighter than :data:`BRIGHT_SNR` sigma (whose sidelobes and artefacts surround them)."""
+    truth = pd.read_csv(SimulationDir(sim_dir).truth)
+    out = []
+    for i in range(fields):
+        rows = truth[(truth["field"] == f"field_{i:03d}") & truth["in_image"].astype(bool)]
+        pts: list[tuple[float, float]] = []
+        for _, r in rows.iterrows():
+            if r["kind"] in HARD_NEGATIVE_KINDS:
+                text = r["points"] if isinstance(r["points"], str) and r["points"] else f"{r['x']}:{r['y']}"
+                pts.extend((float(p.split(":")[1]), float(p.split(":")[0])) for p in text.split(";"))
+            elif r["kind"] == "compact" and float(r["snr"]) >= BRIGHT_SNR:
+                pts.append((float(r["y"]), float(r["x"])))
+        out.append(np.round(np.array(pts, dtype=float).reshape(-1, 2)).astype(np.int64))
+    return out
+
+
+class CropSampler:
+    """Random ``tile`` px crops (a fraction centred on diffuse pixels, a fraction on hard negatives),
+    randomly flipped and rotated."""
+
+    def __init__(
+        self,
+        skies: list[tuple[np.ndarray, np.ndarray]],
+        tile: int,
+        positive_fraction: float,
+        rng,
+        negatives: list[np.ndarray] | None = None,
+        negative_fraction: float = 0.0,
+    ) -> None:
         self.skies, self.tile, self.frac, self.rng = skies, tile, positive_fraction, rng
         self.positives = [np.flatnonzero(m.ravel()) for _, m in skies]
+        self.negatives = negatives or [np.zeros((0, 2), np.int64) for _ in skies]
+        self.neg_frac = negative_fraction if any(len(n) for n in self.negatives) else 0.0
         small = [x.shape for x, _ in skies if min(x.shape) < tile]
         if small:
             raise ValueError(f"training fields {small[0]} are smaller than the {tile} px tile; simulate larger fields")
@@ -129,9 +166,15 @@ class CropSampler:
     def crop(self) -> tuple[np.ndarray, np.ndarray]:
         rng, t = self.rng, self.tile
         with_pos = [i for i, p in enumerate(self.positives) if p.size]
-        if with_pos and rng.random() < self.frac:
+        draw = rng.random()
+        if with_pos and draw < self.frac:
             i = int(rng.choice(with_pos))
             cy, cx = divmod(int(rng.choice(self.positives[i])), self.skies[i][0].shape[1])
+            cy += int(rng.integers(-t // 3, t // 3 + 1))
+            cx += int(rng.integers(-t // 3, t // 3 + 1))
+        elif draw < self.frac + self.neg_frac:
+            i = int(rng.choice([j for j, n in enumerate(self.negatives) if len(n)]))
+            cy, cx = (int(v) for v in self.negatives[i][int(rng.integers(len(self.negatives[i])))])
             cy += int(rng.integers(-t // 3, t // 3 + 1))
             cx += int(rng.integers(-t // 3, t // 3 + 1))
         else:
@@ -215,8 +258,14 @@ def train_segmenter(
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
     model = build_segmenter(recipe.arch).to(procs.device)
     skies = load_skies(sim_dir)
+    negatives = hard_negatives(sim_dir, len(skies)) if recipe.negative_fraction > 0 else None
     sampler = CropSampler(
-        skies, recipe.crop_px, recipe.positive_fraction, np.random.default_rng([recipe.seed, procs.rank])
+        skies,
+        recipe.crop_px,
+        recipe.positive_fraction,
+        np.random.default_rng([recipe.seed, procs.rank]),
+        negatives=negatives,
+        negative_fraction=recipe.negative_fraction,
     )
     start = time.time()
     losses = train_steps(model, sampler, recipe, procs)

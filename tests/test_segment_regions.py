@@ -1,0 +1,112 @@
+"""Inference-time options of the diffuse-emission U-Net: dihedral test-time augmentation and region cleaning."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from radioexplore.models import build_segmenter
+from radioexplore.segmentation.regions import beam_area_px, clean_regions, compact_fraction
+from radioexplore.segmentation.scaling import noise_grid
+from radioexplore.segmentation.tiling import dihedral_mean, segment_array
+
+torch.set_num_threads(1)
+
+
+def _random_unet() -> nn.Module:
+    torch.manual_seed(1)
+    model = build_segmenter("unet_small").eval()
+    with torch.no_grad():  # random, non-zero weights everywhere, so no symmetry comes from the weights
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return model
+
+
+def _all_symmetries(x: torch.Tensor) -> list[torch.Tensor]:
+    return [torch.rot90(torch.flip(x, (-1,)) if f else x, k, (-2, -1)) for f in (False, True) for k in range(4)]
+
+
+def test_tta_commutes_with_flips_and_rotations():
+    model = _random_unet()
+    x = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    base = dihedral_mean(model, x)
+    plain = torch.sigmoid(model(x))
+    assert not torch.allclose(torch.rot90(plain, 1, (-2, -1)), torch.sigmoid(model(torch.rot90(x, 1, (-2, -1)))))
+    for k in range(4):
+        torch.testing.assert_close(dihedral_mean(model, torch.rot90(x, k, (-2, -1))), torch.rot90(base, k, (-2, -1)))
+    torch.testing.assert_close(dihedral_mean(model, torch.flip(x, (-1,))), torch.flip(base, (-1,)))
+
+
+def test_tta_of_a_symmetric_input_is_symmetric_and_of_a_symmetric_model_unchanged():
+    x = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(2))
+    x = sum(_all_symmetries(x)) / 8  # invariant under the 8 symmetries
+    p = dihedral_mean(_random_unet(), x)
+    for q in _all_symmetries(p):
+        torch.testing.assert_close(q, p)
+    conv = nn.Conv2d(1, 1, 5, padding=2)  # a symmetric kernel: the plain map already commutes with them
+    with torch.no_grad():
+        conv.weight.fill_(1 / 25)
+        conv.bias.fill_(0.1)
+    torch.testing.assert_close(dihedral_mean(conv, x), torch.sigmoid(conv(x)))
+
+
+def test_a_constant_image_segments_to_a_constant_map_with_tta():
+    conv = nn.Conv2d(1, 1, 5, padding=2)  # no symmetry; its receptive field (2 px) lies within the margin
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(1, 1, 5, 5, generator=torch.Generator().manual_seed(3)))
+    image = np.full((300, 250), 3e-5, np.float32)
+    prob = segment_array(image, noise_grid(image), conv.eval(), tile=64, margin=8, tta=True)
+    assert np.isfinite(prob).all()
+    assert np.ptp(prob) < 1e-6
+
+
+def test_the_size_filter_drops_a_small_blob_and_keeps_a_large_one():
+    prob = np.full((200, 200), 0.1, np.float32)
+    prob[20:26, 20:26] = 0.9  # 36 px: about 1.4 beams of 5 px FWHM
+    prob[100:160, 80:150] = 0.9  # 4200 px: about 150 beams
+    prob[0, 199] = np.nan
+    out, counts = clean_regions(prob, None, 0.5, (5.0, 5.0), min_beams=10, max_compact_fraction=None)
+    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0)
+    assert (out[20:26, 20:26] == 0).all()
+    np.testing.assert_array_equal(out[100:160, 80:150], prob[100:160, 80:150])
+    assert out[50, 50] == prob[50, 50] and np.isnan(out[0, 199])
+    kept, counts = clean_regions(prob, None, 0.5, (5.0, 5.0), min_beams=0, max_compact_fraction=None)
+    np.testing.assert_array_equal(kept, prob)
+    assert beam_area_px(5.0, 5.0) == np.pi / (4 * np.log(2)) * 25
+
+
+def _gaussian(shape, x, y, fwhm, peak):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return peak * np.exp(-4 * np.log(2) * ((xx - x) ** 2 + (yy - y) ** 2) / fwhm**2)
+
+
+def test_a_region_on_a_bright_point_source_is_compact_and_one_on_broad_emission_is_not():
+    shape, beam = (200, 200), 5.0
+    snr = _gaussian(shape, 50, 50, beam, 2000.0) + _gaussian(shape, 50, 50, 40.0, 4.0)  # a core in faint wings
+    snr += _gaussian(shape, 150, 140, 60.0, 6.0)  # a halo: 6 sigma, 12 beams across
+    assert compact_fraction(snr, snr > 3, beam) > 0.5
+    prob = np.zeros(shape, np.float32)
+    prob[(snr > 3) & (np.arange(200)[None, :] < 100)] = 0.9  # the core's wings
+    prob[_gaussian(shape, 150, 140, 60.0, 1.0) > 0.5] = 0.9
+    out, counts = clean_regions(
+        prob, snr, 0.5, (beam, beam), min_beams=10, max_compact_fraction=0.5, max_negative_fraction=None
+    )
+    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0)
+    assert out[50, 50] == 0 and out[140, 150] == np.float32(0.9)
+    halo = snr[100:, 100:] > 3
+    assert compact_fraction(snr[100:, 100:], halo, beam) < 0.2
+
+
+def test_a_region_beside_negative_sidelobes_is_dropped_and_one_in_plain_noise_kept(rng):
+    shape, beam = (300, 300), 5.0
+    snr = rng.normal(0, 1, shape)
+    snr[40:60, 20:280] += 6  # a positive spoke ...
+    snr[80:100, 20:280] -= 6  # ... and a negative one beside it: a bright source's sidelobes
+    snr += _gaussian(shape, 150, 220, 60.0, 6.0)  # a halo in plain noise
+    prob = np.zeros(shape, np.float32)
+    prob[40:60, 20:280] = 0.9
+    prob[_gaussian(shape, 150, 220, 60.0, 1.0) > 0.5] = 0.9
+    out, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=0.01)
+    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1)
+    assert (out[40:60, 20:280] == 0).all() and out[220, 150] == np.float32(0.9)
+    kept, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=None)
+    np.testing.assert_array_equal(kept, prob)
