@@ -42,6 +42,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         block_tiles=args.block_tiles,
         pool=args.pool,
         tta=args.tta,
+        clip_sigma=args.clip_sigma,
     )
     with dask_client_of(args) as client:
         path = embed_run(run, config, progress=not args.quiet, client=client)
@@ -123,6 +124,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="none",
         help="test-time augmentation: none (default) or dihedral = the read-out averaged over the 8 rotations by "
         "90 degrees and their mirror images (orientation-invariant; 8x the embedding time)",
+    )
+    p.add_argument(
+        "--clip-sigma",
+        type=float,
+        help="embed each tile's noise-clipped view: only emission above median + this many sigma of the tile's "
+        "noise (MAD), rescaled to its peak, as FR-DEEP and the FIRST stamp collections are made (default: off)",
     )
     dask_args(p).add_argument(
         "--block-tiles",

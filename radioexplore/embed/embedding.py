@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_checkpoints
+from radioexplore.embed.noiseclip import noise_clip
 from radioexplore.embed.tta import TTAS, read_out
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.models.checkpoint import load_backbone
@@ -60,6 +61,7 @@ class EmbedConfig:
     block_tiles: int = 1024  # tiles per Dask task when fanned out (rounded up to whole batches and chunks)
     pool: str = "cls"  # ViT read-out: "cls" token (seed 000), "mean" (seed 003), "max", "gem" or "cat" (POOLS)
     tta: str = "none"  # test-time augmentation: "none" or "dihedral" (mean over 8 rotations / flips; 8x the cost)
+    clip_sigma: float | None = None  # show the network only emission above this many noise sigma (noiseclip)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -151,13 +153,15 @@ def embed_tiles(
     input_px: int | None = None,
     pool: str = "cls",
     tta: str = "none",
+    clip_sigma: float | None = None,
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` float32 of an array-like of tiles ``[N, C, S, S]`` (zarr or numpy).
 
     ``rows=(start, stop)`` embeds only those rows, read batch by batch (a block of a larger store);
     ``input_px``: the side the tiles are resized to (None: :func:`embedding_px` of theirs);
     ``pool``: a ViT's read-out, one of :data:`~radioexplore.models.vit.POOLS` (all but ``"cls"``: ViTs only);
-    ``tta``: ``"dihedral"`` averages the read-out over the 8 rotations and flips (:mod:`radioexplore.embed.tta`).
+    ``tta``: ``"dihedral"`` averages the read-out over the 8 rotations and flips (:mod:`radioexplore.embed.tta`);
+    ``clip_sigma``: embed the noise-clipped view of each tile (:mod:`radioexplore.embed.noiseclip`).
     """
     check_pool(model, pool)
     check_tta(tta)
@@ -170,6 +174,8 @@ def embed_tiles(
     with tqdm(total=n, desc="embed tiles", unit="tile", disable=not progress) as bar:
         for start in range(lo, hi, batch_size):
             batch = torch.from_numpy(np.asarray(tiles[start : min(start + batch_size, hi)], dtype=np.float32)).to(dev)
+            if clip_sigma is not None:
+                batch = noise_clip(batch, clip_sigma)
             x = prepare_batch(batch, spec, px)
             feats = read_out(model, x, pool, tta).cpu().numpy()
             if out is None:
@@ -190,6 +196,7 @@ def embed_block(
     input_px: int | None = None,
     pool: str = "cls",
     tta: str = "none",
+    clip_sigma: float | None = None,
 ) -> np.ndarray:
     """Embeddings of tiles ``rows[0]:rows[1]`` of the tile store at ``store_path``: one embedding task."""
     return embed_tiles(
@@ -203,6 +210,7 @@ def embed_block(
         input_px=input_px,
         pool=pool,
         tta=tta,
+        clip_sigma=clip_sigma,
     )
 
 
@@ -286,6 +294,7 @@ def embed_run(
                 input_px=px,
                 pool=config.pool,
                 tta=config.tta,
+                clip_sigma=config.clip_sigma,
             ),
             client=client,
             desc="embed tiles",
