@@ -43,6 +43,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         attention_tiles=args.attention_tiles,
         device=args.device,
         input_px=args.input_px,
+        tta=args.tta,
     )
     passed = True
     if args.run is not None:
@@ -160,6 +161,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="side images are resized to before the networks (default: their own, at least the backbone's "
         "training input and at most 256, as embed does)",
+    )
+    p.add_argument(
+        "--tta",
+        choices=("none", "dihedral"),
+        default="none",
+        help="test-time augmentation of every network's embedding, as embed --tta (dihedral: 8x the time)",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an acceptance check fails")
     t = p.add_argument_group(

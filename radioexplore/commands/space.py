@@ -23,6 +23,9 @@ from radioexplore.run.rundir import RunDir
 #: ``embed --pool`` choices: radioexplore.models.vit.POOLS, spelled out so the parser does not import torch.
 EMBED_POOLS = ("cls", "mean", "max", "gem", "cat")
 
+#: ``embed --tta`` choices: radioexplore.embed.tta.TTAS, spelled out for the same reason.
+EMBED_TTAS = ("none", "dihedral")
+
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from radioexplore.embed.embedding import EmbedConfig, embed_run
@@ -38,6 +41,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
         input_px=args.input_px,
         block_tiles=args.block_tiles,
         pool=args.pool,
+        tta=args.tta,
+        clip_sigma=args.clip_sigma,
     )
     with dask_client_of(args) as client:
         path = embed_run(run, config, progress=not args.quiet, client=client)
@@ -112,6 +117,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="cls",
         help="ViT read-out: the CLS token (default), the mean of the last layer's patch tokens (seed 003, for MAE), "
         "their max, their GeM (p=3), or cat = [CLS, mean, max] (3x wider)",
+    )
+    p.add_argument(
+        "--tta",
+        choices=EMBED_TTAS,
+        default="none",
+        help="test-time augmentation: none (default) or dihedral = the read-out averaged over the 8 rotations by "
+        "90 degrees and their mirror images (orientation-invariant; 8x the embedding time)",
+    )
+    p.add_argument(
+        "--clip-sigma",
+        type=float,
+        help="embed each tile's noise-clipped view: only emission above median + this many sigma of the tile's "
+        "noise (MAD), rescaled to its peak, as FR-DEEP and the FIRST stamp collections are made (default: off)",
     )
     dask_args(p).add_argument(
         "--block-tiles",

@@ -23,6 +23,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from radioexplore.assets import demo_checkpoint, resolve_checkpoint, shipped_checkpoints
+from radioexplore.embed.noiseclip import noise_clip
+from radioexplore.embed.tta import TTAS, read_out
 from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.models.checkpoint import load_backbone
 from radioexplore.models.vit import POOLS, VisionTransformer
@@ -58,6 +60,8 @@ class EmbedConfig:
     input_px: int | None = None  # pixels tiles are resized to; None: their own size (see embedding_px)
     block_tiles: int = 1024  # tiles per Dask task when fanned out (rounded up to whole batches and chunks)
     pool: str = "cls"  # ViT read-out: "cls" token (seed 000), "mean" (seed 003), "max", "gem" or "cat" (POOLS)
+    tta: str = "none"  # test-time augmentation: "none" or "dihedral" (mean over 8 rotations / flips; 8x the cost)
+    clip_sigma: float | None = None  # show the network only emission above this many noise sigma (noiseclip)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -148,14 +152,19 @@ def embed_tiles(
     rows: tuple[int, int] | None = None,
     input_px: int | None = None,
     pool: str = "cls",
+    tta: str = "none",
+    clip_sigma: float | None = None,
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` float32 of an array-like of tiles ``[N, C, S, S]`` (zarr or numpy).
 
     ``rows=(start, stop)`` embeds only those rows, read batch by batch (a block of a larger store);
     ``input_px``: the side the tiles are resized to (None: :func:`embedding_px` of theirs);
-    ``pool``: a ViT's read-out, one of :data:`~radioexplore.models.vit.POOLS` (all but ``"cls"``: ViTs only).
+    ``pool``: a ViT's read-out, one of :data:`~radioexplore.models.vit.POOLS` (all but ``"cls"``: ViTs only);
+    ``tta``: ``"dihedral"`` averages the read-out over the 8 rotations and flips (:mod:`radioexplore.embed.tta`);
+    ``clip_sigma``: embed the noise-clipped view of each tile (:mod:`radioexplore.embed.noiseclip`).
     """
     check_pool(model, pool)
+    check_tta(tta)
     px = embedding_px(spec, tiles.shape[-1], input_px)
     dev = resolve_device(device)
     model = model.to(dev).eval()
@@ -165,8 +174,10 @@ def embed_tiles(
     with tqdm(total=n, desc="embed tiles", unit="tile", disable=not progress) as bar:
         for start in range(lo, hi, batch_size):
             batch = torch.from_numpy(np.asarray(tiles[start : min(start + batch_size, hi)], dtype=np.float32)).to(dev)
+            if clip_sigma is not None:
+                batch = noise_clip(batch, clip_sigma)
             x = prepare_batch(batch, spec, px)
-            feats = (model(x) if pool == "cls" else model(x, pool=pool)).float().cpu().numpy()
+            feats = read_out(model, x, pool, tta).cpu().numpy()
             if out is None:
                 out = np.empty((n, feats.shape[1]), dtype=np.float32)
             out[start - lo : start - lo + len(feats)] = feats
@@ -184,10 +195,22 @@ def embed_block(
     progress: bool = False,
     input_px: int | None = None,
     pool: str = "cls",
+    tta: str = "none",
+    clip_sigma: float | None = None,
 ) -> np.ndarray:
     """Embeddings of tiles ``rows[0]:rows[1]`` of the tile store at ``store_path``: one embedding task."""
     return embed_tiles(
-        model, spec, open_tile_store(store_path), batch_size, device, progress, rows=rows, input_px=input_px, pool=pool
+        model,
+        spec,
+        open_tile_store(store_path),
+        batch_size,
+        device,
+        progress,
+        rows=rows,
+        input_px=input_px,
+        pool=pool,
+        tta=tta,
+        clip_sigma=clip_sigma,
     )
 
 
@@ -197,6 +220,12 @@ def check_pool(model: nn.Module, pool: str) -> None:
         raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     if pool != "cls" and not isinstance(model, VisionTransformer):
         raise ValueError(f"pool {pool!r} needs a ViT backbone; this one is a {type(model).__name__} (use pool 'cls')")
+
+
+def check_tta(tta: str) -> None:
+    """Refuse an unknown test-time augmentation."""
+    if tta not in TTAS:
+        raise ValueError(f"unknown tta {tta!r}; choose one of {', '.join(TTAS)}")
 
 
 def tile_blocks(n: int, block_tiles: int, batch_size: int) -> list[tuple[int, int]]:
@@ -240,6 +269,7 @@ def embed_run(
     config = default_checkpoint_for(run, config)
     model, spec, meta = load_model(config)
     check_pool(model, config.pool)
+    check_tta(config.tta)
     px = run_embedding_px(run, spec, store.shape[-1], config.input_px)
     blocks = tile_blocks(n, config.block_tiles, config.batch_size) if client is not None else [(0, n)]
     target = run.embeddings(config.name)
@@ -263,6 +293,8 @@ def embed_run(
                 progress=progress and client is None,
                 input_px=px,
                 pool=config.pool,
+                tta=config.tta,
+                clip_sigma=config.clip_sigma,
             ),
             client=client,
             desc="embed tiles",

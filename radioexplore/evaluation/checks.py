@@ -34,6 +34,7 @@ class EvaluateConfig:
     batch_size: int = 64
     device: str = "auto"
     input_px: int | None = None  # side tiles are resized to before the networks; None: their own (embedding_px)
+    tta: str = "none"  # test-time augmentation of every network's embedding: "none" or "dihedral" (8 passes)
 
 
 @dataclass

@@ -84,7 +84,14 @@ def label_features(
         net.name: embedded[net.source]
         if net.source in embedded
         else embed_tiles(
-            net.model, net.spec, images, config.batch_size, config.device, progress, input_px=config.input_px
+            net.model,
+            net.spec,
+            images,
+            config.batch_size,
+            config.device,
+            progress,
+            input_px=config.input_px,
+            tta=config.tta,
         )
         for net in nets
     }

@@ -77,7 +77,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
     probes = "truth_extended" in sub or config.count_column in sub
     if probes:
-        kw = dict(input_px=report.embed_px)
+        kw = dict(input_px=report.embed_px, tta=config.tta)
         emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress, **kw)
         emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress, **kw)
 

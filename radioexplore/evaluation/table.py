@@ -108,6 +108,7 @@ def embedding_groups(run: RunDir, names: list[str]) -> dict[str, str]:
             *(prov.get(k) for k in ("recipe", "method", "epochs", "steps", "training_tiles")),
             *(rec.get(k) for k in ("spec", "embed_px")),
             rec.get("pool", "cls"),
+            rec.get("tta", "none"),
         ]
         out[name] = json.dumps(key, sort_keys=True)
     return out
@@ -120,7 +121,7 @@ def random_feature_sets(
     embedding ``images`` as those sets were embedded."""
     from radioexplore.embed.embedding import embed_tiles
 
-    seen: dict[str, tuple[BackboneSpec, int, str]] = {}
+    seen: dict[str, tuple[BackboneSpec, int, str, str]] = {}
     for name in names:
         rec = run.stage_config("embed", name)
         if not rec.get("spec"):
@@ -128,14 +129,16 @@ def random_feature_sets(
             continue
         spec = BackboneSpec(**rec["spec"])
         px, pool = int(rec.get("embed_px") or spec.input_px), str(rec.get("pool", "cls"))
-        seen.setdefault(json.dumps([spec.to_dict(), px, pool], sort_keys=True), (spec, px, pool))
+        tta = str(rec.get("tta", "none"))
+        seen.setdefault(json.dumps([spec.to_dict(), px, pool, tta], sort_keys=True), (spec, px, pool, tta))
     out = []
-    for spec, px, pool in seen.values():
+    for spec, px, pool, tta in seen.values():
         torch.manual_seed(config.seed)
         net = build_backbone(spec).eval()
         arch = f"{spec.arch}/{spec.patch}" if spec.patch else spec.arch
-        label = f"random init ({arch}, {px} px" + (f", {pool} pool)" if pool != "cls" else ")")
-        X = embed_tiles(net, spec, images, config.batch_size, config.device, progress, input_px=px, pool=pool)
+        extra = (f", {pool} pool" if pool != "cls" else "") + (f", {tta} tta" if tta != "none" else "")
+        label = f"random init ({arch}, {px} px{extra})"
+        X = embed_tiles(net, spec, images, config.batch_size, config.device, progress, input_px=px, pool=pool, tta=tta)
         out.append(FeatureSet(label, "random init", X))
     return out
 

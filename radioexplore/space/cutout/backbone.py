@@ -35,6 +35,17 @@ def embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
     # runs embedded before embed_px was recorded were embedded at the backbone's training input
     px = int(record.get("embed_px") or spec.input_px)
     pool = str(record.get("pool", "cls"))  # the read-out the run's tiles were embedded with
+    tta = str(record.get("tta", "none"))  # and their test-time augmentation
+    clip = record.get("clip_sigma")  # and noise clip
     return embed_tiles(
-        model, spec, pixels, batch_size=len(pixels), device=device, progress=False, input_px=px, pool=pool
+        model,
+        spec,
+        pixels,
+        batch_size=len(pixels),
+        device=device,
+        progress=False,
+        input_px=px,
+        pool=pool,
+        tta=tta,
+        clip_sigma=None if clip is None else float(clip),
     )
