@@ -276,6 +276,19 @@ def test_small_resnet_keeps_half_the_resolution_before_its_first_stage():
     assert build_backbone(BackboneSpec(arch="resnet18", patch=0)).maxpool.kernel_size == 3
 
 
+def test_small_resnet_checkpoint_loads_back_by_its_stored_name(tmp_path):
+    """A saved resnet_small is rebuilt from the spec in the file, with the same weights and embedding."""
+    from radioexplore.models.checkpoint import load_backbone, save_backbone
+
+    spec = BackboneSpec(arch="resnet_small", patch=0, input_px=64)
+    model = build_backbone(spec).eval()
+    save_backbone(tmp_path / "rs.pt", model, spec)
+    loaded, got, _ = load_backbone(tmp_path / "rs.pt")
+    x = torch.rand(2, 1, 64, 64)
+    assert got.arch == "resnet_small"
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+
+
 # -- recipes ----------------------------------------------------------------------------------------
 
 
