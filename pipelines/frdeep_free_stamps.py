@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-sim", type=int, default=3000, help="simulated objects (default 3000)")
     p.add_argument("--seed", type=int, default=100)
     p.add_argument(
+        "--size-px",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="draw each object's largest extent log-uniformly in [LO, HI] px (default: the simulator's "
+        "uniform 40-130 px; FR-DEEP's objects are smaller: 10 130 matches their flux radii)",
+    )
+    p.add_argument(
         "--realdata",
         type=Path,
         default=realdata_dir(),
@@ -60,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     config = CutoutConfig()
     for i in range(args.n_sim):
         kind = ("FRI", "FRII")[int(rng.integers(2))]  # drawn and thrown away: no label leaves this loop
-        Image.fromarray(clean_stamp(raw_cutout(kind, rng, config), config)[::-1]).save(args.out / f"sim{i:05d}.png")
+        one = config
+        if args.size_px is not None:
+            size = float(np.exp(rng.uniform(*np.log(args.size_px))))
+            one = replace(config, size_px=(size, size))
+        Image.fromarray(clean_stamp(raw_cutout(kind, rng, one), one)[::-1]).save(args.out / f"sim{i:05d}.png")
     n_real = 0
     files = sorted((args.realdata / "scorpio").glob("*.fits")) + sorted((args.realdata / "lotss").glob("P*.fits"))
     for f in files:

@@ -261,11 +261,32 @@ def test_vit_exposes_last_block_cls_attention_per_head(width, patch, heads):
     assert model(x).shape == (2, {"tiny": 192, "small": 384}[width])
 
 
-@pytest.mark.parametrize("arch,dim", [("resnet18", 512), ("resnet50", 2048)])
+@pytest.mark.parametrize("arch,dim", [("resnet18", 512), ("resnet50", 2048), ("resnet_small", 256)])
 def test_resnets_take_one_channel(arch, dim):
     model = build_backbone(BackboneSpec(arch=arch, patch=0, in_chans=1, input_px=64)).eval()
     assert model.conv1.in_channels == 1
     assert model(torch.rand(2, 1, 64, 64)).shape == (2, dim)
+
+
+def test_small_resnet_keeps_half_the_resolution_before_its_first_stage():
+    """resnet_small's stem halves the input (no max-pool), so a 2 px beam survives into layer1."""
+    model = build_backbone(BackboneSpec(arch="resnet_small", patch=0, input_px=64)).eval()
+    x = torch.rand(1, 1, 64, 64)
+    assert model.layer1(model.maxpool(model.relu(model.bn1(model.conv1(x))))).shape[-1] == 32
+    assert build_backbone(BackboneSpec(arch="resnet18", patch=0)).maxpool.kernel_size == 3
+
+
+def test_small_resnet_checkpoint_loads_back_by_its_stored_name(tmp_path):
+    """A saved resnet_small is rebuilt from the spec in the file, with the same weights and embedding."""
+    from radioexplore.models.checkpoint import load_backbone, save_backbone
+
+    spec = BackboneSpec(arch="resnet_small", patch=0, input_px=64)
+    model = build_backbone(spec).eval()
+    save_backbone(tmp_path / "rs.pt", model, spec)
+    loaded, got, _ = load_backbone(tmp_path / "rs.pt")
+    x = torch.rand(2, 1, 64, 64)
+    assert got.arch == "resnet_small"
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
 
 
 # -- recipes ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Backbones by name: ViT (patch 8 or 16; tiny, small, base) and ResNet-18/50, one input channel.
+"""Backbones by name: ViT (patch 8 or 16; tiny, small, base), ResNet-18/50 and a small ResNet-10, one input channel.
 
 A :class:`BackboneSpec` is plain data (it lives in recipes and checkpoints); :func:`build_backbone`
 turns it into a module whose forward returns one embedding per image.
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from torch import nn
 
-from radioexplore.models.resnet import resnet18, resnet50
+from radioexplore.models.resnet import resnet18, resnet50, resnet_small
 from radioexplore.models.unet import UNet, unet
 from radioexplore.models.vit import vit
 from radioexplore.registry import lookup
@@ -40,6 +40,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "vit_base": lambda s, **kw: vit("base", s.patch, s.in_chans, img_px=s.input_px, depth=s.depth, **kw),
     "resnet18": lambda s, **kw: resnet18(s.in_chans),
     "resnet50": lambda s, **kw: resnet50(s.in_chans),
+    "resnet_small": lambda s, **kw: resnet_small(s.in_chans),  # CPU-sized ResNet-10 (models.resnet)
 }
 
 

@@ -1,5 +1,9 @@
 """ResNet-18/50 in plain torch with one input channel; the CNN backbone of seeds 000 and 002.
 
+``resnet_small`` is a narrow ResNet-10 (one basic block per stage, widths 32-256, 3x3 stride-2 stem
+without max-pool, as He et al. 2016 sec. 4.2 shrink the stem for small images) that pre-trains on a
+CPU in minutes: a 5 arcsec FIRST beam is under 2 px at 96 px, which a 7x7 stem plus max-pool would blur.
+
 Layer names follow torchvision (``conv1``, ``layer1.0.conv1``, ``fc``) so that DINO ResNet
 checkpoints load by name; the classification head is replaced by identity, so the backbone
 returns the globally pooled features (512-d for ResNet-18, 2048-d for ResNet-50).
@@ -53,20 +57,31 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """ResNet backbone whose forward returns pooled features; ``fc`` is identity."""
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int], in_chans: int = 1) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: list[int],
+        in_chans: int = 1,
+        widths: tuple[int, int, int, int] = (64, 128, 256, 512),
+        small_stem: bool = False,
+    ) -> None:
         super().__init__()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(in_chans, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.inplanes = widths[0]
+        if small_stem:  # 3x3 stride 2, no max-pool: input / 2 instead of / 4 before the first stage
+            self.conv1 = nn.Conv2d(in_chans, widths[0], 3, 2, 1, bias=False)
+            self.maxpool = nn.Identity()
+        else:
+            self.conv1 = nn.Conv2d(in_chans, widths[0], 7, 2, 3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], 2)
-        self.layer3 = self._make_layer(block, 256, layers[2], 2)
-        self.layer4 = self._make_layer(block, 512, layers[3], 2)
+        self.layer1 = self._make_layer(block, widths[0], layers[0])
+        self.layer2 = self._make_layer(block, widths[1], layers[1], 2)
+        self.layer3 = self._make_layer(block, widths[2], layers[2], 2)
+        self.layer4 = self._make_layer(block, widths[3], layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Identity()
-        self.embed_dim = 512 * block.expansion
+        self.embed_dim = widths[3] * block.expansion
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -94,6 +109,11 @@ class ResNet(nn.Module):
 
 def resnet18(in_chans: int = 1) -> ResNet:
     return ResNet(BasicBlock, [2, 2, 2, 2], in_chans)
+
+
+def resnet_small(in_chans: int = 1) -> ResNet:
+    """ResNet-10 at half width with a small-image stem (256-d embedding; module docstring)."""
+    return ResNet(BasicBlock, [1, 1, 1, 1], in_chans, widths=(32, 64, 128, 256), small_stem=True)
 
 
 def resnet50(in_chans: int = 1) -> ResNet:
