@@ -175,3 +175,23 @@ def test_without_a_checkpoint_every_shipped_one_is_probed_side_by_side(tmp_path,
     gap = 100 * (rows[2].cv_error - rows[1].cv_error)
     verdict = "PASS" if gap >= 5 and rows[1].cv_error < rows[3].cv_error else "FAIL"
     assert f"checkpoint real: {gap:.2f} points below random init" in text and text.count(f"[{verdict}]") >= 1
+
+
+def test_evaluate_tta_reaches_every_network_and_the_report_says_so(eval_run, vit_checkpoint, monkeypatch):
+    import radioexplore.embed.embedding as embedding
+
+    seen = []
+    real = embedding.embed_tiles
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("tta", "none"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_tiles", spy)
+    config = EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10, tta="dihedral")
+    report = evaluate_run(eval_run, config, progress=False)
+    assert len(seen) >= 2 and set(seen) == {"dihedral"}  # the checkpoint and the random network
+    assert report.tta == "dihedral" and report.to_dict()["tta"] == "dihedral"
+    assert "dihedral test-time augmentation" in report.text()
+    plain = evaluate_run(eval_run, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False)
+    assert "test-time augmentation" not in plain.text()

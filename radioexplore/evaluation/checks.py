@@ -73,6 +73,7 @@ class EvaluationReport:
     label_tables: dict[str, list[LabelProbeRow]] = field(default_factory=dict)
     seconds: float = 0.0
     embed_px: int | None = None  # the side images were resized to before the networks
+    tta: str = "none"  # test-time augmentation every network's embedding was averaged over
 
     @property
     def passed(self) -> bool:
@@ -82,6 +83,8 @@ class EvaluationReport:
         arch = f"{self.spec.get('arch')}/{self.spec.get('patch')}, {self.spec.get('input_px')} px training crops"
         if self.embed_px:
             arch += f", images embedded at {self.embed_px} px"
+        if self.tta != "none":
+            arch += f", {self.tta} test-time augmentation (every network)"
         lines = [
             f"evaluate {self.run}",
             f"  checkpoint: {self.checkpoint} ({arch}); baseline: same architecture, random init",
@@ -124,6 +127,7 @@ class EvaluationReport:
             "checkpoint": self.checkpoint,
             "n_tiles": self.n_tiles,
             "embed_px": self.embed_px,
+            "tta": self.tta,
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
             "probes": {k: v.metrics for k, v in self.probes.items()},

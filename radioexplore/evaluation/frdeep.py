@@ -26,7 +26,7 @@ def evaluate_frdeep(
     data = np.load(npz, allow_pickle=False)
     names = [str(n) for n in data["label_names"]] if "label_names" in data.files else None
     checkpoints = config.checkpoint or ", ".join(str(p) for p in shipped_checkpoints().values())
-    report = EvaluationReport(str(npz), checkpoints, nets[0][2].to_dict(), 0)
+    report = EvaluationReport(str(npz), checkpoints, nets[0][2].to_dict(), 0, tta=config.tta)
     for survey in ("first", "nvss"):
         if f"x_{survey}" not in data.files:
             continue

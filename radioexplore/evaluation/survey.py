@@ -68,7 +68,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     tiles = run.read_tiles()
     usable = tiles["flag"].astype(str).to_numpy() != "blank" if "flag" in tiles else np.ones(len(tiles), bool)
     ids = tiles["tile_id"].to_numpy()[usable] if "tile_id" in tiles else np.flatnonzero(usable)
-    report = EvaluationReport(str(run.root), str(ckpt), spec.to_dict(), len(ids))
+    report = EvaluationReport(str(run.root), str(ckpt), spec.to_dict(), len(ids), tta=config.tta)
     report.warnings += _same_survey_warnings(run, meta.get("provenance", {}))
 
     store = open_tile_store(run.tile_pixels)
