@@ -143,3 +143,29 @@ def test_the_probe_tab_shows_the_table_evaluate_wrote(stamps_run, tmp_path, cli_
     assert {PIXEL_ROW, MAJORITY_ROW} <= set(shown["features"]) and warnings == []
     assert list(shown.columns[-4:]) == ["accuracy", "balanced accuracy", "macro f1", "weighted f1"]
     assert all("±" in v for v in shown["balanced accuracy"])
+
+
+def test_a_noise_clipped_set_gets_a_random_init_row_embedded_with_the_same_clip(stamps_run, cli_main):
+    import torch
+
+    from radioexplore.embed.embedding import embed_tiles
+    from radioexplore.evaluation.table import random_feature_sets
+    from radioexplore.models import BackboneSpec, build_backbone
+    from radioexplore.run.tilestore import open_tile_store, read_tiles
+
+    for name, extra in (("plain", []), ("clip3", ["--clip-sigma", "3"])):
+        cli_main("embed", "--run", stamps_run.root, "--checkpoint", "demo", "--name", name, *extra)
+    run = RunDir(stamps_run.root)
+    images = read_tiles(open_tile_store(run.tile_pixels), np.arange(8))
+    config = TableConfig(folds=3)
+    rows = {s.name: s.X for s in random_feature_sets(run, ["plain", "clip3"], images, config)}
+    clipped = [name for name in rows if "clipped at 3 sigma" in name]
+    assert len(rows) == 2 and len(clipped) == 1
+    record = run.stage_config("embed", "clip3")
+    assert record["clip_sigma"] == 3.0
+    spec = BackboneSpec(**record["spec"])
+    torch.manual_seed(config.seed)
+    net = build_backbone(spec).eval()
+    px = record.get("embed_px")
+    want = embed_tiles(net, spec, images, progress=False, device="cpu", input_px=px, clip_sigma=3.0)
+    np.testing.assert_allclose(rows[clipped[0]], want, rtol=1e-4, atol=1e-5)

@@ -109,6 +109,7 @@ def embedding_groups(run: RunDir, names: list[str]) -> dict[str, str]:
             *(rec.get(k) for k in ("spec", "embed_px")),
             rec.get("pool", "cls"),
             rec.get("tta", "none"),
+            rec.get("clip_sigma"),
         ]
         out[name] = json.dumps(key, sort_keys=True)
     return out
@@ -121,7 +122,7 @@ def random_feature_sets(
     embedding ``images`` as those sets were embedded."""
     from radioexplore.embed.embedding import embed_tiles
 
-    seen: dict[str, tuple[BackboneSpec, int, str, str]] = {}
+    seen: dict[str, tuple[BackboneSpec, int, str, str, float | None]] = {}
     for name in names:
         rec = run.stage_config("embed", name)
         if not rec.get("spec"):
@@ -130,15 +131,29 @@ def random_feature_sets(
         spec = BackboneSpec(**rec["spec"])
         px, pool = int(rec.get("embed_px") or spec.input_px), str(rec.get("pool", "cls"))
         tta = str(rec.get("tta", "none"))
-        seen.setdefault(json.dumps([spec.to_dict(), px, pool, tta], sort_keys=True), (spec, px, pool, tta))
+        clip = None if rec.get("clip_sigma") is None else float(rec["clip_sigma"])
+        key = json.dumps([spec.to_dict(), px, pool, tta, clip], sort_keys=True)
+        seen.setdefault(key, (spec, px, pool, tta, clip))
     out = []
-    for spec, px, pool, tta in seen.values():
+    for spec, px, pool, tta, clip in seen.values():
         torch.manual_seed(config.seed)
         net = build_backbone(spec).eval()
         arch = f"{spec.arch}/{spec.patch}" if spec.patch else spec.arch
         extra = (f", {pool} pool" if pool != "cls" else "") + (f", {tta} tta" if tta != "none" else "")
+        extra += f", clipped at {clip:g} sigma" if clip is not None else ""
         label = f"random init ({arch}, {px} px{extra})"
-        X = embed_tiles(net, spec, images, config.batch_size, config.device, progress, input_px=px, pool=pool, tta=tta)
+        X = embed_tiles(
+            net,
+            spec,
+            images,
+            config.batch_size,
+            config.device,
+            progress,
+            input_px=px,
+            pool=pool,
+            tta=tta,
+            clip_sigma=clip,
+        )
         out.append(FeatureSet(label, "random init", X))
     return out
 
