@@ -177,21 +177,21 @@ def test_without_a_checkpoint_every_shipped_one_is_probed_side_by_side(tmp_path,
     assert f"checkpoint real: {gap:.2f} points below random init" in text and text.count(f"[{verdict}]") >= 1
 
 
-def test_evaluate_tta_reaches_every_network_and_the_report_says_so(eval_run, vit_checkpoint, monkeypatch):
+def test_evaluate_tta_and_noise_clip_reach_every_network_and_the_report_says_so(eval_run, vit_checkpoint, monkeypatch):
     import radioexplore.embed.embedding as embedding
 
     seen = []
     real = embedding.embed_tiles
 
     def spy(*args, **kwargs):
-        seen.append(kwargs.get("tta", "none"))
+        seen.append((kwargs.get("tta", "none"), kwargs.get("clip_sigma")))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(embedding, "embed_tiles", spy)
-    config = EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10, tta="dihedral")
+    config = EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10, tta="dihedral", clip_sigma=3.0)
     report = evaluate_run(eval_run, config, progress=False)
-    assert len(seen) >= 2 and set(seen) == {"dihedral"}  # the checkpoint and the random network
-    assert report.tta == "dihedral" and report.to_dict()["tta"] == "dihedral"
-    assert "dihedral test-time augmentation" in report.text()
+    assert len(seen) >= 2 and set(seen) == {("dihedral", 3.0)}  # the checkpoint and the random network
+    assert report.tta == "dihedral" and report.to_dict()["tta"] == "dihedral" and report.to_dict()["clip_sigma"] == 3
+    assert "dihedral test-time augmentation" in report.text() and "noise-clipped at 3 sigma" in report.text()
     plain = evaluate_run(eval_run, EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10), progress=False)
-    assert "test-time augmentation" not in plain.text()
+    assert "test-time augmentation" not in plain.text() and "noise-clipped" not in plain.text()

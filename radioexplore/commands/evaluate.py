@@ -44,6 +44,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         input_px=args.input_px,
         tta=args.tta,
+        clip_sigma=args.clip_sigma,
     )
     passed = True
     if args.run is not None:
@@ -167,6 +168,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("none", "dihedral"),
         default="none",
         help="test-time augmentation of every network's embedding, as embed --tta (dihedral: 8x the time)",
+    )
+    p.add_argument(
+        "--clip-sigma",
+        type=float,
+        help="every network sees each image's noise-clipped view, as embed --clip-sigma (default: off)",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an acceptance check fails")
     t = p.add_argument_group(

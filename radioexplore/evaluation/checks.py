@@ -35,6 +35,7 @@ class EvaluateConfig:
     device: str = "auto"
     input_px: int | None = None  # side tiles are resized to before the networks; None: their own (embedding_px)
     tta: str = "none"  # test-time augmentation of every network's embedding: "none" or "dihedral" (8 passes)
+    clip_sigma: float | None = None  # every network sees the noise-clipped view, as embed --clip-sigma
 
 
 @dataclass
@@ -74,6 +75,7 @@ class EvaluationReport:
     seconds: float = 0.0
     embed_px: int | None = None  # the side images were resized to before the networks
     tta: str = "none"  # test-time augmentation every network's embedding was averaged over
+    clip_sigma: float | None = None  # the noise clip every network saw (embed --clip-sigma)
 
     @property
     def passed(self) -> bool:
@@ -85,6 +87,8 @@ class EvaluationReport:
             arch += f", images embedded at {self.embed_px} px"
         if self.tta != "none":
             arch += f", {self.tta} test-time augmentation (every network)"
+        if self.clip_sigma is not None:
+            arch += f", noise-clipped at {self.clip_sigma:g} sigma (every network)"
         lines = [
             f"evaluate {self.run}",
             f"  checkpoint: {self.checkpoint} ({arch}); baseline: same architecture, random init",
@@ -128,6 +132,7 @@ class EvaluationReport:
             "n_tiles": self.n_tiles,
             "embed_px": self.embed_px,
             "tta": self.tta,
+            "clip_sigma": self.clip_sigma,
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
             "probes": {k: v.metrics for k, v in self.probes.items()},

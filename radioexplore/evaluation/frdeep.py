@@ -26,7 +26,9 @@ def evaluate_frdeep(
     data = np.load(npz, allow_pickle=False)
     names = [str(n) for n in data["label_names"]] if "label_names" in data.files else None
     checkpoints = config.checkpoint or ", ".join(str(p) for p in shipped_checkpoints().values())
-    report = EvaluationReport(str(npz), checkpoints, nets[0][2].to_dict(), 0, tta=config.tta)
+    report = EvaluationReport(
+        str(npz), checkpoints, nets[0][2].to_dict(), 0, tta=config.tta, clip_sigma=config.clip_sigma
+    )
     for survey in ("first", "nvss"):
         if f"x_{survey}" not in data.files:
             continue

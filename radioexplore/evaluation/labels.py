@@ -92,6 +92,7 @@ def label_features(
             progress,
             input_px=config.input_px,
             tta=config.tta,
+            clip_sigma=config.clip_sigma,
         )
         for net in nets
     }

@@ -68,7 +68,9 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     tiles = run.read_tiles()
     usable = tiles["flag"].astype(str).to_numpy() != "blank" if "flag" in tiles else np.ones(len(tiles), bool)
     ids = tiles["tile_id"].to_numpy()[usable] if "tile_id" in tiles else np.flatnonzero(usable)
-    report = EvaluationReport(str(run.root), str(ckpt), spec.to_dict(), len(ids), tta=config.tta)
+    report = EvaluationReport(
+        str(run.root), str(ckpt), spec.to_dict(), len(ids), tta=config.tta, clip_sigma=config.clip_sigma
+    )
     report.warnings += _same_survey_warnings(run, meta.get("provenance", {}))
 
     store = open_tile_store(run.tile_pixels)
@@ -77,7 +79,7 @@ def evaluate_run(run: RunDir, config: EvaluateConfig = EvaluateConfig(), progres
     sub = tiles.set_index("tile_id").loc[ids] if "tile_id" in tiles else tiles.iloc[ids]
     probes = "truth_extended" in sub or config.count_column in sub
     if probes:
-        kw = dict(input_px=report.embed_px, tta=config.tta)
+        kw = dict(input_px=report.embed_px, tta=config.tta, clip_sigma=config.clip_sigma)
         emb_t = embed_tiles(model, spec, pixels, config.batch_size, config.device, progress, **kw)
         emb_r = embed_tiles(random_net, spec, pixels, config.batch_size, config.device, progress, **kw)
 
