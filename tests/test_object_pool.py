@@ -71,6 +71,8 @@ def test_the_tile_and_the_top_objects_shape_stand_beside_the_pool():
     np.testing.assert_array_equal(out[:, :2], tiles)
     np.testing.assert_allclose(out[0, 4:], shape[1], rtol=1e-6)
     np.testing.assert_allclose(out[3, 4:], shape.min(axis=0), rtol=1e-6)  # no object: the least of each feature
+    ablation = pool_objects(members, objects, emb, tiles, ObjectPoolConfig(pool="none"))
+    np.testing.assert_array_equal(ablation, out[:, [0, 1, *range(4, out.shape[1])]])
 
 
 def test_mismatched_inputs_are_refused():
@@ -82,6 +84,8 @@ def test_mismatched_inputs_are_refused():
         pool_objects(members, objects, emb, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="pool"):
         ObjectPoolConfig(pool="gem")
+    with pytest.raises(ValueError, match="nothing to write"):
+        ObjectPoolConfig(pool="none", beside_tile=False, shape=False)
 
 
 def test_pool_objects_cli_gives_a_ring_tile_the_rings_embedding(tmp_path):

@@ -186,7 +186,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=POOLS,
         default=default_of(ObjectPoolConfig, "pool"),
         help="top: the tile's highest-scored object (default); max: element-wise max over its objects; "
-        "mean: mean weighted by the objects' area in beams",
+        "mean: mean weighted by the objects' area in beams; none: no object embedding (tile and shape only)",
     )
     p.add_argument("--no-tile", action="store_true", help="leave the tile's own embedding out (default: beside)")
     p.add_argument(

@@ -13,7 +13,9 @@ Ilse, Tomczak & Welling 2018):
   shape peculiarity x (1 - its own artefact score), so a calibration pattern's troughs do not pick it);
 - ``max``: element-wise max over the tile's objects;
 - ``mean``: mean over the tile's objects weighted by their area in beams (each object as much as
-  its share of the tile's extended emission).
+  its share of the tile's extended emission);
+- ``none``: no object embedding (with ``beside_tile`` and ``shape``: the tile's embedding and its top
+  object's shape features; the ablation of benchmarks/README.md, "Object-pooled embeddings").
 
 Options put the tile's own embedding beside it (``beside_tile``) and the chosen object's shape
 features (``shape``: ring with a hole, crossed axes, size in beams; standardised as the object
@@ -40,14 +42,14 @@ from radioexplore.run.rundir import RunDir
 log = logging.getLogger(__name__)
 
 #: How a tile's objects are pooled into one vector.
-POOLS = ("top", "max", "mean")
+POOLS = ("top", "max", "mean", "none")
 
 
 @dataclass(frozen=True)
 class ObjectPoolConfig:
     """How an object-pooled embedding set is made (see the module docstring)."""
 
-    pool: str = "top"  # top, max or mean (area-weighted)
+    pool: str = "top"  # top, max, mean (area-weighted) or none
     beside_tile: bool = True  # [tile embedding, pooled objects]
     shape: bool = True  # + the shape features of the tile's top object
     tile_embedding: str | None = None  # the tile set: default the run's default embedding
@@ -57,6 +59,8 @@ class ObjectPoolConfig:
     def __post_init__(self) -> None:
         if self.pool not in POOLS:
             raise ValueError(f"pool {self.pool!r} is not one of {', '.join(POOLS)}")
+        if self.pool == "none" and not (self.beside_tile or self.shape):
+            raise ValueError("pool none without the tile embedding or the shape features leaves nothing to write")
 
     def set_name(self) -> str:
         """The embedding set's name: ``name`` or one that says how it was made."""
@@ -104,14 +108,16 @@ def pool_objects(
     area = np.maximum(np.nan_to_num(objects["area_beams"].to_numpy(float)), 0.0)
     shape = forest_features(objects).astype(np.float64) if config.shape else np.zeros((len(objects), 0))
     none_shape = shape.min(axis=0) if len(shape) else np.zeros(shape.shape[1])
-    pooled = np.empty_like(tiles)
+    pooled = np.empty((len(members), 0 if config.pool == "none" else tiles.shape[1]))
     chosen = np.empty((len(members), shape.shape[1]))
     for i, m in enumerate(members):
         if len(m) == 0:
-            pooled[i], chosen[i] = tiles[i], none_shape
+            pooled[i], chosen[i] = tiles[i, : pooled.shape[1]], none_shape
             continue
         top = m[np.lexsort((m, -score[m]))[0]]  # highest score; ties: the first object
         chosen[i] = shape[top]
+        if config.pool == "none":
+            continue
         if config.pool == "top":
             pooled[i] = emb[top]
         elif config.pool == "max":
