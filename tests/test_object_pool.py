@@ -94,6 +94,8 @@ def test_pool_objects_cli_gives_a_ring_tile_the_rings_embedding(tmp_path):
     root = tmp_path / "run"
     run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
     run_cli("embed", "--run", root, "--name", "tiles", "--device", "cpu")
+    early = run_cli("pool-objects", "--run", root, check=False)
+    assert early.returncode == 2 and "objects --run" in early.stderr and "--embed" in early.stderr
     run_cli("objects", "--run", root, "--embed", "--device", "cpu")
     run_cli("pool-objects", "--run", root, "--no-tile", "--no-shape", "--name", "ring_pool")
     run_cli("pool-objects", "--run", root)
