@@ -99,6 +99,8 @@ def test_pool_objects_cli_gives_a_ring_tile_the_rings_embedding(tmp_path):
     run_cli("objects", "--run", root, "--embed", "--device", "cpu")
     run_cli("pool-objects", "--run", root, "--no-tile", "--no-shape", "--name", "ring_pool")
     run_cli("pool-objects", "--run", root)
+    nested = run_cli("pool-objects", "--run", root, "--tile-embedding", "ring_pool", check=False)
+    assert nested.returncode == 2 and "itself pooled" in nested.stderr
     run = RunDir(root)
     assert set(run.embedding_names()) == {"tiles", "ring_pool", "objects_top_tile_shape"}
     run.check_consistent(embedding="ring_pool")  # an ordinary embedding set: its record matches its file

@@ -135,6 +135,10 @@ def pool_run(run: RunDir, config: ObjectPoolConfig = ObjectPoolConfig()) -> Path
     tile_name = config.tile_embedding or run.default_embedding()
     if not tile_name:
         raise RunDirError(f"{run.root} has no embedding set: run `radioexplore embed --run {run.root}` first")
+    if run.stage_config("embed", tile_name).get("pooled_from"):
+        raise ValueError(
+            f"embedding {tile_name!r} is itself pooled from objects; pass --tile-embedding with a set made by `embed`"
+        )
     tile_emb = run.read_embeddings(tile_name, mmap=False)
     obj_path = run.object_embeddings(config.object_embedding)
     if not run.objects.is_file() or not obj_path.is_file():
