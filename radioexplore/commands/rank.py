@@ -1,4 +1,5 @@
-"""The ranking sub-commands: ``rank`` an embedding set's tiles; find, describe and rank the fields' ``objects``."""
+"""The ranking sub-commands: ``rank`` an embedding set's tiles; find, describe and rank the fields' ``objects``;
+``pool-objects`` makes an embedding set of the tiles from their objects' stamp embeddings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from radioexplore.commands.common import default_of, embedding_name, name_arg, non_negative_int, positive_int, run_arg
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import parse_flags
+from radioexplore.ranking.object_pool import POOLS, ObjectPoolConfig
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
@@ -53,6 +55,24 @@ def cmd_objects(args: argparse.Namespace) -> int:
     return _print_written(write)
 
 
+def cmd_pool_objects(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.object_pool import pool_run
+
+    run = RunDir(args.run)
+
+    def write() -> Path:
+        config = ObjectPoolConfig(
+            pool=args.pool,
+            beside_tile=not args.no_tile,
+            shape=not args.no_shape,
+            tile_embedding=args.tile_embedding,
+            name=args.name,
+        )
+        return pool_run(run, config)
+
+    return _print_written(write)
+
+
 def _print_written(write: Callable[[], Path]) -> int:
     """Run ``write`` and print the path it wrote (status 0), or its ValueError / RunDirError as one line (2)."""
     try:
@@ -65,7 +85,7 @@ def _print_written(write: Callable[[], Path]) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``rank`` and ``objects``."""
+    """Register ``rank``, ``objects`` and ``pool-objects``."""
     p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
     run_arg(p)
     name_arg(p)
@@ -155,3 +175,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="device for --embed: auto, cpu, cuda")
     p.set_defaults(func=cmd_objects)
+
+    p = sub.add_parser(
+        "pool-objects",
+        help="an embedding set of the tiles made from their objects' stamp embeddings (needs `objects --embed`)",
+    )
+    run_arg(p)
+    p.add_argument(
+        "--pool",
+        choices=POOLS,
+        default=default_of(ObjectPoolConfig, "pool"),
+        help="top: the tile's highest-scored object (default); max: element-wise max over its objects; "
+        "mean: mean weighted by the objects' area in beams; none: no object embedding (tile and shape only)",
+    )
+    p.add_argument("--no-tile", action="store_true", help="leave the tile's own embedding out (default: beside)")
+    p.add_argument(
+        "--no-shape", action="store_true", help="leave the top object's shape features out (default: appended)"
+    )
+    p.add_argument(
+        "--tile-embedding",
+        default=None,
+        metavar="NAME",
+        help="the tile embedding set put beside, and given to tiles without objects (default: the run's default)",
+    )
+    p.add_argument("--name", default=None, help="name of the set written (default: objects_<pool>[_tile][_shape])")
+    p.set_defaults(func=cmd_pool_objects)
