@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
-from radioexplore.ranking.crossing import X_CROSSING, crossings
+from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
@@ -164,6 +164,7 @@ def objects_run(
             features=list(FOREST_FEATURES),
             artefact_hint=ARTEFACT_HINT,
             source_association=asdict(sources),
+            x_crossing=asdict(CrossConfig()),
             n_objects=len(table),
             n_fields=len(parts),
             skipped_fields=skipped,
