@@ -11,7 +11,7 @@ forest missed most on new skies). The geometry, in beams and angles so that it h
 - the wings are an elongated island (axis ratio at least ``min_wing_axis_ratio``);
 - the lobes are two other islands whose midpoint lies within ``midpoint_tolerance`` of their
   separation from the wings' centroid, that separation between ``separation_span`` times the wings'
-  extent, each lobe resolved and elongated along the line joining them (the lobe test of
+  extent, each lobe elongated along the line joining them (the lobe test of
   :mod:`radioexplore.ranking.sources`: axis ratio at least ``SourceConfig.min_axis_ratio``, major
   axis within ``SourceConfig.max_misalignment_deg`` of that line), their fluxes within
   ``SourceConfig.max_flux_ratio``;
