@@ -8,7 +8,7 @@ import pytest
 
 from radioexplore.assets import demo_checkpoint
 from radioexplore.ranking.object_embed import EMBED_SCORE, EMBED_SHAPE_SCORE, embedding_features, scaled_stamps
-from radioexplore.ranking.objects import SHAPE_FEATURES, ObjectConfig
+from radioexplore.ranking.objects import FOREST_FEATURES, ObjectConfig
 from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import RING, TILE, objects_of, ring_of, sky, write_fits
@@ -31,7 +31,7 @@ def test_embedding_features_add_standardised_principal_components():
     objects = objects_of(sky())
     emb = np.random.default_rng(0).normal(size=(len(objects), 20))
     x = embedding_features(objects, emb, 4)
-    assert x.shape == (len(objects), len(SHAPE_FEATURES) + 4)
+    assert x.shape == (len(objects), len(FOREST_FEATURES) + 4)
     with pytest.raises(ValueError, match="rows"):
         embedding_features(objects, emb[:-1], 4)
 

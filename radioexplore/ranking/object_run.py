@@ -19,11 +19,12 @@ from tqdm.auto import tqdm
 from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
+    FOREST_FEATURES,
     OBJECT_COLUMNS,
-    SHAPE_FEATURES,
     ObjectConfig,
     beam_fwhm_px,
     find_objects,
@@ -92,7 +93,9 @@ def field_objects(
     image = read_image(file)
     objects = find_objects(image.read(), beam_area_px(image), config, image.pixel_arcsec)
     found = objects.table
-    found = pd.concat([found, associate(found, beam_fwhm_px(objects.beam_area_px), sources or SourceConfig())], axis=1)
+    fwhm = beam_fwhm_px(objects.beam_area_px)
+    found = pd.concat([found, associate(found, fwhm, sources or SourceConfig())], axis=1)
+    found[X_CROSSING] = crossings(found, fwhm, lobes=sources or SourceConfig())
     ra, dec = image.pixel_to_world(found["x"].to_numpy(), found["y"].to_numpy())
     # a tile takes an object when it holds the centroid or an extended part of it (min_beams beam areas)
     main, lists = overlapping_tiles(
@@ -158,16 +161,18 @@ def objects_run(
         "objects",
         dict(
             asdict(config),
-            features=list(SHAPE_FEATURES),
+            features=list(FOREST_FEATURES),
             artefact_hint=ARTEFACT_HINT,
             source_association=asdict(sources),
+            x_crossing=asdict(CrossConfig()),
             n_objects=len(table),
             n_fields=len(parts),
             skipped_fields=skipped,
             sources="thresholds: seed 000 sec. 2.3 (PyBDSF 3/5 sigma); stamp margin: seed 001 curated set "
             "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees); artefact score: "
             "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15); "
-            "lobes into sources: Magliocchetti et al. 1998, Proctor 2011, Williams et al. 2019, Mostert et al. 2022",
+            "lobes into sources: Magliocchetti et al. 1998, Proctor 2011, Williams et al. 2019, Mostert et al. 2022; "
+            "X-shaped sources (lobes crossed by wings): Leahy & Williams 1984, Cheung 2007",
         ),
     )
     log.info("%d objects from %d field(s) into %s", len(table), len(parts), run.objects)

@@ -1,7 +1,8 @@
 """How peculiar each object's shape is: an Isolation Forest over its shape features, discounted by its own artefact score.
 
 Seed 002 (sec. 5.2) ranks with an Isolation Forest of 200 trees; here it runs over the objects'
-survey-independent shape features (:data:`radioexplore.ranking.objects.SHAPE_FEATURES`), fitted on
+survey-independent shape features (:data:`radioexplore.ranking.objects.SHAPE_FEATURES`) and whether
+the object is part of an X-shaped source (:mod:`radioexplore.ranking.crossing`), fitted on
 the objects that are not likely artefacts, and a tile takes its most peculiar object's score.
 """
 
@@ -11,15 +12,16 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.artefacts import object_artefact_score
-from radioexplore.ranking.objects import LIKELY_ARTEFACT, LOG_FEATURES, NEGATIVE_RATIO, SHAPE_FEATURES, ObjectConfig
+from radioexplore.ranking.objects import FOREST_FEATURES, LIKELY_ARTEFACT, LOG_FEATURES, NEGATIVE_RATIO, ObjectConfig
 
 
 def forest_features(objects: pd.DataFrame) -> np.ndarray:
-    """The shape features as the forest sees them: log where they span decades, then robustly
-    standardised (median, IQR / 1.349) over the objects of the run."""
+    """The forest's features (:data:`FOREST_FEATURES`) as it sees them: log where they span decades,
+    then robustly standardised (median, IQR / 1.349) over the objects of the run; a source feature
+    the table lacks (objects found without their sources) counts 0."""
     cols = []
-    for name in SHAPE_FEATURES:
-        v = objects[name].to_numpy(float)
+    for name in FOREST_FEATURES:
+        v = objects[name].to_numpy(float) if name in objects.columns else np.zeros(len(objects))
         cols.append(np.log(np.maximum(v, 1e-6)) if name in LOG_FEATURES else v)
     x = np.column_stack(cols) if cols else np.zeros((len(objects), 0))
     centre = np.median(x, axis=0)

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import ndimage
 
 from radioexplore.ingest.noise import mesh_background
+from radioexplore.ranking.crossing import X_CROSSING
 from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
 from radioexplore.ranking.sources import SOURCE_COLUMNS
@@ -38,6 +39,12 @@ SHAPE_FEATURES = (
     "filled_beams",  # area with holes filled / beam area
     *MORPHOLOGY_FEATURES,  # ring with a hole, two crossed axes, size and surface brightness (object_shape)
 )
+#: Features of the source an island belongs to that the forest sees beside its shape: the X-shaped
+#: source it is a lobe or the wings of (:mod:`radioexplore.ranking.crossing`; 0 for none). Filled per
+#: field by :mod:`radioexplore.ranking.object_run`; a table without them (``find_objects`` alone) counts 0.
+SOURCE_FEATURES = (X_CROSSING,)
+#: Everything the object forest sees, in order.
+FOREST_FEATURES = (*SHAPE_FEATURES, *SOURCE_FEATURES)
 #: Features given to the forest on a log scale: they span decades (sizes, S/N, counts).
 LOG_FEATURES = frozenset(
     {"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams", "extent_beams", "surface_snr"}
@@ -87,6 +94,7 @@ OBJECT_COLUMNS = (
     "score",
     "rank",
     *SOURCE_COLUMNS,  # the source each object belongs to: lobes of one double joined (ranking/sources.py)
+    *SOURCE_FEATURES,  # a lobe or the wings of an X-shaped source (ranking/crossing.py)
 )
 
 
@@ -251,7 +259,11 @@ def find_objects(
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     cols = [c for c in OBJECT_COLUMNS if c not in ("object_id", "field", "tile_id", "tile_ids", "ra", "dec")]
-    cols = [c for c in cols if c not in ("shape_score", "artefact_score", "score", "rank", *SOURCE_COLUMNS)]
+    cols = [
+        c
+        for c in cols
+        if c not in ("shape_score", "artefact_score", "score", "rank", *SOURCE_COLUMNS, *SOURCE_FEATURES)
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.objects import LIKELY_ARTEFACT, SHAPE_FEATURES
+from radioexplore.ranking.objects import FOREST_FEATURES, LIKELY_ARTEFACT
 from radioexplore.registry import lookup
 from radioexplore.run.rundir import RunDir
 
@@ -122,6 +122,8 @@ def tile_best_objects(objects: pd.DataFrame, n_tiles: int, column: str = "score"
 def describe_object(obj: pd.Series) -> str:
     """A few words for an object's shape, from the features that make it stand out (words only: the
     ranking uses the features themselves, :mod:`radioexplore.ranking.object_shape`)."""
+    if obj.get("x_crossing", 0) > 0:
+        return "part of an X-shaped source (a lobe pair crossed by wings)"
     if obj.get("hole_fraction", 0) >= 0.1 or obj.get("ring_coverage", 0) >= 0.5:
         return "ring-like object"
     if obj.get("cross_contrast", 0) >= 0.15:
@@ -207,7 +209,7 @@ def run_objects(run: RunDir, tiles: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     if run.objects.is_file():
         objects = pd.read_parquet(run.objects)
         ids = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
-        lacking = [c for c in ("shape_score", "artefact_score", *SHAPE_FEATURES) if c not in objects.columns]
+        lacking = [c for c in ("shape_score", "artefact_score", *FOREST_FEATURES) if c not in objects.columns]
         if lacking:
             log.warning(
                 "%s lacks the column(s) %s (an older version wrote it): finding the objects again", run.objects, lacking
