@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_objects, tile_members
 from radioexplore.ranking.object_score import forest_features
-from radioexplore.ranking.objects import SHAPE_FEATURES
+from radioexplore.ranking.objects import FOREST_FEATURES, SHAPE_FEATURES
 from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
 from tests.test_objects import FWHM, RING, RMS, SIZE, TILE, ring_of, write_fits
@@ -67,7 +67,7 @@ def test_the_tile_and_the_top_objects_shape_stand_beside_the_pool():
     members = tile_members(np.arange(4), objects)
     out = pool_objects(members, objects, emb, tiles, ObjectPoolConfig())
     shape = forest_features(objects)
-    assert out.shape == (4, 2 + 2 + len(SHAPE_FEATURES)) and out.dtype == np.float32
+    assert out.shape == (4, 2 + 2 + len(FOREST_FEATURES)) and out.dtype == np.float32
     np.testing.assert_array_equal(out[:, :2], tiles)
     np.testing.assert_allclose(out[0, 4:], shape[1], rtol=1e-6)
     np.testing.assert_allclose(out[3, 4:], shape.min(axis=0), rtol=1e-6)  # no object: the least of each feature
@@ -119,7 +119,7 @@ def test_pool_objects_cli_gives_a_ring_tile_the_rings_embedding(tmp_path):
     np.testing.assert_allclose(pooled[row], object_emb[ring.index[0]], rtol=1e-6)
     assert not np.allclose(pooled[row], tile_emb[row])
     full = run.read_embeddings("objects_top_tile_shape", mmap=False)
-    assert full.shape == (len(tiles), 2 * tile_emb.shape[1] + len(SHAPE_FEATURES))
+    assert full.shape == (len(tiles), 2 * tile_emb.shape[1] + len(FOREST_FEATURES))
     np.testing.assert_allclose(full[row, : tile_emb.shape[1]], tile_emb[row], rtol=1e-6)
     record = run.stage_config("embed", "objects_top_tile_shape")
     assert record["pool"] == "top" and record["tile_embedding_used"] == "tiles" and record["n"] == len(tiles)
