@@ -4,7 +4,7 @@ Simulates surveys with seeds never used in training (the shipped checkpoint lear
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
-unless --no-tta, --min-beams, --max-compact, --max-negative say otherwise: dihedral test-time
+unless --no-tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: dihedral test-time
 augmentation, then the region tests of :mod:`radioexplore.segmentation.regions`; --calib-threshold
 picks the pixel threshold on the calibration survey) and prints per survey, then mean +- std over surveys:
 
@@ -197,6 +197,12 @@ def main() -> None:
         default=defaults.max_negative_fraction,
         help="drop regions amid more than this share of pixels below -3 sigma (sidelobes; 'none': off)",
     )
+    p.add_argument(
+        "--spoke-sigma",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=defaults.spoke_sigma,
+        help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
+    )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     args = p.parse_args()
@@ -213,10 +219,11 @@ def main() -> None:
         min_beams=args.min_beams,
         max_compact_fraction=args.max_compact,
         max_negative_fraction=args.max_negative,
+        spoke_sigma=args.spoke_sigma,
     )
     print(
         f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
-        f"max_negative_fraction={base.max_negative_fraction}"
+        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
     )
     for ckpt in checkpoints:
         model, meta = load_segmenter(ckpt)

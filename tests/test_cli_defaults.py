@@ -94,6 +94,7 @@ PAIRS = [
             "min_beams",
             "max_compact_fraction",
             "max_negative_fraction",
+            "spoke_sigma",
         )
     ],
     *[

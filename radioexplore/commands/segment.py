@@ -70,6 +70,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: --max-negative-fraction must lie in (0, 1] or be 'none'; got {args.max_negative_fraction}"
         )
+    if args.spoke_sigma is not None and not args.spoke_sigma > 0:
+        raise SystemExit(f"error: --spoke-sigma must be a positive number of sigma or 'none'; got {args.spoke_sigma}")
     if not 0 <= args.r_threshold <= 1:
         raise SystemExit(f"error: --r-threshold must lie between 0 and 1 (a mean probability); got {args.r_threshold}")
     config = SegmentConfig(
@@ -84,6 +86,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         min_beams=args.min_beams,
         max_compact_fraction=args.max_compact_fraction,
         max_negative_fraction=args.max_negative_fraction,
+        spoke_sigma=args.spoke_sigma,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -190,6 +193,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=0.01,
         help="drop regions whose surroundings (8 beams) hold more than this share of pixels below -3 sigma: "
         "a bright source's sidelobes (default 0.01, ~7x the noise; 'none': keep all)",
+    )
+    p.add_argument(
+        "--spoke-sigma",
+        type=_fraction_or_none,
+        default=5.0,
+        help="drop regions elongated towards a bright source when a sector of the sky round it, at the same "
+        "radii, is this many sigma below zero: its radial spokes (default 5; 'none': keep all)",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -37,7 +37,7 @@ from radioexplore.segmentation.clusters import (
     detection_ratio,
     read_cluster_table,
 )
-from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, clean_regions
+from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
 from radioexplore.segmentation.train import load_segmenter
@@ -63,6 +63,7 @@ class SegmentConfig:
     min_beams: float = MIN_BEAMS  # regions above threshold smaller than this many beam areas are dropped (regions)
     max_compact_fraction: float | None = None  # drop regions on emission this dominated by 3 beam-sized peaks
     max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION  # drop regions amid this share of < -3 sigma pixels
+    spoke_sigma: float | None = SPOKE_SIGMA  # drop radial spokes of a source with a sector this far below zero
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -115,9 +116,11 @@ def segment_field(
 
 def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """``prob`` after :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its
-    header) and its image over the local noise; unchanged when both tests are off, or when the header has
+    header) and its image over the local noise; unchanged when every test is off, or when the header has
     no beam or pixel scale (logged)."""
-    needs_snr = config.max_compact_fraction is not None or config.max_negative_fraction is not None
+    needs_snr = any(
+        v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
+    )
     if config.min_beams <= 0 and not needs_snr:
         return prob
     beam, pix = getattr(image, "beam", None), getattr(image, "pixel_arcsec", None)
@@ -137,6 +140,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         min_beams=config.min_beams,
         max_compact_fraction=config.max_compact_fraction,
         max_negative_fraction=config.max_negative_fraction,
+        spoke_sigma=config.spoke_sigma,
     )
     return out
 
