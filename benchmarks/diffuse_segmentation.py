@@ -49,7 +49,7 @@ from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
-from radioexplore.segmentation.train import load_segmenter
+from radioexplore.segmentation.train import load_segmenter, noise_background
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -67,7 +67,7 @@ def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentCon
         name = f"field_{i:03d}"
         image = read_image(SimulationDir(sim).image(f"{name}.fits"))
         pixels = image.read()
-        grid = noise_grid(pixels)
+        grid = noise_grid(pixels, background_px=noise_background(meta))
         out[name] = (segment_array(pixels, grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
     return out
 

@@ -111,6 +111,7 @@ PAIRS = [
             ("fields", "fields"),
             ("size", "size_px"),
             ("sim_seed", "sim_seed"),
+            ("noise_background", "noise_background_px"),
         ]
     ],
     *[

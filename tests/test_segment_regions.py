@@ -153,3 +153,13 @@ def test_the_negative_sector_is_measured_in_units_of_its_own_noise(rng):
     assert negative_sector_sigma(noise, 200, 200, 30, 180, beam_area_px(beam, beam)) < 5  # white noise: no sidelobes
     noise[195:205, 220:380] -= 3  # a negative spoke of 3 sigma over 1600 px, split between two sectors
     assert negative_sector_sigma(noise, 200, 200, 30, 180, beam_area_px(beam, beam)) > 5
+
+
+def test_a_background_mesh_keeps_a_broad_halo_out_of_the_noise_grid(rng):
+    """A halo filling a noise block inflates its masked rms; with a median mesh subtracted first it does not."""
+    noise = rng.normal(0, 1.0, (256, 256)).astype(np.float32)
+    halo = _gaussian((256, 256), 128, 128, 150.0, 3.0).astype(np.float32)  # 3 sigma, broader than the block
+    plain = noise_grid(noise + halo)[1, 1]
+    meshed = noise_grid(noise + halo, background_px=32)[1, 1]
+    assert plain > 1.2 and abs(meshed - 1.0) < 0.1
+    assert abs(noise_grid(noise, background_px=32)[1, 1] - noise_grid(noise)[1, 1]) < 0.05  # noise alone: the same

@@ -39,6 +39,7 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         size_px=args.size,
         sim_seed=args.sim_seed,
         radio_galaxies=not args.no_radio_galaxies,
+        noise_background_px=args.noise_background,
     )
     command = "radioexplore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_segmenter(
@@ -138,6 +139,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", type=positive_int, default=32, help="training fields to simulate (default 32)")
     p.add_argument("--size", type=positive_int, default=512, help="side of the training fields, px (default 512)")
     p.add_argument("--sim-seed", type=int, default=100, help="seed of the training skies (keep it off held-out seeds)")
+    p.add_argument(
+        "--noise-background",
+        type=int,
+        default=0,
+        help="px of the median mesh subtracted before the input's noise is measured, so that halos do not "
+        "inflate it (stored in the checkpoint; default 0: none)",
+    )
     p.add_argument(
         "--no-radio-galaxies", action="store_true", help="skies without radio galaxies or peculiar objects (ablation)"
     )

@@ -40,7 +40,7 @@ from radioexplore.segmentation.clusters import (
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
-from radioexplore.segmentation.train import load_segmenter
+from radioexplore.segmentation.train import load_segmenter, noise_background
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -82,7 +82,7 @@ def segment_field(
 ) -> tuple[np.ndarray, Any]:
     """Probability map of one FITS field (NaN where blank) and its FitsImage."""
     image = read_image(file)
-    grid = noise_grid(image)
+    grid = noise_grid(image, background_px=noise_background(meta))
     recipe = meta.get("recipe", {})
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     blocks = plan_blocks(image.ny, image.nx, tile, margin, config.block_cores)
