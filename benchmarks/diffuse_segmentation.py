@@ -29,9 +29,10 @@ picks the pixel threshold on the calibration survey) and prints per survey, then
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
-from radioexplore.segmentation.train import load_segmenter, noise_background
+from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold, store_calibration
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -80,7 +81,7 @@ def clean(raw: dict[str, tuple], config: SegmentConfig) -> dict[str, np.ndarray]
 def best_pixel_threshold(raw: dict[str, tuple], sim: Path, config: SegmentConfig) -> float:
     """The pixel threshold (0.30-0.80 by 0.05) that maximises the mean strict halo and relic IoU on a
     calibration survey, each candidate with the region cleaning at that threshold."""
-    best, best_t = -1.0, config.threshold
+    best, best_t = -1.0, pixel_threshold(config.threshold, {})
     for t in np.round(np.arange(0.30, 0.801, 0.05), 2):
         cfg = replace(config, threshold=float(t))
         iou = pixel_iou(clean(raw, cfg), sim, float(t))
@@ -173,11 +174,21 @@ def main() -> None:
     p.add_argument("--fields", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
     defaults = SegmentConfig()
-    p.add_argument("--threshold", type=float, default=defaults.threshold, help="pixel probability threshold")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help="pixel probability threshold (default: the checkpoint's calibrated one, else 0.5)",
+    )
     p.add_argument(
         "--calib-threshold",
         action="store_true",
         help="choose the pixel threshold on the calibration survey (max. mean strict halo / relic IoU) instead",
+    )
+    p.add_argument(
+        "--store-threshold",
+        action="store_true",
+        help="with --calib-threshold: write the threshold chosen on the calibration survey into the checkpoint",
     )
     p.add_argument(
         "--tta", action=argparse.BooleanOptionalAction, default=defaults.tta, help="dihedral test-time augmentation"
@@ -235,13 +246,25 @@ def main() -> None:
         start = time.time()
         calib_sim = simulate(args.calib_seed, args, work)
         calib_raw = segment_survey(calib_sim, model, meta, args.fields, base)
-        config = base
+        config = replace(base, threshold=pixel_threshold(base.threshold, meta))
+        print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
         if args.calib_threshold:
             config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base))
             print(
                 f"pixel threshold maximising strict halo / relic IoU on calibration seed {args.calib_seed}: "
                 f"{config.threshold:.2f}"
             )
+            if args.store_threshold:
+                note = dict(
+                    calibration_seed=args.calib_seed,
+                    fields=args.fields,
+                    size_px=args.size,
+                    criterion="max. mean strict halo / relic pixel IoU, 0.30-0.80 by 0.05",
+                    inference={k: v for k, v in asdict(base).items() if k != "threshold"},
+                    command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
+                )
+                store_calibration(ckpt, config.threshold, note)
+                print(f"stored threshold {config.threshold:g} in {ckpt}")
         calib = cluster_ratios(clean(calib_raw, config), calib_sim)
         r_best = best_r_threshold(calib)
         print(f"R threshold maximising accuracy on calibration seed {args.calib_seed}: {r_best:.4f}")

@@ -1,6 +1,7 @@
 """Inference-time options of the diffuse-emission U-Net: dihedral test-time augmentation and region cleaning."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -163,3 +164,23 @@ def test_a_background_mesh_keeps_a_broad_halo_out_of_the_noise_grid(rng):
     meshed = noise_grid(noise + halo, background_px=32)[1, 1]
     assert plain > 1.2 and abs(meshed - 1.0) < 0.1
     assert abs(noise_grid(noise, background_px=32)[1, 1] - noise_grid(noise)[1, 1]) < 0.05  # noise alone: the same
+
+
+def test_a_calibrated_threshold_travels_with_the_checkpoint(tmp_path):
+    from radioexplore.segmentation.train import (
+        SegmentRecipe,
+        load_segmenter,
+        pixel_threshold,
+        save_segmenter,
+        store_calibration,
+    )
+
+    path = tmp_path / "u.pt"
+    save_segmenter(path, build_segmenter("unet_small"), SegmentRecipe(), dict(command="test"))
+    assert pixel_threshold(None, load_segmenter(path)[1]) == 0.5  # no calibration: 0.5
+    store_calibration(path, 0.65, dict(calibration_seed=300))
+    _, meta = load_segmenter(path)
+    assert meta["calibration"] == dict(calibration_seed=300, threshold=0.65)
+    assert pixel_threshold(None, meta) == 0.65 and pixel_threshold(0.4, meta) == 0.4  # a given one wins
+    with pytest.raises(ValueError, match="probability"):
+        store_calibration(path, 1.5, {})

@@ -59,7 +59,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     run = RunDir(args.run)
     require_tiles(run)
-    if not 0 < args.threshold < 1:
+    if args.threshold is not None and not 0 < args.threshold < 1:
         raise SystemExit(f"error: --threshold must lie between 0 and 1 (a probability); got {args.threshold}")
     if args.min_beams < 0:
         raise SystemExit(f"error: --min-beams is a number of beam areas, 0 or more; got {args.min_beams}")
@@ -92,7 +92,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
     for name, frac in summary["flagged_fraction"].items():
-        print(f"{name}: {100 * frac:.2f}% of the imaged area above {config.threshold:g}")
+        print(f"{name}: {100 * frac:.2f}% of the imaged area above {summary['threshold']:g}")
     if "clusters" in summary:
         print(
             f"{summary['clusters']['detected']} of {summary['clusters']['n']} clusters detected at R >= {config.r_threshold:g}"
@@ -163,7 +163,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="CSV, FITS or VOTable of cluster positions: ra, dec and r500 (arcmin) or radius (arcmin) or r_pix",
     )
-    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is diffuse")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="probability above which a pixel is diffuse (default: the checkpoint's calibrated threshold, else 0.5)",
+    )
     p.add_argument(
         "--r-threshold",
         type=float,

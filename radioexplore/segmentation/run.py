@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from radioexplore.segmentation.clusters import (
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
-from radioexplore.segmentation.train import load_segmenter, noise_background
+from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -53,7 +53,7 @@ class SegmentConfig:
     """How ``segment`` runs; recorded in segment.json and run.toml."""
 
     checkpoint: str | None = None  # None: the shipped assets/checkpoints/unet_diffuse.pt
-    threshold: float = 0.5  # probability above which a pixel counts as diffuse (diffuse_area, flagged area)
+    threshold: float | None = None  # pixel probability counted diffuse; None: the checkpoint's calibrated one, else 0.5
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
     batch_size: int = 8
@@ -81,6 +81,7 @@ def segment_field(
     file: str, model, meta: dict[str, Any], config: SegmentConfig, client: Client | None = None, progress: bool = True
 ) -> tuple[np.ndarray, Any]:
     """Probability map of one FITS field (NaN where blank) and its FitsImage."""
+    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
     image = read_image(file)
     grid = noise_grid(image, background_px=noise_background(meta))
     recipe = meta.get("recipe", {})
@@ -117,7 +118,7 @@ def segment_field(
 def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """``prob`` after :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its
     header) and its image over the local noise; unchanged when every test is off, or when the header has
-    no beam or pixel scale (logged)."""
+    no beam or pixel scale (logged). A None threshold is 0.5 here: resolve a checkpoint's first."""
     needs_snr = any(
         v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
     )
@@ -135,7 +136,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
     out, _ = clean_regions(
         prob,
         snr,
-        config.threshold,
+        pixel_threshold(config.threshold, {}),
         (beam.bmaj_arcsec / pix, beam.bmin_arcsec / pix),
         min_beams=config.min_beams,
         max_compact_fraction=config.max_compact_fraction,
@@ -183,6 +184,7 @@ def segment_run(
     table = read_cluster_table(clusters) if clusters is not None else None
     ckpt = _checkpoint(config)
     model, meta = load_segmenter(ckpt, device=config.device)
+    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
     run.segments_dir.mkdir(parents=True, exist_ok=True)
     rows, flagged, found = [], {}, []
     for (field, file), group in tiles.groupby(["field", "file"], sort=True):
@@ -199,7 +201,7 @@ def segment_run(
         run.segment_tiles,
         meta=dict(built_from=built_from, threshold=config.threshold),
     )
-    summary: dict[str, Any] = dict(flagged_fraction=flagged)
+    summary: dict[str, Any] = dict(flagged_fraction=flagged, threshold=config.threshold)
     if table is not None:
         scores = _best_field(table, found, config)
         write_parquet(scores, run.segment_clusters, meta=dict(built_from=built_from))

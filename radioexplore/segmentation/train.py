@@ -44,6 +44,8 @@ from radioexplore.ssl.processes import Processes, all_mean, setup_processes, syn
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "radioexplore-segment/1"
+#: Pixel threshold of a checkpoint that carries no calibrated one.
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,27 @@ def save_segmenter(path: str | Path, model: nn.Module, recipe: SegmentRecipe, pr
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def store_calibration(path: str | Path, threshold: float, note: dict[str, Any]) -> None:
+    """Store in a checkpoint the pixel threshold chosen on a calibration survey (never on test skies), with
+    ``note`` saying how; ``segment`` uses it when no --threshold is given (:func:`pixel_threshold`)."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"a pixel threshold is a probability in (0, 1); got {threshold}")
+    path = Path(path)
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a segmentation checkpoint ({CHECKPOINT_FORMAT})")
+    payload["calibration"] = dict(note, threshold=float(threshold))
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def pixel_threshold(threshold: float | None, meta: dict[str, Any]) -> float:
+    """``threshold`` when given, else the checkpoint's calibrated one (:func:`store_calibration`), else 0.5."""
+    if threshold is not None:
+        return float(threshold)
+    return float(meta.get("calibration", {}).get("threshold", DEFAULT_THRESHOLD))
 
 
 def noise_background(meta: dict[str, Any]) -> int:
