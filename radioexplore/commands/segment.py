@@ -184,8 +184,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="average each tile's probability over its 8 flips and rotations (default on; --no-tta: 8x faster)",
+        default=False,
+        help="average each tile's probability over its 8 flips and rotations (8x the time for about 0.01 of "
+        "pixel IoU on held-out simulated skies; default off)",
     )
     p.add_argument(
         "--min-beams",
