@@ -4,9 +4,11 @@ Simulates surveys with seeds never used in training (the shipped checkpoint lear
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
-unless --no-tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: dihedral test-time
-augmentation, then the region tests of :mod:`radioexplore.segmentation.regions`; --calib-threshold
-picks the pixel threshold on the calibration survey) and prints per survey, then mean +- std over surveys:
+unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: the region tests
+of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
+threshold is --threshold, else the one stored in the checkpoint, else 0.5; --calib-threshold picks it on
+the calibration survey instead, and --store-threshold writes that choice into the checkpoint) and prints
+per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
