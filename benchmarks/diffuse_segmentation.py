@@ -4,9 +4,11 @@ Simulates surveys with seeds never used in training (the shipped checkpoint lear
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
-unless --no-tta, --min-beams, --max-compact, --max-negative say otherwise: dihedral test-time
-augmentation, then the region tests of :mod:`radioexplore.segmentation.regions`; --calib-threshold
-picks the pixel threshold on the calibration survey) and prints per survey, then mean +- std over surveys:
+unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: the region tests
+of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
+threshold is --threshold, else the one stored in the checkpoint, else 0.5; --calib-threshold picks it on
+the calibration survey instead, and --store-threshold writes that choice into the checkpoint) and prints
+per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
@@ -29,9 +31,10 @@ picks the pixel threshold on the calibration survey) and prints per survey, then
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +52,7 @@ from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import segment_array
-from radioexplore.segmentation.train import load_segmenter
+from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold, store_calibration
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -67,7 +70,7 @@ def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentCon
         name = f"field_{i:03d}"
         image = read_image(SimulationDir(sim).image(f"{name}.fits"))
         pixels = image.read()
-        grid = noise_grid(pixels)
+        grid = noise_grid(pixels, background_px=noise_background(meta))
         out[name] = (segment_array(pixels, grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
     return out
 
@@ -80,7 +83,7 @@ def clean(raw: dict[str, tuple], config: SegmentConfig) -> dict[str, np.ndarray]
 def best_pixel_threshold(raw: dict[str, tuple], sim: Path, config: SegmentConfig) -> float:
     """The pixel threshold (0.30-0.80 by 0.05) that maximises the mean strict halo and relic IoU on a
     calibration survey, each candidate with the region cleaning at that threshold."""
-    best, best_t = -1.0, config.threshold
+    best, best_t = -1.0, pixel_threshold(config.threshold, {})
     for t in np.round(np.arange(0.30, 0.801, 0.05), 2):
         cfg = replace(config, threshold=float(t))
         iou = pixel_iou(clean(raw, cfg), sim, float(t))
@@ -173,11 +176,21 @@ def main() -> None:
     p.add_argument("--fields", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
     defaults = SegmentConfig()
-    p.add_argument("--threshold", type=float, default=defaults.threshold, help="pixel probability threshold")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help="pixel probability threshold (default: the checkpoint's calibrated one, else 0.5)",
+    )
     p.add_argument(
         "--calib-threshold",
         action="store_true",
         help="choose the pixel threshold on the calibration survey (max. mean strict halo / relic IoU) instead",
+    )
+    p.add_argument(
+        "--store-threshold",
+        action="store_true",
+        help="with --calib-threshold: write the threshold chosen on the calibration survey into the checkpoint",
     )
     p.add_argument(
         "--tta", action=argparse.BooleanOptionalAction, default=defaults.tta, help="dihedral test-time augmentation"
@@ -197,6 +210,12 @@ def main() -> None:
         default=defaults.max_negative_fraction,
         help="drop regions amid more than this share of pixels below -3 sigma (sidelobes; 'none': off)",
     )
+    p.add_argument(
+        "--spoke-sigma",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=defaults.spoke_sigma,
+        help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
+    )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     args = p.parse_args()
@@ -213,10 +232,11 @@ def main() -> None:
         min_beams=args.min_beams,
         max_compact_fraction=args.max_compact,
         max_negative_fraction=args.max_negative,
+        spoke_sigma=args.spoke_sigma,
     )
     print(
         f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
-        f"max_negative_fraction={base.max_negative_fraction}"
+        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
     )
     for ckpt in checkpoints:
         model, meta = load_segmenter(ckpt)
@@ -228,13 +248,25 @@ def main() -> None:
         start = time.time()
         calib_sim = simulate(args.calib_seed, args, work)
         calib_raw = segment_survey(calib_sim, model, meta, args.fields, base)
-        config = base
+        config = replace(base, threshold=pixel_threshold(base.threshold, meta))
+        print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
         if args.calib_threshold:
             config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base))
             print(
                 f"pixel threshold maximising strict halo / relic IoU on calibration seed {args.calib_seed}: "
                 f"{config.threshold:.2f}"
             )
+            if args.store_threshold:
+                note = dict(
+                    calibration_seed=args.calib_seed,
+                    fields=args.fields,
+                    size_px=args.size,
+                    criterion="max. mean strict halo / relic pixel IoU, 0.30-0.80 by 0.05",
+                    inference={k: v for k, v in asdict(base).items() if k != "threshold"},
+                    command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
+                )
+                store_calibration(ckpt, config.threshold, note)
+                print(f"stored threshold {config.threshold:g} in {ckpt}")
         calib = cluster_ratios(clean(calib_raw, config), calib_sim)
         r_best = best_r_threshold(calib)
         print(f"R threshold maximising accuracy on calibration seed {args.calib_seed}: {r_best:.4f}")

@@ -95,6 +95,7 @@ PAIRS = [
             "min_beams",
             "max_compact_fraction",
             "max_negative_fraction",
+            "spoke_sigma",
         )
     ],
     *[
@@ -111,6 +112,7 @@ PAIRS = [
             ("fields", "fields"),
             ("size", "size_px"),
             ("sim_seed", "sim_seed"),
+            ("noise_background", "noise_background_px"),
         ]
     ],
     *[

@@ -1,11 +1,12 @@
 """Inference-time options of the diffuse-emission U-Net: dihedral test-time augmentation and region cleaning."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from radioexplore.models import build_segmenter
-from radioexplore.segmentation.regions import beam_area_px, clean_regions, compact_fraction
+from radioexplore.segmentation.regions import beam_area_px, clean_regions, compact_fraction, negative_sector_sigma
 from radioexplore.segmentation.scaling import noise_grid
 from radioexplore.segmentation.tiling import dihedral_mean, segment_array
 
@@ -65,7 +66,7 @@ def test_the_size_filter_drops_a_small_blob_and_keeps_a_large_one():
     prob[100:160, 80:150] = 0.9  # 4200 px: about 150 beams
     prob[0, 199] = np.nan
     out, counts = clean_regions(prob, None, 0.5, (5.0, 5.0), min_beams=10, max_compact_fraction=None)
-    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0)
+    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0, spoke=0)
     assert (out[20:26, 20:26] == 0).all()
     np.testing.assert_array_equal(out[100:160, 80:150], prob[100:160, 80:150])
     assert out[50, 50] == prob[50, 50] and np.isnan(out[0, 199])
@@ -90,7 +91,7 @@ def test_a_region_on_a_bright_point_source_is_compact_and_one_on_broad_emission_
     out, counts = clean_regions(
         prob, snr, 0.5, (beam, beam), min_beams=10, max_compact_fraction=0.5, max_negative_fraction=None
     )
-    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0)
+    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0, spoke=0)
     assert out[50, 50] == 0 and out[140, 150] == np.float32(0.9)
     halo = snr[100:, 100:] > 3
     assert compact_fraction(snr[100:, 100:], halo, beam) < 0.2
@@ -106,7 +107,80 @@ def test_a_region_beside_negative_sidelobes_is_dropped_and_one_in_plain_noise_ke
     prob[40:60, 20:280] = 0.9
     prob[_gaussian(shape, 150, 220, 60.0, 1.0) > 0.5] = 0.9
     out, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=0.01)
-    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1)
+    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1, spoke=0)
     assert (out[40:60, 20:280] == 0).all() and out[220, 150] == np.float32(0.9)
     kept, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=None)
     np.testing.assert_array_equal(kept, prob)
+
+
+def _spoky_field(rng, shape=(400, 400), beam=5.0, spoke_snr=6.0, negative=True):
+    """Noise, a 5000-sigma source at (200, 200) with 4 radial spokes (2 positive, 2 negative unless not
+    ``negative``) of ``spoke_snr`` beyond 2 beams, and a halo of 6 sigma peak at (300, 300)."""
+    snr = rng.normal(0, 1, shape)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    dx, dy = xx - 200.0, yy - 200.0
+    r = np.hypot(dx, dy)
+    spokes = np.real(((dx + 1j * dy) / np.maximum(r, 1e-9)) ** 2) ** 21  # cos(2 theta)^21: +, -, +, -
+    snr += spoke_snr * (spokes if negative else np.clip(spokes, 0, None)) * (r > 2 * beam)
+    snr += _gaussian(shape, 200, 200, 1.5, 5000.0)
+    snr += _gaussian(shape, 300, 300, 35.0, 6.0)
+    prob = np.zeros(shape, np.float32)
+    prob[(spokes > 0.5) & (r > 30) & (r < 180) & (dx > 0)] = 0.9  # the positive spoke towards +x
+    prob[_gaussian(shape, 300, 300, 35.0, 1.0) > 0.4] = 0.9
+    return snr, prob
+
+
+def test_a_radial_spoke_of_a_bright_source_is_dropped_and_a_halo_kept(rng):
+    snr, prob = _spoky_field(rng)
+    out, counts = clean_regions(prob, snr, 0.5, (5.0, 5.0), min_beams=10, max_negative_fraction=None, spoke_sigma=5.0)
+    assert counts["regions"] == 2 and counts["spoke"] == 1
+    assert (out[200, 40:180] == 0).all() and out[300, 300] == np.float32(0.9) and out[200, 250] == 0
+    kept, counts = clean_regions(prob, snr, 0.5, (5.0, 5.0), min_beams=10, max_negative_fraction=None, spoke_sigma=None)
+    assert counts["spoke"] == 0
+    np.testing.assert_array_equal(kept, prob)
+
+
+def test_a_radial_region_is_kept_when_its_source_has_no_negative_sidelobes(rng):
+    """Elongation alone is no evidence: without a sector of negative sky round the source the region stays."""
+    snr, prob = _spoky_field(rng, negative=False)
+    out, counts = clean_regions(prob, snr, 0.5, (5.0, 5.0), min_beams=10, max_negative_fraction=None, spoke_sigma=5.0)
+    assert counts["spoke"] == 0
+    np.testing.assert_array_equal(out, prob)
+
+
+def test_the_negative_sector_is_measured_in_units_of_its_own_noise(rng):
+    beam = 5.0
+    noise = rng.normal(0, 1, (400, 400))
+    assert negative_sector_sigma(noise, 200, 200, 30, 180, beam_area_px(beam, beam)) < 5  # white noise: no sidelobes
+    noise[195:205, 220:380] -= 3  # a negative spoke of 3 sigma over 1600 px, split between two sectors
+    assert negative_sector_sigma(noise, 200, 200, 30, 180, beam_area_px(beam, beam)) > 5
+
+
+def test_a_background_mesh_keeps_a_broad_halo_out_of_the_noise_grid(rng):
+    """A halo filling a noise block inflates its masked rms; with a median mesh subtracted first it does not."""
+    noise = rng.normal(0, 1.0, (256, 256)).astype(np.float32)
+    halo = _gaussian((256, 256), 128, 128, 150.0, 3.0).astype(np.float32)  # 3 sigma, broader than the block
+    plain = noise_grid(noise + halo)[1, 1]
+    meshed = noise_grid(noise + halo, background_px=32)[1, 1]
+    assert plain > 1.2 and abs(meshed - 1.0) < 0.1
+    assert abs(noise_grid(noise, background_px=32)[1, 1] - noise_grid(noise)[1, 1]) < 0.05  # noise alone: the same
+
+
+def test_a_calibrated_threshold_travels_with_the_checkpoint(tmp_path):
+    from radioexplore.segmentation.train import (
+        SegmentRecipe,
+        load_segmenter,
+        pixel_threshold,
+        save_segmenter,
+        store_calibration,
+    )
+
+    path = tmp_path / "u.pt"
+    save_segmenter(path, build_segmenter("unet_small"), SegmentRecipe(), dict(command="test"))
+    assert pixel_threshold(None, load_segmenter(path)[1]) == 0.5  # no calibration: 0.5
+    store_calibration(path, 0.65, dict(calibration_seed=300))
+    _, meta = load_segmenter(path)
+    assert meta["calibration"] == dict(calibration_seed=300, threshold=0.65)
+    assert pixel_threshold(None, meta) == 0.65 and pixel_threshold(0.4, meta) == 0.4  # a given one wins
+    with pytest.raises(ValueError, match="probability"):
+        store_calibration(path, 1.5, {})

@@ -164,7 +164,8 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     assert clusters["diffuse"].all()  # the simulated table's truth column travels with the scores
     meta = json.loads(run.segment_meta.read_text())
     assert meta["threshold"] == 0.5 and meta["r_threshold"] == 0.015 and meta["built_from"]["n_tiles"] == len(tiles)
-    assert (meta["tta"], meta["min_beams"], meta["max_negative_fraction"]) == (True, 10.0, 0.01)  # the options used
+    options = (meta["tta"], meta["min_beams"], meta["max_negative_fraction"], meta["spoke_sigma"])
+    assert options == (False, 10.0, 0.01, 5.0)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt)  # no cluster table now: no stale scores
     assert not run.segment_clusters.exists() and json.loads(run.segment_meta.read_text())["clusters_table"] == ""

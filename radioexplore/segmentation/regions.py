@@ -1,7 +1,8 @@
 """Region-wise cleaning of the probability map: drop thresholded regions that cannot be diffuse cluster emission.
 
-Seed 004 (Radio U-Net, Stuardi et al.) found its false positives to be extended or grouped radio
-galaxies. Three tests from the physics of the image, per connected region of p > threshold:
+Seed 004 (the Radio U-Net; Stuardi, Gheller, Vazza & Botteon 2024, MNRAS, doi:10.1093/mnras/stae2014,
+arXiv:2408.10871; seed 004 itself names no authors) found its false positives on LoTSS to be extended or
+grouped radio galaxies. Four tests from the physics of the image, per connected region of p > threshold:
 
 - size: halos (180-600 arcsec) and relics (150-500 arcsec long) span many restoring beams; a region
   smaller than ``min_beams`` beam areas is dropped. Default 10: in the training skies (seed 100,
@@ -18,6 +19,14 @@ galaxies. Three tests from the physics of the image, per connected region of p >
   network takes for filaments). Thermal noise puts 0.135% of pixels below -3 sigma; a region
   whose surroundings (within ``negative_radius_beams`` FWHM) hold more than
   ``max_negative_fraction`` (default 1%, ~7x the noise) of such pixels is dropped.
+- spokes: residual antenna-based calibration errors on a bright source leave radial spokes around
+  it, alternately positive and negative (Taylor, Carilli & Perley 1999, "Synthesis Imaging in Radio
+  Astronomy II", ch. 15 on error recognition), far beyond the 8 beams the test above looks at. A
+  region elongated along the direction to one of the field's brightest sources (radial extent at
+  least ``SPOKE_ELONGATION`` times its tangential width) is dropped when, at the same radii round that
+  source, some sector of the sky is negative beyond the noise: its mean over the sector is below
+  -``spoke_sigma`` x its own noise (the mean of beam-correlated noise over n pixels has rms
+  sigma / sqrt(n / (2 beam areas))). The sky is positive, so such a sector is the source's sidelobes.
 
 A dropped region's pixels get probability 0; the rest of the map is unchanged.
 """
@@ -39,6 +48,16 @@ NEGATIVE_SIGMA = 3.0
 MAX_NEGATIVE_FRACTION = 0.01
 #: How far round a region the negative pixels are counted, in beam FWHMs.
 NEGATIVE_RADIUS_BEAMS = 8.0
+#: A negative sector this many times its own noise marks a source's sidelobes (spoke test; None: off).
+SPOKE_SIGMA = 5.0
+#: A region is a spoke candidate when its radial extent (std) is this many times its tangential width.
+SPOKE_ELONGATION = 2.0
+#: Sources tested for spokes: local maxima above this S/N (calibration errors of ~1e-3 of the peak reach
+#: the noise only round sources of hundreds of sigma), at most SPOKE_SOURCES of them, brightest first.
+SPOKE_SOURCE_SNR = 100.0
+SPOKE_SOURCES = 10
+#: Sectors of the annulus round a source in which the mean sky is measured.
+SPOKE_SECTORS = 48
 
 
 def beam_area_px(bmaj_px: float, bmin_px: float) -> float:
@@ -84,6 +103,54 @@ def negative_fraction(snr: np.ndarray, labels: np.ndarray, r: int, box: tuple[sl
     return float((values < -NEGATIVE_SIGMA).mean()) if values.size else 0.0
 
 
+def bright_sources(snr: np.ndarray, fwhm_px: float, min_snr: float = SPOKE_SOURCE_SNR, n_max: int = SPOKE_SOURCES):
+    """``(x, y)`` of the ``n_max`` brightest local maxima (over two beams) above ``min_snr``, brightest first."""
+    s = np.nan_to_num(snr, nan=0.0)
+    size = max(int(round(2 * fwhm_px)) | 1, 3)
+    peaks = (s > min_snr) & (s == maximum_filter(s, size=size))
+    py, px = np.nonzero(peaks)
+    order = np.argsort(-s[py, px])[:n_max]
+    return [(float(px[i]), float(py[i])) for i in order]
+
+
+def negative_sector_sigma(snr: np.ndarray, x0: float, y0: float, r0: float, r1: float, beam_area: float) -> float:
+    """How many times its own noise the most negative of SPOKE_SECTORS sectors of the annulus ``r0 <= r <= r1``
+    round ``(x0, y0)`` lies below zero (0 when none is negative); a sector needs two beam areas of pixels."""
+    ny, nx = snr.shape
+    ya, yb = max(int(y0 - r1), 0), min(int(np.ceil(y0 + r1)) + 1, ny)
+    xa, xb = max(int(x0 - r1), 0), min(int(np.ceil(x0 + r1)) + 1, nx)
+    yy, xx = np.mgrid[ya:yb, xa:xb]
+    r = np.hypot(xx - x0, yy - y0)
+    values = snr[ya:yb, xa:xb]
+    ring = (r >= r0) & (r <= r1) & np.isfinite(values)
+    angle = np.arctan2(yy[ring] - y0, xx[ring] - x0)
+    sector = ((angle + np.pi) / (2 * np.pi) * SPOKE_SECTORS).astype(np.int64) % SPOKE_SECTORS
+    count = np.bincount(sector, minlength=SPOKE_SECTORS)
+    total = np.bincount(sector, weights=values[ring], minlength=SPOKE_SECTORS)
+    full = count >= 2 * beam_area
+    if not full.any():
+        return 0.0
+    z = total[full] / count[full] * np.sqrt(count[full] / (2 * beam_area))
+    return float(max(-z.min(), 0.0))
+
+
+def is_spoke(ys: np.ndarray, xs: np.ndarray, snr: np.ndarray, sources, fwhm_px: float, spoke_sigma: float) -> bool:
+    """Whether the region of pixels ``(ys, xs)`` is a radial spoke of one of ``sources`` (see the module docstring)."""
+    beam_area = beam_area_px(fwhm_px, fwhm_px)
+    for x0, y0 in sources:
+        dx, dy = xs - x0, ys - y0
+        r = np.hypot(dx, dy)
+        if r.min() < 2 * fwhm_px:
+            continue  # the region holds the source: not one of its spokes
+        theta = np.arctan2(dy, dx)
+        offset = np.angle(np.exp(1j * (theta - np.angle(np.mean(np.exp(1j * theta))))))
+        if r.std() < SPOKE_ELONGATION * (offset * r).std():
+            continue
+        if negative_sector_sigma(snr, x0, y0, float(r.min()), float(r.max()), beam_area) > spoke_sigma:
+            return True
+    return False
+
+
 def clean_regions(
     prob: np.ndarray,
     snr: np.ndarray | None,
@@ -92,16 +159,17 @@ def clean_regions(
     min_beams: float = MIN_BEAMS,
     max_compact_fraction: float | None = None,
     max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION,
+    spoke_sigma: float | None = SPOKE_SIGMA,
     island_sigma: float = ISLAND_SIGMA,
     negative_radius_beams: float = NEGATIVE_RADIUS_BEAMS,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """``prob`` with the regions above ``threshold`` that fail the size, compactness or negative-sidelobe test
-    set to 0 (NaN kept), and counts ``regions, small, compact, sidelobe``. ``snr``: the image over its local
-    noise (needed by the last two; None skips them, as does a None fraction); ``beam_px``: (bmaj, bmin) FWHM
-    in px."""
+    """``prob`` with the regions above ``threshold`` that fail the size, compactness, negative-sidelobe or spoke
+    test set to 0 (NaN kept), and counts ``regions, small, compact, sidelobe, spoke``. ``snr``: the image over
+    its local noise (needed by the last three; None skips them, as does a None fraction or sigma);
+    ``beam_px``: (bmaj, bmin) FWHM in px."""
     out = np.array(prob, dtype=np.float32, copy=True)
     regions, n = label(np.nan_to_num(out, nan=0.0) > threshold)
-    counts = dict(regions=int(n), small=0, compact=0, sidelobe=0)
+    counts = dict(regions=int(n), small=0, compact=0, sidelobe=0, spoke=0)
     if n == 0:
         return out, counts
     sizes = np.bincount(regions.ravel(), minlength=n + 1)
@@ -142,5 +210,15 @@ def clean_regions(
             if negative_fraction(snr, regions, r, box, k) > max_negative_fraction:
                 drop[r] = True
                 counts["sidelobe"] += 1
+    if snr is not None and spoke_sigma is not None:
+        fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
+        sources = bright_sources(snr, fwhm)
+        for r, box in enumerate(find_objects(regions), start=1) if sources else ():
+            if drop[r] or box is None:
+                continue
+            ys, xs = np.nonzero(regions[box] == r)
+            if is_spoke(ys + box[0].start, xs + box[1].start, snr, sources, fwhm, spoke_sigma):
+                drop[r] = True
+                counts["spoke"] += 1
     out[drop[regions] & np.isfinite(out)] = 0.0
     return out, counts

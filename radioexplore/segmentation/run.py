@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +37,10 @@ from radioexplore.segmentation.clusters import (
     detection_ratio,
     read_cluster_table,
 )
-from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, clean_regions
+from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
-from radioexplore.segmentation.train import load_segmenter
+from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -53,16 +53,17 @@ class SegmentConfig:
     """How ``segment`` runs; recorded in segment.json and run.toml."""
 
     checkpoint: str | None = None  # None: the shipped assets/checkpoints/unet_diffuse.pt
-    threshold: float = 0.5  # probability above which a pixel counts as diffuse (diffuse_area, flagged area)
+    threshold: float | None = None  # pixel probability counted diffuse; None: the checkpoint's calibrated one, else 0.5
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
     batch_size: int = 8
     device: str = "cpu"
     block_cores: int = 8  # tile cores per block side: one Dask task per block
-    tta: bool = True  # mean probability over the 8 flips / rotations of each tile (tiling.dihedral_mean)
+    tta: bool = False  # mean over the 8 flips / rotations of each tile (tiling.dihedral_mean): 8x the time, ~+0.01 IoU
     min_beams: float = MIN_BEAMS  # regions above threshold smaller than this many beam areas are dropped (regions)
     max_compact_fraction: float | None = None  # drop regions on emission this dominated by 3 beam-sized peaks
     max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION  # drop regions amid this share of < -3 sigma pixels
+    spoke_sigma: float | None = SPOKE_SIGMA  # drop radial spokes of a source with a sector this far below zero
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -80,8 +81,9 @@ def segment_field(
     file: str, model, meta: dict[str, Any], config: SegmentConfig, client: Client | None = None, progress: bool = True
 ) -> tuple[np.ndarray, Any]:
     """Probability map of one FITS field (NaN where blank) and its FitsImage."""
+    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
     image = read_image(file)
-    grid = noise_grid(image)
+    grid = noise_grid(image, background_px=noise_background(meta))
     recipe = meta.get("recipe", {})
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     blocks = plan_blocks(image.ny, image.nx, tile, margin, config.block_cores)
@@ -115,9 +117,11 @@ def segment_field(
 
 def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """``prob`` after :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its
-    header) and its image over the local noise; unchanged when both tests are off, or when the header has
-    no beam or pixel scale (logged)."""
-    needs_snr = config.max_compact_fraction is not None or config.max_negative_fraction is not None
+    header) and its image over the local noise; unchanged when every test is off, or when the header has
+    no beam or pixel scale (logged). A None threshold is 0.5 here: resolve a checkpoint's first."""
+    needs_snr = any(
+        v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
+    )
     if config.min_beams <= 0 and not needs_snr:
         return prob
     beam, pix = getattr(image, "beam", None), getattr(image, "pixel_arcsec", None)
@@ -132,11 +136,12 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
     out, _ = clean_regions(
         prob,
         snr,
-        config.threshold,
+        pixel_threshold(config.threshold, {}),
         (beam.bmaj_arcsec / pix, beam.bmin_arcsec / pix),
         min_beams=config.min_beams,
         max_compact_fraction=config.max_compact_fraction,
         max_negative_fraction=config.max_negative_fraction,
+        spoke_sigma=config.spoke_sigma,
     )
     return out
 
@@ -179,6 +184,7 @@ def segment_run(
     table = read_cluster_table(clusters) if clusters is not None else None
     ckpt = _checkpoint(config)
     model, meta = load_segmenter(ckpt, device=config.device)
+    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
     run.segments_dir.mkdir(parents=True, exist_ok=True)
     rows, flagged, found = [], {}, []
     for (field, file), group in tiles.groupby(["field", "file"], sort=True):
@@ -195,7 +201,7 @@ def segment_run(
         run.segment_tiles,
         meta=dict(built_from=built_from, threshold=config.threshold),
     )
-    summary: dict[str, Any] = dict(flagged_fraction=flagged)
+    summary: dict[str, Any] = dict(flagged_fraction=flagged, threshold=config.threshold)
     if table is not None:
         scores = _best_field(table, found, config)
         write_parquet(scores, run.segment_clusters, meta=dict(built_from=built_from))

@@ -21,8 +21,14 @@ NOISE_BOX = 128
 ASINH_SCALE = 3.0
 
 
-def noise_grid(image: FitsImage | np.ndarray, box: int = NOISE_BOX) -> np.ndarray:
-    """Masked rms per ``box`` x ``box`` block of a field (NaN-free: empty blocks take the median)."""
+def noise_grid(image: FitsImage | np.ndarray, box: int = NOISE_BOX, background_px: int = 0) -> np.ndarray:
+    """Masked rms per ``box`` x ``box`` block of a field (NaN-free: empty blocks take the median).
+
+    ``background_px`` > 0 first subtracts, in each block, a background of medians on a mesh of that many
+    px (:func:`radioexplore.ingest.noise.masked_rms`'s ``box``): diffuse emission broader than the mesh
+    then no longer inflates the noise of the block it lies in, so the input is nearer thermal-noise units
+    over a halo, the units the truth's surface-brightness cut is defined in. 0: no background (checkpoints
+    made before 2026-12-03)."""
     ny, nx = image.shape
     my, mx = -(-ny // box), -(-nx // box)
     grid = np.full((my, mx), np.nan)
@@ -35,7 +41,7 @@ def noise_grid(image: FitsImage | np.ndarray, box: int = NOISE_BOX) -> np.ndarra
         for j in range(mx):
             block = rows[:, j * box : (j + 1) * box]
             if np.isfinite(block).sum() >= 0.25 * block.size:
-                grid[i, j] = masked_rms(block)
+                grid[i, j] = masked_rms(block, box=background_px or None)
     good = np.isfinite(grid) & (grid > 0)
     if not good.any():
         sample = image.sample() if isinstance(image, FitsImage) else image

@@ -44,6 +44,8 @@ from radioexplore.ssl.processes import Processes, all_mean, setup_processes, syn
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "radioexplore-segment/1"
+#: Pixel threshold of a checkpoint that carries no calibrated one.
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class SegmentRecipe:
     positive_fraction: float = 0.5  # crops centred on a diffuse pixel; the rest anywhere in the field
     negative_fraction: float = 0.0  # crops centred on a hard negative (radio galaxy, bright source: hard_negatives)
     dice_weight: float = 1.0  # loss = BCE + dice_weight * (1 - soft Dice)
+    noise_background_px: int = 0  # input noise grid: background mesh subtracted first (scaling.noise_grid); 0 none
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
     fields: int = 32
@@ -104,15 +107,16 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True) ->
     return sim_dir
 
 
-def load_skies(sim_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(network input, 0/1 diffuse mask) per field of a simulated survey."""
+def load_skies(sim_dir: Path, noise_background_px: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(network input, 0/1 diffuse mask) per field of a simulated survey (noise grid as in
+    :func:`radioexplore.segmentation.scaling.noise_grid`)."""
     sim = SimulationDir(sim_dir)
     fields = json.loads(sim.config.read_text())["fields"]
     out = []
     for i in range(int(fields)):
         name = f"field_{i:03d}"
         image = read_image(sim.image(f"{name}.fits"))
-        grid = noise_grid(image)
+        grid = noise_grid(image, background_px=noise_background_px)
         x = scale_input(image.read(), noise_window(grid, 0, 0, image.nx, image.ny))
         out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))
     return out
@@ -257,7 +261,7 @@ def train_segmenter(
         dist.barrier()
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
     model = build_segmenter(recipe.arch).to(procs.device)
-    skies = load_skies(sim_dir)
+    skies = load_skies(sim_dir, recipe.noise_background_px)
     negatives = hard_negatives(sim_dir, len(skies)) if recipe.negative_fraction > 0 else None
     sampler = CropSampler(
         skies,
@@ -307,6 +311,32 @@ def save_segmenter(path: str | Path, model: nn.Module, recipe: SegmentRecipe, pr
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def store_calibration(path: str | Path, threshold: float, note: dict[str, Any]) -> None:
+    """Store in a checkpoint the pixel threshold chosen on a calibration survey (never on test skies), with
+    ``note`` saying how; ``segment`` uses it when no --threshold is given (:func:`pixel_threshold`)."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"a pixel threshold is a probability in (0, 1); got {threshold}")
+    path = Path(path)
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a segmentation checkpoint ({CHECKPOINT_FORMAT})")
+    payload["calibration"] = dict(note, threshold=float(threshold))
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def pixel_threshold(threshold: float | None, meta: dict[str, Any]) -> float:
+    """``threshold`` when given, else the checkpoint's calibrated one (:func:`store_calibration`), else 0.5."""
+    if threshold is not None:
+        return float(threshold)
+    return float(meta.get("calibration", {}).get("threshold", DEFAULT_THRESHOLD))
+
+
+def noise_background(meta: dict[str, Any]) -> int:
+    """The noise-grid background mesh (px) a checkpoint was trained with: inference must scale its input alike."""
+    return int(meta.get("recipe", {}).get("noise_background_px", 0))
 
 
 def load_segmenter(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
