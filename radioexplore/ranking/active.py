@@ -70,6 +70,7 @@ from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
 from radioexplore.ranking.regressors import REGRESSORS
+from radioexplore.ranking.sidelobes import SidelobeKernels, sidelobe_geometry
 from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
@@ -96,6 +97,9 @@ class ActiveConfig:
     artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
     artefact_teach: bool = True  # labels teach what an artefact is (radioexplore.ranking.teach; see rerank)
     artefact_prior_weight: float = 1.0  # the artefact prior counts as this many labels at the tile itself
+    sidelobe_ratio: float = 2.0  # an ARTEFACT label sinks its source's tiles within this factor in distance (0: off)
+    sidelobe_match_beams: float = 4.0  # tiles whose nearest bright sources lie this close share a source
+    sidelobe_closer: bool = False  # and every tile nearer the source than the labelled one
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -107,6 +111,10 @@ class ActiveConfig:
             raise ValueError(f"artefact_weight must not be negative, not {self.artefact_weight}")
         if not self.artefact_prior_weight > 0:
             raise ValueError(f"artefact_prior_weight must be positive, not {self.artefact_prior_weight}")
+        if self.sidelobe_ratio != 0 and not self.sidelobe_ratio > 1:
+            raise ValueError(
+                f"sidelobe_ratio must exceed 1 (a factor in distance), or be 0 (off), not {self.sidelobe_ratio}"
+            )
 
 
 class ActiveRanker:
@@ -138,6 +146,10 @@ class ActiveRanker:
         ``[N, F']`` the tile's own artefact evidence that the labels' logistic regression reads
         (:func:`radioexplore.ranking.active_features.teach_block`: the block and the ripple
         significance), its first column the axis score; ``artefacts`` when None.
+    sidelobes
+        Per tile, its nearest bright source and the distance to it (:func:`radioexplore.ranking.sidelobes.sidelobe_geometry`):
+        an ARTEFACT label also sinks the tiles round the same source at a similar distance, unless they hold
+        their own object (:mod:`radioexplore.ranking.sidelobes`); None: not used.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -153,6 +165,7 @@ class ActiveRanker:
         artefacts: np.ndarray | None = None,
         why: Any = None,
         evidence: np.ndarray | None = None,
+        sidelobes: pd.DataFrame | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -180,6 +193,15 @@ class ActiveRanker:
         if artefacts is not None:
             self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
+        self.sidelobes = None
+        if sidelobes is not None and config.sidelobe_ratio > 0:
+            if len(sidelobes) != n:
+                raise ValueError(
+                    f"sidelobe geometry has {len(sidelobes)} rows for {n} embeddings; re-run `radioexplore rank`"
+                )
+            self.sidelobes = SidelobeKernels(
+                sidelobes, config.sidelobe_ratio, config.sidelobe_match_beams, config.sidelobe_closer
+            )
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
             self.evidence = np.nan_to_num(np.asarray(evidence, dtype=np.float32).reshape(n, -1))
@@ -206,6 +228,9 @@ class ActiveRanker:
             artefact_block(scores),
             why,
             teach_block(scores),
+            sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
+            if "field" in tiles.columns
+            else None,
         )
 
     def __len__(self) -> int:
@@ -309,6 +334,10 @@ class ActiveRanker:
             spaces = ("artefact", "joint") if self.artefacts is not None else ("joint",)
             for space in spaces:
                 weight, source = strongest(self.kernels(space).rows(art_ids), art_ids)
+                better = weight > art_trust
+                art_trust[better], art_like[better] = weight[better], source[better]
+            if self.sidelobes is not None:
+                weight, source = strongest(self.sidelobes.rows(art_ids), art_ids)
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
