@@ -207,7 +207,12 @@ def main() -> int:
         action="store_true",
         help="re-rank with ActiveConfig(sidelobe_ratio=0): an ARTEFACT label does not reach its bright source's tiles",
     )
-    p.add_argument("--sidelobe-closer", action="store_true", help="ActiveConfig(sidelobe_closer=True)")
+    p.add_argument(
+        "--sidelobe-symmetric",
+        action="store_true",
+        help="ActiveConfig(sidelobe_closer=False): only tiles within the factor in distance, not every nearer one",
+    )
+    p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -222,7 +227,8 @@ def main() -> int:
         artefact_teach=not args.no_teach,
         seed=args.seed,
         **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
-        **({"sidelobe_closer": True} if args.sidelobe_closer else {}),
+        **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
+        **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
     )
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []

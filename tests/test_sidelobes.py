@@ -35,7 +35,7 @@ def test_a_label_reaches_its_source_at_a_similar_distance_only():
     scores, fields = _scores()
     protected = 75  # same field and source, near the labelled tile's distance, but its own object
     scores.loc[protected, "object_score"] = 0.95
-    kernels = SidelobeKernels(sidelobe_geometry(scores, fields))
+    kernels = SidelobeKernels(sidelobe_geometry(scores, fields), closer=False)
     d = scores["artefact_bright_distance_beams"].to_numpy()
     labelled = int(np.argmin(np.abs(d[:100] - 60.0)))
     w = kernels.rows([labelled]).toarray()[0]
@@ -48,6 +48,24 @@ def test_a_label_reaches_its_source_at_a_similar_distance_only():
     assert w[protected] < 0.1 * w[protected - 1]  # its own object keeps it
     # cached: the second call returns the same row
     np.testing.assert_array_equal(kernels.rows([labelled]).toarray()[0], w)
+    # the default also implicates every tile nearer the source, where the same errors are stronger
+    closer = SidelobeKernels(sidelobe_geometry(scores, fields)).rows([labelled]).toarray()[0]
+    assert closer[(fields == "field_a") & (d < 29)] == pytest.approx(1.0)
+    assert (closer[(fields == "field_a") & (d > 125)] == 0).all()
+
+
+def test_whole_field_reaches_other_sources_at_a_similar_level():
+    scores, fields = _scores()
+    scores.loc[50:99, "artefact_bright_x"] = 900.0  # another source of field_a
+    level = 0.01 * 5000 / np.sqrt(scores["artefact_bright_distance_beams"].to_numpy())
+    scores["artefact_expected_artefact_sigma"] = level
+    geometry = sidelobe_geometry(scores, fields)
+    by_source = SidelobeKernels(geometry).rows([60]).toarray()[0]
+    by_level = SidelobeKernels(geometry, whole_field=True).rows([10]).toarray()[0]
+    assert (by_source[:50] == 0).all()
+    assert by_level[10] == pytest.approx(1.0)
+    assert by_level[50:100][level[50:100] >= level[10]] == pytest.approx(1.0)
+    assert (by_level[100:] == 0).all()
 
 
 def test_another_source_in_the_same_field_is_not_implicated():

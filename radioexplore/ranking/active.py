@@ -45,8 +45,10 @@ Labels also teach the queue what an artefact is (issue 24; :mod:`radioexplore.ra
 an ARTEFACT or MOSAICKING label sinks the tiles that look like it in the artefact features and in
 the regressor's features, and with the other labels (all counted as sky) it trains a classifier of
 the tile's artefact evidence whose probability discounts the queue; the interest the regressor
-predicts for a likely artefact is not believed. Each re-ranked tile says why it stands where it
-does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
+predicts for a likely artefact is not believed. An ARTEFACT label also sinks the tiles round the same
+bright source at a similar or smaller distance that hold no object of their own
+(:mod:`radioexplore.ranking.sidelobes`): far-out ripples read as sky in every artefact feature.
+Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
 (``benchmarks/rerank_speed.py``); the PCA is done once per :class:`ActiveRanker`, which is what
@@ -99,7 +101,8 @@ class ActiveConfig:
     artefact_prior_weight: float = 1.0  # the artefact prior counts as this many labels at the tile itself
     sidelobe_ratio: float = 2.0  # an ARTEFACT label sinks its source's tiles within this factor in distance (0: off)
     sidelobe_match_beams: float = 4.0  # tiles whose nearest bright sources lie this close share a source
-    sidelobe_closer: bool = False  # and every tile nearer the source than the labelled one
+    sidelobe_closer: bool = True  # and every tile nearer the source, where its errors are stronger
+    sidelobe_whole_field: bool = False  # any source of the field at a similar level (tried, benchmarks/README)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -200,7 +203,11 @@ class ActiveRanker:
                     f"sidelobe geometry has {len(sidelobes)} rows for {n} embeddings; re-run `radioexplore rank`"
                 )
             self.sidelobes = SidelobeKernels(
-                sidelobes, config.sidelobe_ratio, config.sidelobe_match_beams, config.sidelobe_closer
+                sidelobes,
+                config.sidelobe_ratio,
+                config.sidelobe_match_beams,
+                config.sidelobe_closer,
+                config.sidelobe_whole_field,
             )
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
