@@ -212,6 +212,8 @@ def main() -> int:
         action="store_true",
         help="ActiveConfig(sidelobe_closer=False): only tiles within the factor in distance, not every nearer one",
     )
+    p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
+    p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
     p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
@@ -229,6 +231,8 @@ def main() -> int:
         **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
         **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
+        **({"teach_field_context": True} if args.teach_field_context else {}),
+        **({"artefact_object_protect": True} if args.object_protect else {}),
     )
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []

@@ -116,3 +116,47 @@ def test_ripple_siblings_leave_the_queue_after_one_artefact_label():
 def test_ratio_is_checked():
     with pytest.raises(ValueError, match="sidelobe_ratio"):
         ActiveConfig(sidelobe_ratio=0.5)
+
+
+def test_object_protect_spares_an_object_from_the_taught_discount():
+    """With ``artefact_object_protect`` the labels' artefact probability discounts a tile by ``p (1 - object)``:
+    a tile holding a high-scoring object keeps its place among tiles the labels call artefacts."""
+    scores, fields = _scores()
+    rng = np.random.default_rng(2)
+    n = len(scores)
+    keeper = 7
+    scores.loc[keeper, "object_score"] = 0.95
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    anomaly = rng.random(n)
+    block = np.zeros((n, 5), np.float32)
+    block[:20, :] = 0.9  # twenty tiles with every artefact feature high, the keeper among them
+    geometry = sidelobe_geometry(scores, fields)
+    interest = pd.Series({0: 1.0, 1: 1.0, 150: 1.0, 151: 1.0})
+    kw = dict(artefacts=block, sidelobes=geometry)
+    plain = ActiveRanker(emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0), **kw)
+    spared = ActiveRanker(
+        emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0, artefact_object_protect=True), **kw
+    )
+    a = plain.rerank(interest, [0, 1]).set_index("tile_id")
+    b = spared.rerank(interest, [0, 1]).set_index("tile_id")
+    assert a.loc[keeper, "artefact_probability"] > 0.5
+    assert b.loc[keeper, "active_score"] > 3 * a.loc[keeper, "active_score"]
+    others = [t for t in range(2, 20) if t != keeper]
+    np.testing.assert_allclose(b.loc[others, "active_score"], a.loc[others, "active_score"], rtol=0.1, atol=1e-6)
+
+
+def test_teach_block_field_context_adds_dqf_and_dynamic_range():
+    from radioexplore.ranking.active_features import teach_block
+
+    scores = pd.DataFrame(
+        {
+            "artefact_score": [0.1, 0.2],
+            "artefact_dqf": [0.0, 3.0],
+            "artefact_field_dynamic_range": [100.0, 5000.0],
+        }
+    )
+    assert teach_block(scores).shape == (2, 6)
+    block = teach_block(scores, field_context=True)
+    assert block.shape == (2, 8)
+    np.testing.assert_allclose(block[:, 6], [0.0, 1.0])
+    assert block[0, 7] < 0.05 < 0.9 < block[1, 7]

@@ -103,6 +103,8 @@ class ActiveConfig:
     sidelobe_match_beams: float = 4.0  # tiles whose nearest bright sources lie this close share a source
     sidelobe_closer: bool = True  # and every tile nearer the source, where its errors are stronger
     sidelobe_whole_field: bool = False  # any source of the field at a similar level (tried, benchmarks/README)
+    teach_field_context: bool = False  # the labels' regression also reads the field's DQF and dynamic range
+    artefact_object_protect: bool = False  # the taught discount spares a tile's own object: x (1 - p (1 - object))
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -152,7 +154,8 @@ class ActiveRanker:
     sidelobes
         Per tile, its nearest bright source and the distance to it (:func:`radioexplore.ranking.sidelobes.sidelobe_geometry`):
         an ARTEFACT label also sinks the tiles round the same source at a similar distance, unless they hold
-        their own object (:mod:`radioexplore.ranking.sidelobes`); None: not used.
+        their own object (:mod:`radioexplore.ranking.sidelobes`); with ``config.artefact_object_protect`` its
+        object scores also spare a tile's own object from the taught discount; None: not used.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -197,11 +200,14 @@ class ActiveRanker:
             self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
         self.sidelobes = None
-        if sidelobes is not None and config.sidelobe_ratio > 0:
+        self.object_keep = None  # 1 - each tile's object score, where the geometry gives it
+        if sidelobes is not None:
             if len(sidelobes) != n:
                 raise ValueError(
                     f"sidelobe geometry has {len(sidelobes)} rows for {n} embeddings; re-run `radioexplore rank`"
                 )
+            self.object_keep = 1.0 - sidelobes["protect"].to_numpy(dtype=np.float32)
+        if sidelobes is not None and config.sidelobe_ratio > 0:
             self.sidelobes = SidelobeKernels(
                 sidelobes,
                 config.sidelobe_ratio,
@@ -234,7 +240,7 @@ class ActiveRanker:
             adjacency,
             artefact_block(scores),
             why,
-            teach_block(scores),
+            teach_block(scores, config.teach_field_context),
             sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
             if "field" in tiles.columns
             else None,
@@ -334,7 +340,10 @@ class ActiveRanker:
                 # artefacts queued, fewer peculiar tiles found; off by default)
                 active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
         if taught:
-            active = (active * (1.0 - p_art)).astype(np.float32)
+            discount = p_art
+            if config.artefact_object_protect and self.object_keep is not None:
+                discount = p_art * self.object_keep
+            active = (active * (1.0 - discount)).astype(np.float32)
         art_trust = np.zeros(n, dtype=np.float32)
         art_like = np.full(n, -1, dtype=np.int64)
         if art_ids.size and config.artefact_penalty > 0:
