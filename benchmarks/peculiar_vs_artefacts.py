@@ -26,6 +26,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
 ``--object-score shape_embedding`` embeds each object's stamp with the backbone (the shipped demo
@@ -201,6 +202,19 @@ def main() -> int:
     p.add_argument("--method", default=RankConfig.method, help="rank's method (radioexplore.ranking.peculiar.METHODS)")
     p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
     p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
+    p.add_argument(
+        "--no-sidelobes",
+        action="store_true",
+        help="re-rank with ActiveConfig(sidelobe_ratio=0): an ARTEFACT label does not reach its bright source's tiles",
+    )
+    p.add_argument(
+        "--sidelobe-symmetric",
+        action="store_true",
+        help="ActiveConfig(sidelobe_closer=False): only tiles within the factor in distance, not every nearer one",
+    )
+    p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
+    p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
+    p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -211,7 +225,14 @@ def main() -> int:
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     args.active = ActiveConfig(
-        artefact_discount=args.artefact_discount, artefact_teach=not args.no_teach, seed=args.seed
+        artefact_discount=args.artefact_discount,
+        artefact_teach=not args.no_teach,
+        seed=args.seed,
+        **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
+        **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
+        **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
+        **({"teach_field_context": True} if args.teach_field_context else {}),
+        **({"artefact_object_protect": True} if args.object_protect else {}),
     )
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []

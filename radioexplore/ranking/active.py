@@ -45,8 +45,10 @@ Labels also teach the queue what an artefact is (issue 24; :mod:`radioexplore.ra
 an ARTEFACT or MOSAICKING label sinks the tiles that look like it in the artefact features and in
 the regressor's features, and with the other labels (all counted as sky) it trains a classifier of
 the tile's artefact evidence whose probability discounts the queue; the interest the regressor
-predicts for a likely artefact is not believed. Each re-ranked tile says why it stands where it
-does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
+predicts for a likely artefact is not believed. An ARTEFACT label also sinks the tiles round the same
+bright source at a similar or smaller distance that hold no object of their own
+(:mod:`radioexplore.ranking.sidelobes`): far-out ripples read as sky in every artefact feature.
+Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
 (``benchmarks/rerank_speed.py``); the PCA is done once per :class:`ActiveRanker`, which is what
@@ -70,6 +72,7 @@ from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
 from radioexplore.ranking.regressors import REGRESSORS
+from radioexplore.ranking.sidelobes import SidelobeKernels, sidelobe_geometry
 from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import FieldStandardisation
 from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
@@ -96,6 +99,12 @@ class ActiveConfig:
     artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
     artefact_teach: bool = True  # labels teach what an artefact is (radioexplore.ranking.teach; see rerank)
     artefact_prior_weight: float = 1.0  # the artefact prior counts as this many labels at the tile itself
+    sidelobe_ratio: float = 2.0  # an ARTEFACT label sinks its source's tiles within this factor in distance (0: off)
+    sidelobe_match_beams: float = 4.0  # tiles whose nearest bright sources lie this close share a source
+    sidelobe_closer: bool = True  # and every tile nearer the source, where its errors are stronger
+    sidelobe_whole_field: bool = False  # any source of the field at a similar level (tried, benchmarks/README)
+    teach_field_context: bool = False  # the labels' regression also reads the field's DQF and dynamic range
+    artefact_object_protect: bool = False  # the taught discount spares a tile's own object: x (1 - p (1 - object))
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -107,6 +116,10 @@ class ActiveConfig:
             raise ValueError(f"artefact_weight must not be negative, not {self.artefact_weight}")
         if not self.artefact_prior_weight > 0:
             raise ValueError(f"artefact_prior_weight must be positive, not {self.artefact_prior_weight}")
+        if self.sidelobe_ratio != 0 and not self.sidelobe_ratio > 1:
+            raise ValueError(
+                f"sidelobe_ratio must exceed 1 (a factor in distance), or be 0 (off), not {self.sidelobe_ratio}"
+            )
 
 
 class ActiveRanker:
@@ -138,6 +151,11 @@ class ActiveRanker:
         ``[N, F']`` the tile's own artefact evidence that the labels' logistic regression reads
         (:func:`radioexplore.ranking.active_features.teach_block`: the block and the ripple
         significance), its first column the axis score; ``artefacts`` when None.
+    sidelobes
+        Per tile, its nearest bright source and the distance to it (:func:`radioexplore.ranking.sidelobes.sidelobe_geometry`):
+        an ARTEFACT label also sinks the tiles round the same source at a similar distance, unless they hold
+        their own object (:mod:`radioexplore.ranking.sidelobes`); with ``config.artefact_object_protect`` its
+        object scores also spare a tile's own object from the taught discount; None: not used.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -153,6 +171,7 @@ class ActiveRanker:
         artefacts: np.ndarray | None = None,
         why: Any = None,
         evidence: np.ndarray | None = None,
+        sidelobes: pd.DataFrame | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -180,6 +199,22 @@ class ActiveRanker:
         if artefacts is not None:
             self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
+        self.sidelobes = None
+        self.object_keep = None  # 1 - each tile's object score, where the geometry gives it
+        if sidelobes is not None:
+            if len(sidelobes) != n:
+                raise ValueError(
+                    f"sidelobe geometry has {len(sidelobes)} rows for {n} embeddings; re-run `radioexplore rank`"
+                )
+            self.object_keep = 1.0 - sidelobes["protect"].to_numpy(dtype=np.float32)
+        if sidelobes is not None and config.sidelobe_ratio > 0:
+            self.sidelobes = SidelobeKernels(
+                sidelobes,
+                config.sidelobe_ratio,
+                config.sidelobe_match_beams,
+                config.sidelobe_closer,
+                config.sidelobe_whole_field,
+            )
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
             self.evidence = np.nan_to_num(np.asarray(evidence, dtype=np.float32).reshape(n, -1))
@@ -205,7 +240,10 @@ class ActiveRanker:
             adjacency,
             artefact_block(scores),
             why,
-            teach_block(scores),
+            teach_block(scores, config.teach_field_context),
+            sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
+            if "field" in tiles.columns
+            else None,
         )
 
     def __len__(self) -> int:
@@ -302,13 +340,20 @@ class ActiveRanker:
                 # artefacts queued, fewer peculiar tiles found; off by default)
                 active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
         if taught:
-            active = (active * (1.0 - p_art)).astype(np.float32)
+            discount = p_art
+            if config.artefact_object_protect and self.object_keep is not None:
+                discount = p_art * self.object_keep
+            active = (active * (1.0 - discount)).astype(np.float32)
         art_trust = np.zeros(n, dtype=np.float32)
         art_like = np.full(n, -1, dtype=np.int64)
         if art_ids.size and config.artefact_penalty > 0:
             spaces = ("artefact", "joint") if self.artefacts is not None else ("joint",)
             for space in spaces:
                 weight, source = strongest(self.kernels(space).rows(art_ids), art_ids)
+                better = weight > art_trust
+                art_trust[better], art_like[better] = weight[better], source[better]
+            if self.sidelobes is not None:
+                weight, source = strongest(self.sidelobes.rows(art_ids), art_ids)
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)

@@ -86,7 +86,7 @@ def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
     return out.astype(np.float32)
 
 
-def teach_block(scores: pd.DataFrame) -> np.ndarray | None:
+def teach_block(scores: pd.DataFrame, field_context: bool = False) -> np.ndarray | None:
     """What the labels' logistic regression reads (:func:`radioexplore.ranking.teach.label_classifier`):
     :func:`artefact_block` and the ripple significance against the same 5 sigma, ``x^2 / (x^2 + 25)``
     (:mod:`radioexplore.ranking.ripples`), as ``[N, 6]`` in 0..1; None without the artefact columns.
@@ -101,4 +101,15 @@ def teach_block(scores: pd.DataFrame) -> np.ndarray | None:
         return None
     ripple = scores["artefact_ripple_sigma"].to_numpy(dtype=float) if "artefact_ripple_sigma" in scores else None
     ripple = np.zeros(len(scores)) if ripple is None else np.nan_to_num(ripple, nan=0.0)
-    return np.column_stack([block, ripple**2 / (ripple**2 + 25.0)]).astype(np.float32)
+    cols = [block, ripple**2 / (ripple**2 + 25.0)]
+    if (
+        field_context
+    ):  # the field's DQF / 3 and the level its peak's errors reach (artefacts.artefact_score's field term)
+        dqf = (
+            np.nan_to_num(scores["artefact_dqf"].to_numpy(dtype=float), nan=0.0) / 3.0
+            if "artefact_dqf" in scores
+            else 0
+        )
+        dr = 0.01 * np.nan_to_num(scores["artefact_field_dynamic_range"].to_numpy(dtype=float), nan=0.0)
+        cols += [np.broadcast_to(dqf, len(scores)), dr**2 / (dr**2 + 25.0)]
+    return np.column_stack(cols).astype(np.float32)

@@ -25,7 +25,9 @@ in units of the local noise sigma (robust MAD; see :func:`radioexplore.ranking.l
   ``bright_snr`` (its peak / the tile's sigma), ``bright_distance_beams`` (from the source to the
   nearest pixel of the tile) and ``expected_artefact_sigma``, the level a residual calibration
   error of ``calibration_error`` of the source's peak would leave there (falling as the square
-  root of the distance in beams beyond one beam);
+  root of the distance in beams beyond one beam), and its position in the field (``bright_x``,
+  ``bright_y``, pixels; ``beam_px``, the restoring beam's FWHM), which names the source an ARTEFACT label implicates
+  (:mod:`radioexplore.ranking.sidelobes`);
 - the field: ``field_dynamic_range`` (field peak / median tile sigma) and ``dqf``, the MGCLS
   data-quality flag (Knowles et al. 2022, as in seed 000, sec. 2.1: 2 = poor dynamic range with
   bright-source artefacts, 3 = ripples across the image).
@@ -56,6 +58,9 @@ FEATURES = (
     "bright_snr",
     "bright_distance_beams",
     "expected_artefact_sigma",
+    "bright_x",
+    "bright_y",
+    "beam_px",
     "field_dynamic_range",
     "dqf",
 )
@@ -215,6 +220,7 @@ def field_artefact_features(
                 for col in frame.columns:
                     out.loc[rows, col] = frame[col].to_numpy()
             out.loc[rows, "field_dynamic_range"] = peak / field_sigma if field_sigma > 0 else np.nan
+    out["beam_px"] = float(beam_px)
     out["dqf"] = np.nan if dqf is None or pd.isna(dqf) else float(dqf)
     return out
 
@@ -242,10 +248,19 @@ def _nearest_bright(
     config: ArtefactConfig,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """For each tile, the candidate whose calibration errors would be strongest there: its position
-    in the tile's frame, and the ``bright_snr``, ``bright_distance_beams`` and ``expected_artefact_sigma`` columns."""
+    in the tile's frame, and the ``bright_snr``, ``bright_distance_beams``, ``expected_artefact_sigma``,
+    ``bright_x`` and ``bright_y`` (its position in the field, NaN where there is none) columns."""
     t = len(x0)
     centres = np.full((t, 2), np.nan)
-    extra = pd.DataFrame({"bright_snr": np.zeros(t), "bright_distance_beams": np.nan, "expected_artefact_sigma": 0.0})
+    extra = pd.DataFrame(
+        {
+            "bright_snr": np.zeros(t),
+            "bright_distance_beams": np.nan,
+            "expected_artefact_sigma": 0.0,
+            "bright_x": np.nan,
+            "bright_y": np.nan,
+        }
+    )
     if bx.size == 0:
         return centres, extra
     dx = np.maximum(np.maximum(x0[:, None] - bx[None], bx[None] - (x0[:, None] + s - 1)), 0)
@@ -260,6 +275,8 @@ def _nearest_bright(
     extra["bright_snr"] = np.nan_to_num(snr[rows, j], nan=0.0)
     extra["bright_distance_beams"] = d[rows, j]
     extra["expected_artefact_sigma"] = level[rows, j]
+    extra["bright_x"] = bx[j]
+    extra["bright_y"] = by[j]
     return centres, extra
 
 
