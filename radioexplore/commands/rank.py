@@ -1,5 +1,6 @@
 """The ranking sub-commands: ``rank`` an embedding set's tiles; find, describe and rank the fields' ``objects``;
-``pool-objects`` makes an embedding set of the tiles from their objects' stamp embeddings."""
+``pool-objects`` makes an embedding set of the tiles from their objects' stamp embeddings; ``curate`` writes the
+objects' stamps as a stamps run (a curated pre-training set)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from radioexplore.commands.common import default_of, embedding_name, name_arg, non_negative_int, positive_int, run_arg
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import parse_flags
+from radioexplore.ranking.object_curated import CurateConfig
 from radioexplore.ranking.object_pool import POOLS, ObjectPoolConfig
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
@@ -66,9 +68,27 @@ def cmd_pool_objects(args: argparse.Namespace) -> int:
             beside_tile=not args.no_tile,
             shape=not args.no_shape,
             tile_embedding=args.tile_embedding,
+            object_embedding=args.object_embedding,
             name=args.name,
         )
         return pool_run(run, config)
+
+    return _print_written(write)
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.object_curated import CurateConfig, curate_run
+
+    def write() -> Path:
+        config = CurateConfig(
+            stamp_px=args.stamp_px,
+            min_beams=args.min_beams,
+            max_stamps=args.max_stamps,
+            keep_artefacts=args.keep_artefacts,
+        )
+        report = curate_run(RunDir(args.run), RunDir(args.out), config)
+        print(f"{report.n_tiles} object stamps from {len(report.ingested)} field(s)")
+        return Path(args.out)
 
     return _print_written(write)
 
@@ -85,7 +105,7 @@ def _print_written(write: Callable[[], Path]) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``rank``, ``objects`` and ``pool-objects``."""
+    """Register ``rank``, ``objects``, ``pool-objects`` and ``curate``."""
     p = sub.add_parser("rank", help="Isolation Forest anomaly ranking of an embedding set")
     run_arg(p)
     name_arg(p)
@@ -198,5 +218,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="the tile embedding set put beside, and given to tiles without objects (default: the run's default)",
     )
+    p.add_argument(
+        "--object-embedding",
+        default=default_of(ObjectPoolConfig, "object_embedding"),
+        metavar="NAME",
+        help="the object embedding, RUN/objects/NAME.npy (default %(default)s: what `objects --embed` writes)",
+    )
     p.add_argument("--name", default=None, help="name of the set written (default: objects_<pool>[_tile][_shape])")
     p.set_defaults(func=cmd_pool_objects)
+
+    p = sub.add_parser(
+        "curate",
+        help="write a run's extended objects as source-centred stamps into a new stamps run "
+        "(a curated pre-training set for `pretrain --run` / `--also-run`; needs `objects`)",
+    )
+    run_arg(p)
+    p.add_argument("--out", required=True, type=Path, help="the new run directory the stamps go to")
+    p.add_argument(
+        "--stamp-px", type=positive_int, default=default_of(CurateConfig, "stamp_px"), help="stamp side (%(default)s)"
+    )
+    p.add_argument(
+        "--min-beams",
+        type=float,
+        default=default_of(CurateConfig, "min_beams"),
+        help="keep objects of at least this many beam areas (default: every object of objects.parquet)",
+    )
+    p.add_argument(
+        "--max-stamps",
+        type=positive_int,
+        default=None,
+        help="keep at most this many, the most extended first (e.g. the uncurated run's tile count)",
+    )
+    p.add_argument(
+        "--keep-artefacts",
+        action="store_true",
+        help="also keep objects whose own artefact score marks them as calibration patterns (default: left out)",
+    )
+    p.set_defaults(func=cmd_curate)
