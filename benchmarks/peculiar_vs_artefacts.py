@@ -33,6 +33,12 @@ discounted by its own artefact score). Per survey and mean +- std:
 checkpoint: these runs are embedded by pixel statistics) and scores the objects by shape and
 embedding (:mod:`radioexplore.ranking.object_embed`) before ranking; ``objects_embed`` is then
 the rule of the objects by that score alone.
+
+``--embedding`` picks the tile embedding the ranking and the astronomer use: ``pixelstats``
+(default, the figures above), ``vit`` (what ``radioexplore embed`` writes by default: the CLS of
+the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-embedding vit
+--no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
+network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
 """
 
 from __future__ import annotations
@@ -46,12 +52,15 @@ import numpy as np
 import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 
+from radioexplore.embed.embedding import EmbedConfig, embed_run
 from radioexplore.embed.pixelstats import pixel_statistics_run
 from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.active import ActiveConfig
 from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.metrics import recall_in_top
+from radioexplore.ranking.object_embed import embed_objects
+from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.objects import ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
@@ -84,6 +93,19 @@ def prepare(work: Path, seed: int, strength: float, args: argparse.Namespace) ->
         attach_truth(run, sim)
         pixel_statistics_run(run, "pixstats")
     return run, sim
+
+
+def tile_embedding(run: RunDir, kind: str) -> str:
+    """The embedding set ``kind`` of ``run`` (``--embedding``), made when missing; the pooled set is
+    rebuilt from the run's current objects (its top object follows their scores). Returns its name."""
+    if kind == "pixelstats":
+        return "pixstats"
+    if not run.embeddings("vit").is_file():
+        embed_run(run, EmbedConfig(name="vit"), progress=False)  # `embed`'s default: the shipped demo checkpoint
+    if kind == "vit":
+        return "vit"
+    embed_objects(run, pd.read_parquet(run.objects), checkpoint=run.stage_config("embed", "vit")["checkpoint_used"])
+    return pool_run(run, ObjectPoolConfig(pool="top", shape=False, tile_embedding="vit")).stem
 
 
 def oracle(peculiar: np.ndarray, artefact: np.ndarray, extended: np.ndarray):
@@ -121,10 +143,11 @@ def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int,
     return seen, queues, seconds
 
 
-def ranked_scores(run: RunDir, tiles: pd.DataFrame, method: str) -> pd.DataFrame:
-    """``rank_run`` with ``method`` (its own code path, as ``rank --method``), scores in ``tiles`` order."""
-    rank_run(run, "pixstats", RankConfig(method=method))
-    return run.read_scores("pixstats").set_index("tile_id").loc[tiles["tile_id"]]
+def ranked_scores(run: RunDir, tiles: pd.DataFrame, method: str, name: str = "pixstats") -> pd.DataFrame:
+    """``rank_run`` of embedding ``name`` with ``method`` (its own code path, as ``rank --method``), scores in
+    ``tiles`` order."""
+    rank_run(run, name, RankConfig(method=method))
+    return run.read_scores(name).set_index("tile_id").loc[tiles["tile_id"]]
 
 
 def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace) -> dict:
@@ -138,8 +161,9 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         objects_run(run, ObjectConfig(score_from=args.object_score), progress=False)
     elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
         objects_run(run, ObjectConfig(), progress=False)
-    no_axis = ranked_scores(run, tiles, "peculiar_no_axis")["score"].to_numpy()
-    s = ranked_scores(run, tiles, args.method)  # default: peculiar; last, so the astronomer starts from it
+    name = tile_embedding(run, args.embedding)
+    no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
+    s = ranked_scores(run, tiles, args.method, name)  # default: peculiar; last, so the astronomer starts from it
     keep = (s["anomaly_score"] > 0).to_numpy() if "anomaly_score" in s else np.ones(len(s), bool)
     qa = quantile_among(s["anomaly_score"].to_numpy(), keep)
     clean = 1.0 - np.clip(np.nan_to_num(s["artefact_score"].to_numpy(dtype=float)), 0, 1)
@@ -178,7 +202,7 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     if args.no_astronomer:
         row["seconds"] = time.perf_counter() - t0
         return row
-    seen, queues, seconds = astronomer(run, "pixstats", oracle(peculiar, artefact, extended), args.active, 5, 10)
+    seen, queues, seconds = astronomer(run, name, oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
     labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
@@ -221,6 +245,13 @@ def main() -> int:
         choices=("shape", "shape_embedding"),
         default="shape",
         help="objects' score: shape features, or shape + stamp embedding (ObjectConfig.score_from)",
+    )
+    p.add_argument(
+        "--embedding",
+        choices=("pixelstats", "vit", "pooled"),
+        default="pixelstats",
+        help="tile embedding ranked and taught: pixel statistics (default), `embed`'s demo ViT CLS, or that CLS "
+        "beside the top object's stamp embedding (`pool-objects --no-shape`)",
     )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
@@ -265,7 +296,7 @@ def main() -> int:
             flush=True,
         )
     df = pd.DataFrame(rows)
-    print(f"\nover {len(df)} surveys (mean +- std):")
+    print(f"\nover {len(df)} surveys (mean +- std), tile embedding {args.embedding}:")
     for col in [c for c in df.columns if c not in ("seed", "strength")]:
         v = df[col].astype(float)
         print(f"  {col}: {v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.3f}")
