@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy import ndimage
 
 from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
 from radioexplore.ranking.object_score import forest_features, rank_objects
 from radioexplore.ranking.objects import FOREST_FEATURES, OBJECT_COLUMNS, ObjectConfig, find_objects
 from radioexplore.ranking.peculiar import describe_object
+from tests.object_sky import beam_noise, blob, row_at
 
 SIZE, FWHM, RMS = 640, 5.0, 1e-5
 BEAM_AREA = 1.1331 * FWHM**2
@@ -19,39 +18,26 @@ PARALLEL_CENTRE = (480.0, 160.0)  # the same, but the middle island lies along t
 BRIGHT_CENTRE = (160.0, 480.0)  # the same X, but the middle island outshines the lobes
 
 
-def _blob(xx, yy, x, y, amp, smaj, smin, pa):
-    u = (xx - x) * np.cos(pa) + (yy - y) * np.sin(pa)
-    v = -(xx - x) * np.sin(pa) + (yy - y) * np.cos(pa)
-    return amp * np.exp(-0.5 * ((u / smaj) ** 2 + (v / smin) ** 2))
-
-
 def _three(xx, yy, centre, wing_pa, wing_amp):
     x, y = centre
     out = np.zeros_like(xx)
     for side in (-1, 1):  # the active lobes, drawn out along the line joining them
-        out += _blob(xx, yy, x + side * 60, y, 25 * RMS, 12.0, 4.0, 0.0)
-    return out + _blob(xx, yy, x, y, wing_amp * RMS, 22.0, 4.0, wing_pa)
+        out += blob(xx, yy, x + side * 60, y, 25 * RMS, 12.0, 4.0, 0.0)
+    return out + blob(xx, yy, x, y, wing_amp * RMS, 22.0, 4.0, wing_pa)
 
 
 def sky(seed: int = 3) -> np.ndarray:
     """Beam-correlated noise, a few compact sources, an X, a jet-like triple and an X with bright wings."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
-    noise = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, SIZE, FWHM, RMS)
     sig_b = FWHM / 2.3548
     for x, y in ((60, 580), (330, 330), (600, 600), (400, 600)):
-        image += _blob(xx, yy, x, y, rng.uniform(30, 80) * RMS, sig_b, sig_b, 0.0)
+        image += blob(xx, yy, x, y, rng.uniform(30, 80) * RMS, sig_b, sig_b, 0.0)
     image += _three(xx, yy, X_CENTRE, np.pi / 2, 10)
     image += _three(xx, yy, PARALLEL_CENTRE, 0.0, 10)
     image += _three(xx, yy, BRIGHT_CENTRE, np.pi / 2, 60)
     return image.astype(np.float32)
-
-
-def row_at(table: pd.DataFrame, x: float, y: float) -> int:
-    d = np.hypot(table["x"] - x, table["y"] - y).to_numpy()
-    assert d.min() < 6, (x, y, d.min())
-    return int(np.argmin(d))
 
 
 @pytest.fixture(scope="module")

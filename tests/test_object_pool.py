@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import ndimage
 
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_objects, tile_members
 from radioexplore.ranking.object_score import forest_features
 from radioexplore.ranking.objects import FOREST_FEATURES, SHAPE_FEATURES
 from radioexplore.run.rundir import RunDir
 from tests.conftest import run_cli
+from tests.object_sky import beam_noise
 from tests.test_objects import FWHM, RING, RMS, SIZE, TILE, ring_of, write_fits
 
 
@@ -20,8 +20,7 @@ def ring_sky(seed: int = 5) -> np.ndarray:
     blobs in other tiles."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
-    noise = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, SIZE, FWHM, RMS)
     beam = FWHM / 2.3548
     for x, y in [(140, 140), (245, 150), (150, 240), (240, 240)]:  # compact: islands under 3 beam areas
         image += 12 * RMS * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / beam**2)

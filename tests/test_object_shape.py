@@ -10,6 +10,7 @@ from scipy import ndimage
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_ratio, cross_contrast, morphology_features
 from radioexplore.ranking.objects import SHAPE_FEATURES, find_objects
 from radioexplore.ranking.peculiar import describe_object
+from tests.object_sky import beam_noise
 
 FWHM, N = 5.0, 160
 
@@ -102,8 +103,7 @@ def test_axis_ratio_of_a_line_and_a_disc():
 
 def test_find_objects_gives_a_ring_its_coverage():
     rng = np.random.default_rng(0)
-    noise = ndimage.gaussian_filter(rng.normal(size=(256, 256)), FWHM / 2.3548)
-    image = noise / noise.std()
+    image = beam_noise(rng, 256, FWHM)
     image[48:208, 48:208] += ring(gap_deg=40.0)
     found = find_objects(image.astype(np.float32), 1.1331 * FWHM**2).table
     best = found.loc[found["area_beams"].idxmax()]

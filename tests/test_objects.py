@@ -16,6 +16,7 @@ from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_grid
 from radioexplore.simulation import field_wcs
 from tests.conftest import run_cli
+from tests.object_sky import beam_noise
 
 SIZE, TILE, FWHM, RMS = 512, 128, 5.0, 1e-5
 BEAM_AREA = 1.1331 * FWHM**2
@@ -27,8 +28,7 @@ def sky(seed: int = 3) -> np.ndarray:
     """Beam-correlated noise (rms RMS), compact sources, extended elliptical blobs and a ring."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
-    noise = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, SIZE, FWHM, RMS)
     sig_b = FWHM / 2.3548
     taken = [RING]
     placed = 0
@@ -180,8 +180,7 @@ def test_objects_cli_writes_the_table_with_sky_positions(tmp_path):
 def test_negative_troughs_round_an_island_show_in_its_artefact_hint():
     rng = np.random.default_rng(5)
     n = 256
-    noise = ndimage.gaussian_filter(rng.normal(size=(n, n)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, n, FWHM, RMS)
     yy, xx = np.mgrid[0:n, 0:n].astype(float)
     for x, y in ((70.0, 128.0), (190.0, 128.0)):
         image += 40 * RMS * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 6.0**2)
@@ -205,8 +204,7 @@ def ripple_arc_field(troughs: bool) -> np.ndarray:
     arc is a ripple crest flanked by troughs as deep (period 8 px), without them a positive arc."""
     rng = np.random.default_rng(11)
     n = 256
-    noise = ndimage.gaussian_filter(rng.normal(size=(n, n)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, n, FWHM, RMS)
     yy, xx = np.mgrid[0:n, 0:n].astype(float)
     r = np.hypot(xx - 128, yy - 128)
     image += 2000 * RMS * np.exp(-0.5 * (r / (FWHM / 2.3548)) ** 2)
@@ -233,8 +231,7 @@ def test_a_tile_takes_an_object_only_where_the_object_lies():
     """An L-shaped island: its box covers four tiles, its pixels only three; the fourth tile sees a
     corner of the box and none of the object, and does not take its score."""
     rng = np.random.default_rng(2)
-    image = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
-    image = image / image.std() * RMS
+    image = beam_noise(rng, SIZE, FWHM, RMS)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
     # one arm along y = 100 from x = 60 to 200, one along x = 60 from y = 100 to 200 (tiles of 128 px)
     arm1 = (np.abs(yy - 100) < 4) & (xx > 60) & (xx < 200)

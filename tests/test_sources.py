@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import ndimage
 
 from radioexplore.ranking.object_shape import axis_angle
 from radioexplore.ranking.objects import OBJECT_COLUMNS, ObjectConfig, find_objects
 from radioexplore.ranking.peculiar import describe_source, tile_best_objects
 from radioexplore.ranking.sources import SOURCE_COLUMNS, SourceConfig, associate, by_source
+from tests.object_sky import beam_noise, blob, row_at
 
 SIZE, FWHM, RMS = 640, 5.0, 1e-5
 BEAM_AREA = 1.1331 * FWHM**2
@@ -21,41 +21,27 @@ BARE = ((420.0, 80.0), (560.0, 150.0))
 ACROSS = ((420.0, 470.0), (560.0, 540.0))
 
 
-def _blob(xx, yy, x, y, amp, smaj, smin, pa):
-    u = (xx - x) * np.cos(pa) + (yy - y) * np.sin(pa)
-    v = -(xx - x) * np.sin(pa) + (yy - y) * np.cos(pa)
-    return amp * np.exp(-0.5 * ((u / smaj) ** 2 + (v / smin) ** 2))
-
-
 def sky(seed: int = 2) -> np.ndarray:
     """Beam-correlated noise, a few compact and round extended sources, and the three pairs above."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
-    noise = ndimage.gaussian_filter(rng.normal(size=(SIZE, SIZE)), FWHM / 2.3548)
-    image = noise / noise.std() * RMS
+    image = beam_noise(rng, SIZE, FWHM, RMS)
     sig_b = FWHM / 2.3548
     for x, y in ((60, 560), (250, 420), (330, 600), (600, 330), (200, 40), (40, 330)):  # compact, away from the pairs
-        image += _blob(xx, yy, x, y, rng.uniform(30, 80) * RMS, sig_b, sig_b, 0.0)
+        image += blob(xx, yy, x, y, rng.uniform(30, 80) * RMS, sig_b, sig_b, 0.0)
     for x, y in ((120, 450), (300, 520)):  # round extended sources
-        image += _blob(xx, yy, x, y, 20 * RMS, 7.0, 6.0, 0.3)
+        image += blob(xx, yy, x, y, 20 * RMS, 7.0, 6.0, 0.3)
     for (x0, y0), (x1, y1) in (CORED, BARE):
         line = np.arctan2(y1 - y0, x1 - x0)
         for x, y in ((x0, y0), (x1, y1)):  # lobes elongated along the line joining them
-            image += _blob(xx, yy, x, y, 15 * RMS, 12.0, 4.0, line)
+            image += blob(xx, yy, x, y, 15 * RMS, 12.0, 4.0, line)
     (x0, y0), (x1, y1) = ACROSS
     across = np.arctan2(y1 - y0, x1 - x0) + np.pi / 2
     for x, y in ACROSS:
-        image += _blob(xx, yy, x, y, 15 * RMS, 12.0, 4.0, across)
+        image += blob(xx, yy, x, y, 15 * RMS, 12.0, 4.0, across)
     (x0, y0), (x1, y1) = CORED
-    image += _blob(xx, yy, (x0 + x1) / 2, (y0 + y1) / 2, 60 * RMS, sig_b, sig_b, 0.0)  # the host's core
+    image += blob(xx, yy, (x0 + x1) / 2, (y0 + y1) / 2, 60 * RMS, sig_b, sig_b, 0.0)  # the host's core
     return image.astype(np.float32)
-
-
-def row_at(table: pd.DataFrame, x: float, y: float) -> int:
-    """Row position of the object whose centroid lies nearest ``(x, y)``."""
-    d = np.hypot(table["x"] - x, table["y"] - y).to_numpy()
-    assert d.min() < 6, (x, y, d.min())
-    return int(np.argmin(d))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,28 @@
+"""Pieces of the small skies the object tests draw: beam-correlated noise, elliptical Gaussians, and the
+object nearest a position."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+
+def beam_noise(rng: np.random.Generator, size: int, fwhm: float, rms: float = 1.0) -> np.ndarray:
+    """White noise smoothed by a Gaussian beam of ``fwhm`` px, scaled to standard deviation ``rms``."""
+    noise = ndimage.gaussian_filter(rng.normal(size=(size, size)), fwhm / 2.3548)
+    return noise / noise.std() * rms
+
+
+def blob(xx, yy, x, y, amp, smaj, smin, pa):
+    """An elliptical Gaussian of peak ``amp`` at ``(x, y)``, sigmas ``smaj`` / ``smin`` px, major axis at ``pa`` rad."""
+    u = (xx - x) * np.cos(pa) + (yy - y) * np.sin(pa)
+    v = -(xx - x) * np.sin(pa) + (yy - y) * np.cos(pa)
+    return amp * np.exp(-0.5 * ((u / smaj) ** 2 + (v / smin) ** 2))
+
+
+def row_at(table: pd.DataFrame, x: float, y: float) -> int:
+    """Row position of the object whose centroid lies nearest ``(x, y)`` (asserted within 6 px)."""
+    d = np.hypot(table["x"] - x, table["y"] - y).to_numpy()
+    assert d.min() < 6, (x, y, d.min())
+    return int(np.argmin(d))
