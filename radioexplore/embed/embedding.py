@@ -123,6 +123,19 @@ def run_embedding_px(run: RunDir, spec: BackboneSpec, tile_px: int, requested: i
     return embedding_px(spec, tile_px, requested)
 
 
+def recorded_view(record: dict, spec: BackboneSpec) -> dict:
+    """How an embedding set's images were shown to its network, from its ``stages.embed`` record: the
+    :func:`embed_tiles` keywords ``input_px``, ``pool``, ``tta`` and ``clip_sigma``, so that a query or a
+    baseline is embedded alike (runs embedded before ``embed_px`` was recorded: the training input)."""
+    clip = record.get("clip_sigma")
+    return {
+        "input_px": int(record.get("embed_px") or spec.input_px),
+        "pool": str(record.get("pool", "cls")),
+        "tta": str(record.get("tta", "none")),
+        "clip_sigma": None if clip is None else float(clip),
+    }
+
+
 def prepare_batch(tiles: torch.Tensor, spec: BackboneSpec, input_px: int | None = None) -> torch.Tensor:
     """Resize ``[B, C, S, S]`` tiles in [0, 1] to ``input_px`` (None: :func:`embedding_px` of their
     size), match channels, normalise."""

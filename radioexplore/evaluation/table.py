@@ -120,40 +120,27 @@ def random_feature_sets(
 ) -> list[FeatureSet]:
     """One randomly initialised network per architecture (and input size, read-out) among ``names``,
     embedding ``images`` as those sets were embedded."""
-    from radioexplore.embed.embedding import embed_tiles
+    from radioexplore.embed.embedding import embed_tiles, recorded_view
 
-    seen: dict[str, tuple[BackboneSpec, int, str, str, float | None]] = {}
+    seen: dict[str, tuple[BackboneSpec, dict]] = {}
     for name in names:
         rec = run.stage_config("embed", name)
         if not rec.get("spec"):
             log.warning("embedding %r has no recorded architecture: no random-init row for it", name)
             continue
         spec = BackboneSpec(**rec["spec"])
-        px, pool = int(rec.get("embed_px") or spec.input_px), str(rec.get("pool", "cls"))
-        tta = str(rec.get("tta", "none"))
-        clip = None if rec.get("clip_sigma") is None else float(rec["clip_sigma"])
-        key = json.dumps([spec.to_dict(), px, pool, tta, clip], sort_keys=True)
-        seen.setdefault(key, (spec, px, pool, tta, clip))
+        view = recorded_view(rec, spec)
+        seen.setdefault(json.dumps([spec.to_dict(), view], sort_keys=True), (spec, view))
     out = []
-    for spec, px, pool, tta, clip in seen.values():
+    for spec, view in seen.values():
+        px, pool, tta, clip = view["input_px"], view["pool"], view["tta"], view["clip_sigma"]
         torch.manual_seed(config.seed)
         net = build_backbone(spec).eval()
         arch = f"{spec.arch}/{spec.patch}" if spec.patch else spec.arch
         extra = (f", {pool} pool" if pool != "cls" else "") + (f", {tta} tta" if tta != "none" else "")
         extra += f", clipped at {clip:g} sigma" if clip is not None else ""
         label = f"random init ({arch}, {px} px{extra})"
-        X = embed_tiles(
-            net,
-            spec,
-            images,
-            config.batch_size,
-            config.device,
-            progress,
-            input_px=px,
-            pool=pool,
-            tta=tta,
-            clip_sigma=clip,
-        )
+        X = embed_tiles(net, spec, images, config.batch_size, config.device, progress, **view)
         out.append(FeatureSet(label, "random init", X))
     return out
 

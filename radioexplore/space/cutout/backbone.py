@@ -17,7 +17,7 @@ def embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
         return np.stack([pixelstats.standardise(pixelstats.tile_statistics(p), centre, scale) for p in pixels])
     import torch
 
-    from radioexplore.embed.embedding import EmbedConfig, embed_tiles, load_model
+    from radioexplore.embed.embedding import EmbedConfig, embed_tiles, load_model, recorded_view
     from radioexplore.models import BackboneSpec, build_backbone
 
     spec = BackboneSpec(**record["spec"])
@@ -32,20 +32,6 @@ def embed_pixels(record: dict, pixels: np.ndarray, device: str) -> np.ndarray:
         model, loaded, _ = load_model(EmbedConfig(checkpoint=source))
         if loaded != spec:
             raise RunDirError(f"checkpoint {source} now holds {loaded}, but the run was embedded with {spec}")
-    # runs embedded before embed_px was recorded were embedded at the backbone's training input
-    px = int(record.get("embed_px") or spec.input_px)
-    pool = str(record.get("pool", "cls"))  # the read-out the run's tiles were embedded with
-    tta = str(record.get("tta", "none"))  # and their test-time augmentation
-    clip = record.get("clip_sigma")  # and noise clip
     return embed_tiles(
-        model,
-        spec,
-        pixels,
-        batch_size=len(pixels),
-        device=device,
-        progress=False,
-        input_px=px,
-        pool=pool,
-        tta=tta,
-        clip_sigma=None if clip is None else float(clip),
+        model, spec, pixels, batch_size=len(pixels), device=device, progress=False, **recorded_view(record, spec)
     )
