@@ -117,6 +117,14 @@ def test_evaluate_reports_probes_and_attention_against_a_random_network(eval_run
     assert "evaluate" in eval_run.read_meta()["stages"]
 
 
+def test_evaluate_with_no_attention_tiles_skips_the_check_and_says_so(eval_run, vit_checkpoint):
+    config = EvaluateConfig(checkpoint=str(vit_checkpoint), folds=3, pca_dims=10, attention_tiles=0)
+    report = evaluate_run(eval_run, config, progress=False)
+    assert not report.attention and not any("attention" in c.name for c in report.checks)
+    assert any("attention check skipped" in w for w in report.warnings)
+    assert "count_trained" in report.probes
+
+
 def test_frdeep_style_label_probes_report_cv_and_split_errors(vit_checkpoint, tmp_path, capsys):
     rng = np.random.default_rng(0)
     n = 60
