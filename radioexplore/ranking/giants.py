@@ -8,7 +8,9 @@ median) / (IQR / 1.349) over the survey's sources, each joined double (:mod:`rad
 once with its lobe-to-lobe extent and each other island with its own. Only the objects of a joined
 double carry it (its lobes and core; 0 elsewhere and below the median): a lone island's size the
 object forest already sees (``extent_beams``), and a giant's lobes, far apart and faint, are each of
-ordinary size.
+ordinary size. Most of a survey's sources are single islands of a few beams, so every joined double
+stands above them (simulated development surveys: FR II doubles z ~3-4.5, joined giants ~6-8.5); the
+forest isolates the largest.
 """
 
 from __future__ import annotations

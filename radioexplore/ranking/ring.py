@@ -13,7 +13,7 @@ the island's flux-weighted centroid beyond one beam FWHM of it (inside, the beam
 - ``evenness``: over how many of 16 position-angle sectors the flux is spread (perplexity of the sectors'
   flux shares) / 16: a bright knot on one side counts as about one sector;
 - ``closure``: the share of sectors the island's pixels reach (a quarter of an even share or more): a
-  closed ring 1, a horseshoe or a U open on one side less, a double about 2/16;
+  closed ring 1, a horseshoe or a U open on one side less, a straight double a third or less;
 - ``uniformity``: the island's mean S/N over the mean S/N within one beam FWHM of its brightest pixel: a
   limb-brightened ring has no beam much brighter than its rim (~0.5-1); a core, head or hotspot makes the
   brightest beam several times the mean (bent tails and doubles ~0.2-0.4);
