@@ -34,6 +34,10 @@ checkpoint: these runs are embedded by pixel statistics) and scores the objects 
 embedding (:mod:`radioexplore.ranking.object_embed`) before ranking; ``objects_embed`` is then
 the rule of the objects by that score alone.
 
+``--object-features physics`` gives the object forest a limb-brightened shell for the ring
+(:mod:`radioexplore.ranking.ring`) and a double's extent beyond the survey's sources
+(:mod:`radioexplore.ranking.giants`) instead of the standard features.
+
 ``--embedding`` picks the tile embedding the ranking and the astronomer use: ``pixelstats``
 (default, the figures above), ``vit`` (what ``radioexplore embed`` writes by default: the CLS of
 the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-embedding vit
@@ -62,7 +66,7 @@ from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.object_embed import embed_objects
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
-from radioexplore.ranking.objects import ObjectConfig
+from radioexplore.ranking.objects import FEATURE_SETS, ObjectConfig
 from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
@@ -157,8 +161,11 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
     artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
-    if args.object_score != "shape" or not run.objects.is_file():  # the objects as `objects --score` writes them
-        objects_run(run, ObjectConfig(score_from=args.object_score), progress=False)
+    if args.object_score != "shape" or args.object_features != "standard" or not run.objects.is_file():
+        # the objects as `objects --score --features` writes them
+        objects_run(
+            run, ObjectConfig(score_from=args.object_score, forest_features=args.object_features), progress=False
+        )
     elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
         objects_run(run, ObjectConfig(), progress=False)
     name = tile_embedding(run, args.embedding)
@@ -245,6 +252,13 @@ def main() -> int:
         choices=("shape", "shape_embedding"),
         default="shape",
         help="objects' score: shape features, or shape + stamp embedding (ObjectConfig.score_from)",
+    )
+    p.add_argument(
+        "--object-features",
+        choices=tuple(FEATURE_SETS),
+        default="standard",
+        help="the shape forest's features (ObjectConfig.forest_features): standard, or physics (a limb-brightened "
+        "shell for the ring, a double's extent beyond the survey's sources)",
     )
     p.add_argument(
         "--embedding",

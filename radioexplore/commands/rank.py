@@ -14,7 +14,7 @@ from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.object_curated import CurateConfig
 from radioexplore.ranking.object_pool import POOLS, ObjectPoolConfig
-from radioexplore.ranking.objects import ObjectConfig
+from radioexplore.ranking.objects import FEATURE_SETS, ObjectConfig
 from radioexplore.ranking.peculiar import METHODS
 from radioexplore.ranking.standardise import STANDARDISE
 from radioexplore.run.errors import RunDirError
@@ -49,7 +49,9 @@ def cmd_objects(args: argparse.Namespace) -> int:
     run = RunDir(args.run)
 
     def write() -> Path:
-        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed, score_from=args.score)
+        config = ObjectConfig(
+            min_beams=args.min_beams, seed=args.seed, score_from=args.score, forest_features=args.features
+        )
         return objects_run(
             run, config, progress=not args.quiet, embed=args.embed, checkpoint=args.checkpoint, device=args.device
         )
@@ -189,6 +191,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("shape", "shape_embedding"),
         default=default_of(ObjectConfig, "score_from"),
         help="what an object's score comes from: shape features (default) or shape + stamp embedding (implies --embed)",
+    )
+    p.add_argument(
+        "--features",
+        choices=tuple(FEATURE_SETS),
+        default=default_of(ObjectConfig, "forest_features"),
+        help="the shape forest's features: standard (default) or physics (a limb-brightened shell instead of "
+        "ring_coverage, and a double's extent beyond the survey's sources; measured, not the default: "
+        "benchmarks/README.md)",
     )
     p.add_argument(
         "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"

@@ -23,7 +23,7 @@ from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
-    FOREST_FEATURES,
+    FEATURE_SETS,
     OBJECT_COLUMNS,
     ObjectConfig,
     beam_fwhm_px,
@@ -161,7 +161,7 @@ def objects_run(
         "objects",
         dict(
             asdict(config),
-            features=list(FOREST_FEATURES),
+            features=list(FEATURE_SETS[config.forest_features]),
             artefact_hint=ARTEFACT_HINT,
             source_association=asdict(sources),
             x_crossing=asdict(CrossConfig()),
@@ -172,7 +172,8 @@ def objects_run(
             "(2.5x the box), Astronomaly (the box); forest: seed 002 sec. 5.2 (200 trees); artefact score: "
             "troughs below -5 sigma of the noise floor against the island's flux (Taylor et al. 1999, ch. 15); "
             "lobes into sources: Magliocchetti et al. 1998, Proctor 2011, Williams et al. 2019, Mostert et al. 2022; "
-            "X-shaped sources (lobes crossed by wings): Leahy & Williams 1984, Cheung 2007",
+            "X-shaped sources (lobes crossed by wings): Leahy & Williams 1984, Cheung 2007; limb-brightened "
+            "shells: Norris et al. 2021; giant radio galaxies: Dabhade et al. 2020",
         ),
     )
     log.info("%d objects from %d field(s) into %s", len(table), len(parts), run.objects)

@@ -1,8 +1,10 @@
 """How peculiar each object's shape is: an Isolation Forest over its shape features, discounted by its own artefact score.
 
 Seed 002 (sec. 5.2) ranks with an Isolation Forest of 200 trees; here it runs over the objects'
-survey-independent shape features (:data:`radioexplore.ranking.objects.SHAPE_FEATURES`) and whether
-the object is part of an X-shaped source (:mod:`radioexplore.ranking.crossing`), fitted on
+survey-independent shape features (:data:`radioexplore.ranking.objects.SHAPE_FEATURES`), whether
+the object is part of an X-shaped source (:mod:`radioexplore.ranking.crossing`) (the ``physics``
+set: a limb-brightened shell for the ring, :mod:`radioexplore.ranking.ring`, and how far a double's
+extent lies beyond the survey's sources, :mod:`radioexplore.ranking.giants`), fitted on
 the objects that are not likely artefacts, and a tile takes its most peculiar object's score.
 """
 
@@ -12,15 +14,23 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.artefacts import object_artefact_score
-from radioexplore.ranking.objects import FOREST_FEATURES, LIKELY_ARTEFACT, LOG_FEATURES, NEGATIVE_RATIO, ObjectConfig
+from radioexplore.ranking.giants import GIANT_Z, giant_z
+from radioexplore.ranking.objects import (
+    FEATURE_SETS,
+    FOREST_FEATURES,
+    LIKELY_ARTEFACT,
+    LOG_FEATURES,
+    NEGATIVE_RATIO,
+    ObjectConfig,
+)
 
 
-def forest_features(objects: pd.DataFrame) -> np.ndarray:
-    """The forest's features (:data:`FOREST_FEATURES`) as it sees them: log where they span decades,
-    then robustly standardised (median, IQR / 1.349) over the objects of the run; a source feature
-    the table lacks (objects found without their sources) counts 0."""
+def forest_features(objects: pd.DataFrame, features: tuple[str, ...] = FOREST_FEATURES) -> np.ndarray:
+    """The forest's ``features`` (:data:`FOREST_FEATURES` by default) as it sees them: log where they
+    span decades, then robustly standardised (median, IQR / 1.349) over the objects of the run; a
+    source feature the table lacks (objects found without their sources) counts 0."""
     cols = []
-    for name in FOREST_FEATURES:
+    for name in features:
         v = objects[name].to_numpy(float) if name in objects.columns else np.zeros(len(objects))
         cols.append(np.log(np.maximum(v, 1e-6)) if name in LOG_FEATURES else v)
     x = np.column_stack(cols) if cols else np.zeros((len(objects), 0))
@@ -51,7 +61,7 @@ def object_scores(
         random_state=config.seed,
         n_jobs=1,
     )
-    x = forest_features(objects)
+    x = forest_features(objects, FEATURE_SETS[config.forest_features])
     fit = np.ones(n, dtype=bool) if fit is None or np.count_nonzero(fit) < 3 else np.asarray(fit, dtype=bool)
     forest.fit(x[fit])
     raw = -forest.score_samples(x)
@@ -64,6 +74,8 @@ def rank_objects(objects: pd.DataFrame, config: ObjectConfig | None = None) -> p
     ``artefact_score`` (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`),
     ``score`` (higher = more peculiar) and ``rank`` by it (1 = most peculiar).
 
+    ``giant_z`` (:func:`radioexplore.ranking.giants.giant_z`) is filled here, over all the objects given;
+    the forest sees the features of ``config.forest_features``.
     ``score`` = sky shape score x (1 - artefact score), where the sky shape score comes from a
     forest fitted on the objects that are not likely artefacts (artefact score below
     :data:`LIKELY_ARTEFACT`): what is rare among real sources, not among ripple crests, which can
@@ -73,6 +85,7 @@ def rank_objects(objects: pd.DataFrame, config: ObjectConfig | None = None) -> p
     """
     config = config or ObjectConfig()
     out = objects.copy()
+    out[GIANT_Z] = giant_z(out)  # over the whole run: the survey's own sources are its reference
     artefact = object_artefact_score(out[NEGATIVE_RATIO].to_numpy(dtype=float)).astype(np.float32)
     shape = object_scores(out, config)
     sky = object_scores(out, config, fit=artefact < LIKELY_ARTEFACT) if (artefact >= LIKELY_ARTEFACT).any() else shape

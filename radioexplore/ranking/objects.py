@@ -22,8 +22,10 @@ from scipy import ndimage
 
 from radioexplore.ingest.noise import mesh_background
 from radioexplore.ranking.crossing import X_CROSSING
+from radioexplore.ranking.giants import GIANT_Z
 from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
+from radioexplore.ranking.ring import ring_shell
 from radioexplore.ranking.sources import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,21 @@ SHAPE_FEATURES = (
 SOURCE_FEATURES = (X_CROSSING,)
 #: Everything the object forest sees, in order.
 FOREST_FEATURES = (*SHAPE_FEATURES, *SOURCE_FEATURES)
+#: How ring-like an island is by the physics of a limb-brightened shell (:mod:`radioexplore.ranking.ring`):
+#: kept beside ``ring_coverage`` in every table (the queue's words use it), seen by the forest of the
+#: ``physics`` feature set only.
+RING_SHELL = "ring_shell"
+#: The ``physics`` feature set (``ObjectConfig.forest_features``): ``ring_coverage`` replaced by
+#: :data:`RING_SHELL`, and :data:`radioexplore.ranking.giants.GIANT_Z` (a double's extent beyond the
+#: survey's sources, filled over the run by :func:`radioexplore.ranking.object_score.rank_objects`)
+#: added. Measured on held-out simulated surveys, not the default (benchmarks/README.md, issue 24).
+PHYSICS_FOREST_FEATURES = (
+    *(RING_SHELL if f == "ring_coverage" else f for f in SHAPE_FEATURES),
+    *SOURCE_FEATURES,
+    GIANT_Z,
+)
+#: The object forest's feature sets by name (``ObjectConfig.forest_features``).
+FEATURE_SETS = {"standard": FOREST_FEATURES, "physics": PHYSICS_FOREST_FEATURES}
 #: Features given to the forest on a log scale: they span decades (sizes, S/N, counts).
 LOG_FEATURES = frozenset(
     {"area_beams", "peak_snr", "n_peaks", "axis_ratio", "filled_beams", "extent_beams", "surface_snr"}
@@ -95,6 +112,8 @@ OBJECT_COLUMNS = (
     "rank",
     *SOURCE_COLUMNS,  # the source each object belongs to: lobes of one double joined (ranking/sources.py)
     *SOURCE_FEATURES,  # a lobe or the wings of an X-shaped source (ranking/crossing.py)
+    RING_SHELL,  # a limb-brightened shell (ranking/ring.py)
+    GIANT_Z,  # a double's extent beyond the survey's sources (ranking/giants.py)
 )
 
 
@@ -119,12 +138,19 @@ class ObjectConfig:
     # embedding_components principal components of each stamp's embedding (ranking/object_embed.py)
     score_from: str = "shape"
     embedding_components: int = 8
+    # the object forest's features (FEATURE_SETS): "standard", or "physics" (a limb-brightened shell
+    # instead of ring_coverage, and a giant double's extent beyond the survey's sources)
+    forest_features: str = "standard"
     default_beam_fwhm_px: float = 5.0  # where the header gives no beam (as radioexplore.ingest.images assumes)
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ObjectConfig.{name} must be positive, not {getattr(self, name)}")
+        if self.forest_features not in FEATURE_SETS:
+            raise ValueError(
+                f"ObjectConfig.forest_features must be one of {', '.join(FEATURE_SETS)}, not {self.forest_features!r}"
+            )
         if self.score_from not in SCORE_FROM:
             raise ValueError(f"ObjectConfig.score_from must be one of {', '.join(SCORE_FROM)}, not {self.score_from!r}")
         if self.peak_sigma < self.island_sigma:
@@ -251,6 +277,7 @@ def find_objects(
                 filled_beams=filled / area,
                 negative_fraction=neg,
                 **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
+                ring_shell=ring_shell(xs, ys, s[mask], cx, cy, s, fwhm),
                 negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             )
         )
@@ -262,7 +289,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     cols = [
         c
         for c in cols
-        if c not in ("shape_score", "artefact_score", "score", "rank", *SOURCE_COLUMNS, *SOURCE_FEATURES)
+        if c not in ("shape_score", "artefact_score", "score", "rank", GIANT_Z, *SOURCE_COLUMNS, *SOURCE_FEATURES)
     ]
     return pd.DataFrame(rows, columns=cols)
 
