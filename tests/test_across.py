@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radioexplore.ranking.across import AcrossKernels, error_evidence
+from radioexplore.ranking.across import AcrossReach, error_evidence
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.sidelobes import sidelobe_geometry
@@ -47,7 +47,7 @@ def test_a_label_reaches_tiles_of_any_field_whose_evidence_is_as_strong():
     keeper = b_ripples[0]
     obj = scores["object_score"].to_numpy().copy()
     obj[keeper] = 0.9
-    kernels = AcrossKernels(error_evidence(evidence), obj)
+    kernels = AcrossReach(error_evidence(evidence), obj)
     w = kernels.row(labelled)
     strength = _against(30.0)
     assert w[labelled] == pytest.approx(strength, rel=1e-4)
@@ -63,14 +63,14 @@ def test_a_label_reaches_tiles_of_any_field_whose_evidence_is_as_strong():
     assert (source[w > 0] == labelled).all() and (source[w == 0] == -1).all()
     # a label on a tile whose evidence stays below the 5 sigma convention teaches nothing across fields
     assert not kernels.row(50).any()
-    assert AcrossKernels(error_evidence(evidence), obj, min_sigma=0.0).row(50).any()
+    assert AcrossReach(error_evidence(evidence), obj, min_sigma=0.0).row(50).any()
 
 
 def test_the_evidence_needs_the_ripple_column():
     assert error_evidence(np.zeros((4, 5), np.float32)) is None  # the artefact block alone
     assert error_evidence(np.zeros((4, 6), np.float32)).shape == (4, 4)
     with pytest.raises(ValueError, match="across ratio"):
-        AcrossKernels(np.zeros((4, 4), np.float32), np.zeros(4), ratio=1.0)
+        AcrossReach(np.zeros((4, 4), np.float32), np.zeros(4), ratio=1.0)
     with pytest.raises(ValueError, match="across_ratio"):
         ActiveConfig(across_ratio=0.5)
 

@@ -30,8 +30,8 @@ development surveys against the first power (benchmarks/README.md, issue 24, tea
 
 Measured there (``ActiveConfig.across_ratio``, off by default): on the 13 development surveys 1.1
 fewer artefacts queued in rounds 2-5 (3.00 -> 1.92, 2.46 -> 1.38 at re-ranker seeds 0, 1), peculiar
-tiles found 0.543 -> 0.541, 0.562 -> 0.553; on the 10 held-out surveys only 0.25-0.33 fewer, found
--0.2 to -1.3 points or unchanged: there most remaining artefacts come before any ARTEFACT label.
+tiles found 0.543 -> 0.541, 0.562 -> 0.553; on the 10 held-out surveys only 0.3-0.5 fewer (seeds
+0, 1, 2), found -0.8 to +0.3 points: there most remaining artefacts come before any ARTEFACT label.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def error_evidence(evidence: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(evidence[:, EVIDENCE_COLUMNS])
 
 
-class AcrossKernels:
+class AcrossReach:
     """Per ARTEFACT-labelled tile, the weight its label carries for every tile of the survey through the
     strength of their own error evidence (module docstring).
 

@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.across import AcrossKernels, error_evidence
+from radioexplore.ranking.across import AcrossReach, error_evidence
 from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features, teach_block
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
@@ -235,7 +235,7 @@ class ActiveRanker:
         self.across = None  # an ARTEFACT label's reach to other fields through the tiles' own error evidence
         own = error_evidence(self.evidence) if config.across_ratio > 0 and self.evidence is not None else None
         if own is not None and self.object_keep is not None:
-            self.across = AcrossKernels(
+            self.across = AcrossReach(
                 own, 1.0 - self.object_keep, config.across_ratio, config.across_power, config.across_min_sigma
             )
 
