@@ -27,6 +27,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
 ``--object-score shape_embedding`` embeds each object's stamp with the backbone (the shipped demo
@@ -246,6 +247,22 @@ def main() -> int:
     p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
     p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
     p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
+    p.add_argument(
+        "--across-ratio",
+        type=float,
+        default=ActiveConfig.across_ratio,
+        help="ActiveConfig(across_ratio=...): an ARTEFACT label sinks tiles of any field whose own error evidence "
+        "reaches its own / this factor (ranking.across; 2 tried; 0 off)",
+    )
+    p.add_argument(
+        "--across-power", type=float, default=ActiveConfig.across_power, help="ActiveConfig(across_power=...)"
+    )
+    p.add_argument(
+        "--across-min-sigma",
+        type=float,
+        default=ActiveConfig.across_min_sigma,
+        help="ActiveConfig(across_min_sigma=...)",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -278,6 +295,9 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        across_ratio=args.across_ratio,
+        across_power=args.across_power,
+        across_min_sigma=args.across_min_sigma,
     )
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []

@@ -172,3 +172,12 @@ def test_a_liked_tile_does_not_vouch_for_the_ripples_beside_it():
     # so the liked tile does not lift it above the unlabelled sky tiles no label vouches for
     sky = out[~out["labelled"] & ~rippled & (out["touches_liked"] < 0)]
     assert score[45] < sky["active_score"].median()
+
+
+def test_strongest_of_rows_that_reach_no_tile():
+    """A labelled tile whose rows reach nothing (an ARTEFACT label with no bright source, say) leaves every
+    tile untouched instead of failing."""
+    from scipy import sparse
+
+    weight, source = strongest(sparse.csr_matrix((2, 6), dtype=np.float32), np.array([1, 4]))
+    assert not weight.any() and (source == -1).all()

@@ -48,6 +48,9 @@ the tile's artefact evidence whose probability discounts the queue; the interest
 predicts for a likely artefact is not believed. An ARTEFACT label also sinks the tiles round the same
 bright source at a similar or smaller distance that hold no object of their own
 (:mod:`radioexplore.ranking.sidelobes`): far-out ripples read as sky in every artefact feature.
+With ``ActiveConfig.across_ratio`` (off by default: tried, benchmarks/README.md) it also sinks the tiles
+of every field whose own error evidence (ripple, troughs) is as strong as the labelled tile's
+(:mod:`radioexplore.ranking.across`), reaching fields that have no ARTEFACT label yet.
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
@@ -67,6 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.across import AcrossReach, error_evidence
 from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features, teach_block
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
@@ -105,6 +109,10 @@ class ActiveConfig:
     sidelobe_whole_field: bool = False  # any source of the field at a similar level (tried, benchmarks/README)
     teach_field_context: bool = False  # the labels' regression also reads the field's DQF and dynamic range
     artefact_object_protect: bool = False  # the taught discount spares a tile's own object: x (1 - p (1 - object))
+    across_ratio: float = 0.0  # >1: an ARTEFACT label sinks tiles of any field whose own error evidence
+    # reaches its own / this factor (ranking.across; tried, not the default: benchmarks/README.md); 0: off
+    across_power: float = 2.0  # ... times (1 - the tile's object score) ** this
+    across_min_sigma: float = 5.0  # a label whose own evidence stays below this many sigma teaches nothing across
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +127,10 @@ class ActiveConfig:
         if self.sidelobe_ratio != 0 and not self.sidelobe_ratio > 1:
             raise ValueError(
                 f"sidelobe_ratio must exceed 1 (a factor in distance), or be 0 (off), not {self.sidelobe_ratio}"
+            )
+        if self.across_ratio != 0 and not self.across_ratio > 1:
+            raise ValueError(
+                f"across_ratio must exceed 1 (a factor in evidence), or be 0 (off), not {self.across_ratio}"
             )
 
 
@@ -155,7 +167,9 @@ class ActiveRanker:
         Per tile, its nearest bright source and the distance to it (:func:`radioexplore.ranking.sidelobes.sidelobe_geometry`):
         an ARTEFACT label also sinks the tiles round the same source at a similar distance, unless they hold
         their own object (:mod:`radioexplore.ranking.sidelobes`); with ``config.artefact_object_protect`` its
-        object scores also spare a tile's own object from the taught discount; None: not used.
+        object scores also spare a tile's own object from the taught discount, and with ``config.across_ratio``
+        they spare it from an ARTEFACT label's reach to other fields (:mod:`radioexplore.ranking.across`,
+        which reads its error evidence from ``evidence``); None: not used.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -218,6 +232,12 @@ class ActiveRanker:
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
             self.evidence = np.nan_to_num(np.asarray(evidence, dtype=np.float32).reshape(n, -1))
+        self.across = None  # an ARTEFACT label's reach to other fields through the tiles' own error evidence
+        own = error_evidence(self.evidence) if config.across_ratio > 0 and self.evidence is not None else None
+        if own is not None and self.object_keep is not None:
+            self.across = AcrossReach(
+                own, 1.0 - self.object_keep, config.across_ratio, config.across_power, config.across_min_sigma
+            )
 
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
@@ -272,7 +292,8 @@ class ActiveRanker:
         queue brought back after ARTEFACT labels), and once the labels hold an ARTEFACT and another label
         the whole score is multiplied by ``1 - p``. Then each tile's score is multiplied by
         ``1 - artefact_penalty x artefact_trust``, the kernel weight of its nearest ARTEFACT-labelled
-        tile in the artefact features or in the regressor's features, whichever is larger.
+        tile in the artefact features or in the regressor's features, whichever is larger (and, where
+        configured, through its bright source and through the strength of its error evidence in any field).
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :mod:`radioexplore.ranking.spread`),
@@ -352,8 +373,12 @@ class ActiveRanker:
                 weight, source = strongest(self.kernels(space).rows(art_ids), art_ids)
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
+            reaches = []
             if self.sidelobes is not None:
-                weight, source = strongest(self.sidelobes.rows(art_ids), art_ids)
+                reaches.append(strongest(self.sidelobes.rows(art_ids), art_ids))
+            if self.across is not None:
+                reaches.append(self.across.strongest(art_ids))
+            for weight, source in reaches:
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)

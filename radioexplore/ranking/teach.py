@@ -93,7 +93,7 @@ def strongest(rows: sparse.csr_matrix, ids: np.ndarray) -> tuple[np.ndarray, np.
     """For every tile, the largest kernel weight over ``rows`` and the labelled tile it comes from
     (-1 where no row reaches the tile)."""
     n = rows.shape[1]
-    if rows.shape[0] == 0:
+    if rows.shape[0] == 0 or rows.nnz == 0:  # no label, or none reaching any tile
         return np.zeros(n, np.float32), np.full(n, -1, np.int64)
     coo = rows.tocoo()
     order = np.lexsort((coo.data, coo.col))  # by tile, then by weight: the last of each tile is its largest
