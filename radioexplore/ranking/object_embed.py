@@ -6,7 +6,13 @@ to the backbone's training input (a stamp is one object centred in its cutout, a
 crops were: :func:`radioexplore.embed.embedding.run_embedding_px`) and scaled on its own as FITS stamps
 are (:data:`radioexplore.ingest.stamps.FITS_STAMP_SCALING`, sigma-clipped noise floor to peak). The
 embeddings go to ``RUN/objects/<name>.npy`` (:meth:`RunDir.object_embeddings`), one row per row of
-``objects.parquet``.
+``objects.parquet``. ``tta="dihedral"`` averages each stamp's read-out over its 8 rotations by quarter
+turns and mirror images (a ring or an X is one at any angle; seed 003's D4 transforms) and ``pool`` reads
+out the CLS token or the mean of the patch tokens (seed 003); both are recorded. Measured (issue 21,
+benchmarks/README.md "Dihedral TTA, read-outs ... for the object stamps", 4 held-out simulated surveys):
+beside the tile CLS, ring / X top-5% recall 0.581 +- 0.026 without TTA, 0.566 +- 0.023 with it (the
+backbones are already invariant by training: orientation is ~1% of the stamp-to-stamp variance),
+0.497 +- 0.048 with the patch-token mean; so the defaults stay ``none`` and ``cls``.
 
 :func:`embedding_object_scores` is the optional object score that uses them: an Isolation Forest
 (seed 002, sec. 5.2: 200 trees) over the standardised shape features and the first principal
