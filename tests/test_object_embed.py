@@ -62,3 +62,56 @@ def test_objects_cli_embeds_each_object_and_writes_the_embedding_score(tmp_path)
 def test_unknown_score_source_is_refused():
     with pytest.raises(ValueError, match="score_from"):
         ObjectConfig(score_from="pixels")
+
+
+def _rotated_ring_run(tmp_path):
+    """A run whose field holds the ring's stamp box, a quarter-turned copy and a mirrored copy of it,
+    with an object table naming the three boxes; and a small random ViT (not invariant by training)."""
+    import torch
+
+    from radioexplore.models import BackboneSpec, build_backbone
+    from radioexplore.models.checkpoint import save_backbone
+
+    image = sky()
+    x0, side = 152, 80  # the ring (x = y = 192, radius 26, brighter on one side) with its margin
+    box = image[x0 : x0 + side, x0 : x0 + side].copy()
+    image[352 : 352 + side, 352 : 352 + side] = np.rot90(box)
+    image[352 : 352 + side, 40 : 40 + side] = box[:, ::-1]
+    fits_path = tmp_path / "ringfield.fits"
+    write_fits(fits_path, image)
+    root = tmp_path / "run"
+    run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
+    run = RunDir(root)
+    field = run.read_tiles(columns=["field"])["field"].iloc[0]
+    objects = pd.DataFrame({"field": field, "stamp_x0": [x0, 352, 40], "stamp_y0": [x0, 352, 352], "stamp_size": side})
+    spec = BackboneSpec(arch="vit_tiny", patch=16, in_chans=1, input_px=64, depth=2)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "vit.pt"
+    save_backbone(ckpt, build_backbone(spec), spec)
+    return run, objects, ckpt
+
+
+def test_objects_embedded_with_dihedral_tta_are_the_same_turned_or_mirrored(tmp_path):
+    from radioexplore.ranking.object_embed import embed_objects
+
+    run, objects, ckpt = _rotated_ring_run(tmp_path)
+    for pool in ("cls", "mean"):
+        tta = np.load(embed_objects(run, objects, str(ckpt), "cpu", name="tta", tta="dihedral", pool=pool))
+        np.testing.assert_allclose(tta[1:], np.repeat(tta[:1], 2, axis=0), rtol=1e-4, atol=1e-5)
+        record = run.stage_config("object_embed", "tta")
+        assert record["tta"] == "dihedral" and record["pool"] == pool and record["n"] == 3
+    plain = np.load(embed_objects(run, objects, str(ckpt), "cpu", name="plain"))
+    assert not np.allclose(plain[1], plain[0], atol=1e-3)  # the orientation the tta takes away
+    assert run.stage_config("object_embed", "plain")["tta"] == "none"
+    with pytest.raises(ValueError, match="unknown tta"):
+        embed_objects(run, objects, str(ckpt), "cpu", name="bad", tta="d8")
+
+
+def test_objects_cli_embeds_with_the_tta_and_read_out_asked_and_records_them(tmp_path):
+    run, _, ckpt = _rotated_ring_run(tmp_path)
+    args = ("objects", "--run", run.root, "--embed", "--checkpoint", ckpt, "--device", "cpu")
+    run_cli(*args, "--tta", "dihedral", "--read-out", "mean")
+    record = run.stage_config("object_embed", "vit")
+    assert record["tta"] == "dihedral" and record["pool"] == "mean"
+    assert np.load(run.object_embeddings()).shape[0] == len(pd.read_parquet(run.objects))
+    assert run_cli(*args, "--tta", "d8", check=False).returncode != 0

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from radioexplore.commands.common import default_of, embedding_name, name_arg, non_negative_int, positive_int, run_arg
+from radioexplore.commands.space import EMBED_POOLS, EMBED_TTAS
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import parse_flags
 from radioexplore.ranking.object_curated import CurateConfig
@@ -53,7 +54,14 @@ def cmd_objects(args: argparse.Namespace) -> int:
             min_beams=args.min_beams, seed=args.seed, score_from=args.score, forest_features=args.features
         )
         return objects_run(
-            run, config, progress=not args.quiet, embed=args.embed, checkpoint=args.checkpoint, device=args.device
+            run,
+            config,
+            progress=not args.quiet,
+            embed=args.embed,
+            checkpoint=args.checkpoint,
+            device=args.device,
+            tta=args.tta,
+            pool=args.read_out,
         )
 
     return _print_written(write)
@@ -204,6 +212,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"
     )
     p.add_argument("--device", default="auto", help="device for --embed: auto, cpu, cuda")
+    p.add_argument(
+        "--tta",
+        choices=EMBED_TTAS,
+        default="none",
+        help="test-time augmentation of each stamp for --embed: none (default) or dihedral = the read-out averaged "
+        "over its 8 rotations by 90 degrees and mirror images (a ring or an X is one at any angle; 8x the time)",
+    )
+    p.add_argument(
+        "--read-out",
+        choices=EMBED_POOLS,
+        default="cls",
+        help="ViT read-out of each stamp for --embed, as embed --pool: cls (default), mean of the patch tokens, ...",
+    )
     p.set_defaults(func=cmd_objects)
 
     p = sub.add_parser(

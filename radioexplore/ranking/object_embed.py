@@ -6,7 +6,13 @@ to the backbone's training input (a stamp is one object centred in its cutout, a
 crops were: :func:`radioexplore.embed.embedding.run_embedding_px`) and scaled on its own as FITS stamps
 are (:data:`radioexplore.ingest.stamps.FITS_STAMP_SCALING`, sigma-clipped noise floor to peak). The
 embeddings go to ``RUN/objects/<name>.npy`` (:meth:`RunDir.object_embeddings`), one row per row of
-``objects.parquet``.
+``objects.parquet``. ``tta="dihedral"`` averages each stamp's read-out over its 8 rotations by quarter
+turns and mirror images (a ring or an X is one at any angle; seed 003's D4 transforms) and ``pool`` reads
+out the CLS token or the mean of the patch tokens (seed 003); both are recorded. Measured (issue 21,
+benchmarks/README.md "Dihedral TTA, read-outs ... for the object stamps", 4 held-out simulated surveys):
+beside the tile CLS, ring / X top-5% recall 0.581 +- 0.026 without TTA, 0.566 +- 0.023 with it (the
+backbones are already invariant by training: orientation is ~1% of the stamp-to-stamp variance),
+0.497 +- 0.048 with the patch-token mean; so the defaults stay ``none`` and ``cls``.
 
 :func:`embedding_object_scores` is the optional object score that uses them: an Isolation Forest
 (seed 002, sec. 5.2: 200 trees) over the standardised shape features and the first principal
@@ -76,15 +82,21 @@ def embed_objects(
     batch_size: int = 64,
     name: str = OBJECT_EMBEDDING,
     scaling: str | None = None,
+    tta: str = "none",
+    pool: str = "cls",
 ) -> Path:
     """Embed every object of ``objects`` (rows of the run's object table, with ``field``) into
     ``RUN/objects/<name>.npy``, one row per object in table order; records ``stages.object_embed``.
-    ``scaling``: the per-stamp scaling (:data:`radioexplore.ingest.scaling.SCALERS`; default FITS stamps')."""
-    from radioexplore.embed.embedding import EmbedConfig, embed_tiles, load_model
+    ``scaling``: the per-stamp scaling (:data:`radioexplore.ingest.scaling.SCALERS`; default FITS stamps');
+    ``tta``: ``"dihedral"`` averages each stamp's read-out over its 8 rotations and flips
+    (:mod:`radioexplore.embed.tta`); ``pool``: a ViT's read-out (:data:`radioexplore.models.vit.POOLS`)."""
+    from radioexplore.embed.embedding import EmbedConfig, check_pool, check_tta, embed_tiles, load_model
     from radioexplore.io.fits import read_image
 
+    check_tta(tta)
     ckpt = run_checkpoint(run, checkpoint)
     model, spec, meta = load_model(EmbedConfig(checkpoint=ckpt, device=device))
+    check_pool(model, pool)
     px = int(spec.input_px)
     files = run.read_tiles(columns=["field", "file"]).drop_duplicates("field").set_index("field")["file"]
     rows: list[np.ndarray] = []
@@ -95,7 +107,9 @@ def embed_objects(
                 f"{run.objects} names field {field!r}, absent from {run.tiles_table}; run `objects` again"
             )
         stamps = scaled_stamps(read_image(files[field]), part, px, scaling)
-        emb = embed_tiles(model, spec, stamps, batch_size=batch_size, device=device, progress=False, input_px=px)
+        emb = embed_tiles(
+            model, spec, stamps, batch_size=batch_size, device=device, progress=False, input_px=px, pool=pool, tta=tta
+        )
         dim = emb.shape[1]
         rows.append(pd.DataFrame(emb, index=part.index))
     emb = pd.concat(rows).loc[objects.index].to_numpy(np.float32) if rows else np.zeros((0, dim), np.float32)
@@ -110,6 +124,8 @@ def embed_objects(
             checkpoint_used=str(ckpt or "shipped demo checkpoint"),
             spec=spec.to_dict(),
             stamp_px=px,
+            pool=pool,
+            tta=tta,
             scaling=f"per stamp, {scaling or 'radioexplore.ingest.stamps.FITS_STAMP_SCALING'}",
             n=len(emb),
             dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
@@ -177,12 +193,14 @@ def add_embedding_scores(
     config: ObjectConfig | None = None,
     checkpoint: str | None = None,
     device: str = "auto",
+    tta: str = "none",
+    pool: str = "cls",
 ) -> pd.DataFrame:
-    """``objects`` (ranked: with ``artefact_score``) embedded (:func:`embed_objects`) and given the
+    """``objects`` (ranked: with ``artefact_score``) embedded (:func:`embed_objects`, ``tta`` and ``pool``) and given the
     :data:`EMBED_SHAPE_SCORE` and :data:`EMBED_SCORE` columns; with ``config.score_from ==
     "shape_embedding"`` its ``score`` and ``rank`` become the embedding's."""
     config = config or ObjectConfig()
-    path = embed_objects(run, objects, checkpoint=checkpoint, device=device)
+    path = embed_objects(run, objects, checkpoint=checkpoint, device=device, tta=tta, pool=pool)
     sky, score = embedding_object_scores(objects, np.load(path), config)
     out = objects.copy()
     out[EMBED_SHAPE_SCORE] = sky

@@ -102,7 +102,8 @@ def pool_objects(
     if emb.shape[1] != tiles.shape[1]:
         raise ValueError(
             f"object embedding has {emb.shape[1]} columns, the tile embedding {tiles.shape[1]}: embed the objects "
-            "with the tiles' backbone (`objects --embed --checkpoint` the tiles' checkpoint)"
+            "with the tiles' backbone and read-out (`objects --embed --checkpoint` the tiles' checkpoint, "
+            "`--read-out` as the tiles' `embed --pool`)"
         )
     score = np.nan_to_num(objects["score"].to_numpy(float), nan=-np.inf)
     area = np.maximum(np.nan_to_num(objects["area_beams"].to_numpy(float)), 0.0)

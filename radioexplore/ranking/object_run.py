@@ -116,12 +116,15 @@ def objects_run(
     checkpoint: str | None = None,
     device: str = "auto",
     sources: SourceConfig | None = None,
+    tta: str = "none",
+    pool: str = "cls",
 ) -> Path:
     """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``.
 
     With ``embed`` (implied by ``config.score_from == "shape_embedding"``) each object's stamp is
     also embedded by the run's backbone (``checkpoint``, else the run's, else the shipped demo one)
-    into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`).
+    into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`),
+    read out by ``pool`` with test-time augmentation ``tta`` (:func:`radioexplore.ranking.object_embed.embed_objects`).
     """
     config = config or ObjectConfig()
     sources = sources or SourceConfig()
@@ -155,7 +158,7 @@ def objects_run(
     if embed or config.score_from == "shape_embedding":
         from radioexplore.ranking.object_embed import add_embedding_scores
 
-        table = add_embedding_scores(run, table, config, checkpoint=checkpoint, device=device)
+        table = add_embedding_scores(run, table, config, checkpoint=checkpoint, device=device, tta=tta, pool=pool)
     write_parquet(table, run.objects)
     run.record(
         "objects",
