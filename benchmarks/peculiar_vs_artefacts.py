@@ -157,10 +157,11 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
     artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
+    object_config = ObjectConfig(score_from=args.object_score, **args.object_detect)
     if args.object_score != "shape" or not run.objects.is_file():  # the objects as `objects --score` writes them
-        objects_run(run, ObjectConfig(score_from=args.object_score), progress=False)
+        objects_run(run, object_config, progress=False)
     elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
-        objects_run(run, ObjectConfig(), progress=False)
+        objects_run(run, object_config, progress=False)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
     s = ranked_scores(run, tiles, args.method, name)  # default: peculiar; last, so the astronomer starts from it
@@ -253,8 +254,23 @@ def main() -> int:
         help="tile embedding ranked and taught: pixel statistics (default), `embed`'s demo ViT CLS, or that CLS "
         "beside the top object's stamp embedding (`pool-objects --no-shape`)",
     )
+    p.add_argument(
+        "--ripple-model",
+        choices=("default", "on", "off"),
+        default="default",
+        help="subtract each bright source's ripple model before finding objects (ObjectConfig.ripple_model)",
+    )
+    p.add_argument(
+        "--ripple-evidence",
+        choices=("image", "cleaned", "model"),
+        default=None,
+        help="with the ripple model: troughs round an island read from the image or the model-subtracted one",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
+    args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
+    if args.ripple_evidence:
+        args.object_detect["ripple_evidence"] = args.ripple_evidence
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,

@@ -49,7 +49,9 @@ def cmd_objects(args: argparse.Namespace) -> int:
     run = RunDir(args.run)
 
     def write() -> Path:
-        config = ObjectConfig(min_beams=args.min_beams, seed=args.seed, score_from=args.score)
+        config = ObjectConfig(
+            min_beams=args.min_beams, seed=args.seed, score_from=args.score, ripple_model=args.ripple_model
+        )
         return objects_run(
             run, config, progress=not args.quiet, embed=args.embed, checkpoint=args.checkpoint, device=args.device
         )
@@ -179,6 +181,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=default_of(ObjectConfig, "seed"), help="seed of the Isolation Forest")
+    p.add_argument(
+        "--ripple-model",
+        action=argparse.BooleanOptionalAction,
+        default=default_of(ObjectConfig, "ripple_model"),
+        help="subtract the calibration ripple rings round each bright source before finding the islands "
+        "(ranking/ripple_model.py; default %(default)s)",
+    )
     p.add_argument(
         "--embed",
         action="store_true",
