@@ -266,11 +266,19 @@ def main() -> int:
         default=None,
         help="with the ripple model: troughs round an island read from the image or the model-subtracted one",
     )
+    p.add_argument(
+        "--detect-noise",
+        choices=("mesh", "envelope"),
+        default=None,
+        help="objects' islands against the local mesh rms or the field's noise envelope (ObjectConfig.detect_noise)",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
     if args.ripple_evidence:
         args.object_detect["ripple_evidence"] = args.ripple_evidence
+    if args.detect_noise:
+        args.object_detect["detect_noise"] = args.detect_noise
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,

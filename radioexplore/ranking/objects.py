@@ -130,6 +130,9 @@ class ObjectConfig:
     ripple_model: bool = False
     ripple: RippleConfig = RippleConfig()
     ripple_evidence: str = "image"  # where the troughs round an island are read with the model on (RIPPLE_EVIDENCE)
+    # islands above island_sigma times the local mesh rms ("mesh") or the smaller of it and the field's
+    # noise envelope from below ("envelope": ripples round a bright source do not lift the threshold)
+    detect_noise: str = "mesh"
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -141,6 +144,8 @@ class ObjectConfig:
             raise ValueError(
                 f"ObjectConfig.ripple_evidence must be one of {', '.join(RIPPLE_EVIDENCE)}, not {self.ripple_evidence!r}"
             )
+        if self.detect_noise not in ("mesh", "envelope"):
+            raise ValueError(f"ObjectConfig.detect_noise must be 'mesh' or 'envelope', not {self.detect_noise!r}")
         if self.peak_sigma < self.island_sigma:
             raise ValueError(f"peak_sigma ({self.peak_sigma}) must be at least island_sigma ({self.island_sigma})")
 
@@ -195,6 +200,13 @@ def find_objects(
         if config.ripple_evidence != "model":
             model = None
     rms = noise_map(residual, box)
+    if config.detect_noise == "envelope":  # islands against the field's thermal noise from below, not the local rms
+        radius, env = noise_envelope(residual, max(16, int(round(config.floor_block_beams * fwhm))))
+        good = np.isfinite(env)
+        if good.any():
+            ny, nx = data.shape
+            r = np.hypot(np.arange(ny)[:, None] - (ny - 1) / 2.0, np.arange(nx)[None, :] - (nx - 1) / 2.0)
+            rms = np.fmin(rms, np.interp(r, radius[good], env[good]).astype(np.float32))
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = np.where(finite & (rms > 0), residual / rms, 0.0).astype(np.float32)
     above = snr > config.island_sigma
