@@ -39,6 +39,10 @@ the rule of the objects by that score alone.
 the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-embedding vit
 --no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
 network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
+
+``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
+(:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
+variants of :class:`radioexplore.ranking.objects.ObjectConfig` measured beside it (benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ so that an extended source inside them is found as one object, and leaves positi
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from radioexplore.ranking.objects import ObjectConfig, find_objects
 from radioexplore.ranking.ripple_model import RippleConfig, bright_sources, ripple_model
@@ -64,3 +65,28 @@ def test_no_ripples_no_model_and_lobes_kept():
     lobe = (slice(int(CY) - 4, int(CY) + 5), slice(int(CX) - 50, int(CX) - 30))
     assert np.abs(model[lobe]).max() < 0.2 * image[lobe].max()
     assert np.abs(model).max() < 3.0  # noise alone: nothing significant and alternating
+
+
+def test_spokes_modelled_when_asked():
+    """Radial spokes alternating in sign round a source with rings (2k = 6, as the simulator's DQF 1-3
+    rings and spokes) go with ``spoke_deg``; not by default."""
+    image = _sky(planted=False)
+    yy, xx = np.mgrid[:SIZE, :SIZE].astype(np.float64)
+    dx, dy = xx - CX, yy - CY
+    r = np.hypot(dx, dy) + 1e-3
+    taper = 1 - np.exp(-((r / (2 * FWHM)) ** 2))
+    spokes = 30.0 * taper * np.cos(3 * np.arctan2(dy, dx) - 0.4) ** 21 * np.exp(-r / 150.0)
+    image = image + spokes.astype(np.float32)
+    near = (r > 20) & (r < 150)
+    rings_only = np.std((image - ripple_model(image, FWHM))[near])
+    assert rings_only > 3  # the spokes stay
+    assert np.std((image - ripple_model(image, FWHM, RippleConfig(spoke_deg=2.0)))[near]) < 0.5 * rings_only
+
+
+def test_config_names_its_bad_values():
+    with pytest.raises(ValueError, match="ripple_evidence"):
+        ObjectConfig(ripple_evidence="nope")
+    with pytest.raises(ValueError, match="detect_noise"):
+        ObjectConfig(detect_noise="nope")
+    with pytest.raises(ValueError, match="RippleConfig.sector_deg"):
+        RippleConfig(sector_deg=0)

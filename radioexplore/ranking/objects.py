@@ -8,7 +8,8 @@ and describe each by shape features in units that do not depend on the survey (b
 S/N; :mod:`radioexplore.ranking.object_shape`). :mod:`radioexplore.ranking.object_score` ranks them,
 :mod:`radioexplore.ranking.object_stamps` cuts their stamps (``stamp_margin``: Astronomaly cuts the
 island's box, seed 001's curated set 2.5 times it) and :mod:`radioexplore.ranking.object_run` places
-them on a run's tiles.
+them on a run's tiles. With ``ripple_model`` the calibration ripple rings round each bright source
+(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ are modelled brightest first, each on the image with the models before it remove
 
 Radial spokes (errors on some baselines; alternating in sign round the source) can be modelled
 the same way with the rings out (``spoke_deg`` > 0: narrow sectors, medians over radial segments,
-a trough within 90 deg of each crest); off by default: on the development surveys it also cut up
+a trough within 90 deg of each crest; only round a source whose rings are significant); off by default: on the development surveys it also cut up
 bright radio galaxies whose lobes point away from their core (benchmarks/README.md, issue 24).
 """
 
