@@ -276,6 +276,7 @@ def main() -> int:
         default=None,
         help="objects' islands against the local mesh rms or the field's noise envelope (ObjectConfig.detect_noise)",
     )
+    p.add_argument("--object-seed", type=int, default=None, help="seed of the object forest (ObjectConfig.seed)")
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
@@ -283,6 +284,8 @@ def main() -> int:
         args.object_detect["ripple_evidence"] = args.ripple_evidence
     if args.detect_noise:
         args.object_detect["detect_noise"] = args.detect_noise
+    if args.object_seed is not None:
+        args.object_detect["seed"] = args.object_seed
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,
