@@ -44,6 +44,10 @@ the rule of the objects by that score alone.
 the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-embedding vit
 --no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
 network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
+
+``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
+(:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
+variants of :class:`radioexplore.ranking.objects.ObjectConfig` measured beside it (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -162,13 +166,13 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     peculiar = tiles["truth_peculiar"].to_numpy(bool)
     extended = tiles["truth_extended"].to_numpy(bool)
     artefact = tile_artefact_truth(sim, tiles)["truth_artefact"].to_numpy(bool)
+    object_config = ObjectConfig(
+        score_from=args.object_score, forest_features=args.object_features, **args.object_detect
+    )
     if args.object_score != "shape" or args.object_features != "standard" or not run.objects.is_file():
-        # the objects as `objects --score --features` writes them
-        objects_run(
-            run, ObjectConfig(score_from=args.object_score, forest_features=args.object_features), progress=False
-        )
+        objects_run(run, object_config, progress=False)  # the objects as `objects --score --features` writes them
     elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
-        objects_run(run, ObjectConfig(), progress=False)
+        objects_run(run, object_config, progress=False)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
     s = ranked_scores(run, tiles, args.method, name)  # default: peculiar; last, so the astronomer starts from it
@@ -284,8 +288,34 @@ def main() -> int:
         help="tile embedding ranked and taught: pixel statistics (default), `embed`'s demo ViT CLS, or that CLS "
         "beside the top object's stamp embedding (`pool-objects --no-shape`)",
     )
+    p.add_argument(
+        "--ripple-model",
+        choices=("default", "on", "off"),
+        default="default",
+        help="subtract each bright source's ripple model before finding objects (ObjectConfig.ripple_model)",
+    )
+    p.add_argument(
+        "--ripple-evidence",
+        choices=("image", "cleaned", "model"),
+        default=None,
+        help="with the ripple model: troughs round an island read from the image or the model-subtracted one",
+    )
+    p.add_argument(
+        "--detect-noise",
+        choices=("mesh", "envelope"),
+        default=None,
+        help="objects' islands against the local mesh rms or the field's noise envelope (ObjectConfig.detect_noise)",
+    )
+    p.add_argument("--object-seed", type=int, default=None, help="seed of the object forest (ObjectConfig.seed)")
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
+    args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
+    if args.ripple_evidence:
+        args.object_detect["ripple_evidence"] = args.ripple_evidence
+    if args.detect_noise:
+        args.object_detect["detect_noise"] = args.detect_noise
+    if args.object_seed is not None:
+        args.object_detect["seed"] = args.object_seed
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,

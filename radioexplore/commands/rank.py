@@ -51,7 +51,11 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
     def write() -> Path:
         config = ObjectConfig(
-            min_beams=args.min_beams, seed=args.seed, score_from=args.score, forest_features=args.features
+            min_beams=args.min_beams,
+            seed=args.seed,
+            score_from=args.score,
+            forest_features=args.features,
+            ripple_model=args.ripple_model,
         )
         return objects_run(
             run,
@@ -189,6 +193,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=default_of(ObjectConfig, "seed"), help="seed of the Isolation Forest")
+    p.add_argument(
+        "--ripple-model",
+        action=argparse.BooleanOptionalAction,
+        default=default_of(ObjectConfig, "ripple_model"),
+        help="subtract the calibration ripple rings round each bright source before finding the islands "
+        "(ranking/ripple_model.py; default %(default)s)",
+    )
     p.add_argument(
         "--embed",
         action="store_true",

@@ -8,7 +8,8 @@ and describe each by shape features in units that do not depend on the survey (b
 S/N; :mod:`radioexplore.ranking.object_shape`). :mod:`radioexplore.ranking.object_score` ranks them,
 :mod:`radioexplore.ranking.object_stamps` cuts their stamps (``stamp_margin``: Astronomaly cuts the
 island's box, seed 001's curated set 2.5 times it) and :mod:`radioexplore.ranking.object_run` places
-them on a run's tiles.
+them on a run's tiles. With ``ripple_model`` the calibration ripple rings round each bright source
+(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from radioexplore.ranking.giants import GIANT_Z
 from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
 from radioexplore.ranking.ring import ring_shell
+from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
 from radioexplore.ranking.sources import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,11 @@ NEGATIVE_RATIO = "negative_ratio"
 #: :mod:`radioexplore.ranking.peculiar`): the forest of the default ranking does not learn from it.
 LIKELY_ARTEFACT = 0.5
 
+#: Where the troughs of an object's artefact evidence are read with the ripple model on
+#: (``ObjectConfig.ripple_evidence``): the image as it is ("image": a ripple crest the model leaves
+#: keeps its troughs), the image with the model out ("cleaned"), or that plus the ripple the model
+#: puts under the island ("model").
+RIPPLE_EVIDENCE = ("image", "cleaned", "model")
 #: What an object's ``score`` comes from (``ObjectConfig.score_from``).
 SCORE_FROM = ("shape", "shape_embedding")
 
@@ -142,6 +149,13 @@ class ObjectConfig:
     # instead of ring_coverage, and a giant double's extent beyond the survey's sources)
     forest_features: str = "standard"
     default_beam_fwhm_px: float = 5.0  # where the header gives no beam (as radioexplore.ingest.images assumes)
+    # subtract each bright source's calibration-ripple model before finding islands (ranking/ripple_model.py)
+    ripple_model: bool = False
+    ripple: RippleConfig = RippleConfig()
+    ripple_evidence: str = "image"  # where the troughs round an island are read with the model on (RIPPLE_EVIDENCE)
+    # islands above island_sigma times the local mesh rms ("mesh") or the smaller of it and the field's
+    # noise envelope from below ("envelope": ripples round a bright source do not lift the threshold)
+    detect_noise: str = "mesh"
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -153,6 +167,12 @@ class ObjectConfig:
             )
         if self.score_from not in SCORE_FROM:
             raise ValueError(f"ObjectConfig.score_from must be one of {', '.join(SCORE_FROM)}, not {self.score_from!r}")
+        if self.ripple_evidence not in RIPPLE_EVIDENCE:
+            raise ValueError(
+                f"ObjectConfig.ripple_evidence must be one of {', '.join(RIPPLE_EVIDENCE)}, not {self.ripple_evidence!r}"
+            )
+        if self.detect_noise not in ("mesh", "envelope"):
+            raise ValueError(f"ObjectConfig.detect_noise must be 'mesh' or 'envelope', not {self.detect_noise!r}")
         if self.peak_sigma < self.island_sigma:
             raise ValueError(f"peak_sigma ({self.peak_sigma}) must be at least island_sigma ({self.island_sigma})")
 
@@ -197,7 +217,23 @@ def find_objects(
         return empty
     box = max(16, int(round(config.mesh_beams * fwhm)))
     residual = data - mesh_background(data, box)
+    image = residual  # what the artefact evidence (troughs round an island) is read from
+    model = None
+    if config.ripple_model:  # the ripples of bright sources out: islands, shapes and noise from what is left
+        model = ripple_model(residual, fwhm, config.ripple)
+        residual = residual - model
+        if config.ripple_evidence != "image":
+            image = residual
+        if config.ripple_evidence != "model":
+            model = None
     rms = noise_map(residual, box)
+    if config.detect_noise == "envelope":  # islands against the field's thermal noise from below, not the local rms
+        radius, env = noise_envelope(residual, max(16, int(round(config.floor_block_beams * fwhm))))
+        good = np.isfinite(env)
+        if good.any():
+            ny, nx = data.shape
+            r = np.hypot(np.arange(ny)[:, None] - (ny - 1) / 2.0, np.arange(nx)[None, :] - (nx - 1) / 2.0)
+            rms = np.fmin(rms, np.interp(r, radius[good], env[good]).astype(np.float32))
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = np.where(finite & (rms > 0), residual / rms, 0.0).astype(np.float32)
     above = snr > config.island_sigma
@@ -215,7 +251,7 @@ def find_objects(
     slices = ndimage.find_objects(labels)
     # troughs are measured against the noise from below: ripples inflate the mesh rms round a bright
     # source (a 20 sigma ripple lifts it several-fold) and would hide their own troughs in it
-    envelope = noise_envelope(residual, max(16, int(round(config.floor_block_beams * fwhm))))
+    envelope = noise_envelope(image, max(16, int(round(config.floor_block_beams * fwhm))))
     peak_size = max(3, int(round(fwhm)) | 1)
     surround = int(np.ceil(config.surround_beams * fwhm))
     ny, nx = data.shape
@@ -237,13 +273,15 @@ def find_objects(
         bx0, by0, bx1, by1 = sx.start, sy.start, sx.stop - 1, sy.stop - 1
         oy0, oy1 = max(0, by0 - surround), min(ny, by1 + 1 + surround)
         ox0, ox1 = max(0, bx0 - surround), min(nx, bx1 + 1 + surround)
-        around = snr[oy0:oy1, ox0:ox1]
+        around = snr[oy0:oy1, ox0:ox1] if image is residual else image[oy0:oy1, ox0:ox1] / rms[oy0:oy1, ox0:ox1]
         valid = finite[oy0:oy1, ox0:ox1] & ~(labels[oy0:oy1, ox0:ox1] == lab)
         neg = float(np.count_nonzero(valid & (around < -config.negative_sigma)) / max(1, np.count_nonzero(valid)))
         local = float(np.median(rms[sy, sx][mask]))
         floor = noise_floor_at(envelope, cx + bx0, cy + by0, data.shape, local)
-        res_around = residual[oy0:oy1, ox0:ox1]
+        res_around = image[oy0:oy1, ox0:ox1]
         trough = max(0.0, float(-res_around[valid & (res_around < -config.negative_sigma * floor)].sum()))
+        if model is not None:  # the ripple the model explains under the island counts as its trough would
+            trough += max(0.0, float(np.nansum(model[sy, sx][mask])))
         # the island's flux beyond a beam of its peak: a bright source's own core would hide the
         # crests joined to it, and the crests, not the core, are what the troughs answer
         py, px = np.unravel_index(np.argmax(np.where(mask, s, -np.inf)), mask.shape)
