@@ -242,7 +242,8 @@ def main() -> None:
         model, meta = load_segmenter(ckpt)
         recipe = meta["recipe"]
         print(
-            f"\n## {ckpt.name}: {meta['arch']}, trained on seed {recipe['sim_seed']} skies "
+            f"\n## {ckpt.name}: {meta['arch']}, trained on seed "
+            f"{','.join(str(v) for v in (recipe['sim_seed'], *recipe.get('more_sim_seeds', ())))} skies "
             f"{'with' if recipe['radio_galaxies'] else 'WITHOUT'} radio galaxies, {recipe['steps']} steps"
         )
         start = time.time()

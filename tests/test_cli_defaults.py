@@ -113,6 +113,8 @@ PAIRS = [
             ("fields", "fields"),
             ("size", "size_px"),
             ("sim_seed", "sim_seed"),
+            ("more_sim_seeds", "more_sim_seeds"),
+            ("region_loss", "region_loss"),
             ("noise_background", "noise_background_px"),
         ]
     ],

@@ -198,3 +198,52 @@ def test_hard_negative_crops_are_centred_near_radio_galaxies_and_bright_sources(
     assert all(sampler.crop()[0].max() == 1.0 for _ in range(30))  # each crop holds a negative (offset < 1/3 tile)
     plain = CropSampler(skies, 96, 0.0, rng)
     assert sum(plain.crop()[0].max() == 1.0 for _ in range(30)) < 30
+
+
+@pytest.mark.parametrize("region", ["jaccard", "lovasz"])
+def test_an_iou_loss_is_zero_for_a_perfect_prediction_and_falls_as_it_trains(rng, region):
+    from radioexplore.segmentation.train import segment_loss
+
+    yy, xx = np.mgrid[:64, :64]
+    y = np.stack([((xx - rng.uniform(16, 48)) ** 2 + (yy - rng.uniform(16, 48)) ** 2 < 15**2) for _ in range(8)])
+    x = rng.normal(0, 0.3, y.shape) + 0.8 * y
+    x, y = (torch.tensor(a[:, None], dtype=torch.float32) for a in (x, y))
+    perfect = 30.0 * (2 * y - 1)  # every pixel far on its own side
+    assert float(segment_loss(perfect, y, region=region)) == pytest.approx(0.0, abs=1e-6)
+    assert float(segment_loss(-perfect, y, region=region)) > 1.0  # every pixel wrong
+    torch.manual_seed(0)
+    model = build_segmenter("unet_small")
+    with torch.no_grad():
+        before = float(segment_loss(model(x), y, region=region))
+    recipe = SegmentRecipe(steps=4, batch_size=8, lr=5e-3, region_loss=region)
+    train_steps(model, _FixedBatch(x, y), recipe, setup_processes("cpu"))
+    with torch.no_grad():
+        after = float(segment_loss(model(x), y, region=region))
+    assert after < before
+
+
+def test_an_unknown_region_loss_names_the_choices():
+    from radioexplore.segmentation.train import segment_loss
+
+    with pytest.raises(ValueError, match="not one of"):
+        segment_loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4), region="focal")
+
+
+def test_training_on_several_skies_simulates_each_seed_into_its_folder(tmp_path):
+    from radioexplore.segmentation.train import load_segmenter, train_segmenter
+
+    recipe = SegmentRecipe(steps=1, batch_size=2, fields=1, size_px=256, sim_seed=7, more_sim_seeds=(8,))
+    with pytest.raises(ValueError, match="one --sim-dir per seed"):
+        train_segmenter(recipe, tmp_path / "only_one", tmp_path / "x.pt", device="cpu", progress=False)
+    dirs = [tmp_path / "s7", tmp_path / "s8"]
+    train_segmenter(recipe, dirs, tmp_path / "x.pt", device="cpu", progress=False)
+    seeds = [json.loads((d / "simulation.json").read_text())["seed"] for d in dirs]
+    assert seeds == [7, 8]
+    assert not np.array_equal(read_image_data(dirs[0]), read_image_data(dirs[1]))  # two different skies
+    _, meta = load_segmenter(tmp_path / "x.pt")
+    assert meta["recipe"]["more_sim_seeds"] == (8,) and meta["provenance"]["sim_dir"] == [str(d) for d in dirs]
+
+
+def read_image_data(sim_dir):
+    with fits.open(sim_dir / "field_000.fits") as h:
+        return np.asarray(h[0].data)

@@ -15,7 +15,7 @@ from radioexplore.run.rundir import RunDir
 
 
 def cmd_segment_train(args: argparse.Namespace) -> int:
-    from radioexplore.segmentation.train import SegmentRecipe, train_segmenter
+    from radioexplore.segmentation.train import REGION_LOSSES, SegmentRecipe, train_segmenter
 
     if not (
         0 <= args.negative_fraction
@@ -25,6 +25,13 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: --positive-fraction ({args.positive_fraction}) and --negative-fraction ({args.negative_fraction}) "
             "are shares of the training crops: each 0 or more, together at most 1"
+        )
+    if args.region_loss not in REGION_LOSSES:
+        raise SystemExit(f"error: --region-loss must be one of {', '.join(REGION_LOSSES)}; got {args.region_loss!r}")
+    if len(args.sim_dir) != 1 + len(args.more_sim_seeds):
+        raise SystemExit(
+            f"error: {len(args.sim_dir)} --sim-dir folder(s) for {1 + len(args.more_sim_seeds)} sky seed(s): give one "
+            "folder per seed, --sim-seed's first, then one for each of --more-sim-seeds"
         )
     recipe = SegmentRecipe(
         arch=args.arch,
@@ -38,6 +45,8 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         fields=args.fields,
         size_px=args.size,
         sim_seed=args.sim_seed,
+        more_sim_seeds=args.more_sim_seeds,
+        region_loss=args.region_loss,
         radio_galaxies=not args.no_radio_galaxies,
         noise_background_px=args.noise_background,
     )
@@ -101,6 +110,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integer seeds such as 101,102; got {text!r}"
+        ) from None
+
+
 def _fraction_or_none(text: str) -> float | None:
     return None if text.strip().lower() == "none" else float(text)
 
@@ -114,7 +132,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "crops with BCE + Dice loss. Under torchrun, every process trains with DDP.",
     )
     p.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
-    p.add_argument("--sim-dir", required=True, type=Path, help="folder of the training skies (simulated if absent)")
+    p.add_argument(
+        "--sim-dir",
+        required=True,
+        type=Path,
+        nargs="+",
+        help="folder of the training skies (simulated if absent); one per sky seed when --more-sim-seeds is given",
+    )
     p.add_argument("--arch", default="unet_small", help="unet_small (8 base channels, default) or unet (16)")
     p.add_argument("--steps", type=positive_int, default=500)
     p.add_argument(
@@ -139,6 +163,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", type=positive_int, default=32, help="training fields to simulate (default 32)")
     p.add_argument("--size", type=positive_int, default=512, help="side of the training fields, px (default 512)")
     p.add_argument("--sim-seed", type=int, default=100, help="seed of the training skies (keep it off held-out seeds)")
+    p.add_argument(
+        "--more-sim-seeds",
+        type=_seed_list,
+        default=(),
+        help="comma-separated seeds of further training skies with the same settings, each in its own --sim-dir "
+        "(e.g. 101,102,103; default none)",
+    )
+    p.add_argument(
+        "--region-loss",
+        default="dice",
+        help="region term beside binary cross-entropy: dice (seed 004, default), jaccard (soft IoU) or lovasz "
+        "(Lovasz hinge, Berman et al. 2018)",
+    )
     p.add_argument(
         "--noise-background",
         type=int,

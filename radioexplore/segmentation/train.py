@@ -10,8 +10,10 @@ with 192 px tiles (the network is fully convolutional); ``--arch unet`` (16 chan
 ``--crop 192`` and more steps on a GPU are the same code. Unlike seed 004's skies, ours hold radio
 galaxies, bent tails, peculiar objects and imaging artefacts as negatives (its false positives were
 radio galaxies its simulations lacked); ``radio_galaxies = False`` trains without them, for the
-comparison the benchmark makes. Several processes (``torchrun``) train with DDP, set up as the SSL
-jobs are (:func:`radioexplore.ssl.processes.setup_processes`).
+comparison the benchmark makes. ``more_sim_seeds`` adds skies of the same settings (one folder each);
+``region_loss`` swaps Dice for the soft IoU or the Lovasz hinge (Berman, Rannen Triki & Blaschko 2018),
+surrogates of the IoU the benchmark measures. Several processes (``torchrun``) train with DDP, set up as
+the SSL jobs are (:func:`radioexplore.ssl.processes.setup_processes`).
 """
 
 from __future__ import annotations
@@ -62,24 +64,31 @@ class SegmentRecipe:
     weight_decay: float = 1e-4
     positive_fraction: float = 0.5  # crops centred on a diffuse pixel; the rest anywhere in the field
     negative_fraction: float = 0.0  # crops centred on a hard negative (radio galaxy, bright source: hard_negatives)
-    dice_weight: float = 1.0  # loss = BCE + dice_weight * (1 - soft Dice)
+    dice_weight: float = 1.0  # loss = BCE + dice_weight * (the region term)
+    region_loss: str = "dice"  # the region term: "dice" (1 - soft Dice), "jaccard" (1 - soft IoU), "lovasz" (hinge)
     noise_background_px: int = 0  # input noise grid: background mesh subtracted first (scaling.noise_grid); 0 none
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
     fields: int = 32
     size_px: int = 512
     sim_seed: int = 100
+    more_sim_seeds: tuple[int, ...] = ()  # further skies of the same settings, one folder each (--sim-dir ...)
     halo_probability: float = 0.8
     relic_probability: float = 0.7
     filaments_per_sq_deg: float = 20.0
     radio_galaxies: bool = True
 
-    def sky_config(self) -> SimulationConfig:
-        """The simulated survey the network learns from."""
+    @property
+    def sim_seeds(self) -> tuple[int, ...]:
+        """Seeds of every training sky: ``sim_seed`` first, then ``more_sim_seeds``."""
+        return (self.sim_seed, *self.more_sim_seeds)
+
+    def sky_config(self, seed: int | None = None) -> SimulationConfig:
+        """The simulated survey the network learns from (``seed``: one of :attr:`sim_seeds`; default the first)."""
         base = SimulationConfig(
             fields=self.fields,
             size_px=self.size_px,
-            seed=self.sim_seed,
+            seed=self.sim_seed if seed is None else seed,
             naxis=2,
             halo_probability=self.halo_probability,
             relic_probability=self.relic_probability,
@@ -90,9 +99,10 @@ class SegmentRecipe:
         return base
 
 
-def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True) -> Path:
-    """Simulate the recipe's skies into ``sim_dir`` unless they are there already (same configuration)."""
-    config = recipe.sky_config()
+def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True, seed: int | None = None) -> Path:
+    """Simulate the recipe's skies of ``seed`` (default its first) into ``sim_dir`` unless they are there already
+    (same configuration)."""
+    config = recipe.sky_config(seed)
     stamp = SimulationDir(sim_dir).config
     if stamp.is_file():
         have = json.loads(stamp.read_text())
@@ -211,6 +221,45 @@ def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float
     return bce + dice_weight * (1 - dice)
 
 
+def soft_jaccard_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - soft IoU over the whole batch (probabilities in place of the 0/1 mask): the benchmark's IoU,
+    which pools the pixels of a whole survey, made differentiable."""
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum()
+    return 1 - (inter + 1.0) / (p.sum() + target.sum() - inter + 1.0)
+
+
+def lovasz_hinge_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Lovasz hinge (Berman, Rannen Triki & Blaschko 2018, CVPR, "The Lovasz-Softmax loss"): the tight convex
+    surrogate of 1 - IoU of the positive class, over all pixels of the batch at once (the benchmark's IoU pools
+    a survey's pixels, not per image); 0 when every pixel is on its side of the logit margin 1."""
+    signs = 2 * target.reshape(-1) - 1
+    errors = 1 - logits.reshape(-1) * signs
+    errors, order = torch.sort(errors, descending=True)
+    gt = target.reshape(-1)[order]
+    gts = gt.sum()
+    inter = gts - gt.cumsum(0)
+    union = gts + (1 - gt).cumsum(0)
+    jaccard = 1 - inter / union
+    grad = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])  # the Lovasz extension's weights
+    return torch.dot(F.relu(errors), grad)
+
+
+REGION_LOSSES = ("dice", "jaccard", "lovasz")
+
+
+def segment_loss(logits: torch.Tensor, target: torch.Tensor, weight: float = 1.0, region: str = "dice") -> torch.Tensor:
+    """Binary cross-entropy plus ``weight`` x a region term: soft Dice (seed 004), soft IoU or the Lovasz hinge."""
+    if region == "dice":
+        return bce_dice_loss(logits, target, weight)
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    if region == "jaccard":
+        return bce + weight * soft_jaccard_loss(logits, target)
+    if region == "lovasz":
+        return bce + weight * lovasz_hinge_loss(logits, target)
+    raise ValueError(f"region loss {region!r} is not one of {REGION_LOSSES}")
+
+
 def train_steps(
     model: nn.Module,
     sampler: CropSampler,
@@ -231,7 +280,7 @@ def train_steps(
     start = time.time()
     for step in range(recipe.steps):
         x, y = sampler.batch(recipe.batch_size)
-        loss = bce_dice_loss(net(x.to(procs.device)), y.to(procs.device), recipe.dice_weight)
+        loss = segment_loss(net(x.to(procs.device)), y.to(procs.device), recipe.dice_weight, recipe.region_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -246,29 +295,40 @@ def train_steps(
 
 def train_segmenter(
     recipe: SegmentRecipe,
-    sim_dir: str | Path,
+    sim_dir: str | Path | list[str | Path],
     out: str | Path,
     device: str = "auto",
     command: str = "",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train on the recipe's skies (simulated into ``sim_dir`` if absent) and save the checkpoint to ``out``."""
+    """Train on the recipe's skies (simulated into ``sim_dir`` if absent: one folder per seed of
+    ``recipe.sim_seeds``) and save the checkpoint to ``out``."""
     procs = setup_processes(device)
-    sim_dir, out = Path(sim_dir), Path(out)
+    dirs = [Path(d) for d in (sim_dir if isinstance(sim_dir, (list, tuple)) else [sim_dir])]
+    out = Path(out)
+    if len(dirs) != len(recipe.sim_seeds):
+        raise ValueError(
+            f"{len(dirs)} sky folder(s) for {len(recipe.sim_seeds)} sky seed(s) {recipe.sim_seeds}: "
+            "give one --sim-dir per seed (--sim-seed first, then --more-sim-seeds)"
+        )
     if procs.main:
-        ensure_skies(sim_dir, recipe, progress=progress)
+        for d, seed in zip(dirs, recipe.sim_seeds, strict=True):
+            ensure_skies(d, recipe, progress=progress, seed=seed)
     if procs.distributed:
         dist.barrier()
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
     model = build_segmenter(recipe.arch).to(procs.device)
-    skies = load_skies(sim_dir, recipe.noise_background_px)
-    negatives = hard_negatives(sim_dir, len(skies)) if recipe.negative_fraction > 0 else None
+    skies, negatives = [], []
+    for d in dirs:
+        these = load_skies(d, recipe.noise_background_px)
+        skies += these
+        negatives += hard_negatives(d, len(these)) if recipe.negative_fraction > 0 else []
     sampler = CropSampler(
         skies,
         recipe.crop_px,
         recipe.positive_fraction,
         np.random.default_rng([recipe.seed, procs.rank]),
-        negatives=negatives,
+        negatives=negatives or None,
         negative_fraction=recipe.negative_fraction,
     )
     start = time.time()
@@ -283,7 +343,8 @@ def train_segmenter(
         main=procs.main,  # only the main process reports
     )
     if procs.main:
-        provenance = dict(result, command=command, sim_dir=str(sim_dir), losses=[round(v, 5) for v in losses])
+        sky_dirs = str(dirs[0]) if len(dirs) == 1 else [str(d) for d in dirs]
+        provenance = dict(result, command=command, sim_dir=sky_dirs, losses=[round(v, 5) for v in losses])
         save_segmenter(out, model, recipe, provenance)
         log.info(
             "saved %s (%s, %d steps, loss %.4f -> %.4f)",
