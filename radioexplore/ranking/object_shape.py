@@ -73,15 +73,24 @@ def morphology_features(
     if not far.any() or w[far].sum() <= 0:
         return out
     phi, wf = np.arctan2(dy[far], dx[far]), w[far]
-    sector = np.floor((phi + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
-    share = np.bincount(sector, weights=wf, minlength=SECTORS) / wf.sum()
-    nz = share[share > 0]
-    even = float(np.exp(-(nz * np.log(nz)).sum()))  # perplexity: how many sectors the flux is spread over
+    even = sector_perplexity(position_sectors(phi), wf)
     median = float(np.median(w)) if w.size else 0.0
     empty = 1.0 - np.clip(np.nan_to_num(centre_snr) / median, 0.0, 1.0) if median > 0 else 0.0
     out["ring_coverage"] = float(even / SECTORS * empty)
     out["cross_contrast"] = cross_contrast(phi, wf)
     return out
+
+
+def position_sectors(phi: np.ndarray) -> np.ndarray:
+    """The azimuthal sector (0..SECTORS-1) of each position angle ``phi`` (radians, -pi..pi)."""
+    return np.floor((phi + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
+
+
+def sector_perplexity(sector: np.ndarray, weight: np.ndarray) -> float:
+    """Over how many sectors ``weight`` is spread: the perplexity of the sectors' shares (1..SECTORS)."""
+    share = np.bincount(sector, weights=weight, minlength=SECTORS) / weight.sum()
+    nz = share[share > 0]
+    return float(np.exp(-(nz * np.log(nz)).sum()))
 
 
 def cross_contrast(phi: np.ndarray, weight: np.ndarray) -> float:

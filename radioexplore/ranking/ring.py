@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Azimuthal sectors round the centroid.
-SECTORS = 16
+from radioexplore.ranking.object_shape import SECTORS, position_sectors, sector_perplexity
+
 #: A sector is reached when it holds at least this share of an even split of the island's pixels.
 REACHED = 0.25
 
@@ -53,10 +53,8 @@ def ring_terms(
     if np.count_nonzero(far) < 3 or w[far].sum() <= 0:
         return zero
     phi, wf = np.arctan2(ys[far] - cy, xs[far] - cx), w[far]
-    sector = np.floor((phi + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
-    share = np.bincount(sector, weights=wf, minlength=SECTORS) / wf.sum()
-    nz = share[share > 0]
-    evenness = float(np.exp(-(nz * np.log(nz)).sum())) / SECTORS
+    sector = position_sectors(phi)
+    evenness = sector_perplexity(sector, wf) / SECTORS
     pixels = np.bincount(sector, minlength=SECTORS) / sector.size
     closure = float(np.mean(pixels >= REACHED / SECTORS))
     peak = int(np.argmax(w))
