@@ -169,7 +169,8 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     object_config = ObjectConfig(
         score_from=args.object_score, forest_features=args.object_features, **args.object_detect
     )
-    if args.object_score != "shape" or args.object_features != "standard" or not run.objects.is_file():
+    rebuild = args.object_score != "shape" or args.object_features != "standard" or bool(args.object_detect)
+    if rebuild or not run.objects.is_file():
         objects_run(run, object_config, progress=False)  # the objects as `objects --score --features` writes them
     elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
         objects_run(run, object_config, progress=False)
