@@ -92,11 +92,13 @@ def clean(raw: dict[str, tuple], config: SegmentConfig) -> dict[str, np.ndarray]
     return {name: clean_field(prob, image, grid, config) for name, (prob, image, grid) in raw.items()}
 
 
-def best_pixel_threshold(raw: dict[str, tuple], sim: Path, config: SegmentConfig) -> float:
-    """The pixel threshold (0.30-0.80 by 0.05) that maximises the mean strict halo and relic IoU on a
-    calibration survey, each candidate with the region cleaning at that threshold."""
+def best_pixel_threshold(
+    raw: dict[str, tuple], sim: Path, config: SegmentConfig, grid: tuple[float, float] = (0.30, 0.80)
+) -> float:
+    """The pixel threshold (``grid`` lowest to highest by 0.05) that maximises the mean strict halo and relic
+    IoU on a calibration survey, each candidate with the region cleaning at that threshold."""
     best, best_t = -1.0, pixel_threshold(config.threshold, {})
-    for t in np.round(np.arange(0.30, 0.801, 0.05), 2):
+    for t in np.round(np.arange(grid[0], grid[1] + 0.001, 0.05), 2):
         cfg = replace(config, threshold=float(t))
         iou = pixel_iou(clean(raw, cfg), sim, float(t))
         score = float(np.nanmean([iou["halo"], iou["relic"]]))
@@ -200,6 +202,12 @@ def main() -> None:
         help="choose the pixel threshold on the calibration survey (max. mean strict halo / relic IoU) instead",
     )
     p.add_argument(
+        "--threshold-grid",
+        type=lambda v: tuple(float(x) for x in v.split(",")),
+        default=(0.30, 0.80),
+        help="lowest,highest pixel threshold --calib-threshold tries, by 0.05 (default 0.30,0.80)",
+    )
+    p.add_argument(
         "--store-threshold",
         action="store_true",
         help="with --calib-threshold: write the threshold chosen on the calibration survey into the checkpoint",
@@ -264,7 +272,7 @@ def main() -> None:
         config = replace(base, threshold=pixel_threshold(base.threshold, meta))
         print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
         if args.calib_threshold:
-            config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base))
+            config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base, args.threshold_grid))
             print(
                 f"pixel threshold maximising strict halo / relic IoU on calibration seed {args.calib_seed}: "
                 f"{config.threshold:.2f}"
@@ -274,7 +282,8 @@ def main() -> None:
                     calibration_seed=args.calib_seed,
                     fields=args.fields,
                     size_px=args.size,
-                    criterion="max. mean strict halo / relic pixel IoU, 0.30-0.80 by 0.05",
+                    criterion="max. mean strict halo / relic pixel IoU, "
+                    f"{args.threshold_grid[0]:.2f}-{args.threshold_grid[1]:.2f} by 0.05",
                     inference={k: v for k, v in asdict(base).items() if k != "threshold"},
                     command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
                 )

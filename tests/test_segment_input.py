@@ -4,11 +4,14 @@ inflate it) and the ripple model of a bright source subtracted first (segmentati
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from radioexplore.models import build_segmenter
 from radioexplore.segmentation.scaling import field_input, noise_grid, noise_window, scale_input
 from radioexplore.segmentation.train import SegmentRecipe, input_options, load_segmenter, save_segmenter
 from tests.object_sky import beam_noise, blob
+
+torch.set_num_threads(1)
 
 FWHM = 5.0
 SIZE = 512
@@ -81,3 +84,39 @@ def test_the_checkpoint_carries_its_input_scaling(tmp_path):
     save_segmenter(path, build_segmenter("unet_small"), SegmentRecipe(noise_from_below=True, ripple_model=True), {})
     assert input_options(load_segmenter(path)[1]) == dict(background_px=0, from_below=True, ripples=True)
     assert input_options({"recipe": {}}) == dict(background_px=0, from_below=False, ripples=False)
+
+
+def test_segment_scales_a_field_as_its_checkpoint_was_trained(tmp_path):
+    """``segment``'s field run reads the options from the checkpoint: its map is the network on the field's
+    input with the ripple model out and the noise from below, not on the plain input."""
+    from astropy.io import fits
+
+    from radioexplore.io.fits import read_image
+    from radioexplore.segmentation.run import SegmentConfig, segment_field
+    from radioexplore.segmentation.scaling import beam_fwhm_px
+    from radioexplore.segmentation.tiling import segment_array
+
+    image, _ = _rippled_sky()
+    header = fits.Header()
+    pix = 1.5 / 3600
+    header.update(
+        CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRPIX1=256.5, CRPIX2=256.5, CRVAL1=150.0, CRVAL2=2.0,
+        CDELT1=-pix, CDELT2=pix, BMAJ=FWHM * pix, BMIN=FWHM * pix, BPA=0.0, BUNIT="JY/BEAM",
+    )  # fmt: skip
+    path = tmp_path / "field.fits"
+    fits.writeto(path, image, header)
+    assert abs(beam_fwhm_px(read_image(path)) - FWHM) < 1e-6
+    torch.manual_seed(0)
+    model = build_segmenter("unet_small").eval()
+    with torch.no_grad():  # random weights everywhere: the map depends on the input, not only on the biases
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    ckpt = tmp_path / "u.pt"
+    save_segmenter(ckpt, model, SegmentRecipe(noise_from_below=True, ripple_model=True), {})
+    model, meta = load_segmenter(ckpt)
+    off = SegmentConfig(min_beams=0, max_negative_fraction=None, spoke_sigma=None)
+    prob, _ = segment_field(str(path), model, meta, off, progress=False)
+    pixels, grid = field_input(image, from_below=True, ripples=True, beam_px=FWHM)
+    np.testing.assert_allclose(prob, segment_array(pixels, grid, model), atol=1e-5)
+    plain = segment_array(image, noise_grid(image), model)
+    assert np.abs(prob - plain).max() > 1e-3  # not the map of the plain input (0.006 apart on this draw)
