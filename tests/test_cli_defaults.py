@@ -118,6 +118,7 @@ PAIRS = [
             ("noise_background", "noise_background_px"),
             ("noise_from_below", "noise_from_below"),
             ("ripple_model", "ripple_model"),
+            ("ripple_spoke_deg", "ripple_spoke_deg"),
         ]
     ],
     *[

@@ -82,8 +82,8 @@ def test_the_checkpoint_carries_its_input_scaling(tmp_path):
     """Inference reads the input options from the checkpoint's recipe; old checkpoints have none (all off)."""
     path = tmp_path / "u.pt"
     save_segmenter(path, build_segmenter("unet_small"), SegmentRecipe(noise_from_below=True, ripple_model=True), {})
-    assert input_options(load_segmenter(path)[1]) == dict(background_px=0, from_below=True, ripples=True)
-    assert input_options({"recipe": {}}) == dict(background_px=0, from_below=False, ripples=False)
+    assert input_options(load_segmenter(path)[1]) == dict(background_px=0, from_below=True, ripples=True, spoke_deg=0.0)
+    assert input_options({"recipe": {}}) == dict(background_px=0, from_below=False, ripples=False, spoke_deg=0.0)
 
 
 def test_segment_scales_a_field_as_its_checkpoint_was_trained(tmp_path):

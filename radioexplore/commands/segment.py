@@ -51,6 +51,7 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         noise_background_px=args.noise_background,
         noise_from_below=args.noise_from_below,
         ripple_model=args.ripple_model,
+        ripple_spoke_deg=args.ripple_spoke_deg,
     )
     command = "radioexplore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_segmenter(
@@ -196,6 +197,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="subtract the calibration-ripple model of sources above 100 sigma from the input "
         "(ranking/ripple_model.py; stored in the checkpoint; default off)",
+    )
+    p.add_argument(
+        "--ripple-spoke-deg",
+        type=float,
+        default=0.0,
+        help="with --ripple-model: take the sources' radial spokes out too, in sectors of this many degrees "
+        "(e.g. 2; stored in the checkpoint; default 0: rings only)",
     )
     p.add_argument(
         "--no-radio-galaxies", action="store_true", help="skies without radio galaxies or peculiar objects (ablation)"

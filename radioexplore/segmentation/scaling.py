@@ -20,7 +20,9 @@ artefacts inflate in the block rms:
 - *ripples out*: the calibration-ripple model round sources above 100 sigma (annulus x sector
   medians, kept where they alternate in sign; Perley 1999, Grobler et al. 2014;
   :mod:`radioexplore.ranking.ripple_model`) is subtracted before the noise is measured and the
-  pixels are scaled, so a relic inside the rings stands on the sky, not on the rings.
+  pixels are scaled, so a relic inside the rings stands on the sky, not on the rings. With
+  ``spoke_deg`` > 0 the model's radial spokes are taken out too (narrow sectors, alternating in sign
+  round the source; the simulator's rings-and-spokes pattern puts most of its amplitude in spokes).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from radioexplore.ingest.noise import mad_rms, masked_rms, mesh_background
 from radioexplore.io.fits import FitsImage
 from radioexplore.ranking.local_noise import noise_envelope
-from radioexplore.ranking.ripple_model import ripple_model
+from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
 
 #: Side in px of the blocks the noise grid is measured on (~25 MeerKAT beams at 1.5 arcsec/px).
 NOISE_BOX = 128
@@ -96,16 +98,17 @@ def below_cap(pixels: np.ndarray, grid: np.ndarray, box: int = NOISE_BOX) -> np.
     return np.fmin(grid, cap)
 
 
-def without_ripples(pixels: np.ndarray, beam_fwhm_px: float | None) -> np.ndarray:
+def without_ripples(pixels: np.ndarray, beam_fwhm_px: float | None, spoke_deg: float = 0.0) -> np.ndarray:
     """``pixels`` less the calibration-ripple model of their bright sources
     (:func:`radioexplore.ranking.ripple_model.ripple_model`, fitted on the image less a
-    median mesh of :data:`RIPPLE_MESH_BEAMS` beams); float32, NaN kept."""
+    median mesh of :data:`RIPPLE_MESH_BEAMS` beams; radial spokes too in ``spoke_deg`` sectors when > 0);
+    float32, NaN kept."""
     data = np.asarray(pixels, np.float32)
     if np.isfinite(data).sum() < 16:
         return data
     fwhm = float(beam_fwhm_px) if beam_fwhm_px and beam_fwhm_px > 0 else DEFAULT_BEAM_PX
     residual = data - mesh_background(data, max(16, int(round(RIPPLE_MESH_BEAMS * fwhm))))
-    return data - ripple_model(residual, fwhm)
+    return data - ripple_model(residual, fwhm, RippleConfig(spoke_deg=float(spoke_deg)))
 
 
 def beam_fwhm_px(image: FitsImage) -> float | None:
@@ -122,14 +125,16 @@ def field_input(
     from_below: bool = False,
     ripples: bool = False,
     beam_px: float | None = None,
+    spoke_deg: float = 0.0,
 ) -> tuple[FitsImage | np.ndarray, np.ndarray]:
     """What the network's input of a whole field is read from: the pixels (the ``image`` itself, or with
-    ``ripples`` the in-memory image less its ripple model) and their noise grid (:func:`noise_grid`);
+    ``ripples`` the in-memory image less its ripple model, spokes too with ``spoke_deg``) and their noise
+    grid (:func:`noise_grid`);
     ``beam_px``: the beam FWHM in px for the ripple model (default: the header's, else
     :data:`DEFAULT_BEAM_PX`). Without either option a FitsImage is read block row by block row."""
     if ripples:
         beam = beam_px if beam_px else (beam_fwhm_px(image) if isinstance(image, FitsImage) else None)
-        image = without_ripples(image.read() if isinstance(image, FitsImage) else image, beam)
+        image = without_ripples(image.read() if isinstance(image, FitsImage) else image, beam, spoke_deg)
     return image, noise_grid(image, background_px=background_px, from_below=from_below)
 
 

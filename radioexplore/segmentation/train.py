@@ -69,6 +69,7 @@ class SegmentRecipe:
     noise_background_px: int = 0  # input noise grid: background mesh subtracted first (scaling.noise_grid); 0 none
     noise_from_below: bool = False  # input noise capped by the field's noise envelope from below (scaling)
     ripple_model: bool = False  # bright sources' calibration-ripple model subtracted from the input (scaling)
+    ripple_spoke_deg: float = 0.0  # ... with its radial spokes in sectors of this many degrees (0: rings only)
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
     fields: int = 32
@@ -120,7 +121,7 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True, se
 
 
 def load_skies(
-    sim_dir: Path, noise_background_px: int = 0, from_below: bool = False, ripples: bool = False
+    sim_dir: Path, noise_background_px: int = 0, from_below: bool = False, ripples: bool = False, spoke_deg: float = 0.0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(network input, 0/1 diffuse mask) per field of a simulated survey (pixels and noise grid as in
     :func:`radioexplore.segmentation.scaling.field_input`)."""
@@ -130,7 +131,9 @@ def load_skies(
     for i in range(int(fields)):
         name = f"field_{i:03d}"
         image = read_image(sim.image(f"{name}.fits"))
-        pixels, grid = field_input(image.read(), noise_background_px, from_below, ripples, beam_fwhm_px(image))
+        pixels, grid = field_input(
+            image.read(), noise_background_px, from_below, ripples, beam_fwhm_px(image), spoke_deg
+        )
         x = scale_input(pixels, noise_window(grid, 0, 0, image.nx, image.ny))
         out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))
     return out
@@ -324,7 +327,9 @@ def train_segmenter(
     model = build_segmenter(recipe.arch).to(procs.device)
     skies, negatives = [], []
     for d in dirs:
-        these = load_skies(d, recipe.noise_background_px, recipe.noise_from_below, recipe.ripple_model)
+        these = load_skies(
+            d, recipe.noise_background_px, recipe.noise_from_below, recipe.ripple_model, recipe.ripple_spoke_deg
+        )
         skies += these
         negatives += hard_negatives(d, len(these)) if recipe.negative_fraction > 0 else []
     sampler = CropSampler(
@@ -406,12 +411,13 @@ def noise_background(meta: dict[str, Any]) -> int:
 
 def input_options(meta: dict[str, Any]) -> dict[str, Any]:
     """How a checkpoint's input was scaled in training, as :func:`radioexplore.segmentation.scaling.field_input`'s
-    keywords (background mesh, noise from below, ripple model): inference must scale its input alike."""
+    keywords (background mesh, noise from below, ripple model and its spokes): inference must scale its input alike."""
     recipe = meta.get("recipe", {})
     return dict(
         background_px=int(recipe.get("noise_background_px", 0)),
         from_below=bool(recipe.get("noise_from_below", False)),
         ripples=bool(recipe.get("ripple_model", False)),
+        spoke_deg=float(recipe.get("ripple_spoke_deg", 0.0)),
     )
 
 
