@@ -1,0 +1,93 @@
+"""Low-surface-brightness islands: a faint ring no full-resolution island sees is found on the smoothed image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from radioexplore.ranking.local_noise import negative_noise_map
+from radioexplore.ranking.lowsb import smooth_to_beams
+from radioexplore.ranking.objects import ObjectConfig, find_objects
+from tests.object_sky import beam_noise, blob
+
+SIZE, FWHM = 384, 5.0
+BEAM_AREA = 1.1331 * FWHM**2
+RING = (192.0, 192.0, 35.0)  # x, y, radius (px)
+COMPACT = ((60, 60), (320, 80), (80, 320), (300, 300))
+
+
+def faint_ring_sky(seed: int, ring_snr: float = 2.0) -> tuple[np.ndarray, float]:
+    """Beam-correlated noise of rms 1, four bright compact sources, and a thick ring whose peak is
+    ``ring_snr`` sigma per beam. Returns the image and the ring's area above half its peak, in beams."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    image = beam_noise(rng, SIZE, FWHM)
+    x, y, radius = RING
+    ring = ndimage.gaussian_filter(np.exp(-0.5 * ((np.hypot(xx - x, yy - y) - radius) / 6.0) ** 2), FWHM / 2.3548)
+    ring /= ring.max()
+    image += ring_snr * ring
+    for cx, cy in COMPACT:
+        image += blob(xx, yy, cx, cy, 40.0, FWHM / 2.3548, FWHM / 2.3548, 0.0)
+    return image.astype(np.float32), float((ring > 0.5).sum() / BEAM_AREA)
+
+
+def near_ring(table):
+    x, y, radius = RING
+    return table[(abs(table["x"] - x) < radius + 20) & (abs(table["y"] - y) < radius + 20)]
+
+
+@pytest.mark.parametrize("seed", [0, 4, 5])
+def test_faint_ring_found_only_on_the_smoothed_image(seed):
+    image, beams = faint_ring_sky(seed)
+    assert beams > 30  # 2 sigma per beam over many beams: many sigma in all
+    full = find_objects(image, BEAM_AREA, ObjectConfig())
+    assert len(near_ring(full.table)) == 0  # no 3 sigma island with a 5 sigma peak at full resolution
+    low = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,)))
+    ring = near_ring(low.table)
+    assert len(ring) == 1 and ring["detect_beams"].iloc[0] == 3.0
+    assert ring["area_beams"].iloc[0] > 30
+    # the bright compact sources are explained by their full-resolution islands: no low-resolution object
+    assert (low.table["detect_beams"] > 1).sum() == 1
+    # the label image holds the new island's pixels under the row's label id (what tiles count)
+    assert low.label_ids[-1] not in full.label_ids and (low.labels == low.label_ids[-1]).sum() > 30 * BEAM_AREA
+
+
+def test_off_by_default_and_scales_validated():
+    image, _ = faint_ring_sky(0)
+    assert ObjectConfig().lowsb_beams == ()
+    assert (
+        "detect_beams" in find_objects(image, BEAM_AREA).table
+        and (find_objects(image, BEAM_AREA).table["detect_beams"] == 1).all()
+    )
+    with pytest.raises(ValueError, match="lowsb_beams"):
+        ObjectConfig(lowsb_beams=(1.0,))
+    with pytest.raises(ValueError, match="lowsb_features"):
+        ObjectConfig(lowsb_features="both")
+
+
+def test_ripple_rings_average_out_on_the_smoothed_image():
+    """A calibration ripple (8 px period, 25 sigma crests and troughs round a source) gives no
+    low-resolution island: the few-beam Gaussian averages its crests with its troughs."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    image = beam_noise(rng, SIZE, FWHM)
+    r = np.hypot(xx - 200, yy - 180)
+    image += 25.0 * np.cos(2 * np.pi * r / 8.0) * np.exp(-r / 60.0) * (r > 6)
+    found = find_objects(image.astype(np.float32), BEAM_AREA, ObjectConfig(lowsb_beams=(2.0, 3.0)))
+    assert (found.table["detect_beams"] > 1).sum() == 0
+
+
+def test_smoothed_noise_measured_from_the_negative_side():
+    """The noise of the smoothed image read from its negative half matches its true rms, and positive
+    emission does not lift it (a formula scaling the full-resolution rms would not know the correlation)."""
+    rng = np.random.default_rng(2)
+    noise = beam_noise(rng, SIZE, FWHM)
+    low = smooth_to_beams(noise, FWHM, 3.0)
+    true = float(low[40:-40, 40:-40].std())
+    assert true < 0.5  # smoothing to 3 beams lowers the per-beam noise well below 1
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    emission = smooth_to_beams(noise + 3.0 * np.exp(-0.5 * (np.hypot(xx - 192, yy - 192) / 40.0) ** 2), FWHM, 3.0)
+    for image in (low, emission):
+        measured = float(np.median(negative_noise_map(image, 128)[40:-40, 40:-40]))
+        assert measured == pytest.approx(true, rel=0.15)
