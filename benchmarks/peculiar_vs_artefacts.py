@@ -325,6 +325,12 @@ def main() -> int:
         help="low-resolution islands' S/N features and troughs from the full-resolution or the smoothed image",
     )
     p.add_argument(
+        "--lowsb-source-troughs",
+        action="store_true",
+        help="low-resolution islands' artefact evidence also counts the troughs at their distance from each bright "
+        "source (ObjectConfig.lowsb_source_troughs)",
+    )
+    p.add_argument(
         "--lowsb-explained",
         type=float,
         default=None,
@@ -343,6 +349,8 @@ def main() -> int:
         args.object_detect["lowsb_beams"] = tuple(float(b) for b in args.lowsb_beams.split(",") if b.strip())
     if args.lowsb_features:
         args.object_detect["lowsb_features"] = args.lowsb_features
+    if args.lowsb_source_troughs:
+        args.object_detect["lowsb_source_troughs"] = True
     if args.lowsb_explained is not None:
         args.object_detect["lowsb_explained"] = args.lowsb_explained
     args.active = ActiveConfig(

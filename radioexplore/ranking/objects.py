@@ -25,10 +25,10 @@ from radioexplore.ingest.noise import mesh_background
 from radioexplore.ranking.crossing import X_CROSSING
 from radioexplore.ranking.giants import GIANT_Z
 from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope, noise_floor_at, noise_map
-from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams
+from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams, source_annulus_ratio
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
 from radioexplore.ranking.ring import ring_shell
-from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
+from radioexplore.ranking.ripple_model import RippleConfig, bright_sources, ripple_model
 from radioexplore.ranking.sources import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,9 @@ class ObjectConfig:
     # () is off.
     lowsb_beams: tuple[float, ...] = ()
     lowsb_explained: float = 0.5
+    # a low-resolution island radial to a bright source also counts the troughs at its distance from that
+    # source as its artefact evidence (ranking/lowsb.py source_annulus_ratio): a spoke's negative twins lie far round
+    lowsb_source_troughs: bool = False
     lowsb_features: str = "full"  # LOWSB_FEATURES: S/N features and troughs from the full-resolution or smoothed image
 
     def __post_init__(self) -> None:
@@ -390,11 +393,19 @@ def _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, descr
     labels = labels.copy()
     taken = np.zeros(labels.shape, bool)
     next_id = int(labels.max()) + 1
+    # the bright sources whose radial spokes a low-resolution island may be (lowsb.source_annulus_ratio)
+    sources = (
+        [(x, y) for x, y, _ in bright_sources(residual, fwhm, config.ripple)] if config.lowsb_source_troughs else []
+    )
     for _, k, lab, low_labels, (sy, sx), low_snr, low, low_rms, env in sorted(candidates, key=lambda c: -c[0]):
         own = low_labels[sy, sx] == lab
         if taken[sy, sx][own].any():
             continue
-        rows.append(describe(lab, low_labels, sy, sx, k, *((low_snr, low, low, low_rms, env) if smoothed else ())))
+        row = describe(lab, low_labels, sy, sx, k, *((low_snr, low, low, low_rms, env) if smoothed else ()))
+        if sources:  # a spoke's twin troughs at the same distance from its source, at the scale it was found
+            annulus = source_annulus_ratio(low, low_snr, low_labels == lab, sources, config.island_sigma)
+            row[NEGATIVE_RATIO] = max(row[NEGATIVE_RATIO], annulus)
+        rows.append(row)
         taken[sy, sx] |= own
         labels[sy, sx][own & ~full[sy, sx]] = next_id
         label_ids.append(next_id)
