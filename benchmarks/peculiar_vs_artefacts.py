@@ -326,9 +326,10 @@ def main() -> int:
     )
     p.add_argument(
         "--lowsb-source-troughs",
-        action="store_true",
-        help="low-resolution islands' artefact evidence also counts the troughs at their distance from each bright "
-        "source (ObjectConfig.lowsb_source_troughs)",
+        choices=("off", "radial", "any"),
+        default=None,
+        help="low-resolution islands' artefact evidence also counts the troughs at their distance from the bright "
+        "sources they point at (radial) or from any (ObjectConfig.lowsb_source_troughs)",
     )
     p.add_argument(
         "--lowsb-explained",
@@ -350,7 +351,7 @@ def main() -> int:
     if args.lowsb_features:
         args.object_detect["lowsb_features"] = args.lowsb_features
     if args.lowsb_source_troughs:
-        args.object_detect["lowsb_source_troughs"] = True
+        args.object_detect["lowsb_source_troughs"] = args.lowsb_source_troughs
     if args.lowsb_explained is not None:
         args.object_detect["lowsb_explained"] = args.lowsb_explained
     args.active = ActiveConfig(

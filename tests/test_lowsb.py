@@ -116,9 +116,9 @@ def test_radial_spoke_island_carries_its_twins_troughs():
     spokes = plain.table[plain.table["detect_beams"] > 1]
     assert len(spokes) >= 1
     assert (spokes["negative_ratio"] < 0.5).any()  # the troughs round its box alone miss the far twins
-    told = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs=True))
+    told = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs="radial"))
     spokes = told.table[told.table["detect_beams"] > 1]
     assert len(spokes) >= 1 and (spokes["negative_ratio"] >= 1.0).all()  # artefact score 1
     ring, _ = faint_ring_sky(0)
-    found = find_objects(ring, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs=True))
+    found = find_objects(ring, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs="radial"))
     assert near_ring(found.table)["negative_ratio"].max() < 0.2

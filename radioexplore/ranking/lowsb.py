@@ -66,6 +66,7 @@ def source_annulus_ratio(
     island: np.ndarray,
     sources: list[tuple[float, float]],
     trough_sigma: float,
+    radial: bool = True,
 ) -> float:
     """The strongest evidence that an island of the smoothed image is a radial spoke of a bright source.
 
@@ -76,7 +77,8 @@ def source_annulus_ratio(
     radius at least :data:`RADIAL_ELONGATION` times its extent across, 10th-90th percentiles of its
     pixels' distance and position angle), the significant troughs (``low_snr`` below ``-trough_sigma``)
     in the annulus its pixels span over the island's own smoothed flux; the largest over the sources
-    (0 for none). Read as :data:`radioexplore.ranking.objects.NEGATIVE_RATIO`.
+    (0 for none). With ``radial`` False every source counts, whatever the island's direction (any error
+    pattern of the source at that distance). Read as :data:`radioexplore.ranking.objects.NEGATIVE_RATIO`.
     """
     own = float(np.nansum(low[island]))
     if own <= 0 or not sources:
@@ -91,7 +93,7 @@ def source_annulus_ratio(
         centre = np.angle(np.exp(1j * angle).mean())
         turn = np.angle(np.exp(1j * (angle - centre)))  # unwrapped about the island's mean direction
         a0, a1 = np.percentile(turn, [10, 90])
-        if r1 - r0 < RADIAL_ELONGATION * np.median(d) * (a1 - a0):
+        if radial and r1 - r0 < RADIAL_ELONGATION * np.median(d) * (a1 - a0):
             continue
         if trough is None:
             trough = (low_snr < -trough_sigma) & ~island

@@ -167,9 +167,10 @@ class ObjectConfig:
     # () is off.
     lowsb_beams: tuple[float, ...] = ()
     lowsb_explained: float = 0.5
-    # a low-resolution island radial to a bright source also counts the troughs at its distance from that
-    # source as its artefact evidence (ranking/lowsb.py source_annulus_ratio): a spoke's negative twins lie far round
-    lowsb_source_troughs: bool = False
+    # a low-resolution island's artefact evidence also counts the troughs at its distance from a bright source
+    # (ranking/lowsb.py source_annulus_ratio: a spoke's negative twins lie far round the circle): "off", "radial"
+    # (only sources the island points at, as a spoke does) or "any" (every bright source)
+    lowsb_source_troughs: str = "off"
     lowsb_features: str = "full"  # LOWSB_FEATURES: S/N features and troughs from the full-resolution or smoothed image
 
     def __post_init__(self) -> None:
@@ -190,6 +191,10 @@ class ObjectConfig:
             raise ValueError(f"ObjectConfig.detect_noise must be 'mesh' or 'envelope', not {self.detect_noise!r}")
         if any(not b > 1 for b in self.lowsb_beams):
             raise ValueError(f"ObjectConfig.lowsb_beams must each exceed 1 beam FWHM, not {self.lowsb_beams}")
+        if self.lowsb_source_troughs not in ("off", "radial", "any"):
+            raise ValueError(
+                f"ObjectConfig.lowsb_source_troughs must be 'off', 'radial' or 'any', not {self.lowsb_source_troughs!r}"
+            )
         if self.lowsb_features not in LOWSB_FEATURES:
             raise ValueError(
                 f"ObjectConfig.lowsb_features must be one of {', '.join(LOWSB_FEATURES)}, not {self.lowsb_features!r}"
@@ -395,7 +400,9 @@ def _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, descr
     next_id = int(labels.max()) + 1
     # the bright sources whose radial spokes a low-resolution island may be (lowsb.source_annulus_ratio)
     sources = (
-        [(x, y) for x, y, _ in bright_sources(residual, fwhm, config.ripple)] if config.lowsb_source_troughs else []
+        [(x, y) for x, y, _ in bright_sources(residual, fwhm, config.ripple)]
+        if config.lowsb_source_troughs != "off"
+        else []
     )
     for _, k, lab, low_labels, (sy, sx), low_snr, low, low_rms, env in sorted(candidates, key=lambda c: -c[0]):
         own = low_labels[sy, sx] == lab
@@ -403,7 +410,9 @@ def _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, descr
             continue
         row = describe(lab, low_labels, sy, sx, k, *((low_snr, low, low, low_rms, env) if smoothed else ()))
         if sources:  # a spoke's twin troughs at the same distance from its source, at the scale it was found
-            annulus = source_annulus_ratio(low, low_snr, low_labels == lab, sources, config.island_sigma)
+            annulus = source_annulus_ratio(
+                low, low_snr, low_labels == lab, sources, config.island_sigma, config.lowsb_source_troughs == "radial"
+            )
             row[NEGATIVE_RATIO] = max(row[NEGATIVE_RATIO], annulus)
         rows.append(row)
         taken[sy, sx] |= own
