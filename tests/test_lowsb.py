@@ -47,6 +47,12 @@ def test_faint_ring_found_only_on_the_smoothed_image(seed):
     ring = near_ring(low.table)
     assert len(ring) == 1 and ring["detect_beams"].iloc[0] == 3.0
     assert ring["area_beams"].iloc[0] > 30
+    assert ring["peak_snr"].iloc[0] >= 5  # read on the smoothed image it was found on (lowsb_features)
+    full_features = near_ring(
+        find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_features="full")).table
+    )
+    assert len(full_features) == 1 and full_features["area_beams"].iloc[0] == ring["area_beams"].iloc[0]
+    assert full_features["peak_snr"].iloc[0] != ring["peak_snr"].iloc[0]  # the same island, read at full resolution
     # the bright compact sources are explained by their full-resolution islands: no low-resolution object
     assert (low.table["detect_beams"] > 1).sum() == 1
     # the label image holds the new island's pixels under the row's label id (what tiles count)
@@ -62,6 +68,8 @@ def test_off_by_default_and_scales_validated():
     )
     with pytest.raises(ValueError, match="lowsb_beams"):
         ObjectConfig(lowsb_beams=(1.0,))
+    with pytest.raises(ValueError, match="lowsb_source_troughs"):
+        ObjectConfig(lowsb_source_troughs="some")
     with pytest.raises(ValueError, match="lowsb_features"):
         ObjectConfig(lowsb_features="both")
 
@@ -112,13 +120,15 @@ def test_radial_spoke_island_carries_its_twins_troughs():
     bright source: with ``lowsb_source_troughs`` its artefact evidence says so; a faint ring far from any
     bright source gets none."""
     image = spoke_sky()
-    plain = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,)))
+    plain = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs="off"))
     spokes = plain.table[plain.table["detect_beams"] > 1]
     assert len(spokes) >= 1
     assert (spokes["negative_ratio"] < 0.5).any()  # the troughs round its box alone miss the far twins
-    told = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs="radial"))
-    spokes = told.table[told.table["detect_beams"] > 1]
-    assert len(spokes) >= 1 and (spokes["negative_ratio"] >= 1.0).all()  # artefact score 1
+    for troughs in ("radial", "any"):
+        told = find_objects(image, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs=troughs))
+        spokes = told.table[told.table["detect_beams"] > 1]
+        assert len(spokes) >= 1 and (spokes["negative_ratio"] >= 1.0).all()  # artefact score 1
     ring, _ = faint_ring_sky(0)
-    found = find_objects(ring, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs="radial"))
-    assert near_ring(found.table)["negative_ratio"].max() < 0.2
+    for troughs in ("radial", "any"):
+        found = find_objects(ring, BEAM_AREA, ObjectConfig(lowsb_beams=(3.0,), lowsb_source_troughs=troughs))
+        assert near_ring(found.table)["negative_ratio"].max() < 0.2

@@ -170,8 +170,8 @@ class ObjectConfig:
     # a low-resolution island's artefact evidence also counts the troughs at its distance from a bright source
     # (ranking/lowsb.py source_annulus_ratio: a spoke's negative twins lie far round the circle): "off", "radial"
     # (only sources the island points at, as a spoke does) or "any" (every bright source)
-    lowsb_source_troughs: str = "off"
-    lowsb_features: str = "full"  # LOWSB_FEATURES: S/N features and troughs from the full-resolution or smoothed image
+    lowsb_source_troughs: str = "any"
+    lowsb_features: str = "smoothed"  # LOWSB_FEATURES: S/N features and troughs from the full-resolution or smoothed image
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
