@@ -171,7 +171,8 @@ class ObjectConfig:
     # (ranking/lowsb.py source_annulus_ratio: a spoke's negative twins lie far round the circle): "off", "radial"
     # (only sources the island points at, as a spoke does) or "any" (every bright source)
     lowsb_source_troughs: str = "any"
-    lowsb_features: str = "smoothed"  # LOWSB_FEATURES: S/N features and troughs from the full-resolution or smoothed image
+    # LOWSB_FEATURES: the low-resolution islands' S/N features and troughs from the smoothed or full-resolution image
+    lowsb_features: str = "smoothed"
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
