@@ -9,7 +9,9 @@ S/N; :mod:`radioexplore.ranking.object_shape`). :mod:`radioexplore.ranking.objec
 :mod:`radioexplore.ranking.object_stamps` cuts their stamps (``stamp_margin``: Astronomaly cuts the
 island's box, seed 001's curated set 2.5 times it) and :mod:`radioexplore.ranking.object_run` places
 them on a run's tiles. With ``ripple_model`` the calibration ripple rings round each bright source
-(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found.
+(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found. With
+``lowsb_beams`` faint extended islands are also found on the image smoothed to a few beams
+(:mod:`radioexplore.ranking.lowsb`; ``detect_beams`` says at which resolution each was found).
 """
 
 from __future__ import annotations
