@@ -48,6 +48,10 @@ network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey'
 ``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
 (:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
 variants of :class:`radioexplore.ranking.objects.ObjectConfig` measured beside it (benchmarks/README.md).
+
+``--lowsb-beams 2`` (or ``2,4``) also finds low-surface-brightness islands on the image smoothed to
+that many beam FWHM (:mod:`radioexplore.ranking.lowsb`); ``--lowsb-features`` and ``--lowsb-explained``
+pick its variants.
 """
 
 from __future__ import annotations
@@ -308,6 +312,31 @@ def main() -> int:
         help="objects' islands against the local mesh rms or the field's noise envelope (ObjectConfig.detect_noise)",
     )
     p.add_argument("--object-seed", type=int, default=None, help="seed of the object forest (ObjectConfig.seed)")
+    p.add_argument(
+        "--lowsb-beams",
+        default=None,
+        help="also find low-surface-brightness islands on the image smoothed to these beam FWHM, e.g. 2 or 2,4 "
+        "(ObjectConfig.lowsb_beams; ranking/lowsb.py)",
+    )
+    p.add_argument(
+        "--lowsb-features",
+        choices=("full", "smoothed"),
+        default=None,
+        help="low-resolution islands' S/N features and troughs from the full-resolution or the smoothed image",
+    )
+    p.add_argument(
+        "--lowsb-source-troughs",
+        choices=("off", "radial", "any"),
+        default=None,
+        help="low-resolution islands' artefact evidence also counts the troughs at their distance from the bright "
+        "sources they point at (radial) or from any (ObjectConfig.lowsb_source_troughs)",
+    )
+    p.add_argument(
+        "--lowsb-explained",
+        type=float,
+        default=None,
+        help="keep a low-resolution island when full-resolution islands explain less than this share of its flux",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
@@ -317,6 +346,14 @@ def main() -> int:
         args.object_detect["detect_noise"] = args.detect_noise
     if args.object_seed is not None:
         args.object_detect["seed"] = args.object_seed
+    if args.lowsb_beams is not None:
+        args.object_detect["lowsb_beams"] = tuple(float(b) for b in args.lowsb_beams.split(",") if b.strip())
+    if args.lowsb_features:
+        args.object_detect["lowsb_features"] = args.lowsb_features
+    if args.lowsb_source_troughs:
+        args.object_detect["lowsb_source_troughs"] = args.lowsb_source_troughs
+    if args.lowsb_explained is not None:
+        args.object_detect["lowsb_explained"] = args.lowsb_explained
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,

@@ -56,6 +56,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
             score_from=args.score,
             forest_features=args.features,
             ripple_model=args.ripple_model,
+            lowsb_beams=tuple(args.lowsb_beams),
         )
         return objects_run(
             run,
@@ -199,6 +200,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=default_of(ObjectConfig, "ripple_model"),
         help="subtract the calibration ripple rings round each bright source before finding the islands "
         "(ranking/ripple_model.py; default %(default)s)",
+    )
+    p.add_argument(
+        "--lowsb-beams",
+        type=float,
+        nargs="*",
+        default=default_of(ObjectConfig, "lowsb_beams"),
+        help="also find faint extended (low-surface-brightness) islands on the image smoothed to these many beam "
+        "FWHM, e.g. --lowsb-beams 2 (ranking/lowsb.py; none by default)",
     )
     p.add_argument(
         "--embed",
