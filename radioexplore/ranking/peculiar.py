@@ -124,6 +124,10 @@ def describe_object(obj: pd.Series) -> str:
     ranking uses the features themselves, :mod:`radioexplore.ranking.object_shape`)."""
     if obj.get("x_crossing", 0) > 0:
         return "part of an X-shaped source (a lobe pair crossed by wings)"
+    # a joined double beyond the survey's extended sources (ranking/morphology.py: more likely than not
+    # beyond the largest of them); only a table ranked with that evidence carries the column
+    if obj.get("giant_evidence", 0) >= 0.5:
+        return "giant double (beyond the survey's extended sources)"
     # a limb-brightened shell (ranking/ring.py: four terms, 0.25 when each reads about 0.7); a table
     # from before it says ring-like by ring_coverage, which a bent tail's U reads as high as a ring
     ring = obj["ring_shell"] >= 0.25 if "ring_shell" in obj else obj.get("ring_coverage", 0) >= 0.5
