@@ -145,3 +145,11 @@ def test_ring_evidence_is_the_shell_and_a_missing_column_is_no_evidence():
     np.testing.assert_allclose(ev[RING_EVIDENCE], [0.0, 0.4, 1.0])
     assert np.all(ev[GIANT_EVIDENCE] == 0.0)
     assert np.all(morph_evidence(table, MorphConfig(kinds=()))[MORPH_EVIDENCE] == 0.0)
+
+
+def test_the_words_follow_the_evidence_a_barely_resolved_island_is_not_called_x_shaped():
+    crossed = dict(cross_contrast=0.3, x_crossing=0.0, hole_fraction=0.0, ring_shell=0.0, n_peaks=1, axis_ratio=1.2)
+    assert describe_object(pd.Series(dict(crossed, extent_beams=12.0))).startswith("X-shaped object")
+    assert not describe_object(pd.Series(dict(crossed, extent_beams=2.5))).startswith("X-shaped")
+    assert describe_object(pd.Series(dict(crossed, extent_beams=2.5, x_crossing=0.9))).startswith("part of an X")
+    assert describe_object(pd.Series(dict(crossed, extent_beams=12.0, giant_evidence=0.2))).startswith("X-shaped")
