@@ -324,13 +324,24 @@ def main() -> int:
         "--morph-extended", type=float, default=MorphConfig.extended_factor, help="MorphConfig.extended_factor"
     )
     p.add_argument("--morph-scale", type=float, default=MorphConfig.scale_factor, help="MorphConfig.scale_factor")
+    p.add_argument(
+        "--morph-forest",
+        choices=("quantile", "score"),
+        default=MorphConfig.forest,
+        help="MorphConfig.forest: the evidence max-ed with the forest's quantile among the objects or its score",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
     args.morph_config = (
         None
         if args.morph == "off"
-        else MorphConfig(kinds=kinds, extended_factor=args.morph_extended, scale_factor=args.morph_scale)
+        else MorphConfig(
+            kinds=kinds,
+            extended_factor=args.morph_extended,
+            scale_factor=args.morph_scale,
+            forest=args.morph_forest,
+        )
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
     if args.ripple_evidence:

@@ -108,11 +108,12 @@ def ranked_survey(giant_beams: float | None = 120.0) -> pd.DataFrame:
     return table.assign(negative_ratio=0.0)
 
 
-def test_rank_objects_puts_the_giant_beside_the_forest_and_leaves_the_rest_to_it():
+@pytest.mark.parametrize("forest", ["quantile", "score"])
+def test_rank_objects_puts_the_giant_beside_the_forest_and_leaves_the_rest_to_it(forest):
     table = ranked_survey()
     plain = rank_objects(table)
     assert not set(MORPH_COLUMNS) & set(plain.columns)  # off by default
-    morph = rank_objects(table, morph=MorphConfig())
+    morph = rank_objects(table, morph=MorphConfig(forest=forest))
     assert set(MORPH_COLUMNS) <= set(morph.columns)
     lobes_ = slice(len(table) - 3, len(table) - 1)
     assert plain["rank"].iloc[lobes_].min() > 10  # islands of 12 beams are ordinary to the forest
@@ -137,6 +138,10 @@ def test_with_morphology_is_the_larger_of_the_quantile_and_the_evidence():
     score = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     out = with_morphology(score, np.array([0.0, 0.0, 0.9, 0.0, 0.0]))
     np.testing.assert_allclose(out, [0.0, 0.25, 0.9, 0.75, 1.0])
+    raw = with_morphology(score, np.array([0.0, 0.0, 0.9, 0.0, 0.0]), forest="score")
+    np.testing.assert_allclose(raw, [0.1, 0.2, 0.9, 0.4, 0.5])
+    with pytest.raises(ValueError, match="forest"):
+        MorphConfig(forest="rank")
 
 
 def test_ring_evidence_is_the_shell_and_a_missing_column_is_no_evidence():

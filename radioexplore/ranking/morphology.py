@@ -18,7 +18,8 @@ put some in its top:
   look-elsewhere correction: one source at z ~ 2 among 80 is expected, at z ~ 3.5 it is not).
 
 ``morph_evidence`` is the largest of the three; :func:`with_morphology` puts it beside the forest as
-``max(forest quantile among the objects, morph_evidence)`` (the artefact discount still multiplies).
+``max(forest, morph_evidence)``, the forest's score taken as its quantile among the objects or as it is
+(:attr:`MorphConfig.forest`); the artefact discount still multiplies.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE = (
 )
 #: The kinds of evidence by name (``MorphConfig.kinds``) and their columns.
 KINDS = {"ring": RING_EVIDENCE, "x": X_EVIDENCE, "giant": GIANT_EVIDENCE}
+#: What the evidence is max-ed with (``MorphConfig.forest``).
+FOREST_SCALES = ("quantile", "score")
 #: The columns :func:`morph_evidence` fills, in order.
 MORPH_COLUMNS = (RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE)
 
@@ -55,12 +58,17 @@ class MorphConfig:
     # the kinds whose evidence counts in morph_evidence (the others are still written; () = the forest's
     # quantile alone, a control)
     kinds: tuple[str, ...] = ("ring", "x", "giant")
+    # what the evidence is max-ed with: the forest's own score (0..1, min-max of the isolation depth over
+    # the run: how far out an object lies) or its quantile among the objects (only how many lie below)
+    forest: str = "quantile"
 
     def __post_init__(self) -> None:
         if not self.extended_factor >= 1:
             raise ValueError(f"MorphConfig.extended_factor must be at least 1, not {self.extended_factor}")
         if not self.scale_factor > 0:
             raise ValueError(f"MorphConfig.scale_factor must be positive, not {self.scale_factor}")
+        if self.forest not in FOREST_SCALES:
+            raise ValueError(f"MorphConfig.forest must be one of {', '.join(FOREST_SCALES)}, not {self.forest!r}")
         unknown = set(self.kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"MorphConfig.kinds must be among {', '.join(KINDS)}, not {sorted(unknown)}")
@@ -113,12 +121,11 @@ def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
     return table
 
 
-def with_morphology(forest_score: np.ndarray, evidence: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
-    """``max(forest quantile, evidence)``: the forest's score as the share of the objects (of ``fit``,
-    all by default) scoring strictly lower, so that an evidence of 0.95 ranks with the forest's 95th
-    percentile."""
-    keep = None if fit is None else np.asarray(fit, dtype=bool)
-    if keep is not None and np.count_nonzero(keep) < 2:
-        keep = None
-    q = quantile_among(np.asarray(forest_score, dtype=np.float64), keep).astype(np.float64)
-    return np.maximum(q, np.asarray(evidence, dtype=np.float64)).astype(np.float32)
+def with_morphology(forest_score: np.ndarray, evidence: np.ndarray, forest: str = "quantile") -> np.ndarray:
+    """``max(forest, evidence)``, the forest's score (0..1) as it is (``forest="score"``) or as the share of
+    the objects scoring strictly lower (``"quantile"``: an evidence of 0.95 then ranks with the forest's
+    95th percentile)."""
+    score = np.asarray(forest_score, dtype=np.float64)
+    if forest == "quantile":
+        score = quantile_among(score).astype(np.float64)
+    return np.maximum(score, np.asarray(evidence, dtype=np.float64)).astype(np.float32)

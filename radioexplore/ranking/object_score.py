@@ -87,8 +87,9 @@ def rank_objects(
     both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
 
     With ``morph`` (off by default) the known peculiar morphologies get their own evidence beside
-    the forest (:mod:`radioexplore.ranking.morphology`, its columns added): each forest score becomes
-    its quantile among the objects, ``max``-ed with ``morph_evidence`` before the artefact discount.
+    the forest (:mod:`radioexplore.ranking.morphology`, its columns added): each forest score (or its
+    quantile among the objects, ``morph.forest``) is ``max``-ed with ``morph_evidence`` before the
+    artefact discount.
     """
     config = config or ObjectConfig()
     out = objects.copy()
@@ -100,8 +101,8 @@ def rank_objects(
         evidence = morph_evidence(out, morph)
         for name in evidence.columns:
             out[name] = evidence[name].to_numpy()
-        shape = with_morphology(shape, evidence["morph_evidence"].to_numpy())
-        sky = with_morphology(sky, evidence["morph_evidence"].to_numpy())
+        shape = with_morphology(shape, evidence["morph_evidence"].to_numpy(), morph.forest)
+        sky = with_morphology(sky, evidence["morph_evidence"].to_numpy(), morph.forest)
     scores = (sky * (1.0 - artefact)).astype(np.float32)
     order = np.lexsort((np.arange(len(scores)), -scores))
     ranks = np.empty(len(scores), dtype=np.int64)
