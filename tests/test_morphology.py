@@ -19,6 +19,8 @@ from radioexplore.ranking.morphology import (
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import find_objects
 from radioexplore.ranking.peculiar import describe_object
+from radioexplore.run.rundir import RunDir
+from tests.conftest import run_cli
 from tests.object_sky import beam_noise
 from tests.test_object_shape import FWHM, N, beam, bent_tail, lobes, lopsided_ring
 
@@ -158,3 +160,23 @@ def test_the_words_follow_the_evidence_a_barely_resolved_island_is_not_called_x_
     assert not describe_object(pd.Series(dict(crossed, extent_beams=2.5))).startswith("X-shaped")
     assert describe_object(pd.Series(dict(crossed, extent_beams=2.5, x_crossing=0.9))).startswith("part of an X")
     assert describe_object(pd.Series(dict(crossed, extent_beams=12.0, giant_evidence=0.2))).startswith("X-shaped")
+
+
+def test_the_objects_command_writes_the_evidence_when_asked(tmp_path):
+    from tests.test_objects import TILE, sky, write_fits
+
+    fits_path = tmp_path / "ringfield.fits"
+    write_fits(fits_path, sky())
+    root = tmp_path / "run"
+    run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
+    run_cli("objects", "--run", root, "--morph", "score")
+    run = RunDir(root)
+    table = pd.read_parquet(run.objects)
+    assert set(MORPH_COLUMNS) <= set(table.columns)
+    assert (table[MORPH_EVIDENCE] >= table[RING_EVIDENCE]).all()
+    # the score is max(forest score, evidence) x (1 - artefact): never below the evidence so discounted
+    assert (table["score"] >= table[MORPH_EVIDENCE] * (1 - table["artefact_score"]) - 1e-6).all()
+    assert run.stage_config("objects")["morphology"]["forest"] == "score"
+    run_cli("objects", "--run", root)  # off again: the table as before, no evidence columns
+    assert not set(MORPH_COLUMNS) & set(pd.read_parquet(run.objects).columns)
+    assert run.stage_config("objects")["morphology"] == "off"
