@@ -45,6 +45,10 @@ the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-e
 --no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
 network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
 
+``--morph on`` gives the known peculiar morphologies (ring, X-shaped, giant) their own evidence beside
+the object forest (:mod:`radioexplore.ranking.morphology`: max(forest quantile, evidence)); ``--morph
+none`` is the forest's quantile alone (a control), ``--morph ring,giant`` some kinds only.
+
 ``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
 (:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
 variants of :class:`radioexplore.ranking.objects.ObjectConfig` measured beside it (benchmarks/README.md).
@@ -72,6 +76,7 @@ from radioexplore.ranking.active import ActiveConfig
 from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.metrics import recall_in_top
+from radioexplore.ranking.morphology import MorphConfig
 from radioexplore.ranking.object_embed import embed_objects
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
@@ -174,9 +179,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         score_from=args.object_score, forest_features=args.object_features, **args.object_detect
     )
     rebuild = args.object_score != "shape" or args.object_features != "standard" or bool(args.object_detect)
-    if rebuild or not run.objects.is_file():
-        objects_run(run, object_config, progress=False)  # the objects as `objects --score --features` writes them
-    elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
+    rebuild = rebuild or args.morph_config is not None
+    if rebuild or not run.objects.is_file():  # the objects as `objects --score --features --morph` writes them
+        objects_run(run, object_config, progress=False, morph=args.morph_config)
+    elif {"embed_score", "morph_evidence"} & set(pd.read_parquet(run.objects).columns):  # another run's left them
         objects_run(run, object_config, progress=False)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
@@ -337,8 +343,35 @@ def main() -> int:
         default=None,
         help="keep a low-resolution island when full-resolution islands explain less than this share of its flux",
     )
+    p.add_argument(
+        "--morph",
+        default="off",
+        help="evidence of the known peculiar morphologies beside the object forest (ranking.morphology): off, on "
+        "(ring, X-shape, giant), none (the forest's quantile alone, a control) or a comma list of ring,x,giant",
+    )
+    p.add_argument(
+        "--morph-extended", type=float, default=MorphConfig.extended_factor, help="MorphConfig.extended_factor"
+    )
+    p.add_argument("--morph-scale", type=float, default=MorphConfig.scale_factor, help="MorphConfig.scale_factor")
+    p.add_argument(
+        "--morph-forest",
+        choices=("quantile", "score"),
+        default=MorphConfig.forest,
+        help="MorphConfig.forest: the evidence max-ed with the forest's quantile among the objects or its score",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
+    kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
+    args.morph_config = (
+        None
+        if args.morph == "off"
+        else MorphConfig(
+            kinds=kinds,
+            extended_factor=args.morph_extended,
+            scale_factor=args.morph_scale,
+            forest=args.morph_forest,
+        )
+    )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
     if args.ripple_evidence:
         args.object_detect["ripple_evidence"] = args.ripple_evidence
