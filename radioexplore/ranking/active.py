@@ -71,7 +71,14 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.across import AcrossReach, error_evidence
-from radioexplore.ranking.active_features import artefact_block, joint_features, reduce_features, teach_block
+from radioexplore.ranking.active_features import (
+    artefact_block,
+    joint_features,
+    reduce_features,
+    scaled_block,
+    shape_block,
+    teach_block,
+)
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.rank import ranking_context
@@ -113,6 +120,16 @@ class ActiveConfig:
     # reaches its own / this factor (ranking.across; tried, not the default: benchmarks/README.md); 0: off
     across_power: float = 2.0  # ... times (1 - the tile's object score) ** this
     across_min_sigma: float = 5.0  # a label whose own evidence stays below this many sigma teaches nothing across
+    shape_weight: float = 0.0  # the tile's top object's shape (objects.parquet) beside the embedding for regressor
+    # and trust, this share of the embedding's variance (active_features.shape_block; 0: off; runs without objects: off)
+    shape_artefact_weight: float = 0.0  # the shape block beside the artefact block where ARTEFACT labels find their
+    # look-alikes and the labels correct the artefact probability, this share of the block's variance (0: off)
+    shape_teach: bool = False  # the labels' artefact classifier also reads the top object's shape
+    shape_protect: bool = False  # a tile whose top object looks like one scored >= 4 (shape space, trust_k) is
+    # spared the taught artefact discount by that kernel weight: a PECULIAR label says "objects of this shape"
+    shape_protect_reach: bool = False  # ... and from the ARTEFACT labels' look-alike reach (artefact_trust)
+    prior_labels: float = 0.0  # the learnt blend counts n / (n + prior_labels) against the unsupervised ranking
+    # after n interest labels (0: the learnt blend alone)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -128,6 +145,12 @@ class ActiveConfig:
             raise ValueError(
                 f"sidelobe_ratio must exceed 1 (a factor in distance), or be 0 (off), not {self.sidelobe_ratio}"
             )
+        if self.shape_weight < 0:
+            raise ValueError(f"shape_weight must not be negative (0: off), not {self.shape_weight}")
+        if self.shape_artefact_weight < 0:
+            raise ValueError(f"shape_artefact_weight must not be negative (0: off), not {self.shape_artefact_weight}")
+        if self.prior_labels < 0:
+            raise ValueError(f"prior_labels must not be negative (0: off), not {self.prior_labels}")
         if self.across_ratio != 0 and not self.across_ratio > 1:
             raise ValueError(
                 f"across_ratio must exceed 1 (a factor in evidence), or be 0 (off), not {self.across_ratio}"
@@ -186,6 +209,7 @@ class ActiveRanker:
         why: Any = None,
         evidence: np.ndarray | None = None,
         sidelobes: pd.DataFrame | None = None,
+        shapes: np.ndarray | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -213,6 +237,17 @@ class ActiveRanker:
         if artefacts is not None:
             self.artefacts = np.nan_to_num(np.asarray(artefacts, dtype=np.float32).reshape(n, -1))
             self.joint = joint_features(self.features, self.artefacts, config.artefact_weight, keep)
+        self.shapes = None  # the top object's shape block (active_features.shape_block), when given
+        if shapes is not None:
+            self.shapes = np.nan_to_num(np.asarray(shapes, dtype=np.float32).reshape(n, -1))
+            block = scaled_block(self.features, self.shapes, config.shape_weight, keep)
+            if block is not None:
+                self.joint = np.ascontiguousarray(np.hstack([self.joint, block]), dtype=np.float32)
+        self.artefact_space = self.artefacts  # where ARTEFACT labels find look-alikes and labels correct p
+        if self.artefacts is not None and self.shapes is not None:
+            block = scaled_block(self.artefacts, self.shapes, config.shape_artefact_weight, keep)
+            if block is not None:
+                self.artefact_space = np.ascontiguousarray(np.hstack([self.artefacts, block]), dtype=np.float32)
         self.sidelobes = None
         self.object_keep = None  # 1 - each tile's object score, where the geometry gives it
         if sidelobes is not None:
@@ -232,6 +267,9 @@ class ActiveRanker:
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
             self.evidence = np.nan_to_num(np.asarray(evidence, dtype=np.float32).reshape(n, -1))
+        self.teach_evidence = self.evidence  # what the labels' artefact classifier reads
+        if config.shape_teach and self.evidence is not None and self.shapes is not None:
+            self.teach_evidence = np.ascontiguousarray(np.hstack([self.evidence, self.shapes]), dtype=np.float32)
         self.across = None  # an ARTEFACT label's reach to other fields through the tiles' own error evidence
         own = error_evidence(self.evidence) if config.across_ratio > 0 and self.evidence is not None else None
         if own is not None and self.object_keep is not None:
@@ -264,6 +302,15 @@ class ActiveRanker:
             sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
             if "field" in tiles.columns
             else None,
+            shape_block(pd.read_parquet(run.objects), len(scores))
+            if (
+                config.shape_weight > 0
+                or config.shape_artefact_weight > 0
+                or config.shape_teach
+                or config.shape_protect
+            )
+            and run.objects.is_file()
+            else None,
         )
 
     def __len__(self) -> int:
@@ -274,7 +321,12 @@ class ActiveRanker:
         "artefact", the artefact block (the joint features when there is none), or "joint", the
         embedding's components beside the artefact block (what the regressor and the trust see)."""
         if space not in self._kernels:
-            feats = self.artefacts if space == "artefact" and self.artefacts is not None else self.joint
+            if space == "shape":
+                if self.shapes is None:
+                    raise ValueError("no shape block: build the ranker with the run's objects (shapes=...)")
+                feats = self.shapes
+            else:
+                feats = self.artefact_space if space == "artefact" and self.artefacts is not None else self.joint
             self._kernels[space] = LabelKernels(feats, self.config.trust_k, self.config.alpha)
         return self._kernels[space]
 
@@ -324,13 +376,21 @@ class ActiveRanker:
             all_ids = np.union1d(ids, art_ids)
             if config.artefact_teach and all_ids.size:
                 p_art, taught = artefact_probability(
-                    self.evidence,
+                    self.teach_evidence,
                     self.kernels("artefact").rows(all_ids),
                     all_ids,
                     np.isin(all_ids, art_ids),
                     config.artefact_prior_weight,
                     config.seed,
                 )
+        spared = np.zeros(n, dtype=np.float32)  # how far a liked object's shape vouches that a tile is no artefact
+        if config.shape_protect and self.shapes is not None and ids.size and np.any(y >= 4):
+            liked = ids[y >= 4]
+            spared, _ = strongest(self.kernels("shape").rows(liked), liked)
+            spared[ids] = 0.0
+        if taught and spared.any():
+            p_art = (p_art * (1.0 - spared)).astype(np.float32)
+            p_art[all_ids] = np.isin(all_ids, art_ids).astype(np.float32)
         touches = np.full(n, -1, dtype=np.int64)
         liked_like = np.full(n, -1, dtype=np.int64)
         if ids.size == 0:
@@ -356,6 +416,9 @@ class ActiveRanker:
                 believed = (lo + (np.maximum(regressed, vouched) - lo) * (1.0 - p_art)).astype(np.float32)
                 believed[ids] = y
             active = BLENDS[config.blend](self.anomaly_q, believed, trust, config)
+            if config.prior_labels > 0:  # few labels: the unsupervised ranking still speaks
+                learnt = len(ids) / (len(ids) + config.prior_labels)
+                active = (learnt * active + (1.0 - learnt) * self.anomaly_q).astype(np.float32)
             if self.artefacts is not None and config.artefact_discount:
                 # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
                 # artefacts queued, fewer peculiar tiles found; off by default)
@@ -381,6 +444,8 @@ class ActiveRanker:
             for weight, source in reaches:
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
+            if config.shape_protect_reach:
+                art_trust = (art_trust * (1.0 - spared)).astype(np.float32)
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
         if self.exclude is not None:
             active = np.where(self.exclude, -1.0, active).astype(np.float32)
