@@ -61,7 +61,7 @@ def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
     from what spares a tile the artefact discount."""
     emb, anomaly, block, shapes, ripple, ring = _rings_beside_ripples()
     interest, art, liked = _labelled(ripple, ring)
-    config = ActiveConfig(n_components=8, shape_weight=0.5, shape_protect=True, shape_protect_reach=True)
+    config = ActiveConfig(n_components=8)  # the defaults: shape_weight 0.5, shape_protect
     others = np.setdiff1d(np.flatnonzero(ring), [liked])
     ripples = np.setdiff1d(np.flatnonzero(ripple), art)
     with_shape = ActiveRanker(emb, anomaly, config, artefacts=block, shapes=shapes).rerank(interest, art)
@@ -71,6 +71,8 @@ def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
     p_with, p_without = with_shape["artefact_probability"], without["artefact_probability"]
     assert p_with[others].median() < 0.25 and p_without[others].median() > 0.75
     assert with_shape.loc[others, "artefact_trust"].mean() < 0.5 * without.loc[others, "artefact_trust"].mean()
+    said = with_shape.loc[others, "why"].str.startswith(f"its object is shaped like tile {liked}'s, which you scored 5")
+    assert said.mean() > 0.5  # the queue says why
     # the shape spares rings, not the ripples: they stay as likely artefacts and as far down
     assert p_with[ripples].min() > 0.5
     assert rank_with[ripples].median() >= 0.9 * rank_without[ripples].median()
