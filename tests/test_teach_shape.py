@@ -108,3 +108,24 @@ def test_shape_block_takes_each_tile_s_top_object_as_the_forest_sees_it():
     assert block[3, :-1] == pytest.approx(x[2])
     assert (block[[2, 4]] == 0).all() and block[:, -1].tolist() == [1, 1, 0, 1, 0]
     assert shape_block(None, 5) is None and shape_block(objects.iloc[:0], 5) is None
+
+
+def test_a_run_without_objects_reranks_as_before(run):
+    """``from_run`` builds the shape block from ``objects.parquet`` where the run has one; without it
+    (stamps, synthetic runs) the block is absent and the default re-ranking is the one without shape."""
+    from radioexplore.run.labels.store import LabelStore
+
+    name = "vit"
+    tiles = run.read_tiles()
+    store = LabelStore.for_run(run, who="test")
+    for tile in tiles["tile_id"].to_numpy()[:4]:
+        store.add(int(tile), ["COMPACT"], interest=1)
+    store.add(int(tiles["tile_id"].to_numpy()[4]), ["PECULIAR"], interest=5)
+    interest = store.interest_scores()
+    assert run.objects.is_file()  # rank's default (peculiar) found the run's objects
+    assert ActiveRanker.from_run(run, name).shapes is not None
+    run.objects.unlink()
+    ranker = ActiveRanker.from_run(run, name)
+    assert ranker.shapes is None
+    off = ActiveRanker.from_run(run, name, ActiveConfig(shape_weight=0.0, shape_protect=False))
+    pd.testing.assert_frame_equal(ranker.rerank(interest), off.rerank(interest))
