@@ -132,10 +132,11 @@ class ActiveConfig:
     # reaches its own / this factor (ranking.across; tried, not the default: benchmarks/README.md); 0: off
     across_power: float = 2.0  # ... times (1 - the tile's object score) ** this
     across_min_sigma: float = 5.0  # a label whose own evidence stays below this many sigma teaches nothing across
-    shape_weight: float = 0.5  # the tile's top object's shape (objects.parquet) beside the embedding, this share of
+    shape_weight: float = 0.0  # the tile's top object's shape (objects.parquet) beside the embedding, this share of
     # its variance, for the regressor and the trust (active_features.shape_block; 0: off; a run without objects: off)
-    shape_protect: bool = True  # a tile whose top object looks like one scored >= 4 is spared, by that kernel weight,
-    # what the ARTEFACT labels taught: the artefact discount and their look-alikes' push-down (needs objects)
+    shape_protect: bool = False  # a tile whose top object looks like one scored >= 4 is spared, by that kernel weight,
+    # what the ARTEFACT labels taught: the taught artefact discount (needs objects)
+    shape_protect_reach: bool = True  # ... and the push-down of the ARTEFACT labels' look-alikes
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -439,7 +440,9 @@ class ActiveRanker:
             for weight, source in reaches:
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
-            if spared.any():  # nor do its look-alikes in the artefact features or round the same source
+            if (
+                config.shape_protect_reach and spared.any()
+            ):  # nor do its look-alikes in the artefact features or round the same source
                 art_trust = (art_trust * (1.0 - spared)).astype(np.float32)
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
         if self.exclude is not None:
