@@ -1,6 +1,7 @@
-"""A PECULIAR label teaches the queue a shape (issue 24): the tile's top object's shape sits beside the
-embedding, so one ring scored 5 lifts the other rings, even beside bright sources whose ripples the
-ARTEFACT labels taught the queue to sink. Data made here, small."""
+"""A PECULIAR label teaches the queue a shape (issue 24; ``ActiveConfig.shape_weight`` / ``shape_protect``,
+tried, off by default): the tile's top object's shape sits beside the embedding, so one ring scored 5
+lifts the other rings, even beside bright sources whose ripples the ARTEFACT labels taught the queue
+to sink. Data made here, small."""
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,8 @@ import pytest
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
 from radioexplore.ranking.active_features import artefact_block, shape_block
 from radioexplore.ranking.object_score import forest_features
+
+SHAPE = dict(shape_weight=0.5, shape_protect=True)  # the options as measured (benchmarks/README.md, teach-shape)
 
 
 def _block(negative_beams, ring, share, near, score) -> np.ndarray:
@@ -61,7 +64,7 @@ def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
     from what spares a tile the artefact discount."""
     emb, anomaly, block, shapes, ripple, ring = _rings_beside_ripples()
     interest, art, liked = _labelled(ripple, ring)
-    config = ActiveConfig(n_components=8)  # the defaults: shape_weight 0.5, shape_protect
+    config = ActiveConfig(n_components=8, **SHAPE)
     others = np.setdiff1d(np.flatnonzero(ring), [liked])
     ripples = np.setdiff1d(np.flatnonzero(ripple), art)
     with_shape = ActiveRanker(emb, anomaly, config, artefacts=block, shapes=shapes).rerank(interest, art)
@@ -79,16 +82,16 @@ def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
 
 
 def test_the_shape_options_off_or_no_objects_leave_the_ranking_as_before():
-    """``shape_weight=0`` and the sparing off, or a ranker without objects (stamps, synthetic runs):
+    """The options off (the default), or on for a ranker without objects (stamps, synthetic runs):
     the same ranking as one built without the shape block."""
     emb, anomaly, block, shapes, ripple, ring = _rings_beside_ripples(1)
     interest, art, _ = _labelled(ripple, ring)
-    off = ActiveConfig(n_components=8, shape_weight=0.0, shape_protect=False)
+    off = ActiveConfig(n_components=8)
     plain = ActiveRanker(emb, anomaly, off, artefacts=block).rerank(interest, art)
     given = ActiveRanker(emb, anomaly, off, artefacts=block, shapes=shapes).rerank(interest, art)
     pd.testing.assert_frame_equal(plain, given)
-    default_without = ActiveRanker(emb, anomaly, ActiveConfig(n_components=8), artefacts=block).rerank(interest, art)
-    pd.testing.assert_frame_equal(plain, default_without)
+    on_without = ActiveRanker(emb, anomaly, ActiveConfig(n_components=8, **SHAPE), artefacts=block)
+    pd.testing.assert_frame_equal(plain, on_without.rerank(interest, art))
 
 
 def test_shape_block_takes_each_tile_s_top_object_as_the_forest_sees_it():
@@ -111,8 +114,8 @@ def test_shape_block_takes_each_tile_s_top_object_as_the_forest_sees_it():
 
 
 def test_a_run_without_objects_reranks_as_before(run):
-    """``from_run`` builds the shape block from ``objects.parquet`` where the run has one; without it
-    (stamps, synthetic runs) the block is absent and the default re-ranking is the one without shape."""
+    """With the options on, ``from_run`` builds the shape block from ``objects.parquet`` where the run has
+    one; without it (stamps, synthetic runs) the block is absent and the re-ranking is the one without shape."""
     from radioexplore.run.labels.store import LabelStore
 
     name = "vit"
@@ -123,9 +126,11 @@ def test_a_run_without_objects_reranks_as_before(run):
     store.add(int(tiles["tile_id"].to_numpy()[4]), ["PECULIAR"], interest=5)
     interest = store.interest_scores()
     assert run.objects.is_file()  # rank's default (peculiar) found the run's objects
-    assert ActiveRanker.from_run(run, name).shapes is not None
+    on = ActiveConfig(**SHAPE)
+    assert ActiveRanker.from_run(run, name, on).shapes is not None
+    assert ActiveRanker.from_run(run, name).shapes is None  # off by default: objects.parquet not read
     run.objects.unlink()
-    ranker = ActiveRanker.from_run(run, name)
+    ranker = ActiveRanker.from_run(run, name, on)
     assert ranker.shapes is None
-    off = ActiveRanker.from_run(run, name, ActiveConfig(shape_weight=0.0, shape_protect=False))
+    off = ActiveRanker.from_run(run, name)
     pd.testing.assert_frame_equal(ranker.rerank(interest), off.rerank(interest))

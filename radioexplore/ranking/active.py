@@ -52,17 +52,20 @@ With ``ActiveConfig.across_ratio`` (off by default: tried, benchmarks/README.md)
 of every field whose own error evidence (ripple, troughs) is as strong as the labelled tile's
 (:mod:`radioexplore.ranking.across`), reaching fields that have no ARTEFACT label yet.
 A PECULIAR / 5 label says "objects of this shape" (a ring, an X), which the tile's embedding barely
-encodes (issue 24), so where the run has objects (``objects.parquet``) the tile's top object's shape,
-as the object forest sees it (:func:`radioexplore.ranking.active_features.shape_block`), sits beside
-the embedding for the regressor and the trust (``ActiveConfig.shape_weight``), and a tile whose
-object is shaped like one scored 4-5 is spared, by its kernel weight in that shape space, what the
-ARTEFACT labels taught (``ActiveConfig.shape_protect``): the artefact discount and the push-down of
-their look-alikes. Without it, a peculiar object beside a bright source shares every artefact
-feature with the ripples round it, and the labels taught the queue away from it: on 13 simulated
-development surveys, 38 of the 50 peculiar tiles of the unsupervised top 50 that 50 labels left unfound
-were such tiles, at a taught artefact probability of 0.59 (the artefacts': 0.62). This is astronomaly's idea that the user's
-scores are learnt in the features that carry what the user looks at (Lochner & Bassett 2021, A&C 36,
-100481), with the object's shape as those features (benchmarks/README.md, issue 24, teach-shape).
+encodes (issue 24). Without the shape, a peculiar object beside a bright source shares every artefact
+feature with the ripples round it and what the ARTEFACT labels taught sinks it with them: on 13
+simulated development surveys, 38 of the 50 peculiar tiles of the unsupervised top 50 that 50 labels
+left unfound were such tiles, at a taught artefact probability of 0.59 (the artefacts': 0.62).
+Two options (off by default) follow astronomaly's idea that the user's scores are learnt in the
+features that carry what the user looks at (Lochner & Bassett 2021, A&C 36, 100481), with the top
+object's shape as those features: where the run has objects (``objects.parquet``), the tile's top
+object's shape as the object forest sees it (:func:`radioexplore.ranking.active_features.shape_block`)
+sits beside the embedding for the regressor and the trust (``ActiveConfig.shape_weight``), and a tile
+whose object is shaped like one scored 4-5 is spared, by its kernel weight in that shape space, the
+taught artefact discount (``shape_protect``) and the push-down of the ARTEFACT labels' look-alikes
+(``shape_protect_reach``). Measured (benchmarks/README.md, issue 24, teach-shape): more peculiar tiles
+found on the development surveys and on the held-out ones, but more artefacts queued on the held-out
+ones (a concentric ripple is ring-shaped too), so not the default.
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
