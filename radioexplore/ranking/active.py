@@ -317,7 +317,8 @@ class ActiveRanker:
     def kernels(self, space: str) -> LabelKernels:
         """The labelled tiles' kernels in ``space``, kept between re-ranks (a new label costs one row):
         "artefact", the artefact block (the joint features when there is none), or "joint", the
-        embedding's components beside the artefact block (what the regressor and the trust see)."""
+        embedding's components beside the artefact block (what the regressor and the trust see), or
+        "shape", the top object's shape block (where a tile scored 4-5 spares its look-alikes)."""
         if space not in self._kernels:
             if space == "shape":
                 if self.shapes is None:
@@ -345,8 +346,9 @@ class ActiveRanker:
         tile in the artefact features or in the regressor's features, whichever is larger (and, where
         configured, through its bright source and through the strength of its error evidence in any field).
         With ``shapes`` and ``config.shape_protect``, a tile whose top object is shaped like that of a tile
-        scored 4-5 has both its artefact probability and that push-down multiplied by ``1 - w``, ``w``
-        the kernel weight of the nearest such tile in the shape space (``trust_k`` nearest, as the trust).
+        scored 4-5 has its artefact probability (and, with ``config.shape_protect_reach``, that push-down)
+        multiplied by ``1 - w``, ``w`` the kernel weight of the nearest such tile in the shape space
+        (``trust_k`` nearest, as the trust).
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :mod:`radioexplore.ranking.spread`),
@@ -443,9 +445,8 @@ class ActiveRanker:
             for weight, source in reaches:
                 better = weight > art_trust
                 art_trust[better], art_like[better] = weight[better], source[better]
-            if (
-                config.shape_protect_reach and spared.any()
-            ):  # nor do its look-alikes in the artefact features or round the same source
+            # a liked object's shape also spares its look-alikes the ARTEFACT labels' push-down
+            if config.shape_protect_reach and spared.any():
                 art_trust = (art_trust * (1.0 - spared)).astype(np.float32)
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
         if self.exclude is not None:
