@@ -27,6 +27,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
@@ -278,6 +279,14 @@ def main() -> int:
         default=ActiveConfig.across_min_sigma,
         help="ActiveConfig(across_min_sigma=...)",
     )
+    p.add_argument(
+        "--shape",
+        choices=("off", "both", "discount"),
+        default="off",
+        help="the re-ranker sees the top object's shape: ActiveConfig(shape_weight=0.5, shape_protect=True) and a "
+        "tile shaped like one scored 4-5 spared the taught artefact discount and the ARTEFACT look-alikes' push-down "
+        "(both) or the discount only (discount, shape_protect_reach=False); tried, not the default",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -396,6 +405,11 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        **(
+            {}
+            if args.shape == "off"
+            else {"shape_weight": 0.5, "shape_protect": True, "shape_protect_reach": args.shape == "both"}
+        ),
         across_ratio=args.across_ratio,
         across_power=args.across_power,
         across_min_sigma=args.across_min_sigma,
