@@ -60,6 +60,32 @@ from radioexplore.simulation.folder import SimulationDir
 GALAXIES = ("fr1", "fr2", "bent")
 
 
+class MeanProbability(torch.nn.Module):
+    """Several networks as one (--ensemble): the logit of the mean of their probabilities, so that the tiling's
+    sigmoid returns that mean. A measured reference: ``radioexplore segment`` runs one network."""
+
+    def __init__(self, models: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.models = torch.nn.ModuleList(models)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([torch.sigmoid(m(x).float()) for m in self.models]).mean(0)
+        return torch.logit(p, eps=1e-6)
+
+
+def load_models(paths: list[Path], ensemble: bool) -> list[tuple[str, torch.nn.Module, dict, Path | None]]:
+    """(name, network, checkpoint entries, path to store a threshold in) per checkpoint, or one for their
+    ensemble (the first checkpoint's recipe and calibration; no path: its threshold is not stored)."""
+    loaded = [(path, *load_segmenter(path)) for path in paths]
+    if not ensemble:
+        return [(path.name, model, meta, path) for path, model, meta in loaded]
+    backgrounds = {noise_background(meta) for _, _, meta in loaded}
+    if len(backgrounds) > 1:
+        raise SystemExit(f"error: --ensemble of checkpoints scaled with different noise backgrounds {backgrounds}")
+    name = "ensemble of " + " + ".join(path.name for path, _, _ in loaded)
+    return [(name, MeanProbability([m for _, m, _ in loaded]).eval(), loaded[0][2], None)]
+
+
 def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentConfig) -> dict[str, tuple]:
     """Per field of a simulated survey: (raw probability map, NaN at blanks; FitsImage; noise grid), with
     ``config.tta`` as ``radioexplore segment`` runs it; :func:`clean` then applies the region tests."""
@@ -221,6 +247,11 @@ def main() -> None:
         default=defaults.spoke_sigma,
         help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
     )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
+    )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     args = p.parse_args()
@@ -246,11 +277,12 @@ def main() -> None:
         f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
         f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
     )
-    for ckpt in checkpoints:
-        model, meta = load_segmenter(ckpt)
+    if args.ensemble and args.store_threshold:
+        p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")
+    for name, model, meta, ckpt in load_models(checkpoints, args.ensemble):
         recipe = meta["recipe"]
         print(
-            f"\n## {ckpt.name}: {meta['arch']}, trained on seed "
+            f"\n## {name}: {meta['arch']}, trained on seed "
             f"{','.join(str(v) for v in (recipe['sim_seed'], *recipe.get('more_sim_seeds', ())))} skies "
             f"{'with' if recipe['radio_galaxies'] else 'WITHOUT'} radio galaxies, {recipe['steps']} steps"
         )
