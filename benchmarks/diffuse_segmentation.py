@@ -1,6 +1,6 @@
 """How well the diffuse-emission U-Net (seed 004) segments halos and relics and detects clusters, on held-out skies.
 
-Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seed 100),
+Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seeds 100-107),
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
