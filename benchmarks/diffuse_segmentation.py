@@ -1,14 +1,14 @@
 """How well the diffuse-emission U-Net (seed 004) segments halos and relics and detects clusters, on held-out skies.
 
-Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seed 100),
+Simulates surveys with seeds never used in training (the shipped checkpoint learnt from seeds 100-107),
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
 unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: the region tests
 of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
 threshold is --threshold, else the one stored in the checkpoint, else 0.5; --calib-threshold picks it on
-the calibration survey instead, and --store-threshold writes that choice into the checkpoint) and prints
-per survey, then mean +- std over surveys:
+the calibration surveys instead, --calib-seeds, pooled, over --calib-grid, and --store-threshold writes
+that choice into the checkpoint) and prints per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
@@ -18,7 +18,7 @@ per survey, then mean +- std over surveys:
 - per cluster, the detection ratio R (sum of probability / imaged pixels within R500 of the centre)
   against "diffuse truth within R500": accuracy, precision and false-negative rate at
   --r-threshold (seed 004: 0.015 gave 73% / 72% / 17%), the same at the R threshold that maximises
-  accuracy on a calibration survey (--calib-seed, also never trained on), and the ROC AUC of R;
+  accuracy on the calibration surveys' clusters pooled (--calib-seeds, never trained on), and the ROC AUC of R;
 - the false-positive rate on radio galaxies: the share of FR I, FR II and bent-tail galaxies away
   from diffuse truth (no diffuse pixel within 10 px of a key point) with a key point (core,
   hotspot, lobe) on a pixel above --threshold (5 x 5 px max), for each checkpoint given, e.g. one
@@ -42,11 +42,11 @@ import pandas as pd
 import torch
 from _common import header  # benchmarks/ is not a package: _common sits beside this script
 from scipy.ndimage import binary_dilation, maximum_filter
-from scipy.ndimage import label as label_regions
 from sklearn.metrics import roc_auc_score
 
 from radioexplore.assets import diffuse_checkpoint
 from radioexplore.io.fits import read_image
+from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_threshold, iou_counts, pooled_iou
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
@@ -60,10 +60,36 @@ from radioexplore.segmentation.train import (
     store_calibration,
 )
 from radioexplore.simulation import SimulationConfig, simulate_survey
-from radioexplore.simulation.diffuse import DIFFUSE_KINDS, read_diffuse_truth
+from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
 
 GALAXIES = ("fr1", "fr2", "bent")
+
+
+class MeanProbability(torch.nn.Module):
+    """Several networks as one (--ensemble): the logit of the mean of their probabilities, so that the tiling's
+    sigmoid returns that mean. A measured reference: ``radioexplore segment`` runs one network."""
+
+    def __init__(self, models: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.models = torch.nn.ModuleList(models)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([torch.sigmoid(m(x).float()) for m in self.models]).mean(0)
+        return torch.logit(p, eps=1e-6)
+
+
+def load_models(paths: list[Path], ensemble: bool) -> list[tuple[str, torch.nn.Module, dict, Path | None]]:
+    """(name, network, checkpoint entries, path to store a threshold in) per checkpoint, or one for their
+    ensemble (the first checkpoint's recipe and calibration; no path: its threshold is not stored)."""
+    loaded = [(path, *load_segmenter(path)) for path in paths]
+    if not ensemble:
+        return [(path.name, model, meta, path) for path, model, meta in loaded]
+    backgrounds = {noise_background(meta) for _, _, meta in loaded}
+    if len(backgrounds) > 1:
+        raise SystemExit(f"error: --ensemble of checkpoints scaled with different noise backgrounds {backgrounds}")
+    name = "ensemble of " + " + ".join(path.name for path, _, _ in loaded)
+    return [(name, MeanProbability([m for _, m, _ in loaded]).eval(), loaded[0][2], None)]
 
 
 def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentConfig) -> dict[str, tuple]:
@@ -93,18 +119,22 @@ def clean(raw: dict[str, tuple], config: SegmentConfig) -> dict[str, np.ndarray]
 
 
 def best_pixel_threshold(
-    raw: dict[str, tuple], sim: Path, config: SegmentConfig, grid: tuple[float, float] = (0.30, 0.80)
-) -> float:
-    """The pixel threshold (``grid`` lowest to highest by 0.05) that maximises the mean strict halo and relic
-    IoU on a calibration survey, each candidate with the region cleaning at that threshold."""
-    best, best_t = -1.0, pixel_threshold(config.threshold, {})
-    for t in np.round(np.arange(grid[0], grid[1] + 0.001, 0.05), 2):
-        cfg = replace(config, threshold=float(t))
-        iou = pixel_iou(clean(raw, cfg), sim, float(t))
-        score = float(np.nanmean([iou["halo"], iou["relic"]]))
-        if score > best:
-            best, best_t = score, float(t)
-    return best_t
+    surveys: list[tuple[dict[str, tuple], Path]], config: SegmentConfig, grid: tuple[float, ...] = THRESHOLD_GRID
+) -> tuple[float, dict[float, float]]:
+    """The pixel threshold of ``grid`` that maximises the mean strict halo and relic IoU over the calibration
+    surveys' fields pooled (:func:`radioexplore.segmentation.calibration.best_threshold`), each candidate with
+    the region cleaning at that threshold; and each candidate's score."""
+    truths = {sim: {name: read_diffuse_truth(sim, name) for name in raw} for raw, sim in surveys}
+
+    def counts_at(t: float) -> list[dict]:
+        cfg = replace(config, threshold=t)
+        return [
+            iou_counts(np.nan_to_num(prob, nan=0.0) > t, truths[sim][name])
+            for raw, sim in surveys
+            for name, prob in clean(raw, cfg).items()
+        ]
+
+    return best_threshold(counts_at, grid)
 
 
 def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict[str, float]:
@@ -115,23 +145,10 @@ def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict
     connected regions that touch the kind's truth count (false blobs elsewhere are left to the
     cluster precision and the radio-galaxy false-positive rate).
     """
-    inter = {k: 0 for k in (*DIFFUSE_KINDS, *(f"{k}_obj" for k in DIFFUSE_KINDS), "all")}
-    union = dict(inter)
-    for name, prob in probs.items():
-        labels = read_diffuse_truth(sim, name)
-        pred = np.nan_to_num(prob, nan=0.0) > threshold
-        regions, _ = label_regions(pred)
-        for code, kind in enumerate(DIFFUSE_KINDS, start=1):
-            truth = labels == code
-            mine = pred & ((labels == code) | (labels == 0))
-            inter[kind] += int((mine & truth).sum())
-            union[kind] += int((mine | truth).sum())
-            touching = np.isin(regions, np.unique(regions[truth & pred])) & mine
-            inter[f"{kind}_obj"] += int((touching & truth).sum())
-            union[f"{kind}_obj"] += int((touching | truth).sum())
-        inter["all"] += int((pred & (labels > 0)).sum())
-        union["all"] += int((pred | (labels > 0)).sum())
-    return {k: inter[k] / union[k] if union[k] else float("nan") for k in inter}
+    return pooled_iou(
+        iou_counts(np.nan_to_num(prob, nan=0.0) > threshold, read_diffuse_truth(sim, name))
+        for name, prob in probs.items()
+    )
 
 
 def cluster_ratios(probs: dict[str, np.ndarray], sim: Path) -> pd.DataFrame:
@@ -186,7 +203,19 @@ def main() -> None:
         "--checkpoint", action="append", type=Path, help="segment-train checkpoint(s); default: the shipped one"
     )
     p.add_argument("--seeds", default="201,202", help="held-out survey seeds (never trained on)")
-    p.add_argument("--calib-seed", type=int, default=300, help="survey on which the best R threshold is chosen")
+    p.add_argument(
+        "--calib-seeds",
+        "--calib-seed",
+        default="300",
+        help="comma-separated calibration survey seeds (never trained or tested on), pooled: the best R threshold "
+        "and, with --calib-threshold, the pixel threshold are chosen on them (default 300)",
+    )
+    p.add_argument(
+        "--calib-grid",
+        type=lambda v: tuple(float(t) for t in v.split(",")),
+        default=THRESHOLD_GRID,
+        help="comma-separated candidate pixel thresholds for --calib-threshold (default 0.30-0.95 by 0.05)",
+    )
     p.add_argument("--fields", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
     defaults = SegmentConfig()
@@ -199,18 +228,12 @@ def main() -> None:
     p.add_argument(
         "--calib-threshold",
         action="store_true",
-        help="choose the pixel threshold on the calibration survey (max. mean strict halo / relic IoU) instead",
-    )
-    p.add_argument(
-        "--threshold-grid",
-        type=lambda v: tuple(float(x) for x in v.split(",")),
-        default=(0.30, 0.80),
-        help="lowest,highest pixel threshold --calib-threshold tries, by 0.05 (default 0.30,0.80)",
+        help="choose the pixel threshold on the calibration surveys pooled (max. mean strict halo / relic IoU) instead",
     )
     p.add_argument(
         "--store-threshold",
         action="store_true",
-        help="with --calib-threshold: write the threshold chosen on the calibration survey into the checkpoint",
+        help="with --calib-threshold: write the threshold chosen on the calibration surveys into the checkpoint",
     )
     p.add_argument(
         "--tta", action=argparse.BooleanOptionalAction, default=defaults.tta, help="dihedral test-time augmentation"
@@ -236,6 +259,11 @@ def main() -> None:
         default=defaults.spoke_sigma,
         help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
     )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
+    )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     args = p.parse_args()
@@ -243,9 +271,12 @@ def main() -> None:
     header("diffuse-emission segmentation on held-out simulated skies (seed 004)")
     checkpoints = args.checkpoint or [diffuse_checkpoint()]
     seeds = [int(s) for s in args.seeds.split(",")]
+    calib_seeds = [int(s) for s in str(args.calib_seeds).split(",")]
+    if set(calib_seeds) & set(seeds):
+        p.error(f"--calib-seeds {calib_seeds} and --seeds {seeds} overlap: never calibrate on a test survey")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="diffuse_bench_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"# held-out seeds {seeds}, calibration seed {args.calib_seed}; {args.fields} fields of {args.size} px each")
+    print(f"# held-out seeds {seeds}, calibration seeds {calib_seeds}; {args.fields} fields of {args.size} px each")
     base = SegmentConfig(
         threshold=args.threshold,
         tta=args.tta,
@@ -258,40 +289,49 @@ def main() -> None:
         f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
         f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
     )
-    for ckpt in checkpoints:
-        model, meta = load_segmenter(ckpt)
+    if args.ensemble and args.store_threshold:
+        p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")
+    for name, model, meta, ckpt in load_models(checkpoints, args.ensemble):
         recipe = meta["recipe"]
         print(
-            f"\n## {ckpt.name}: {meta['arch']}, trained on seed "
+            f"\n## {name}: {meta['arch']}, trained on seed "
             f"{','.join(str(v) for v in (recipe['sim_seed'], *recipe.get('more_sim_seeds', ())))} skies "
             f"{'with' if recipe['radio_galaxies'] else 'WITHOUT'} radio galaxies, {recipe['steps']} steps"
         )
         start = time.time()
-        calib_sim = simulate(args.calib_seed, args, work)
-        calib_raw = segment_survey(calib_sim, model, meta, args.fields, base)
+        calib_surveys = []
+        for c in calib_seeds:
+            calib_sim = simulate(c, args, work)
+            calib_surveys.append((segment_survey(calib_sim, model, meta, args.fields, base), calib_sim))
         config = replace(base, threshold=pixel_threshold(base.threshold, meta))
         print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
         if args.calib_threshold:
-            config = replace(base, threshold=best_pixel_threshold(calib_raw, calib_sim, base, args.threshold_grid))
+            chosen, scores = best_pixel_threshold(calib_surveys, base, args.calib_grid)
+            config = replace(base, threshold=chosen)
             print(
-                f"pixel threshold maximising strict halo / relic IoU on calibration seed {args.calib_seed}: "
+                "pooled mean strict halo / relic IoU per threshold: "
+                + " ".join(f"{t:.2f}:{v:.3f}" for t, v in scores.items())
+            )
+            print(
+                f"pixel threshold maximising strict halo / relic IoU on calibration seeds {calib_seeds} pooled: "
                 f"{config.threshold:.2f}"
             )
             if args.store_threshold:
+                grid = args.calib_grid
                 note = dict(
-                    calibration_seed=args.calib_seed,
+                    calibration_seeds=calib_seeds,
                     fields=args.fields,
                     size_px=args.size,
-                    criterion="max. mean strict halo / relic pixel IoU, "
-                    f"{args.threshold_grid[0]:.2f}-{args.threshold_grid[1]:.2f} by 0.05",
+                    criterion=f"max. mean strict halo / relic pixel IoU over the calibration surveys pooled, "
+                    f"{len(grid)} thresholds {min(grid):.2f}-{max(grid):.2f}",
                     inference={k: v for k, v in asdict(base).items() if k != "threshold"},
                     command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
                 )
                 store_calibration(ckpt, config.threshold, note)
                 print(f"stored threshold {config.threshold:g} in {ckpt}")
-        calib = cluster_ratios(clean(calib_raw, config), calib_sim)
+        calib = pd.concat([cluster_ratios(clean(raw, config), sim) for raw, sim in calib_surveys], ignore_index=True)
         r_best = best_r_threshold(calib)
-        print(f"R threshold maximising accuracy on calibration seed {args.calib_seed}: {r_best:.4f}")
+        print(f"R threshold maximising accuracy on calibration seeds {calib_seeds} pooled: {r_best:.4f}")
         rows = []
         for seed in seeds:
             sim = simulate(seed, args, work)

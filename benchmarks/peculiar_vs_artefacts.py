@@ -27,6 +27,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
@@ -45,9 +46,17 @@ the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-e
 --no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
 network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
 
+``--morph on`` gives the known peculiar morphologies (ring, X-shaped, giant) their own evidence beside
+the object forest (:mod:`radioexplore.ranking.morphology`: max(forest quantile, evidence)); ``--morph
+none`` is the forest's quantile alone (a control), ``--morph ring,giant`` some kinds only.
+
 ``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
 (:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
 variants of :class:`radioexplore.ranking.objects.ObjectConfig` measured beside it (benchmarks/README.md).
+
+``--lowsb-beams 2`` (or ``2,4``) also finds low-surface-brightness islands on the image smoothed to
+that many beam FWHM (:mod:`radioexplore.ranking.lowsb`); ``--lowsb-features`` and ``--lowsb-explained``
+pick its variants.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ from radioexplore.ranking.active import ActiveConfig
 from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.metrics import recall_in_top
+from radioexplore.ranking.morphology import MorphConfig
 from radioexplore.ranking.object_embed import embed_objects
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
@@ -170,9 +180,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         score_from=args.object_score, forest_features=args.object_features, **args.object_detect
     )
     rebuild = args.object_score != "shape" or args.object_features != "standard" or bool(args.object_detect)
-    if rebuild or not run.objects.is_file():
-        objects_run(run, object_config, progress=False)  # the objects as `objects --score --features` writes them
-    elif "embed_score" in pd.read_parquet(run.objects, columns=None).columns:  # a shape_embedding run left it
+    rebuild = rebuild or args.morph_config is not None
+    if rebuild or not run.objects.is_file():  # the objects as `objects --score --features --morph` writes them
+        objects_run(run, object_config, progress=False, morph=args.morph_config)
+    elif {"embed_score", "morph_evidence"} & set(pd.read_parquet(run.objects).columns):  # another run's left them
         objects_run(run, object_config, progress=False)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
@@ -268,6 +279,14 @@ def main() -> int:
         default=ActiveConfig.across_min_sigma,
         help="ActiveConfig(across_min_sigma=...)",
     )
+    p.add_argument(
+        "--shape",
+        choices=("off", "both", "discount"),
+        default="off",
+        help="the re-ranker sees the top object's shape: ActiveConfig(shape_weight=0.5, shape_protect=True) and a "
+        "tile shaped like one scored 4-5 spared the taught artefact discount and the ARTEFACT look-alikes' push-down "
+        "(both) or the discount only (discount, shape_protect_reach=False); tried, not the default",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -308,8 +327,60 @@ def main() -> int:
         help="objects' islands against the local mesh rms or the field's noise envelope (ObjectConfig.detect_noise)",
     )
     p.add_argument("--object-seed", type=int, default=None, help="seed of the object forest (ObjectConfig.seed)")
+    p.add_argument(
+        "--lowsb-beams",
+        default=None,
+        help="also find low-surface-brightness islands on the image smoothed to these beam FWHM, e.g. 2 or 2,4 "
+        "(ObjectConfig.lowsb_beams; ranking/lowsb.py)",
+    )
+    p.add_argument(
+        "--lowsb-features",
+        choices=("full", "smoothed"),
+        default=None,
+        help="low-resolution islands' S/N features and troughs from the full-resolution or the smoothed image",
+    )
+    p.add_argument(
+        "--lowsb-source-troughs",
+        choices=("off", "radial", "any"),
+        default=None,
+        help="low-resolution islands' artefact evidence also counts the troughs at their distance from the bright "
+        "sources they point at (radial) or from any (ObjectConfig.lowsb_source_troughs)",
+    )
+    p.add_argument(
+        "--lowsb-explained",
+        type=float,
+        default=None,
+        help="keep a low-resolution island when full-resolution islands explain less than this share of its flux",
+    )
+    p.add_argument(
+        "--morph",
+        default="off",
+        help="evidence of the known peculiar morphologies beside the object forest (ranking.morphology): off, on "
+        "(ring, X-shape, giant), none (the forest's quantile alone, a control) or a comma list of ring,x,giant",
+    )
+    p.add_argument(
+        "--morph-extended", type=float, default=MorphConfig.extended_factor, help="MorphConfig.extended_factor"
+    )
+    p.add_argument("--morph-scale", type=float, default=MorphConfig.scale_factor, help="MorphConfig.scale_factor")
+    p.add_argument(
+        "--morph-forest",
+        choices=("quantile", "score"),
+        default=MorphConfig.forest,
+        help="MorphConfig.forest: the evidence max-ed with the forest's quantile among the objects or its score",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
+    kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
+    args.morph_config = (
+        None
+        if args.morph == "off"
+        else MorphConfig(
+            kinds=kinds,
+            extended_factor=args.morph_extended,
+            scale_factor=args.morph_scale,
+            forest=args.morph_forest,
+        )
+    )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
     if args.ripple_evidence:
         args.object_detect["ripple_evidence"] = args.ripple_evidence
@@ -317,6 +388,14 @@ def main() -> int:
         args.object_detect["detect_noise"] = args.detect_noise
     if args.object_seed is not None:
         args.object_detect["seed"] = args.object_seed
+    if args.lowsb_beams is not None:
+        args.object_detect["lowsb_beams"] = tuple(float(b) for b in args.lowsb_beams.split(",") if b.strip())
+    if args.lowsb_features:
+        args.object_detect["lowsb_features"] = args.lowsb_features
+    if args.lowsb_source_troughs:
+        args.object_detect["lowsb_source_troughs"] = args.lowsb_source_troughs
+    if args.lowsb_explained is not None:
+        args.object_detect["lowsb_explained"] = args.lowsb_explained
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,
@@ -326,6 +405,11 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        **(
+            {}
+            if args.shape == "off"
+            else {"shape_weight": 0.5, "shape_protect": True, "shape_protect_reach": args.shape == "both"}
+        ),
         across_ratio=args.across_ratio,
         across_power=args.across_power,
         across_min_sigma=args.across_min_sigma,

@@ -57,6 +57,7 @@ PAIRS = [
     ("objects", "min_beams", "radioexplore.ranking.objects:ObjectConfig", "min_beams"),
     ("objects", "seed", "radioexplore.ranking.objects:ObjectConfig", "seed"),
     ("objects", "ripple_model", "radioexplore.ranking.objects:ObjectConfig", "ripple_model"),
+    ("objects", "lowsb_beams", "radioexplore.ranking.objects:ObjectConfig", "lowsb_beams"),
     ("pool-objects", "pool", "radioexplore.ranking.object_pool:ObjectPoolConfig", "pool"),
     *[
         ("demo", d, "radioexplore.demo:DemoConfig", f)

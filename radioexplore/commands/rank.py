@@ -45,6 +45,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def cmd_objects(args: argparse.Namespace) -> int:
+    from radioexplore.ranking.morphology import MorphConfig
     from radioexplore.ranking.object_run import objects_run
 
     run = RunDir(args.run)
@@ -56,6 +57,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
             score_from=args.score,
             forest_features=args.features,
             ripple_model=args.ripple_model,
+            lowsb_beams=tuple(args.lowsb_beams),
         )
         return objects_run(
             run,
@@ -66,6 +68,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
             device=args.device,
             tta=args.tta,
             pool=args.read_out,
+            morph=None if args.morph == "off" else MorphConfig(forest=args.morph),
         )
 
     return _print_written(write)
@@ -201,6 +204,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(ranking/ripple_model.py; default %(default)s)",
     )
     p.add_argument(
+        "--lowsb-beams",
+        type=float,
+        nargs="*",
+        default=default_of(ObjectConfig, "lowsb_beams"),
+        help="also find faint extended (low-surface-brightness) islands on the image smoothed to these many beam "
+        "FWHM, e.g. --lowsb-beams 2 (ranking/lowsb.py; none by default)",
+    )
+    p.add_argument(
         "--embed",
         action="store_true",
         help="also embed each object's stamp with the backbone (RUN/objects/vit.npy) and write embed_score",
@@ -218,6 +229,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="the shape forest's features: standard (default) or physics (a limb-brightened shell instead of "
         "ring_coverage, and a double's extent beyond the survey's sources; measured, not the default: "
         "benchmarks/README.md)",
+    )
+    p.add_argument(
+        "--morph",
+        choices=("off", "quantile", "score"),
+        default="off",
+        help="give rings, X-shaped sources and giants their own evidence beside the forest, max-ed with the "
+        "forest's quantile or its score (ranking/morphology.py; measured, not the default: benchmarks/README.md)",
     )
     p.add_argument(
         "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"

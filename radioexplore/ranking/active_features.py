@@ -1,10 +1,12 @@
-"""What the active ranker's regressor and trust see: the embedding's PCA and the artefact block beside it."""
+"""What the active ranker's regressor and trust see: the embedding's PCA, the artefact block and the top object's shape beside it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.object_score import forest_features
+from radioexplore.ranking.peculiar import tile_best_objects
 from radioexplore.ranking.standardise import FieldStandardisation
 
 
@@ -51,15 +53,25 @@ def joint_features(
     """``features`` beside the artefact block scaled to ``weight`` of their total variance (over the ``keep``
     rows), so the regressor and the trust see what makes a tile an artefact; ``features`` alone when
     ``weight`` or either variance is 0."""
-    if weight <= 0:
+    block = scaled_block(features, artefacts, weight, keep)
+    if block is None:
         return features
+    return np.ascontiguousarray(np.hstack([features, block]), dtype=np.float32)
+
+
+def scaled_block(
+    features: np.ndarray, block: np.ndarray, weight: float, keep: np.ndarray | None = None
+) -> np.ndarray | None:
+    """``block`` scaled so that its total variance is ``weight`` times that of ``features`` (over the ``keep``
+    rows); None when ``weight`` or either variance is 0."""
+    if weight <= 0:
+        return None
     rows = slice(None) if keep is None else keep
     var_emb = float(features[rows].var(0).sum())
-    var_art = float(artefacts[rows].var(0).sum())
-    if var_art > 0 and var_emb > 0:
-        block = artefacts * np.float32(np.sqrt(weight * var_emb / var_art))
-        return np.ascontiguousarray(np.hstack([features, block]), dtype=np.float32)
-    return features
+    var_block = float(block[rows].var(0).sum())
+    if var_block > 0 and var_emb > 0:
+        return (block * np.float32(np.sqrt(weight * var_emb / var_block))).astype(np.float32)
+    return None
 
 
 def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
@@ -113,3 +125,26 @@ def teach_block(scores: pd.DataFrame, field_context: bool = False) -> np.ndarray
         dr = 0.01 * np.nan_to_num(scores["artefact_field_dynamic_range"].to_numpy(dtype=float), nan=0.0)
         cols += [np.broadcast_to(dqf, len(scores)), dr**2 / (dr**2 + 25.0)]
     return np.column_stack(cols).astype(np.float32)
+
+
+def shape_block(objects: pd.DataFrame | None, n_tiles: int, column: str = "score") -> np.ndarray | None:
+    """Each tile's top object (by ``column``, :func:`radioexplore.ranking.peculiar.tile_best_objects`) as
+    the object forest sees its shape (:func:`radioexplore.ranking.object_score.forest_features`: log where
+    a feature spans decades, robustly standardised over the run's objects), beside a column that is 1 where
+    the tile holds an object; ``[n_tiles, F + 1]``, zeros for a tile without one; None without objects.
+
+    A PECULIAR / 5 label says "objects of this shape" (a ring, an X); the tile's embedding, made of
+    pixel statistics or a CLS among ~40 compact sources, barely encodes it (issue 24), so a label
+    reaches its look-alikes only where the shape is beside the embedding.
+    """
+    if objects is None or objects.empty or "tile_ids" not in objects:
+        return None
+    if column not in objects:
+        raise ValueError(f"objects table has no {column!r} column; rebuild it with `radioexplore objects --score`")
+    best = tile_best_objects(objects, n_tiles, column)
+    feats = np.nan_to_num(forest_features(objects), nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.zeros((n_tiles, feats.shape[1] + 1), dtype=np.float32)
+    has = best >= 0
+    out[has, :-1] = feats[best[has]]
+    out[has, -1] = 1.0
+    return out

@@ -100,6 +100,36 @@ def noise_map(residual: np.ndarray, box: int) -> np.ndarray:
     return wy @ (grid.astype(np.float32) @ wx.T)  # float32 throughout: a field of 10^8 pixels stays 0.4 GB
 
 
+#: Median of |x| over the negative half of a zero-mean Gaussian, in sigma (the half-normal's median).
+HALF_NORMAL_MEDIAN = 0.6744897501960817
+
+
+def negative_noise_map(residual: np.ndarray, box: int) -> np.ndarray:
+    """Local rms per pixel from the negative side: on a mesh of ``box`` px blocks of a background-subtracted
+    image, the median of ``-x`` over its negative pixels over :data:`HALF_NORMAL_MEDIAN`, interpolated as
+    :func:`noise_map`. Sky emission is positive, so it cannot lift this; troughs (calibration errors) do.
+    For images whose noise is correlated over many pixels (a smoothed image), where masking by a
+    per-pixel threshold would not separate emission from noise."""
+    ny, nx = residual.shape
+    my, mx = max(1, round(ny / box)), max(1, round(nx / box))
+    ey = np.linspace(0, ny, my + 1).astype(int)
+    ex = np.linspace(0, nx, mx + 1).astype(int)
+    grid = np.full((my, mx), np.nan)
+    for i in range(my):
+        for j in range(mx):
+            block = residual[ey[i] : ey[i + 1], ex[j] : ex[j + 1]]
+            neg = block[block < 0]  # NaN compares False
+            if neg.size >= 0.05 * block.size:
+                grid[i, j] = float(np.median(-neg)) / HALF_NORMAL_MEDIAN
+    good = np.isfinite(grid) & (grid > 0)
+    if not good.any():
+        return np.full(residual.shape, np.nan, dtype=np.float32)
+    grid[~good] = np.median(grid[good])
+    wy = _interp_weights(ny, (ey[:-1] + ey[1:] - 1) / 2.0).astype(np.float32)
+    wx = _interp_weights(nx, (ex[:-1] + ex[1:] - 1) / 2.0).astype(np.float32)
+    return wy @ (grid.astype(np.float32) @ wx.T)
+
+
 def _interp_weights(n: int, centres: np.ndarray) -> np.ndarray:
     """[n, len(centres)] weights of linear interpolation between ``centres`` (constant beyond them)."""
     grid = np.arange(n, dtype=np.float64)

@@ -20,6 +20,7 @@ from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
+from radioexplore.ranking.morphology import MORPH_COLUMNS, MorphConfig
 from radioexplore.ranking.object_score import rank_objects
 from radioexplore.ranking.objects import (
     ARTEFACT_HINT,
@@ -118,6 +119,7 @@ def objects_run(
     sources: SourceConfig | None = None,
     tta: str = "none",
     pool: str = "cls",
+    morph: MorphConfig | None = None,
 ) -> Path:
     """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``.
 
@@ -125,6 +127,8 @@ def objects_run(
     also embedded by the run's backbone (``checkpoint``, else the run's, else the shipped demo one)
     into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`),
     read out by ``pool`` with test-time augmentation ``tta`` (:func:`radioexplore.ranking.object_embed.embed_objects`).
+    With ``morph`` the ring, X-shape and giant evidence stand beside the forest
+    (:mod:`radioexplore.ranking.morphology`; off by default) and are kept as columns.
     """
     config = config or ObjectConfig()
     sources = sources or SourceConfig()
@@ -154,7 +158,8 @@ def objects_run(
         )
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "object_id", np.arange(len(table), dtype=np.int64))
-    table = rank_objects(table, config)[list(OBJECT_COLUMNS)]
+    columns = list(OBJECT_COLUMNS) + (list(MORPH_COLUMNS) if morph is not None else [])
+    table = rank_objects(table, config, morph)[columns]
     if embed or config.score_from == "shape_embedding":
         from radioexplore.ranking.object_embed import add_embedding_scores
 
@@ -168,6 +173,7 @@ def objects_run(
             artefact_hint=ARTEFACT_HINT,
             source_association=asdict(sources),
             x_crossing=asdict(CrossConfig()),
+            morphology=asdict(morph) if morph is not None else "off",
             n_objects=len(table),
             n_fields=len(parts),
             skipped_fields=skipped,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from radioexplore.ranking.artefacts import object_artefact_score
 from radioexplore.ranking.giants import GIANT_Z, giant_z
+from radioexplore.ranking.morphology import MorphConfig, morph_evidence, with_morphology
 from radioexplore.ranking.objects import (
     FEATURE_SETS,
     FOREST_FEATURES,
@@ -69,7 +70,9 @@ def object_scores(
     return ((raw - lo) / (hi - lo if hi > lo else 1.0)).astype(np.float32)
 
 
-def rank_objects(objects: pd.DataFrame, config: ObjectConfig | None = None) -> pd.DataFrame:
+def rank_objects(
+    objects: pd.DataFrame, config: ObjectConfig | None = None, morph: MorphConfig | None = None
+) -> pd.DataFrame:
     """``objects`` with ``shape_score`` (the forest's peculiarity of shape among all the objects, 0..1),
     ``artefact_score`` (the object's own artefact evidence, 0..1, from its :data:`NEGATIVE_RATIO`),
     ``score`` (higher = more peculiar) and ``rank`` by it (1 = most peculiar).
@@ -82,6 +85,11 @@ def rank_objects(objects: pd.DataFrame, config: ObjectConfig | None = None) -> p
     be many in a poor field. The discount acts per object: a ripple crest is sunk by the troughs
     beside it, a peculiar object in the same poor field keeps its score (a tile-wide factor sank
     both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
+
+    With ``morph`` (off by default) the known peculiar morphologies get their own evidence beside
+    the forest (:mod:`radioexplore.ranking.morphology`, its columns added): each forest score (or its
+    quantile among the objects, ``morph.forest``) is ``max``-ed with ``morph_evidence`` before the
+    artefact discount.
     """
     config = config or ObjectConfig()
     out = objects.copy()
@@ -89,6 +97,12 @@ def rank_objects(objects: pd.DataFrame, config: ObjectConfig | None = None) -> p
     artefact = object_artefact_score(out[NEGATIVE_RATIO].to_numpy(dtype=float)).astype(np.float32)
     shape = object_scores(out, config)
     sky = object_scores(out, config, fit=artefact < LIKELY_ARTEFACT) if (artefact >= LIKELY_ARTEFACT).any() else shape
+    if morph is not None:
+        evidence = morph_evidence(out, morph)
+        for name in evidence.columns:
+            out[name] = evidence[name].to_numpy()
+        shape = with_morphology(shape, evidence["morph_evidence"].to_numpy(), morph.forest)
+        sky = with_morphology(sky, evidence["morph_evidence"].to_numpy(), morph.forest)
     scores = (sky * (1.0 - artefact)).astype(np.float32)
     order = np.lexsort((np.arange(len(scores)), -scores))
     ranks = np.empty(len(scores), dtype=np.int64)

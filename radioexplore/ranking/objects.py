@@ -9,7 +9,9 @@ S/N; :mod:`radioexplore.ranking.object_shape`). :mod:`radioexplore.ranking.objec
 :mod:`radioexplore.ranking.object_stamps` cuts their stamps (``stamp_margin``: Astronomaly cuts the
 island's box, seed 001's curated set 2.5 times it) and :mod:`radioexplore.ranking.object_run` places
 them on a run's tiles. With ``ripple_model`` the calibration ripple rings round each bright source
-(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found.
+(:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found. With
+``lowsb_beams`` faint extended islands are also found on the image smoothed to a few beams
+(:mod:`radioexplore.ranking.lowsb`; ``detect_beams`` says at which resolution each was found).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from scipy import ndimage
 from radioexplore.ingest.noise import mesh_background
 from radioexplore.ranking.crossing import X_CROSSING
 from radioexplore.ranking.giants import GIANT_Z
-from radioexplore.ranking.local_noise import noise_envelope, noise_floor_at, noise_map
+from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope, noise_floor_at, noise_map
+from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams, source_annulus_ratio
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
 from radioexplore.ranking.ring import ring_shell
-from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
+from radioexplore.ranking.ripple_model import RippleConfig, bright_sources, ripple_model
 from radioexplore.ranking.sources import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -121,7 +124,11 @@ OBJECT_COLUMNS = (
     *SOURCE_FEATURES,  # a lobe or the wings of an X-shaped source (ranking/crossing.py)
     RING_SHELL,  # a limb-brightened shell (ranking/ring.py)
     GIANT_Z,  # a double's extent beyond the survey's sources (ranking/giants.py)
+    "detect_beams",  # the resolution the island was found at, in beam FWHM: 1 full, k on the image smoothed to k beams
 )
+#: Where a low-surface-brightness island's S/N features and troughs are read (``ObjectConfig.lowsb_features``):
+#: the full-resolution image under its mask ("full") or the smoothed image it was found on ("smoothed").
+LOWSB_FEATURES = ("full", "smoothed")
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,18 @@ class ObjectConfig:
     # islands above island_sigma times the local mesh rms ("mesh") or the smaller of it and the field's
     # noise envelope from below ("envelope": ripples round a bright source do not lift the threshold)
     detect_noise: str = "mesh"
+    # low-surface-brightness islands (ranking/lowsb.py): also find islands at island_sigma / peak_sigma on
+    # the image smoothed to each of these many beam FWHM (noise measured there, from the negative side),
+    # kept where the full-resolution islands explain less than lowsb_explained of their smoothed flux.
+    # () is off.
+    lowsb_beams: tuple[float, ...] = ()
+    lowsb_explained: float = 0.5
+    # a low-resolution island's artefact evidence also counts the troughs at its distance from a bright source
+    # (ranking/lowsb.py source_annulus_ratio: a spoke's negative twins lie far round the circle): "off", "radial"
+    # (only sources the island points at, as a spoke does) or "any" (every bright source)
+    lowsb_source_troughs: str = "any"
+    # LOWSB_FEATURES: the low-resolution islands' S/N features and troughs from the smoothed or full-resolution image
+    lowsb_features: str = "smoothed"
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -173,6 +192,16 @@ class ObjectConfig:
             )
         if self.detect_noise not in ("mesh", "envelope"):
             raise ValueError(f"ObjectConfig.detect_noise must be 'mesh' or 'envelope', not {self.detect_noise!r}")
+        if any(not b > 1 for b in self.lowsb_beams):
+            raise ValueError(f"ObjectConfig.lowsb_beams must each exceed 1 beam FWHM, not {self.lowsb_beams}")
+        if self.lowsb_source_troughs not in ("off", "radial", "any"):
+            raise ValueError(
+                f"ObjectConfig.lowsb_source_troughs must be 'off', 'radial' or 'any', not {self.lowsb_source_troughs!r}"
+            )
+        if self.lowsb_features not in LOWSB_FEATURES:
+            raise ValueError(
+                f"ObjectConfig.lowsb_features must be one of {', '.join(LOWSB_FEATURES)}, not {self.lowsb_features!r}"
+            )
         if self.peak_sigma < self.island_sigma:
             raise ValueError(f"peak_sigma ({self.peak_sigma}) must be at least island_sigma ({self.island_sigma})")
 
@@ -255,9 +284,12 @@ def find_objects(
     peak_size = max(3, int(round(fwhm)) | 1)
     surround = int(np.ceil(config.surround_beams * fwhm))
     ny, nx = data.shape
-    rows = []
-    for lab in keep:
-        sy, sx = slices[lab - 1]
+
+    def describe(
+        lab, labels, sy, sx, detect_beams, snr=snr, residual=residual, image=image, rms=rms, envelope=envelope
+    ):
+        """The row of island ``lab`` of ``labels``: S/N from ``snr``, flux from ``residual``, troughs round it
+        from ``image`` against ``envelope`` (the full-resolution maps unless given)."""
         mask = labels[sy, sx] == lab
         s = snr[sy, sx]
         r = residual[sy, sx]
@@ -291,35 +323,106 @@ def find_objects(
         stamp = int(np.ceil(max(config.stamp_margin * side, config.min_stamp_beams * fwhm)))
         mx0 = (bx0 + bx1) / 2.0
         my0 = (by0 + by1) / 2.0
-        rows.append(
-            dict(
-                x=cx + bx0,
-                y=cy + by0,
-                box_x0=bx0,
-                box_y0=by0,
-                box_x1=bx1,
-                box_y1=by1,
-                stamp_x0=int(np.floor(mx0 - (stamp - 1) / 2.0)),
-                stamp_y0=int(np.floor(my0 - (stamp - 1) / 2.0)),
-                stamp_size=stamp,
-                size_arcsec=side * pixel_arcsec if pixel_arcsec else np.nan,
-                flux_jy=float(np.nansum(r[mask])) / area,
-                noise_rms=local,
-                area_beams=a / area,
-                fill_ratio=a / mask.size,
-                hole_fraction=(filled - a) / filled,
-                peak_snr=float(s[mask].max()),
-                n_peaks=n_peaks,
-                axis_ratio=axis_ratio(xs, ys),
-                axis_angle_deg=axis_angle(xs, ys),
-                filled_beams=filled / area,
-                negative_fraction=neg,
-                **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
-                ring_shell=ring_shell(xs, ys, s[mask], cx, cy, s, fwhm),
-                negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
-            )
+        return dict(
+            x=cx + bx0,
+            y=cy + by0,
+            box_x0=bx0,
+            box_y0=by0,
+            box_x1=bx1,
+            box_y1=by1,
+            stamp_x0=int(np.floor(mx0 - (stamp - 1) / 2.0)),
+            stamp_y0=int(np.floor(my0 - (stamp - 1) / 2.0)),
+            stamp_size=stamp,
+            size_arcsec=side * pixel_arcsec if pixel_arcsec else np.nan,
+            flux_jy=float(np.nansum(r[mask])) / area,
+            noise_rms=local,
+            area_beams=a / area,
+            fill_ratio=a / mask.size,
+            hole_fraction=(filled - a) / filled,
+            peak_snr=float(s[mask].max()),
+            n_peaks=n_peaks,
+            axis_ratio=axis_ratio(xs, ys),
+            axis_angle_deg=axis_angle(xs, ys),
+            filled_beams=filled / area,
+            negative_fraction=neg,
+            **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
+            ring_shell=ring_shell(xs, ys, s[mask], cx, cy, s, fwhm),
+            negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
+            detect_beams=detect_beams,
         )
-    return FieldObjects(_frame(rows), area, labels, np.asarray(keep, dtype=np.int64))
+
+    rows = [describe(lab, labels, *slices[lab - 1], 1.0) for lab in keep]
+    label_ids = [int(lab) for lab in keep]
+    if config.lowsb_beams:
+        rows, labels, label_ids = _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, describe)
+    return FieldObjects(_frame(rows), area, labels, np.asarray(label_ids, dtype=np.int64))
+
+
+def _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, describe):
+    """Add the low-surface-brightness islands (:mod:`radioexplore.ranking.lowsb`) to the rows and labels.
+
+    At each scale in ``config.lowsb_beams`` the background-subtracted image is smoothed to that many beam
+    FWHM and its noise measured there from the negative side; islands above ``island_sigma`` with a peak
+    above ``peak_sigma``, larger than ``min_beams`` of the smoothed beam, are candidates when the
+    full-resolution islands explain less than ``lowsb_explained`` of their smoothed flux. Candidates
+    overlapping across scales are resolved by the matched filter: the one of the highest peak S/N wins.
+    Each new island's pixels not already in a full-resolution island get a new label.
+    """
+    full = labels > 0
+    explained_src = np.where(full, residual, 0.0)
+    smoothed = config.lowsb_features == "smoothed"
+    candidates = []  # (peak S/N, scale, label, its label image, slices, snr, smoothed image, rms, envelope)
+    for k in sorted(config.lowsb_beams):
+        low = smooth_to_beams(residual, fwhm, k)
+        low_rms = negative_noise_map(low, box)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low_snr = np.where(np.isfinite(low) & (low_rms > 0), low / low_rms, 0.0).astype(np.float32)
+        low_labels, m = ndimage.label(low_snr > config.island_sigma, structure=np.ones((3, 3), bool))
+        if m == 0:
+            continue
+        idx = np.arange(1, m + 1)
+        counts = np.bincount(low_labels.ravel(), minlength=m + 1)[1:]
+        peaks = np.asarray(ndimage.maximum(low_snr, low_labels, idx))
+        share = explained_fraction(low, smooth_to_beams(explained_src, fwhm, k), low_labels, m)
+        ok = (
+            (counts >= config.min_beams * area * k * k)
+            & (peaks >= config.peak_sigma)
+            & (share < config.lowsb_explained)
+        )
+        if not ok.any():
+            continue
+        slices = ndimage.find_objects(low_labels)
+        env = noise_envelope(low, max(16, int(round(config.floor_block_beams * fwhm)))) if smoothed else None
+        candidates += [
+            (float(peaks[j]), k, j + 1, low_labels, slices[j], low_snr, low, low_rms, env) for j in np.flatnonzero(ok)
+        ]
+    if not candidates:
+        return rows, labels, label_ids
+    labels = labels.copy()
+    taken = np.zeros(labels.shape, bool)
+    next_id = int(labels.max()) + 1
+    # the bright sources whose radial spokes a low-resolution island may be (lowsb.source_annulus_ratio)
+    sources = (
+        [(x, y) for x, y, _ in bright_sources(residual, fwhm, config.ripple)]
+        if config.lowsb_source_troughs != "off"
+        else []
+    )
+    for _, k, lab, low_labels, (sy, sx), low_snr, low, low_rms, env in sorted(candidates, key=lambda c: -c[0]):
+        own = low_labels[sy, sx] == lab
+        if taken[sy, sx][own].any():
+            continue
+        row = describe(lab, low_labels, sy, sx, k, *((low_snr, low, low, low_rms, env) if smoothed else ()))
+        if sources:  # a spoke's twin troughs at the same distance from its source, at the scale it was found
+            annulus = source_annulus_ratio(
+                low, low_snr, low_labels == lab, sources, config.island_sigma, config.lowsb_source_troughs == "radial"
+            )
+            row[NEGATIVE_RATIO] = max(row[NEGATIVE_RATIO], annulus)
+        rows.append(row)
+        taken[sy, sx] |= own
+        labels[sy, sx][own & ~full[sy, sx]] = next_id
+        label_ids.append(next_id)
+        next_id += 1
+    return rows, labels, label_ids
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

@@ -65,6 +65,8 @@ DEFAULT_METHOD = "peculiar"
 #: Artefact score below which ``why`` calls it "low"; at or above LIKELY_ARTEFACT (the objects' own
 #: constant, :mod:`radioexplore.ranking.objects`) a likely artefact.
 LOW_ARTEFACT = 0.2
+#: An island's extent (beams) from which ``describe_object`` reads two crossed axes as resolved.
+RESOLVED_CROSS_BEAMS = 4.0
 
 
 def method_named(name: str) -> Method:
@@ -124,12 +126,19 @@ def describe_object(obj: pd.Series) -> str:
     ranking uses the features themselves, :mod:`radioexplore.ranking.object_shape`)."""
     if obj.get("x_crossing", 0) > 0:
         return "part of an X-shaped source (a lobe pair crossed by wings)"
+    # a joined double beyond the survey's extended sources (ranking/morphology.py: more likely than not
+    # beyond the largest of them); only a table ranked with that evidence carries the column
+    if obj.get("giant_evidence", 0) >= 0.5:
+        return "giant double (beyond the survey's extended sources)"
     # a limb-brightened shell (ranking/ring.py: four terms, 0.25 when each reads about 0.7); a table
     # from before it says ring-like by ring_coverage, which a bent tail's U reads as high as a ring
     ring = obj["ring_shell"] >= 0.25 if "ring_shell" in obj else obj.get("ring_coverage", 0) >= 0.5
     if obj.get("hole_fraction", 0) >= 0.1 or ring:
         return "ring-like object"
-    if obj.get("cross_contrast", 0) >= 0.15:
+    # two crossed axes need arms resolved beyond the beam round the centre: two beams out each way, as
+    # ring.py asks of a rim (on simulated skies 305 of 310 islands this word named before were of 2-6
+    # beams, none an X-shaped source)
+    if obj.get("cross_contrast", 0) >= 0.15 and obj.get("extent_beams", np.inf) >= RESOLVED_CROSS_BEAMS:
         return "X-shaped object (two crossed axes)"
     if obj.get("n_peaks", 1) >= 3:
         return "multi-peaked object"

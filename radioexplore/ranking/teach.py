@@ -168,12 +168,15 @@ def reasons(
     touches: np.ndarray,
     trust: np.ndarray,
     liked_like: np.ndarray,
+    spared: np.ndarray | None = None,
+    shape_like: np.ndarray | None = None,
 ) -> np.ndarray:
     """Why each tile stands where it does in the re-ranked queue, in words, the strongest reason first.
 
     In order: left out by the ranking; labelled by the astronomer; like a tile labelled ARTEFACT
     (kernel weight >= 1/2); likely an artefact by what the ARTEFACT labels taught (``taught``, the
-    probability, >= 1/2); touching a tile the astronomer scored; like a scored tile (trust >= 1/2).
+    probability, >= 1/2); its object shaped like that of a tile scored 4-5 (``spared`` >= 1/2, the tile
+    ``shape_like``); touching a tile the astronomer scored; like a scored tile (trust >= 1/2).
     ``base`` (``rank``'s ``why``, e.g. "ring-like object, artefact score low") follows the reason,
     or stands alone when no label speaks for the tile.
     """
@@ -209,6 +212,15 @@ def reasons(
     put(artefact_trust >= 0.5, "looks like tile ", artefact_like, " you labelled ARTEFACT")
     if taught is not None:
         put(taught >= 0.5, "artefact probability ", np.round(taught, 2), " from your labels")
+    if spared is not None and shape_like is not None:
+        like = (spared >= 0.5) & (shape_like >= 0)
+        put(
+            like,
+            "its object is shaped like tile ",
+            shape_like,
+            "'s, which you scored ",
+            label_text[np.maximum(shape_like, 0)],
+        )
     put(touches >= 0, "touches tile ", touches, " you scored ", label_text[np.maximum(touches, 0)])
     near = (trust >= 0.5) & (liked_like >= 0)
     put(near, "looks like tile ", liked_like, " you scored ", label_text[np.maximum(liked_like, 0)])

@@ -1,0 +1,131 @@
+"""Evidence for the known peculiar morphologies, each by its own physics, beside the object forest.
+
+The object forest (:mod:`radioexplore.ranking.object_score`) isolates any large, complex source, so
+ordinary extended sources (bent tails, FR I / II, relics) compete with peculiar ones for the top.
+Three peculiar kinds have a physical signature of their own; each is read here as evidence in [0, 1]
+on an absolute scale, ~0 for an ordinary source, so that a survey without such objects is not made to
+put some in its top:
+
+- ``ring_evidence``: a limb-brightened shell all round its centre (Norris et al. 2021, odd radio
+  circles): :func:`radioexplore.ranking.ring.ring_shell`, already a product of four terms in [0, 1];
+- ``x_evidence``: two pairs of lobes crossing through one host (Leahy & Williams 1984; Cheung 2007):
+  :func:`radioexplore.ranking.crossing.crossings`' sine of the crossing angle (0 outside a triple);
+- ``giant_evidence``: a joined double whose projected extent lies beyond the survey's own extended
+  sources (Dabhade et al. 2020): the robust z of its log lobe-to-lobe extent among the survey's
+  extended sources (those at least :attr:`MorphConfig.extended_factor` times the median source's
+  extent: the median source is barely resolved), mapped to ``Phi(z) ** N``, the probability that
+  the largest of the ``N`` extended sources drawn from their own distribution stays below it (a
+  look-elsewhere correction: one source at z ~ 2 among 80 is expected, at z ~ 3.5 it is not).
+
+``morph_evidence`` is the largest of the three; :func:`with_morphology` puts it beside the forest as
+``max(forest, morph_evidence)``, the forest's score taken as its quantile among the objects or as it is
+(:attr:`MorphConfig.forest`); the artefact discount still multiplies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from radioexplore.ranking.peculiar import quantile_among
+
+RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE = (
+    "ring_evidence",
+    "x_evidence",
+    "giant_evidence",
+    "morph_evidence",
+)
+#: The kinds of evidence by name (``MorphConfig.kinds``) and their columns.
+KINDS = {"ring": RING_EVIDENCE, "x": X_EVIDENCE, "giant": GIANT_EVIDENCE}
+#: What the evidence is max-ed with (``MorphConfig.forest``).
+FOREST_SCALES = ("quantile", "score")
+#: The columns :func:`morph_evidence` fills, in order.
+MORPH_COLUMNS = (RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE)
+
+
+@dataclass(frozen=True)
+class MorphConfig:
+    """How the evidence for the known peculiar morphologies is read (:mod:`radioexplore.ranking.morphology`)."""
+
+    # a source is "extended" (the giants' reference) at this many times the median source's extent
+    extended_factor: float = 3.0
+    # the extended sources' robust scale is multiplied by this (1: the IQR / 1.349; sensitivity only)
+    scale_factor: float = 1.0
+    min_reference: int = 5  # fewer extended sources than this: no giant evidence (no distribution to be beyond)
+    # the kinds whose evidence counts in morph_evidence (the others are still written; () = the forest's
+    # quantile alone, a control)
+    kinds: tuple[str, ...] = ("ring", "x", "giant")
+    # what the evidence is max-ed with: the forest's own score (0..1, min-max of the isolation depth over
+    # the run: how far out an object lies) or its quantile among the objects (only how many lie below)
+    forest: str = "quantile"
+
+    def __post_init__(self) -> None:
+        if not self.extended_factor >= 1:
+            raise ValueError(f"MorphConfig.extended_factor must be at least 1, not {self.extended_factor}")
+        if not self.scale_factor > 0:
+            raise ValueError(f"MorphConfig.scale_factor must be positive, not {self.scale_factor}")
+        if self.forest not in FOREST_SCALES:
+            raise ValueError(f"MorphConfig.forest must be one of {', '.join(FOREST_SCALES)}, not {self.forest!r}")
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"MorphConfig.kinds must be among {', '.join(KINDS)}, not {sorted(unknown)}")
+        if not self.min_reference >= 3:
+            raise ValueError(f"MorphConfig.min_reference must be at least 3, not {self.min_reference}")
+
+
+def giant_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> np.ndarray:
+    """Per object, ``Phi(z) ** N`` for a joined double (its lobes and core) whose log extent lies ``z``
+    robust sigmas above the survey's ``N`` extended sources; 0 for objects not in a joined double,
+    below the median or in a table without source columns."""
+    config = config or MorphConfig()
+    n = len(objects)
+    needed = {"source_components", "source_extent_beams", "source_id", "extent_beams"}
+    if n == 0 or not needed <= set(objects.columns):
+        return np.zeros(n, dtype=np.float32)
+    joined = objects["source_components"].fillna(1).to_numpy() > 1
+    extent = np.where(joined, objects["source_extent_beams"].to_numpy(float), objects["extent_beams"].to_numpy(float))
+    log_extent = np.log(np.maximum(np.nan_to_num(extent, nan=0.0), 1e-3))
+    source = np.where(joined, objects["source_id"].to_numpy(np.int64), -1 - np.arange(n))
+    per_source = pd.Series(log_extent).groupby(source).first().to_numpy()
+    reference = per_source[per_source >= np.median(per_source) + np.log(config.extended_factor)]
+    if reference.size < config.min_reference:
+        return np.zeros(n, dtype=np.float32)
+    q1, median, q3 = np.percentile(reference, [25, 50, 75])
+    scale = (q3 - q1) / 1.349
+    if not scale > 0:
+        scale = float(reference.std()) or 1.0
+    z = (log_extent - median) / (scale * config.scale_factor)
+    evidence = ndtr(z) ** reference.size
+    return np.where(joined & (z > 0), evidence, 0.0).astype(np.float32)
+
+
+def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> pd.DataFrame:
+    """The :data:`MORPH_COLUMNS` of ``objects`` (same index): each kind's evidence and the largest of
+    those of ``config.kinds``. A column the table lacks (``ring_shell``, ``x_crossing``) gives that kind
+    no evidence."""
+    config = config or MorphConfig()
+    n = len(objects)
+
+    def column(name: str) -> np.ndarray:
+        if name not in objects.columns:
+            return np.zeros(n, dtype=np.float32)
+        return np.clip(np.nan_to_num(objects[name].to_numpy(float)), 0.0, 1.0).astype(np.float32)
+
+    ring, cross, giant = column("ring_shell"), column("x_crossing"), giant_evidence(objects, config)
+    table = pd.DataFrame({RING_EVIDENCE: ring, X_EVIDENCE: cross, GIANT_EVIDENCE: giant}, index=objects.index)
+    counted = [KINDS[k] for k in config.kinds]
+    table[MORPH_EVIDENCE] = table[counted].max(axis=1).astype(np.float32) if counted and n else np.float32(0.0)
+    return table
+
+
+def with_morphology(forest_score: np.ndarray, evidence: np.ndarray, forest: str = "quantile") -> np.ndarray:
+    """``max(forest, evidence)``, the forest's score (0..1) as it is (``forest="score"``) or as the share of
+    the objects scoring strictly lower (``"quantile"``: an evidence of 0.95 then ranks with the forest's
+    95th percentile)."""
+    score = np.asarray(forest_score, dtype=np.float64)
+    if forest == "quantile":
+        score = quantile_among(score).astype(np.float64)
+    return np.maximum(score, np.asarray(evidence, dtype=np.float64)).astype(np.float32)
