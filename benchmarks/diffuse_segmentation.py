@@ -50,9 +50,15 @@ from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_threshold
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
-from radioexplore.segmentation.scaling import noise_grid
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid
 from radioexplore.segmentation.tiling import segment_array
-from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold, store_calibration
+from radioexplore.segmentation.train import (
+    input_options,
+    load_segmenter,
+    noise_background,
+    pixel_threshold,
+    store_calibration,
+)
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -96,8 +102,14 @@ def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentCon
         name = f"field_{i:03d}"
         image = read_image(SimulationDir(sim).image(f"{name}.fits"))
         pixels = image.read()
-        grid = noise_grid(pixels, background_px=noise_background(meta))
-        out[name] = (segment_array(pixels, grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
+        grid = noise_grid(pixels, background_px=noise_background(meta))  # the region tests' noise, as tuned
+        options = input_options(meta)
+        given, input_grid = (
+            field_input(pixels, **options, beam_px=beam_fwhm_px(image))
+            if options["from_below"] or options["ripples"]
+            else (pixels, grid)
+        )
+        out[name] = (segment_array(given, input_grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
     return out
 
 

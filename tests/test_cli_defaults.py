@@ -117,6 +117,9 @@ PAIRS = [
             ("more_sim_seeds", "more_sim_seeds"),
             ("region_loss", "region_loss"),
             ("noise_background", "noise_background_px"),
+            ("noise_from_below", "noise_from_below"),
+            ("ripple_model", "ripple_model"),
+            ("ripple_spoke_deg", "ripple_spoke_deg"),
         ]
     ],
     *[

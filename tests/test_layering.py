@@ -21,8 +21,10 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("embed",),  # tiles -> vectors, attention, pixel statistics
     ("evaluation",),  # linear probes and the tables that judge embeddings
     ("ssl",),  # self-supervised pre-training, monitored by the probes
-    ("space", "segmentation", "ranking"),  # neighbours and maps; diffuse emission; what to look at first
-    ("review",),  # what an astronomer takes away: export, coverage, MOC, SAMP
+    ("space", "ranking"),  # neighbours and maps; what to look at first
+    # diffuse emission (its input reads the noise from below and the ripple model of ranking/); what an
+    # astronomer takes away: export, coverage, MOC, SAMP
+    ("segmentation", "review"),
     ("demo",),  # the demo run, end to end
     ("commands",),  # the command-line sub-commands
     ("cli",),  # the command-line entry point

@@ -49,6 +49,9 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         region_loss=args.region_loss,
         radio_galaxies=not args.no_radio_galaxies,
         noise_background_px=args.noise_background,
+        noise_from_below=args.noise_from_below,
+        ripple_model=args.ripple_model,
+        ripple_spoke_deg=args.ripple_spoke_deg,
     )
     command = "radioexplore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_segmenter(
@@ -182,6 +185,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="px of the median mesh subtracted before the input's noise is measured, so that halos do not "
         "inflate it (stored in the checkpoint; default 0: none)",
+    )
+    p.add_argument(
+        "--noise-from-below",
+        action="store_true",
+        help="cap each block's input noise by the field's noise envelope from below, which halos and ripples do "
+        "not inflate (stored in the checkpoint; default off)",
+    )
+    p.add_argument(
+        "--ripple-model",
+        action="store_true",
+        help="subtract the calibration-ripple model of sources above 100 sigma from the input "
+        "(ranking/ripple_model.py; stored in the checkpoint; default off)",
+    )
+    p.add_argument(
+        "--ripple-spoke-deg",
+        type=float,
+        default=0.0,
+        help="with --ripple-model: take the sources' radial spokes out too, in sectors of this many degrees "
+        "(e.g. 2; stored in the checkpoint; default 0: rings only)",
     )
     p.add_argument(
         "--no-radio-galaxies", action="store_true", help="skies without radio galaxies or peculiar objects (ablation)"

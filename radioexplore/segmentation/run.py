@@ -38,9 +38,9 @@ from radioexplore.segmentation.clusters import (
     read_cluster_table,
 )
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
-from radioexplore.segmentation.scaling import noise_grid, noise_window
+from radioexplore.segmentation.scaling import field_input, noise_grid, noise_window
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
-from radioexplore.segmentation.train import load_segmenter, noise_background, pixel_threshold
+from radioexplore.segmentation.train import input_options, load_segmenter, noise_background, pixel_threshold
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -83,7 +83,10 @@ def segment_field(
     """Probability map of one FITS field (NaN where blank) and its FitsImage."""
     config = replace(config, threshold=pixel_threshold(config.threshold, meta))
     image = read_image(file)
+    # the region tests read the image over its block rms (as tuned); the network reads its input as trained
     grid = noise_grid(image, background_px=noise_background(meta))
+    options = input_options(meta)
+    pixels, input_grid = field_input(image, **options) if options["from_below"] or options["ripples"] else (image, grid)
     recipe = meta.get("recipe", {})
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     blocks = plan_blocks(image.ny, image.nx, tile, margin, config.block_cores)
@@ -97,8 +100,8 @@ def segment_field(
         segment_block,
         blocks,
         dict(
-            image=image,
-            grid=grid,
+            image=pixels,
+            grid=input_grid,
             model=model,
             tile=tile,
             margin=margin,

@@ -6,23 +6,54 @@ row (memory bounded), and any window of it can then be scaled the same way, so b
 apart agree where they meet. Units of the local noise make simulated and real images comparable
 whatever their flux scale or primary-beam correction (seed 004 trains on simulated skies and
 applies the network to LoTSS images as downloaded).
+
+Two options of a checkpoint's recipe (:func:`field_input`; inference follows training) make that
+noise the thermal one the diffuse truth is cut at (2 sigma of sigma_centre / PB), which emission and
+artefacts inflate in the block rms:
+
+- *from below*: the sky's emission is positive and a calibration ripple covers every block round its
+  source, so each block's rms is capped by the field's noise envelope at its distance from the centre
+  (:func:`radioexplore.ranking.local_noise.noise_envelope`: the lower quartile of block MADs per
+  radius, least outwards; in a primary-beam-corrected image the noise only rises outwards, seed 000
+  fig. 3), as the object finder's ``detect_noise="envelope"`` does: a halo or a ripple lifts its own
+  block, not the envelope.
+- *ripples out*: the calibration-ripple model round sources above 100 sigma (annulus x sector
+  medians, kept where they alternate in sign; Perley 1999, Grobler et al. 2014;
+  :mod:`radioexplore.ranking.ripple_model`) is subtracted before the noise is measured and the
+  pixels are scaled, so a relic inside the rings stands on the sky, not on the rings. With
+  ``spoke_deg`` > 0 the model's radial spokes are taken out too (narrow sectors, alternating in sign
+  round the source; the simulator's rings-and-spokes pattern puts most of its amplitude in spokes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from radioexplore.ingest.noise import mad_rms, masked_rms
+from radioexplore.ingest.noise import mad_rms, masked_rms, mesh_background
 from radioexplore.io.fits import FitsImage
+from radioexplore.ranking.local_noise import noise_envelope
+from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
 
 #: Side in px of the blocks the noise grid is measured on (~25 MeerKAT beams at 1.5 arcsec/px).
 NOISE_BOX = 128
+#: Side in px of the blocks the noise envelope from below is read on (~12 MeerKAT beams, as ranking's objects).
+ENVELOPE_BOX = 64
+#: Side of the median mesh, in beam FWHM, removed before the ripple model is fitted (as ranking's objects'
+#: ``mesh_beams``; far larger than a ring); it is not removed from the input.
+RIPPLE_MESH_BEAMS = 40.0
+#: Beam FWHM in px assumed where a header gives none (as ingest assumes).
+DEFAULT_BEAM_PX = 5.0
 #: asinh(S/N) is divided by this: the noise is ~0.3, a 5-sigma halo ~0.8, a 1000-sigma core ~2.5.
 ASINH_SCALE = 3.0
 
 
-def noise_grid(image: FitsImage | np.ndarray, box: int = NOISE_BOX, background_px: int = 0) -> np.ndarray:
+def noise_grid(
+    image: FitsImage | np.ndarray, box: int = NOISE_BOX, background_px: int = 0, from_below: bool = False
+) -> np.ndarray:
     """Masked rms per ``box`` x ``box`` block of a field (NaN-free: empty blocks take the median).
+
+    ``from_below``: each block's rms is capped by the field's noise envelope at the block centre's
+    distance from the image centre (:func:`below_cap`; the module docstring says why).
 
     ``background_px`` > 0 first subtracts, in each block, a background of medians on a mesh of that many
     px (:func:`radioexplore.ingest.noise.masked_rms`'s ``box``): diffuse emission broader than the mesh
@@ -48,7 +79,63 @@ def noise_grid(image: FitsImage | np.ndarray, box: int = NOISE_BOX, background_p
         fallback = mad_rms(sample)
         return np.full((my, mx), fallback if np.isfinite(fallback) and fallback > 0 else 1.0)
     grid[~good] = np.median(grid[good])
+    if from_below:
+        grid = below_cap(image.read() if isinstance(image, FitsImage) else np.asarray(image), grid, box)
     return grid
+
+
+def below_cap(pixels: np.ndarray, grid: np.ndarray, box: int = NOISE_BOX) -> np.ndarray:
+    """``grid`` (rms per ``box`` px block of ``pixels``) capped by the field's noise envelope from below at each
+    block centre's radius (:func:`radioexplore.ranking.local_noise.noise_envelope`, as its ``local_sigma``)."""
+    radius, env = noise_envelope(np.asarray(pixels, np.float32), ENVELOPE_BOX)
+    good = np.isfinite(env) & (env > 0)
+    if not good.any():
+        return grid
+    ny, nx = pixels.shape
+    yc = (np.arange(grid.shape[0]) + 0.5) * box - 0.5 - (ny - 1) / 2.0
+    xc = (np.arange(grid.shape[1]) + 0.5) * box - 0.5 - (nx - 1) / 2.0
+    cap = np.interp(np.hypot(yc[:, None], xc[None, :]), radius[good], env[good])
+    return np.fmin(grid, cap)
+
+
+def without_ripples(pixels: np.ndarray, beam_fwhm_px: float | None, spoke_deg: float = 0.0) -> np.ndarray:
+    """``pixels`` less the calibration-ripple model of their bright sources
+    (:func:`radioexplore.ranking.ripple_model.ripple_model`, fitted on the image less a
+    median mesh of :data:`RIPPLE_MESH_BEAMS` beams; radial spokes too in ``spoke_deg`` sectors when > 0);
+    float32, NaN kept."""
+    data = np.asarray(pixels, np.float32)
+    if np.isfinite(data).sum() < 16:
+        return data
+    fwhm = float(beam_fwhm_px) if beam_fwhm_px and beam_fwhm_px > 0 else DEFAULT_BEAM_PX
+    residual = data - mesh_background(data, max(16, int(round(RIPPLE_MESH_BEAMS * fwhm))))
+    return data - ripple_model(residual, fwhm, RippleConfig(spoke_deg=float(spoke_deg)))
+
+
+def beam_fwhm_px(image: FitsImage) -> float | None:
+    """Geometric-mean beam FWHM of a field in px from its header; None without BMAJ / BMIN or a pixel scale."""
+    beam, pix = getattr(image, "beam", None), getattr(image, "pixel_arcsec", None)
+    if beam is None or not pix:
+        return None
+    return float(np.sqrt(beam.bmaj_arcsec * beam.bmin_arcsec) / pix)
+
+
+def field_input(
+    image: FitsImage | np.ndarray,
+    background_px: int = 0,
+    from_below: bool = False,
+    ripples: bool = False,
+    beam_px: float | None = None,
+    spoke_deg: float = 0.0,
+) -> tuple[FitsImage | np.ndarray, np.ndarray]:
+    """What the network's input of a whole field is read from: the pixels (the ``image`` itself, or with
+    ``ripples`` the in-memory image less its ripple model, spokes too with ``spoke_deg``) and their noise
+    grid (:func:`noise_grid`);
+    ``beam_px``: the beam FWHM in px for the ripple model (default: the header's, else
+    :data:`DEFAULT_BEAM_PX`). Without either option a FitsImage is read block row by block row."""
+    if ripples:
+        beam = beam_px if beam_px else (beam_fwhm_px(image) if isinstance(image, FitsImage) else None)
+        image = without_ripples(image.read() if isinstance(image, FitsImage) else image, beam, spoke_deg)
+    return image, noise_grid(image, background_px=background_px, from_below=from_below)
 
 
 def _axis_weights(start: int, length: int, n_blocks: int, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

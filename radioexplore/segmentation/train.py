@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from radioexplore.io.fits import read_image
 from radioexplore.models import build_segmenter
 from radioexplore.run.atomic import atomic_path
-from radioexplore.segmentation.scaling import noise_grid, noise_window, scale_input
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_window, scale_input
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
 from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -67,6 +67,9 @@ class SegmentRecipe:
     dice_weight: float = 1.0  # loss = BCE + dice_weight * (the region term)
     region_loss: str = "dice"  # the region term: "dice" (1 - soft Dice), "jaccard" (1 - soft IoU), "lovasz" (hinge)
     noise_background_px: int = 0  # input noise grid: background mesh subtracted first (scaling.noise_grid); 0 none
+    noise_from_below: bool = False  # input noise capped by the field's noise envelope from below (scaling)
+    ripple_model: bool = False  # bright sources' calibration-ripple model subtracted from the input (scaling)
+    ripple_spoke_deg: float = 0.0  # ... with its radial spokes in sectors of this many degrees (0: rings only)
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
     fields: int = 32
@@ -117,17 +120,21 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True, se
     return sim_dir
 
 
-def load_skies(sim_dir: Path, noise_background_px: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(network input, 0/1 diffuse mask) per field of a simulated survey (noise grid as in
-    :func:`radioexplore.segmentation.scaling.noise_grid`)."""
+def load_skies(
+    sim_dir: Path, noise_background_px: int = 0, from_below: bool = False, ripples: bool = False, spoke_deg: float = 0.0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(network input, 0/1 diffuse mask) per field of a simulated survey (pixels and noise grid as in
+    :func:`radioexplore.segmentation.scaling.field_input`)."""
     sim = SimulationDir(sim_dir)
     fields = json.loads(sim.config.read_text())["fields"]
     out = []
     for i in range(int(fields)):
         name = f"field_{i:03d}"
         image = read_image(sim.image(f"{name}.fits"))
-        grid = noise_grid(image, background_px=noise_background_px)
-        x = scale_input(image.read(), noise_window(grid, 0, 0, image.nx, image.ny))
+        pixels, grid = field_input(
+            image.read(), noise_background_px, from_below, ripples, beam_fwhm_px(image), spoke_deg
+        )
+        x = scale_input(pixels, noise_window(grid, 0, 0, image.nx, image.ny))
         out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))
     return out
 
@@ -320,7 +327,9 @@ def train_segmenter(
     model = build_segmenter(recipe.arch).to(procs.device)
     skies, negatives = [], []
     for d in dirs:
-        these = load_skies(d, recipe.noise_background_px)
+        these = load_skies(
+            d, recipe.noise_background_px, recipe.noise_from_below, recipe.ripple_model, recipe.ripple_spoke_deg
+        )
         skies += these
         negatives += hard_negatives(d, len(these)) if recipe.negative_fraction > 0 else []
     sampler = CropSampler(
@@ -398,6 +407,18 @@ def pixel_threshold(threshold: float | None, meta: dict[str, Any]) -> float:
 def noise_background(meta: dict[str, Any]) -> int:
     """The noise-grid background mesh (px) a checkpoint was trained with: inference must scale its input alike."""
     return int(meta.get("recipe", {}).get("noise_background_px", 0))
+
+
+def input_options(meta: dict[str, Any]) -> dict[str, Any]:
+    """How a checkpoint's input was scaled in training, as :func:`radioexplore.segmentation.scaling.field_input`'s
+    keywords (background mesh, noise from below, ripple model and its spokes): inference must scale its input alike."""
+    recipe = meta.get("recipe", {})
+    return dict(
+        background_px=int(recipe.get("noise_background_px", 0)),
+        from_below=bool(recipe.get("noise_from_below", False)),
+        ripples=bool(recipe.get("ripple_model", False)),
+        spoke_deg=float(recipe.get("ripple_spoke_deg", 0.0)),
+    )
 
 
 def load_segmenter(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
