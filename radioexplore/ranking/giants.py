@@ -22,23 +22,39 @@ import pandas as pd
 GIANT_Z = "giant_z"
 
 
-def giant_z(objects: pd.DataFrame) -> np.ndarray:
-    """Per object, how far its double's extent lies above the survey's sources (robust z of the log
-    extent, 0 for no double or below the median); zeros when the table has no source columns or
-    fewer than 3 sources."""
+def source_log_extents(objects: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per object its source's log extent (a joined double's lobe-to-lobe, else its own island's) and
+    whether it is in a joined double, and the survey's log extents one per source; None when the table
+    has no source columns."""
+    if not {"source_components", "source_extent_beams", "source_id", "extent_beams"} <= set(objects.columns):
+        return None
     n = len(objects)
-    if n == 0 or not {"source_components", "source_extent_beams", "source_id", "extent_beams"} <= set(objects.columns):
-        return np.zeros(n, dtype=np.float32)
     joined = objects["source_components"].fillna(1).to_numpy() > 1
     extent = np.where(joined, objects["source_extent_beams"].to_numpy(float), objects["extent_beams"].to_numpy(float))
     log_extent = np.log(np.maximum(np.nan_to_num(extent, nan=0.0), 1e-3))
     # one value per source: a double's lobes and core share its source id, a lone island is its own
     source = np.where(joined, objects["source_id"].to_numpy(np.int64), -1 - np.arange(n))
     per_source = pd.Series(log_extent).groupby(source).first().to_numpy()
-    if per_source.size < 3:
-        return np.zeros(n, dtype=np.float32)
-    q1, median, q3 = np.percentile(per_source, [25, 50, 75])
+    return log_extent, joined, per_source
+
+
+def robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and IQR / 1.349 (the Gaussian sigma), the standard deviation (or 1) where the IQR is 0."""
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
     scale = (q3 - q1) / 1.349
     if not scale > 0:
-        scale = float(per_source.std()) or 1.0
+        scale = float(values.std()) or 1.0
+    return float(median), float(scale)
+
+
+def giant_z(objects: pd.DataFrame) -> np.ndarray:
+    """Per object, how far its double's extent lies above the survey's sources (robust z of the log
+    extent, 0 for no double or below the median); zeros when the table has no source columns or
+    fewer than 3 sources."""
+    n = len(objects)
+    extents = source_log_extents(objects) if n else None
+    if extents is None or extents[2].size < 3:
+        return np.zeros(n, dtype=np.float32)
+    log_extent, joined, per_source = extents
+    median, scale = robust_centre_scale(per_source)
     return np.where(joined, np.maximum(0.0, (log_extent - median) / scale), 0.0).astype(np.float32)

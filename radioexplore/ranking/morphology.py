@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from radioexplore.ranking.giants import robust_centre_scale, source_log_extents
 from radioexplore.ranking.peculiar import quantile_among
 
 RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE = (
@@ -82,21 +83,14 @@ def giant_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
     below the median or in a table without source columns."""
     config = config or MorphConfig()
     n = len(objects)
-    needed = {"source_components", "source_extent_beams", "source_id", "extent_beams"}
-    if n == 0 or not needed <= set(objects.columns):
+    extents = source_log_extents(objects) if n else None
+    if extents is None:
         return np.zeros(n, dtype=np.float32)
-    joined = objects["source_components"].fillna(1).to_numpy() > 1
-    extent = np.where(joined, objects["source_extent_beams"].to_numpy(float), objects["extent_beams"].to_numpy(float))
-    log_extent = np.log(np.maximum(np.nan_to_num(extent, nan=0.0), 1e-3))
-    source = np.where(joined, objects["source_id"].to_numpy(np.int64), -1 - np.arange(n))
-    per_source = pd.Series(log_extent).groupby(source).first().to_numpy()
+    log_extent, joined, per_source = extents
     reference = per_source[per_source >= np.median(per_source) + np.log(config.extended_factor)]
     if reference.size < config.min_reference:
         return np.zeros(n, dtype=np.float32)
-    q1, median, q3 = np.percentile(reference, [25, 50, 75])
-    scale = (q3 - q1) / 1.349
-    if not scale > 0:
-        scale = float(reference.std()) or 1.0
+    median, scale = robust_centre_scale(reference)
     z = (log_extent - median) / (scale * config.scale_factor)
     evidence = ndtr(z) ** reference.size
     return np.where(joined & (z > 0), evidence, 0.0).astype(np.float32)
