@@ -101,8 +101,10 @@ def rank_objects(
         evidence = morph_evidence(out, morph)
         for name in evidence.columns:
             out[name] = evidence[name].to_numpy()
-        shape = with_morphology(shape, evidence["morph_evidence"].to_numpy(), morph.forest)
-        sky = with_morphology(sky, evidence["morph_evidence"].to_numpy(), morph.forest)
+        strongest = evidence["morph_evidence"].to_numpy()
+        morphed = with_morphology(shape, strongest, morph.forest)
+        sky = morphed if sky is shape else with_morphology(sky, strongest, morph.forest)
+        shape = morphed
     scores = (sky * (1.0 - artefact)).astype(np.float32)
     order = np.lexsort((np.arange(len(scores)), -scores))
     ranks = np.empty(len(scores), dtype=np.int64)
