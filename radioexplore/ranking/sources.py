@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 
 #: Columns :func:`associate` adds (one row per object still): the source each object belongs to (the
-#: row index of its first lobe within the table given, or its own), its partner lobe and the
-#: source's core (row index, -1 for none), the number of islands in the source and its features.
+#: row index of its first lobe within the table given, or its own), its partner lobe (for a piece of a
+#: lobe, the opposite lobe) and the source's core (row index, -1 for none), the number of islands in
+#: the source and its features.
 SOURCE_COLUMNS = (
     "source_id",
     "partner",
@@ -106,6 +107,10 @@ class SourceConfig:
         for name in ("max_separation_beams", "max_misalignment_deg", "max_flux_ratio", "resolved_ratio"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SourceConfig.{name} must be positive, not {getattr(self, name)}")
+        if not self.flux_floor >= 1:
+            raise ValueError(f"SourceConfig.flux_floor must be at least 1, not {self.flux_floor}")
+        if not self.max_negative_ratio > 0:
+            raise ValueError(f"SourceConfig.max_negative_ratio must be positive, not {self.max_negative_ratio}")
         lo, hi = self.core_span
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"SourceConfig.core_span must satisfy 0 <= lo < hi <= 1, not {self.core_span}")
@@ -119,8 +124,9 @@ def _misalignment(axis_deg: np.ndarray, line_deg: float) -> np.ndarray:
 
 def associate(table: pd.DataFrame, fwhm_px: float, config: SourceConfig = SourceConfig()) -> pd.DataFrame:
     """:data:`SOURCE_COLUMNS` for the objects of one image (``x, y, axis_angle_deg, axis_ratio,
-    extent_beams, flux_jy, peak_snr, noise_rms``; pixels of a beam ``fwhm_px`` wide), aligned with its
-    rows; ``source_id``, ``partner`` and ``core`` are row positions in ``table``."""
+    extent_beams, flux_jy, peak_snr, noise_rms``, and ``negative_ratio`` where known; pixels of a beam
+    ``fwhm_px`` wide), aligned with its rows; ``source_id``, ``partner`` and ``core`` are row positions
+    in ``table`` (a lobe's piece has the opposite lobe as its partner)."""
     n = len(table)
     out = pd.DataFrame(
         {
