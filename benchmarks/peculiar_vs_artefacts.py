@@ -29,6 +29,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --pattern-geometry   # ... the pattern's geometry
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
 ``--object-score shape_embedding`` embeds each object's stamp with the backbone (the shipped demo
@@ -262,6 +263,12 @@ def main() -> int:
     )
     p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
     p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
+    p.add_argument(
+        "--pattern-geometry",
+        action="store_true",
+        help="ActiveConfig(pattern_geometry=True): the labels' regression also reads the tile's top object's "
+        "alignment with its bright source's error pattern (ranking.pattern_geometry; tried, not the default)",
+    )
     p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
     p.add_argument(
         "--across-ratio",
@@ -405,6 +412,7 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
             {}
             if args.shape == "off"
