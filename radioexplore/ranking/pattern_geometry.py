@@ -25,7 +25,9 @@ centred within about a beam of a source reads up to 1. Per tile, the evidence of
 Measured (benchmarks/README.md, issue 24, branch pattern-geometry): on the simulated development
 surveys the alignment is there only within ~10 beams of the source; beyond, where most of the
 queue's artefacts and the lost peculiar tiles lie, the top objects of artefact tiles are as randomly
-oriented as real ones, so the option is off by default.
+oriented as real ones (the tiles are crossed by ripples below the island threshold, their top object a
+real source). With the option, on 28 held-out survey-seeds: peculiar tiles found -0.003 +- 0.045,
+ARTEFACT tiles in rounds 2-5 +0.32 +- 0.77: off by default.
 """
 
 from __future__ import annotations
