@@ -114,3 +114,24 @@ def test_tile_evidence_is_the_top_objects_and_joins_the_labels_block() -> None:
     block = teach_block(scores, pattern=ev)
     assert block.shape == (4, 7) and np.allclose(block[:, -1], ev)
     assert teach_block(scores).shape == (4, 6)
+
+
+def test_a_tiles_ripple_names_the_source_its_rings_are_centred_on() -> None:
+    """Rings concentric on a fainter, nearer source: the level rule names the brighter, farther one, the
+    ripple's direction (``ArtefactConfig.source_by_ripple``) the one the rings are centred on."""
+    from radioexplore.ranking.artefacts import ArtefactConfig, field_artefact_features
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:1024, 0:1024].astype(np.float32)
+    img = rng.normal(0.0, 1.0, (1024, 1024)).astype(np.float32)
+    far, near = (100.0, 100.0, 1e5), (900.0, 100.0, 2e4)
+    for x, y, peak in (far, near):
+        img += peak * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / (BEAM / 2.355) ** 2)
+    # rings on the nearer one, below the 5 sigma at which the ripple measure masks emission
+    img += 3.0 * np.cos(2 * np.pi * np.hypot(xx - near[0], yy - near[1]) / 8.0)
+    boxes = pd.DataFrame({"x0": [640], "y0": [256], "size": [128]})
+    plain = field_artefact_features(img, boxes, BEAM, sigma=1.0)
+    assert (plain["bright_x"].iloc[0], plain["bright_y"].iloc[0]) == (far[0], far[1])
+    by_ripple = field_artefact_features(img, boxes, BEAM, sigma=1.0, config=ArtefactConfig(source_by_ripple=True))
+    assert (by_ripple["bright_x"].iloc[0], by_ripple["bright_y"].iloc[0]) == (near[0], near[1])
+    assert by_ripple["ripple_sigma"].iloc[0] > 5 and by_ripple["ripple_sigma"].iloc[0] == plain["ripple_sigma"].iloc[0]
