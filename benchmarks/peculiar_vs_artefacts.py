@@ -29,6 +29,8 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --pattern-geometry   # ... the pattern's geometry
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --source-by-ripple   # ripples name their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --object-score shape_embedding --no-astronomer
 
 ``--object-score shape_embedding`` embeds each object's stamp with the backbone (the shipped demo
@@ -162,10 +164,12 @@ def astronomer(run: RunDir, name: str, judge, config: ActiveConfig, rounds: int,
     return seen, queues, seconds
 
 
-def ranked_scores(run: RunDir, tiles: pd.DataFrame, method: str, name: str = "pixstats") -> pd.DataFrame:
+def ranked_scores(
+    run: RunDir, tiles: pd.DataFrame, method: str, name: str = "pixstats", source_by_ripple: bool = False
+) -> pd.DataFrame:
     """``rank_run`` of embedding ``name`` with ``method`` (its own code path, as ``rank --method``), scores in
-    ``tiles`` order."""
-    rank_run(run, name, RankConfig(method=method))
+    ``tiles`` order; ``source_by_ripple``: ``RankConfig.artefact_source_by_ripple``."""
+    rank_run(run, name, RankConfig(method=method, artefact_source_by_ripple=source_by_ripple))
     return run.read_scores(name).set_index("tile_id").loc[tiles["tile_id"]]
 
 
@@ -186,8 +190,9 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     elif {"embed_score", "morph_evidence"} & set(pd.read_parquet(run.objects).columns):  # another run's left them
         objects_run(run, object_config, progress=False)
     name = tile_embedding(run, args.embedding)
-    no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name)["score"].to_numpy()
-    s = ranked_scores(run, tiles, args.method, name)  # default: peculiar; last, so the astronomer starts from it
+    no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name, args.source_by_ripple)["score"].to_numpy()
+    # default: peculiar; last, so the astronomer starts from it
+    s = ranked_scores(run, tiles, args.method, name, args.source_by_ripple)
     keep = (s["anomaly_score"] > 0).to_numpy() if "anomaly_score" in s else np.ones(len(s), bool)
     qa = quantile_among(s["anomaly_score"].to_numpy(), keep)
     clean = 1.0 - np.clip(np.nan_to_num(s["artefact_score"].to_numpy(dtype=float)), 0, 1)
@@ -262,7 +267,19 @@ def main() -> int:
     )
     p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
     p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
+    p.add_argument(
+        "--pattern-geometry",
+        action="store_true",
+        help="ActiveConfig(pattern_geometry=True): the labels' regression also reads the tile's top object's "
+        "alignment with its bright source's error pattern (ranking.pattern_geometry; tried, not the default)",
+    )
     p.add_argument("--sidelobe-whole-field", action="store_true", help="ActiveConfig(sidelobe_whole_field=True)")
+    p.add_argument(
+        "--source-by-ripple",
+        action="store_true",
+        help="RankConfig(artefact_source_by_ripple=True): the artefact axis's bright source named by the tile's "
+        "ripple direction too (ArtefactConfig.source_by_ripple; tried, not the default)",
+    )
     p.add_argument(
         "--across-ratio",
         type=float,
@@ -405,6 +422,7 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
             {}
             if args.shape == "off"

@@ -13,7 +13,9 @@ timed re-rank, printed apart), the artefact probability
 taught by the labels and the ``why`` column; with ``--shape`` also each tile's top object's shape
 beside the embedding, built in the preparation as ``ActiveRanker.from_run`` builds it from
 ``objects.parquet``: here one synthetic object per tile, the table's reading not timed; a tile scored
-4-5 spares its shape look-alikes what the ARTEFACT labels taught). Issue 24 asks for a
+4-5 spares its shape look-alikes what the ARTEFACT labels taught; with ``--pattern-geometry`` each tile's top
+object's alignment with its bright source's error pattern, :mod:`radioexplore.ranking.pattern_geometry`, built
+in the preparation from the same synthetic objects and added to the labels' evidence). Issue 24 asks for a
 re-rank under 0.5 s and a preparation under 3 s at 10^5 tiles on a quiet machine. Both are printed
 as wall-clock seconds and as CPU seconds of the process (``time.process_time``, all threads): on a
 machine shared with other work the CPU time is the figure that does not depend on the load.
@@ -44,6 +46,7 @@ from radioexplore.ranking.active import ActiveConfig, ActiveRanker
 from radioexplore.ranking.active_features import shape_block
 from radioexplore.ranking.blends import BLENDS
 from radioexplore.ranking.objects import FOREST_FEATURES
+from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import FieldStandardisation, fit_scaling
 from radioexplore.run.tiling import tile_adjacency
@@ -59,6 +62,18 @@ def prepare_session(emb, anomaly, field, cell, artefacts, why, objects, config, 
     rng = np.random.default_rng(1)
     codes = pd.factorize(pd.Series(field))[0]
     sources = rng.uniform(0, 8192, (codes.max() + 1, 2))  # one bright source per field (ranking.sidelobes)
+    if config.pattern_geometry:  # the top object's alignment with its source's pattern, as from_run builds it
+        scores = pd.DataFrame(
+            {
+                "artefact_bright_x": sources[codes, 0],
+                "artefact_bright_y": sources[codes, 1],
+                "artefact_bright_snr": np.full(len(emb), 1000.0),
+                "artefact_local_sigma": np.full(len(emb), 1e-5),
+                "artefact_beam_px": np.full(len(emb), 5.0),
+            }
+        )
+        pattern = tile_pattern_evidence(objects.assign(field=field), scores, field)
+        evidence = np.hstack([evidence, pattern[:, None]])
     geometry = pd.DataFrame(
         {
             "field": codes,
@@ -87,11 +102,18 @@ def prepare_session(emb, anomaly, field, cell, artefacts, why, objects, config, 
 
 
 def synthetic_objects(n_tiles: int, rng: np.random.Generator) -> pd.DataFrame:
-    """One object per tile, as ``objects.parquet`` holds them (shape features, tile ids, score): what the
-    re-ranker's shape block (:func:`radioexplore.ranking.active_features.shape_block`) is built from."""
+    """One object per tile, as ``objects.parquet`` holds them (shape features, tile ids, score, position and
+    axis): what the re-ranker's shape block (:func:`radioexplore.ranking.active_features.shape_block`) and the
+    pattern geometry (:func:`radioexplore.ranking.pattern_geometry.tile_pattern_evidence`) are built from."""
     cols = {name: rng.lognormal(0.0, 1.0, n_tiles) for name in FOREST_FEATURES}
     tile_ids = pd.Series([[i] for i in range(n_tiles)], dtype=object)
-    return pd.DataFrame({"tile_ids": tile_ids, "score": rng.random(n_tiles), **cols})
+    cell = np.arange(n_tiles) % 4096
+    place = {
+        "x": (cell % 64) * 128 + rng.uniform(0, 128, n_tiles),
+        "y": (cell // 64) * 128 + rng.uniform(0, 128, n_tiles),
+        "axis_angle_deg": rng.uniform(0, 180, n_tiles),
+    }
+    return pd.DataFrame({"tile_ids": tile_ids, "score": rng.random(n_tiles), **cols, **place})
 
 
 def main() -> int:
@@ -108,6 +130,12 @@ def main() -> int:
         help="ActiveConfig(shape_weight=0.5, shape_protect=True): the top object's shape used (tried, off by default)",
     )
     p.add_argument(
+        "--pattern-geometry",
+        action="store_true",
+        help="ActiveConfig(pattern_geometry=True): the labels' evidence also holds the top object's alignment with "
+        "its bright source's error pattern (ranking.pattern_geometry; tried, off by default)",
+    )
+    p.add_argument(
         "--across-ratio",
         type=float,
         default=ActiveConfig.across_ratio,
@@ -117,6 +145,8 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; dim {args.dim}, {args.labels} labels + 1")
     print("wall-clock and CPU seconds (time.process_time, all threads of the process); CPU does not depend on load")
     shape = {"shape_weight": 0.5, "shape_protect": True} if args.shape else {}
+    if args.pattern_geometry:
+        shape["pattern_geometry"] = True
     regressors = list(REGRESSORS) if args.regressor == "all" else [args.regressor]
     rng = np.random.default_rng(0)
     rows = []

@@ -96,6 +96,7 @@ from radioexplore.ranking.active_features import (
 )
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.forest import ranks_of
+from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
 from radioexplore.ranking.rank import ranking_context
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.sidelobes import SidelobeKernels, sidelobe_geometry
@@ -140,6 +141,8 @@ class ActiveConfig:
     shape_protect: bool = False  # a tile whose top object looks like one scored >= 4 is spared, by that kernel weight,
     # what the ARTEFACT labels taught: the taught artefact discount (needs objects)
     shape_protect_reach: bool = True  # ... and the push-down of the ARTEFACT labels' look-alikes
+    pattern_geometry: bool = False  # the labels' regression also reads the tile's top object's alignment with its
+    # bright source's error pattern (ranking.pattern_geometry; needs objects; tried, not the default: benchmarks/README)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -293,6 +296,12 @@ class ActiveRanker:
         if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
         why = scores["why"].to_numpy() if "why" in scores else None
+        fields = tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy() if "field" in tiles else None
+        pattern = (
+            tile_pattern_evidence(pd.read_parquet(run.objects), scores, fields)
+            if config.pattern_geometry and fields is not None and run.objects.is_file()
+            else None
+        )
         return cls(
             emb,
             scores["score"].to_numpy(),
@@ -302,7 +311,7 @@ class ActiveRanker:
             adjacency,
             artefact_block(scores),
             why,
-            teach_block(scores, config.teach_field_context),
+            teach_block(scores, config.teach_field_context, pattern),
             sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
             if "field" in tiles.columns
             else None,

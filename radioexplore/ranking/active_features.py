@@ -98,10 +98,14 @@ def artefact_block(scores: pd.DataFrame) -> np.ndarray | None:
     return out.astype(np.float32)
 
 
-def teach_block(scores: pd.DataFrame, field_context: bool = False) -> np.ndarray | None:
+def teach_block(
+    scores: pd.DataFrame, field_context: bool = False, pattern: np.ndarray | None = None
+) -> np.ndarray | None:
     """What the labels' logistic regression reads (:func:`radioexplore.ranking.teach.label_classifier`):
     :func:`artefact_block` and the ripple significance against the same 5 sigma, ``x^2 / (x^2 + 25)``
     (:mod:`radioexplore.ranking.ripples`), as ``[N, 6]`` in 0..1; None without the artefact columns.
+    ``pattern``: each tile's top object's alignment with its bright source's error pattern in (-1, 1)
+    (:func:`radioexplore.ranking.pattern_geometry.tile_pattern_evidence`), appended as a last column when given.
 
     Ripples whose troughs stay above -5 sigma read as sky in every column of the block, so without
     this one the labels have no evidence to teach through. It is kept out of the look-alike space
@@ -124,6 +128,8 @@ def teach_block(scores: pd.DataFrame, field_context: bool = False) -> np.ndarray
         )
         dr = 0.01 * np.nan_to_num(scores["artefact_field_dynamic_range"].to_numpy(dtype=float), nan=0.0)
         cols += [np.broadcast_to(dqf, len(scores)), dr**2 / (dr**2 + 25.0)]
+    if pattern is not None:
+        cols.append(np.nan_to_num(np.asarray(pattern, dtype=float).reshape(len(scores)), nan=0.0))
     return np.column_stack(cols).astype(np.float32)
 
 

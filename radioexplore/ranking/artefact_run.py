@@ -82,8 +82,6 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig | None = None) ->
     """Why the cached ``artefacts.parquet`` of ``run`` cannot be reused (absent, other tiles, other
     constants), or None when it can."""
     config = config or ArtefactConfig()
-    from dataclasses import asdict
-
     from radioexplore.run.provenance import read_parquet_meta
 
     path = run.artefact_features
@@ -97,9 +95,20 @@ def artefact_cache_problem(run: RunDir, config: ArtefactConfig | None = None) ->
         return f"{path} has no {', '.join(lacking)} (written by an older version)"
     if meta.get("built_from") != run.provenance():
         return f"{path} was built from other tiles (built from {meta.get('built_from')}, now {run.provenance()})"
-    if meta.get("config") != asdict(config):
+    if meta.get("config") != config_record(config):
         return f"{path} was built with other artefact constants"
     return None
+
+
+def config_record(config: ArtefactConfig) -> dict:
+    """The constants a cache records: ``source_by_ripple`` only when on, so the caches written before the
+    option existed stay valid for the default."""
+    from dataclasses import asdict
+
+    record = asdict(config)
+    if not record.get("source_by_ripple"):
+        record.pop("source_by_ripple", None)
+    return record
 
 
 def cached_artefact_features(run: RunDir, config: ArtefactConfig | None = None) -> pd.DataFrame:
@@ -107,8 +116,6 @@ def cached_artefact_features(run: RunDir, config: ArtefactConfig | None = None) 
     run's present tiles with the same constants, else computed and written there (atomically, with
     the tiles' provenance, so a re-ingest makes it stale)."""
     config = config or ArtefactConfig()
-    from dataclasses import asdict
-
     from radioexplore.run.atomic import write_parquet
 
     problem = artefact_cache_problem(run, config)
@@ -116,5 +123,5 @@ def cached_artefact_features(run: RunDir, config: ArtefactConfig | None = None) 
         return pd.read_parquet(run.artefact_features)
     log.info("artefact axis: computing (%s)", problem)
     out = artefact_features_run(run, config)
-    write_parquet(out, run.artefact_features, meta={"built_from": run.provenance(), "config": asdict(config)})
+    write_parquet(out, run.artefact_features, meta={"built_from": run.provenance(), "config": config_record(config)})
     return out

@@ -27,7 +27,13 @@ in units of the local noise sigma (robust MAD; see :func:`radioexplore.ranking.l
   error of ``calibration_error`` of the source's peak would leave there (falling as the square
   root of the distance in beams beyond one beam), and its position in the field (``bright_x``,
   ``bright_y``, pixels; ``beam_px``, the restoring beam's FWHM), which names the source an ARTEFACT label implicates
-  (:mod:`radioexplore.ranking.sidelobes`);
+  (:mod:`radioexplore.ranking.sidelobes`). With ``source_by_ripple`` the tile's own ripple names it too: an
+  error pattern is centred on its source (rings concentric on it, spokes radial), so in a tile well away
+  from the source the ripple's wave vector points at it; among the field's candidates the one chosen is
+  the most probable given both, its expected level times the density of the observed angle between the
+  wave vector and the direction to it (a Gaussian as wide as the periodogram cell and the ring's
+  curvature across the tile, plus a uniform floor for ripples that come from no candidate: stripes,
+  image-wide ripples), where the tile's ripple reaches the 5 sigma convention;
 - the field: ``field_dynamic_range`` (field peak / median tile sigma) and ``dqf``, the MGCLS
   data-quality flag (Knowles et al. 2022, as in seed 000, sec. 2.1: 2 = poor dynamic range with
   bright-source artefacts, 3 = ripples across the image).
@@ -46,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.local_noise import local_sigma, mad_sigma, noise_envelope
-from radioexplore.ranking.ripples import ripple_sigma
+from radioexplore.ranking.ripples import ripple_peak
 
 #: Feature columns of :func:`field_artefact_features`, in order.
 FEATURES = (
@@ -81,6 +87,7 @@ class ArtefactConfig:
     max_bright: int = 64  # at most this many candidates per field, brightest first
     calibration_error: float = 0.01  # residual gain error after self-calibration, ~1% (Taylor et al. 1999)
     beam_px: float = 5.0  # restoring-beam FWHM in px when the FITS header gives no beam
+    source_by_ripple: bool = False  # the tile's ripple direction names its source too (tried: benchmarks/README)
 
     def __post_init__(self) -> None:
         for name in ("trough_sigma", "bright_sigma", "calibration_error", "beam_px"):
@@ -114,19 +121,30 @@ def bright_sources(
     return xs.astype(float), ys.astype(float), vals.astype(float)
 
 
+def _in_sigma(tiles: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tiles in units of their noise (blanks and tiles without a noise 0), and which tiles have a noise."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    good = np.isfinite(sigma) & (sigma > 0)
+    z = tiles / np.where(good, sigma, np.inf)[:, None, None].astype(np.float32)
+    return np.where(np.isfinite(z), z, np.float32(0.0)), good
+
+
 def tile_artefact_features(
-    tiles: np.ndarray, sigma: np.ndarray, centres: np.ndarray, beam_px: float, trough_sigma: float = 5.0
+    tiles: np.ndarray,
+    sigma: np.ndarray,
+    centres: np.ndarray,
+    beam_px: float,
+    trough_sigma: float = 5.0,
+    ripple: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Negative structure, ring contrast and ripple significance of tiles ``[T, S, S]`` (Jy/beam, NaN for blanks).
 
     ``sigma``: each tile's noise (Jy/beam); ``centres``: ``[T, 2]`` (x, y) in the tile's pixel frame
-    of the source the rings would surround (may lie outside the tile; NaN: the tile's brightest pixel).
+    of the source the rings would surround (may lie outside the tile; NaN: the tile's brightest pixel);
+    ``ripple``: the tiles' ripple significance when already measured (:func:`radioexplore.ranking.ripples.ripple_peak`).
     """
     t, ny, nx = tiles.shape
-    sigma = np.asarray(sigma, dtype=np.float64)
-    good = np.isfinite(sigma) & (sigma > 0)
-    z = tiles / np.where(good, sigma, np.inf)[:, None, None].astype(np.float32)
-    z = np.where(np.isfinite(z), z, np.float32(0.0))
+    z, good = _in_sigma(tiles, sigma)
     beam_area = BEAM_AREA_FWHM2 * beam_px**2
     low, high = z < -trough_sigma, z > trough_sigma
     negative_beams = low.sum(axis=(1, 2)) / beam_area
@@ -166,7 +184,7 @@ def tile_artefact_features(
             "negative_beams": negative_beams,
             "negative_share": negative_share,
             "ring_contrast": ring_contrast,
-            "ripple_sigma": ripple_sigma(z, beam_px, trough_sigma),
+            "ripple_sigma": ripple_peak(z, beam_px, trough_sigma)[0] if ripple is None else ripple,
         }
     )
     out.loc[~good, :] = np.nan
@@ -211,10 +229,12 @@ def field_artefact_features(
         for c in chunks:
             sig = sig_all[np.searchsorted(sel_all, c)]
             rows = boxes.index[c]
-            centres, nearest = _nearest_bright(bx, by, bpeak, x0[c], y0[c], int(s), sig, beam_px, config)
-            part = tile_artefact_features(
-                _crops(image, x0[c], y0[c], int(s)), sig, centres, beam_px, config.trough_sigma
+            crops = _crops(image, x0[c], y0[c], int(s))
+            wave = ripple_peak(_in_sigma(crops, sig)[0], beam_px, config.trough_sigma)
+            centres, nearest = _nearest_bright(
+                bx, by, bpeak, x0[c], y0[c], int(s), sig, beam_px, config, wave if config.source_by_ripple else None
             )
+            part = tile_artefact_features(crops, sig, centres, beam_px, config.trough_sigma, wave[0])
             out.loc[rows, "local_sigma"] = sig
             for frame in (part, nearest):
                 for col in frame.columns:
@@ -246,10 +266,13 @@ def _nearest_bright(
     sig: np.ndarray,
     beam_px: float,
     config: ArtefactConfig,
+    wave: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """For each tile, the candidate whose calibration errors would be strongest there: its position
-    in the tile's frame, and the ``bright_snr``, ``bright_distance_beams``, ``expected_artefact_sigma``,
-    ``bright_x`` and ``bright_y`` (its position in the field, NaN where there is none) columns."""
+    """For each tile, the candidate whose calibration errors would be strongest there (with ``wave``, the
+    tiles' :func:`radioexplore.ranking.ripples.ripple_peak`, the most probable given that and the tile's
+    ripple direction, :func:`ripple_source_density`): its position in the tile's frame, and the
+    ``bright_snr``, ``bright_distance_beams``, ``expected_artefact_sigma``, ``bright_x`` and ``bright_y``
+    (its position in the field, NaN where there is none) columns."""
     t = len(x0)
     centres = np.full((t, 2), np.nan)
     extra = pd.DataFrame(
@@ -268,7 +291,12 @@ def _nearest_bright(
     d = np.hypot(dx, dy) / beam_px
     snr = bpeak[None] / np.where(sig > 0, sig, np.nan)[:, None]
     level = np.nan_to_num(config.calibration_error * snr / np.sqrt(np.maximum(d, 1.0)), nan=0.0)
-    j = level.argmax(axis=1)
+    choice = level
+    if wave is not None:
+        density = ripple_source_density(bx, by, x0, y0, s, wave[1], wave[2])
+        rippled = (np.nan_to_num(wave[0]) >= config.trough_sigma) & np.isfinite(wave[1])
+        choice = np.where(rippled[:, None], level * density, level)
+    j = choice.argmax(axis=1)
     rows = np.arange(t)
     centres[:, 0] = bx[j] - x0
     centres[:, 1] = by[j] - y0
@@ -278,6 +306,25 @@ def _nearest_bright(
     extra["bright_x"] = bx[j]
     extra["bright_y"] = by[j]
     return centres, extra
+
+
+def ripple_source_density(
+    bx: np.ndarray, by: np.ndarray, x0: np.ndarray, y0: np.ndarray, s: int, wave_deg: np.ndarray, k: np.ndarray
+) -> np.ndarray:
+    """``[T, K]`` density (per degree) of each tile's observed ripple direction if its ripple came from source k:
+    rings concentric on a source have their wave vector along the direction from the tile to it (Perley
+    1999; Grobler et al. 2014), within a Gaussian spread as wide as the periodogram cell (``1 / (k S)`` rad)
+    and the ring's curvature across the tile (``S / 2R`` rad at distance R), plus ``1 / 180``: a ripple
+    that comes from no candidate (stripes, image-wide ripples) has a uniform direction."""
+    cx = np.asarray(x0, dtype=np.float64)[:, None] + (s - 1) / 2.0
+    cy = np.asarray(y0, dtype=np.float64)[:, None] + (s - 1) / 2.0
+    phi = np.degrees(np.arctan2(by[None] - cy, bx[None] - cx))
+    delta = np.abs((np.asarray(wave_deg, dtype=np.float64)[:, None] - phi + 90.0) % 180.0 - 90.0)
+    cell = 1.0 / np.maximum(np.nan_to_num(np.asarray(k, dtype=np.float64))[:, None] * s, 1e-9)
+    bend = s / (2.0 * np.maximum(np.hypot(bx[None] - cx, by[None] - cy), 1.0))
+    spread = np.degrees(np.hypot(cell, bend))
+    density = np.exp(-0.5 * (delta / spread) ** 2) / (spread * np.sqrt(2.0 * np.pi)) + 1.0 / 180.0
+    return np.nan_to_num(density, nan=1.0 / 180.0)
 
 
 def _against(sigma_level: np.ndarray, threshold: float) -> np.ndarray:

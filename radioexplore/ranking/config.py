@@ -42,6 +42,9 @@ class RankConfig:
     selection: FeatureSelectConfig = field(default_factory=FeatureSelectConfig)
     seed: int = 0
     method: str = "peculiar"  # rank_run's ranker by name, radioexplore.ranking.peculiar.METHODS
+    # the artefact axis's bright source named by the tile's ripple direction too (ArtefactConfig.source_by_ripple;
+    # tried, not the default: benchmarks/README.md, issue 24, pattern-geometry)
+    artefact_source_by_ripple: bool = False
 
     def __post_init__(self) -> None:
         method_named(self.method)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from radioexplore.ranking.artefact_run import add_artefact_columns, cached_artefact_features
+from radioexplore.ranking.artefacts import ArtefactConfig
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.exclusion import exclusion_mask, flags_to_exclude
 from radioexplore.ranking.forest import isolation_forest, ranks_of
@@ -136,7 +137,8 @@ def rank_run(run: RunDir, name: str, config: RankConfig = RankConfig(), labels: 
     flags, notes, exclude, scaling = _forest_inputs(run, tiles, emb, config)
     scaling.save(run.rank_scaling(name), _scaling_meta(built_from, config))  # for the re-ranker (ranking_context)
     df, selection = rank_embeddings(emb, config, labels, exclude, scaling=scaling)
-    df = add_artefact_columns(df, cached_artefact_features(run))  # the artefact axis, beside the score
+    artefact_config = ArtefactConfig(source_by_ripple=config.artefact_source_by_ripple)
+    df = add_artefact_columns(df, cached_artefact_features(run, artefact_config))  # the artefact axis, beside the score
     df, method_notes = _apply_method(run, tiles, df, exclude, method)
     notes += method_notes
     write_parquet(df, run.scores(name))

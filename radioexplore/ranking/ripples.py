@@ -36,10 +36,21 @@ def ripple_sigma(
     a Hann-tapered FFT; each cell of the band is compared with its ``|k|`` annulus's median (module
     docstring). 0 where the band holds no cell (a tile smaller than a few beams).
     """
+    return ripple_peak(z, beam_px, source_sigma, period_beams)[0]
+
+
+def ripple_peak(
+    z: np.ndarray, beam_px: float, source_sigma: float = 5.0, period_beams: tuple[float, float] = PERIOD_BEAMS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ripple_sigma` and where that ripple's cell lies: ``(sigma, wave_deg, k)``, the wave vector's
+    direction in degrees (0..180, from +x towards +y in the pixel frame; the crests run across it) and its
+    spatial frequency in cycles per px (NaN where the band holds no cell). Rings concentric on a bright
+    source have, in a tile well away from it, a wave vector pointing at the source
+    (:func:`radioexplore.ranking.artefacts._nearest_bright`)."""
     z = np.asarray(z, dtype=np.float32)
     t, ny, nx = z.shape
     if t == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     grow = max(1, int(round(beam_px)))
     emission = ndimage.maximum_filter(z, size=(1, 2 * grow + 1, 2 * grow + 1)) > source_sigma
     keep = ~emission
@@ -56,7 +67,7 @@ def ripple_sigma(
     ring = np.floor(k * max(ny, nx)).astype(np.int64)
     cells = np.flatnonzero(band.ravel())
     if cells.size == 0:
-        return np.zeros(t)
+        return np.zeros(t), np.full(t, np.nan), np.full(t, np.nan)
     flat = power.reshape(t, -1)[:, cells]
     ratio = np.empty_like(flat)
     rings = ring.ravel()[cells]
@@ -65,8 +76,12 @@ def ripple_sigma(
         med = np.median(flat[:, sel], axis=1) / np.log(2.0)
         ratio[:, sel] = np.divide(flat[:, sel], med[:, None], out=np.zeros_like(flat[:, sel]), where=med[:, None] > 0)
     peak = ratio.max(axis=1).astype(np.float64)
+    at = cells[ratio.argmax(axis=1)]
+    wave_y = np.broadcast_to(ky, k.shape).ravel()[at]
+    wave_x = np.broadcast_to(kx, k.shape).ravel()[at]
     # p = 1 - (1 - e^-R)^N, computed as -expm1(N log1p(-e^-R)) so that tiny p keep their digits
     with np.errstate(divide="ignore"):  # a peak of 0 (a blank tile) gives log1p(-1) = -inf: p = 1
         p = -np.expm1(cells.size * np.log1p(-np.exp(-peak)))
     p = np.clip(p, 1e-300, 1.0)
-    return np.maximum(-special.ndtri(p), 0.0)
+    sigma = np.maximum(-special.ndtri(p), 0.0)
+    return sigma, np.degrees(np.arctan2(wave_y, wave_x)) % 180.0, np.hypot(wave_y, wave_x)
