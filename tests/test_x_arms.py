@@ -76,7 +76,7 @@ def table(request):
 def test_two_crossed_ridges_through_one_peak_read_x(table):
     x = table[X_ARMS].to_numpy()
     i = row_at(table, *X_AT)
-    # one island; sin 60 deg = 0.87 times the wings' share of the lobes' length over 0.8 (7 / 11 / 0.8 ~ 0.8)
+    # one island crossed at 60 deg (>= 45: full), times the wings' reach over 0.8 of the lobes' (about 0.8)
     assert x[i] >= 0.5
     assert X_ARMS in OBJECT_COLUMNS
 
@@ -122,3 +122,25 @@ def test_the_queue_names_a_one_island_x(table):
     assert describe_object(table.iloc[i]).startswith("X-shaped source (two crossed axes")
     near = np.flatnonzero(np.hypot(table["x"] - V_AT[0], table["y"] - V_AT[1]).to_numpy() < 70)
     assert len(near) and not any(describe_object(table.iloc[j]).startswith("X-shaped source") for j in near)
+
+
+def _lines(angle_deg: float, half: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of two 1-px lines through (40, 40), along +x and at ``angle_deg`` to it, ``half`` px each way."""
+    t = np.arange(-half, half + 1)
+    a = np.radians(angle_deg)
+    xs = np.r_[t, np.rint(t * np.cos(a))].astype(int) + 40
+    ys = np.r_[np.zeros_like(t), np.rint(t * np.sin(a))].astype(int) + 40
+    return xs, ys
+
+
+@pytest.mark.parametrize(
+    "angle, reading", [(90.0, 1.0), (60.0, 1.0), (38.0, np.sin(np.radians(38)) / np.sin(np.radians(45)))]
+)
+def test_a_clear_angle_reads_full_a_shallow_one_less(angle, reading):
+    xs, ys = _lines(angle)
+    assert single_island_x(xs, ys, 40.0, 40.0, 5.0) == pytest.approx(reading, abs=0.06)
+
+
+def test_two_lines_crossing_below_the_least_angle_are_no_x():
+    xs, ys = _lines(20.0)
+    assert single_island_x(xs, ys, 40.0, 40.0, 5.0) == 0.0
