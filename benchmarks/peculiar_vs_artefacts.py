@@ -385,6 +385,12 @@ def main() -> int:
         default=MorphConfig.forest,
         help="MorphConfig.forest: the evidence max-ed with the forest's quantile among the objects or its score",
     )
+    p.add_argument(
+        "--morph-x-full",
+        type=float,
+        default=MorphConfig.x_full_crossing_deg,
+        help="MorphConfig.x_full_crossing_deg: a three-island X crossing at this angle or more reads full evidence",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
@@ -396,6 +402,7 @@ def main() -> int:
             extended_factor=args.morph_extended,
             scale_factor=args.morph_scale,
             forest=args.morph_forest,
+            x_full_crossing_deg=args.morph_x_full,
         )
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}

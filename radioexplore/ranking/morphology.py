@@ -9,7 +9,11 @@ put some in its top:
 - ``ring_evidence``: a limb-brightened shell all round its centre (Norris et al. 2021, odd radio
   circles): :func:`radioexplore.ranking.ring.ring_shell`, already a product of four terms in [0, 1];
 - ``x_evidence``: two pairs of lobes crossing through one host (Leahy & Williams 1984; Cheung 2007):
-  :func:`radioexplore.ranking.crossing.crossings`' sine of the crossing angle (0 outside a triple);
+  :func:`radioexplore.ranking.crossing.crossings`' sine of the crossing angle where the source came
+  apart into three islands (two lobes and the wings), or, found as one island,
+  :func:`radioexplore.ranking.crossing.single_island_x`'s reading of its four arms (the larger); a
+  crossing at :attr:`MorphConfig.x_full_crossing_deg` (45 deg, the least the three-island test takes)
+  or more reads 1 either way: an X is an X at any clear angle (Cheung 2007), not more so at 90 deg;
 - ``giant_evidence``: a joined double whose projected extent lies beyond the survey's own extended
   sources (Dabhade et al. 2020): the robust z of its log lobe-to-lobe extent among the survey's
   extended sources (those at least :attr:`MorphConfig.extended_factor` times the median source's
@@ -59,6 +63,10 @@ class MorphConfig:
     # the kinds whose evidence counts in morph_evidence (the others are still written; () = the forest's
     # quantile alone, a control)
     kinds: tuple[str, ...] = ("ring", "x", "giant")
+    # the three-island X (``x_crossing``, the sine of its crossing angle, at least CrossConfig.min_crossing_deg)
+    # reads full evidence at this angle or more (90: the sine as it is), as the one-island reading does
+    # (crossing.ArmConfig.full_crossing_deg): the wings at a clear angle make an X, not a right angle
+    x_full_crossing_deg: float = 45.0
     # what the evidence is max-ed with: the forest's own score (0..1, min-max of the isolation depth over
     # the run: how far out an object lies) or its quantile among the objects (only how many lie below)
     forest: str = "quantile"
@@ -73,6 +81,8 @@ class MorphConfig:
         unknown = set(self.kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"MorphConfig.kinds must be among {', '.join(KINDS)}, not {sorted(unknown)}")
+        if not 0 < self.x_full_crossing_deg <= 90:
+            raise ValueError(f"MorphConfig.x_full_crossing_deg must lie in (0, 90], not {self.x_full_crossing_deg}")
         if not self.min_reference >= 3:
             raise ValueError(f"MorphConfig.min_reference must be at least 3, not {self.min_reference}")
 
@@ -98,8 +108,8 @@ def giant_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
 
 def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> pd.DataFrame:
     """The :data:`MORPH_COLUMNS` of ``objects`` (same index): each kind's evidence and the largest of
-    those of ``config.kinds``. A column the table lacks (``ring_shell``, ``x_crossing``) gives that kind
-    no evidence."""
+    those of ``config.kinds``. A column the table lacks (``ring_shell``, ``x_crossing``, ``x_arms``) gives
+    that kind no evidence (or none of that part)."""
     config = config or MorphConfig()
     n = len(objects)
 
@@ -108,7 +118,9 @@ def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
             return np.zeros(n, dtype=np.float32)
         return np.clip(np.nan_to_num(objects[name].to_numpy(float)), 0.0, 1.0).astype(np.float32)
 
-    ring, cross, giant = column("ring_shell"), column("x_crossing"), giant_evidence(objects, config)
+    ring, giant = column("ring_shell"), giant_evidence(objects, config)
+    three = np.minimum(1.0, column("x_crossing") / np.sin(np.radians(config.x_full_crossing_deg)))
+    cross = np.maximum(three, column("x_arms")).astype(np.float32)  # three islands, or one island with four arms
     table = pd.DataFrame({RING_EVIDENCE: ring, X_EVIDENCE: cross, GIANT_EVIDENCE: giant}, index=objects.index)
     counted = [KINDS[k] for k in config.kinds]
     table[MORPH_EVIDENCE] = table[counted].max(axis=1).astype(np.float32) if counted and n else np.float32(0.0)

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import ndimage
 
 from radioexplore.ingest.noise import mesh_background
-from radioexplore.ranking.crossing import X_CROSSING
+from radioexplore.ranking.crossing import X_ARMS, X_CROSSING, single_island_x
 from radioexplore.ranking.giants import GIANT_Z
 from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams, source_annulus_ratio
@@ -123,6 +123,7 @@ OBJECT_COLUMNS = (
     *SOURCE_COLUMNS,  # the source each object belongs to: lobes of one double joined (ranking/sources.py)
     *SOURCE_FEATURES,  # a lobe or the wings of an X-shaped source (ranking/crossing.py)
     RING_SHELL,  # a limb-brightened shell (ranking/ring.py)
+    X_ARMS,  # one island that is an X by itself: four arms in two crossed axes (ranking/crossing.py)
     GIANT_Z,  # a double's extent beyond the survey's sources (ranking/giants.py)
     "detect_beams",  # the resolution the island was found at, in beam FWHM: 1 full, k on the image smoothed to k beams
 )
@@ -347,6 +348,7 @@ def find_objects(
             negative_fraction=neg,
             **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
             ring_shell=ring_shell(xs, ys, s[mask], cx, cy, s, fwhm),
+            x_arms=single_island_x(xs, ys, cx, cy, fwhm),
             negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             detect_beams=detect_beams,
         )

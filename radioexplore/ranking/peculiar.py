@@ -126,6 +126,9 @@ def describe_object(obj: pd.Series) -> str:
     ranking uses the features themselves, :mod:`radioexplore.ranking.object_shape`)."""
     if obj.get("x_crossing", 0) > 0:
         return "part of an X-shaped source (a lobe pair crossed by wings)"
+    # one island with four arms in two crossed axes through one centre (ranking/crossing.py, single_island_x)
+    if obj.get("x_arms", 0) >= 0.5:
+        return "X-shaped source (two crossed axes through one centre)"
     # a joined double beyond the survey's extended sources (ranking/morphology.py: more likely than not
     # beyond the largest of them); only a table ranked with that evidence carries the column
     if obj.get("giant_evidence", 0) >= 0.5:
