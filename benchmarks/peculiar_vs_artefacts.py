@@ -48,9 +48,11 @@ the shipped demo checkpoint, set ``vit``) or ``pooled`` (``pool-objects --tile-e
 --no-shape``: the tile CLS beside its top object's stamp embedding from the same checkpoint,
 network only; :mod:`radioexplore.ranking.object_pool`, rebuilt with each survey's objects).
 
-``--morph on`` gives the known peculiar morphologies (ring, X-shaped, giant) their own evidence beside
-the object forest (:mod:`radioexplore.ranking.morphology`: max(forest quantile, evidence)); ``--morph
-none`` is the forest's quantile alone (a control), ``--morph ring,giant`` some kinds only.
+``--morph on`` (the default, as `objects`) gives the known peculiar morphologies (ring, X-shaped, giant)
+their own evidence beside the object forest (:mod:`radioexplore.ranking.morphology`: max(forest score,
+evidence); ``--morph-forest quantile`` the forest's quantile instead); ``--morph off`` is the forest
+alone, ``--morph none`` the forest's score through the same path (a control), ``--morph ring,giant``
+some kinds only.
 
 ``--ripple-model on`` finds the objects with each bright source's ripple rings subtracted first
 (:mod:`radioexplore.ranking.ripple_model`); ``--ripple-evidence`` and ``--detect-noise`` pick the
@@ -183,12 +185,9 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     object_config = ObjectConfig(
         score_from=args.object_score, forest_features=args.object_features, **args.object_detect
     )
-    rebuild = args.object_score != "shape" or args.object_features != "standard" or bool(args.object_detect)
-    rebuild = rebuild or args.morph_config is not None
-    if rebuild or not run.objects.is_file():  # the objects as `objects --score --features --morph` writes them
-        objects_run(run, object_config, progress=False, morph=args.morph_config)
-    elif {"embed_score", "morph_evidence"} & set(pd.read_parquet(run.objects).columns):  # another run's left them
-        objects_run(run, object_config, progress=False)
+    # the objects as `objects --score --features --morph` writes them, always found again: a table
+    # another run left may have been made with other options
+    objects_run(run, object_config, progress=False, morph=args.morph_config)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name, args.source_by_ripple)["score"].to_numpy()
     # default: peculiar; last, so the astronomer starts from it
@@ -371,7 +370,7 @@ def main() -> int:
     )
     p.add_argument(
         "--morph",
-        default="off",
+        default="on",
         help="evidence of the known peculiar morphologies beside the object forest (ranking.morphology): off, on "
         "(ring, X-shape, giant), none (the forest's quantile alone, a control) or a comma list of ring,x,giant",
     )

@@ -162,14 +162,14 @@ def test_the_words_follow_the_evidence_a_barely_resolved_island_is_not_called_x_
     assert describe_object(pd.Series(dict(crossed, extent_beams=12.0, giant_evidence=0.2))).startswith("X-shaped")
 
 
-def test_the_objects_command_writes_the_evidence_when_asked(tmp_path):
+def test_the_objects_command_writes_the_evidence_by_default(tmp_path):
     from tests.test_objects import TILE, sky, write_fits
 
     fits_path = tmp_path / "ringfield.fits"
     write_fits(fits_path, sky())
     root = tmp_path / "run"
     run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
-    run_cli("objects", "--run", root, "--morph", "score")
+    run_cli("objects", "--run", root)  # the default: evidence max-ed with the forest's score
     run = RunDir(root)
     table = pd.read_parquet(run.objects)
     assert set(MORPH_COLUMNS) <= set(table.columns)
@@ -177,6 +177,6 @@ def test_the_objects_command_writes_the_evidence_when_asked(tmp_path):
     # the score is max(forest score, evidence) x (1 - artefact): never below the evidence so discounted
     assert (table["score"] >= table[MORPH_EVIDENCE] * (1 - table["artefact_score"]) - 1e-6).all()
     assert run.stage_config("objects")["morphology"]["forest"] == "score"
-    run_cli("objects", "--run", root)  # off again: the table as before, no evidence columns
+    run_cli("objects", "--run", root, "--morph", "off")  # off: the forest alone, no evidence columns
     assert not set(MORPH_COLUMNS) & set(pd.read_parquet(run.objects).columns)
     assert run.stage_config("objects")["morphology"] == "off"

@@ -233,9 +233,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--morph",
         choices=("off", "quantile", "score"),
-        default="off",
+        default="score",
         help="give rings, X-shaped sources and giants their own evidence beside the forest, max-ed with the "
-        "forest's quantile or its score (ranking/morphology.py; measured, not the default: benchmarks/README.md)",
+        "forest's score (default) or its quantile; off: the forest alone (ranking/morphology.py; measured on "
+        "held-out surveys: benchmarks/README.md)",
     )
     p.add_argument(
         "--checkpoint", default=None, help="backbone for --embed (default: the run's, else the shipped demo)"

@@ -68,8 +68,9 @@ class MorphConfig:
     # (crossing.ArmConfig.full_crossing_deg): the wings at a clear angle make an X, not a right angle
     x_full_crossing_deg: float = 45.0
     # what the evidence is max-ed with: the forest's own score (0..1, min-max of the isolation depth over
-    # the run: how far out an object lies) or its quantile among the objects (only how many lie below)
-    forest: str = "quantile"
+    # the run: how far out an object lies; the default, measured held out) or its quantile among the
+    # objects (only how many lie below)
+    forest: str = "score"
 
     def __post_init__(self) -> None:
         if not self.extended_factor >= 1:

@@ -37,6 +37,9 @@ from radioexplore.run.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
+# the objects' default reading: ring, X-shape and giant evidence max-ed with the forest's score
+DEFAULT_MORPH = MorphConfig()
+
 
 def overlapping_tiles(
     objects: pd.DataFrame,
@@ -119,7 +122,7 @@ def objects_run(
     sources: SourceConfig | None = None,
     tta: str = "none",
     pool: str = "cls",
-    morph: MorphConfig | None = None,
+    morph: MorphConfig | None = DEFAULT_MORPH,
 ) -> Path:
     """Find, describe and rank the objects of every field of ``run`` into ``objects.parquet``.
 
@@ -127,8 +130,9 @@ def objects_run(
     also embedded by the run's backbone (``checkpoint``, else the run's, else the shipped demo one)
     into :meth:`RunDir.object_embeddings` and scored with it (:mod:`radioexplore.ranking.object_embed`),
     read out by ``pool`` with test-time augmentation ``tta`` (:func:`radioexplore.ranking.object_embed.embed_objects`).
-    With ``morph`` the ring, X-shape and giant evidence stand beside the forest
-    (:mod:`radioexplore.ranking.morphology`; off by default) and are kept as columns.
+    ``morph``: the ring, X-shape and giant evidence stand beside the forest, max-ed with its score
+    (:mod:`radioexplore.ranking.morphology`; the default since 2026-12-03, measured on held-out surveys in
+    benchmarks/README.md) and are kept as columns; None: the forest alone.
     """
     config = config or ObjectConfig()
     sources = sources or SourceConfig()
