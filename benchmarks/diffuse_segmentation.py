@@ -50,7 +50,7 @@ from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_threshold
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
-from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, taper_channel
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import (
     input_options,
@@ -58,6 +58,7 @@ from radioexplore.segmentation.train import (
     noise_background,
     pixel_threshold,
     store_calibration,
+    taper_beams,
 )
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import read_diffuse_truth
@@ -88,6 +89,8 @@ def load_models(paths: list[Path], ensemble: bool) -> list[tuple[str, torch.nn.M
     backgrounds = {noise_background(meta) for _, _, meta in loaded}
     if len(backgrounds) > 1:
         raise SystemExit(f"error: --ensemble of checkpoints scaled with different noise backgrounds {backgrounds}")
+    if len({taper_beams(meta) for _, _, meta in loaded}) > 1:
+        raise SystemExit("error: --ensemble of checkpoints with different input channels (--taper-beams)")
     name = "ensemble of " + " + ".join(path.name for path, _, _ in loaded)
     return [(name, MeanProbability([m for _, m, _ in loaded]).eval(), loaded[0][2], None)]
 
@@ -109,7 +112,10 @@ def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentCon
             if options["from_below"] or options["ripples"]
             else (pixels, grid)
         )
-        out[name] = (segment_array(given, input_grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
+        beams = taper_beams(meta)  # a second input channel, the field tapered to that many beams
+        extra = taper_channel(given, beams, beam_fwhm_px(image)) if beams > 0 else None
+        prob = segment_array(given, input_grid, model, tile=tile, margin=margin, tta=config.tta, extra=extra)
+        out[name] = (prob, image, grid)
     return out
 
 
