@@ -31,6 +31,8 @@ that choice into the checkpoint) and prints per survey, then mean +- std over su
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import tempfile
 import time
@@ -50,7 +52,7 @@ from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_threshold
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field
-from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, taper_channel
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import (
     input_options,
@@ -58,6 +60,7 @@ from radioexplore.segmentation.train import (
     noise_background,
     pixel_threshold,
     store_calibration,
+    taper_beams,
 )
 from radioexplore.simulation import SimulationConfig, simulate_survey
 from radioexplore.simulation.diffuse import read_diffuse_truth
@@ -88,14 +91,32 @@ def load_models(paths: list[Path], ensemble: bool) -> list[tuple[str, torch.nn.M
     backgrounds = {noise_background(meta) for _, _, meta in loaded}
     if len(backgrounds) > 1:
         raise SystemExit(f"error: --ensemble of checkpoints scaled with different noise backgrounds {backgrounds}")
+    if len({taper_beams(meta) for _, _, meta in loaded}) > 1:
+        raise SystemExit("error: --ensemble of checkpoints with different input channels (--taper-beams)")
     name = "ensemble of " + " + ".join(path.name for path, _, _ in loaded)
     return [(name, MeanProbability([m for _, m, _ in loaded]).eval(), loaded[0][2], None)]
 
 
-def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentConfig) -> dict[str, tuple]:
+def network_key(model: torch.nn.Module, meta: dict) -> str:
+    """A short hash of a network's weights and recipe (not of its stored threshold): the --cache key."""
+    digest = hashlib.sha1(json.dumps(meta.get("recipe", {}), sort_keys=True, default=str).encode())
+    for value in model.state_dict().values():
+        digest.update(value.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def segment_survey(
+    sim: Path, model, meta: dict, fields: int, config: SegmentConfig, cache: Path | None = None
+) -> dict[str, tuple]:
     """Per field of a simulated survey: (raw probability map, NaN at blanks; FitsImage; noise grid), with
-    ``config.tta`` as ``radioexplore segment`` runs it; :func:`clean` then applies the region tests."""
+    ``config.tta`` as ``radioexplore segment`` runs it; :func:`clean` then applies the region tests.
+    ``cache``: a folder where the raw maps are kept per network, survey and TTA setting and read back on a
+    later run (the same maps; saves segmenting the calibration surveys again for each test set)."""
     recipe = meta.get("recipe", {})
+    where = None
+    if cache is not None:
+        where = cache / network_key(model, meta) / f"{Path(sim).resolve().name}_tta{int(config.tta)}"
+        where.mkdir(parents=True, exist_ok=True)
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     out = {}
     for i in range(fields):
@@ -103,13 +124,21 @@ def segment_survey(sim: Path, model, meta: dict, fields: int, config: SegmentCon
         image = read_image(SimulationDir(sim).image(f"{name}.fits"))
         pixels = image.read()
         grid = noise_grid(pixels, background_px=noise_background(meta))  # the region tests' noise, as tuned
+        if where is not None and (where / f"{name}.npy").is_file():
+            out[name] = (np.load(where / f"{name}.npy"), image, grid)
+            continue
         options = input_options(meta)
         given, input_grid = (
             field_input(pixels, **options, beam_px=beam_fwhm_px(image))
             if options["from_below"] or options["ripples"]
             else (pixels, grid)
         )
-        out[name] = (segment_array(given, input_grid, model, tile=tile, margin=margin, tta=config.tta), image, grid)
+        beams = taper_beams(meta)  # a second input channel, the field tapered to that many beams
+        extra = taper_channel(given, beams, beam_fwhm_px(image)) if beams > 0 else None
+        prob = segment_array(given, input_grid, model, tile=tile, margin=margin, tta=config.tta, extra=extra)
+        out[name] = (prob, image, grid)
+        if where is not None:
+            np.save(where / f"{name}.npy", prob)
     return out
 
 
@@ -266,6 +295,11 @@ def main() -> None:
     )
     p.add_argument("--r-threshold", type=float, default=0.015)
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        help="keep the raw probability maps here per network and survey, and reuse them on later runs (default: none)",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     header("diffuse-emission segmentation on held-out simulated skies (seed 004)")
@@ -302,7 +336,7 @@ def main() -> None:
         calib_surveys = []
         for c in calib_seeds:
             calib_sim = simulate(c, args, work)
-            calib_surveys.append((segment_survey(calib_sim, model, meta, args.fields, base), calib_sim))
+            calib_surveys.append((segment_survey(calib_sim, model, meta, args.fields, base, args.cache), calib_sim))
         config = replace(base, threshold=pixel_threshold(base.threshold, meta))
         print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
         if args.calib_threshold:
@@ -335,7 +369,7 @@ def main() -> None:
         rows = []
         for seed in seeds:
             sim = simulate(seed, args, work)
-            probs = clean(segment_survey(sim, model, meta, args.fields, base), config)
+            probs = clean(segment_survey(sim, model, meta, args.fields, base, args.cache), config)
             iou = pixel_iou(probs, sim, config.threshold)
             clusters = cluster_ratios(probs, sim)
             at_seed = detection_metrics(clusters["R"], clusters["diffuse"], args.r_threshold)

@@ -28,6 +28,11 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         )
     if args.region_loss not in REGION_LOSSES:
         raise SystemExit(f"error: --region-loss must be one of {', '.join(REGION_LOSSES)}; got {args.region_loss!r}")
+    if args.taper_beams and args.taper_beams <= 1:
+        raise SystemExit(
+            f"error: --taper-beams is the tapered channel's FWHM in beams and must exceed 1 (the image's own beam), "
+            f"e.g. 3; got {args.taper_beams} (0: off)"
+        )
     if len(args.sim_dir) != 1 + len(args.more_sim_seeds):
         raise SystemExit(
             f"error: {len(args.sim_dir)} --sim-dir folder(s) for {1 + len(args.more_sim_seeds)} sky seed(s): give one "
@@ -52,6 +57,7 @@ def cmd_segment_train(args: argparse.Namespace) -> int:
         noise_from_below=args.noise_from_below,
         ripple_model=args.ripple_model,
         ripple_spoke_deg=args.ripple_spoke_deg,
+        taper_beams=args.taper_beams,
     )
     command = "radioexplore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_segmenter(
@@ -204,6 +210,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="with --ripple-model: take the sources' radial spokes out too, in sectors of this many degrees "
         "(e.g. 2; stored in the checkpoint; default 0: rings only)",
+    )
+    p.add_argument(
+        "--taper-beams",
+        type=float,
+        default=0.0,
+        help="give the network a second input channel: the image smoothed to this many beam FWHM (e.g. 3), in "
+        "units of its own noise from the negative side, where faint emission over many beams stands out "
+        "(stored in the checkpoint; default 0: the image alone)",
     )
     p.add_argument(
         "--no-radio-galaxies", action="store_true", help="skies without radio galaxies or peculiar objects (ablation)"

@@ -59,12 +59,12 @@ def is_vit(spec: BackboneSpec) -> bool:
 
 
 #: Segmentation networks by name (one logit per pixel); seed 004's Radio U-Net.
-SEGMENTERS: dict[str, Callable[[], nn.Module]] = {
-    "unet": lambda: unet(base=16, levels=4),
-    "unet_small": lambda: unet(base=8, levels=4),
+SEGMENTERS: dict[str, Callable[..., nn.Module]] = {
+    "unet": lambda in_chans=1: unet(in_chans=in_chans, base=16, levels=4),
+    "unet_small": lambda in_chans=1: unet(in_chans=in_chans, base=8, levels=4),
 }
 
 
-def build_segmenter(arch: str) -> UNet:
-    """The segmentation network named ``arch``, randomly initialised."""
-    return lookup(SEGMENTERS, arch, "segmentation network")()
+def build_segmenter(arch: str, in_chans: int = 1) -> UNet:
+    """The segmentation network named ``arch`` with ``in_chans`` input channels, randomly initialised."""
+    return lookup(SEGMENTERS, arch, "segmentation network")(in_chans=in_chans)

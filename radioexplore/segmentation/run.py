@@ -38,9 +38,15 @@ from radioexplore.segmentation.clusters import (
     read_cluster_table,
 )
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
-from radioexplore.segmentation.scaling import field_input, noise_grid, noise_window
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, noise_window, taper_channel
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
-from radioexplore.segmentation.train import input_options, load_segmenter, noise_background, pixel_threshold
+from radioexplore.segmentation.train import (
+    input_options,
+    load_segmenter,
+    noise_background,
+    pixel_threshold,
+    taper_beams,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -87,6 +93,12 @@ def segment_field(
     grid = noise_grid(image, background_px=noise_background(meta))
     options = input_options(meta)
     pixels, input_grid = field_input(image, **options) if options["from_below"] or options["ripples"] else (image, grid)
+    beams = taper_beams(meta)  # the tapered second channel, when the checkpoint was trained with one
+    extra = (
+        taper_channel(pixels.read() if hasattr(pixels, "read") else pixels, beams, beam_fwhm_px(image))
+        if beams > 0
+        else None
+    )
     recipe = meta.get("recipe", {})
     tile, margin = int(recipe.get("tile_px", 192)), int(recipe.get("margin_px", 32))
     blocks = plan_blocks(image.ny, image.nx, tile, margin, config.block_cores)
@@ -108,6 +120,7 @@ def segment_field(
             batch_size=config.batch_size,
             device=config.device,
             tta=config.tta,
+            extra=extra,
         ),
         client=client,
         desc=f"segment {Path(file).name}",

@@ -23,6 +23,14 @@ artefacts inflate in the block rms:
   pixels are scaled, so a relic inside the rings stands on the sky, not on the rings. With
   ``spoke_deg`` > 0 the model's radial spokes are taken out too (narrow sectors, alternating in sign
   round the source; the simulator's rings-and-spokes pattern puts most of its amplitude in spokes).
+
+A third option adds a *second input channel*, the tapered image (:func:`taper_channel`): the field smoothed
+with a Gaussian to ``k`` beam FWHM, over the noise of that smoothed image read on it from the negative side.
+Halos and relics are found on tapered, low-resolution images (LoTSS-DR2 clusters: Botteon et al. 2022,
+A&A 660, A78, images at 6", 20" and 60" side by side): smoothing emission that spans many beams to
+``k`` beams keeps its surface brightness while the beam-correlated noise falls about ``k``-fold, so its
+S/N rises with the square root of the area ratio; a point source's peak S/N falls. The first channel
+stays the full-resolution image as before.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ import numpy as np
 
 from radioexplore.ingest.noise import mad_rms, masked_rms, mesh_background
 from radioexplore.io.fits import FitsImage
-from radioexplore.ranking.local_noise import noise_envelope
+from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope
+from radioexplore.ranking.lowsb import smooth_to_beams
 from radioexplore.ranking.ripple_model import RippleConfig, ripple_model
 
 #: Side in px of the blocks the noise grid is measured on (~25 MeerKAT beams at 1.5 arcsec/px).
@@ -43,6 +52,9 @@ ENVELOPE_BOX = 64
 RIPPLE_MESH_BEAMS = 40.0
 #: Beam FWHM in px assumed where a header gives none (as ingest assumes).
 DEFAULT_BEAM_PX = 5.0
+#: Side of the mesh, in beam FWHM of the image, the tapered channel's noise is read on from below (as ranking's
+#: objects' ``mesh_beams``: many smoothed beams per block, since the smoothed noise is correlated over k beams).
+TAPER_MESH_BEAMS = 40.0
 #: asinh(S/N) is divided by this: the noise is ~0.3, a 5-sigma halo ~0.8, a 1000-sigma core ~2.5.
 ASINH_SCALE = 3.0
 
@@ -136,6 +148,19 @@ def field_input(
         beam = beam_px if beam_px else (beam_fwhm_px(image) if isinstance(image, FitsImage) else None)
         image = without_ripples(image.read() if isinstance(image, FitsImage) else image, beam, spoke_deg)
     return image, noise_grid(image, background_px=background_px, from_below=from_below)
+
+
+def taper_channel(pixels: np.ndarray, beams: float, beam_px: float | None = None) -> np.ndarray:
+    """The tapered input channel of a whole field: ``pixels`` smoothed to ``beams`` beam FWHM
+    (:func:`radioexplore.ranking.lowsb.smooth_to_beams`, blanks kept out), in units of the smoothed image's own
+    noise from its negative side on a :data:`TAPER_MESH_BEAMS` mesh
+    (:func:`radioexplore.ranking.local_noise.negative_noise_map`: the smoothed noise is beam-correlated and sky
+    emission is positive), compressed as the first channel (:func:`scale_input`); float32, 0 at blanks.
+    ``beam_px``: the image's beam FWHM in px (default :data:`DEFAULT_BEAM_PX`)."""
+    fwhm = float(beam_px) if beam_px and beam_px > 0 else DEFAULT_BEAM_PX
+    low = smooth_to_beams(np.asarray(pixels, np.float32), fwhm, beams)
+    rms = negative_noise_map(low, max(16, int(round(TAPER_MESH_BEAMS * fwhm))))
+    return scale_input(low, rms)
 
 
 def _axis_weights(start: int, length: int, n_blocks: int, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

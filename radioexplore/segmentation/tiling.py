@@ -50,9 +50,17 @@ def _core(tile: int, margin: int) -> int:
     return core
 
 
-def padded_window(image: FitsImage | np.ndarray, grid: np.ndarray, block: Block, tile: int, margin: int) -> np.ndarray:
+def padded_window(
+    image: FitsImage | np.ndarray,
+    grid: np.ndarray,
+    block: Block,
+    tile: int,
+    margin: int,
+    extra: np.ndarray | None = None,
+) -> np.ndarray:
     """The scaled input under ``block``'s tiles: its pixels plus ``margin`` round, padded up to whole cores,
-    mirrored beyond the image."""
+    mirrored beyond the image; (H, W), or (2, H, W) with ``extra``, a further channel of the whole field already
+    scaled (e.g. :func:`radioexplore.segmentation.scaling.taper_channel`), read on the same window."""
     core = _core(tile, margin)
     ny, nx = image.shape
     h = -(-(block.y1 - block.y0) // core) * core + 2 * margin
@@ -61,7 +69,13 @@ def padded_window(image: FitsImage | np.ndarray, grid: np.ndarray, block: Block,
     ya, xa = max(wy0, 0), max(wx0, 0)
     yb, xb = min(wy0 + h, ny), min(wx0 + w, nx)
     inside = scaled_window(image, grid, xa, ya, xb - xa, yb - ya)
+    if extra is not None:
+        if extra.shape != (ny, nx):
+            raise ValueError(f"the extra input channel is {extra.shape}, the image {(ny, nx)}: make it from this image")
+        inside = np.stack([inside, np.asarray(extra[ya:yb, xa:xb], np.float32)])
     pad = ((ya - wy0, wy0 + h - yb), (xa - wx0, wx0 + w - xb))
+    if inside.ndim == 3:
+        pad = ((0, 0), *pad)
     return np.pad(inside, pad, mode="symmetric") if any(p for pair in pad for p in pair) else inside
 
 
@@ -90,16 +104,17 @@ def predict_window(
     device: str | torch.device = "cpu",
     tta: bool = False,
 ) -> np.ndarray:
-    """Probabilities of the cores of every tile of a padded window (its sides are whole cores + 2 margins);
-    ``tta``: each the mean over the tile's 8 flips and rotations (:func:`dihedral_mean`)."""
+    """Probabilities of the cores of every tile of a padded window ((H, W) or (C, H, W); its sides are whole cores
+    + 2 margins); ``tta``: each the mean over the tile's 8 flips and rotations (:func:`dihedral_mean`)."""
     core = _core(tile, margin)
-    h, w = window.shape[0] - 2 * margin, window.shape[1] - 2 * margin
+    window = window[None] if window.ndim == 2 else window
+    h, w = window.shape[-2] - 2 * margin, window.shape[-1] - 2 * margin
     out = np.empty((h, w), np.float32)
     origins = [(y, x) for y in range(0, h, core) for x in range(0, w, core)]
     model.eval()
     for i in range(0, len(origins), batch_size):
         part = origins[i : i + batch_size]
-        x = torch.from_numpy(np.stack([window[y : y + tile, x : x + tile] for y, x in part])[:, None]).to(device)
+        x = torch.from_numpy(np.stack([window[:, y : y + tile, x : x + tile] for y, x in part])).to(device)
         prob = (dihedral_mean(model, x) if tta else torch.sigmoid(model(x).float()))[:, 0].cpu().numpy()
         for (y, x_), p in zip(part, prob, strict=True):
             out[y : y + core, x_ : x_ + core] = p[margin : margin + core, margin : margin + core]
@@ -116,9 +131,11 @@ def segment_block(
     batch_size: int = 8,
     device: str = "cpu",
     tta: bool = False,
+    extra: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Probability map of one block (float32, the block's own shape, NaN where the image is blank); one Dask task."""
-    window = padded_window(image, grid, block, tile, margin)
+    """Probability map of one block (float32, the block's own shape, NaN where the image is blank); one Dask task.
+    ``extra``: a second input channel of the whole field (:func:`padded_window`), for a two-channel network."""
+    window = padded_window(image, grid, block, tile, margin, extra)
     prob = predict_window(model, window, tile, margin, batch_size, device, tta)[
         : block.y1 - block.y0, : block.x1 - block.x0
     ]

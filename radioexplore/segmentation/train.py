@@ -12,7 +12,9 @@ galaxies, bent tails, peculiar objects and imaging artefacts as negatives (its f
 radio galaxies its simulations lacked); ``radio_galaxies = False`` trains without them, for the
 comparison the benchmark makes. ``more_sim_seeds`` adds skies of the same settings (one folder each);
 ``region_loss`` swaps Dice for the soft IoU or the Lovasz hinge (Berman, Rannen Triki & Blaschko 2018),
-surrogates of the IoU the benchmark measures. Several processes (``torchrun``) train with DDP, set up as
+surrogates of the IoU the benchmark measures. ``taper_beams`` > 1 gives the network a second input channel,
+the field smoothed to that many beam FWHM over its own noise from below (:func:`radioexplore.segmentation.scaling.taper_channel`:
+halos and relics are looked for on tapered images, Botteon et al. 2022). Several processes (``torchrun``) train with DDP, set up as
 the SSL jobs are (:func:`radioexplore.ssl.processes.setup_processes`).
 """
 
@@ -36,7 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 from radioexplore.io.fits import read_image
 from radioexplore.models import build_segmenter
 from radioexplore.run.atomic import atomic_path
-from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_window, scale_input
+from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_window, scale_input, taper_channel
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
 from radioexplore.simulation.diffuse import read_diffuse_truth
 from radioexplore.simulation.folder import SimulationDir
@@ -70,6 +72,7 @@ class SegmentRecipe:
     noise_from_below: bool = False  # input noise capped by the field's noise envelope from below (scaling)
     ripple_model: bool = False  # bright sources' calibration-ripple model subtracted from the input (scaling)
     ripple_spoke_deg: float = 0.0  # ... with its radial spokes in sectors of this many degrees (0: rings only)
+    taper_beams: float = 0.0  # > 1: a second input channel, the field smoothed to this many beam FWHM (scaling)
     seed: int = 0
     # the training skies (radioexplore.simulation), richer in clusters than a default survey
     fields: int = 32
@@ -80,6 +83,11 @@ class SegmentRecipe:
     relic_probability: float = 0.7
     filaments_per_sq_deg: float = 20.0
     radio_galaxies: bool = True
+
+    @property
+    def in_chans(self) -> int:
+        """Input channels of the network: the image, and the tapered image when ``taper_beams`` is on."""
+        return 2 if self.taper_beams > 0 else 1
 
     @property
     def sim_seeds(self) -> tuple[int, ...]:
@@ -121,10 +129,16 @@ def ensure_skies(sim_dir: Path, recipe: SegmentRecipe, progress: bool = True, se
 
 
 def load_skies(
-    sim_dir: Path, noise_background_px: int = 0, from_below: bool = False, ripples: bool = False, spoke_deg: float = 0.0
+    sim_dir: Path,
+    noise_background_px: int = 0,
+    from_below: bool = False,
+    ripples: bool = False,
+    spoke_deg: float = 0.0,
+    taper_beams: float = 0.0,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(network input, 0/1 diffuse mask) per field of a simulated survey (pixels and noise grid as in
-    :func:`radioexplore.segmentation.scaling.field_input`)."""
+    :func:`radioexplore.segmentation.scaling.field_input`); the input is (2, H, W) with ``taper_beams`` > 0
+    (:func:`radioexplore.segmentation.scaling.taper_channel` of the same pixels second), else (H, W)."""
     sim = SimulationDir(sim_dir)
     fields = json.loads(sim.config.read_text())["fields"]
     out = []
@@ -135,6 +149,8 @@ def load_skies(
             image.read(), noise_background_px, from_below, ripples, beam_fwhm_px(image), spoke_deg
         )
         x = scale_input(pixels, noise_window(grid, 0, 0, image.nx, image.ny))
+        if taper_beams > 0:
+            x = np.stack([x, taper_channel(pixels, taper_beams, beam_fwhm_px(image))])
         out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))
     return out
 
@@ -180,7 +196,7 @@ class CropSampler:
         self.positives = [np.flatnonzero(m.ravel()) for _, m in skies]
         self.negatives = negatives or [np.zeros((0, 2), np.int64) for _ in skies]
         self.neg_frac = negative_fraction if any(len(n) for n in self.negatives) else 0.0
-        small = [x.shape for x, _ in skies if min(x.shape) < tile]
+        small = [x.shape[-2:] for x, _ in skies if min(x.shape[-2:]) < tile]
         if small:
             raise ValueError(f"training fields {small[0]} are smaller than the {tile} px tile; simulate larger fields")
 
@@ -190,7 +206,7 @@ class CropSampler:
         draw = rng.random()
         if with_pos and draw < self.frac:
             i = int(rng.choice(with_pos))
-            cy, cx = divmod(int(rng.choice(self.positives[i])), self.skies[i][0].shape[1])
+            cy, cx = divmod(int(rng.choice(self.positives[i])), self.skies[i][0].shape[-1])
             cy += int(rng.integers(-t // 3, t // 3 + 1))
             cx += int(rng.integers(-t // 3, t // 3 + 1))
         elif draw < self.frac + self.neg_frac:
@@ -200,22 +216,23 @@ class CropSampler:
             cx += int(rng.integers(-t // 3, t // 3 + 1))
         else:
             i = int(rng.integers(len(self.skies)))
-            ny, nx = self.skies[i][0].shape
+            ny, nx = self.skies[i][0].shape[-2:]
             cy, cx = int(rng.integers(ny)), int(rng.integers(nx))
         x, m = self.skies[i]
-        y0 = int(np.clip(cy - t // 2, 0, x.shape[0] - t))
-        x0 = int(np.clip(cx - t // 2, 0, x.shape[1] - t))
-        a, b = x[y0 : y0 + t, x0 : x0 + t], m[y0 : y0 + t, x0 : x0 + t]
+        y0 = int(np.clip(cy - t // 2, 0, x.shape[-2] - t))
+        x0 = int(np.clip(cx - t // 2, 0, x.shape[-1] - t))
+        a, b = x[..., y0 : y0 + t, x0 : x0 + t], m[y0 : y0 + t, x0 : x0 + t]
         k = int(rng.integers(4))
-        a, b = np.rot90(a, k), np.rot90(b, k)
+        a, b = np.rot90(a, k, axes=(-2, -1)), np.rot90(b, k)
         if rng.random() < 0.5:
-            a, b = a[:, ::-1], b[:, ::-1]
+            a, b = a[..., ::-1], b[:, ::-1]
         return np.ascontiguousarray(a), np.ascontiguousarray(b)
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = [self.crop() for _ in range(n)]
+        x = np.stack([p[0] for p in pairs])
         return (
-            torch.from_numpy(np.stack([p[0] for p in pairs])[:, None]),
+            torch.from_numpy(x[:, None] if x.ndim == 3 else x),
             torch.from_numpy(np.stack([p[1] for p in pairs])[:, None]),
         )
 
@@ -324,11 +341,16 @@ def train_segmenter(
     if procs.distributed:
         dist.barrier()
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
-    model = build_segmenter(recipe.arch).to(procs.device)
+    model = build_segmenter(recipe.arch, recipe.in_chans).to(procs.device)
     skies, negatives = [], []
     for d in dirs:
         these = load_skies(
-            d, recipe.noise_background_px, recipe.noise_from_below, recipe.ripple_model, recipe.ripple_spoke_deg
+            d,
+            recipe.noise_background_px,
+            recipe.noise_from_below,
+            recipe.ripple_model,
+            recipe.ripple_spoke_deg,
+            recipe.taper_beams,
         )
         skies += these
         negatives += hard_negatives(d, len(these)) if recipe.negative_fraction > 0 else []
@@ -421,6 +443,12 @@ def input_options(meta: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def taper_beams(meta: dict[str, Any]) -> float:
+    """The FWHM, in beams, of a checkpoint's tapered second input channel (0: one channel, the image alone):
+    inference must give it the same (:func:`radioexplore.segmentation.scaling.taper_channel`)."""
+    return float(meta.get("recipe", {}).get("taper_beams", 0.0))
+
+
 def load_segmenter(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """The U-Net of a ``segment-train`` checkpoint, in eval mode, and the checkpoint's other entries."""
     path = Path(path)
@@ -433,7 +461,7 @@ def load_segmenter(path: str | Path, device: str = "cpu") -> tuple[nn.Module, di
         raise ValueError(
             f"{path} is not a segmentation checkpoint ({CHECKPOINT_FORMAT}); make one with `radioexplore segment-train`"
         )
-    model = build_segmenter(payload["arch"])
+    model = build_segmenter(payload["arch"], 2 if taper_beams(payload) > 0 else 1)
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
