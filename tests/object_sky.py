@@ -26,3 +26,17 @@ def row_at(table: pd.DataFrame, x: float, y: float) -> int:
     d = np.hypot(table["x"] - x, table["y"] - y).to_numpy()
     assert d.min() < 6, (x, y, d.min())
     return int(np.argmin(d))
+
+
+def write_field(path, image: np.ndarray, fwhm: float, pix_arcsec: float = 1.5) -> None:
+    """``image`` as a FITS field: a SIN WCS with its reference pixel at the centre of 512 px, pixels of
+    ``pix_arcsec`` and a round beam of ``fwhm`` px in BMAJ / BMIN (Jy/beam), as `segment` reads a field."""
+    from astropy.io import fits
+
+    header = fits.Header()
+    pix = pix_arcsec / 3600
+    header.update(
+        CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRPIX1=256.5, CRPIX2=256.5, CRVAL1=150.0, CRVAL2=2.0,
+        CDELT1=-pix, CDELT2=pix, BMAJ=fwhm * pix, BMIN=fwhm * pix, BPA=0.0, BUNIT="JY/BEAM",
+    )  # fmt: skip
+    fits.writeto(path, image, header)

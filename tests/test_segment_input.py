@@ -9,7 +9,7 @@ import torch
 from radioexplore.models import build_segmenter
 from radioexplore.segmentation.scaling import field_input, noise_grid, noise_window, scale_input
 from radioexplore.segmentation.train import SegmentRecipe, input_options, load_segmenter, save_segmenter
-from tests.object_sky import beam_noise, blob
+from tests.object_sky import beam_noise, blob, write_field
 
 torch.set_num_threads(1)
 
@@ -89,22 +89,14 @@ def test_the_checkpoint_carries_its_input_scaling(tmp_path):
 def test_segment_scales_a_field_as_its_checkpoint_was_trained(tmp_path):
     """``segment``'s field run reads the options from the checkpoint: its map is the network on the field's
     input with the ripple model out and the noise from below, not on the plain input."""
-    from astropy.io import fits
-
     from radioexplore.io.fits import read_image
     from radioexplore.segmentation.run import SegmentConfig, segment_field
     from radioexplore.segmentation.scaling import beam_fwhm_px
     from radioexplore.segmentation.tiling import segment_array
 
     image, _ = _rippled_sky()
-    header = fits.Header()
-    pix = 1.5 / 3600
-    header.update(
-        CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRPIX1=256.5, CRPIX2=256.5, CRVAL1=150.0, CRVAL2=2.0,
-        CDELT1=-pix, CDELT2=pix, BMAJ=FWHM * pix, BMIN=FWHM * pix, BPA=0.0, BUNIT="JY/BEAM",
-    )  # fmt: skip
     path = tmp_path / "field.fits"
-    fits.writeto(path, image, header)
+    write_field(path, image, FWHM)
     assert abs(beam_fwhm_px(read_image(path)) - FWHM) < 1e-6
     torch.manual_seed(0)
     model = build_segmenter("unet_small").eval()

@@ -9,7 +9,7 @@ import torch
 from radioexplore.models import build_segmenter
 from radioexplore.segmentation.scaling import ASINH_SCALE, noise_grid, noise_window, scale_input, taper_channel
 from radioexplore.segmentation.train import CropSampler, SegmentRecipe, load_segmenter, save_segmenter, taper_beams
-from tests.object_sky import beam_noise, blob
+from tests.object_sky import beam_noise, blob, write_field
 
 torch.set_num_threads(1)
 
@@ -63,20 +63,12 @@ def test_a_faint_disc_over_many_beams_shows_in_the_tapered_channel_not_in_the_fi
 def test_the_checkpoint_carries_the_taper_and_segment_gives_the_network_both_channels(tmp_path):
     """A recipe with ``taper_beams`` makes a two-channel network; ``segment``'s field run reads the taper from
     the checkpoint and feeds the tapered channel beside the image; old checkpoints have one channel."""
-    from astropy.io import fits
-
     from radioexplore.segmentation.run import SegmentConfig, segment_field
     from radioexplore.segmentation.tiling import segment_array
 
     image, _, _, _ = _disc_sky(1)
-    header = fits.Header()
-    pix = 1.5 / 3600
-    header.update(
-        CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRPIX1=256.5, CRPIX2=256.5, CRVAL1=150.0, CRVAL2=2.0,
-        CDELT1=-pix, CDELT2=pix, BMAJ=FWHM * pix, BMIN=FWHM * pix, BPA=0.0, BUNIT="JY/BEAM",
-    )  # fmt: skip
     path = tmp_path / "field.fits"
-    fits.writeto(path, image, header)
+    write_field(path, image, FWHM)
     recipe = SegmentRecipe(taper_beams=3.0)
     assert recipe.in_chans == 2 and SegmentRecipe().in_chans == 1
     torch.manual_seed(0)
