@@ -86,7 +86,8 @@ def rank_objects(
     beside it, a peculiar object in the same poor field keeps its score (a tile-wide factor sank
     both). ``shape_score`` knows nothing of artefacts (the ranking without the artefact axis uses it).
 
-    With ``morph`` (off by default) the known peculiar morphologies get their own evidence beside
+    With ``morph`` (None here: the forest alone; ``objects_run`` and ``radioexplore objects`` pass
+    :data:`radioexplore.ranking.object_run.DEFAULT_MORPH`) the known peculiar morphologies get their own evidence beside
     the forest (:mod:`radioexplore.ranking.morphology`, its columns added): each forest score (or its
     quantile among the objects, ``morph.forest``) is ``max``-ed with ``morph_evidence`` before the
     artefact discount.
