@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from radioexplore.segmentation.mask_rule import drop_coreless, hysteresis_mask, resolve_thresholds
+from radioexplore.segmentation.regions import MIN_BEAMS, beam_area_px
 from radioexplore.segmentation.run import SegmentConfig, clean_field, resolved
 
-FWHM, PIX = 5.0, 1.5  # beam FWHM in px, arcsec per px: one beam area is 28 px, the size test's 10 beams 283 px
+FWHM, PIX = 5.0, 1.5  # beam FWHM in px, arcsec per px: one beam area is 28 px
 TESTS_OFF = dict(max_negative_fraction=None, spoke_sigma=None)  # the size test alone (needs no image)
 
 
@@ -30,14 +31,14 @@ def _arc(shape, y, x, radius, width, a0, a1):
 
 @pytest.fixture
 def made_up_map():
-    """A long thin relic-like arc at 0.6 with one 0.9 core, a coreless 0.6 arc, an isolated 0.9 blob of one beam."""
+    """A long thin relic-like arc at 0.6 with one 0.9 core, a coreless 0.6 arc beyond it, a 0.9 blob of one beam."""
     shape = (300, 300)
     prob = np.zeros(shape, np.float32)
-    arc = _arc(shape, 150, 150, 100, 5, -60, 60)  # ~1 beam wide, ~210 px long: ~37 beam areas
+    arc = _arc(shape, 150, 150, 100, 5, -80, 80)  # ~1 beam wide, ~280 px long: ~49 beam areas
     prob[arc] = 0.6
     core = arc & _disc(shape, 150, 250, 3)
     prob[core] = 0.9
-    coreless = _arc(shape, 150, 150, 100, 5, 120, 180)
+    coreless = _arc(shape, 150, 150, 130, 5, -80, 80)  # ~64 beam areas, no core
     prob[coreless] = 0.6
     blob = _disc(shape, 40, 40, 3)  # 29 px: one beam area
     prob[blob] = 0.9
@@ -47,13 +48,13 @@ def made_up_map():
 
 def test_a_thin_arc_with_one_core_is_kept_whole_and_coreless_regions_go(made_up_map):
     prob, arc, core, coreless, blob = made_up_map
-    assert arc.sum() > 10 * np.pi / (4 * np.log(2)) * FWHM**2 and core.sum() < 2 * np.pi / (4 * np.log(2)) * FWHM**2
+    assert arc.sum() > MIN_BEAMS * beam_area_px(FWHM, FWHM) and core.sum() < 2 * beam_area_px(FWHM, FWHM)
     out = clean_field(prob, _image(prob.shape), None, SegmentConfig(threshold=0.5, core_threshold=0.85, **TESTS_OFF))
     mask = np.nan_to_num(out, nan=0.0) > 0.5
     np.testing.assert_array_equal(mask, arc)  # the whole arc, at 0.6 and 0.9 alike; nothing else
     np.testing.assert_array_equal(out[arc], prob[arc])  # kept regions keep their probabilities
     assert np.isnan(out[:, :5]).all()
-    # the plain threshold at the core's level keeps the core alone, under 10 beams: the size test drops it
+    # the plain threshold at the core's level keeps the core alone, under MIN_BEAMS: the size test drops it
     plain = clean_field(prob, _image(prob.shape), None, SegmentConfig(threshold=0.85, **TESTS_OFF))
     assert not (np.nan_to_num(plain, nan=0.0) > 0.85).any()
     # and the plain low threshold keeps the coreless arc too

@@ -276,8 +276,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-beams",
         type=float,
-        default=10.0,
-        help="drop regions above --threshold smaller than this many beam areas (default 10; 0: keep all)",
+        default=30.0,
+        help="drop regions above --threshold smaller than this many beam areas (default 30; 0: keep all)",
     )
     p.add_argument(
         "--max-compact-fraction",
