@@ -6,9 +6,11 @@ diffuse emission, as in seed 004's test set), segments every field as ``radioexp
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
 unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: the region tests
 of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
-threshold is --threshold, else the one stored in the checkpoint, else 0.5; --calib-threshold picks it on
-the calibration surveys instead, --calib-seeds, pooled, over --calib-grid, and --store-threshold writes
-that choice into the checkpoint) and prints per survey, then mean +- std over surveys:
+threshold is --threshold, else the one stored in the checkpoint, else 0.5, with --core-threshold a
+hysteresis (:mod:`radioexplore.segmentation.mask_rule`; a stored core goes with a stored threshold);
+--calib-threshold picks it on the calibration surveys instead, --calib-seeds, pooled, over --calib-grid (with
+--calib-core-grid the (threshold, core) pair), and --store-threshold writes that choice into the
+checkpoint) and prints per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
