@@ -64,9 +64,12 @@ def cause(tile: int, field_objects: pd.DataFrame, sources: list, scores: dict, f
     if not on_tile:
         return "source's objects list other tiles only", ""
     o = field_objects.loc[max(on_tile, key=lambda i: field_objects.at[i, "score"])]
-    undiscounted = o["score"] / max(1e-6, 1.0 - o["artefact_score"])
-    reaches = scores["quantile"](undiscounted) >= scores["cut"]
     evidence = max(float(o.get(c, 0.0)) for c in ("ring_evidence", "x_evidence", "giant_evidence"))
+    # its score without its own artefact discount (score / (1 - artefact); fully discounted: the score without
+    # the axis), never below its evidence
+    art = float(o["artefact_score"])
+    undiscounted = max(o["score"] / (1.0 - art) if art < 0.999 else float(o["shape_score"]), evidence)
+    reaches = scores["quantile"](undiscounted) >= scores["cut"]
     if evidence >= EVIDENCE:
         return ("evidence, the object's artefact score sinks it" if reaches else "evidence, below the cut"), ""
     if reaches:
