@@ -396,6 +396,13 @@ def main() -> int:
         default=MorphConfig.x_full_crossing_deg,
         help="MorphConfig.x_full_crossing_deg: a three-island X crossing at this angle or more reads full evidence",
     )
+    p.add_argument(
+        "--morph-faint-lobes",
+        choices=("on", "off"),
+        default="on" if MorphConfig.faint_lobes else "off",
+        help="MorphConfig.faint_lobes: a joined double's giant evidence x min(1, 2 Phi(-z)), z of its brighter lobe's "
+        "surface brightness among the survey's extended islands (a giant's lobes are faint per beam)",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
@@ -408,6 +415,7 @@ def main() -> int:
             scale_factor=args.morph_scale,
             forest=args.morph_forest,
             x_full_crossing_deg=args.morph_x_full,
+            faint_lobes=args.morph_faint_lobes == "on",
         )
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
