@@ -326,6 +326,12 @@ def main() -> None:
         help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
     )
     p.add_argument(
+        "--attribute-sidelobes",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.attribute_sidelobes,
+        help="spare from the negative-share test the regions whose negatives a bright source's pattern explains",
+    )
+    p.add_argument(
         "--ensemble",
         action="store_true",
         help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
@@ -356,10 +362,12 @@ def main() -> None:
         max_compact_fraction=args.max_compact,
         max_negative_fraction=args.max_negative,
         spoke_sigma=args.spoke_sigma,
+        attribute_sidelobes=args.attribute_sidelobes,
     )
     print(
         f"# tta={base.tta} core_threshold={base.core_threshold} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
-        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
+        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma} "
+        f"attribute_sidelobes={base.attribute_sidelobes}"
     )
     if args.ensemble and args.store_threshold:
         p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")

@@ -99,6 +99,7 @@ PAIRS = [
             "max_compact_fraction",
             "max_negative_fraction",
             "spoke_sigma",
+            "attribute_sidelobes",
         )
     ],
     *[

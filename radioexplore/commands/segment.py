@@ -109,6 +109,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         max_compact_fraction=args.max_compact_fraction,
         max_negative_fraction=args.max_negative_fraction,
         spoke_sigma=args.spoke_sigma,
+        attribute_sidelobes=args.attribute_sidelobes,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -299,6 +300,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=5.0,
         help="drop regions elongated towards a bright source when a sector of the sky round it, at the same "
         "radii, is this many sigma below zero: its radial spokes (default 5; 'none': keep all)",
+    )
+    p.add_argument(
+        "--attribute-sidelobes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="spare from --max-negative-fraction the regions whose negatives a bright source's pattern explains "
+        "(a sector round it beyond --spoke-sigma at the region's radii); the spoke test still judges them",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

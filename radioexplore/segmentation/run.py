@@ -73,6 +73,8 @@ class SegmentConfig:
     max_compact_fraction: float | None = None  # drop regions on emission this dominated by 3 beam-sized peaks
     max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION  # drop regions amid this share of < -3 sigma pixels
     spoke_sigma: float | None = SPOKE_SIGMA  # drop radial spokes of a source with a sector this far below zero
+    # negatives a bright source's pattern explains leave the region to the spoke test, not the negative share (regions)
+    attribute_sidelobes: bool = False
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -173,6 +175,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         max_compact_fraction=config.max_compact_fraction,
         max_negative_fraction=config.max_negative_fraction,
         spoke_sigma=config.spoke_sigma,
+        attribute_sidelobes=config.attribute_sidelobes,
     )
     return out
 
