@@ -6,9 +6,11 @@ diffuse emission, as in seed 004's test set), segments every field as ``radioexp
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
 unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma say otherwise: the region tests
 of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
-threshold is --threshold, else the one stored in the checkpoint, else 0.5; --calib-threshold picks it on
-the calibration surveys instead, --calib-seeds, pooled, over --calib-grid, and --store-threshold writes
-that choice into the checkpoint) and prints per survey, then mean +- std over surveys:
+threshold is --threshold, else the one stored in the checkpoint, else 0.5, with --core-threshold a
+hysteresis (:mod:`radioexplore.segmentation.mask_rule`; a stored core goes with a stored threshold);
+--calib-threshold picks it on the calibration surveys instead, --calib-seeds, pooled, over --calib-grid (with
+--calib-core-grid the (threshold, core) pair), and --store-threshold writes that choice into the
+checkpoint) and prints per survey, then mean +- std over surveys:
 
 - pixel IoU of the mask (probability > --threshold) against the simulator's diffuse truth, for
   halos and for relics (predicted pixels on another diffuse kind are left out of that kind's union)
@@ -48,17 +50,16 @@ from sklearn.metrics import roc_auc_score
 
 from radioexplore.assets import diffuse_checkpoint
 from radioexplore.io.fits import read_image
-from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_threshold, iou_counts, pooled_iou
+from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_pair, best_threshold, iou_counts, pooled_iou
 from radioexplore.segmentation.clusters import detection_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
-from radioexplore.segmentation.run import SegmentConfig, clean_field
+from radioexplore.segmentation.run import SegmentConfig, clean_field, resolved
 from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, taper_channel
 from radioexplore.segmentation.tiling import segment_array
 from radioexplore.segmentation.train import (
     input_options,
     load_segmenter,
     noise_background,
-    pixel_threshold,
     store_calibration,
     taper_beams,
 )
@@ -166,6 +167,29 @@ def best_pixel_threshold(
     return best_threshold(counts_at, grid)
 
 
+def best_hysteresis(
+    surveys: list[tuple[dict[str, tuple], Path]],
+    config: SegmentConfig,
+    grid: tuple[float, ...],
+    cores: tuple[float, ...],
+) -> tuple[tuple[float, float | None], dict]:
+    """The (mask threshold, core threshold) pair maximising the mean strict halo / relic IoU over the calibration
+    surveys pooled (:func:`radioexplore.segmentation.calibration.best_pair`): every core of ``cores`` with every mask
+    threshold of ``grid`` below it, and each core alone as a plain threshold (core None); region tests at each."""
+    truths = {sim: {name: read_diffuse_truth(sim, name) for name in raw} for raw, sim in surveys}
+    pairs = [(low, high) for high in cores for low in grid if low < high] + [(high, None) for high in cores]
+
+    def counts_at(low: float, high: float | None) -> list[dict]:
+        cfg = replace(config, threshold=low, core_threshold=high)
+        return [
+            iou_counts(np.nan_to_num(prob, nan=0.0) > low, truths[sim][name])
+            for raw, sim in surveys
+            for name, prob in clean(raw, cfg).items()
+        ]
+
+    return best_pair(counts_at, pairs)
+
+
 def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict[str, float]:
     """Survey-summed IoU per kind, strict (``<kind>``) and object-wise (``<kind>_obj``), and for all diffuse truth.
 
@@ -245,6 +269,12 @@ def main() -> None:
         default=THRESHOLD_GRID,
         help="comma-separated candidate pixel thresholds for --calib-threshold (default 0.30-0.95 by 0.05)",
     )
+    p.add_argument(
+        "--calib-core-grid",
+        type=lambda v: tuple(float(t) for t in v.split(",")),
+        help="with --calib-threshold: calibrate the hysteresis pair instead, each of these core thresholds with "
+        "every --calib-grid threshold below it, and each alone as a plain threshold (mask_rule)",
+    )
     p.add_argument("--fields", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
     defaults = SegmentConfig()
@@ -253,6 +283,13 @@ def main() -> None:
         type=float,
         default=defaults.threshold,
         help="pixel probability threshold (default: the checkpoint's calibrated one, else 0.5)",
+    )
+    p.add_argument(
+        "--core-threshold",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=defaults.core_threshold,
+        help="hysteresis: keep a region above the threshold only with a pixel above this (default: the "
+        "checkpoint's calibrated one when --threshold is not given, else none)",
     )
     p.add_argument(
         "--calib-threshold",
@@ -289,6 +326,12 @@ def main() -> None:
         help="drop radial spokes of a bright source with a sector this many sigma below zero ('none': off)",
     )
     p.add_argument(
+        "--attribute-sidelobes",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.attribute_sidelobes,
+        help="spare from the negative-share test the regions whose negatives a bright source's pattern explains",
+    )
+    p.add_argument(
         "--ensemble",
         action="store_true",
         help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
@@ -313,15 +356,18 @@ def main() -> None:
     print(f"# held-out seeds {seeds}, calibration seeds {calib_seeds}; {args.fields} fields of {args.size} px each")
     base = SegmentConfig(
         threshold=args.threshold,
+        core_threshold=args.core_threshold,
         tta=args.tta,
         min_beams=args.min_beams,
         max_compact_fraction=args.max_compact,
         max_negative_fraction=args.max_negative,
         spoke_sigma=args.spoke_sigma,
+        attribute_sidelobes=args.attribute_sidelobes,
     )
     print(
-        f"# tta={base.tta} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
-        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma}"
+        f"# tta={base.tta} core_threshold={base.core_threshold} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
+        f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma} "
+        f"attribute_sidelobes={base.attribute_sidelobes}"
     )
     if args.ensemble and args.store_threshold:
         p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")
@@ -337,9 +383,23 @@ def main() -> None:
         for c in calib_seeds:
             calib_sim = simulate(c, args, work)
             calib_surveys.append((segment_survey(calib_sim, model, meta, args.fields, base, args.cache), calib_sim))
-        config = replace(base, threshold=pixel_threshold(base.threshold, meta))
-        print(f"pixel threshold {config.threshold:g} ({'given' if base.threshold is not None else 'checkpoint'})")
-        if args.calib_threshold:
+        config = resolved(base, meta)
+        print(
+            f"pixel threshold {config.threshold:g}, core threshold {config.core_threshold} "
+            f"({'given' if base.threshold is not None else 'checkpoint'})"
+        )
+        if args.calib_threshold and args.calib_core_grid:
+            (low, high), pair_scores = best_hysteresis(calib_surveys, base, args.calib_grid, args.calib_core_grid)
+            config = replace(base, threshold=low, core_threshold=high)
+            print(
+                "pooled mean strict halo / relic IoU per (threshold, core): "
+                + " ".join(f"{t:.2f}/{'-' if c is None else f'{c:.2f}'}:{v:.3f}" for (t, c), v in pair_scores.items())
+            )
+            print(
+                f"(threshold, core threshold) maximising strict halo / relic IoU on calibration seeds {calib_seeds} "
+                f"pooled: {low:.2f}, {high}"
+            )
+        elif args.calib_threshold:
             chosen, scores = best_pixel_threshold(calib_surveys, base, args.calib_grid)
             config = replace(base, threshold=chosen)
             print(
@@ -350,19 +410,26 @@ def main() -> None:
                 f"pixel threshold maximising strict halo / relic IoU on calibration seeds {calib_seeds} pooled: "
                 f"{config.threshold:.2f}"
             )
-            if args.store_threshold:
-                grid = args.calib_grid
-                note = dict(
-                    calibration_seeds=calib_seeds,
-                    fields=args.fields,
-                    size_px=args.size,
-                    criterion=f"max. mean strict halo / relic pixel IoU over the calibration surveys pooled, "
-                    f"{len(grid)} thresholds {min(grid):.2f}-{max(grid):.2f}",
-                    inference={k: v for k, v in asdict(base).items() if k != "threshold"},
-                    command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
-                )
-                store_calibration(ckpt, config.threshold, note)
-                print(f"stored threshold {config.threshold:g} in {ckpt}")
+        if args.calib_threshold and args.store_threshold:
+            grid, cores = args.calib_grid, args.calib_core_grid
+            note = dict(
+                calibration_seeds=calib_seeds,
+                fields=args.fields,
+                size_px=args.size,
+                criterion=f"max. mean strict halo / relic pixel IoU over the calibration surveys pooled, "
+                f"{len(grid)} thresholds {min(grid):.2f}-{max(grid):.2f}"
+                + (
+                    f" under each of the cores {', '.join(f'{c:g}' for c in cores)} and each core alone"
+                    if cores
+                    else ""
+                ),
+                inference={k: v for k, v in asdict(base).items() if k not in ("threshold", "core_threshold")},
+                command="python benchmarks/diffuse_segmentation.py " + " ".join(sys.argv[1:]),
+            )
+            if config.core_threshold is not None:
+                note["core_threshold"] = float(config.core_threshold)
+            store_calibration(ckpt, config.threshold, note)
+            print(f"stored threshold {config.threshold:g}, core threshold {config.core_threshold} in {ckpt}")
         calib = pd.concat([cluster_ratios(clean(raw, config), sim) for raw, sim in calib_surveys], ignore_index=True)
         r_best = best_r_threshold(calib)
         print(f"R threshold maximising accuracy on calibration seeds {calib_seeds} pooled: {r_best:.4f}")

@@ -26,6 +26,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky   # 4-5 labels do not teach "sky"
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
@@ -267,6 +268,11 @@ def main() -> int:
     p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
     p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
     p.add_argument(
+        "--liked-not-sky",
+        action="store_true",
+        help="ActiveConfig(liked_teach_sky=False): tiles scored 4-5 do not teach that their artefact evidence is sky",
+    )
+    p.add_argument(
         "--pattern-geometry",
         action="store_true",
         help="ActiveConfig(pattern_geometry=True): the labels' regression also reads the tile's top object's "
@@ -390,6 +396,13 @@ def main() -> int:
         default=MorphConfig.x_full_crossing_deg,
         help="MorphConfig.x_full_crossing_deg: a three-island X crossing at this angle or more reads full evidence",
     )
+    p.add_argument(
+        "--morph-faint-lobes",
+        choices=("on", "off"),
+        default="on" if MorphConfig.faint_lobes else "off",
+        help="MorphConfig.faint_lobes: a joined double's giant evidence x min(1, 2 Phi(-z)), z of its brighter lobe's "
+        "surface brightness among the survey's extended islands (a giant's lobes are faint per beam)",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
@@ -402,6 +415,7 @@ def main() -> int:
             scale_factor=args.morph_scale,
             forest=args.morph_forest,
             x_full_crossing_deg=args.morph_x_full,
+            faint_lobes=args.morph_faint_lobes == "on",
         )
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
@@ -428,6 +442,7 @@ def main() -> int:
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
+        **({"liked_teach_sky": False} if args.liked_not_sky else {}),
         **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
             {}

@@ -88,6 +88,7 @@ PAIRS = [
         ("segment", d, "radioexplore.segmentation.run:SegmentConfig", d)
         for d in (
             "threshold",
+            "core_threshold",
             "r_threshold",
             "aperture_r500",
             "batch_size",
@@ -98,6 +99,7 @@ PAIRS = [
             "max_compact_fraction",
             "max_negative_fraction",
             "spoke_sigma",
+            "attribute_sidelobes",
         )
     ],
     *[

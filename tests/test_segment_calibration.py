@@ -61,3 +61,28 @@ def test_iou_counts_are_strict_and_object_wise_and_pool_before_the_ratio():
 def test_an_empty_threshold_grid_says_what_to_give():
     with pytest.raises(ValueError, match="grid is empty"):
         best_threshold(lambda t: [], grid=())
+
+
+def test_the_hysteresis_pair_is_chosen_on_the_pooled_iou_and_a_tie_goes_to_fewer_pixels():
+    from radioexplore.segmentation.calibration import best_pair
+    from radioexplore.segmentation.mask_rule import hysteresis_mask
+
+    # a halo with a 0.9 core and a 0.6 rim (truth), and a coreless false blob at 0.6 beside it
+    labels = np.zeros((20, 40), np.uint8)
+    prob = np.zeros((20, 40))
+    labels[2:18, 2:18] = 1
+    prob[2:18, 2:18] = 0.6
+    prob[6:14, 6:14] = 0.9
+    prob[2:18, 24:34] = 0.6
+
+    def counts_at(low, high):
+        return [iou_counts(hysteresis_mask(prob, low, high), labels)]
+
+    pairs = [(0.5, 0.85), (0.5, None), (0.85, None), (0.7, 0.85)]
+    (low, high), scores = best_pair(counts_at, pairs)
+    assert (low, high) == (0.5, 0.85) and scores[(0.5, 0.85)] == pytest.approx(1.0)  # rim kept, blob dropped
+    # the plain 0.5 keeps the blob: halo 256 / 416, and the relic IoU (no relic truth) 0 / 160 joins the mean
+    assert scores[(0.5, None)] == pytest.approx(256 / 416 / 2) and scores[(0.85, None)] == pytest.approx(64 / 256)
+    # a tie: the higher mask threshold, then the higher core (fewer pixels flagged)
+    tied, _ = best_pair(lambda low, high: [iou_counts(prob > 2, labels)], [(0.5, 0.85), (0.6, None), (0.6, 0.9)])
+    assert tied == (0.6, 0.9)

@@ -66,7 +66,7 @@ def test_the_size_filter_drops_a_small_blob_and_keeps_a_large_one():
     prob[100:160, 80:150] = 0.9  # 4200 px: about 150 beams
     prob[0, 199] = np.nan
     out, counts = clean_regions(prob, None, 0.5, (5.0, 5.0), min_beams=10, max_compact_fraction=None)
-    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0, spoke=0)
+    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0, attributed=0, spoke=0)
     assert (out[20:26, 20:26] == 0).all()
     np.testing.assert_array_equal(out[100:160, 80:150], prob[100:160, 80:150])
     assert out[50, 50] == prob[50, 50] and np.isnan(out[0, 199])
@@ -91,7 +91,7 @@ def test_a_region_on_a_bright_point_source_is_compact_and_one_on_broad_emission_
     out, counts = clean_regions(
         prob, snr, 0.5, (beam, beam), min_beams=10, max_compact_fraction=0.5, max_negative_fraction=None
     )
-    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0, spoke=0)
+    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0, attributed=0, spoke=0)
     assert out[50, 50] == 0 and out[140, 150] == np.float32(0.9)
     halo = snr[100:, 100:] > 3
     assert compact_fraction(snr[100:, 100:], halo, beam) < 0.2
@@ -107,7 +107,7 @@ def test_a_region_beside_negative_sidelobes_is_dropped_and_one_in_plain_noise_ke
     prob[40:60, 20:280] = 0.9
     prob[_gaussian(shape, 150, 220, 60.0, 1.0) > 0.5] = 0.9
     out, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=0.01)
-    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1, spoke=0)
+    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1, attributed=0, spoke=0)
     assert (out[40:60, 20:280] == 0).all() and out[220, 150] == np.float32(0.9)
     kept, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=None)
     np.testing.assert_array_equal(kept, prob)
@@ -184,3 +184,38 @@ def test_a_calibrated_threshold_travels_with_the_checkpoint(tmp_path):
     assert pixel_threshold(None, meta) == 0.65 and pixel_threshold(0.4, meta) == 0.4  # a given one wins
     with pytest.raises(ValueError, match="probability"):
         store_calibration(path, 1.5, {})
+
+
+def _relic_by_a_bright_source(rng):
+    """``_spoky_field`` plus a relic: an arc of 15 sigma, 45-75 px from the 5000-sigma source between its positive
+    spoke (+x) and its negative one (+y), so the source's negative spoke lies within 8 beams of it."""
+    snr, prob = _spoky_field(rng)
+    yy, xx = np.mgrid[:400, :400]
+    r, theta = np.hypot(xx - 200.0, yy - 200.0), np.arctan2(yy - 200.0, xx - 200.0)
+    arc = (r > 45) & (r < 75) & (theta > 0.45) & (theta < 1.15)
+    snr[arc] += 15.0
+    prob[arc] = 0.9
+    return snr, prob, arc
+
+
+def test_a_relic_in_a_bright_sources_sidelobes_is_kept_when_they_are_attributed_and_its_spoke_still_dropped(rng):
+    snr, prob, arc = _relic_by_a_bright_source(rng)
+    kw = dict(min_beams=10, max_negative_fraction=0.01, spoke_sigma=5.0)
+    out, counts = clean_regions(prob, snr, 0.5, (5.0, 5.0), **kw)
+    assert counts["sidelobe"] >= 1 and (out[arc] == 0).all()  # the share test alone drops the relic
+    out, counts = clean_regions(prob, snr, 0.5, (5.0, 5.0), attribute_sidelobes=True, **kw)
+    assert counts["regions"] == 3 and counts["attributed"] >= 1 and counts["spoke"] == 1
+    assert (out[arc] == np.float32(0.9)).all()  # the relic: its negatives are the source's pattern, it is no spoke
+    assert (out[200, 40:180] == 0).all() and out[200, 250] == 0  # the positive spoke: still dropped
+    assert out[300, 300] == np.float32(0.9)  # the halo in plain noise
+
+
+def test_negatives_no_bright_source_explains_still_drop_a_region_when_sidelobes_are_attributed(rng):
+    shape, beam = (300, 300), 5.0
+    snr = rng.normal(0, 1, shape)
+    snr[40:60, 20:280] += 6  # a positive ripple and a negative one beside it, no source above 100 sigma
+    snr[80:100, 20:280] -= 6
+    prob = np.zeros(shape, np.float32)
+    prob[40:60, 20:280] = 0.9
+    out, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, attribute_sidelobes=True)
+    assert counts["sidelobe"] == 1 and counts["attributed"] == 0 and (out == 0).all()

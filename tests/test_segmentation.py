@@ -165,7 +165,7 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     meta = json.loads(run.segment_meta.read_text())
     assert meta["threshold"] == 0.5 and meta["r_threshold"] == 0.015 and meta["built_from"]["n_tiles"] == len(tiles)
     options = (meta["tta"], meta["min_beams"], meta["max_negative_fraction"], meta["spoke_sigma"])
-    assert options == (False, 10.0, 0.01, 5.0)  # the options used
+    assert options == (False, 30.0, 0.01, 5.0)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt)  # no cluster table now: no stale scores
     assert not run.segment_clusters.exists() and json.loads(run.segment_meta.read_text())["clusters_table"] == ""

@@ -181,3 +181,30 @@ def test_strongest_of_rows_that_reach_no_tile():
 
     weight, source = strongest(sparse.csr_matrix((2, 6), dtype=np.float32), np.array([1, 4]))
     assert not weight.any() and (source == -1).all()
+
+
+def test_liked_tiles_among_ripples_need_not_teach_that_ripples_are_sky():
+    """Five peculiar tiles scored 5 sit among thirty ripple tiles and share their troughs and rings (the
+    tile's artefact evidence is the ripples', not the object's). By default those labels count as sky and
+    the ripples round them rise into the queue; with ``liked_teach_sky=False`` they vouch for their objects
+    only, and what the ARTEFACT labels taught keeps the ripples out. Fails if the option stops excluding
+    the liked tiles from the teaching, or if a labelled tile's own probability is not its label."""
+    emb, anomaly, block, strong, weak = _survey(seed=4)
+    weak_ids = np.flatnonzero(weak)
+    liked = weak_ids[:5]  # peculiar objects inside ripples: the same artefact evidence as the ripples
+    ripples = weak.copy()
+    ripples[liked] = False
+    art_labelled = np.flatnonzero(strong)[:10]
+    sky_labelled = np.flatnonzero(~(strong | weak))[:10]
+    interest = pd.Series(1.0, index=np.r_[art_labelled, sky_labelled, liked])
+    interest[liked] = 5.0
+    out = {}
+    for sky in (True, False):
+        ranker = ActiveRanker(emb, anomaly, ActiveConfig(n_components=8, liked_teach_sky=sky), artefacts=block)
+        out[sky] = ranker.rerank(interest, artefacts=art_labelled)
+    p_sky, p_not = (out[s]["artefact_probability"].to_numpy() for s in (True, False))
+    assert np.median(p_sky[ripples]) < 0.5 < p_not[ripples].min()
+    assert ripples[review_queue(out[True], 20)].sum() >= 5
+    assert ripples[review_queue(out[False], 20)].sum() == 0
+    for p in (p_sky, p_not):  # labelled tiles keep what they were called
+        assert (p[liked] == 0).all() and (p[art_labelled] == 1).all() and (p[sky_labelled] == 0).all()

@@ -79,6 +79,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     require_tiles(run)
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise SystemExit(f"error: --threshold must lie between 0 and 1 (a probability); got {args.threshold}")
+    if args.core_threshold is not None and not 0 < args.core_threshold < 1:
+        raise SystemExit(f"error: --core-threshold must lie between 0 and 1 (a probability); got {args.core_threshold}")
     if args.min_beams < 0:
         raise SystemExit(f"error: --min-beams is a number of beam areas, 0 or more; got {args.min_beams}")
     if args.max_compact_fraction is not None and not 0 < args.max_compact_fraction <= 1:
@@ -96,6 +98,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     config = SegmentConfig(
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         threshold=args.threshold,
+        core_threshold=args.core_threshold,
         r_threshold=args.r_threshold,
         aperture_r500=args.aperture_r500,
         batch_size=args.batch_size,
@@ -106,11 +109,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
         max_compact_fraction=args.max_compact_fraction,
         max_negative_fraction=args.max_negative_fraction,
         spoke_sigma=args.spoke_sigma,
+        attribute_sidelobes=args.attribute_sidelobes,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
     for name, frac in summary["flagged_fraction"].items():
-        print(f"{name}: {100 * frac:.2f}% of the imaged area above {summary['threshold']:g}")
+        core = summary.get("core_threshold")
+        cored = f" (regions with a core above {core:g})" if core is not None else ""
+        print(f"{name}: {100 * frac:.2f}% of the imaged area above {summary['threshold']:g}{cored}")
     if "clusters" in summary:
         print(
             f"{summary['clusters']['detected']} of {summary['clusters']['n']} clusters detected at R >= {config.r_threshold:g}"
@@ -244,6 +250,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="probability above which a pixel is diffuse (default: the checkpoint's calibrated threshold, else 0.5)",
     )
     p.add_argument(
+        "--core-threshold",
+        type=float,
+        default=None,
+        help="hysteresis: keep a region above --threshold only when it holds a pixel above this (its core; PyBDSF's "
+        "island / peak thresholds); default: the checkpoint's calibrated one when --threshold is not given, else none",
+    )
+    p.add_argument(
         "--r-threshold",
         type=float,
         default=0.015,
@@ -265,8 +278,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-beams",
         type=float,
-        default=10.0,
-        help="drop regions above --threshold smaller than this many beam areas (default 10; 0: keep all)",
+        default=30.0,
+        help="drop regions above --threshold smaller than this many beam areas (default 30; 0: keep all)",
     )
     p.add_argument(
         "--max-compact-fraction",
@@ -288,6 +301,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=5.0,
         help="drop regions elongated towards a bright source when a sector of the sky round it, at the same "
         "radii, is this many sigma below zero: its radial spokes (default 5; 'none': keep all)",
+    )
+    p.add_argument(
+        "--attribute-sidelobes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="spare from --max-negative-fraction the regions whose negatives a bright source's pattern explains "
+        "(a sector round it beyond --spoke-sigma at the region's radii); the spoke test still judges them",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -66,6 +66,15 @@ taught artefact discount (``shape_protect``) and the push-down of the ARTEFACT l
 (``shape_protect_reach``). Measured (benchmarks/README.md, issue 24, teach-shape): more peculiar tiles
 found on the development surveys and on the held-out ones, but more artefacts queued on the held-out
 ones (a concentric ripple is ring-shaped too), so not the default.
+What a tile scored 4-5 teaches of artefacts (``ActiveConfig.liked_teach_sky``): by default every label
+that is not ARTEFACT / MOSAICKING counts as sky for the labels' artefact classifier and its local
+correction. A PECULIAR label speaks for the tile's object, positive emission; the tile's troughs and
+ripples round it are the bright source's calibration errors (Perley 1999, "Synthesis Imaging in Radio
+Astronomy II", ch. 13; Grobler et al. 2014, MNRAS 439, 4030), whatever the object is. With the option off
+those labels do not teach that such evidence is sky. Measured (benchmarks/README.md, issue 24,
+teach-peculiar): on simulated DQF-3 fields the liked tiles counted as sky were what let the ripples of their
+fields back into the next queue, and leaving them out queues fewer artefacts but finds fewer peculiar
+tiles (their neighbours in the artefact features are also peculiar objects beside bright sources).
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
@@ -108,6 +117,8 @@ from radioexplore.run.labels.values import INTEREST_RANGE
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
 
+LIKED = 4  # an interest score from which a label says "show me more like this" (shape_protect, liked_teach_sky)
+
 
 @dataclass(frozen=True)
 class ActiveConfig:
@@ -143,6 +154,8 @@ class ActiveConfig:
     shape_protect_reach: bool = True  # ... and the push-down of the ARTEFACT labels' look-alikes
     pattern_geometry: bool = False  # the labels' regression also reads the tile's top object's alignment with its
     # bright source's error pattern (ranking.pattern_geometry; needs objects; tried, not the default: benchmarks/README)
+    liked_teach_sky: bool = True  # a tile scored >= 4 counts as sky for what the labels teach of artefacts; False: it
+    # vouches for its object only, not for the troughs and ripples round it (ranking.teach; tried, benchmarks/README)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -386,19 +399,23 @@ class ActiveRanker:
         if self.artefacts is not None:
             p_art = np.clip(self.artefacts[:, 0], 0.0, 1.0)
             all_ids = np.union1d(ids, art_ids)
-            if config.artefact_teach and all_ids.size:
+            # what teaches: every label, or (liked_teach_sky False) all but the tiles scored 4-5, whose label
+            # speaks for their object, not for the tile's negative troughs and ripples
+            teach_ids = all_ids if config.liked_teach_sky else np.union1d(ids[y < LIKED], art_ids)
+            if config.artefact_teach and teach_ids.size:
                 p_art, taught = artefact_probability(
                     self.evidence,
-                    self.kernels("artefact").rows(all_ids),
-                    all_ids,
-                    np.isin(all_ids, art_ids),
+                    self.kernels("artefact").rows(teach_ids),
+                    teach_ids,
+                    np.isin(teach_ids, art_ids),
                     config.artefact_prior_weight,
                     config.seed,
                 )
+                p_art[all_ids] = np.isin(all_ids, art_ids).astype(np.float32)  # a labelled tile is what it was called
         # how far a liked object's shape vouches that a tile is no artefact, and which liked tile vouches
         spared, shape_like = np.zeros(n, dtype=np.float32), np.full(n, -1, dtype=np.int64)
-        if config.shape_protect and self.shapes is not None and ids.size and np.any(y >= 4):
-            liked = ids[y >= 4]
+        if config.shape_protect and self.shapes is not None and ids.size and np.any(y >= LIKED):
+            liked = ids[y >= LIKED]
             spared, shape_like = strongest(self.kernels("shape").rows(liked), liked)
             spared[ids], shape_like[ids] = 0.0, -1
         if taught and spared.any():

@@ -20,6 +20,11 @@ put some in its top:
   extent: the median source is barely resolved), mapped to ``Phi(z) ** N``, the probability that
   the largest of the ``N`` extended sources drawn from their own distribution stays below it (a
   look-elsewhere correction: one source at z ~ 2 among 80 is expected, at z ~ 3.5 it is not).
+  With :attr:`MorphConfig.faint_lobes` it is weighed by how faint the double's lobes are per beam among
+  the survey's extended islands (:func:`faint_lobes`): a lobe fades as its source grows (Kaiser,
+  Dennett-Thorpe & Alexander 1997), so a giant's lobes are among a survey's faintest extended emission
+  (Dabhade et al. 2020), while two unrelated radio galaxies joined across a compact source between them,
+  which read as long, are not.
 
 ``morph_evidence`` is the largest of the three; :func:`with_morphology` puts it beside the forest as
 ``max(forest, morph_evidence)``, the forest's score taken as its quantile among the objects or as it is
@@ -71,6 +76,9 @@ class MorphConfig:
     # the run: how far out an object lies; the default, measured held out) or its quantile among the
     # objects (only how many lie below)
     forest: str = "score"
+    # a giant's lobes are faint per beam: the giant evidence x min(1, 2 Phi(-z)), z the robust z of the
+    # brighter lobe's mean surface brightness among the survey's extended islands (see faint_lobes)
+    faint_lobes: bool = False
 
     def __post_init__(self) -> None:
         if not self.extended_factor >= 1:
@@ -107,6 +115,40 @@ def giant_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
     return np.where(joined & (z > 0), evidence, 0.0).astype(np.float32)
 
 
+def faint_lobes(objects: pd.DataFrame, config: MorphConfig | None = None) -> np.ndarray:
+    """Per object, how well its joined double's lobes fit a giant's faintness: ``min(1, 2 Phi(-z))``, ``z``
+    the robust z of the brighter lobe's log mean surface brightness (``flux_jy / area_beams``, Jy/beam)
+    among the survey's extended islands (``extended_factor`` times the median island's extent), so 1 for
+    lobes no brighter than the median extended island, 0.32 a sigma above it, 0.05 two sigma above.
+
+    The physics: a radio galaxy's lobes fade as they grow (the P-D tracks of Kaiser, Dennett-Thorpe &
+    Alexander 1997: luminosity falls with size while the area grows as its square), so a giant's lobes
+    are among the faintest extended emission per beam of a survey (Dabhade et al. 2020 find giants late
+    for that reason); two unrelated radio galaxies joined as a double bring their own bright cores and
+    hotspots. 1 for objects not in a joined double and where the columns or the reference are lacking."""
+    config = config or MorphConfig()
+    n = len(objects)
+    need = {"source_components", "source_id", "partner", "flux_jy", "area_beams", "extent_beams"}
+    if not n or not need <= set(objects.columns):
+        return np.ones(n, dtype=np.float32)
+    extent = np.nan_to_num(objects["extent_beams"].to_numpy(float))
+    area = objects["area_beams"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_sb = np.log(np.clip(objects["flux_jy"].to_numpy(float) / area, 1e-30, None))
+    reference = (extent >= config.extended_factor * np.median(extent)) & np.isfinite(log_sb)
+    if np.count_nonzero(reference) < config.min_reference:
+        return np.ones(n, dtype=np.float32)
+    median, scale = robust_centre_scale(log_sb[reference])
+    z = (log_sb - median) / scale
+    joined = objects["source_components"].fillna(1).to_numpy() > 1
+    lobe = joined & (objects["partner"].fillna(-1).to_numpy() >= 0) & np.isfinite(z)
+    source = objects["source_id"].to_numpy(np.int64)
+    brightest = pd.Series(z[lobe]).groupby(source[lobe]).max()
+    z_source = pd.Series(source).map(brightest).to_numpy(float)
+    factor = np.minimum(1.0, 2.0 * ndtr(-np.nan_to_num(z_source, nan=-np.inf)))
+    return np.where(joined, factor, 1.0).astype(np.float32)
+
+
 def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> pd.DataFrame:
     """The :data:`MORPH_COLUMNS` of ``objects`` (same index): each kind's evidence and the largest of
     those of ``config.kinds``. A column the table lacks (``ring_shell``, ``x_crossing``, ``x_arms``) gives
@@ -120,6 +162,8 @@ def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
         return np.clip(np.nan_to_num(objects[name].to_numpy(float)), 0.0, 1.0).astype(np.float32)
 
     ring, giant = column("ring_shell"), giant_evidence(objects, config)
+    if config.faint_lobes:
+        giant = (giant * faint_lobes(objects, config)).astype(np.float32)
     three = np.minimum(1.0, column("x_crossing") / np.sin(np.radians(config.x_full_crossing_deg)))
     cross = np.maximum(three, column("x_arms")).astype(np.float32)  # three islands, or one island with four arms
     table = pd.DataFrame({RING_EVIDENCE: ring, X_EVIDENCE: cross, GIANT_EVIDENCE: giant}, index=objects.index)

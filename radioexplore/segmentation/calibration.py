@@ -65,3 +65,21 @@ def best_threshold(
         raise ValueError("best_threshold: the threshold grid is empty; give at least one candidate in (0, 1)")
     best = max(scores, key=lambda t: (np.nan_to_num(scores[t], nan=-np.inf), -t))
     return best, scores
+
+
+def best_pair(
+    counts_at: Callable[[float, float | None], Iterable[Counts]], pairs: Iterable[tuple[float, float | None]]
+) -> tuple[tuple[float, float | None], dict[tuple[float, float | None], float]]:
+    """The (mask threshold, core threshold) pair of ``pairs`` (hysteresis, :mod:`radioexplore.segmentation.mask_rule`;
+    a None core: the plain threshold) that maximises the mean strict halo / relic IoU pooled over the calibration
+    surveys (``counts_at(low, high)``), the highest mask threshold, then the highest core, on a tie (fewer pixels
+    flagged); and the score of each pair."""
+    scores: dict[tuple[float, float | None], float] = {}
+    for low, high in pairs:
+        iou = pooled_iou(counts_at(float(low), high))
+        kinds = [v for v in (iou.get("halo", np.nan), iou.get("relic", np.nan)) if np.isfinite(v)]
+        scores[(float(low), high)] = float(np.mean(kinds)) if kinds else float("nan")
+    if not scores:
+        raise ValueError("best_pair: no (threshold, core threshold) pair to try; give at least one")
+    best = max(scores, key=lambda k: (np.nan_to_num(scores[k], nan=-np.inf), k[0], -1.0 if k[1] is None else k[1]))
+    return best, scores

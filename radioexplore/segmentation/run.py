@@ -37,6 +37,7 @@ from radioexplore.segmentation.clusters import (
     detection_ratio,
     read_cluster_table,
 )
+from radioexplore.segmentation.mask_rule import drop_coreless, resolve_thresholds
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, noise_window, taper_channel
 from radioexplore.segmentation.tiling import plan_blocks, segment_block
@@ -44,7 +45,6 @@ from radioexplore.segmentation.train import (
     input_options,
     load_segmenter,
     noise_background,
-    pixel_threshold,
     taper_beams,
 )
 
@@ -60,6 +60,9 @@ class SegmentConfig:
 
     checkpoint: str | None = None  # None: the shipped assets/checkpoints/unet_diffuse.pt
     threshold: float | None = None  # pixel probability counted diffuse; None: the checkpoint's calibrated one, else 0.5
+    # hysteresis (mask_rule): a region above threshold is kept only with a pixel above this; None: the checkpoint's
+    # calibrated one when threshold is None too, else no core test
+    core_threshold: float | None = None
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
     batch_size: int = 8
@@ -70,6 +73,8 @@ class SegmentConfig:
     max_compact_fraction: float | None = None  # drop regions on emission this dominated by 3 beam-sized peaks
     max_negative_fraction: float | None = MAX_NEGATIVE_FRACTION  # drop regions amid this share of < -3 sigma pixels
     spoke_sigma: float | None = SPOKE_SIGMA  # drop radial spokes of a source with a sector this far below zero
+    # negatives a bright source's pattern explains leave the region to the spoke test, not the negative share (regions)
+    attribute_sidelobes: bool = False
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -87,7 +92,7 @@ def segment_field(
     file: str, model, meta: dict[str, Any], config: SegmentConfig, client: Client | None = None, progress: bool = True
 ) -> tuple[np.ndarray, Any]:
     """Probability map of one FITS field (NaN where blank) and its FitsImage."""
-    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
+    config = resolved(config, meta)
     image = read_image(file)
     # the region tests read the image over its block rms (as tuned); the network reads its input as trained
     grid = noise_grid(image, background_px=noise_background(meta))
@@ -131,10 +136,22 @@ def segment_field(
     return clean_field(prob, image, grid, config), image
 
 
+def resolved(config: SegmentConfig, meta: dict[str, Any]) -> SegmentConfig:
+    """``config`` with its mask and core thresholds resolved against a checkpoint's calibration
+    (:func:`radioexplore.segmentation.mask_rule.resolve_thresholds`)."""
+    threshold, core = resolve_thresholds(config.threshold, config.core_threshold, meta)
+    return replace(config, threshold=threshold, core_threshold=core)
+
+
 def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig) -> np.ndarray:
-    """``prob`` after :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its
-    header) and its image over the local noise; unchanged when every test is off, or when the header has
-    no beam or pixel scale (logged). A None threshold is 0.5 here: resolve a checkpoint's first."""
+    """``prob`` without the regions above the threshold that hold no core above ``config.core_threshold``
+    (:mod:`radioexplore.segmentation.mask_rule`), then after
+    :func:`radioexplore.segmentation.regions.clean_regions` with the field's beam (from its header) and its
+    image over the local noise; the region tests are skipped when all are off, or when the header has no beam
+    or pixel scale (logged). A None threshold is 0.5 here: resolve a checkpoint's first (:func:`resolved`)."""
+    threshold = 0.5 if config.threshold is None else float(config.threshold)
+    if config.core_threshold is not None:
+        prob, _ = drop_coreless(prob, threshold, config.core_threshold)
     needs_snr = any(
         v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
     )
@@ -152,12 +169,13 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
     out, _ = clean_regions(
         prob,
         snr,
-        pixel_threshold(config.threshold, {}),
+        threshold,
         (beam.bmaj_arcsec / pix, beam.bmin_arcsec / pix),
         min_beams=config.min_beams,
         max_compact_fraction=config.max_compact_fraction,
         max_negative_fraction=config.max_negative_fraction,
         spoke_sigma=config.spoke_sigma,
+        attribute_sidelobes=config.attribute_sidelobes,
     )
     return out
 
@@ -200,7 +218,7 @@ def segment_run(
     table = read_cluster_table(clusters) if clusters is not None else None
     ckpt = _checkpoint(config)
     model, meta = load_segmenter(ckpt, device=config.device)
-    config = replace(config, threshold=pixel_threshold(config.threshold, meta))
+    config = resolved(config, meta)
     run.segments_dir.mkdir(parents=True, exist_ok=True)
     rows, flagged, found = [], {}, []
     for (field, file), group in tiles.groupby(["field", "file"], sort=True):
@@ -217,7 +235,9 @@ def segment_run(
         run.segment_tiles,
         meta=dict(built_from=built_from, threshold=config.threshold),
     )
-    summary: dict[str, Any] = dict(flagged_fraction=flagged, threshold=config.threshold)
+    summary: dict[str, Any] = dict(
+        flagged_fraction=flagged, threshold=config.threshold, core_threshold=config.core_threshold
+    )
     if table is not None:
         scores = _best_field(table, found, config)
         write_parquet(scores, run.segment_clusters, meta=dict(built_from=built_from))
