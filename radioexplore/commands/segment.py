@@ -188,8 +188,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--region-loss",
         default="dice",
-        help="region term beside binary cross-entropy: dice (seed 004, default), jaccard (soft IoU) or lovasz "
-        "(Lovasz hinge, Berman et al. 2018)",
+        help="region term beside binary cross-entropy: dice (seed 004, default), jaccard (soft IoU), lovasz "
+        "(Lovasz hinge, Berman et al. 2018) or dice_kind (a strict soft Dice per kind of diffuse emission, averaged: "
+        "halos, relics and filaments count once each, Sudre et al. 2017)",
     )
     p.add_argument(
         "--noise-background",

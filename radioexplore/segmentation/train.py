@@ -12,7 +12,8 @@ galaxies, bent tails, peculiar objects and imaging artefacts as negatives (its f
 radio galaxies its simulations lacked); ``radio_galaxies = False`` trains without them, for the
 comparison the benchmark makes. ``more_sim_seeds`` adds skies of the same settings (one folder each);
 ``region_loss`` swaps Dice for the soft IoU or the Lovasz hinge (Berman, Rannen Triki & Blaschko 2018),
-surrogates of the IoU the benchmark measures. ``taper_beams`` > 1 gives the network a second input channel,
+surrogates of the IoU the benchmark measures, or for a strict soft Dice per kind of diffuse emission averaged over
+the kinds (``dice_kind``, :mod:`radioexplore.segmentation.kind_dice`: each kind counts once, as in the benchmark). ``taper_beams`` > 1 gives the network a second input channel,
 the field smoothed to that many beam FWHM over its own noise from below (:func:`radioexplore.segmentation.scaling.taper_channel`:
 halos and relics are looked for on tapered images, Botteon et al. 2022). Several processes (``torchrun``) train with DDP, set up as
 the SSL jobs are (:func:`radioexplore.ssl.processes.setup_processes`).
@@ -38,6 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from radioexplore.io.fits import read_image
 from radioexplore.models import build_segmenter
 from radioexplore.run.atomic import atomic_path
+from radioexplore.segmentation.kind_dice import kind_dice_loss
 from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_window, scale_input, taper_channel
 from radioexplore.segmentation.tiling import MARGIN_PX, TILE_PX
 from radioexplore.simulation.diffuse import read_diffuse_truth
@@ -67,7 +69,7 @@ class SegmentRecipe:
     positive_fraction: float = 0.5  # crops centred on a diffuse pixel; the rest anywhere in the field
     negative_fraction: float = 0.0  # crops centred on a hard negative (radio galaxy, bright source: hard_negatives)
     dice_weight: float = 1.0  # loss = BCE + dice_weight * (the region term)
-    region_loss: str = "dice"  # the region term: "dice" (1 - soft Dice), "jaccard" (1 - soft IoU), "lovasz" (hinge)
+    region_loss: str = "dice"  # region term: "dice" (1 - soft Dice), "jaccard" (soft IoU), "lovasz", "dice_kind"
     noise_background_px: int = 0  # input noise grid: background mesh subtracted first (scaling.noise_grid); 0 none
     noise_from_below: bool = False  # input noise capped by the field's noise envelope from below (scaling)
     ripple_model: bool = False  # bright sources' calibration-ripple model subtracted from the input (scaling)
@@ -135,10 +137,12 @@ def load_skies(
     ripples: bool = False,
     spoke_deg: float = 0.0,
     taper_beams: float = 0.0,
+    kinds: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(network input, 0/1 diffuse mask) per field of a simulated survey (pixels and noise grid as in
     :func:`radioexplore.segmentation.scaling.field_input`); the input is (2, H, W) with ``taper_beams`` > 0
-    (:func:`radioexplore.segmentation.scaling.taper_channel` of the same pixels second), else (H, W)."""
+    (:func:`radioexplore.segmentation.scaling.taper_channel` of the same pixels second), else (H, W). With
+    ``kinds`` the mask holds the truth's kind codes (0 none, i + 1 for ``DIFFUSE_KINDS[i]``), not 0/1."""
     sim = SimulationDir(sim_dir)
     fields = json.loads(sim.config.read_text())["fields"]
     out = []
@@ -151,7 +155,8 @@ def load_skies(
         x = scale_input(pixels, noise_window(grid, 0, 0, image.nx, image.ny))
         if taper_beams > 0:
             x = np.stack([x, taper_channel(pixels, taper_beams, beam_fwhm_px(image))])
-        out.append((x, (read_diffuse_truth(sim_dir, name) > 0).astype(np.float32)))
+        labels = read_diffuse_truth(sim_dir, name)
+        out.append((x, (labels if kinds else labels > 0).astype(np.float32)))
     return out
 
 
@@ -269,14 +274,20 @@ def lovasz_hinge_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return torch.dot(F.relu(errors), grad)
 
 
-REGION_LOSSES = ("dice", "jaccard", "lovasz")
+REGION_LOSSES = ("dice", "jaccard", "lovasz", "dice_kind")
 
 
 def segment_loss(logits: torch.Tensor, target: torch.Tensor, weight: float = 1.0, region: str = "dice") -> torch.Tensor:
-    """Binary cross-entropy plus ``weight`` x a region term: soft Dice (seed 004), soft IoU or the Lovasz hinge."""
+    """Binary cross-entropy plus ``weight`` x a region term: soft Dice (seed 004), soft IoU, the Lovasz hinge or
+    the strict soft Dice per kind (``dice_kind``: ``target`` holds kind codes, :func:`kind_dice_loss`); every
+    term but the last reads the target as 0/1 (any code > 0 diffuse)."""
+    labels = target
+    target = (target > 0).to(logits.dtype)
     if region == "dice":
         return bce_dice_loss(logits, target, weight)
     bce = F.binary_cross_entropy_with_logits(logits, target)
+    if region == "dice_kind":
+        return bce + weight * kind_dice_loss(logits, labels)
     if region == "jaccard":
         return bce + weight * soft_jaccard_loss(logits, target)
     if region == "lovasz":
@@ -351,6 +362,7 @@ def train_segmenter(
             recipe.ripple_model,
             recipe.ripple_spoke_deg,
             recipe.taper_beams,
+            kinds=recipe.region_loss == "dice_kind",
         )
         skies += these
         negatives += hard_negatives(d, len(these)) if recipe.negative_fraction > 0 else []
