@@ -221,7 +221,7 @@ def test_mean_pool_gives_the_mean_patch_token_not_the_cls():
 
 
 @pytest.mark.parametrize("method", ["byol", "mae"])
-def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path):
+def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path, caplog):
     from radioexplore.ingest.images import IngestConfig, ingest
     from radioexplore.models.checkpoint import load_backbone
     from radioexplore.run.rundir import RunDir
@@ -236,6 +236,11 @@ def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small
     assert res.finished and res.backbone is not None and res.log[-1]["loss"] > 0
     assert ("momentum" in res.log[-1]) == (method == "byol")  # only BYOL has an EMA network
     assert (res.log[-1].get("loss_trivial", 0) > 0) == (method == "mae")  # MAE logs the loss of predicting nothing
+    if method == "mae":  # raw pixels: one epoch beats predicting nothing, silently; norm-pix does not, and says so
+        assert res.log[-1]["loss"] < 0.97 * res.log[-1]["loss_trivial"] and "learned nothing" not in caplog.text
+        stuck = pretrain(run, recipe.replace(name="mae_norm", mae__norm_pix_loss=True), progress=False)
+        assert stuck.log[-1]["loss"] > 0.97 * stuck.log[-1]["loss_trivial"]
+        assert "learned nothing" in caplog.text
     model, spec, _ = load_backbone(res.backbone)
     assert spec.arch == "vit_tiny"
     trained = res.method.export_backbone().state_dict()

@@ -82,7 +82,9 @@ def zero_prediction_loss(target: torch.Tensor, mask: torch.Tensor, norm_pix: boo
 
     On sigma-clipped radio stamps (90% of the pixels exactly 0) the per-patch normalisation blows a patch
     holding a few pixels just above the clip up to unit variance, so the normalised loss is mostly noise peaks
-    at an island's edge and stays at this level (issue 21, benchmarks/README.md "A masked autoencoder").
+    at an island's edge and stays at this level (issue 21, benchmarks/README.md "A masked autoencoder on the object
+    stamps"). With raw targets 0 is the clip level of such stamps; on tiles with a background level, predicting
+    that level already beats this baseline, so there it only catches a run that learned less than the background.
     """
     return mae_loss(torch.zeros_like(target), target, mask, norm_pix)
 
