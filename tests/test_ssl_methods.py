@@ -15,7 +15,7 @@ from radioexplore.models import BackboneSpec, build_backbone
 from radioexplore.ssl import METHODS, build_method, ema_momentum
 from radioexplore.ssl.byol import byol_loss
 from radioexplore.ssl.dino import clip_gradients_
-from radioexplore.ssl.mae import mae_loss, patchify
+from radioexplore.ssl.mae import mae_loss, patchify, zero_prediction_loss
 from radioexplore.ssl.optim import build_optimizer
 from radioexplore.ssl.recipe import Recipe, load_recipe, recipe_from_dict
 from radioexplore.ssl.schedules import CosineSchedule, teacher_temperature
@@ -182,6 +182,27 @@ def test_losses_are_pure_functions_of_tensors():
     assert mae_loss(pred, target, mask, norm_pix=False).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_per_patch_normalisation_weighs_noise_peaks_at_the_clip_like_a_bright_lobe():
+    """Why the registry's MAE recipe learned nothing on sigma-clipped stamps (issue 21): with ``norm_pix`` a patch
+    holding two pixels just above the clip costs as much to miss as a bright lobe; raw-pixel targets weigh the lobe."""
+    x = torch.zeros(1, 1, 32, 32)  # a clipped stamp: the background exactly 0
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    lobe = torch.exp(-((yy - 12) ** 2 + (xx - 12) ** 2) / 8.0)  # a lobe in patch (1, 1) of 8 px patches
+    x[0, 0] = torch.where(lobe > 1e-3, lobe, 0.0)  # clipped
+    x[0, 0, 2, 26] = x[0, 0, 5, 29] = 0.01  # two noise peaks just above the clip in patch (0, 3)
+    target = patchify(x, 8)
+    one = {k: torch.nn.functional.one_hot(torch.tensor([k]), 16).float() for k in (5, 3, 15)}  # lobe, peaks, empty
+
+    def cost(k: int, norm: bool) -> float:
+        return zero_prediction_loss(target, one[k], norm).item()
+
+    assert cost(15, True) == cost(15, False) == 0.0  # an empty patch is free to predict either way
+    assert cost(3, True) > 0.5 * cost(5, True)  # normalised: the noise peaks weigh like the lobe
+    assert cost(3, False) < 1e-3 * cost(5, False)  # raw pixels: the lobe carries the loss
+    mask = torch.ones(1, 16)
+    assert zero_prediction_loss(target, mask).item() == mae_loss(torch.zeros_like(target), target, mask).item()
+
+
 def test_mean_pool_gives_the_mean_patch_token_not_the_cls():
     spec = BackboneSpec(**BACKBONE)
     torch.manual_seed(0)
@@ -200,7 +221,7 @@ def test_mean_pool_gives_the_mean_patch_token_not_the_cls():
 
 
 @pytest.mark.parametrize("method", ["byol", "mae"])
-def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path):
+def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small_survey, tmp_path, caplog):
     from radioexplore.ingest.images import IngestConfig, ingest
     from radioexplore.models.checkpoint import load_backbone
     from radioexplore.run.rundir import RunDir
@@ -214,6 +235,12 @@ def test_new_methods_run_through_pretrain_and_their_backbone_loads(method, small
     res = pretrain(run, recipe, progress=False)
     assert res.finished and res.backbone is not None and res.log[-1]["loss"] > 0
     assert ("momentum" in res.log[-1]) == (method == "byol")  # only BYOL has an EMA network
+    assert (res.log[-1].get("loss_trivial", 0) > 0) == (method == "mae")  # MAE logs the loss of predicting nothing
+    if method == "mae":  # raw pixels: one epoch beats predicting nothing, silently; norm-pix does not, and says so
+        assert res.log[-1]["loss"] < 0.97 * res.log[-1]["loss_trivial"] and "learned nothing" not in caplog.text
+        stuck = pretrain(run, recipe.replace(name="mae_norm", mae__norm_pix_loss=True), progress=False)
+        assert stuck.log[-1]["loss"] > 0.97 * stuck.log[-1]["loss_trivial"]
+        assert "learned nothing" in caplog.text
     model, spec, _ = load_backbone(res.backbone)
     assert spec.arch == "vit_tiny"
     trained = res.method.export_backbone().state_dict()

@@ -76,6 +76,19 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_
     return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def zero_prediction_loss(target: torch.Tensor, mask: torch.Tensor, norm_pix: bool = True) -> torch.Tensor:
+    """The loss of a decoder that predicts 0 for every masked patch (with ``norm_pix``: each patch's own mean):
+    the level an MAE that learned nothing sits at.
+
+    On sigma-clipped radio stamps (90% of the pixels exactly 0) the per-patch normalisation blows a patch
+    holding a few pixels just above the clip up to unit variance, so the normalised loss is mostly noise peaks
+    at an island's edge and stays at this level (issue 21, benchmarks/README.md "A masked autoencoder on the object
+    stamps"). With raw targets 0 is the clip level of such stamps; on tiles with a background level, predicting
+    that level already beats this baseline, so there it only catches a run that learned less than the background.
+    """
+    return mae_loss(torch.zeros_like(target), target, mask, norm_pix)
+
+
 def random_masking(n: int, batch: int, ratio: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Per-sample random masking: (indices of the kept patches ``[B, keep]``, restore order ``[B, n]``, keep)."""
     keep = max(1, int(round(n * (1.0 - ratio))))
@@ -163,6 +176,7 @@ class MAE(SingleNetwork, nn.Module):
         self.config = config
         self.views = MAEViews(config)
         self.model = MaskedAutoencoder(build_backbone(spec, drop_path=0.0), config, spec.in_chans)
+        self._zero_sum, self._zero_n = 0.0, 0
 
     def trainable(self) -> nn.Module:
         return self.model
@@ -171,4 +185,13 @@ class MAE(SingleNetwork, nn.Module):
         x = views[0]
         pred, mask = model(x)
         target = patchify(x, self.spec.patch)
+        with torch.no_grad():
+            self._zero_sum += float(zero_prediction_loss(target.float(), mask, self.config.norm_pix_loss))
+            self._zero_n += 1
         return mae_loss(pred.float(), target.float(), mask, self.config.norm_pix_loss)
+
+    def epoch_stats(self) -> dict[str, float]:
+        """The epoch's mean :func:`zero_prediction_loss` (``loss_trivial`` in log.jsonl, beside ``loss``); resets it."""
+        out = {"loss_trivial": self._zero_sum / self._zero_n} if self._zero_n else {}
+        self._zero_sum, self._zero_n = 0.0, 0
+        return out

@@ -36,6 +36,11 @@ from radioexplore.ssl.recipe import Recipe, save_recipe
 
 log = logging.getLogger(__name__)
 
+#: A final epoch whose loss is above this fraction of ``loss_trivial`` (the loss of a predictor that learned
+#: nothing, where a method reports one) is warned about: the registry's MAE recipe sat at 0.988 of it on
+#: sigma-clipped stamps (issue 21), raw-pixel targets at a fraction of it.
+TRIVIAL_LEVEL = 0.97
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -251,6 +256,15 @@ class _Trainer:
         loss = all_mean(p.loss_sum / max(p.loss_n, 1), procs)
         entry = epoch_entry(self.recipe, self.plan, p.step, loss, seconds)
         p.loss_sum, p.loss_n = 0.0, 0
+        stats = getattr(method, "epoch_stats", None)  # e.g. MAE's loss_trivial: the loss of predicting nothing
+        entry.update({k: all_mean(v, procs) for k, v in (stats() if stats else {}).items()})
+        last = p.step >= self.plan.total_steps
+        if last and entry.get("loss_trivial") and loss > TRIVIAL_LEVEL * entry["loss_trivial"]:
+            log.warning(
+                "%s epoch %d: loss %.4g is within %.0f%% of a predictor that learned nothing (%.4g); with "
+                "sigma-clipped stamps set mae.norm_pix_loss=false (see benchmarks/README.md, issue 21)",
+                self.name, entry["epoch"], loss, 100 * (1 - TRIVIAL_LEVEL), entry["loss_trivial"],
+            )  # fmt: skip
         if self.monitor is not None and self.monitor.due(entry["epoch"]):
             entry.update(self.monitor(method.export_backbone(), procs.device))
         save_checkpoint(self.ckpt_file, self.learner, p, self.recipe, self.plan.steps_per_epoch, procs)
