@@ -148,3 +148,14 @@ def test_config_checks():
         MorphConfig(lobe_sidedness=0.5)
     with pytest.raises(ValueError, match="lobe_min_side"):
         MorphConfig(lobe_min_side=0.5)
+
+
+def test_a_run_table_names_objects_by_object_id():
+    table, members = _joined(0, galaxy=True)
+    flagged = complete_lobes(table)
+    shifted = table.copy()  # as in a run's table whose field follows others: ids, not row positions
+    shifted.insert(0, "object_id", np.arange(len(table)) + 1000)
+    for column in ("source_id", "partner", "core"):
+        shifted[column] = np.where(shifted[column] >= 0, shifted[column] + 1000, -1)
+    np.testing.assert_array_equal(complete_lobes(shifted), flagged)
+    np.testing.assert_allclose(lobe_orientation(shifted).to_numpy(), lobe_orientation(table).to_numpy())

@@ -50,7 +50,7 @@ def lobe_orientation(objects: pd.DataFrame) -> pd.DataFrame:
     from the double's centre (its core, else the midpoint of its two lobes' centroids): ``peak_out`` (0 at
     the island's inner end, 1 at its outer end), ``flux_out`` / ``flux_in`` (beyond a beam of the peak on
     the outer / inner side); NaN for other objects and where the columns are lacking. ``source_id``,
-    ``partner`` and ``core`` are row positions (``object_id`` values of a run's table)."""
+    ``partner`` and ``core`` are ``object_id`` values where the table has them, else row positions."""
     n = len(objects)
     out = pd.DataFrame(
         {"peak_out": np.full(n, np.nan), "flux_out": np.full(n, np.nan), "flux_in": np.full(n, np.nan)},
@@ -60,10 +60,8 @@ def lobe_orientation(objects: pd.DataFrame) -> pd.DataFrame:
     if not n or not need <= set(objects.columns):
         return out
     x, y = objects["x"].to_numpy(float), objects["y"].to_numpy(float)
-    partner = objects["partner"].fillna(-1).to_numpy(np.int64)
-    core = objects["core"].fillna(-1).to_numpy(np.int64)
-    source = objects["source_id"].to_numpy(np.int64)
-    lobe = np.flatnonzero(partner >= 0)
+    partner, core, source = _positions(objects)
+    lobe = np.flatnonzero((partner >= 0) & (source >= 0) & (partner[np.maximum(source, 0)] >= 0))
     if not len(lobe):
         return out
     # the double's centre: its core, else the midpoint of its first lobe (source_id) and that one's partner
@@ -101,10 +99,21 @@ def complete_lobes(objects: pd.DataFrame, sidedness: float = 3.0, min_side: floa
     lesser, greater = np.minimum(out, inside), np.maximum(out, inside)  # NaN (no lobe) compares False
     with np.errstate(invalid="ignore"):
         two_sided = (lesser * sidedness >= greater) & (lesser >= min_side)
-    source = objects["source_id"].to_numpy(np.int64)
-    partner = objects["partner"].fillna(-1).to_numpy(np.int64)
+    partner, _, source = _positions(objects)
     row = np.arange(n)
     pair = (partner >= 0) & ((row == source) | (partner[np.clip(source, 0, n - 1)] == row))
-    flagged = np.unique(source[pair & two_sided])
+    flagged = np.unique(source[pair & two_sided & (source >= 0)])
     joined = objects["source_components"].fillna(1).to_numpy() > 1
     return joined & np.isin(source, flagged)
+
+
+def _positions(objects: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``partner``, ``core`` and ``source_id`` as row positions (-1 for none or for one not in the table): a
+    run's table names objects by ``object_id``, one field's table (``associate``) by row position."""
+    n = len(objects)
+    ids = objects["object_id"].to_numpy(np.int64) if "object_id" in objects.columns else np.arange(n)
+    index = pd.Index(ids)
+    return tuple(
+        np.where(v >= 0, index.get_indexer(v), -1).astype(np.int64)
+        for v in (objects[c].fillna(-1).to_numpy(np.int64) for c in ("partner", "core", "source_id"))
+    )
