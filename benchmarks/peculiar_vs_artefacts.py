@@ -403,6 +403,13 @@ def main() -> int:
         help="MorphConfig.faint_lobes: a joined double's giant evidence x min(1, 2 Phi(-z)), z of its brighter lobe's "
         "surface brightness among the survey's extended islands (a giant's lobes are faint per beam)",
     )
+    p.add_argument(
+        "--morph-lobe-cores",
+        choices=("on", "off"),
+        default="on" if MorphConfig.lobe_cores else "off",
+        help="MorphConfig.lobe_cores: a joined double one of whose lobes has emission on both sides of its brightest "
+        "beam (a core of its own, two-sided jets) reads no giant evidence",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
@@ -416,6 +423,7 @@ def main() -> int:
             forest=args.morph_forest,
             x_full_crossing_deg=args.morph_x_full,
             faint_lobes=args.morph_faint_lobes == "on",
+            lobe_cores=args.morph_lobe_cores == "on",
         )
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}

@@ -24,7 +24,9 @@ put some in its top:
   the survey's extended islands (:func:`faint_lobes`): a lobe fades as its source grows (Kaiser,
   Dennett-Thorpe & Alexander 1997), so a giant's lobes are among a survey's faintest extended emission
   (Dabhade et al. 2020), while two unrelated radio galaxies joined across a compact source between them,
-  which read as long, are not.
+  which read as long, are not. With :attr:`MorphConfig.lobe_cores` a double one of whose lobes carries a
+  core of its own (emission on both sides of its brightest beam: :func:`radioexplore.ranking.lobe_cores.complete_lobes`)
+  reads none: a lobe is one end of a jet pair (Fanaroff & Riley 1974; Leahy & Williams 1984).
 
 ``morph_evidence`` is the largest of the three; :func:`with_morphology` puts it beside the forest as
 ``max(forest, morph_evidence)``, the forest's score taken as its quantile among the objects or as it is
@@ -40,6 +42,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from radioexplore.ranking.giants import robust_centre_scale, source_log_extents
+from radioexplore.ranking.lobe_cores import complete_lobes
 from radioexplore.ranking.peculiar import quantile_among
 
 RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE = (
@@ -79,6 +82,12 @@ class MorphConfig:
     # a giant's lobes are faint per beam: the giant evidence x min(1, 2 Phi(-z)), z the robust z of the
     # brighter lobe's mean surface brightness among the survey's extended islands (see faint_lobes)
     faint_lobes: bool = False
+    # a lobe holds no core of its own: a joined double one of whose two lobes has emission on both sides of its
+    # brightest beam (the fainter side at least 1 / lobe_sidedness of the brighter, and at least lobe_min_side of
+    # the island's flux: two-sided jets round a core) reads no giant evidence (see lobe_cores.complete_lobes)
+    lobe_cores: bool = False
+    lobe_sidedness: float = 3.0  # a jet and its counter-jet differ by a factor of a few at most (Laing & Bridle 2014)
+    lobe_min_side: float = 0.1
 
     def __post_init__(self) -> None:
         if not self.extended_factor >= 1:
@@ -92,6 +101,10 @@ class MorphConfig:
             raise ValueError(f"MorphConfig.kinds must be among {', '.join(KINDS)}, not {sorted(unknown)}")
         if not 0 < self.x_full_crossing_deg <= 90:
             raise ValueError(f"MorphConfig.x_full_crossing_deg must lie in (0, 90], not {self.x_full_crossing_deg}")
+        if not self.lobe_sidedness >= 1:
+            raise ValueError(f"MorphConfig.lobe_sidedness must be at least 1, not {self.lobe_sidedness}")
+        if not 0 <= self.lobe_min_side < 0.5:
+            raise ValueError(f"MorphConfig.lobe_min_side must lie in [0, 0.5), not {self.lobe_min_side}")
         if not self.min_reference >= 3:
             raise ValueError(f"MorphConfig.min_reference must be at least 3, not {self.min_reference}")
 
@@ -164,6 +177,9 @@ def morph_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> 
     ring, giant = column("ring_shell"), giant_evidence(objects, config)
     if config.faint_lobes:
         giant = (giant * faint_lobes(objects, config)).astype(np.float32)
+    if config.lobe_cores:
+        complete = complete_lobes(objects, config.lobe_sidedness, config.lobe_min_side)
+        giant = np.where(complete, 0.0, giant).astype(np.float32)
     three = np.minimum(1.0, column("x_crossing") / np.sin(np.radians(config.x_full_crossing_deg)))
     cross = np.maximum(three, column("x_arms")).astype(np.float32)  # three islands, or one island with four arms
     table = pd.DataFrame({RING_EVIDENCE: ring, X_EVIDENCE: cross, GIANT_EVIDENCE: giant}, index=objects.index)

@@ -26,6 +26,7 @@ from scipy import ndimage
 from radioexplore.ingest.noise import mesh_background
 from radioexplore.ranking.crossing import X_ARMS, X_CROSSING, single_island_x
 from radioexplore.ranking.giants import GIANT_Z
+from radioexplore.ranking.lobe_cores import PEAK_COLUMNS, peak_profile
 from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams, source_annulus_ratio
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
@@ -114,6 +115,7 @@ OBJECT_COLUMNS = (
     "noise_rms",
     *SHAPE_FEATURES,
     "axis_angle_deg",  # the major axis's direction, degrees from +x towards +y (pixel frame): lobe association
+    *PEAK_COLUMNS,  # where the brightest pixel lies along that axis, flux either side of it (ranking/lobe_cores.py)
     ARTEFACT_HINT,
     NEGATIVE_RATIO,
     "shape_score",
@@ -320,6 +322,7 @@ def find_objects(
         py, px = np.unravel_index(np.argmax(np.where(mask, s, -np.inf)), mask.shape)
         outer = mask & (np.hypot(*np.ogrid[-py : mask.shape[0] - py, -px : mask.shape[1] - px]) > fwhm)
         own = float(np.nansum(r[outer]))
+        angle = axis_angle(xs, ys)
         side = max(bx1 - bx0 + 1, by1 - by0 + 1)
         stamp = int(np.ceil(max(config.stamp_margin * side, config.min_stamp_beams * fwhm)))
         mx0 = (bx0 + bx1) / 2.0
@@ -343,7 +346,8 @@ def find_objects(
             peak_snr=float(s[mask].max()),
             n_peaks=n_peaks,
             axis_ratio=axis_ratio(xs, ys),
-            axis_angle_deg=axis_angle(xs, ys),
+            axis_angle_deg=angle,
+            **peak_profile(xs, ys, r[mask], px, py, angle, fwhm),
             filled_beams=filled / area,
             negative_fraction=neg,
             **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
