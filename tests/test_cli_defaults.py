@@ -100,6 +100,7 @@ PAIRS = [
             "max_negative_fraction",
             "spoke_sigma",
             "attribute_sidelobes",
+            "cut_pattern",
         )
     ],
     *[

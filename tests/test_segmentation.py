@@ -167,8 +167,11 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     options = (meta["tta"], meta["min_beams"], meta["max_negative_fraction"], meta["spoke_sigma"])
     assert options == (False, 30.0, 0.01, 5.0)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
-    cli_main("segment", "--run", run.root, "--checkpoint", ckpt)  # no cluster table now: no stale scores
-    assert not run.segment_clusters.exists() and json.loads(run.segment_meta.read_text())["clusters_table"] == ""
+    assert meta["cut_pattern"] is False
+    # no cluster table now: no stale scores; the pattern cut runs end to end and is recorded
+    cli_main("segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern")
+    meta = json.loads(run.segment_meta.read_text())
+    assert not run.segment_clusters.exists() and meta["clusters_table"] == "" and meta["cut_pattern"] is True
 
 
 def test_an_unknown_segmentation_network_names_the_choices():

@@ -110,6 +110,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         max_negative_fraction=args.max_negative_fraction,
         spoke_sigma=args.spoke_sigma,
         attribute_sidelobes=args.attribute_sidelobes,
+        cut_pattern=args.cut_pattern,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -308,6 +309,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=False,
         help="spare from --max-negative-fraction the regions whose negatives a bright source's pattern explains "
         "(a sector round it beyond --spoke-sigma at the region's radii); the spoke test still judges them",
+    )
+    p.add_argument(
+        "--cut-pattern",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="before the region tests, remove the pixels a bright source's error pattern explains (S/N not above "
+        "the depth of the negatives flanking them round the source) and judge the pieces; default off",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

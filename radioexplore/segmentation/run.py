@@ -75,6 +75,8 @@ class SegmentConfig:
     spoke_sigma: float | None = SPOKE_SIGMA  # drop radial spokes of a source with a sector this far below zero
     # negatives a bright source's pattern explains leave the region to the spoke test, not the negative share (regions)
     attribute_sidelobes: bool = False
+    # remove the pixels a bright source's error pattern explains before the region tests (regions, pattern_cut)
+    cut_pattern: bool = False
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -152,7 +154,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
     threshold = 0.5 if config.threshold is None else float(config.threshold)
     if config.core_threshold is not None:
         prob, _ = drop_coreless(prob, threshold, config.core_threshold)
-    needs_snr = any(
+    needs_snr = config.cut_pattern or any(
         v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
     )
     if config.min_beams <= 0 and not needs_snr:
@@ -176,6 +178,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         max_negative_fraction=config.max_negative_fraction,
         spoke_sigma=config.spoke_sigma,
         attribute_sidelobes=config.attribute_sidelobes,
+        cut_pattern=config.cut_pattern,
     )
     return out
 
