@@ -75,6 +75,13 @@ those labels do not teach that such evidence is sky. Measured (benchmarks/README
 teach-peculiar): on simulated DQF-3 fields the liked tiles counted as sky were what let the ripples of their
 fields back into the next queue, and leaving them out queues fewer artefacts but finds fewer peculiar
 tiles (their neighbours in the artefact features are also peculiar objects beside bright sources).
+The labels' artefact classifier is fitted on tiles the axis has already cleared (rank's default discounts a tile
+by its axis score), so a few sky labels with troughs can turn its trough weights negative and it then reads the
+deep negative rings of bright sources as sky (simulated 12:5: 8 of the 10 ARTEFACT tiles of round 3).
+``ActiveConfig.teach_monotone`` (:mod:`radioexplore.ranking.monotone`; off by default) keeps those weights >= 0 and the
+learnt probability at or above the axis score: on 14 held-out simulated surveys 3.86 / 3.64 -> 2.93 / 3.07 ARTEFACT
+tiles in rounds 2-5 (re-ranker seeds 0 / 1), but 1 and 3 fewer peculiar tiles found (benchmarks/README.md, issue 24,
+"Labels that read troughs as sky").
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
