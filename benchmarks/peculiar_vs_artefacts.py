@@ -27,6 +27,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky   # 4-5 labels do not teach "sky"
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --teach-monotone both   # troughs never taught as sky
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
@@ -273,6 +274,13 @@ def main() -> int:
         help="ActiveConfig(liked_teach_sky=False): tiles scored 4-5 do not teach that their artefact evidence is sky",
     )
     p.add_argument(
+        "--teach-monotone",
+        choices=("off", "sign", "floor", "both"),
+        default=ActiveConfig.teach_monotone,
+        help="ActiveConfig(teach_monotone=...): the labels' artefact classifier may not read error evidence as sky: "
+        "its weights >= 0 (sign), its probability never below the axis score (floor), or both (ranking.monotone)",
+    )
+    p.add_argument(
         "--pattern-geometry",
         action="store_true",
         help="ActiveConfig(pattern_geometry=True): the labels' regression also reads the tile's top object's "
@@ -457,6 +465,7 @@ def main() -> int:
             if args.shape == "off"
             else {"shape_weight": 0.5, "shape_protect": True, "shape_protect_reach": args.shape == "both"}
         ),
+        teach_monotone=args.teach_monotone,
         across_ratio=args.across_ratio,
         across_power=args.across_power,
         across_min_sigma=args.across_min_sigma,

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from radioexplore.ranking.monotone import MONOTONE, axis_floor, monotone_classifier
+
 
 def kernel_rows(
     features: np.ndarray, ids: np.ndarray, k: int, alpha: float = 1.0, sq: np.ndarray | None = None
@@ -145,11 +147,23 @@ def artefact_probability(
     is_artefact: np.ndarray,
     prior_weight: float = 1.0,
     seed: int = 0,
+    monotone: str = "off",
+    n_signed: int | None = None,
 ) -> tuple[np.ndarray, bool]:
     """Every tile's probability of being an artefact, from the axis (``block[:, 0]``) and the labels
     (module docstring); a labelled tile gets its label. Returns ``(p, taught)``: ``taught`` is True
-    when the labels held an ARTEFACT and another label, so the classifier replaced the axis."""
-    learnt = label_classifier(block, ids, is_artefact, seed)
+    when the labels held an ARTEFACT and another label, so the classifier replaced the axis.
+    ``monotone`` (:mod:`radioexplore.ranking.monotone`): "sign" keeps the classifier's coefficients of the
+    first ``n_signed`` columns (all when None) >= 0, "floor" keeps its probability at or above the axis
+    score, "both" does both; "off" (default) neither."""
+    if monotone not in MONOTONE:
+        raise ValueError(f"monotone must be one of {MONOTONE}, not {monotone!r}")
+    if monotone in ("sign", "both"):
+        learnt = monotone_classifier(block, ids, is_artefact, n_signed)
+    else:
+        learnt = label_classifier(block, ids, is_artefact, seed)
+    if learnt is not None and monotone in ("floor", "both"):
+        learnt = axis_floor(learnt, block[:, 0])
     prior = block[:, 0] if learnt is None else learnt
     p = artefact_posterior(prior, kernels, is_artefact, prior_weight)
     p[np.asarray(ids, dtype=np.int64)] = np.asarray(is_artefact, dtype=np.float32)
