@@ -24,7 +24,7 @@ source's spectrum or a stripe in one part). The wave is subtracted and the next 
 ``max_waves``. A field without such waves gets a model of exactly zero.
 
 Measured on simulated surveys (benchmarks/README.md, issue 24, branch plane-waves): waves in every DQF 3 field
-and in none of the DQF 0-2 fields but one (0.13 sigma); the DQF 3 noise on the image smoothed to 3 beams halves,
+and in none of the DQF 0-2 fields but one (0.07 of its noise); the DQF 3 noise on the image smoothed to 3 beams halves,
 to the DQF 0-2 level; recall of peculiar tiles moves within the object forest's spread, so it is off by default.
 """
 
