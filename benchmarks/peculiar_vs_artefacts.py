@@ -383,6 +383,13 @@ def main() -> int:
         help="keep a low-resolution island when full-resolution islands explain less than this share of its flux",
     )
     p.add_argument(
+        "--plane-waves",
+        choices=("on", "off"),
+        default="on" if ObjectConfig.plane_waves else "off",
+        help="subtract the plane waves found in each field's Fourier transform before finding objects "
+        "(ObjectConfig.plane_waves; ranking/plane_waves.py)",
+    )
+    p.add_argument(
         "--morph",
         default="on",
         help="evidence of the known peculiar morphologies beside the object forest (ranking.morphology): off, on "
@@ -449,6 +456,8 @@ def main() -> int:
         args.object_detect["lowsb_source_troughs"] = args.lowsb_source_troughs
     if args.lowsb_explained is not None:
         args.object_detect["lowsb_explained"] = args.lowsb_explained
+    if args.plane_waves != ("on" if ObjectConfig.plane_waves else "off"):
+        args.object_detect["plane_waves"] = args.plane_waves == "on"
     args.active = ActiveConfig(
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,

@@ -58,6 +58,7 @@ PAIRS = [
     ("objects", "seed", "radioexplore.ranking.objects:ObjectConfig", "seed"),
     ("objects", "ripple_model", "radioexplore.ranking.objects:ObjectConfig", "ripple_model"),
     ("objects", "lowsb_beams", "radioexplore.ranking.objects:ObjectConfig", "lowsb_beams"),
+    ("objects", "plane_waves", "radioexplore.ranking.objects:ObjectConfig", "plane_waves"),
     ("pool-objects", "pool", "radioexplore.ranking.object_pool:ObjectPoolConfig", "pool"),
     *[
         ("demo", d, "radioexplore.demo:DemoConfig", f)

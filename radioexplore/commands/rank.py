@@ -58,6 +58,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
             forest_features=args.features,
             ripple_model=args.ripple_model,
             lowsb_beams=tuple(args.lowsb_beams),
+            plane_waves=args.plane_waves,
         )
         return objects_run(
             run,
@@ -210,6 +211,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=default_of(ObjectConfig, "lowsb_beams"),
         help="also find faint extended (low-surface-brightness) islands on the image smoothed to these many beam "
         "FWHM, e.g. --lowsb-beams 2 (ranking/lowsb.py; none by default)",
+    )
+    p.add_argument(
+        "--plane-waves",
+        action=argparse.BooleanOptionalAction,
+        default=default_of(ObjectConfig, "plane_waves"),
+        help="subtract the plane waves across the whole image (DQF 3 ripples), found as the strongest peaks of its "
+        "Fourier transform, before finding the islands (ranking/plane_waves.py; default %(default)s)",
     )
     p.add_argument(
         "--embed",

@@ -12,6 +12,9 @@ them on a run's tiles. With ``ripple_model`` the calibration ripple rings round 
 (:mod:`radioexplore.ranking.ripple_model`) are subtracted before the islands are found. With
 ``lowsb_beams`` faint extended islands are also found on the image smoothed to a few beams
 (:mod:`radioexplore.ranking.lowsb`; ``detect_beams`` says at which resolution each was found).
+With ``plane_waves`` the waves a calibration error puts across the whole image (DQF 3), found as the
+strongest peaks of its Fourier transform (:mod:`radioexplore.ranking.plane_waves`), are subtracted
+first: from the image every island, noise map and trough is then read on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from radioexplore.ranking.lobe_cores import PEAK_COLUMNS, peak_profile
 from radioexplore.ranking.local_noise import negative_noise_map, noise_envelope, noise_floor_at, noise_map
 from radioexplore.ranking.lowsb import explained_fraction, smooth_to_beams, source_annulus_ratio
 from radioexplore.ranking.object_shape import MORPHOLOGY_FEATURES, axis_angle, axis_ratio, morphology_features
+from radioexplore.ranking.plane_waves import PlaneWaveConfig, plane_wave_model
 from radioexplore.ranking.ring import ring_shell
 from radioexplore.ranking.ripple_model import RippleConfig, bright_sources, ripple_model
 from radioexplore.ranking.sources import SOURCE_COLUMNS
@@ -178,6 +182,10 @@ class ObjectConfig:
     lowsb_source_troughs: str = "any"
     # LOWSB_FEATURES: the low-resolution islands' S/N features and troughs from the smoothed or full-resolution image
     lowsb_features: str = "smoothed"
+    # subtract the plane waves found in the image's Fourier transform (ranking/plane_waves.py: the ripples
+    # across DQF 3 fields) before anything else; off by default (benchmarks/README.md, issue 24, plane-waves)
+    plane_waves: bool = False
+    plane_wave: PlaneWaveConfig = PlaneWaveConfig()
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -247,6 +255,8 @@ def find_objects(
     finite = np.isfinite(data)
     if finite.sum() < 16:
         return empty
+    if config.plane_waves:  # the waves across the whole image out: they would set the noise of every scale
+        data = data - plane_wave_model(data, fwhm, config.plane_wave)
     box = max(16, int(round(config.mesh_beams * fwhm)))
     residual = data - mesh_background(data, box)
     image = residual  # what the artefact evidence (troughs round an island) is read from
