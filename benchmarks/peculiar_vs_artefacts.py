@@ -12,8 +12,11 @@ discounted by its own artefact score). Per survey and mean +- std:
     and of the parts they are built from (the plain forest, forest x (1 - tile axis), objects by
     shape alone, objects by shape x (1 - each object's own artefact score)), the same two rankings
     with each tile taking its best source's score (lobes of a double and its core joined,
-    :mod:`radioexplore.ranking.sources`), and a bound from the truth: the ranking without the axis
-    with the tiles an artefact holds alone removed (a perfect artefact axis);
+    :mod:`radioexplore.ranking.sources`), the other ways the forest and the objects meet
+    (``Method.combine``: ``objects_first``, ``forest_where_no_object``, ``objects_first_no_axis``, from
+    the same columns), and a bound from the truth: the ranking without the axis
+    with the tiles an artefact holds alone removed (a perfect artefact axis); beside each, the
+    artefact tiles in the top and, of them, those not peculiar (``artefacts_only_top_*``);
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
     :class:`LabelStore` and :func:`radioexplore.ranking.active_run.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
