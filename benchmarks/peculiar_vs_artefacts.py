@@ -12,8 +12,11 @@ discounted by its own artefact score). Per survey and mean +- std:
     and of the parts they are built from (the plain forest, forest x (1 - tile axis), objects by
     shape alone, objects by shape x (1 - each object's own artefact score)), the same two rankings
     with each tile taking its best source's score (lobes of a double and its core joined,
-    :mod:`radioexplore.ranking.sources`), and a bound from the truth: the ranking without the axis
-    with the tiles an artefact holds alone removed (a perfect artefact axis);
+    :mod:`radioexplore.ranking.sources`), the other ways the forest and the objects meet
+    (``Method.combine``: ``objects_first``, ``forest_where_no_object``, ``objects_first_no_axis``, from
+    the same columns), and a bound from the truth: the ranking without the axis
+    with the tiles an artefact holds alone removed (a perfect artefact axis); beside each, the
+    artefact tiles in the top and, of them, those not peculiar (``artefacts_only_top_*``);
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
     :class:`LabelStore` and :func:`radioexplore.ranking.active_run.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
@@ -88,7 +91,7 @@ from radioexplore.ranking.object_embed import embed_objects
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
 from radioexplore.ranking.objects import FEATURE_SETS, ObjectConfig
-from radioexplore.ranking.peculiar import quantile_among, tile_best_objects
+from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
 from radioexplore.ranking.sources import by_source
@@ -213,6 +216,14 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
             best = tile_best_objects(objects, len(tiles), column)
             score = np.where(best >= 0, objects[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
             rules[key] = np.where(keep, quantile_among(score, keep), 0)
+        # how the forest and the objects meet (Method.combine), from the same columns: objects first, the
+        # forest only where no object lies, and objects first without the axis (its no-axis match)
+        for key in ("peculiar", "objects_first", "forest_where_no_object", "objects_first_no_axis"):
+            method = METHODS[key]
+            best = tile_best_objects(objects, len(tiles), method.object_column)
+            score = np.where(best >= 0, objects[method.object_column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
+            art = s["artefact_score"].to_numpy(dtype=float)
+            rules[key] = peculiarity(s["anomaly_score"].to_numpy(), score, art, keep, method, best >= 0)
         if "source_id" in objects.columns:  # each tile takes its best source's score (lobes and core joined)
             sources = by_source(objects)
             for key, column, factor in (("default_sources", "score", clean), ("no_axis_sources", "shape_score", 1.0)):
@@ -228,7 +239,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     for key, score in rules.items():
         row[f"recall_{key}"] = recall_in_top(score, peculiar, f)
         k = max(1, int(round(f * len(score))))
-        row[f"artefacts_top_{key}"] = int(artefact[np.argsort(-score, kind="stable")[:k]].sum())
+        top = np.argsort(-score, kind="stable")[:k]
+        row[f"artefacts_top_{key}"] = int(artefact[top].sum())
+        # of them, those that are not peculiar too (what the astronomer labels ARTEFACT)
+        row[f"artefacts_only_top_{key}"] = int((artefact & ~peculiar)[top].sum())
     if args.no_astronomer:
         row["seconds"] = time.perf_counter() - t0
         return row
@@ -426,6 +440,7 @@ def main() -> int:
         "beam (a core of its own, two-sided jets) reads no giant evidence",
     )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
+    p.add_argument("--table", type=Path, default=None, help="also write the per-survey figures to this CSV")
     args = p.parse_args()
     kinds = {"on": MorphConfig.kinds, "none": ()}.get(args.morph, tuple(k for k in args.morph.split(",") if k))
     args.morph_config = (
@@ -510,6 +525,8 @@ def main() -> int:
             flush=True,
         )
     df = pd.DataFrame(rows)
+    if args.table:
+        df.to_csv(args.table, index=False)
     print(f"\nover {len(df)} surveys (mean +- std), tile embedding {args.embedding}:")
     for col in [c for c in df.columns if c not in ("seed", "strength")]:
         v = df[col].astype(float)

@@ -9,7 +9,7 @@ from radioexplore.ranking import artefact_run as artefacts_mod
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
 from radioexplore.ranking.active_features import artefact_block
 from radioexplore.ranking.config import RankConfig
-from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among
+from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
 from radioexplore.run.atomic import write_parquet
@@ -99,6 +99,44 @@ def test_a_peculiar_object_in_a_poor_tile_keeps_its_rank_where_a_tile_wide_facto
     raw = peculiarity(anomaly, ring_object, tile_artefact, method=METHODS["peculiar_no_axis"])
     assert raw[1] == pytest.approx(1.0)  # without the axis the artefact-like tile ranks first with the ring
     assert METHODS["peculiar"].object_column == "score" and METHODS["peculiar_no_axis"].object_column == "shape_score"
+
+
+def test_objects_first_ranks_every_tile_with_an_object_above_the_forest_finds():
+    """Five tiles: two with objects, three without. Objects first: the objects' order leads, the forest
+    x (1 - tile artefact) orders the rest below them; the forest only where no object lies: one scale,
+    the object tiles by their object alone (the max let the forest lift the dull one)."""
+    anomaly = np.array([0.1, 0.95, 0.9, 0.5, 0.97])
+    obj = np.array([0.3, 0.0, 0.0, 0.0, 0.05])  # best object's discounted score; tiles 1-3 have none
+    has = np.array([True, False, False, False, True])
+    art = np.array([0.0, 0.9, 0.0, 0.0, 0.0])  # tile 1 is odd because of its ripples
+    first = peculiarity(anomaly, obj, art, method=METHODS["objects_first"], has_object=has)
+    assert np.argsort(-first).tolist() == [0, 4, 2, 3, 1]  # objects (by score), then forest x (1 - artefact)
+    assert first[has].min() > first[~has].max()
+    # without has_object an object score above 0 marks the tile
+    assert np.array_equal(first, peculiarity(anomaly, obj, art, method=METHODS["objects_first"]))
+    mixed = peculiarity(anomaly, obj, art, method=METHODS["forest_where_no_object"], has_object=has)
+    forest = quantile_among(anomaly) * (1 - art)
+    assert np.allclose(mixed, np.where(has, quantile_among(obj), forest))
+    assert mixed[2] > mixed[3] > mixed[1]  # the tiles without an object in the forest's order
+    main = peculiarity(anomaly, obj, art, method=METHODS["peculiar"])
+    # the max let the forest lift the dull object; here it does not
+    assert main[4] == pytest.approx(1.0) and mixed[4] < 0.9
+    raw = peculiarity(anomaly, obj, art, method=METHODS["objects_first_no_axis"], has_object=has)
+    assert np.argsort(-raw)[:3].tolist() == [0, 4, 1]  # no axis: the rippled tile leads those without objects
+    with pytest.raises(ValueError, match="combine"):
+        type(METHODS["peculiar"])("bad", combine="mean")
+
+
+def test_objects_first_through_rank_run_says_why_a_tile_without_an_object_sits_low(ranked):
+    rank_run(ranked, "pixstats", RankConfig(method="objects_first", exclude_flags=("blank",)))
+    s = ranked.read_scores("pixstats").set_index("tile_id")
+    ring = tile_at(ranked, *RING_TILE)
+    with_object = pd.Series(tile_best_objects(pd.read_parquet(ranked.objects), len(s)) >= 0, index=range(len(s)))
+    kept = s["why"] != "left out: blank or cut by the image edge"
+    assert s.loc[ring, "rank"] == 1 and s.loc[ring, "why"].startswith("ring-like object")
+    assert s.loc[with_object & kept, "rank"].max() < s.loc[~with_object & kept, "rank"].min()
+    assert s.loc[~with_object & kept, "why"].str.startswith("no object found, after the tiles with one").all()
+    rank_run(ranked, "pixstats", RankConfig(exclude_flags=("blank",)))  # back to the default for the other tests
 
 
 def test_the_forest_and_seed002_stay_available_by_name(ranked, tmp_path):

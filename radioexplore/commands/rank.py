@@ -180,7 +180,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=tuple(METHODS),
         default=default_of(RankConfig, "method"),
         help="ranker: peculiar (default: max(anomaly, object) quantile x (1 - artefact score)), "
-        "peculiar_no_axis, forest (the plain Isolation Forest) or seed002 (LightGBM top-10 -> forest; needs labels)",
+        "peculiar_no_axis, objects_first (tiles with an object first, by it; the rest by the forest), "
+        "objects_first_no_axis, forest_where_no_object (one scale, the forest only where no object lies), "
+        "forest (the plain Isolation Forest) or seed002 (LightGBM top-10 -> forest; needs labels)",
     )
     p.set_defaults(func=cmd_rank)
 

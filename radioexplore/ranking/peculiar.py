@@ -18,6 +18,14 @@ benchmarks/peculiar_vs_artefacts.py). Rankers by name in :data:`METHODS`; ``seed
 al. 2024's recipe (LightGBM top-k features -> Isolation Forest, 200 trees, max_samples 0.02),
 ``forest`` the plain forest, ``peculiar_no_axis`` the default without any artefact discount
 (objects by shape score alone; for comparison).
+
+How the two axes meet (:attr:`Method.combine`): ``max`` (the default's, above); ``objects_first``
+ranks every tile an object lies on first, by its best object's (discounted) score, and the tiles no
+detector found anything on after them by the forest x (1 - tile artefact score), so that a run
+without field images, or faint emission no island caught, still gets the forest's order; and
+``forest_where_no_object`` keeps one quantile scale but lets the forest speak only where no object
+lies (a tile with an object is its object). Issue 24 measured them against the max
+(benchmarks/README.md, "Objects first").
 """
 
 from __future__ import annotations
@@ -43,12 +51,23 @@ class Method:
     objects: bool = False  # take the max with the object quantile
     artefacts: bool = False  # anomaly x (1 - tile artefact_score); objects by their discounted score
     top_k: int | None = None  # forest on the top-k LightGBM features (needs labels)
+    #: how the forest and the objects meet: "max" of the quantiles; "objects_first" (tiles with an object
+    #: first, by it; the rest after, by the forest); "forest_where_no_object" (one scale, the forest only
+    #: where no object lies)
+    combine: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, not {self.combine!r}")
 
     @property
     def object_column(self) -> str:
         """The objects' column a tile takes its best of: discounted by each object's artefact score or not."""
         return "score" if self.artefacts else "shape_score"
 
+
+#: How a :class:`Method` puts the forest and the objects together.
+COMBINES = ("max", "objects_first", "forest_where_no_object")
 
 #: Rankers by name; ``peculiar`` is ``rank``'s default.
 METHODS: dict[str, Method] = {
@@ -58,6 +77,25 @@ METHODS: dict[str, Method] = {
         artefacts=True,
     ),
     "peculiar_no_axis": Method("max(anomaly, object shape) quantile, artefact axis ignored", objects=True),
+    "objects_first": Method(
+        "tiles with an object first, by their best object's shape x (1 - object artefact score); the tiles with no "
+        "object after them, by anomaly quantile x (1 - tile artefact score)",
+        objects=True,
+        artefacts=True,
+        combine="objects_first",
+    ),
+    "objects_first_no_axis": Method(
+        "objects_first with the artefact axis ignored: tiles with an object first, by object shape; the rest by anomaly",
+        objects=True,
+        combine="objects_first",
+    ),
+    "forest_where_no_object": Method(
+        "one quantile scale: a tile with an object scores its best object's shape x (1 - object artefact score), a "
+        "tile with none its anomaly x (1 - tile artefact score)",
+        objects=True,
+        artefacts=True,
+        combine="forest_where_no_object",
+    ),
     "forest": Method("Isolation Forest over the (per-field standardised) embedding"),
     "seed002": Method("seed 002: LightGBM top-10 features -> Isolation Forest (200 trees, max_samples 0.02)", top_k=10),
 }
@@ -90,19 +128,38 @@ def peculiarity(
     artefact: np.ndarray | None,
     keep: np.ndarray | None = None,
     method: Method = METHODS[DEFAULT_METHOD],
+    has_object: np.ndarray | None = None,
 ) -> np.ndarray:
     """The score of ``method`` from the three axes (object score and artefact may be None: absent);
     tiles not kept score 0. ``object_score`` is the tile's best object's (of ``method.object_column``,
     so already discounted per object where the method discounts); the tile's artefact score (NaN:
-    no pixels to measure, counts as 0) multiplies the anomaly quantile."""
+    no pixels to measure, counts as 0) multiplies the anomaly quantile. ``has_object``: the tiles an
+    object lies on (default: object score above 0), which ``objects_first`` and
+    ``forest_where_no_object`` rank by it alone; ``objects_first`` scores them in [2/3, 1] and the
+    rest in [0, 1/3], so that any tile with an object leads."""
     n = len(anomaly)
     keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     q = quantile_among(anomaly, keep).astype(np.float64)
     if method.artefacts and artefact is not None:
         q = q * (1.0 - np.clip(np.nan_to_num(np.asarray(artefact, dtype=np.float64), nan=0.0), 0.0, 1.0))
     if method.objects and object_score is not None:
-        q = np.maximum(q, quantile_among(object_score, keep))
+        obj_q = quantile_among(object_score, keep).astype(np.float64)
+        found = np.asarray(object_score) > 0 if has_object is None else np.asarray(has_object, dtype=bool)
+        if method.combine == "max":
+            q = np.maximum(q, obj_q)
+        elif method.combine == "forest_where_no_object":
+            q = np.where(found, obj_q, q)
+        else:  # objects_first: the objects' own order among the tiles with one, above every tile without
+            q = np.where(found, (2.0 + quantile_among(object_score, keep & found)) / 3.0, q / 3.0)
     return np.where(keep, q, 0.0).astype(np.float32)
+
+
+def objects_lead(method: Method, anomaly_q: np.ndarray, object_q: np.ndarray, has_object: np.ndarray) -> np.ndarray:
+    """Tiles whose place ``method`` owes to their object (``why`` names it) rather than to the forest:
+    under the max, where the object's quantile reaches the anomaly's; otherwise wherever an object lies."""
+    if method.combine == "max":
+        return has_object & (object_q >= anomaly_q)
+    return has_object.copy()
 
 
 def tile_best_objects(objects: pd.DataFrame, n_tiles: int, column: str = "score") -> np.ndarray:
@@ -182,13 +239,20 @@ def why_column(
     objects: pd.DataFrame | None,
     scores: pd.DataFrame,
     keep: np.ndarray,
+    method: Method = METHODS[DEFAULT_METHOD],
 ) -> list[str]:
-    """For each tile, what put it where it is: the axis that drove it and the artefact axis, in words."""
+    """For each tile, what put it where it is: the axis that drove it and the artefact axis, in words
+    (under ``objects_first`` a tile with no object says so: the forest orders it below every object)."""
     art = scores["artefact_score"].to_numpy(dtype=float) if "artefact_score" in scores else np.full(len(keep), np.nan)
     ripple = (
         np.nan_to_num(scores["artefact_ripple_sigma"].to_numpy(dtype=float), nan=0.0)
         if "artefact_ripple_sigma" in scores
         else np.zeros(len(keep))
+    )
+    has = np.zeros(len(keep), dtype=bool) if best_object is None or object_q is None else np.asarray(best_object) >= 0
+    lead_obj = objects_lead(method, anomaly_q, object_q, has) if object_q is not None else has
+    after = (
+        "no object found, after the tiles with one: " if method.combine == "objects_first" and method.objects else ""
     )
     out = []
     for i in range(len(keep)):
@@ -196,7 +260,7 @@ def why_column(
             out.append("left out: blank or cut by the image edge")
             continue
         row = scores.iloc[i]
-        if object_q is not None and best_object is not None and best_object[i] >= 0 and object_q[i] >= anomaly_q[i]:
+        if lead_obj[i]:
             obj = objects.iloc[best_object[i]]
             # the object's own artefact score is what discounted it; the tile's is said when not low
             own = float(obj["artefact_score"]) if "artefact_score" in obj else art[i]
@@ -207,6 +271,7 @@ def why_column(
             out.append(text + describe_ripples(ripple[i]))
             continue
         lead = "unusual tile" if anomaly_q[i] >= 0.9 else "ordinary tile"
+        lead = (after + lead) if after and not has[i] and object_q is not None else lead
         out.append(f"{lead}, {describe_artefact(art[i], row)}{describe_ripples(ripple[i])}")
     return out
 

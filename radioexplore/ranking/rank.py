@@ -193,9 +193,11 @@ def _apply_method(
         df["object_score"] = object_score.astype(np.float32)
     if method.objects or method.artefacts:
         art = df["artefact_score"].to_numpy(dtype=float) if "artefact_score" in df else None
-        df["score"] = peculiarity(df["anomaly_score"].to_numpy(), object_score, art, keep, method)
+        has_object = None if best is None else best >= 0
+        df["score"] = peculiarity(df["anomaly_score"].to_numpy(), object_score, art, keep, method, has_object)
         df["rank"] = ranks_of(np.where(keep, df["score"].to_numpy(), -1.0))
-    df["why"] = why_column(quantile_among(df["anomaly_score"].to_numpy(), keep), object_q, best, objects, df, keep)
+    anomaly_q = quantile_among(df["anomaly_score"].to_numpy(), keep)
+    df["why"] = why_column(anomaly_q, object_q, best, objects, df, keep, method)
     return df, notes
 
 
