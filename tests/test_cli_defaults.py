@@ -101,6 +101,7 @@ PAIRS = [
             "spoke_sigma",
             "attribute_sidelobes",
             "cut_pattern",
+            "edge_sigma",
         )
     ],
     *[
