@@ -4,7 +4,7 @@ Simulates surveys with seeds never used in training (the shipped checkpoint lear
 with the default cluster mix (halo in 30% of fields, relic in 25%: about half the clusters host
 diffuse emission, as in seed 004's test set), segments every field as ``radioexplore segment``
 does (192 px tiles, 32 px overlap cropped; the same inference options, ``SegmentConfig``'s defaults
-unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma, --cut-pattern say otherwise: the region tests
+unless --tta, --min-beams, --max-compact, --max-negative, --spoke-sigma, --cut-pattern, --edge-sigma say otherwise: the region tests
 of :mod:`radioexplore.segmentation.regions`, dihedral test-time augmentation with --tta; the pixel
 threshold is --threshold, else the one stored in the checkpoint, else 0.5, with --core-threshold a
 hysteresis (:mod:`radioexplore.segmentation.mask_rule`; a stored core goes with a stored threshold);
@@ -338,6 +338,12 @@ def main() -> None:
         help="remove the pixels a bright source's error pattern explains before the region tests (pattern_cut)",
     )
     p.add_argument(
+        "--edge-sigma",
+        type=lambda t: None if t.strip().lower() == "none" else float(t),
+        default=defaults.edge_sigma,
+        help="grow kept regions to the contour at this S/N on the image smoothed to the beam (edge_snap; 'none': off)",
+    )
+    p.add_argument(
         "--ensemble",
         action="store_true",
         help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
@@ -370,11 +376,12 @@ def main() -> None:
         spoke_sigma=args.spoke_sigma,
         attribute_sidelobes=args.attribute_sidelobes,
         cut_pattern=args.cut_pattern,
+        edge_sigma=args.edge_sigma,
     )
     print(
         f"# tta={base.tta} core_threshold={base.core_threshold} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
         f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma} "
-        f"attribute_sidelobes={base.attribute_sidelobes} cut_pattern={base.cut_pattern}"
+        f"attribute_sidelobes={base.attribute_sidelobes} cut_pattern={base.cut_pattern} edge_sigma={base.edge_sigma}"
     )
     if args.ensemble and args.store_threshold:
         p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")

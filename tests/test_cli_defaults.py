@@ -102,6 +102,7 @@ PAIRS = [
             "spoke_sigma",
             "attribute_sidelobes",
             "cut_pattern",
+            "edge_sigma",
         )
     ],
     *[

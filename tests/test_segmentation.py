@@ -172,6 +172,14 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern")
     meta = json.loads(run.segment_meta.read_text())
     assert not run.segment_clusters.exists() and meta["clusters_table"] == "" and meta["cut_pattern"] is True
+    assert meta["edge_sigma"] is None
+    # the edge rule runs end to end, is recorded, and only adds pixels to the cut-pattern map
+    before = {n: fits.getdata(run.segment_map(n)) for n in ("field_000", "field_001")}
+    cli_main("segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern", "--edge-sigma", "2")
+    assert json.loads(run.segment_meta.read_text())["edge_sigma"] == 2.0
+    for name, old in before.items():
+        new = fits.getdata(run.segment_map(name))
+        assert ((np.nan_to_num(new) > 0.5) >= (np.nan_to_num(old) > 0.5)).all()
 
 
 def test_an_unknown_segmentation_network_names_the_choices():

@@ -111,6 +111,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         spoke_sigma=args.spoke_sigma,
         attribute_sidelobes=args.attribute_sidelobes,
         cut_pattern=args.cut_pattern,
+        edge_sigma=args.edge_sigma,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -316,6 +317,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=False,
         help="before the region tests, remove the pixels a bright source's error pattern explains (S/N not above "
         "the depth of the negatives flanking them round the source) and judge the pieces; default off",
+    )
+    p.add_argument(
+        "--edge-sigma",
+        type=_fraction_or_none,
+        default=None,
+        help="after the region tests, grow each kept region (within one beam) to the contour at this many sigma "
+        "on the image smoothed to the beam; 2 is the simulator's truth level (default none: off)",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -37,6 +37,7 @@ from radioexplore.segmentation.clusters import (
     detection_ratio,
     read_cluster_table,
 )
+from radioexplore.segmentation.edge_snap import grow_to_contour
 from radioexplore.segmentation.mask_rule import drop_coreless, resolve_thresholds
 from radioexplore.segmentation.regions import MAX_NEGATIVE_FRACTION, MIN_BEAMS, SPOKE_SIGMA, clean_regions
 from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, noise_window, taper_channel
@@ -77,6 +78,8 @@ class SegmentConfig:
     attribute_sidelobes: bool = False
     # remove the pixels a bright source's error pattern explains before the region tests (regions, pattern_cut)
     cut_pattern: bool = False
+    # grow kept regions to the contour at this S/N on the image smoothed to the beam (edge_snap; the truth's 2)
+    edge_sigma: float | None = None
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -155,7 +158,8 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
     if config.core_threshold is not None:
         prob, _ = drop_coreless(prob, threshold, config.core_threshold)
     needs_snr = config.cut_pattern or any(
-        v is not None for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma)
+        v is not None
+        for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma, config.edge_sigma)
     )
     if config.min_beams <= 0 and not needs_snr:
         return prob
@@ -180,6 +184,9 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         attribute_sidelobes=config.attribute_sidelobes,
         cut_pattern=config.cut_pattern,
     )
+    if config.edge_sigma is not None and snr is not None:
+        fwhm = float(np.sqrt(beam.bmaj_arcsec * beam.bmin_arcsec)) / pix
+        out, _ = grow_to_contour(out, snr, threshold, fwhm, level=config.edge_sigma)
     return out
 
 
