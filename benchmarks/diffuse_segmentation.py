@@ -344,6 +344,13 @@ def main() -> None:
         help="grow kept regions to the contour at this S/N on the image smoothed to the beam (edge_snap; 'none': off)",
     )
     p.add_argument(
+        "--join-arcs",
+        type=lambda t: None if t.strip().lower() == "none" else float(t),
+        default=defaults.join_arcs,
+        help="join pieces under --min-beams along one arc, gaps above this smoothed S/N, before the size test "
+        "(arc_join; 'none': off)",
+    )
+    p.add_argument(
         "--ensemble",
         action="store_true",
         help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
@@ -377,11 +384,13 @@ def main() -> None:
         attribute_sidelobes=args.attribute_sidelobes,
         cut_pattern=args.cut_pattern,
         edge_sigma=args.edge_sigma,
+        join_arcs=args.join_arcs,
     )
     print(
         f"# tta={base.tta} core_threshold={base.core_threshold} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
         f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma} "
-        f"attribute_sidelobes={base.attribute_sidelobes} cut_pattern={base.cut_pattern} edge_sigma={base.edge_sigma}"
+        f"attribute_sidelobes={base.attribute_sidelobes} cut_pattern={base.cut_pattern} edge_sigma={base.edge_sigma} "
+        f"join_arcs={base.join_arcs}"
     )
     if args.ensemble and args.store_threshold:
         p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")

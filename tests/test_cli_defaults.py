@@ -103,6 +103,7 @@ PAIRS = [
             "attribute_sidelobes",
             "cut_pattern",
             "edge_sigma",
+            "join_arcs",
         )
     ],
     *[

@@ -66,7 +66,9 @@ def test_the_size_filter_drops_a_small_blob_and_keeps_a_large_one():
     prob[100:160, 80:150] = 0.9  # 4200 px: about 150 beams
     prob[0, 199] = np.nan
     out, counts = clean_regions(prob, None, 0.5, (5.0, 5.0), min_beams=10, max_compact_fraction=None)
-    assert counts == dict(regions=2, small=1, compact=0, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0)
+    assert counts == dict(
+        regions=2, small=1, compact=0, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0, joined=0
+    )
     assert (out[20:26, 20:26] == 0).all()
     np.testing.assert_array_equal(out[100:160, 80:150], prob[100:160, 80:150])
     assert out[50, 50] == prob[50, 50] and np.isnan(out[0, 199])
@@ -91,7 +93,9 @@ def test_a_region_on_a_bright_point_source_is_compact_and_one_on_broad_emission_
     out, counts = clean_regions(
         prob, snr, 0.5, (beam, beam), min_beams=10, max_compact_fraction=0.5, max_negative_fraction=None
     )
-    assert counts == dict(regions=2, small=0, compact=1, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0)
+    assert counts == dict(
+        regions=2, small=0, compact=1, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0, joined=0
+    )
     assert out[50, 50] == 0 and out[140, 150] == np.float32(0.9)
     halo = snr[100:, 100:] > 3
     assert compact_fraction(snr[100:, 100:], halo, beam) < 0.2
@@ -107,7 +111,9 @@ def test_a_region_beside_negative_sidelobes_is_dropped_and_one_in_plain_noise_ke
     prob[40:60, 20:280] = 0.9
     prob[_gaussian(shape, 150, 220, 60.0, 1.0) > 0.5] = 0.9
     out, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=0.01)
-    assert counts == dict(regions=2, small=0, compact=0, sidelobe=1, attributed=0, spoke=0, cut=0, pattern_px=0)
+    assert counts == dict(
+        regions=2, small=0, compact=0, sidelobe=1, attributed=0, spoke=0, cut=0, pattern_px=0, joined=0
+    )
     assert (out[40:60, 20:280] == 0).all() and out[220, 150] == np.float32(0.9)
     kept, counts = clean_regions(prob, snr, 0.5, (beam, beam), min_beams=10, max_negative_fraction=None)
     np.testing.assert_array_equal(kept, prob)

@@ -180,6 +180,16 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     for name, old in before.items():
         new = fits.getdata(run.segment_map(name))
         assert ((np.nan_to_num(new) > 0.5) >= (np.nan_to_num(old) > 0.5)).all()
+    # the arc join runs end to end, is recorded, and only restores pieces the size test dropped
+    before = {n: fits.getdata(run.segment_map(n)) for n in ("field_000", "field_001")}
+    assert json.loads(run.segment_meta.read_text())["join_arcs"] is None
+    cli_main(
+        "segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern", "--edge-sigma", "2", "--join-arcs", "2"
+    )
+    assert json.loads(run.segment_meta.read_text())["join_arcs"] == 2.0
+    for name, old in before.items():
+        new = fits.getdata(run.segment_map(name))
+        assert ((np.nan_to_num(new) > 0.5) >= (np.nan_to_num(old) > 0.5)).all()
 
 
 def test_an_unknown_segmentation_network_names_the_choices():

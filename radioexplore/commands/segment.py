@@ -112,6 +112,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         attribute_sidelobes=args.attribute_sidelobes,
         cut_pattern=args.cut_pattern,
         edge_sigma=args.edge_sigma,
+        join_arcs=args.join_arcs,
     )
     with _dask_client_of(args) as client:
         summary = segment_run(run, config, clusters=args.clusters, client=client, progress=not args.quiet)
@@ -324,6 +325,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="after the region tests, grow each kept region (within one beam) to the contour at this many sigma "
         "on the image smoothed to the beam; 2 is the simulator's truth level (default none: off)",
+    )
+    p.add_argument(
+        "--join-arcs",
+        type=_fraction_or_none,
+        default=None,
+        help="before the size test, join pieces under --min-beams that lie along one arc (aligned, gaps <= 3 beams) "
+        "with the gap above this many sigma on the image smoothed to the beam (thin relics; default none: off)",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -45,6 +45,10 @@ without the negative share (its negatives are that pattern). Off by default: on 
 relics joined to a spoke (strict relic IoU 0.606 -> 0.615), on held-out seeds it did not raise the IoU
 (benchmarks/README.md, issue 22, branch relic-cut).
 
+With ``join_arcs`` (a smoothed S/N level) the pieces under the size limit that lie along one arc, their gaps bridged
+by emission at that level, are first joined into one region (:mod:`radioexplore.segmentation.arc_join`), and every
+test judges the joined region: a thin relic the network covers in pieces is kept when the pieces together pass.
+
 A dropped region's pixels get probability 0; the rest of the map is unchanged.
 """
 
@@ -53,6 +57,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import distance_transform_edt, find_objects, label, maximum_filter
 
+from radioexplore.segmentation.arc_join import arc_groups
 from radioexplore.segmentation.pattern_cut import pattern_pixels
 
 #: Smallest diffuse region kept, in restoring-beam areas (see the module docstring).
@@ -197,6 +202,7 @@ def clean_regions(
     negative_radius_beams: float = NEGATIVE_RADIUS_BEAMS,
     attribute_sidelobes: bool = False,
     cut_pattern: bool = False,
+    join_arcs: float | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """``prob`` with the regions above ``threshold`` that fail the size, compactness, negative-sidelobe or spoke
     test set to 0 (NaN kept), and counts ``regions, small, compact, sidelobe, attributed, spoke``. ``snr``: the image over
@@ -205,7 +211,10 @@ def clean_regions(
     whose negatives a bright source's pattern explains (the spoke test still judges them; needs ``spoke_sigma``);
     ``cut_pattern``: first remove the pixels a bright source's error pattern explains
     (:func:`radioexplore.segmentation.pattern_cut.pattern_pixels`; counted in ``pattern_px``) and judge the pieces
-    left, those of a cut region (``cut``) by every test but the negative share, whose negatives are that pattern."""
+    left, those of a cut region (``cut``) by every test but the negative share, whose negatives are that pattern;
+    ``join_arcs``: join pieces under ``min_beams`` along one arc, gaps bridged at this smoothed S/N
+    (:func:`radioexplore.segmentation.arc_join.arc_groups`; needs ``snr``), before every test (``joined``: pieces
+    that joined another)."""
     out = np.array(prob, dtype=np.float32, copy=True)
     above = np.nan_to_num(out, nan=0.0) > threshold
     explained = np.zeros(above.shape, bool)
@@ -213,11 +222,17 @@ def clean_regions(
         fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
         explained = pattern_pixels(above, snr, bright_sources(snr, fwhm), fwhm)
     regions, n = label(above & ~explained)
-    counts = dict(regions=int(n), small=0, compact=0, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0)
+    counts = dict(regions=int(n), small=0, compact=0, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0, joined=0)
     counts["pattern_px"] = int(explained.sum())
     out[explained] = 0.0
     if n == 0:
         return out, counts
+    if join_arcs is not None and snr is not None and min_beams > 0:
+        small = np.bincount(regions.ravel(), minlength=n + 1) < min_beams * beam_area_px(*beam_px)
+        small[0] = False
+        group = arc_groups(regions, small, snr, float(np.sqrt(beam_px[0] * beam_px[1])), bridge_sigma=join_arcs)
+        counts["joined"] = int((group != np.arange(n + 1)).sum())
+        regions = group[regions]
     cut = np.zeros(n + 1, bool)
     if explained.any():
         whole, _ = label(above)
@@ -229,7 +244,7 @@ def clean_regions(
     sizes = np.bincount(regions.ravel(), minlength=n + 1)
     drop = np.zeros(n + 1, bool)
     if min_beams > 0:
-        drop[1:] = sizes[1:] < min_beams * beam_area_px(*beam_px)
+        drop[1:] = (sizes[1:] > 0) & (sizes[1:] < min_beams * beam_area_px(*beam_px))  # 0: joined to another
         counts["small"] = int(drop.sum())
     if snr is not None and max_compact_fraction is not None:
         islands, _ = label(np.nan_to_num(snr, nan=0.0) > island_sigma)

@@ -80,6 +80,8 @@ class SegmentConfig:
     cut_pattern: bool = False
     # grow kept regions to the contour at this S/N on the image smoothed to the beam (edge_snap; the truth's 2)
     edge_sigma: float | None = None
+    # join pieces under min_beams along one arc, their gaps above this smoothed S/N, before the size test (arc_join)
+    join_arcs: float | None = None
 
 
 def _checkpoint(config: SegmentConfig) -> Path:
@@ -159,7 +161,13 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         prob, _ = drop_coreless(prob, threshold, config.core_threshold)
     needs_snr = config.cut_pattern or any(
         v is not None
-        for v in (config.max_compact_fraction, config.max_negative_fraction, config.spoke_sigma, config.edge_sigma)
+        for v in (
+            config.max_compact_fraction,
+            config.max_negative_fraction,
+            config.spoke_sigma,
+            config.edge_sigma,
+            config.join_arcs,
+        )
     )
     if config.min_beams <= 0 and not needs_snr:
         return prob
@@ -183,6 +191,7 @@ def clean_field(prob: np.ndarray, image, grid: np.ndarray, config: SegmentConfig
         spoke_sigma=config.spoke_sigma,
         attribute_sidelobes=config.attribute_sidelobes,
         cut_pattern=config.cut_pattern,
+        join_arcs=config.join_arcs,
     )
     if config.edge_sigma is not None and snr is not None:
         fwhm = float(np.sqrt(beam.bmaj_arcsec * beam.bmin_arcsec)) / pix
