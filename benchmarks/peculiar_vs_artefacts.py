@@ -94,7 +94,7 @@ from radioexplore.ranking.objects import FEATURE_SETS, ObjectConfig
 from radioexplore.ranking.peculiar import METHODS, peculiarity, quantile_among, tile_best_objects
 from radioexplore.ranking.queue import review_queue
 from radioexplore.ranking.rank import rank_run
-from radioexplore.ranking.sources import by_source
+from radioexplore.ranking.sources import SourceConfig, by_source
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
@@ -192,7 +192,7 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     )
     # the objects as `objects --score --features --morph` writes them, always found again: a table
     # another run left may have been made with other options
-    objects_run(run, object_config, progress=False, morph=args.morph_config)
+    objects_run(run, object_config, progress=False, morph=args.morph_config, sources=args.sources)
     name = tile_embedding(run, args.embedding)
     no_axis = ranked_scores(run, tiles, "peculiar_no_axis", name, args.source_by_ripple)["score"].to_numpy()
     # default: peculiar; last, so the astronomer starts from it
@@ -439,6 +439,19 @@ def main() -> int:
         help="MorphConfig.lobe_cores: a joined double one of whose lobes has emission on both sides of its brightest "
         "beam (a core of its own, two-sided jets) reads no giant evidence",
     )
+    p.add_argument(
+        "--source-one-sided-lobes",
+        choices=("on", "off"),
+        default="on" if SourceConfig.one_sided_lobes else "off",
+        help="SourceConfig.one_sided_lobes: an island with emission on both sides of its own brightest beam (a galaxy "
+        "with jets round its own core) is no lobe candidate when islands are joined into doubles",
+    )
+    p.add_argument(
+        "--source-round-lobes",
+        choices=("on", "off"),
+        default="on" if SourceConfig.round_lobes else "off",
+        help="SourceConfig.round_lobes: a resolved island without an axis may be a lobe beside a core",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     p.add_argument("--table", type=Path, default=None, help="also write the per-survey figures to this CSV")
     args = p.parse_args()
@@ -455,6 +468,9 @@ def main() -> int:
             faint_lobes=args.morph_faint_lobes == "on",
             lobe_cores=args.morph_lobe_cores == "on",
         )
+    )
+    args.sources = SourceConfig(
+        one_sided_lobes=args.source_one_sided_lobes == "on", round_lobes=args.source_round_lobes == "on"
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
     if args.ripple_evidence:

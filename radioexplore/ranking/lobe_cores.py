@@ -79,6 +79,21 @@ def lobe_orientation(objects: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def two_sided(objects: pd.DataFrame, sidedness: float = 3.0, min_side: float = 0.1) -> np.ndarray:
+    """Per island, whether it carries emission on both sides of its own brightest beam along its axis: the
+    fainter side at least ``1 / sidedness`` of the brighter and at least ``min_side`` of the island's flux
+    (a jet and a counter-jet round a core of its own; Laing & Bridle 2014). False where the columns are
+    lacking or NaN (the island is then taken as it was)."""
+    n = len(objects)
+    if not n or not {"flux_below_peak", "flux_above_peak"} <= set(objects.columns):
+        return np.zeros(n, dtype=bool)
+    below = objects["flux_below_peak"].to_numpy(float)
+    above = objects["flux_above_peak"].to_numpy(float)
+    lesser, greater = np.minimum(below, above), np.maximum(below, above)
+    with np.errstate(invalid="ignore"):
+        return (lesser * sidedness >= greater) & (lesser >= min_side)
+
+
 def complete_lobes(objects: pd.DataFrame, sidedness: float = 3.0, min_side: float = 0.1) -> np.ndarray:
     """Per object, whether it belongs to a joined double one of whose two lobes (the pair, not a lobe's
     further pieces) looks like a complete source: emission on both sides of its brightest beam along its

@@ -38,6 +38,10 @@ more giants and, at the margin, more pairs of unrelated sources (benchmarks/READ
 alignment), ``core_chance="observed"`` (the core's chance is that of a random unresolved object as
 near the midpoint as it, along and across, rather than anywhere in the middle third) and
 ``flux_chance`` (the neighbours counted against a pair are only those as comparable in flux).
+A fourth, ``one_sided_lobes`` (off), takes no island with emission on both sides of its own brightest
+beam as a lobe: a lobe is one end of a jet pair (Fanaroff & Riley 1974; Leahy & Williams 1984), a
+galaxy with a jet and a counter-jet round its own core is not (Laing & Bridle 2014: the two within a
+factor of a few); such galaxies then neither make false doubles nor count against a giant's pair.
 
 Per source the features astronomers describe a double by: its extent (far end to far end, in
 beams), the lobes' worst misalignment, the arm-length ratio (core to each lobe; NaN without a core)
@@ -53,6 +57,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from radioexplore.ranking.lobe_cores import two_sided
 
 #: Columns :func:`associate` adds (one row per object still): the source each object belongs to (the
 #: row index of its first lobe within the table given, or its own), its partner lobe (for a piece of a
@@ -100,6 +106,12 @@ class SourceConfig:
     max_negative_ratio: float = 1.0 / 3.0
     # a lobe may be two or three islands along its jet: join a double's other pieces (_add_pieces)
     lobe_pieces: bool = True
+    # a lobe is one end of a jet pair: an island with emission on both sides of its brightest beam (the
+    # fainter side at least 1 / lobe_sidedness of the brighter and at least lobe_min_side of its flux; the
+    # peak_profile columns, lobe_cores.two_sided) is a galaxy of its own, no lobe candidate
+    one_sided_lobes: bool = False
+    lobe_sidedness: float = 3.0  # jet / counter-jet within a factor of a few (Laing & Bridle 2014)
+    lobe_min_side: float = 0.1
 
     def __post_init__(self) -> None:
         if self.core_chance not in ("observed", "span"):
@@ -109,6 +121,10 @@ class SourceConfig:
                 raise ValueError(f"SourceConfig.{name} must be positive, not {getattr(self, name)}")
         if not self.flux_floor >= 1:
             raise ValueError(f"SourceConfig.flux_floor must be at least 1, not {self.flux_floor}")
+        if not self.lobe_sidedness >= 1:
+            raise ValueError(f"SourceConfig.lobe_sidedness must be at least 1, not {self.lobe_sidedness}")
+        if not 0 <= self.lobe_min_side < 0.5:
+            raise ValueError(f"SourceConfig.lobe_min_side must lie in [0, 0.5), not {self.lobe_min_side}")
         if not self.max_negative_ratio > 0:
             raise ValueError(f"SourceConfig.max_negative_ratio must be positive, not {self.max_negative_ratio}")
         lo, hi = self.core_span
@@ -155,7 +171,10 @@ def associate(table: pd.DataFrame, fwhm_px: float, config: SourceConfig = Source
     sky = np.ones(n, dtype=bool)
     if "negative_ratio" in table.columns:
         sky = ~(np.nan_to_num(table["negative_ratio"].to_numpy(float)) >= config.max_negative_ratio)
-    lobes = np.flatnonzero(resolved & sky & (elongated | config.round_lobes))
+    lobe_like = sky.copy()  # a lobe pair's candidates (a lobe's further pieces are not asked)
+    if config.one_sided_lobes:  # a galaxy with jets on both sides of its own peak is no lobe
+        lobe_like &= ~two_sided(table, config.lobe_sidedness, config.lobe_min_side)
+    lobes = np.flatnonzero(resolved & lobe_like & (elongated | config.round_lobes))
     cores = np.flatnonzero(~resolved)
     # candidate pairs: within the largest separation, fluxes comparable
     dist = np.hypot(x[lobes, None] - x[None, lobes], y[lobes, None] - y[None, lobes])
