@@ -168,6 +168,21 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     assert options == (False, 30.0, 0.01, 5.0)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
     assert meta["cut_pattern"] is False
+    # R with the regions touching the aperture runs end to end: the same maps, R only gains
+    cli_main(
+        "segment",
+        "--run",
+        run.root,
+        "--checkpoint",
+        ckpt,
+        "--clusters",
+        cluster_survey / "clusters.csv",
+        "--region-reach",
+        "1.5",
+    )
+    reached = pd.read_parquet(run.segment_clusters)
+    assert json.loads(run.segment_meta.read_text())["region_reach"] == 1.5
+    assert (reached["R"].to_numpy() >= clusters["R"].to_numpy() - 1e-12).all()
     # no cluster table now: no stale scores; the pattern cut runs end to end and is recorded
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern")
     meta = json.loads(run.segment_meta.read_text())

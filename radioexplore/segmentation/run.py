@@ -36,6 +36,7 @@ from radioexplore.segmentation.clusters import (
     aperture_pixels,
     detection_ratio,
     read_cluster_table,
+    region_ratio,
 )
 from radioexplore.segmentation.edge_snap import grow_to_contour
 from radioexplore.segmentation.mask_rule import drop_coreless, resolve_thresholds
@@ -66,6 +67,9 @@ class SegmentConfig:
     core_threshold: float | None = None
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
+    # R also counts the mask regions touching the aperture out to this many aperture radii (a peripheral relic; clusters
+    # region_ratio); None: off
+    region_reach: float | None = None
     batch_size: int = 8
     device: str = "cpu"
     block_cores: int = 8  # tile cores per block side: one Dask task per block
@@ -291,7 +295,11 @@ def _cluster_scores(table: pd.DataFrame, prob: np.ndarray, image, field: str, co
         if not np.isfinite(prob[int(round(cy)), int(round(cx))]):
             continue
         r_pix = aperture_pixels(table.iloc[i], image.pixel_arcsec, config.aperture_r500)
-        ratio, n_pix = detection_ratio(prob, float(cx), float(cy), r_pix)
+        ratio, n_pix = (
+            detection_ratio(prob, float(cx), float(cy), r_pix)
+            if config.region_reach is None
+            else region_ratio(prob, float(cx), float(cy), r_pix, float(config.threshold), config.region_reach)
+        )
         edge = min(cx, cy, image.nx - 1 - cx, image.ny - 1 - cy)
         out.append(dict(row=i, field=field, x=float(cx), y=float(cy), r_pix=r_pix, R=ratio, n_pix=n_pix, edge=edge))
     return out
