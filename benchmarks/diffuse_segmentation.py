@@ -368,7 +368,7 @@ def main() -> None:
         type=lambda t: None if t.strip().lower() == "none" else float(t),
         default=defaults.region_reach,
         help="R also counts the mask regions touching the R500 aperture, out to this many R500 (region_ratio; "
-        "'none': off)",
+        "default: SegmentConfig's, 1.5; 'none': R500 alone, as seed 004)",
     )
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     p.add_argument(

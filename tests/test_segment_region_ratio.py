@@ -61,6 +61,10 @@ def test_segment_scores_a_cluster_with_the_option():
             return np.array([x]), np.array([y])
 
     table = pd.DataFrame({"name": ["c"], "ra": [0.0], "dec": [0.0], "r_pix": [r500]})
-    off = _cluster_scores(table, prob, Image(), "f", SegmentConfig(threshold=0.85))[0]["R"]
+    off = _cluster_scores(table, prob, Image(), "f", SegmentConfig(threshold=0.85, region_reach=None))[0]["R"]
     on = _cluster_scores(table, prob, Image(), "f", SegmentConfig(threshold=0.85, region_reach=1.5))[0]["R"]
     assert off < R_THRESHOLD <= on
+
+
+def test_the_default_counts_regions_out_to_1_5_r500():
+    assert SegmentConfig().region_reach == 1.5

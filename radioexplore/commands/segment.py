@@ -277,9 +277,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--region-reach",
         type=_fraction_or_none,
-        default=None,
+        default=1.5,
         help="R also counts the mask regions touching the aperture, out to this many aperture radii (a relic at the "
-        "cluster's periphery, ~0.5-1.5 R500; default none: off)",
+        "cluster's periphery, ~0.5-1.5 R500; default 1.5; 'none': the aperture alone, as seed 004)",
     )
     p.add_argument(
         "--tta",

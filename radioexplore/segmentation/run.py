@@ -32,6 +32,7 @@ from radioexplore.run.fanout import describe, map_tasks
 from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.clusters import (
     R_THRESHOLD,
+    REGION_REACH,
     TRUTH_COLUMNS,
     aperture_pixels,
     detection_ratio,
@@ -68,8 +69,8 @@ class SegmentConfig:
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
     # R also counts the mask regions touching the aperture out to this many aperture radii (a peripheral relic; clusters
-    # region_ratio); None: off
-    region_reach: float | None = None
+    # region_ratio; default since 2026-12-03, benchmarks/README.md issue 22, branch cluster-fn); None: R500 alone
+    region_reach: float | None = REGION_REACH
     batch_size: int = 8
     device: str = "cpu"
     block_cores: int = 8  # tile cores per block side: one Dask task per block
