@@ -6,7 +6,8 @@ is blank) on the field's own pixel grid with its celestial WCS. ``segments/tiles
 (fraction of them above the threshold), to colour the map by and for rankers (join on ``tile_id``).
 ``segments/clusters.parquet`` with a cluster table: name, ra, dec, r_pix, R, detected, threshold
 (and field, x, y, n_pix, and the table's own ``truth`` / ``diffuse`` column when it has one;
-removed by a run without a table). ``segments/segment.json``: the model, thresholds and
+removed by a run without a table); R over the aperture plus the kept regions touching it, out to
+``region_reach`` apertures (:func:`radioexplore.segmentation.clusters.region_ratio`). ``segments/segment.json``: the model, thresholds and
 ``built_from``.
 Fields are segmented block by block (:mod:`radioexplore.segmentation.tiling`), as Dask tasks when a
 client is given (the same fan-out as embedding), holding one field's float32 map in memory.
