@@ -17,7 +17,8 @@ checkpoint) and prints per survey, then mean +- std over surveys:
   and for all diffuse emission, summed over the survey's fields; per kind both strict (every
   false-positive pixel of the survey counts against halos and against relics: ``iou_halo``) and
   object-wise (only predicted regions touching that kind's truth count: ``iou_halo_obj``);
-- per cluster, the detection ratio R (sum of probability / imaged pixels within R500 of the centre)
+- per cluster, the detection ratio R (sum of probability / imaged pixels within R500 of the centre; with
+  --region-reach also the mask regions touching that aperture, out to that many R500)
   against "diffuse truth within R500": accuracy, precision and false-negative rate at
   --r-threshold (seed 004: 0.015 gave 73% / 72% / 17%), the same at the R threshold that maximises
   accuracy on the calibration surveys' clusters pooled (--calib-seeds, never trained on), and the ROC AUC of R;
@@ -51,7 +52,7 @@ from sklearn.metrics import roc_auc_score
 from radioexplore.assets import diffuse_checkpoint
 from radioexplore.io.fits import read_image
 from radioexplore.segmentation.calibration import THRESHOLD_GRID, best_pair, best_threshold, iou_counts, pooled_iou
-from radioexplore.segmentation.clusters import detection_ratio
+from radioexplore.segmentation.clusters import detection_ratio, region_ratio
 from radioexplore.segmentation.detection_metrics import detection_metrics
 from radioexplore.segmentation.run import SegmentConfig, clean_field, resolved
 from radioexplore.segmentation.scaling import beam_fwhm_px, field_input, noise_grid, taper_channel
@@ -204,10 +205,16 @@ def pixel_iou(probs: dict[str, np.ndarray], sim: Path, threshold: float) -> dict
     )
 
 
-def cluster_ratios(probs: dict[str, np.ndarray], sim: Path) -> pd.DataFrame:
+def cluster_ratios(probs: dict[str, np.ndarray], sim: Path, config: SegmentConfig | None = None) -> pd.DataFrame:
+    """Per cluster R within R500 of its centre; with ``config.region_reach`` also the mask regions (p > its threshold)
+    touching that aperture, out to region_reach x R500 (:func:`radioexplore.segmentation.clusters.region_ratio`)."""
     clusters = pd.read_csv(SimulationDir(sim).clusters)
+    reach = None if config is None else config.region_reach
     clusters["R"] = [
-        detection_ratio(probs[c["field"]], c["x"], c["y"], c["r500_px"])[0] for _, c in clusters.iterrows()
+        detection_ratio(probs[c["field"]], c["x"], c["y"], c["r500_px"])[0]
+        if reach is None
+        else region_ratio(probs[c["field"]], c["x"], c["y"], c["r500_px"], float(config.threshold), reach)[0]
+        for _, c in clusters.iterrows()
     ]
     return clusters
 
@@ -356,6 +363,13 @@ def main() -> None:
         help="segment with the mean probability of all --checkpoint networks (one row; a reference, not stored)",
     )
     p.add_argument("--r-threshold", type=float, default=0.015)
+    p.add_argument(
+        "--region-reach",
+        type=lambda t: None if t.strip().lower() == "none" else float(t),
+        default=defaults.region_reach,
+        help="R also counts the mask regions touching the R500 aperture, out to this many R500 (region_ratio; "
+        "default: SegmentConfig's, 1.5; 'none': R500 alone, as seed 004)",
+    )
     p.add_argument("--workdir", type=Path, help="where the held-out skies are simulated (default: a temporary folder)")
     p.add_argument(
         "--cache",
@@ -385,12 +399,13 @@ def main() -> None:
         cut_pattern=args.cut_pattern,
         edge_sigma=args.edge_sigma,
         join_arcs=args.join_arcs,
+        region_reach=args.region_reach,
     )
     print(
         f"# tta={base.tta} core_threshold={base.core_threshold} min_beams={base.min_beams:g} max_compact_fraction={base.max_compact_fraction} "
         f"max_negative_fraction={base.max_negative_fraction} spoke_sigma={base.spoke_sigma} "
         f"attribute_sidelobes={base.attribute_sidelobes} cut_pattern={base.cut_pattern} edge_sigma={base.edge_sigma} "
-        f"join_arcs={base.join_arcs}"
+        f"join_arcs={base.join_arcs} region_reach={base.region_reach}"
     )
     if args.ensemble and args.store_threshold:
         p.error("--store-threshold with --ensemble: an ensemble has no checkpoint to store its threshold in")
@@ -453,7 +468,9 @@ def main() -> None:
                 note["core_threshold"] = float(config.core_threshold)
             store_calibration(ckpt, config.threshold, note)
             print(f"stored threshold {config.threshold:g}, core threshold {config.core_threshold} in {ckpt}")
-        calib = pd.concat([cluster_ratios(clean(raw, config), sim) for raw, sim in calib_surveys], ignore_index=True)
+        calib = pd.concat(
+            [cluster_ratios(clean(raw, config), sim, config) for raw, sim in calib_surveys], ignore_index=True
+        )
         r_best = best_r_threshold(calib)
         print(f"R threshold maximising accuracy on calibration seeds {calib_seeds} pooled: {r_best:.4f}")
         rows = []
@@ -461,7 +478,7 @@ def main() -> None:
             sim = simulate(seed, args, work)
             probs = clean(segment_survey(sim, model, meta, args.fields, base, args.cache), config)
             iou = pixel_iou(probs, sim, config.threshold)
-            clusters = cluster_ratios(probs, sim)
+            clusters = cluster_ratios(probs, sim, config)
             at_seed = detection_metrics(clusters["R"], clusters["diffuse"], args.r_threshold)
             at_best = detection_metrics(clusters["R"], clusters["diffuse"], r_best)
             auc = roc_auc_score(clusters["diffuse"], clusters["R"]) if clusters["diffuse"].nunique() == 2 else np.nan

@@ -92,6 +92,7 @@ PAIRS = [
             "core_threshold",
             "r_threshold",
             "aperture_r500",
+            "region_reach",
             "batch_size",
             "device",
             "block_cores",

@@ -160,7 +160,8 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     assert sorted(tiles["tile_id"]) == sorted(run.read_tiles()["tile_id"])
     clusters = pd.read_parquet(run.segment_clusters)
     assert {"name", "ra", "dec", "r_pix", "R", "detected", "threshold"} <= set(clusters.columns)
-    assert clusters["R"].between(0, 1).all() and (clusters["threshold"] == 0.015).all()
+    # R: a mean probability over the aperture plus the touching regions out to 1.5 R500 (at most 1.5**2)
+    assert clusters["R"].between(0, 1.5**2).all() and (clusters["threshold"] == 0.015).all()
     assert clusters["diffuse"].all()  # the simulated table's truth column travels with the scores
     meta = json.loads(run.segment_meta.read_text())
     assert meta["threshold"] == 0.5 and meta["r_threshold"] == 0.015 and meta["built_from"]["n_tiles"] == len(tiles)
@@ -168,6 +169,23 @@ def test_segment_writes_wcs_aligned_maps_and_the_contract(cluster_survey, tmp_pa
     assert options == (False, 30.0, 0.01, 5.0)  # the options used
     assert run.stage_config("segment")["checkpoint_used"] == str(ckpt)
     assert meta["cut_pattern"] is False
+    assert meta["region_reach"] == 1.5  # the default: R also counts regions touching R500, out to 1.5 R500
+    # R over the aperture alone (seed 004's) runs end to end: the same maps, R never above the default's
+    cli_main(
+        "segment",
+        "--run",
+        run.root,
+        "--checkpoint",
+        ckpt,
+        "--clusters",
+        cluster_survey / "clusters.csv",
+        "--region-reach",
+        "none",
+    )
+    alone = pd.read_parquet(run.segment_clusters)
+    assert json.loads(run.segment_meta.read_text())["region_reach"] is None
+    assert (alone["R"].to_numpy() <= clusters["R"].to_numpy() + 1e-12).all()
+    assert alone["R"].between(0, 1).all()
     # no cluster table now: no stale scores; the pattern cut runs end to end and is recorded
     cli_main("segment", "--run", run.root, "--checkpoint", ckpt, "--cut-pattern")
     meta = json.loads(run.segment_meta.read_text())

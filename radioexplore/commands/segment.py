@@ -95,12 +95,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: --spoke-sigma must be a positive number of sigma or 'none'; got {args.spoke_sigma}")
     if not 0 <= args.r_threshold <= 1:
         raise SystemExit(f"error: --r-threshold must lie between 0 and 1 (a mean probability); got {args.r_threshold}")
+    if args.region_reach is not None and not args.region_reach >= 1:
+        raise SystemExit(f"error: --region-reach is in aperture radii, 1 or more, or 'none'; got {args.region_reach}")
     config = SegmentConfig(
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         threshold=args.threshold,
         core_threshold=args.core_threshold,
         r_threshold=args.r_threshold,
         aperture_r500=args.aperture_r500,
+        region_reach=args.region_reach,
         batch_size=args.batch_size,
         device=args.device,
         block_cores=args.block_cores,
@@ -270,6 +273,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=1.0,
         help="aperture radius in units of R500 (default 1: a 2 R500 wide region)",
+    )
+    p.add_argument(
+        "--region-reach",
+        type=_fraction_or_none,
+        default=1.5,
+        help="R also counts the mask regions touching the aperture, out to this many aperture radii (a relic at the "
+        "cluster's periphery, ~0.5-1.5 R500; default 1.5; 'none': the aperture alone, as seed 004)",
     )
     p.add_argument(
         "--tta",

@@ -6,7 +6,8 @@ is blank) on the field's own pixel grid with its celestial WCS. ``segments/tiles
 (fraction of them above the threshold), to colour the map by and for rankers (join on ``tile_id``).
 ``segments/clusters.parquet`` with a cluster table: name, ra, dec, r_pix, R, detected, threshold
 (and field, x, y, n_pix, and the table's own ``truth`` / ``diffuse`` column when it has one;
-removed by a run without a table). ``segments/segment.json``: the model, thresholds and
+removed by a run without a table); R over the aperture plus the kept regions touching it, out to
+``region_reach`` apertures (:func:`radioexplore.segmentation.clusters.region_ratio`). ``segments/segment.json``: the model, thresholds and
 ``built_from``.
 Fields are segmented block by block (:mod:`radioexplore.segmentation.tiling`), as Dask tasks when a
 client is given (the same fan-out as embedding), holding one field's float32 map in memory.
@@ -32,10 +33,12 @@ from radioexplore.run.fanout import describe, map_tasks
 from radioexplore.run.rundir import RunDir
 from radioexplore.segmentation.clusters import (
     R_THRESHOLD,
+    REGION_REACH,
     TRUTH_COLUMNS,
     aperture_pixels,
     detection_ratio,
     read_cluster_table,
+    region_ratio,
 )
 from radioexplore.segmentation.edge_snap import grow_to_contour
 from radioexplore.segmentation.mask_rule import drop_coreless, resolve_thresholds
@@ -66,6 +69,9 @@ class SegmentConfig:
     core_threshold: float | None = None
     r_threshold: float = R_THRESHOLD  # seed 004: detected at R >= 0.015
     aperture_r500: float = 1.0  # aperture radius / R500 (seed 004: a region 2 R500 across)
+    # R also counts the mask regions touching the aperture out to this many aperture radii (a peripheral relic; clusters
+    # region_ratio; default since 2026-12-03, benchmarks/README.md issue 22, branch cluster-fn); None: R500 alone
+    region_reach: float | None = REGION_REACH
     batch_size: int = 8
     device: str = "cpu"
     block_cores: int = 8  # tile cores per block side: one Dask task per block
@@ -291,7 +297,11 @@ def _cluster_scores(table: pd.DataFrame, prob: np.ndarray, image, field: str, co
         if not np.isfinite(prob[int(round(cy)), int(round(cx))]):
             continue
         r_pix = aperture_pixels(table.iloc[i], image.pixel_arcsec, config.aperture_r500)
-        ratio, n_pix = detection_ratio(prob, float(cx), float(cy), r_pix)
+        ratio, n_pix = (
+            detection_ratio(prob, float(cx), float(cy), r_pix)
+            if config.region_reach is None
+            else region_ratio(prob, float(cx), float(cy), r_pix, float(config.threshold), config.region_reach)
+        )
         edge = min(cx, cy, image.nx - 1 - cx, image.ny - 1 - cy)
         out.append(dict(row=i, field=field, x=float(cx), y=float(cy), r_pix=r_pix, R=ratio, n_pix=n_pix, edge=edge))
     return out
