@@ -333,6 +333,7 @@ class ActiveRanker:
             if config.pattern_geometry and fields is not None and run.objects.is_file()
             else None
         )
+        evidence = teach_block(scores, config.teach_field_context, pattern)
         return cls(
             emb,
             scores["score"].to_numpy(),
@@ -342,7 +343,7 @@ class ActiveRanker:
             adjacency,
             artefact_block(scores),
             why,
-            teach_block(scores, config.teach_field_context, pattern),
+            evidence,
             sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
             if "field" in tiles.columns
             else None,
@@ -350,7 +351,7 @@ class ActiveRanker:
             if (config.shape_weight > 0 or config.shape_protect) and run.objects.is_file()
             else None,
             # the pattern's alignment (last column, when there) is no one-signed evidence of an artefact
-            None if pattern is None else 6 + 2 * config.teach_field_context,
+            None if pattern is None or evidence is None else evidence.shape[1] - 1,
         )
 
     def __len__(self) -> int:
