@@ -23,8 +23,10 @@ issue 22, branch relic-arcs).
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import find_objects, gaussian_filter
+from scipy.ndimage import find_objects
 from scipy.spatial import cKDTree
+
+from radioexplore.segmentation.beam_smooth import beam_smoothed
 
 #: Largest gap between two pieces joined, in beam FWHMs ("a few beams").
 GAP_BEAMS = 3.0
@@ -86,7 +88,7 @@ def arc_groups(
             pieces.append((int(r), centre, axis, np.column_stack([xs, ys]).astype(float)))
     if len(pieces) < 2:
         return group
-    smooth = gaussian_filter(np.nan_to_num(snr, nan=0.0), fwhm_px / 2.3548)
+    smooth = beam_smoothed(snr, fwhm_px)
     smooth[~np.isfinite(snr)] = -np.inf
     gap = gap_beams * fwhm_px
     cos_max = np.cos(np.radians(max_angle_deg))

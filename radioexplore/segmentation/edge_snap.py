@@ -18,7 +18,9 @@ many false pixels as true ones (benchmarks/README.md, issue 22, branch relic-par
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import binary_dilation, gaussian_filter, label
+from scipy.ndimage import binary_dilation, label
+
+from radioexplore.segmentation.beam_smooth import beam_smoothed
 
 #: The truth's own level: SimulationConfig.diffuse_truth_sigma (times the local noise, after the beam).
 TRUTH_SIGMA = 2.0
@@ -41,7 +43,7 @@ def grown_pixels(
     if not kept.any():
         return np.zeros(kept.shape, bool)
     finite = np.isfinite(snr)
-    smooth = gaussian_filter(np.where(finite, snr, 0.0), fwhm_px / np.sqrt(8 * np.log(2)))
+    smooth = beam_smoothed(snr, fwhm_px)
     zone = binary_dilation(kept, structure=_disk(zone_beams * fwhm_px)) & finite
     candidates = ((smooth > level) & zone) | kept
     pieces, n = label(candidates)

@@ -23,7 +23,10 @@ beams and 0 / 1 beam (benchmarks/README.md, issue 22, branch relic-cut).
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import binary_closing, gaussian_filter, map_coordinates, uniform_filter1d
+from scipy.ndimage import binary_closing, map_coordinates, uniform_filter1d
+
+from radioexplore.ingest.noise import mad_rms
+from radioexplore.segmentation.beam_smooth import beam_smoothed
 
 #: Pixels this many times the smoothed map's noise below zero count as the pattern's negative lobes (regions.py).
 PATTERN_SIGMA = 3.0
@@ -42,22 +45,14 @@ CLOSE_BEAMS = 1.0
 def smoothed_snr(snr: np.ndarray, fwhm_px: float) -> tuple[np.ndarray, float]:
     """The S/N map smoothed by a Gaussian of the beam's FWHM (NaN as 0), and its noise: 1.4826 x the median
     absolute deviation of the imaged pixels (robust against the sources and the pattern)."""
-    finite = np.isfinite(snr)
-    smooth = gaussian_filter(np.where(finite, snr, 0.0).astype(np.float32), fwhm_px / np.sqrt(8 * np.log(2)))
-    values = smooth[finite]
-    if values.size == 0:
-        return smooth, 1.0
-    sigma = 1.4826 * float(np.median(np.abs(values - np.median(values))))
-    return smooth, sigma if sigma > 0 else 1.0
+    smooth = beam_smoothed(np.asarray(snr, dtype=np.float32), fwhm_px)
+    return smooth, _mad_sigma(smooth[np.isfinite(snr)])
 
 
 def _mad_sigma(values: np.ndarray) -> float:
     """1.4826 x the median absolute deviation of the finite ``values`` (1 when none or zero)."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 1.0
-    sigma = 1.4826 * float(np.median(np.abs(values - np.median(values))))
-    return sigma if sigma > 0 else 1.0
+    sigma = mad_rms(values)
+    return sigma if sigma > 0 else 1.0  # NaN (no finite value) is not > 0
 
 
 def _explained_on_polar(polar: np.ndarray, sigma: float, azimuthal: bool, fwhm_px: float) -> np.ndarray:
