@@ -110,14 +110,12 @@ def complete_lobes(objects: pd.DataFrame, sidedness: float = 3.0, min_side: floa
     turned = lobe_orientation(objects)
     if not n or turned["peak_out"].isna().all():
         return np.zeros(n, dtype=bool)
-    out, inside = turned["flux_out"].to_numpy(float), turned["flux_in"].to_numpy(float)
-    lesser, greater = np.minimum(out, inside), np.maximum(out, inside)  # NaN (no lobe) compares False
-    with np.errstate(invalid="ignore"):
-        two_sided = (lesser * sidedness >= greater) & (lesser >= min_side)
+    # the test is symmetric in the two sides, so the island's own (unturned) sides serve; lobes only
+    lobe_two_sided = two_sided(objects, sidedness, min_side) & turned["flux_out"].notna().to_numpy()
     partner, _, source = _positions(objects)
     row = np.arange(n)
     pair = (partner >= 0) & ((row == source) | (partner[np.clip(source, 0, n - 1)] == row))
-    flagged = np.unique(source[pair & two_sided & (source >= 0)])
+    flagged = np.unique(source[pair & lobe_two_sided & (source >= 0)])
     joined = objects["source_components"].fillna(1).to_numpy() > 1
     return joined & np.isin(source, flagged)
 
