@@ -31,6 +31,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky   # 4-5 labels do not teach "sky"
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --teach-monotone both   # troughs never taught as sky
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --far-prior   # far from labels: the anomaly's place
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
@@ -331,6 +332,12 @@ def main() -> int:
         "tile shaped like one scored 4-5 spared the taught artefact discount and the ARTEFACT look-alikes' push-down "
         "(both) or the discount only (discount, shape_protect_reach=False); tried, not the default",
     )
+    p.add_argument(
+        "--far-prior",
+        action="store_true",
+        help="ActiveConfig(far_prior=True): far from every labelled tile the regressor's prediction falls back to "
+        "the anomaly quantile (ranking.far_prior)",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -499,6 +506,7 @@ def main() -> int:
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
         **({"liked_teach_sky": False} if args.liked_not_sky else {}),
+        **({"far_prior": True} if args.far_prior else {}),
         **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
             {}
