@@ -1,6 +1,7 @@
 """Far from every label, the predicted interest falls back to the prior (issue 24; ranking.far_prior). Data made here."""
 
 import numpy as np
+import pytest
 from scipy.stats import spearmanr
 
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
@@ -21,7 +22,7 @@ def _corner_and_far_cluster(seed: int = 0):
     return emb, anomaly, ids, y, np.arange(30, 70)
 
 
-def _predicted(far_prior: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _predicted(far_prior: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     emb, anomaly, ids, y, far = _corner_and_far_cluster()
     ranker = ActiveRanker(emb, anomaly, ActiveConfig(n_components=0, far_prior=far_prior))
     out = ranker.rerank(dict(zip(ids.tolist(), y.tolist(), strict=True)))
@@ -29,14 +30,14 @@ def _predicted(far_prior: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_far_cluster_gets_the_labels_mean_without_the_option():
-    predicted, q, y = _predicted(far_prior=False)
+    predicted, q, y = _predicted(far_prior="off")
     assert abs(predicted.mean() - y.mean()) < 0.6  # a forest extrapolates about the labels' mean
     assert predicted.std() < 0.3  # and does not order the far tiles at all
     assert not np.allclose(predicted, 1.0 + 4.0 * q, atol=0.5)
 
 
 def test_far_cluster_gets_the_priors_order_with_the_option():
-    predicted, q, _ = _predicted(far_prior=True)
+    predicted, q, _ = _predicted(far_prior="quantile")
     np.testing.assert_allclose(predicted, 1.0 + 4.0 * q, atol=1e-3)  # the anomaly quantile on the 1-5 scale
     assert spearmanr(predicted, q).statistic > 0.999
 
@@ -57,3 +58,13 @@ def test_one_label_has_no_length_scale_and_changes_nothing():
     assert np.all(label_reach(emb, np.array([3])) == 1.0)
     predicted = np.array([4.0, 4.0])
     np.testing.assert_allclose(shrink_to_prior(predicted, np.array([0.0, 1.0]), np.array([1.0, 0.0])), [4.0, 5.0])
+
+
+def test_lowest_prior_sends_the_far_cluster_to_the_bottom_of_the_scale():
+    predicted, _, _ = _predicted(far_prior="lowest")
+    np.testing.assert_allclose(predicted, 1.0, atol=1e-3)
+
+
+def test_unknown_prior_is_refused():
+    with pytest.raises(ValueError, match="far_prior"):
+        ActiveConfig(far_prior="mean")

@@ -42,9 +42,19 @@ def label_reach(features: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return reach
 
 
-def shrink_to_prior(predicted: np.ndarray, anomaly_q: np.ndarray, reach: np.ndarray) -> np.ndarray:
-    """``prior + reach (predicted - prior)``, the prior the anomaly quantile on the interest scale
-    (``lo + (hi - lo) q``): where the labels do not reach, the tile keeps the unsupervised ranking's place."""
+#: Priors by name: what a prediction falls back to where the labels do not reach. "quantile": the anomaly quantile on
+#: the interest scale (``lo + (hi - lo) q``), the unsupervised ranking's place; "lowest": the bottom of the scale, no
+#: interest promised without evidence (the mix blend then ranks such a tile by its anomaly share alone).
+PRIORS = ("quantile", "lowest")
+
+
+def shrink_to_prior(
+    predicted: np.ndarray, anomaly_q: np.ndarray, reach: np.ndarray, prior: str = "quantile"
+) -> np.ndarray:
+    """``prior + reach (predicted - prior)``, the prior one of :data:`PRIORS`."""
     lo, hi = INTEREST_RANGE
-    prior = lo + (hi - lo) * np.asarray(anomaly_q, dtype=np.float32)
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {PRIORS}, not {prior!r}")
+    q = np.asarray(anomaly_q, dtype=np.float32)
+    prior = lo + (hi - lo) * q if prior == "quantile" else np.full_like(q, lo)
     return (prior + reach * (np.asarray(predicted, dtype=np.float32) - prior)).astype(np.float32)
