@@ -31,6 +31,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky   # 4-5 labels do not teach "sky"
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --teach-monotone both   # troughs never taught as sky
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --far-prior quantile   # far from labels: the anomaly's place
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
@@ -85,6 +86,7 @@ from radioexplore.ingest.images import IngestConfig, ingest
 from radioexplore.ranking.active import ActiveConfig
 from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
+from radioexplore.ranking.far_prior import PRIORS
 from radioexplore.ranking.metrics import recall_in_top
 from radioexplore.ranking.morphology import MorphConfig
 from radioexplore.ranking.object_embed import embed_objects
@@ -331,6 +333,13 @@ def main() -> int:
         "tile shaped like one scored 4-5 spared the taught artefact discount and the ARTEFACT look-alikes' push-down "
         "(both) or the discount only (discount, shape_protect_reach=False); tried, not the default",
     )
+    p.add_argument(
+        "--far-prior",
+        choices=("off", *PRIORS),
+        default=ActiveConfig.far_prior,
+        help="ActiveConfig(far_prior=...): far from every labelled tile the regressor's prediction falls back to "
+        "the anomaly quantile or to the lowest interest (ranking.far_prior)",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -499,6 +508,7 @@ def main() -> int:
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
         **({"liked_teach_sky": False} if args.liked_not_sky else {}),
+        far_prior=args.far_prior,
         **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
             {}

@@ -82,6 +82,11 @@ deep negative rings of bright sources as sky (simulated 12:5: 8 of the 10 ARTEFA
 learnt probability at or above the axis score: on 14 held-out simulated surveys 3.86 / 3.64 -> 2.93 / 3.07 ARTEFACT
 tiles in rounds 2-5 (re-ranker seeds 0 / 1), but 1 and 3 fewer peculiar tiles found (benchmarks/README.md, issue 24,
 "Labels that read troughs as sky").
+Far from every labelled tile a regressor fitted on a few labels predicts about their mean (a forest cannot
+extrapolate); in simulated 12:5 and NEW 283:5 round 2's artefacts were ripple tiles so placed, at the liked labels'
+mean 3.8. ``ActiveConfig.far_prior`` (:mod:`radioexplore.ranking.far_prior`; off by default) shrinks the prediction
+toward the tile's anomaly quantile as a Gaussian process's posterior mean reverts to its prior away from the data
+(benchmarks/README.md, issue 24, far-labels).
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
@@ -111,6 +116,7 @@ from radioexplore.ranking.active_features import (
     teach_block,
 )
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
+from radioexplore.ranking.far_prior import PRIORS, label_reach, shrink_to_prior
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.monotone import MONOTONE
 from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
@@ -164,6 +170,9 @@ class ActiveConfig:
     # bright source's error pattern (ranking.pattern_geometry; needs objects; tried, not the default: benchmarks/README)
     teach_monotone: str = "off"  # the labels' artefact classifier may not read error evidence as sky: "sign" (its
     # coefficients >= 0), "floor" (never below the axis score), "both" (ranking.monotone; tried: benchmarks/README)
+    far_prior: str = "off"  # far from every labelled tile the regressor's prediction falls back to a prior, by a
+    # weight that decays with the distance to the nearest label in the labels' own spacing: "quantile" (the anomaly
+    # quantile on the 1-5 scale), "lowest" (1) (ranking.far_prior; tried, benchmarks/README.md, far-labels)
     liked_teach_sky: bool = True  # a tile scored >= 4 counts as sky for what the labels teach of artefacts; False: it
     # vouches for its object only, not for the troughs and ripples round it (ranking.teach; tried, benchmarks/README)
     seed: int = 0
@@ -183,6 +192,8 @@ class ActiveConfig:
             )
         if self.shape_weight < 0:
             raise ValueError(f"shape_weight must not be negative (0: off), not {self.shape_weight}")
+        if self.far_prior not in ("off", *PRIORS):
+            raise ValueError(f"far_prior must be 'off' or one of {PRIORS}, not {self.far_prior!r}")
         if self.teach_monotone not in MONOTONE:
             raise ValueError(f"teach_monotone must be one of {MONOTONE}, not {self.teach_monotone!r}")
         if self.across_ratio != 0 and not self.across_ratio > 1:
@@ -456,6 +467,8 @@ class ActiveRanker:
                 warnings.simplefilter("ignore", category=UserWarning)
                 model.fit(self.joint[ids], y)
             regressed = np.asarray(model.predict(self.joint), dtype=np.float32)
+            if config.far_prior != "off":  # far from every label the prediction carries nothing of them: the prior
+                regressed = shrink_to_prior(regressed, self.anomaly_q, label_reach(self.joint, ids), config.far_prior)
             vouched, touches = spread_interest(self.adjacency, ids, y, config.spread, n)
             predicted = np.maximum(regressed, vouched)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
