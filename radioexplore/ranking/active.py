@@ -83,10 +83,11 @@ learnt probability at or above the axis score: on 14 held-out simulated surveys 
 tiles in rounds 2-5 (re-ranker seeds 0 / 1), but 1 and 3 fewer peculiar tiles found (benchmarks/README.md, issue 24,
 "Labels that read troughs as sky").
 Far from every labelled tile a regressor fitted on a few labels predicts about their mean (a forest cannot
-extrapolate); in simulated 12:5 and NEW 283:5 round 2's artefacts were ripple tiles so placed, at the liked labels'
-mean 3.8. ``ActiveConfig.far_prior`` (:mod:`radioexplore.ranking.far_prior`; off by default) shrinks the prediction
-toward the tile's anomaly quantile as a Gaussian process's posterior mean reverts to its prior away from the data
-(benchmarks/README.md, issue 24, far-labels).
+extrapolate). ``ActiveConfig.far_prior`` (:mod:`radioexplore.ranking.far_prior`; off by default) shrinks the
+prediction toward the tile's anomaly quantile as a Gaussian process's posterior mean reverts to its prior away from
+the data. It does not reach round 2's artefacts in simulated 12:5: those ripple tiles lie within the labels' own
+spacing and their anomaly quantiles (0.70-0.96) are as high as the forest's guess (benchmarks/README.md, issue 24,
+far-labels).
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
