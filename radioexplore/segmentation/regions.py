@@ -54,6 +54,8 @@ A dropped region's pixels get probability 0; the rest of the map is unchanged.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from scipy.ndimage import distance_transform_edt, find_objects, label, maximum_filter
 
@@ -216,11 +218,12 @@ def clean_regions(
     (:func:`radioexplore.segmentation.arc_join.arc_groups`; needs ``snr``), before every test (``joined``: pieces
     that joined another)."""
     out = np.array(prob, dtype=np.float32, copy=True)
+    fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
+    bright = cache(lambda: bright_sources(snr, fwhm))  # found once, for whichever tests ask
     above = np.nan_to_num(out, nan=0.0) > threshold
     explained = np.zeros(above.shape, bool)
     if cut_pattern and snr is not None:
-        fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
-        explained = pattern_pixels(above, snr, bright_sources(snr, fwhm), fwhm)
+        explained = pattern_pixels(above, snr, bright(), fwhm)
     regions, n = label(above & ~explained)
     counts = dict(regions=int(n), small=0, compact=0, sidelobe=0, attributed=0, spoke=0, cut=0, pattern_px=0, joined=0)
     counts["pattern_px"] = int(explained.sum())
@@ -230,7 +233,7 @@ def clean_regions(
     if join_arcs is not None and snr is not None and min_beams > 0:
         small = np.bincount(regions.ravel(), minlength=n + 1) < min_beams * beam_area_px(*beam_px)
         small[0] = False
-        group = arc_groups(regions, small, snr, float(np.sqrt(beam_px[0] * beam_px[1])), bridge_sigma=join_arcs)
+        group = arc_groups(regions, small, snr, fwhm, bridge_sigma=join_arcs)
         counts["joined"] = int((group != np.arange(n + 1)).sum())
         regions = group[regions]
     cut = np.zeros(n + 1, bool)
@@ -249,8 +252,7 @@ def clean_regions(
     if snr is not None and max_compact_fraction is not None:
         islands, _ = label(np.nan_to_num(snr, nan=0.0) > island_sigma)
         boxes, island_boxes = find_objects(regions), find_objects(islands)
-        fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
-        cache: dict[tuple[int, ...], float] = {}
+        fractions: dict[tuple[int, ...], float] = {}
         for r in range(1, n + 1):
             if drop[r]:
                 continue
@@ -258,7 +260,7 @@ def clean_regions(
             ids = tuple(int(i) for i in np.unique(islands[box][regions[box] == r]) if i)
             if not ids:
                 continue
-            if ids not in cache:
+            if ids not in fractions:
                 ys = [island_boxes[i - 1][0] for i in ids]
                 xs = [island_boxes[i - 1][1] for i in ids]
                 y0, y1 = min(b.start for b in ys), max(b.stop for b in ys)
@@ -267,15 +269,14 @@ def clean_regions(
                 y0, x0 = max(y0 - pad, 0), max(x0 - pad, 0)
                 y1, x1 = min(y1 + pad, snr.shape[0]), min(x1 + pad, snr.shape[1])
                 mask = np.isin(islands[y0:y1, x0:x1], ids)
-                cache[ids] = compact_fraction(snr[y0:y1, x0:x1], mask, fwhm)
-            if cache[ids] > max_compact_fraction:
+                fractions[ids] = compact_fraction(snr[y0:y1, x0:x1], mask, fwhm)
+            if fractions[ids] > max_compact_fraction:
                 drop[r] = True
                 counts["compact"] += 1
     if snr is not None and max_negative_fraction is not None:
-        fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
         k = int(round(negative_radius_beams * fwhm))
         attributed = attribute_sidelobes and spoke_sigma is not None
-        sources = bright_sources(snr, fwhm) if attributed else []
+        sources = bright() if attributed else []
         for r, box in enumerate(find_objects(regions), start=1):
             if drop[r] or box is None or cut[r]:
                 continue
@@ -289,8 +290,7 @@ def clean_regions(
             drop[r] = True
             counts["sidelobe"] += 1
     if snr is not None and spoke_sigma is not None:
-        fwhm = float(np.sqrt(beam_px[0] * beam_px[1]))
-        sources = bright_sources(snr, fwhm)
+        sources = bright()
         for r, box in enumerate(find_objects(regions), start=1) if sources else ():
             if drop[r] or box is None:
                 continue
