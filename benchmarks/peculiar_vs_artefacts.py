@@ -340,6 +340,12 @@ def main() -> int:
         help="ActiveConfig(far_prior=...): far from every labelled tile the regressor's prediction falls back to "
         "the anomaly quantile or to the lowest interest (ranking.far_prior)",
     )
+    p.add_argument(
+        "--lanes",
+        action="store_true",
+        help="ActiveConfig(lanes=True): once labelled, rank's forest and object lanes weighted by the interest "
+        "their labelled tiles earned (ranking.lanes)",
+    )
     p.add_argument("--seed", type=int, default=0, help="the re-ranker's seed (its random forest)")
     p.add_argument(
         "--object-score",
@@ -508,6 +514,7 @@ def main() -> int:
         **({"teach_field_context": True} if args.teach_field_context else {}),
         **({"artefact_object_protect": True} if args.object_protect else {}),
         **({"liked_teach_sky": False} if args.liked_not_sky else {}),
+        **({"lanes": True} if args.lanes else {}),
         far_prior=args.far_prior,
         **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(

@@ -88,6 +88,10 @@ prediction toward the tile's anomaly quantile as a Gaussian process's posterior 
 the data. It does not reach round 2's artefacts in simulated 12:5: those ripple tiles lie within the labels' own
 spacing and their anomaly quantiles (0.70-0.96) are as high as the forest's guess (benchmarks/README.md, issue 24,
 far-labels).
+``ActiveConfig.lanes`` (:mod:`radioexplore.ranking.lanes`; off by default) lets the labels weigh rank's two lanes, the
+forest's and the objects', by the interest each lane's labelled tiles earned. It changed nothing on 14 held-out
+simulated surveys: the artefacts the queue brings back are mostly object-led tiles (43 of 54), radio galaxies crossed
+by ripples, so both lanes lose weight alike (benchmarks/README.md, issue 24, loop-lanes).
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
@@ -119,6 +123,7 @@ from radioexplore.ranking.active_features import (
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.far_prior import PRIORS, label_reach, shrink_to_prior
 from radioexplore.ranking.forest import ranks_of
+from radioexplore.ranking.lanes import Lanes
 from radioexplore.ranking.monotone import MONOTONE
 from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
 from radioexplore.ranking.rank import ranking_context
@@ -176,6 +181,8 @@ class ActiveConfig:
     # quantile on the 1-5 scale), "lowest" (1) (ranking.far_prior; tried, benchmarks/README.md, far-labels)
     liked_teach_sky: bool = True  # a tile scored >= 4 counts as sky for what the labels teach of artefacts; False: it
     # vouches for its object only, not for the troughs and ripples round it (ranking.teach; tried, benchmarks/README)
+    lanes: bool = False  # once labelled, rank's two lanes (forest, objects) weighted by the interest each lane's
+    # labelled tiles earned (ranking.lanes; needs rank's object_score)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -267,6 +274,7 @@ class ActiveRanker:
         sidelobes: pd.DataFrame | None = None,
         shapes: np.ndarray | None = None,
         signed: int | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -316,6 +324,7 @@ class ActiveRanker:
                 config.sidelobe_closer,
                 config.sidelobe_whole_field,
             )
+        self.lanes = lanes if config.lanes else None  # rank's two lanes, when the labels choose between them
         self.signed = signed  # leading evidence columns that only an artefact raises (config.teach_monotone)
         self.evidence = self.artefacts
         if evidence is not None and self.artefacts is not None:
@@ -364,6 +373,9 @@ class ActiveRanker:
             else None,
             # the pattern's alignment (last column, when there) is no one-signed evidence of an artefact
             None if pattern is None or evidence is None else evidence.shape[1] - 1,
+            Lanes.from_scores(scores, None if exclude is None else ~np.asarray(exclude, dtype=bool))
+            if config.lanes
+            else None,
         )
 
     def __len__(self) -> int:
@@ -463,13 +475,18 @@ class ActiveRanker:
             trust = np.zeros(n, dtype=np.float32)
             active = self.anomaly_q.copy()
         else:
+            anomaly_q = self.anomaly_q
+            if self.lanes is not None:  # the labels say which of rank's lanes earned their interest
+                lane_ids = np.union1d(ids, art_ids)
+                lane_y = series.reindex(lane_ids).fillna(INTEREST_RANGE[0]).to_numpy()  # ARTEFACT alone: lowest
+                anomaly_q = anomaly_quantile(self.lanes.prior(lane_ids, lane_y))
             model = REGRESSORS[config.regressor](len(ids), config.seed)
             with warnings.catch_warnings():  # a GP on a handful of labels warns about its kernel bounds
                 warnings.simplefilter("ignore", category=UserWarning)
                 model.fit(self.joint[ids], y)
             regressed = np.asarray(model.predict(self.joint), dtype=np.float32)
             if config.far_prior != "off":  # far from every label the prediction carries nothing of them: the prior
-                regressed = shrink_to_prior(regressed, self.anomaly_q, label_reach(self.joint, ids), config.far_prior)
+                regressed = shrink_to_prior(regressed, anomaly_q, label_reach(self.joint, ids), config.far_prior)
             vouched, touches = spread_interest(self.adjacency, ids, y, config.spread, n)
             predicted = np.maximum(regressed, vouched)
             predicted[ids] = y  # a labelled tile's interest is known, not predicted
@@ -482,7 +499,7 @@ class ActiveRanker:
                 # what it vouches for is believed, like the regressor's guess, as far as the tile is no artefact
                 believed = (lo + (np.maximum(regressed, vouched) - lo) * (1.0 - p_art)).astype(np.float32)
                 believed[ids] = y
-            active = BLENDS[config.blend](self.anomaly_q, believed, trust, config)
+            active = BLENDS[config.blend](anomaly_q, believed, trust, config)
             if self.artefacts is not None and config.artefact_discount:
                 # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
                 # artefacts queued, fewer peculiar tiles found; off by default)
