@@ -69,3 +69,38 @@ def test_selection_keeps_the_most_extended_and_leaves_artefacts_out():
     assert list(select_objects(objects, CurateConfig(min_beams=5, keep_artefacts=True))["object_id"]) == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="max_stamps"):
         CurateConfig(max_stamps=0)
+
+
+def test_a_patch_8_backbone_trained_from_the_command_line_embeds_stamps_at_its_own_input(curated, tmp_path):
+    """`pretrain --set backbone.patch=8` on the curated stamps gives a ViT/8 whose checkpoint carries its patch
+    and input size, and `embed_objects(checkpoint=PATH)` embeds each stamp at that input (48 px: a 6 x 6 grid),
+    not at the shipped demo's 96 px (issue 21, branch stamp-res: the stamps' resolution)."""
+    import torch
+
+    from radioexplore.io.fits import read_image
+    from radioexplore.models.checkpoint import load_backbone
+    from radioexplore.ranking.object_embed import embed_objects, scaled_stamps
+
+    source, out = curated
+    ckpt = tmp_path / "p8.pt"
+    small = ["backbone.patch=8", "backbone.input_px=48", "simclr_augment.out_px=48", "backbone.depth=1"]
+    small += ["optim.batch_size=4", "optim.epochs=1", "optim.warmup_epochs=0", "monitor.every_epochs=0"]
+    sets = [arg for item in small for arg in ("--set", item)]
+    args = ("--run", out.root, "--recipe", "demo_cpu", "--name", "p8", "--device", "cpu", "--export", ckpt)
+    run_cli("pretrain", *args, *sets)
+    model, spec, _ = load_backbone(ckpt)
+    assert (spec.patch, spec.input_px) == (8, 48)
+    assert model.patch_embed.proj.kernel_size == (8, 8) and model.pos_embed.shape[1] == 1 + 6 * 6
+
+    objects = pd.read_parquet(source.objects).head(6)
+    emb = np.load(embed_objects(source, objects, checkpoint=str(ckpt), device="cpu", name="p8"))
+    record = source.stage_config("object_embed", "p8")
+    assert record["stamp_px"] == 48 and record["spec"]["patch"] == 8 and record["checkpoint_used"] == str(ckpt)
+    # the rows are the network applied to the stamps cut at 48 px, not at 96 px
+    field = objects["field"].iloc[0]
+    files = source.read_tiles(columns=["field", "file"]).drop_duplicates("field").set_index("field")["file"]
+    part = objects[objects["field"] == field]
+    with torch.no_grad():
+        for px, same in ((48, True), (96, False)):
+            direct = model(torch.from_numpy(scaled_stamps(read_image(files[field]), part, px))).numpy()
+            assert np.allclose(emb[: len(part)], direct, atol=1e-4) is same, px
