@@ -54,7 +54,9 @@ def attention_check(report, run: RunDir, sub, ids, pixels, model, spec: Backbone
     from radioexplore.embed.embedding import prepare_batch
 
     if config.attention_tiles <= 0:
-        report.warnings.append("attention_tiles = 0: attention check skipped (give a positive number of tiles to run it)")
+        report.warnings.append(
+            "attention_tiles = 0: attention check skipped (give a positive number of tiles to run it)"
+        )
         return
     truth = _truth_objects(run)
     if truth is None:
