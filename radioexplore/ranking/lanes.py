@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radioexplore.ranking.peculiar import quantile_among
+from radioexplore.ranking.peculiar import METHODS, objects_lead, quantile_among
 from radioexplore.run.labels.values import INTEREST_RANGE
 
 
@@ -44,8 +44,7 @@ class Lanes:
             forest = forest * (1.0 - np.clip(art, 0.0, 1.0))
         object_score = np.nan_to_num(scores["object_score"].to_numpy(dtype=np.float64), nan=0.0)
         objects = quantile_among(object_score, keep).astype(np.float64)
-        # as rank's ``why`` says it (peculiar.objects_lead under the max): the object placed the tile
-        led = (object_score > 0) & (objects >= forest)
+        led = objects_lead(METHODS["peculiar"], forest, objects, object_score > 0)  # as rank's ``why`` says it
         return cls(forest.astype(np.float32), objects.astype(np.float32), led)
 
     def weights(self, ids: np.ndarray, interest: np.ndarray) -> tuple[float, float]:
