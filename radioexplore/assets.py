@@ -11,8 +11,9 @@ GALAXIES_CHECKPOINT = "checkpoints/galaxies_vit_tiny16.pt"
 #: Shipped checkpoints by the short name that ``--checkpoint`` accepts: ``demo`` embeds by default;
 #: ``real`` is the same recipe with real images a larger share of its mix (issue 10), the better
 #: one for real stamps (FR-DEEP FIRST 14.6% error against 16.7% for ``demo``); ``galaxies`` the same
-#: recipe on source-centred stamps of simulated surveys rich in radio galaxies, no real image in its
-#: mix, so FR-DEEP measures it honestly (issue 21; assets/checkpoints/README.md).
+#: recipe, trained 4x longer, on source-centred stamps of simulated surveys rich in radio galaxies, no real
+#: image in its mix, so FR-DEEP measures it honestly; the backbone for object stamps and the network-only
+#: ring / X probe (issue 21; assets/checkpoints/README.md).
 SHIPPED_CHECKPOINTS = {"demo": DEMO_CHECKPOINT, "real": REAL_CHECKPOINT, "galaxies": GALAXIES_CHECKPOINT}
 
 #: The diffuse-emission U-Net (seed 004) that ``radioexplore segment`` uses by default.

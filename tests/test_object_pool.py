@@ -122,3 +122,26 @@ def test_pool_objects_cli_gives_a_ring_tile_the_rings_embedding(tmp_path):
     np.testing.assert_allclose(full[row, : tile_emb.shape[1]], tile_emb[row], rtol=1e-6)
     record = run.stage_config("embed", "objects_top_tile_shape")
     assert record["pool"] == "top" and record["tile_embedding_used"] == "tiles" and record["n"] == len(tiles)
+
+
+def test_the_readme_network_only_set_reads_tiles_and_stamps_with_galaxies(tmp_path):
+    """README (issue 21): `galaxies` for the tile CLS and the stamps, pooled without shape features."""
+    fits_path = tmp_path / "ringfield.fits"
+    write_fits(fits_path, ring_sky())
+    root = tmp_path / "run"
+    run_cli("ingest", fits_path, "--run", root, "--tile", TILE)
+    run_cli("embed", "--run", root, "--checkpoint", "galaxies", "--name", "galaxies", "--device", "cpu")
+    run_cli("objects", "--run", root, "--embed", "--checkpoint", "galaxies", "--device", "cpu")
+    run_cli("pool-objects", "--run", root, "--tile-embedding", "galaxies", "--no-shape", "--name", "galaxies_objects")
+    run = RunDir(root)
+    assert run.stage_config("object_embed", "vit")["checkpoint_used"] == "galaxies"
+    tiles = run.read_tiles()
+    objects = pd.read_parquet(run.objects)
+    tile_emb = run.read_embeddings("galaxies", mmap=False)
+    pooled = run.read_embeddings("galaxies_objects", mmap=False)
+    ring = ring_of(objects, RING[0], RING[1])
+    row = int(np.flatnonzero(tiles["tile_id"].to_numpy() == ring["tile_id"].iloc[0])[0])
+    dim = tile_emb.shape[1]
+    assert pooled.shape == (len(tiles), 2 * dim)  # the tile's CLS beside its top object's stamp, nothing else
+    np.testing.assert_allclose(pooled[row, :dim], tile_emb[row], rtol=1e-6)
+    np.testing.assert_allclose(pooled[row, dim:], np.load(run.object_embeddings())[ring.index[0]], rtol=1e-6)
