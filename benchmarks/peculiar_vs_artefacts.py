@@ -16,12 +16,13 @@ discounted by its own artefact score). Per survey and mean +- std:
     (``Method.combine``: ``objects_first``, ``forest_where_no_object``, ``objects_first_no_axis``, from
     the same columns), and a bound from the truth: the ranking without the axis
     with the tiles an artefact holds alone removed (a perfect artefact axis); beside each, the
-    artefact tiles in the top and, of them, those not peculiar (``artefacts_only_top_*``);
+    artefact tiles in the top and, of them, those not peculiar (``artefacts_only_top_*``); and the baseline
+    "biggest object first" (each tile takes its largest object by area or by extent);
 (b) a simulated astronomer through the code path of ``rerank`` and ``label``: the run's own
     :class:`LabelStore` and :func:`radioexplore.ranking.active_run.rerank_run`, 5 rounds of the 10 first
     queue tiles; oracle: peculiar -> PECULIAR / 5, artefact tile (simulator truth) -> ARTEFACT / 1,
     other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
-    the 50 labels (of those in the survey), and among rounds 2-5's 40 queued tiles the artefact
+    the 50 labels (of those in the survey; beside them, those in the unlabelled top 50: do the labels help?), and among rounds 2-5's 40 queued tiles the artefact
     tiles the astronomer labels ARTEFACT (artefact truth, not peculiar: the acceptance's figure)
     and all tiles with artefact truth (a peculiar object beside a bright source carries its
     ripples too: 50-86% of the peculiar tiles of these surveys, which the astronomer wants shown).
@@ -214,6 +215,8 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         pairs = [("objects", "shape_score"), ("objects_x_axis", "score")]
         if "embed_score" in objects.columns:
             pairs.append(("objects_embed", "embed_score"))
+        # the trivial baseline issue 24 measured on real MeerKAT sources: the biggest object first
+        pairs += [("biggest_area", "area_beams"), ("biggest_extent", "extent_beams")]
         for key, column in pairs:
             best = tile_best_objects(objects, len(tiles), column)
             score = np.where(best >= 0, objects[column].to_numpy(dtype=float)[np.maximum(best, 0)], 0.0)
@@ -250,6 +253,8 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         return row
     seen, queues, seconds = astronomer(run, name, oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
+    # what the same 50 looks would have found without labels: the default ranking's top 50 (do the labels help?)
+    row["found_top50_unlabelled"] = int(peculiar[np.argsort(-s["score"].to_numpy(), kind="stable")[: len(seen)]].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
     labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
     row["artefacts_round1"] = int(labelled_artefact[queues[0]].sum())
@@ -271,6 +276,10 @@ def main() -> int:
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
     p.add_argument("--method", default=RankConfig.method, help="rank's method (radioexplore.ranking.peculiar.METHODS)")
     p.add_argument("--artefact-discount", action="store_true", help="re-rank with ActiveConfig(artefact_discount=True)")
+    p.add_argument(
+        "--spread", type=float, default=None, help="ActiveConfig(spread=...): a label's reach to touching tiles"
+    )
+    p.add_argument("--weight", type=float, default=None, help="ActiveConfig(weight=...): predicted interest's share")
     p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
     p.add_argument(
         "--no-sidelobes",
@@ -339,6 +348,12 @@ def main() -> int:
         default=ActiveConfig.far_prior,
         help="ActiveConfig(far_prior=...): far from every labelled tile the regressor's prediction falls back to "
         "the anomaly quantile or to the lowest interest (ranking.far_prior)",
+    )
+    p.add_argument(
+        "--x-arms-pixels",
+        choices=("island", "source"),
+        default=None,
+        help="ObjectConfig(x_arms_pixels=...): a one-island X read on the whole island or its pixels at the source threshold",
     )
     p.add_argument(
         "--lanes",
@@ -488,6 +503,8 @@ def main() -> int:
         one_sided_lobes=args.source_one_sided_lobes == "on", round_lobes=args.source_round_lobes == "on"
     )
     args.object_detect = {} if args.ripple_model == "default" else {"ripple_model": args.ripple_model == "on"}
+    if args.x_arms_pixels:
+        args.object_detect["x_arms_pixels"] = args.x_arms_pixels
     if args.ripple_evidence:
         args.object_detect["ripple_evidence"] = args.ripple_evidence
     if args.detect_noise:
@@ -508,6 +525,8 @@ def main() -> int:
         artefact_discount=args.artefact_discount,
         artefact_teach=not args.no_teach,
         seed=args.seed,
+        **({"spread": args.spread} if args.spread is not None else {}),
+        **({"weight": args.weight} if args.weight is not None else {}),
         **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
         **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
@@ -546,11 +565,12 @@ def main() -> int:
                 else ""
             )
             + f"; bound, no axis with a perfect artefact axis {r['recall_no_axis_perfect_axis']:.2f}"
+            + (f"; biggest object first {r['recall_biggest_area']:.2f}" if "recall_biggest_area" in r else "")
             + (
                 ""
                 if args.no_astronomer
                 else f"; astronomer: {r['found_in_50']} of "
-                f"{r['peculiar']} peculiar found in 50 labels, artefacts (labelled ARTEFACT) queued round 1 "
+                f"{r['peculiar']} peculiar found in 50 labels (the unlabelled top 50: {r['found_top50_unlabelled']}), artefacts (labelled ARTEFACT) queued round 1 "
                 f"{r['artefacts_round1']}, rounds 2-5 {r['artefacts_rounds_2_5']} (with artefact truth, peculiar too: "
                 f"{r['artefact_truth_rounds_2_5']}); re-rank {r['rerank_s']:.2f} s"
             )

@@ -133,6 +133,9 @@ OBJECT_COLUMNS = (
     GIANT_Z,  # a double's extent beyond the survey's sources (ranking/giants.py)
     "detect_beams",  # the resolution the island was found at, in beam FWHM: 1 full, k on the image smoothed to k beams
 )
+#: Which of an island's pixels the one-island X reading (``x_arms``) is read on (``ObjectConfig.x_arms_pixels``):
+#: all of them ("island", down to ``island_sigma``) or those at or above ``peak_sigma`` ("source").
+X_ARMS_PIXELS = ("island", "source")
 #: Where a low-surface-brightness island's S/N features and troughs are read (``ObjectConfig.lowsb_features``):
 #: the full-resolution image under its mask ("full") or the smoothed image it was found on ("smoothed").
 LOWSB_FEATURES = ("full", "smoothed")
@@ -186,6 +189,9 @@ class ObjectConfig:
     # across DQF 3 fields) before anything else; off by default (benchmarks/README.md, issue 24, plane-waves)
     plane_waves: bool = False
     plane_wave: PlaneWaveConfig = PlaneWaveConfig()
+    # X_ARMS_PIXELS: the four arms of a one-island X read on the whole island ("island") or only on its pixels
+    # at the source threshold ("source": an arm is a detection, not an outline that noise drew at island_sigma)
+    x_arms_pixels: str = "source"
 
     def __post_init__(self) -> None:
         for name in ("island_sigma", "peak_sigma", "min_beams", "mesh_beams", "stamp_margin", "default_beam_fwhm_px"):
@@ -197,6 +203,10 @@ class ObjectConfig:
             )
         if self.score_from not in SCORE_FROM:
             raise ValueError(f"ObjectConfig.score_from must be one of {', '.join(SCORE_FROM)}, not {self.score_from!r}")
+        if self.x_arms_pixels not in X_ARMS_PIXELS:
+            raise ValueError(
+                f"ObjectConfig.x_arms_pixels must be one of {', '.join(X_ARMS_PIXELS)}, not {self.x_arms_pixels!r}"
+            )
         if self.ripple_evidence not in RIPPLE_EVIDENCE:
             raise ValueError(
                 f"ObjectConfig.ripple_evidence must be one of {', '.join(RIPPLE_EVIDENCE)}, not {self.ripple_evidence!r}"
@@ -362,7 +372,7 @@ def find_objects(
             negative_fraction=neg,
             **morphology_features(xs, ys, s[mask], cx, cy, _centre_snr(snr, cx + bx0, cy + by0), fwhm),
             ring_shell=ring_shell(xs, ys, s[mask], cx, cy, s, fwhm),
-            x_arms=single_island_x(xs, ys, cx, cy, fwhm),
+            x_arms=_x_arms(xs, ys, s[mask], cx, cy, fwhm, config),
             negative_ratio=trough / own if own > 0 else (np.inf if trough > 0 else 0.0),
             detect_beams=detect_beams,
         )
@@ -372,6 +382,15 @@ def find_objects(
     if config.lowsb_beams:
         rows, labels, label_ids = _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, describe)
     return FieldObjects(_frame(rows), area, labels, np.asarray(label_ids, dtype=np.int64))
+
+
+def _x_arms(xs: np.ndarray, ys: np.ndarray, snr: np.ndarray, cx: float, cy: float, fwhm: float, config) -> float:
+    """:func:`single_island_x` of the island's pixels ``(xs, ys)``, or with ``config.x_arms_pixels == "source"``
+    of those whose ``snr`` reaches ``config.peak_sigma`` (the flux centroid ``(cx, cy)`` stays the island's)."""
+    if config.x_arms_pixels == "source":
+        keep = np.nan_to_num(snr, nan=-np.inf) >= config.peak_sigma
+        xs, ys = xs[keep], ys[keep]
+    return single_island_x(xs, ys, cx, cy, fwhm)
 
 
 def _add_lowsb(rows, labels, label_ids, residual, fwhm, area, box, config, describe):
