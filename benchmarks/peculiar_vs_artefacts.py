@@ -254,12 +254,15 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     seen, queues, seconds = astronomer(run, name, oracle(peculiar, artefact, extended), args.active, 5, 10)
     row["found_in_50"] = int(peculiar[seen].sum())
     # what the same 50 looks would have found without labels: the default ranking's top 50 (do the labels help?)
-    row["found_top50_unlabelled"] = int(peculiar[np.argsort(-s["score"].to_numpy(), kind="stable")[: len(seen)]].sum())
+    unlabelled = np.argsort(-s["score"].to_numpy(), kind="stable")[: len(seen)]
+    row["found_top50_unlabelled"] = int(peculiar[unlabelled].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
     labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
     row["artefacts_round1"] = int(labelled_artefact[queues[0]].sum())
     row["artefacts_rounds_2_5"] = int(sum(labelled_artefact[q].sum() for q in queues[1:]))
     row["artefact_truth_rounds_2_5"] = int(sum(artefact[q].sum() for q in queues[1:]))
+    # the price of not labelling: the artefacts the unlabelled ranking shows at ranks 11-50
+    row["artefacts_unlabelled_11_50"] = int(labelled_artefact[unlabelled[len(queues[0]) :]].sum())
     row["rerank_s"] = float(np.median(seconds))
     row["seconds"] = time.perf_counter() - t0
     return row
@@ -280,6 +283,14 @@ def main() -> int:
         "--spread", type=float, default=None, help="ActiveConfig(spread=...): a label's reach to touching tiles"
     )
     p.add_argument("--weight", type=float, default=None, help="ActiveConfig(weight=...): predicted interest's share")
+    p.add_argument(
+        "--teach-prevalence",
+        choices=("balanced", "labels"),
+        default=ActiveConfig.teach_prevalence,
+        help="ActiveConfig(teach_prevalence=...): the labels' artefact classifier at equal priors or at the labels' "
+        "own share of ARTEFACT (ranking.teach.at_prevalence)",
+    )
+    p.add_argument("--blend", default=None, help="ActiveConfig(blend=...): ranking.blends.BLENDS")
     p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
     p.add_argument(
         "--no-sidelobes",
@@ -527,6 +538,8 @@ def main() -> int:
         seed=args.seed,
         **({"spread": args.spread} if args.spread is not None else {}),
         **({"weight": args.weight} if args.weight is not None else {}),
+        **({"blend": args.blend} if args.blend is not None else {}),
+        teach_prevalence=args.teach_prevalence,
         **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
         **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
@@ -570,7 +583,7 @@ def main() -> int:
                 ""
                 if args.no_astronomer
                 else f"; astronomer: {r['found_in_50']} of "
-                f"{r['peculiar']} peculiar found in 50 labels (the unlabelled top 50: {r['found_top50_unlabelled']}), artefacts (labelled ARTEFACT) queued round 1 "
+                f"{r['peculiar']} peculiar found in 50 labels (the unlabelled top 50: {r['found_top50_unlabelled']}, with {r['artefacts_unlabelled_11_50']} artefacts at its ranks 11-50), artefacts (labelled ARTEFACT) queued round 1 "
                 f"{r['artefacts_round1']}, rounds 2-5 {r['artefacts_rounds_2_5']} (with artefact truth, peculiar too: "
                 f"{r['artefact_truth_rounds_2_5']}); re-rank {r['rerank_s']:.2f} s"
             )

@@ -131,7 +131,7 @@ from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.sidelobes import SidelobeKernels, sidelobe_geometry
 from radioexplore.ranking.spread import spread_interest
 from radioexplore.ranking.standardise import FieldStandardisation
-from radioexplore.ranking.teach import LabelKernels, artefact_probability, reasons, strongest
+from radioexplore.ranking.teach import PREVALENCE, LabelKernels, artefact_probability, reasons, strongest
 from radioexplore.registry import lookup
 from radioexplore.run.labels.values import INTEREST_RANGE
 from radioexplore.run.rundir import RunDir
@@ -179,6 +179,8 @@ class ActiveConfig:
     far_prior: str = "off"  # far from every labelled tile the regressor's prediction falls back to a prior, by a
     # weight that decays with the distance to the nearest label in the labels' own spacing: "quantile" (the anomaly
     # quantile on the 1-5 scale), "lowest" (1) (ranking.far_prior; tried, benchmarks/README.md, far-labels)
+    teach_prevalence: str = "balanced"  # the labels' artefact classifier read at equal priors ("balanced") or at
+    # the labels' own share of ARTEFACT ("labels": ranking.teach.at_prevalence; see benchmarks/README.md)
     liked_teach_sky: bool = True  # a tile scored >= 4 counts as sky for what the labels teach of artefacts; False: it
     # vouches for its object only, not for the troughs and ripples round it (ranking.teach; tried, benchmarks/README)
     lanes: bool = False  # once labelled, rank's two lanes (forest, objects) weighted by the interest each lane's
@@ -202,6 +204,8 @@ class ActiveConfig:
             raise ValueError(f"shape_weight must not be negative (0: off), not {self.shape_weight}")
         if self.far_prior not in ("off", *PRIORS):
             raise ValueError(f"far_prior must be 'off' or one of {PRIORS}, not {self.far_prior!r}")
+        if self.teach_prevalence not in PREVALENCE:
+            raise ValueError(f"teach_prevalence must be one of {PREVALENCE}, not {self.teach_prevalence!r}")
         if self.teach_monotone not in MONOTONE:
             raise ValueError(f"teach_monotone must be one of {MONOTONE}, not {self.teach_monotone!r}")
         if self.across_ratio != 0 and not self.across_ratio > 1:
@@ -457,6 +461,7 @@ class ActiveRanker:
                     config.seed,
                     config.teach_monotone,
                     self.signed,
+                    config.teach_prevalence,
                 )
                 p_art[all_ids] = np.isin(all_ids, art_ids).astype(np.float32)  # a labelled tile is what it was called
         # how far a liked object's shape vouches that a tile is no artefact, and which liked tile vouches

@@ -140,6 +140,22 @@ def label_classifier(block: np.ndarray, ids: np.ndarray, is_artefact: np.ndarray
     return clf.predict_proba(block)[:, 1].astype(np.float32)
 
 
+#: How the labels' class-balanced artefact classifier's probability is read (``artefact_probability(prevalence=)``).
+PREVALENCE = ("balanced", "labels")
+
+
+def at_prevalence(p_balanced: np.ndarray, share: float) -> np.ndarray:
+    """A class-balanced classifier's P(ARTEFACT) moved to a prevalence ``share``: its odds times
+    ``share / (1 - share)`` (Saerens, Latinne & Decaestecker 2002, Neural Computation 14, 21: a posterior
+    learnt at equal priors, corrected to the priors of the data). Balanced weights let one ARTEFACT label
+    among nine others count as much as they do, so a tile like neither reads about 1/2; at the labels'
+    own share (1 in 10) it reads about 1/10, and only tiles like the ARTEFACT label read high."""
+    share = float(np.clip(share, 1e-6, 1 - 1e-6))
+    p = np.clip(np.asarray(p_balanced, dtype=np.float64), 0.0, 1.0)
+    odds = p * share
+    return (odds / (odds + (1.0 - p) * (1.0 - share))).astype(np.float32)
+
+
 def artefact_probability(
     block: np.ndarray,
     kernels: sparse.csr_matrix,
@@ -149,19 +165,26 @@ def artefact_probability(
     seed: int = 0,
     monotone: str = "off",
     n_signed: int | None = None,
+    prevalence: str = "balanced",
 ) -> tuple[np.ndarray, bool]:
     """Every tile's probability of being an artefact, from the axis (``block[:, 0]``) and the labels
     (module docstring); a labelled tile gets its label. Returns ``(p, taught)``: ``taught`` is True
     when the labels held an ARTEFACT and another label, so the classifier replaced the axis.
     ``monotone`` (:mod:`radioexplore.ranking.monotone`): "sign" keeps the classifier's coefficients of the
     first ``n_signed`` columns (all when None) >= 0, "floor" keeps its probability at or above the axis
-    score, "both" does both; "off" (default) neither."""
+    score, "both" does both; "off" (default) neither. ``prevalence`` (:data:`PREVALENCE`): the classifier's
+    probability as its class-balanced fit gives it ("balanced": odds as if half the tiles were artefacts) or
+    corrected to the labels' own share of ARTEFACT ("labels", :func:`at_prevalence`)."""
     if monotone not in MONOTONE:
         raise ValueError(f"monotone must be one of {MONOTONE}, not {monotone!r}")
+    if prevalence not in PREVALENCE:
+        raise ValueError(f"prevalence must be one of {PREVALENCE}, not {prevalence!r}")
     if monotone in ("sign", "both"):
         learnt = monotone_classifier(block, ids, is_artefact, n_signed)
     else:
         learnt = label_classifier(block, ids, is_artefact, seed)
+    if learnt is not None and prevalence == "labels":
+        learnt = at_prevalence(learnt, float(np.mean(np.asarray(is_artefact, dtype=bool))))
     if learnt is not None and monotone in ("floor", "both"):
         learnt = axis_floor(learnt, block[:, 0])
     prior = block[:, 0] if learnt is None else learnt
