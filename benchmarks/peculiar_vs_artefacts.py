@@ -30,7 +30,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-teach   # labels do not teach the axis
-    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky   # 4-5 labels do not teach "sky"
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --liked-not-sky off --object-protect off   # before session 37
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --teach-monotone both   # troughs never taught as sky
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --far-prior quantile   # far from labels: the anomaly's place
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
@@ -303,11 +303,22 @@ def main() -> int:
         help="ActiveConfig(sidelobe_closer=False): only tiles within the factor in distance, not every nearer one",
     )
     p.add_argument("--teach-field-context", action="store_true", help="ActiveConfig(teach_field_context=True)")
-    p.add_argument("--object-protect", action="store_true", help="ActiveConfig(artefact_object_protect=True)")
+    p.add_argument(
+        "--object-protect",
+        nargs="?",
+        const="on",
+        choices=("on", "off"),
+        default=None,
+        help="ActiveConfig(artefact_object_protect=...): on (the default since session 37; bare flag: on) or off",
+    )
     p.add_argument(
         "--liked-not-sky",
-        action="store_true",
-        help="ActiveConfig(liked_teach_sky=False): tiles scored 4-5 do not teach that their artefact evidence is sky",
+        nargs="?",
+        const="on",
+        choices=("on", "off"),
+        default=None,
+        help="on (the default since session 37; bare flag: on): ActiveConfig(liked_teach_sky=False), tiles scored 4-5 "
+        "do not teach that their artefact evidence is sky; off: liked_teach_sky=True, as before",
     )
     p.add_argument(
         "--teach-monotone",
@@ -544,8 +555,8 @@ def main() -> int:
         **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),
         **({"sidelobe_whole_field": True} if args.sidelobe_whole_field else {}),
         **({"teach_field_context": True} if args.teach_field_context else {}),
-        **({"artefact_object_protect": True} if args.object_protect else {}),
-        **({"liked_teach_sky": False} if args.liked_not_sky else {}),
+        **({"artefact_object_protect": args.object_protect == "on"} if args.object_protect else {}),
+        **({"liked_teach_sky": args.liked_not_sky == "off"} if args.liked_not_sky else {}),
         **({"lanes": True} if args.lanes else {}),
         far_prior=args.far_prior,
         **({"pattern_geometry": True} if args.pattern_geometry else {}),

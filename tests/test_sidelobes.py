@@ -119,8 +119,9 @@ def test_ratio_is_checked():
 
 
 def test_object_protect_spares_an_object_from_the_taught_discount():
-    """With ``artefact_object_protect`` the labels' artefact probability discounts a tile by ``p (1 - object)``:
-    a tile holding a high-scoring object keeps its place among tiles the labels call artefacts."""
+    """With ``artefact_object_protect`` (the default) the labels' artefact probability discounts a tile by
+    ``p (1 - object)``: a tile holding a high-scoring object keeps its place among tiles the labels call artefacts."""
+    assert ActiveConfig().artefact_object_protect
     scores, fields = _scores()
     rng = np.random.default_rng(2)
     n = len(scores)
@@ -133,7 +134,9 @@ def test_object_protect_spares_an_object_from_the_taught_discount():
     geometry = sidelobe_geometry(scores, fields)
     interest = pd.Series({0: 1.0, 1: 1.0, 150: 1.0, 151: 1.0})
     kw = dict(artefacts=block, sidelobes=geometry)
-    plain = ActiveRanker(emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0), **kw)
+    plain = ActiveRanker(
+        emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0, artefact_object_protect=False), **kw
+    )
     spared = ActiveRanker(
         emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0, artefact_object_protect=True), **kw
     )

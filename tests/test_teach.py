@@ -185,8 +185,8 @@ def test_strongest_of_rows_that_reach_no_tile():
 
 def test_liked_tiles_among_ripples_need_not_teach_that_ripples_are_sky():
     """Five peculiar tiles scored 5 sit among thirty ripple tiles and share their troughs and rings (the
-    tile's artefact evidence is the ripples', not the object's). By default those labels count as sky and
-    the ripples round them rise into the queue; with ``liked_teach_sky=False`` they vouch for their objects
+    tile's artefact evidence is the ripples', not the object's). With ``liked_teach_sky=True`` those labels count
+    as sky and the ripples round them rise into the queue; with ``False`` (the default) they vouch for their objects
     only, and what the ARTEFACT labels taught keeps the ripples out. Fails if the option stops excluding
     the liked tiles from the teaching, or if a labelled tile's own probability is not its label."""
     emb, anomaly, block, strong, weak = _survey(seed=4)
@@ -199,6 +199,7 @@ def test_liked_tiles_among_ripples_need_not_teach_that_ripples_are_sky():
     interest = pd.Series(1.0, index=np.r_[art_labelled, sky_labelled, liked])
     interest[liked] = 5.0
     out = {}
+    assert not ActiveConfig().liked_teach_sky
     for sky in (True, False):
         ranker = ActiveRanker(emb, anomaly, ActiveConfig(n_components=8, liked_teach_sky=sky), artefacts=block)
         out[sky] = ranker.rerank(interest, artefacts=art_labelled)

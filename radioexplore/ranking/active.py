@@ -162,7 +162,9 @@ class ActiveConfig:
     sidelobe_closer: bool = True  # and every tile nearer the source, where its errors are stronger
     sidelobe_whole_field: bool = False  # any source of the field at a similar level (tried, benchmarks/README)
     teach_field_context: bool = False  # the labels' regression also reads the field's DQF and dynamic range
-    artefact_object_protect: bool = False  # the taught discount spares a tile's own object: x (1 - p (1 - object))
+    # the taught discount spares a tile's own object: x (1 - p (1 - object)); on since session 37 with liked_teach_sky
+    # False (at the issue's scale, 256 px tiles: more peculiar tiles found, fewer artefacts; benchmarks/README.md)
+    artefact_object_protect: bool = True
     across_ratio: float = 0.0  # >1: an ARTEFACT label sinks tiles of any field whose own error evidence
     # reaches its own / this factor (ranking.across; tried, not the default: benchmarks/README.md); 0: off
     across_power: float = 2.0  # ... times (1 - the tile's object score) ** this
@@ -181,8 +183,8 @@ class ActiveConfig:
     # quantile on the 1-5 scale), "lowest" (1) (ranking.far_prior; tried, benchmarks/README.md, far-labels)
     teach_prevalence: str = "balanced"  # the labels' artefact classifier read at equal priors ("balanced") or at
     # the labels' own share of ARTEFACT ("labels": ranking.teach.at_prevalence; see benchmarks/README.md)
-    liked_teach_sky: bool = True  # a tile scored >= 4 counts as sky for what the labels teach of artefacts; False: it
-    # vouches for its object only, not for the troughs and ripples round it (ranking.teach; tried, benchmarks/README)
+    liked_teach_sky: bool = False  # True: a tile scored >= 4 counts as sky for what the labels teach of artefacts;
+    # False (default since session 37): it vouches for its object only, not for the troughs and ripples round it
     lanes: bool = False  # once labelled, rank's two lanes (forest, objects) weighted by the interest each lane's
     # labelled tiles earned (ranking.lanes; needs rank's object_score)
     seed: int = 0
