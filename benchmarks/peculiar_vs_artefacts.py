@@ -290,6 +290,12 @@ def main() -> int:
         help="ActiveConfig(teach_prevalence=...): the labels' artefact classifier at equal priors or at the labels' "
         "own share of ARTEFACT (ranking.teach.at_prevalence)",
     )
+    p.add_argument(
+        "--artefact-weight",
+        type=float,
+        default=None,
+        help="ActiveConfig(artefact_weight=...): the artefact block's variance beside the embedding's for the regressor",
+    )
     p.add_argument("--blend", default=None, help="ActiveConfig(blend=...): ranking.blends.BLENDS")
     p.add_argument("--no-teach", action="store_true", help="re-rank with ActiveConfig(artefact_teach=False)")
     p.add_argument(
@@ -550,6 +556,7 @@ def main() -> int:
         **({"spread": args.spread} if args.spread is not None else {}),
         **({"weight": args.weight} if args.weight is not None else {}),
         **({"blend": args.blend} if args.blend is not None else {}),
+        **({"artefact_weight": args.artefact_weight} if args.artefact_weight is not None else {}),
         teach_prevalence=args.teach_prevalence,
         **({"sidelobe_ratio": 0.0} if args.no_sidelobes else {}),
         **({"sidelobe_closer": False} if args.sidelobe_symmetric else {}),

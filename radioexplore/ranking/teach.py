@@ -4,7 +4,9 @@ The artefact axis (:mod:`radioexplore.ranking.artefacts`) is a physical prior: n
 rings and a bright neighbour make a tile likely an imaging artefact. The astronomer's labels are
 evidence on top of it: a tile labelled ARTEFACT or MOSAICKING says "tiles with these artefact
 features are artefacts", any other label (PECULIAR, COMPACT, RADIO-GALAXY, ...) says "these are
-sky". :func:`artefact_probability` combines them in two steps:
+sky", except that a tile scored 4-5 speaks for its object, not for the ripples round it, unless
+``ActiveConfig.liked_teach_sky`` (off by default since session 37). :func:`artefact_probability` combines them
+in two steps:
 
 1. once there is at least one label of each kind, a logistic regression of ARTEFACT against the
    other labels on the tile's own artefact evidence (:func:`radioexplore.ranking.active_features.teach_block`:
