@@ -384,7 +384,9 @@ def find_objects(
     return FieldObjects(_frame(rows), area, labels, np.asarray(label_ids, dtype=np.int64))
 
 
-def _x_arms(xs: np.ndarray, ys: np.ndarray, snr: np.ndarray, cx: float, cy: float, fwhm: float, config) -> float:
+def _x_arms(
+    xs: np.ndarray, ys: np.ndarray, snr: np.ndarray, cx: float, cy: float, fwhm: float, config: ObjectConfig
+) -> float:
     """:func:`single_island_x` of the island's pixels ``(xs, ys)``, or with ``config.x_arms_pixels == "source"``
     of those whose ``snr`` reaches ``config.peak_sigma`` (the flux centroid ``(cx, cy)`` stays the island's)."""
     if config.x_arms_pixels == "source":
