@@ -24,8 +24,9 @@ discounted by its own artefact score). Per survey and mean +- std:
     other extended -> RADIO-GALAXY / 3, else COMPACT / 1. Printed: peculiar tiles found within
     the 50 labels (of those in the survey; beside them, those in the unlabelled top 50: do the labels
     help?), and among rounds 2-5's 40 queued tiles the artefact tiles the astronomer labels ARTEFACT
-    (artefact truth, not peculiar: the acceptance's figure) and all tiles with artefact truth (a peculiar object beside a bright source carries its
-    ripples too: 50-86% of the peculiar tiles of these surveys, which the astronomer wants shown).
+    (artefact truth, not peculiar: the acceptance's figure) and all tiles with artefact truth (a
+    peculiar object beside a bright source carries its ripples too: 50-86% of the peculiar tiles of
+    these surveys, which the astronomer wants shown).
 
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6,4:5
