@@ -35,7 +35,7 @@ discounted by its own artefact score). Per survey and mean +- std:
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --teach-monotone both   # troughs never taught as sky
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --far-prior quantile   # far from labels: the anomaly's place
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --no-sidelobes   # ARTEFACT labels skip their source
-    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape both   # the re-ranker sees the object's shape
+    python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --shape off   # the re-ranker without the object's shape (before session 38)
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --across-ratio 2   # ... and teach other fields
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --pattern-geometry   # ... the pattern's geometry
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --source-by-ripple   # ripples name their source
@@ -75,7 +75,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+import tomllib
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,21 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     return row
 
 
+def with_fields(config: ActiveConfig, items: list[str]) -> ActiveConfig:
+    """``config`` with ``KEY=VALUE`` items applied (VALUE read as a TOML value, a bare word as a string)."""
+    known = {f.name for f in fields(ActiveConfig)}
+    changes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in known:
+            raise SystemExit(f"--active {item!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
+        try:
+            changes[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            changes[key.strip()] = value
+    return replace(config, **changes)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="work folder, one sub-folder per survey (reused)")
@@ -366,10 +382,11 @@ def main() -> int:
     p.add_argument(
         "--shape",
         choices=("off", "both", "discount"),
-        default="off",
+        default="both",
         help="the re-ranker sees the top object's shape: ActiveConfig(shape_weight=0.5, shape_protect=True) and a "
         "tile shaped like one scored 4-5 spared the taught artefact discount and the ARTEFACT look-alikes' push-down "
-        "(both) or the discount only (discount, shape_protect_reach=False); tried, not the default",
+        "(both, the default since session 38) or the discount only (discount, shape_protect_reach=False); off: "
+        "shape_weight=0, shape_protect=False (the default before)",
     )
     p.add_argument(
         "--far-prior",
@@ -511,6 +528,14 @@ def main() -> int:
         default="on" if SourceConfig.round_lobes else "off",
         help="SourceConfig.round_lobes: a resolved island without an axis may be a lobe beside a core",
     )
+    p.add_argument(
+        "--active",
+        dest="active_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other ActiveConfig field, applied last (repeatable; VALUE as in TOML), e.g. --active shape_weight=1",
+    )
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     p.add_argument("--table", type=Path, default=None, help="also write the per-survey figures to this CSV")
     args = p.parse_args()
@@ -569,7 +594,7 @@ def main() -> int:
         far_prior=args.far_prior,
         **({"pattern_geometry": True} if args.pattern_geometry else {}),
         **(
-            {}
+            {"shape_weight": 0.0, "shape_protect": False}
             if args.shape == "off"
             else {"shape_weight": 0.5, "shape_protect": True, "shape_protect_reach": args.shape == "both"}
         ),
@@ -578,6 +603,7 @@ def main() -> int:
         across_power=args.across_power,
         across_min_sigma=args.across_min_sigma,
     )
+    args.active = with_fields(args.active, args.active_set)
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []
     for seed, strength in parse_surveys(args.surveys):

@@ -10,7 +10,7 @@ labels and the tiles round their bright source (:mod:`radioexplore.ranking.sidel
 ``--across-ratio 2`` also the tiles of every field with as strong error evidence,
 :mod:`radioexplore.ranking.across`; the new label is an ARTEFACT, its kernels computed in the first
 timed re-rank, printed apart), the artefact probability
-taught by the labels and the ``why`` column; with ``--shape`` also each tile's top object's shape
+taught by the labels and the ``why`` column; with ``--shape on`` (the default) also each tile's top object's shape
 beside the embedding, built in the preparation as ``ActiveRanker.from_run`` builds it from
 ``objects.parquet``: here one synthetic object per tile, the table's reading not timed; a tile scored
 4-5 spares its shape look-alikes what the ARTEFACT labels taught; with ``--pattern-geometry`` each tile's top
@@ -126,8 +126,10 @@ def main() -> int:
     p.add_argument("--blend", choices=sorted(BLENDS), default=ActiveConfig().blend)
     p.add_argument(
         "--shape",
-        action="store_true",
-        help="ActiveConfig(shape_weight=0.5, shape_protect=True): the top object's shape used (tried, off by default)",
+        choices=("on", "off"),
+        default="on",
+        help="on (the default since session 38): ActiveConfig's shape_weight=0.5, shape_protect=True, the top "
+        "object's shape used; off: shape_weight=0, shape_protect=False",
     )
     p.add_argument(
         "--pattern-geometry",
@@ -144,7 +146,11 @@ def main() -> int:
     args = p.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; dim {args.dim}, {args.labels} labels + 1")
     print("wall-clock and CPU seconds (time.process_time, all threads of the process); CPU does not depend on load")
-    shape = {"shape_weight": 0.5, "shape_protect": True} if args.shape else {}
+    shape = (
+        {"shape_weight": 0.5, "shape_protect": True}
+        if args.shape == "on"
+        else {"shape_weight": 0.0, "shape_protect": False}
+    )
     if args.pattern_geometry:
         shape["pattern_geometry"] = True
     regressors = list(REGRESSORS) if args.regressor == "all" else [args.regressor]

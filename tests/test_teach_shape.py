@@ -57,14 +57,15 @@ def _labelled(ripple, ring):
     return interest, art, liked
 
 
-def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
+@pytest.mark.parametrize("options", [SHAPE, {}], ids=["named", "default"])
+def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources(options):
     """Without the shape, what the ARTEFACT labels taught sinks the rings with the ripples (they share every
     artefact feature); with it the ring scored 5 vouches that its look-alikes are no artefact, and they
     rise, while the ripples stay down. Fails if the shape block is dropped from the look-alike space or
-    from what spares a tile the artefact discount."""
+    from what spares a tile the artefact discount, or (``default``) if the defaults stop using it."""
     emb, anomaly, block, shapes, ripple, ring = _rings_beside_ripples()
     interest, art, liked = _labelled(ripple, ring)
-    config = ActiveConfig(n_components=8, **SHAPE)
+    config = ActiveConfig(n_components=8, **options)
     others = np.setdiff1d(np.flatnonzero(ring), [liked])
     ripples = np.setdiff1d(np.flatnonzero(ripple), art)
     with_shape = ActiveRanker(emb, anomaly, config, artefacts=block, shapes=shapes).rerank(interest, art)
@@ -82,11 +83,11 @@ def test_one_peculiar_ring_lifts_the_other_rings_beside_bright_sources():
 
 
 def test_the_shape_options_off_or_no_objects_leave_the_ranking_as_before():
-    """The options off (the default), or on for a ranker without objects (stamps, synthetic runs):
+    """The options off, or on (the default) for a ranker without objects (stamps, synthetic runs):
     the same ranking as one built without the shape block."""
     emb, anomaly, block, shapes, ripple, ring = _rings_beside_ripples(1)
     interest, art, _ = _labelled(ripple, ring)
-    off = ActiveConfig(n_components=8)
+    off = ActiveConfig(n_components=8, shape_weight=0.0, shape_protect=False)
     plain = ActiveRanker(emb, anomaly, off, artefacts=block).rerank(interest, art)
     given = ActiveRanker(emb, anomaly, off, artefacts=block, shapes=shapes).rerank(interest, art)
     pd.testing.assert_frame_equal(plain, given)
@@ -128,9 +129,11 @@ def test_a_run_without_objects_reranks_as_before(run):
     assert run.objects.is_file()  # rank's default (peculiar) found the run's objects
     on = ActiveConfig(**SHAPE)
     assert ActiveRanker.from_run(run, name, on).shapes is not None
-    assert ActiveRanker.from_run(run, name).shapes is None  # off by default: objects.parquet not read
+    assert ActiveRanker.from_run(run, name).shapes is not None  # on by default since session 38
+    off_config = ActiveConfig(shape_weight=0.0, shape_protect=False)
+    assert ActiveRanker.from_run(run, name, off_config).shapes is None  # off: objects.parquet not read
     run.objects.unlink()
     ranker = ActiveRanker.from_run(run, name, on)
     assert ranker.shapes is None
-    off = ActiveRanker.from_run(run, name)
+    off = ActiveRanker.from_run(run, name, off_config)
     pd.testing.assert_frame_equal(ranker.rerank(interest), off.rerank(interest))

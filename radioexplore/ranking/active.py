@@ -56,16 +56,20 @@ encodes (issue 24). Without the shape, a peculiar object beside a bright source 
 feature with the ripples round it and what the ARTEFACT labels taught sinks it with them: on 13
 simulated development surveys, 38 of the 50 peculiar tiles of the unsupervised top 50 that 50 labels
 left unfound were such tiles, at a taught artefact probability of 0.59 (the artefacts': 0.62).
-Two options (off by default) follow astronomaly's idea that the user's scores are learnt in the
-features that carry what the user looks at (Lochner & Bassett 2021, A&C 36, 100481), with the top
+Two settings (on by default since session 38) follow astronomaly's idea that the user's scores are learnt
+in the features that carry what the user looks at (Lochner & Bassett 2021, A&C 36, 100481), with the top
 object's shape as those features: where the run has objects (``objects.parquet``), the tile's top
 object's shape as the object forest sees it (:func:`radioexplore.ranking.active_features.shape_block`)
 sits beside the embedding for the regressor and the trust (``ActiveConfig.shape_weight``), and a tile
 whose object is shaped like one scored 4-5 is spared, by its kernel weight in that shape space, the
 taught artefact discount (``shape_protect``) and the push-down of the ARTEFACT labels' look-alikes
-(``shape_protect_reach``). Measured (benchmarks/README.md, issue 24, teach-shape): more peculiar tiles
-found on the development surveys and on the held-out ones, but more artefacts queued on the held-out
-ones (a concentric ripple is ring-shaped too), so not the default.
+(``shape_protect_reach``). Measured at the issue's scale (benchmarks/README.md, issue 24, session 38): on
+8 fresh surveys, a rule written first, 114 / 107 peculiar tiles found in 50 labels against 91 / 92
+without (re-ranker seeds 0 / 1) for 2.88 ARTEFACT tiles in rounds 2-5 against 2.38 / 1.88; on 16 other
+fresh ones 188 / 183 against 159 / 157 at as many artefacts. A concentric ripple is ring-shaped too:
+at 128 px the same setting queues about one artefact more in rounds 2-5.
+With ``ActiveConfig.spread_reach = "source"`` (:mod:`radioexplore.ranking.continuation`; off by default) a
+label reaches the tiles its top object's source overlaps rather than every touching tile.
 What a tile scored 4-5 teaches of artefacts (``ActiveConfig.liked_teach_sky``): by default every label
 that is not ARTEFACT / MOSAICKING counts as sky for the labels' artefact classifier and its local
 correction. A PECULIAR label speaks for the tile's object, positive emission; the tile's troughs and
@@ -121,6 +125,7 @@ from radioexplore.ranking.active_features import (
     teach_block,
 )
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
+from radioexplore.ranking.continuation import source_reach
 from radioexplore.ranking.far_prior import PRIORS, label_reach, shrink_to_prior
 from radioexplore.ranking.forest import ranks_of
 from radioexplore.ranking.lanes import Lanes
@@ -137,6 +142,7 @@ from radioexplore.run.labels.values import INTEREST_RANGE
 from radioexplore.run.rundir import RunDir
 from radioexplore.run.tiling import tile_adjacency
 
+SPREAD_REACH = ("touching", "source")  # ActiveConfig.spread_reach
 LIKED = 4  # an interest score from which a label says "show me more like this" (shape_protect, liked_teach_sky)
 
 
@@ -152,6 +158,8 @@ class ActiveConfig:
     weight: float = 0.5  # mix: share of predicted interest in the blend
     floor: float = 0.1  # neighbour: factor left on a confidently boring tile's anomaly score
     spread: float = 0.8  # a label reaches the touching tiles of its field: their interest >= 1 + spread (label - 1)
+    spread_reach: str = "touching"  # which tiles: "touching" (every touching tile) or "source" (the tiles the
+    # labelled tile's top object's source overlaps, ranking.continuation; touching where the run has no objects)
     artefact_weight: float = 1.0  # artefact features' variance beside the embedding's, for regressor and trust
     artefact_penalty: float = 0.9  # an ARTEFACT / MOSAICKING label sinks its look-alikes by up to this
     artefact_discount: bool = False  # with labels, the blend x (1 - artefact score) (measured: benchmarks/README.md)
@@ -169,9 +177,11 @@ class ActiveConfig:
     # reaches its own / this factor (ranking.across; tried, not the default: benchmarks/README.md); 0: off
     across_power: float = 2.0  # ... times (1 - the tile's object score) ** this
     across_min_sigma: float = 5.0  # a label whose own evidence stays below this many sigma teaches nothing across
-    shape_weight: float = 0.0  # the tile's top object's shape (objects.parquet) beside the embedding, this share of
-    # its variance, for the regressor and the trust (active_features.shape_block; 0: off; a run without objects: off)
-    shape_protect: bool = False  # a tile whose top object looks like one scored >= 4 is spared, by that kernel weight,
+    # the tile's top object's shape (objects.parquet) beside the embedding, this share of its variance, for the
+    # regressor and the trust (active_features.shape_block; 0: off; a run without objects: off); 0.5 with
+    # shape_protect since session 38 (24 fresh surveys at the issue's scale: benchmarks/README.md, issue 24)
+    shape_weight: float = 0.5
+    shape_protect: bool = True  # a tile whose top object looks like one scored >= 4 is spared, by that kernel weight,
     # what the ARTEFACT labels taught: the taught artefact discount (needs objects)
     shape_protect_reach: bool = True  # ... and the push-down of the ARTEFACT labels' look-alikes
     pattern_geometry: bool = False  # the labels' regression also reads the tile's top object's alignment with its
@@ -206,6 +216,8 @@ class ActiveConfig:
             raise ValueError(f"shape_weight must not be negative (0: off), not {self.shape_weight}")
         if self.far_prior not in ("off", *PRIORS):
             raise ValueError(f"far_prior must be 'off' or one of {PRIORS}, not {self.far_prior!r}")
+        if self.spread_reach not in SPREAD_REACH:
+            raise ValueError(f"spread_reach must be one of {SPREAD_REACH}, not {self.spread_reach!r}")
         if self.teach_prevalence not in PREVALENCE:
             raise ValueError(f"teach_prevalence must be one of {PREVALENCE}, not {self.teach_prevalence!r}")
         if self.teach_monotone not in MONOTONE:
@@ -351,7 +363,9 @@ class ActiveRanker:
         emb = run.read_embeddings(name)
         scaling, exclude = ranking_context(run, name, tiles, emb)
         adjacency = None
-        if config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
+        if config.spread > 0 and config.spread_reach == "source" and run.objects.is_file():
+            adjacency = source_reach(pd.read_parquet(run.objects), len(scores))
+        elif config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
         why = scores["why"].to_numpy() if "why" in scores else None
         fields = tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy() if "field" in tiles else None
