@@ -50,3 +50,21 @@ def test_a_liked_ring_vouches_for_its_other_half_not_for_the_empty_tile_beside_i
 def test_spread_reach_is_checked():
     with pytest.raises(ValueError, match="spread_reach must be one of"):
         ActiveConfig(spread_reach="everywhere")
+
+
+def test_a_run_reaches_through_its_objects_when_asked_and_touching_tiles_otherwise(run):
+    """``from_run`` with ``spread_reach="source"`` builds the reach from ``objects.parquet``; without the table
+    (stamps, synthetic runs) it falls back to the touching tiles, as the default does."""
+    from radioexplore.run.tiling import tile_adjacency
+
+    assert run.objects.is_file()
+    objects = pd.read_parquet(run.objects)
+    n = len(run.read_scores("vit"))
+    by_source = ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source"))
+    assert (by_source.adjacency != source_reach(objects, n)).nnz == 0
+    tiles = run.read_tiles()
+    touching = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
+    assert (ActiveRanker.from_run(run, "vit").adjacency != touching).nnz == 0
+    assert (source_reach(objects, n) != touching).nnz > 0  # the two reaches differ on this run
+    run.objects.unlink()
+    assert (ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source")).adjacency != touching).nnz == 0
