@@ -362,16 +362,19 @@ class ActiveRanker:
         tiles = run.read_tiles()
         emb = run.read_embeddings(name)
         scaling, exclude = ranking_context(run, name, tiles, emb)
+        by_source = config.spread > 0 and config.spread_reach == "source"
+        wanted = by_source or config.pattern_geometry or config.shape_weight > 0 or config.shape_protect
+        objects = pd.read_parquet(run.objects) if wanted and run.objects.is_file() else None  # read once
         adjacency = None
-        if config.spread > 0 and config.spread_reach == "source" and run.objects.is_file():
-            adjacency = source_reach(pd.read_parquet(run.objects), len(scores))
+        if by_source and objects is not None:
+            adjacency = source_reach(objects, len(scores))
         elif config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
         why = scores["why"].to_numpy() if "why" in scores else None
         fields = tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy() if "field" in tiles else None
         pattern = (
-            tile_pattern_evidence(pd.read_parquet(run.objects), scores, fields)
-            if config.pattern_geometry and fields is not None and run.objects.is_file()
+            tile_pattern_evidence(objects, scores, fields)
+            if config.pattern_geometry and fields is not None and objects is not None
             else None
         )
         evidence = teach_block(scores, config.teach_field_context, pattern)
@@ -388,8 +391,8 @@ class ActiveRanker:
             sidelobe_geometry(scores, tiles.set_index("tile_id")["field"].reindex(scores["tile_id"]).to_numpy())
             if "field" in tiles.columns
             else None,
-            shape_block(pd.read_parquet(run.objects), len(scores))
-            if (config.shape_weight > 0 or config.shape_protect) and run.objects.is_file()
+            shape_block(objects, len(scores))
+            if (config.shape_weight > 0 or config.shape_protect) and objects is not None
             else None,
             # the pattern's alignment (last column, when there) is no one-signed evidence of an artefact
             None if pattern is None or evidence is None else evidence.shape[1] - 1,
