@@ -246,8 +246,9 @@ class ActiveRanker:
         ``[N]`` True for tiles the forest left out (blank, partial): they stay last, as in the anomaly
         ranking, whatever the regressor predicts for them.
     adjacency
-        ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.run.tiling.tile_adjacency`): a
-        label reaches the touching tiles by ``config.spread`` (:mod:`radioexplore.ranking.spread`).
+        ``[N, N]`` sparse matrix of touching tiles (:func:`radioexplore.run.tiling.tile_adjacency`), or of
+        the tiles each tile's top object's source overlaps (:func:`radioexplore.ranking.continuation.source_reach`):
+        a label reaches them by ``config.spread`` (:mod:`radioexplore.ranking.spread`).
     artefacts
         ``[N, F]`` artefact features in 0..1 (:func:`radioexplore.ranking.active_features.artefact_block`):
         appended to the embedding's components, scaled to ``config.artefact_weight`` of their total
@@ -357,7 +358,8 @@ class ActiveRanker:
     @classmethod
     def from_run(cls, run: RunDir, name: str, config: ActiveConfig = ActiveConfig()) -> ActiveRanker:
         """The ranker of ``embeddings/<name>`` and ``scores/<name>.parquet`` of a run, with the last
-        ranking's standardisation and exclusions and the run's touching tiles."""
+        ranking's standardisation and exclusions and the run's touching tiles (with ``config.spread_reach``
+        "source", the tiles each tile's top object's source overlaps, from ``objects.parquet``)."""
         scores = run.read_scores(name).sort_values("tile_id")
         tiles = run.read_tiles()
         emb = run.read_embeddings(name)
