@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from radioexplore.ranking.peculiar import tile_best_objects
+from radioexplore.ranking.peculiar import object_tile_pairs, tile_best_objects
 
 
 def source_reach(objects: pd.DataFrame, n_tiles: int, column: str = "score") -> csr_matrix:
@@ -28,13 +28,8 @@ def source_reach(objects: pd.DataFrame, n_tiles: int, column: str = "score") -> 
     best = tile_best_objects(objects, n_tiles, column)
     source = objects["source_id"].to_numpy(dtype=np.int64) if "source_id" in objects else np.arange(len(objects))
     codes, source = np.unique(source, return_inverse=True)
-    counts = objects["tile_ids"].map(len).to_numpy()
-    rows = np.repeat(np.arange(len(objects)), counts)
-    tiles = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
-    ok = (tiles >= 0) & (tiles < n_tiles)
-    spans = csr_matrix(
-        (np.ones(int(ok.sum()), dtype=np.float32), (source[rows[ok]], tiles[ok])), shape=(len(codes), n_tiles)
-    )
+    rows, tiles = object_tile_pairs(objects, n_tiles)
+    spans = csr_matrix((np.ones(len(rows), dtype=np.float32), (source[rows], tiles)), shape=(len(codes), n_tiles))
     has = np.flatnonzero(best >= 0)
     pick = csr_matrix((np.ones(len(has), dtype=np.float32), (has, source[best[has]])), shape=(n_tiles, len(codes)))
     reach = (pick @ spans).tocsr()

@@ -162,15 +162,21 @@ def objects_lead(method: Method, anomaly_q: np.ndarray, object_q: np.ndarray, ha
     return has_object.copy()
 
 
+def object_tile_pairs(objects: pd.DataFrame, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, tiles)``: one pair per tile an object overlaps (``objects["tile_ids"]``), the object's row
+    index into ``objects`` and the tile id, tiles outside ``0..n_tiles-1`` left out."""
+    rows = np.repeat(np.arange(len(objects)), objects["tile_ids"].map(len).to_numpy())
+    tiles = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
+    ok = (tiles >= 0) & (tiles < n_tiles)
+    return rows[ok], tiles[ok]
+
+
 def tile_best_objects(objects: pd.DataFrame, n_tiles: int, column: str = "score") -> np.ndarray:
     """Row index into ``objects`` of each tile's most peculiar overlapping object by ``column``, -1 when none."""
     best = np.full(n_tiles, -1, dtype=np.int64)
     if objects is None or objects.empty:
         return best
-    rows = np.repeat(np.arange(len(objects)), objects["tile_ids"].map(len).to_numpy())
-    tiles = np.concatenate([np.asarray(t, dtype=np.int64) for t in objects["tile_ids"]] or [np.zeros(0, np.int64)])
-    ok = (tiles >= 0) & (tiles < n_tiles)
-    rows, tiles = rows[ok], tiles[ok]
+    rows, tiles = object_tile_pairs(objects, n_tiles)
     score = objects[column].to_numpy(dtype=float)[rows]
     order = np.lexsort((score, tiles))  # per tile, the best object last
     last = order[np.r_[tiles[order][1:] != tiles[order][:-1], True]] if len(order) else order
