@@ -96,6 +96,13 @@ far-labels).
 forest's and the objects', by the interest each lane's labelled tiles earned. It changed nothing on 14 held-out
 simulated surveys: the artefacts the queue brings back are mostly object-led tiles (43 of 54), radio galaxies crossed
 by ripples, so both lanes lose weight alike (benchmarks/README.md, issue 24, loop-lanes).
+``ActiveConfig.list_hedge`` (off by default) hedges the labels against the anomaly list: once labelled, a tile
+stands where the larger of two quantiles puts it, the labels' blend's or the list's under the same ARTEFACT push-downs
+(the taught discount and the look-alikes' push-down), as rank's default takes the larger of its two lanes' quantiles.
+Ten to fifty labels cannot speak for every tile: a forest fitted on tiles scored 3 and 5 reads a giant's lobe as
+another ordinary double (on 8 fresh surveys the unlabelled top 50 held 115 peculiar tiles, the loop found 87, and
+half of the giants' tiles the list held: benchmarks/README.md, issue 24, session 39). No single query strategy wins
+everywhere, so the queue takes the best of each (Baram, El-Yaniv & Luz 2004, JMLR 5, 255).
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
 Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
@@ -195,6 +202,9 @@ class ActiveConfig:
     # the labels' own share of ARTEFACT ("labels": ranking.teach.at_prevalence; see benchmarks/README.md)
     liked_teach_sky: bool = False  # True: a tile scored >= 4 counts as sky for what the labels teach of artefacts;
     # False (default since session 37): it vouches for its object only, not for the troughs and ripples round it
+    # once labelled, a tile stands where the larger of two quantiles puts it: the labels' blend's, or the anomaly
+    # list's under the same ARTEFACT push-downs (the list's best unlabelled tiles stay near the queue's top)
+    list_hedge: bool = False
     lanes: bool = False  # once labelled, rank's two lanes (forest, objects) weighted by the interest each lane's
     # labelled tiles earned (ranking.lanes; needs rank's object_score)
     seed: int = 0
@@ -530,11 +540,13 @@ class ActiveRanker:
                 # the blend discounted as rank's default discounts the anomaly (benchmarks/README.md: fewer
                 # artefacts queued, fewer peculiar tiles found; off by default)
                 active = (active * (1.0 - np.clip(self.artefacts[:, 0], 0.0, 1.0))).astype(np.float32)
+        listed = self.anomaly_q.copy()  # the anomaly list, pushed down as the blend is by what ARTEFACT labels say
         if taught:
             discount = p_art
             if config.artefact_object_protect and self.object_keep is not None:
                 discount = p_art * self.object_keep
             active = (active * (1.0 - discount)).astype(np.float32)
+            listed = (listed * (1.0 - discount)).astype(np.float32)
         art_trust = np.zeros(n, dtype=np.float32)
         art_like = np.full(n, -1, dtype=np.int64)
         if art_ids.size and config.artefact_penalty > 0:
@@ -555,6 +567,12 @@ class ActiveRanker:
             if config.shape_protect_reach and spared.any():
                 art_trust = (art_trust * (1.0 - spared)).astype(np.float32)
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
+            listed = (listed * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
+        held = None  # tiles the anomaly list holds above where the labels' blend puts them
+        if config.list_hedge and ids.size:
+            blended, kept = anomaly_quantile(active), anomaly_quantile(listed)
+            held = kept > blended
+            active = np.maximum(blended, kept).astype(np.float32)
         if self.exclude is not None:
             active = np.where(self.exclude, -1.0, active).astype(np.float32)
         why = reasons(
@@ -571,6 +589,7 @@ class ActiveRanker:
             liked_like,
             spared,
             shape_like,
+            held,
         )
         return pd.DataFrame(
             {

@@ -209,6 +209,7 @@ def reasons(
     liked_like: np.ndarray,
     spared: np.ndarray | None = None,
     shape_like: np.ndarray | None = None,
+    listed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Why each tile stands where it does in the re-ranked queue, in words, the strongest reason first.
 
@@ -260,6 +261,8 @@ def reasons(
             "'s, which you scored ",
             label_text[np.maximum(shape_like, 0)],
         )
+    if listed is not None:
+        put(listed, "kept up by the anomaly list (your labels alone would rank it lower)")
     put(touches >= 0, "touches tile ", touches, " you scored ", label_text[np.maximum(touches, 0)])
     near = (trust >= 0.5) & (liked_like >= 0)
     put(near, "looks like tile ", liked_like, " you scored ", label_text[np.maximum(liked_like, 0)])
