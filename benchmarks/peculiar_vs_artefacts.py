@@ -104,6 +104,7 @@ from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
 from radioexplore.simulation.folder import SimulationDir
+from radioexplore.simulation.kinds import PECULIAR_KINDS
 from radioexplore.simulation.run_truth import attach_truth
 
 
@@ -243,6 +244,16 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     row = dict(
         seed=seed, strength=strength, tiles=len(tiles), peculiar=int(peculiar.sum()), artefact=int(artefact.sum())
     )
+    # which peculiar kind each tile holds (a tile may hold two: it counts for each), and the peculiar tiles the
+    # detector left without any object, which no object-led ranking or label can lift
+    kinds = {
+        k: peculiar & tiles["truth_kinds"].astype(str).str.split(",").map(lambda ks, k=k: k in ks).to_numpy(bool)
+        for k in sorted(PECULIAR_KINDS)
+    }
+    for k, holds in kinds.items():
+        row[f"peculiar_{k}"] = int(holds.sum())
+    if objects is not None:
+        row["peculiar_no_object"] = int((peculiar & (tile_best_objects(objects, len(tiles)) < 0)).sum())
     for key, score in rules.items():
         row[f"recall_{key}"] = recall_in_top(score, peculiar, f)
         k = max(1, int(round(f * len(score))))
@@ -259,6 +270,9 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     unlabelled = np.argsort(-s["score"].to_numpy(), kind="stable")[: len(seen)]
     row["found_top50_unlabelled"] = int(peculiar[unlabelled].sum())
     row["found_share"] = row["found_in_50"] / max(1, int(peculiar.sum()))
+    for k, holds in kinds.items():
+        row[f"found_{k}"] = int(holds[seen].sum())
+        row[f"top50_{k}"] = int(holds[unlabelled].sum())
     labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
     row["artefacts_round1"] = int(labelled_artefact[queues[0]].sum())
     row["artefacts_rounds_2_5"] = int(sum(labelled_artefact[q].sum() for q in queues[1:]))
@@ -667,6 +681,18 @@ def main() -> int:
     )
     if args.no_astronomer:
         return 0
+    by_kind = ", ".join(
+        f"{k} {df[f'found_{k}'].sum()} / {df[f'top50_{k}'].sum()} / {df[f'peculiar_{k}'].sum()}"
+        for k in sorted(PECULIAR_KINDS)
+    )
+    print(
+        f"peculiar tiles by kind, found in 50 labels / in the unlabelled top 50 / in all (sums over the surveys): {by_kind}"
+        + (
+            f"; holding no object the detector found: {df['peculiar_no_object'].sum()} of {df['peculiar'].sum()}"
+            if "peculiar_no_object" in df
+            else ""
+        )
+    )
     found, art = df["found_share"].mean(), df["artefacts_rounds_2_5"].mean()
     print(
         f"acceptance (b) half the peculiar tiles within 50 labels: {'PASS' if found >= 0.5 else 'FAIL'} ({found:.2f}); "

@@ -45,6 +45,13 @@ def test_a_liked_ring_vouches_for_its_other_half_not_for_the_empty_tile_beside_i
     out = ranker.rerank({4: 5.0, 8: 1.0})
     assert out.loc[5, "predicted_interest"] >= 1 + 0.8 * 4 - 1e-6 and out.loc[5, "touches_liked"] == 4
     assert (out.loc[[0, 1, 2, 3, 6, 7], "touches_liked"] == -1).all()  # empty or unrelated neighbours: nothing
+    assert out.loc[5, "why"].startswith("touches tile 4 you scored 5")  # the ranker was not told what it holds
+    by_source = ActiveRanker(emb, anomaly, ActiveConfig(n_components=0), adjacency=reach, reach="source")
+    assert (
+        by_source.rerank({4: 5.0, 8: 1.0}).loc[5, "why"].startswith("holds part of the source of tile 4 you scored 5")
+    )
+    with pytest.raises(ValueError, match="reach must be one of"):
+        ActiveRanker(emb, anomaly, ActiveConfig(n_components=0), adjacency=reach, reach="far")
 
 
 def test_spread_reach_is_checked():
@@ -61,10 +68,11 @@ def test_a_run_reaches_through_its_objects_when_asked_and_touching_tiles_otherwi
     objects = pd.read_parquet(run.objects)
     n = len(run.read_scores("vit"))
     by_source = ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source"))
-    assert (by_source.adjacency != source_reach(objects, n)).nnz == 0
+    assert (by_source.adjacency != source_reach(objects, n)).nnz == 0 and by_source.reach == "source"
     tiles = run.read_tiles()
     touching = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
     assert (ActiveRanker.from_run(run, "vit").adjacency != touching).nnz == 0
     assert (source_reach(objects, n) != touching).nnz > 0  # the two reaches differ on this run
     run.objects.unlink()
-    assert (ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source")).adjacency != touching).nnz == 0
+    fallback = ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source"))
+    assert (fallback.adjacency != touching).nnz == 0 and fallback.reach == "touching"  # and its words say so

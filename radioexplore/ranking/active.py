@@ -285,6 +285,10 @@ class ActiveRanker:
         How many leading columns of ``evidence`` only an artefact raises (all when None): with
         ``config.teach_monotone`` "sign" or "both" the labels' classifier keeps their weights >= 0
         (:mod:`radioexplore.ranking.monotone`).
+    reach
+        What ``adjacency`` holds, for the words of ``why``: "touching" tiles, or the tiles of one "source"
+        (``config.spread_reach`` asks for the source; :meth:`from_run` falls back to touching tiles where
+        the run has no objects, and says so here).
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -304,6 +308,7 @@ class ActiveRanker:
         shapes: np.ndarray | None = None,
         signed: int | None = None,
         lanes: Lanes | None = None,
+        reach: str = "touching",
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -323,7 +328,9 @@ class ActiveRanker:
         self.anomaly = anomaly
         self.anomaly_q = anomaly_quantile(anomaly)
         self.exclude = None if exclude is None or not np.any(exclude) else np.asarray(exclude, dtype=bool)
-        self.adjacency = adjacency
+        if reach not in SPREAD_REACH:
+            raise ValueError(f"reach must be one of {SPREAD_REACH}, not {reach!r}")
+        self.adjacency, self.reach = adjacency, reach
         keep = None if self.exclude is None else ~self.exclude
         self.features = reduce_features(emb, config.n_components, config.seed, scaling=scaling, keep=keep)
         self.artefacts = None
@@ -411,6 +418,7 @@ class ActiveRanker:
             Lanes.from_scores(scores, None if exclude is None else ~np.asarray(exclude, dtype=bool))
             if config.lanes
             else None,
+            "source" if by_source and objects is not None else "touching",
         )
 
     def __len__(self) -> int:
@@ -589,6 +597,7 @@ class ActiveRanker:
             liked_like,
             spared,
             shape_like,
+            self.reach,
             held,
         )
         return pd.DataFrame(

@@ -195,6 +195,10 @@ def artefact_probability(
     return p, learnt is not None
 
 
+#: How a tile reached by a label's spread names that tile, per ``ActiveConfig.spread_reach``.
+REACH_WORDS = {"touching": "touches tile ", "source": "holds part of the source of tile "}
+
+
 def reasons(
     n: int,
     base: np.ndarray | None,
@@ -209,6 +213,7 @@ def reasons(
     liked_like: np.ndarray,
     spared: np.ndarray | None = None,
     shape_like: np.ndarray | None = None,
+    reach: str = "touching",
     listed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Why each tile stands where it does in the re-ranked queue, in words, the strongest reason first.
@@ -263,7 +268,7 @@ def reasons(
         )
     if listed is not None:
         put(listed, "kept up by the anomaly list (your labels alone would rank it lower)")
-    put(touches >= 0, "touches tile ", touches, " you scored ", label_text[np.maximum(touches, 0)])
+    put(touches >= 0, REACH_WORDS[reach], touches, " you scored ", label_text[np.maximum(touches, 0)])
     near = (trust >= 0.5) & (liked_like >= 0)
     put(near, "looks like tile ", liked_like, " you scored ", label_text[np.maximum(liked_like, 0)])
     return out
