@@ -2,6 +2,8 @@
 ripples that read as sky in every artefact feature sink through their source, while a tile holding
 its own object keeps its place. Data made here, small."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,12 +136,10 @@ def test_object_protect_spares_an_object_from_the_taught_discount():
     geometry = sidelobe_geometry(scores, fields)
     interest = pd.Series({0: 1.0, 1: 1.0, 150: 1.0, 151: 1.0})
     kw = dict(artefacts=block, sidelobes=geometry)
-    plain = ActiveRanker(
-        emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0, artefact_object_protect=False), **kw
-    )
-    spared = ActiveRanker(
-        emb, anomaly, ActiveConfig(n_components=0, sidelobe_ratio=0.0, artefact_object_protect=True), **kw
-    )
+    # the scores themselves, not the quantiles the hedge against the anomaly list turns them into
+    base = ActiveConfig(n_components=0, sidelobe_ratio=0.0, list_hedge=False)
+    plain = ActiveRanker(emb, anomaly, replace(base, artefact_object_protect=False), **kw)
+    spared = ActiveRanker(emb, anomaly, replace(base, artefact_object_protect=True), **kw)
     a = plain.rerank(interest, [0, 1]).set_index("tile_id")
     b = spared.rerank(interest, [0, 1]).set_index("tile_id")
     assert a.loc[keeper, "artefact_probability"] > 0.5

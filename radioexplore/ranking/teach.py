@@ -214,6 +214,7 @@ def reasons(
     spared: np.ndarray | None = None,
     shape_like: np.ndarray | None = None,
     reach: str = "touching",
+    listed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Why each tile stands where it does in the re-ranked queue, in words, the strongest reason first.
 
@@ -265,6 +266,8 @@ def reasons(
             "'s, which you scored ",
             label_text[np.maximum(shape_like, 0)],
         )
+    if listed is not None:
+        put(listed, "kept up by the anomaly list (your labels alone would rank it lower)")
     put(touches >= 0, REACH_WORDS[reach], touches, " you scored ", label_text[np.maximum(touches, 0)])
     near = (trust >= 0.5) & (liked_like >= 0)
     put(near, "looks like tile ", liked_like, " you scored ", label_text[np.maximum(liked_like, 0)])
