@@ -107,7 +107,7 @@ strategy wins everywhere, so the queue takes the best of each (Baram, El-Yaniv &
 ARTEFACT tiles in rounds 2-5 (1.8-2.1); at 128 px 185 against 178 and fewer artefacts.
 Each re-ranked tile says why it stands where it does (``why``: "touches tile 44 you scored 5; ring-like object, artefact score low").
 
-Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.3 s of CPU with the defaults
+Re-ranking 10^5 tiles of 384 dimensions after one new label takes 0.45 s of CPU (0.27 s wall) with the defaults
 (``benchmarks/rerank_speed.py``); the PCA is done once per :class:`ActiveRanker`, which is what
 the app keeps between labels, and so are the kernels of the labelled tiles (a new label adds one);
 the per-field scaling is the one ``rank`` saved beside its scores (:func:`ranking_context`), so a
@@ -461,7 +461,9 @@ class ActiveRanker:
         With ``shapes`` and ``config.shape_protect``, a tile whose top object is shaped like that of a tile
         scored 4-5 has its artefact probability (and, with ``config.shape_protect_reach``, that push-down)
         multiplied by ``1 - w``, ``w`` the kernel weight of the nearest such tile in the shape space
-        (``trust_k`` nearest, as the trust).
+        (``trust_k`` nearest, as the trust). With ``config.list_hedge`` (the default) the active score is then
+        the larger of two quantiles: that score's, and the anomaly quantile's under the same two ARTEFACT
+        push-downs (the taught discount and the look-alikes'), so the list's best unlabelled tiles stay in the queue.
 
         Returns one row per tile, in tile order: ``tile_id``, ``score`` (anomaly), ``predicted_interest``
         (NaN before any label; at least what labelled touching tiles vouch for, :mod:`radioexplore.ranking.spread`),
