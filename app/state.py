@@ -27,6 +27,7 @@ from radioexplore.io.fits_checks import FitsReadError
 from radioexplore.ranking.active import ActiveRanker
 from radioexplore.ranking.active_run import artefact_labelled, save_active
 from radioexplore.ranking.queue import review_queue
+from radioexplore.review.coverage import active_config
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.labels.values import default_who
 from radioexplore.run.rundir import RunDir
@@ -427,7 +428,8 @@ class ExplorerState(param.Parameterized):
             return None, "No interest scores yet: the queue follows the anomaly ranking."
         t0 = time.perf_counter()
         if self._ranker is None:
-            self._ranker = ActiveRanker.from_run(self.run, self.embedding)
+            # the settings of the run's last re-rank (`radioexplore rerank --spread 0` holds in the app too)
+            self._ranker = ActiveRanker.from_run(self.run, self.embedding, active_config(self.run, self.embedding))
         ranking = self._ranker.rerank(interest, artefact_labelled(self.labels.current()))
         if self.annotator.can_label:
             save_active(self.run, self.embedding, ranking, self._ranker.config)

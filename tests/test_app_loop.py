@@ -96,6 +96,21 @@ def test_the_queue_says_when_a_tile_is_there_for_the_liked_tile_it_touches(state
     assert why_queued(state, tiles.loc[far]) == ""
 
 
+def test_the_app_reranks_with_the_settings_of_the_runs_last_rerank(state):
+    """`radioexplore rerank --spread 0` from the command line, then labels in the app: the app keeps the settings."""
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.active_run import rerank_run
+
+    tiles = state.tiles()
+    a = int(tiles.index[0])
+    state.labels.add(a, "PECULIAR", interest=5)
+    rerank_run(state.run, state.embedding, ActiveConfig(spread=0.0, list_hedge=False))
+    state.labels.add(int(tiles.index[-1]), "COMPACT", interest=1)
+    state.rerank()
+    assert state._ranker.config.spread == 0.0 and not state._ranker.config.list_hedge
+    assert (state.tiles()["touches_liked"] == -1).all()  # no label reached a touching tile
+
+
 def test_search_from_selection_and_from_an_uploaded_cutout(state, small_survey):
     view = SearchView(state=state, k=5)
     state.selection = [1, 2, 3]
