@@ -421,6 +421,16 @@ class ExplorerState(param.Parameterized):
         (a read-only session keeps it to itself); returns what happened, for the user."""
         return self.apply_rerank(self.compute_rerank())
 
+    def spread_reach(self) -> str:
+        """How a label reaches other tiles in the re-ranking the queue shows: "touching" (every touching tile)
+        or "source" (the tiles its object's source overlaps), as the ranker says once it has re-ranked here,
+        else as the run's last `rerank` settings and objects say (``ActiveRanker.from_run``'s own rule)."""
+        if self._ranker is not None:
+            return self._ranker.reach
+        config = active_config(self.run, self.embedding)
+        by_source = config.spread > 0 and config.spread_reach == "source" and self.run.objects.is_file()
+        return "source" if by_source else "touching"
+
     def compute_rerank(self) -> tuple[pd.DataFrame | None, str]:
         """The re-ranking and a message; touches no param, so it may run off the page's event loop."""
         interest = self.labels.interest_scores()

@@ -75,8 +75,7 @@ from __future__ import annotations
 
 import argparse
 import time
-import tomllib
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +101,7 @@ from radioexplore.ranking.rank import rank_run
 from radioexplore.ranking.sources import SourceConfig, by_source
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
+from radioexplore.settings import with_items
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.kinds import PECULIAR_KINDS
@@ -286,17 +286,10 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
 
 def with_fields(config: ActiveConfig, items: list[str]) -> ActiveConfig:
     """``config`` with ``KEY=VALUE`` items applied (VALUE read as a TOML value, a bare word as a string)."""
-    known = {f.name for f in fields(ActiveConfig)}
-    changes = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key.strip() not in known:
-            raise SystemExit(f"--active {item!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
-        try:
-            changes[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            changes[key.strip()] = value
-    return replace(config, **changes)
+    try:
+        return with_items(config, items, "--active")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def main() -> int:

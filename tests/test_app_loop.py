@@ -96,6 +96,32 @@ def test_the_queue_says_when_a_tile_is_there_for_the_liked_tile_it_touches(state
     assert why_queued(state, tiles.loc[far]) == ""
 
 
+def test_the_queue_names_the_reach_the_rankings_labels_had(state):
+    """Saved settings with ``spread_reach="source"``: the queue's heading says "holds part of the source of tile",
+    as the ranking's own ``why`` does, where the run has objects; without objects the ranker reaches touching
+    tiles, and so do the words."""
+    from app.views.queue import why_queued
+    from radioexplore.ranking.active import ActiveConfig
+    from radioexplore.ranking.active_run import rerank_run
+
+    tiles = state.tiles()
+    a, b = int(tiles.index[0]), int(tiles.index[-1])
+    state.labels.add(a, "PECULIAR", interest=5)
+    rerank_run(state.run, state.embedding, ActiveConfig(spread_reach="source"))
+    assert state.run.objects.is_file() and state.spread_reach() == "source"
+    row = state.tiles().loc[b].copy()
+    row["touches_liked"] = a
+    assert why_queued(state, row) == f" · holds part of the source of tile {a}, which you scored 5"
+    state.rerank()
+    assert state._ranker.reach == "source" and state.spread_reach() == "source"
+    state.run.objects.rename(state.run.objects.with_suffix(".aside"))  # a run without objects
+    state._ranker = None
+    assert state.spread_reach() == "touching"
+    assert why_queued(state, row) == f" · touches tile {a}, which you scored 5"
+    state.rerank()
+    assert state._ranker.reach == "touching"
+
+
 def test_the_app_reranks_with_the_settings_of_the_runs_last_rerank(state):
     """`radioexplore rerank --spread 0` from the command line, then labels in the app: the app keeps the settings."""
     from radioexplore.ranking.active import ActiveConfig

@@ -46,6 +46,15 @@ def test_label_rerank_and_export_from_the_command_line(tiny_run, tmp_path, cli):
     assert run.stage_config("rerank", "vit")["spread"] == 0.8
     bad = cli("rerank", "--run", r, "--spread", "2", check=False)
     assert bad.returncode == 2 and "spread must lie in [0, 1]" in bad.stderr
+    # any other setting of the re-ranker, saved with the run's rerank settings (the app re-ranks with them)
+    cli("rerank", "--run", r, "--set", "list_hedge=false", "--set", "spread_reach=source", "--set", "shape_weight=1")
+    saved = run.stage_config("rerank", "vit")
+    assert saved["list_hedge"] is False and saved["spread_reach"] == "source"
+    assert saved["shape_weight"] == 1 and isinstance(saved["shape_weight"], float)
+    bad = cli("rerank", "--run", r, "--set", "hedge=off", check=False)
+    assert bad.returncode == 2 and "--set 'hedge=off': expected KEY=VALUE with KEY one of" in bad.stderr
+    bad = cli("rerank", "--run", r, "--set", "spread_reach=sideways", check=False)
+    assert bad.returncode == 2 and "spread_reach must be one of" in bad.stderr
 
     hits = json.loads(cli("similar", "--run", r, "--tiles", "3,5", "-k", "4").stdout)
     assert len(hits) == 4 and not {h["tile_id"] for h in hits} & {3, 5}

@@ -28,6 +28,7 @@ from app.views.keys import KeyboardShortcuts
 from app.views.labels import LABEL_KEYS, LabelPanel
 from app.views.tile import describe
 from radioexplore.display.render import png_bytes
+from radioexplore.ranking.teach import REACH_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,15 @@ PREFETCH = 3
 
 def why_queued(state: ExplorerState, row: pd.Series) -> str:
     """' · touches tile 44, which you scored 5' when a label on a touching tile lifted this one
-    (the rest of a large source lies in the next tile), else ''."""
+    (the rest of a large source lies in the next tile; ' · holds part of the source of tile 44, ...' when
+    labels reach the tiles of a source, ``ActiveConfig.spread_reach``), else ''."""
     source = row.get("touches_liked", -1)
     if pd.isna(source) or int(source) < 0:
         return ""
     tiles = state.tiles()
     score = tiles["user_interest"].iloc[int(source)] if "user_interest" in tiles else float("nan")
     scored = f", which you scored {int(score)}" if pd.notna(score) else ""
-    return f" · touches tile {int(source)}{scored}"
+    return f" · {REACH_WORDS[state.spread_reach()]}{int(source)}{scored}"
 
 
 class QueueView(param.Parameterized):

@@ -156,6 +156,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     from radioexplore.ranking.active import ActiveConfig
     from radioexplore.ranking.active_run import read_active, rerank_run
     from radioexplore.ranking.queue import review_queue
+    from radioexplore.settings import with_items
 
     run = RunDir(args.run)
     name = _embedding_name(run, args.name)
@@ -168,6 +169,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
             spread=args.spread,
             seed=args.seed,
         )
+        config = with_items(config, args.set)
         path = rerank_run(run, name, config)
     except ValueError as exc:
         return _error(exc)
@@ -327,6 +329,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--queue", type=positive_int, default=10, help="how many tiles of the new review queue to print")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other setting of the re-ranker (radioexplore.ranking.active.ActiveConfig), repeatable, VALUE as in "
+        "TOML: e.g. --set list_hedge=false (labels not hedged against the anomaly list), --set spread_reach=source",
+    )
     p.set_defaults(func=cmd_rerank)
 
     p = sub.add_parser("similar", help="print the K tiles most like some tiles or an uploaded FITS cutout, as JSON")
