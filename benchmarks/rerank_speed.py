@@ -50,6 +50,7 @@ from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import FieldStandardisation, fit_scaling
 from radioexplore.run.tiling import tile_adjacency
+from radioexplore.settings import with_items
 
 
 def prepare_session(emb, anomaly, field, cell, artefacts, why, objects, config, saved: Path | None):
@@ -143,7 +144,19 @@ def main() -> int:
         default=ActiveConfig.across_ratio,
         help="ActiveConfig(across_ratio=...): ARTEFACT labels also reach other fields (ranking.across; 0 off)",
     )
+    p.add_argument(
+        "--active",
+        dest="active_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other ActiveConfig field, applied last (repeatable; VALUE as in TOML), e.g. --active explore=1",
+    )
     args = p.parse_args()
+    try:
+        with_items(ActiveConfig(), args.active_set, "--active")
+    except ValueError as exc:
+        p.error(str(exc))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; dim {args.dim}, {args.labels} labels + 1")
     print("wall-clock and CPU seconds (time.process_time, all threads of the process); CPU does not depend on load")
     shape = (
@@ -174,7 +187,9 @@ def main() -> int:
             artefacts,
             why,
             objects,
-            ActiveConfig(blend=args.blend, across_ratio=args.across_ratio, **shape),
+            with_items(
+                ActiveConfig(blend=args.blend, across_ratio=args.across_ratio, **shape), args.active_set, "--active"
+            ),
         )
         ranker, prepare, prepare_cpu = prepare_session(*inputs, saved=saved)  # first: no warm-up favours it
         _, prepare_refit, prepare_refit_cpu = prepare_session(*inputs, saved=None)
@@ -185,7 +200,11 @@ def main() -> int:
         interest.iloc[-1] = 1  # the new label: an ARTEFACT, so its kernels and its source's tiles are found in the time
         labelled_artefacts = ids[interest.to_numpy() == 1]  # the boring ones labelled ARTEFACT
         for reg in regressors:
-            ranker.config = ActiveConfig(regressor=reg, blend=args.blend, across_ratio=args.across_ratio, **shape)
+            ranker.config = with_items(
+                ActiveConfig(regressor=reg, blend=args.blend, across_ratio=args.across_ratio, **shape),
+                args.active_set,
+                "--active",
+            )
             ranker.rerank(interest.iloc[:-1], labelled_artefacts[:-1])  # the state before the new label
             times, cpu = [], []
             for _ in range(args.repeat):
