@@ -560,7 +560,8 @@ class ActiveRanker:
             if config.artefact_object_protect and self.object_keep is not None:
                 discount = p_art * self.object_keep
             active = (active * (1.0 - discount)).astype(np.float32)
-            listed = (listed * (1.0 - discount)).astype(np.float32)
+            if config.list_hedge:
+                listed = (listed * (1.0 - discount)).astype(np.float32)
         art_trust = np.zeros(n, dtype=np.float32)
         art_like = np.full(n, -1, dtype=np.int64)
         if art_ids.size and config.artefact_penalty > 0:
@@ -581,7 +582,8 @@ class ActiveRanker:
             if config.shape_protect_reach and spared.any():
                 art_trust = (art_trust * (1.0 - spared)).astype(np.float32)
             active = (active * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
-            listed = (listed * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
+            if config.list_hedge:
+                listed = (listed * (1.0 - config.artefact_penalty * art_trust)).astype(np.float32)
         held = None  # tiles the anomaly list holds above where the labels' blend puts them
         if config.list_hedge and ids.size:
             blended, kept = anomaly_quantile(active), anomaly_quantile(listed)
