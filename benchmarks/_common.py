@@ -104,3 +104,25 @@ def parse_surveys(text: str) -> list[tuple[int, float]]:
         except ValueError:
             raise SystemExit(f"--surveys: {part!r} is not SEED:STRENGTH (e.g. 1:4)") from None
     return out
+
+
+def add_active_arg(p) -> None:
+    """``--active KEY=VALUE`` (repeatable, into ``args.active_set``): any ActiveConfig field, applied last."""
+    p.add_argument(
+        "--active",
+        dest="active_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other ActiveConfig field, applied last (repeatable; VALUE as in TOML), e.g. --active list_hedge=false",
+    )
+
+
+def with_active(p, config, items: list[str]):
+    """``config`` with the ``--active`` items applied; a bad item ends the script with the parser's error."""
+    from radioexplore.settings import with_items
+
+    try:
+        return with_items(config, items, "--active")
+    except ValueError as exc:
+        p.error(str(exc))

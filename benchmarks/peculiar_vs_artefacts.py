@@ -80,7 +80,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
+from _common import (
+    add_active_arg,
+    header,
+    parse_surveys,
+    with_active,
+)  # benchmarks/ is not a package: _common sits beside this script
 
 from radioexplore.embed.embedding import EmbedConfig, embed_run
 from radioexplore.embed.pixelstats import pixel_statistics_run
@@ -101,7 +106,6 @@ from radioexplore.ranking.rank import rank_run
 from radioexplore.ranking.sources import SourceConfig, by_source
 from radioexplore.run.labels.store import LabelStore
 from radioexplore.run.rundir import RunDir
-from radioexplore.settings import with_items
 from radioexplore.simulation import SimulationConfig, simulate_survey, tile_artefact_truth
 from radioexplore.simulation.folder import SimulationDir
 from radioexplore.simulation.kinds import PECULIAR_KINDS
@@ -282,14 +286,6 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
     row["rerank_s"] = float(np.median(seconds))
     row["seconds"] = time.perf_counter() - t0
     return row
-
-
-def with_fields(config: ActiveConfig, items: list[str]) -> ActiveConfig:
-    """``config`` with ``KEY=VALUE`` items applied (VALUE read as a TOML value, a bare word as a string)."""
-    try:
-        return with_items(config, items, "--active")
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from exc
 
 
 def main() -> int:
@@ -535,14 +531,7 @@ def main() -> int:
         default="on" if SourceConfig.round_lobes else "off",
         help="SourceConfig.round_lobes: a resolved island without an axis may be a lobe beside a core",
     )
-    p.add_argument(
-        "--active",
-        dest="active_set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other ActiveConfig field, applied last (repeatable; VALUE as in TOML), e.g. --active shape_weight=1",
-    )
+    add_active_arg(p)
     p.add_argument("--no-astronomer", action="store_true", help="unsupervised figures (a) only")
     p.add_argument("--table", type=Path, default=None, help="also write the per-survey figures to this CSV")
     args = p.parse_args()
@@ -610,7 +599,7 @@ def main() -> int:
         across_power=args.across_power,
         across_min_sigma=args.across_min_sigma,
     )
-    args.active = with_fields(args.active, args.active_set)
+    args.active = with_active(p, args.active, args.active_set)
     header("peculiar objects vs artefacts: unsupervised recall and the simulated astronomer (issue 24)")
     rows = []
     for seed, strength in parse_surveys(args.surveys):

@@ -40,6 +40,7 @@ import pandas as pd
 import sklearn.decomposition  # noqa: F401  (imported once per process, not per session: outside the timing)
 import sklearn.ensemble  # noqa: F401
 import sklearn.linear_model  # noqa: F401
+from _common import add_active_arg, with_active
 from _data import ROOT  # noqa: F401  (puts the checkout on sys.path)
 
 from radioexplore.ranking.active import ActiveConfig, ActiveRanker
@@ -50,7 +51,6 @@ from radioexplore.ranking.pattern_geometry import tile_pattern_evidence
 from radioexplore.ranking.regressors import REGRESSORS
 from radioexplore.ranking.standardise import FieldStandardisation, fit_scaling
 from radioexplore.run.tiling import tile_adjacency
-from radioexplore.settings import with_items
 
 
 def prepare_session(emb, anomaly, field, cell, artefacts, why, objects, config, saved: Path | None):
@@ -144,19 +144,9 @@ def main() -> int:
         default=ActiveConfig.across_ratio,
         help="ActiveConfig(across_ratio=...): ARTEFACT labels also reach other fields (ranking.across; 0 off)",
     )
-    p.add_argument(
-        "--active",
-        dest="active_set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other ActiveConfig field, applied last (repeatable; VALUE as in TOML), e.g. --active explore=1",
-    )
+    add_active_arg(p)
     args = p.parse_args()
-    try:
-        with_items(ActiveConfig(), args.active_set, "--active")
-    except ValueError as exc:
-        p.error(str(exc))
+    with_active(p, ActiveConfig(), args.active_set)  # a bad item stops here, before any work
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; dim {args.dim}, {args.labels} labels + 1")
     print("wall-clock and CPU seconds (time.process_time, all threads of the process); CPU does not depend on load")
     shape = (
@@ -187,9 +177,7 @@ def main() -> int:
             artefacts,
             why,
             objects,
-            with_items(
-                ActiveConfig(blend=args.blend, across_ratio=args.across_ratio, **shape), args.active_set, "--active"
-            ),
+            with_active(p, ActiveConfig(blend=args.blend, across_ratio=args.across_ratio, **shape), args.active_set),
         )
         ranker, prepare, prepare_cpu = prepare_session(*inputs, saved=saved)  # first: no warm-up favours it
         _, prepare_refit, prepare_refit_cpu = prepare_session(*inputs, saved=None)
@@ -200,10 +188,10 @@ def main() -> int:
         interest.iloc[-1] = 1  # the new label: an ARTEFACT, so its kernels and its source's tiles are found in the time
         labelled_artefacts = ids[interest.to_numpy() == 1]  # the boring ones labelled ARTEFACT
         for reg in regressors:
-            ranker.config = with_items(
+            ranker.config = with_active(
+                p,
                 ActiveConfig(regressor=reg, blend=args.blend, across_ratio=args.across_ratio, **shape),
                 args.active_set,
-                "--active",
             )
             ranker.rerank(interest.iloc[:-1], labelled_artefacts[:-1])  # the state before the new label
             times, cpu = [], []
