@@ -12,7 +12,8 @@ PACKAGE = ROOT / "radioexplore"
 #: The library's stages, low to high (docs/architecture.md, "Where things live"). A module may import its own
 #: subpackage and any lower stage; never a higher stage, nor another subpackage of its own stage.
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("radioexplore", "registry", "assets"),  # the package root, the registries' look-up, the shipped assets
+    # the package root, the registries' look-up, the shipped assets, KEY=VALUE settings on a command line
+    ("radioexplore", "registry", "assets", "settings"),
     ("run",),  # the run directory: paths, tile store, tiling, labels, fan-out
     ("io",),  # FITS images, catalogues, fetching, sky context
     ("ingest",),  # wide-field images -> tiles: noise, scaling, detection, stamps
