@@ -24,7 +24,7 @@ from radioexplore.display.render import png_bytes
 from radioexplore.embed.attention import AttentionError, TileAttention, attention_checkpoint, load_vit, tile_attention
 from radioexplore.io.fits import FitsImage, read_image
 from radioexplore.io.fits_checks import FitsReadError
-from radioexplore.ranking.active import ActiveRanker
+from radioexplore.ranking.active import ActiveRanker, spread_reach_of
 from radioexplore.ranking.active_run import artefact_labelled, save_active
 from radioexplore.ranking.queue import review_queue
 from radioexplore.review.coverage import active_config
@@ -424,12 +424,10 @@ class ExplorerState(param.Parameterized):
     def spread_reach(self) -> str:
         """How a label reaches other tiles in the re-ranking the queue shows: "touching" (every touching tile)
         or "source" (the tiles its object's source overlaps), as the ranker says once it has re-ranked here,
-        else as the run's last `rerank` settings and objects say (``ActiveRanker.from_run``'s own rule)."""
+        else as the run's last `rerank` settings and objects say (:func:`~radioexplore.ranking.active.spread_reach_of`)."""
         if self._ranker is not None:
             return self._ranker.reach
-        config = active_config(self.run, self.embedding)
-        by_source = config.spread > 0 and config.spread_reach == "source" and self.run.objects.is_file()
-        return "source" if by_source else "touching"
+        return spread_reach_of(active_config(self.run, self.embedding), self.run.objects.is_file())
 
     def compute_rerank(self) -> tuple[pd.DataFrame | None, str]:
         """The re-ranking and a message; touches no param, so it may run off the page's event loop."""

@@ -241,6 +241,12 @@ class ActiveConfig:
             )
 
 
+def spread_reach_of(config: ActiveConfig, has_objects: bool) -> str:
+    """Which tiles a label's spread reaches with ``config`` on a run with or without ``objects.parquet``:
+    "source" where the config asks for it (and spreads at all) and the objects are there, else "touching"."""
+    return "source" if config.spread > 0 and config.spread_reach == "source" and has_objects else "touching"
+
+
 class ActiveRanker:
     """Re-ranks one embedding set's anomaly list from interest scores; keep one per app session.
 
@@ -387,8 +393,9 @@ class ActiveRanker:
         by_source = config.spread > 0 and config.spread_reach == "source"
         wanted = by_source or config.pattern_geometry or config.shape_weight > 0 or config.shape_protect
         objects = pd.read_parquet(run.objects) if wanted and run.objects.is_file() else None  # read once
+        reach = spread_reach_of(config, objects is not None)
         adjacency = None
-        if by_source and objects is not None:
+        if reach == "source":
             adjacency = source_reach(objects, len(scores))
         elif config.spread > 0 and {"field", "x0", "y0", "size"} <= set(tiles.columns):
             adjacency = tile_adjacency(tiles["field"].astype(str).to_numpy(), tiles["x0"], tiles["y0"], tiles["size"])
@@ -421,7 +428,7 @@ class ActiveRanker:
             Lanes.from_scores(scores, None if exclude is None else ~np.asarray(exclude, dtype=bool))
             if config.lanes
             else None,
-            "source" if by_source and objects is not None else "touching",
+            reach,
         )
 
     def __len__(self) -> int:
