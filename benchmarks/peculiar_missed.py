@@ -20,6 +20,8 @@ shell. Run ``peculiar_vs_artefacts.py`` first, with the options to diagnose:
 
     python benchmarks/peculiar_vs_artefacts.py --out /tmp/pecbench --surveys 1:3,2:4,3:6 --no-astronomer
     python benchmarks/peculiar_missed.py --out /tmp/pecbench --surveys 1:3,2:4,3:6
+
+(``--name vit`` after a run with ``--embedding vit``: the ranking it left is ``scores/vit.parquet``.)
 """
 
 from __future__ import annotations
@@ -87,11 +89,12 @@ def cause(tile: int, field_objects: pd.DataFrame, sources: list, scores: dict, f
     return "no evidence, forest low", detail
 
 
-def one_survey(work: Path, fraction: float) -> pd.DataFrame:
-    """The missed peculiar tiles of one survey folder, one row each (survey, tile, kind, cause, detail)."""
+def one_survey(work: Path, fraction: float, name: str = "pixstats") -> pd.DataFrame:
+    """The missed peculiar tiles of one survey folder, one row each (survey, tile, kind, cause, detail), against
+    the ranking of embedding ``name`` (``scores/<name>.parquet``)."""
     run = RunDir(work / "run")
     tiles = run.read_tiles()
-    s = run.read_scores("pixstats").set_index("tile_id").loc[tiles["tile_id"]]
+    s = run.read_scores(name).set_index("tile_id").loc[tiles["tile_id"]]
     objects = pd.read_parquet(run.objects)
     truth = pd.read_csv(work / "sim" / "truth.csv")
     truth = truth[truth["kind"].isin(PECULIAR_KINDS)]
@@ -140,10 +143,17 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True, help="the work folder peculiar_vs_artefacts.py --out wrote")
     p.add_argument("--surveys", default="1:3,2:4,3:6", help="SEED:ARTEFACT_STRENGTH,... as given to it")
     p.add_argument("--fraction", type=float, default=0.05, help="top fraction (issue 24: 5%%)")
+    p.add_argument(
+        "--name",
+        default="pixstats",
+        help="the ranking read, scores/NAME.parquet: pixstats for its --embedding pixelstats (its default), vit for "
+        "--embedding vit (the issue's scale)",
+    )
     args = p.parse_args()
     header("why peculiar tiles miss the top: counts by simulated kind and cause (issue 24)")
     parts = [
-        one_survey(args.out / f"s{seed}_{strength:g}", args.fraction) for seed, strength in parse_surveys(args.surveys)
+        one_survey(args.out / f"s{seed}_{strength:g}", args.fraction, args.name)
+        for seed, strength in parse_surveys(args.surveys)
     ]
     missed = pd.concat(parts, ignore_index=True)
     pd.set_option("display.width", 200)
