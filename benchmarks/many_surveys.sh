@@ -3,22 +3,25 @@
 #
 #   bash benchmarks/many_surveys.sh WORK SURVEYS VARIANTS [SEEDS]
 #
-# WORK      an empty work folder (3.7 GB of caches per 7 surveys at the issue's scale)
+# WORK      a work folder (3.7 GB of caches per 7 surveys at the issue's scale; caches already there are reused)
 # SURVEYS   SEED:ARTEFACT_STRENGTH,... as peculiar_vs_artefacts.py takes them, e.g. 472:3,473:4,474:5,475:6
 # VARIANTS  a file, one variant a line: NAME|CODE|ARGS, where CODE is a folder holding the `radioexplore` package to
 #           run (empty: this checkout's) and ARGS more options for peculiar_vs_artefacts.py (e.g. --active KEY=VALUE)
 # SEEDS     the re-ranker's seeds, comma-separated (default 0,1)
 #
-# First every survey's cache (simulate, ingest, the demo ViT's embedding) is built, one process a survey; then every
-# (seed, survey, variant) runs on its own copy (the tiles, embeddings and images hard-linked), PAR at a time (default:
+# First every survey's cache (simulate, ingest, the demo ViT's embedding) is built, one process a survey, PAR at a time;
+# then every (seed, survey, variant) runs on its own copy (the tiles, embeddings and images hard-linked), PAR at a time (default:
 # the cores Python counts). Tables land in WORK/tables/NAME_SEED_SURVEY.csv and logs in WORK/logs; LIMIT (seconds, default none)
 # stops launching runs so that the tables written so far come back. Environment: PY (default .venv/bin/python, else
-# python3), ARGS (the scale; default the issue's: --fields 24 --size 2000 --tile 256 --peculiar-scale 1 --embedding vit).
-# Aggregate with benchmarks/many_surveys_table.py WORK. Used on the lent GPU machine in session 41 (benchmarks/README.md).
+# python3), ARGS (the scale; default the issue's: --fields 24 --size 2000 --tile 256 --peculiar-scale 1 --embedding vit);
+# a PYTHONPATH set beforehand (e.g. wheels installed into a folder on a machine without the packages) stays in front.
+# Aggregate with benchmarks/many_surveys_table.py WORK. Its first form ran on the lent GPU machine in session 41
+# (benchmarks/README.md, issue 24).
 set -u
-[ $# -ge 3 ] || { sed -n '2,18p' "$0"; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,19p' "$0"; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-W=$1; SURVEYS=$2; VARIANTS=$(cd "$(dirname "$3")" && pwd)/$(basename "$3"); SEEDS=${4:-0,1}
+mkdir -p "$1" && W=$(cd "$1" && pwd) || exit 2
+SURVEYS=$2; VARIANTS=$(cd "$(dirname "$3")" && pwd)/$(basename "$3"); SEEDS=${4:-0,1}
 PY=${PY:-$ROOT/.venv/bin/python}; [ -x "$PY" ] || PY=python3
 ARGS=${ARGS:-"--fields 24 --size 2000 --tile 256 --peculiar-scale 1 --embedding vit"}
 [ -f "$VARIANTS" ] || { echo "many_surveys.sh: no variants file $VARIANTS (NAME|CODE|ARGS a line)"; exit 2; }
