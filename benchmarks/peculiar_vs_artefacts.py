@@ -80,12 +80,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import (
-    add_active_arg,
-    header,
-    parse_surveys,
-    with_active,
-)  # benchmarks/ is not a package: _common sits beside this script
+
+# benchmarks/ is not a package: _common sits beside this script
+from _common import add_active_arg, header, parse_surveys, with_active
 
 from radioexplore.embed.embedding import EmbedConfig, embed_run
 from radioexplore.embed.pixelstats import pixel_statistics_run
