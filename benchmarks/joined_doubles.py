@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
-from peculiar_missed import key_points
+from peculiar_missed import holds_key_point, key_points
 
 from radioexplore.simulation import EXTENDED_KINDS
 
@@ -34,26 +34,22 @@ from radioexplore.simulation import EXTENDED_KINDS
 LINES = (0.5, 0.1)
 
 
-def member_sources(members: pd.DataFrame, truth: pd.DataFrame, fwhm: float) -> list[set[int]]:
-    """Per member object, the truth rows (index) with a key point in its box, ``fwhm`` wider."""
-    points = [(i, key_points(row)) for i, row in truth.iterrows()]
-    out = []
-    for o in members.itertuples():
-        box = (o.box_x0 - fwhm, o.box_x1 + fwhm, o.box_y0 - fwhm, o.box_y1 + fwhm)
-        out.append({i for i, pts in points if any(box[0] <= x <= box[1] and box[2] <= y <= box[3] for x, y in pts)})
-    return out
+def member_sources(members: pd.DataFrame, points: list[tuple[int, list]], fwhm: float) -> list[set[int]]:
+    """Per member object, the truth rows of ``points`` (row, key points) with a key point in its box, ``fwhm`` wider."""
+    return [{i for i, pts in points if holds_key_point(o, pts, fwhm)} for o in members.itertuples()]
 
 
-def classify(matches: list[set[int]], kinds: pd.Series) -> str:
-    """``one <kind>``, ``two sources`` or ``no source`` for a double whose members matched ``matches``."""
+def classify(matches: list[set[int]], kinds: pd.Series) -> tuple[str, int]:
+    """(``one <kind>``, its truth row), (``two sources``, -1) or (``no source``, -1) for a double whose members
+    matched ``matches``."""
     matched = [m for m in matches if m]
-    sources = set().union(*matched) if matched else set()
     if len(matched) < 2:
-        return "no source"
+        return "no source", -1
     common = set.intersection(*matched)
-    if common:  # every matching member holds one source's key point: that source (the most specific if several)
-        return f"one {kinds[min(common)]}"
-    return "two sources" if len(sources) > 1 else "no source"
+    if common:  # every matching member holds one source's key point: that source (the first listed if several)
+        row = min(common)
+        return f"one {kinds[row]}", row
+    return ("two sources" if len(set().union(*matched)) > 1 else "no source"), -1
 
 
 def one_survey(work: Path) -> tuple[pd.DataFrame, int, int]:
@@ -70,13 +66,12 @@ def one_survey(work: Path) -> tuple[pd.DataFrame, int, int]:
     config = pd.read_json(work / "sim" / "simulation.json", typ="series")
     fwhm = float(np.sqrt(np.prod(config["beam_arcsec"]))) / float(config["pixel_arcsec"])
     joined = objects[objects["source_components"].fillna(1) > 1]
+    points = {field: [(i, key_points(row)) for i, row in group.iterrows()] for field, group in truth.groupby("field")}
     rows, giants_joined = [], set()
     for (field, _), members in joined.groupby(["field", "source_id"]):
-        in_field = truth[truth["field"] == field]
-        matches = member_sources(members, in_field, fwhm)
-        kind = classify(matches, in_field["kind"])
+        kind, source = classify(member_sources(members, points.get(field, []), fwhm), truth["kind"])
         if kind == "one grg":
-            giants_joined.add(min(set.intersection(*[m for m in matches if m])))
+            giants_joined.add(source)
         rows.append(
             dict(
                 survey=work.name,

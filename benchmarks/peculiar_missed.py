@@ -50,16 +50,18 @@ def key_points(row: pd.Series) -> list[tuple[float, float]]:
     return points or [(float(row["x"]), float(row["y"]))]
 
 
+def holds_key_point(o, points: list[tuple[float, float]], fwhm: float) -> bool:
+    """Whether object ``o``'s box (``box_x0 .. box_y1``), ``fwhm`` wider on every side, holds one of ``points``."""
+    return any(o.box_x0 - fwhm <= x <= o.box_x1 + fwhm and o.box_y0 - fwhm <= y <= o.box_y1 + fwhm for x, y in points)
+
+
 def cause(tile: int, field_objects: pd.DataFrame, sources: list, scores: dict, fwhm: float) -> tuple[str, str]:
     """(cause, detail) for one missed peculiar tile; ``sources`` are (kind, key points) with a point on it."""
     if scores["score"][tile] == 0:
         return "tile left out (blank / image edge)", ""
     own = []
     for _, points in sources:
-        for i, o in field_objects.iterrows():
-            box = (o.box_x0 - fwhm, o.box_x1 + fwhm, o.box_y0 - fwhm, o.box_y1 + fwhm)
-            if any(box[0] <= x <= box[1] and box[2] <= y <= box[3] for x, y in points):
-                own.append(i)
+        own += [i for i, o in field_objects.iterrows() if holds_key_point(o, points, fwhm)]
     if not own:
         return "source found as no object", ""
     on_tile = [i for i in set(own) if tile in set(field_objects.at[i, "tile_ids"])]
