@@ -23,10 +23,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
-from peculiar_missed import holds_key_point, key_points
+from peculiar_missed import holds_key_point, key_points, survey_beam_px
 
 from radioexplore.simulation import EXTENDED_KINDS
 
@@ -63,8 +62,7 @@ def one_survey(work: Path) -> tuple[pd.DataFrame, int, int]:
     objects = pd.read_parquet(work / "run" / "objects.parquet")
     truth = pd.read_csv(work / "sim" / "truth.csv")
     truth = truth[truth["kind"].isin(EXTENDED_KINDS) & truth["in_image"].astype(bool)]
-    config = pd.read_json(work / "sim" / "simulation.json", typ="series")
-    fwhm = float(np.sqrt(np.prod(config["beam_arcsec"]))) / float(config["pixel_arcsec"])
+    fwhm = survey_beam_px(work)
     joined = objects[objects["source_components"].fillna(1) > 1]
     points = {field: [(i, key_points(row)) for i, row in group.iterrows()] for field, group in truth.groupby("field")}
     rows, giants_joined = [], set()

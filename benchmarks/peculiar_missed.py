@@ -50,6 +50,12 @@ def key_points(row: pd.Series) -> list[tuple[float, float]]:
     return points or [(float(row["x"]), float(row["y"]))]
 
 
+def survey_beam_px(work: Path) -> float:
+    """The simulated survey's beam FWHM in pixels (geometric mean of its axes), from ``sim/simulation.json``."""
+    config = pd.read_json(work / "sim" / "simulation.json", typ="series")
+    return float(np.sqrt(np.prod(config["beam_arcsec"]))) / float(config["pixel_arcsec"])
+
+
 def holds_key_point(o, points: list[tuple[float, float]], fwhm: float) -> bool:
     """Whether object ``o``'s box (``box_x0 .. box_y1``), ``fwhm`` wider on every side, holds one of ``points``."""
     return any(o.box_x0 - fwhm <= x <= o.box_x1 + fwhm and o.box_y0 - fwhm <= y <= o.box_y1 + fwhm for x, y in points)
@@ -100,8 +106,7 @@ def one_survey(work: Path, fraction: float, name: str = "pixstats") -> pd.DataFr
     objects = pd.read_parquet(run.objects)
     truth = pd.read_csv(work / "sim" / "truth.csv")
     truth = truth[truth["kind"].isin(PECULIAR_KINDS)]
-    config = pd.read_json(work / "sim" / "simulation.json", typ="series")
-    fwhm = float(np.sqrt(np.prod(config["beam_arcsec"]))) / float(config["pixel_arcsec"])
+    fwhm = survey_beam_px(work)
     n, score = len(tiles), s["score"].to_numpy()
     k = max(1, int(round(fraction * n)))
     order = np.argsort(-score, kind="stable")

@@ -283,12 +283,16 @@ def one_survey(work: Path, seed: int, strength: float, args: argparse.Namespace)
         row[f"top50_{k}"] = int(holds[unlabelled].sum())
     labelled_artefact = artefact & ~peculiar  # what the oracle labels ARTEFACT
     row["artefacts_round1"] = int(labelled_artefact[queues[0]].sum())
-    row["artefacts_rounds_2_5"] = int(sum(labelled_artefact[q].sum() for q in queues[1:]))
-    row["artefact_truth_rounds_2_5"] = int(sum(artefact[q].sum() for q in queues[1:]))
+
+    def rounds_2_5(mask: np.ndarray) -> int:  # the tiles of ``mask`` the queue showed in rounds 2-5
+        return int(sum(mask[q].sum() for q in queues[1:]))
+
+    row["artefacts_rounds_2_5"] = rounds_2_5(labelled_artefact)
+    row["artefact_truth_rounds_2_5"] = rounds_2_5(artefact)
     # of the tiles labelled ARTEFACT in rounds 2-5: those holding a simulated extended source (a radio galaxy the
     # oracle calls ARTEFACT for a ripple crossing it) and those whose ripple reaches DOMINANT_SIGMA
-    row["artefacts_rounds_2_5_extended"] = int(sum((labelled_artefact & extended)[q].sum() for q in queues[1:]))
-    row["artefacts_rounds_2_5_dominant"] = int(sum((labelled_artefact & dominant)[q].sum() for q in queues[1:]))
+    row["artefacts_rounds_2_5_extended"] = rounds_2_5(labelled_artefact & extended)
+    row["artefacts_rounds_2_5_dominant"] = rounds_2_5(labelled_artefact & dominant)
     # the price of not labelling: the artefacts the unlabelled ranking shows at ranks 11-50
     row["artefacts_unlabelled_11_50"] = int(labelled_artefact[unlabelled[len(queues[0]) :]].sum())
     row["rerank_s"] = float(np.median(seconds))
