@@ -124,6 +124,7 @@ def test_rank_objects_puts_the_giant_beside_the_forest_and_leaves_the_rest_to_it
     assert plain["rank"].iloc[lobes_].min() > 10  # islands of 12 beams are ordinary to the forest
     assert morph["rank"].iloc[lobes_].max() <= 3  # the evidence brings them forward
     assert describe_object(morph.iloc[-3]).startswith("giant double")
+    assert "bridged at 3.0 sigma" in describe_object(morph.iloc[-3])  # the queue says why: its lobes are joined
     # elsewhere the order is the forest's (its quantile is monotone in its score)
     rest = np.arange(len(table) - 3)
     order_plain = np.argsort(plain["score"].to_numpy()[rest], kind="stable")
