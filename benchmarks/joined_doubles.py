@@ -10,7 +10,8 @@ sources with a key point in its box, a beam wider (as ``peculiar_missed.py`` mat
 - ``two sources`` when its members match different sources;
 - ``no source`` when fewer than two members match any (noise, ripple crests, a source's pieces without key points).
 
-Printed per class: how many, their median lobe-to-lobe extent (beams), association chance and giant evidence, and
+Printed per class: how many, their median lobe-to-lobe extent (beams), association chance, giant evidence and bridge
+S/N (``ranking/bridges.py``; NaN for a table from before it), how many reach the default bridge (``bridged``), and
 how many read giant evidence >= 0.5 and >= 0.1; then the simulated giants joined as one double, of all giants. Run
 ``peculiar_vs_artefacts.py`` first:
 
@@ -23,10 +24,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from _common import header, parse_surveys  # benchmarks/ is not a package: _common sits beside this script
 from peculiar_missed import holds_key_point, key_points, survey_beam_px
 
+from radioexplore.ranking.bridges import BRIDGE_SNR
+from radioexplore.ranking.morphology import MorphConfig
 from radioexplore.simulation import EXTENDED_KINDS
 
 #: Giant evidence lines counted (the queue's words read 0.5).
@@ -78,6 +82,7 @@ def one_survey(work: Path) -> tuple[pd.DataFrame, int, int]:
                 extent_beams=float(members["source_extent_beams"].max()),
                 chance=float(members["association_chance"].max()),
                 giant_evidence=float(members["giant_evidence"].max()) if "giant_evidence" in members else 0.0,
+                bridge_snr=float(members[BRIDGE_SNR].max()) if BRIDGE_SNR in members else np.nan,
             )
         )
     giants = int((truth["kind"] == "grg").sum())
@@ -102,6 +107,8 @@ def main() -> int:
         extent_beams=("extent_beams", "median"),
         chance=("chance", "median"),
         giant_evidence=("giant_evidence", "median"),
+        bridge_snr=("bridge_snr", "median"),
+        bridged=("bridge_snr", lambda v: int((v >= MorphConfig().bridge_snr).sum())),
         **{f"evidence_ge_{line:g}": ("giant_evidence", lambda v, line=line: int((v >= line).sum())) for line in LINES},
     )
     pd.set_option("display.width", 200)

@@ -93,7 +93,7 @@ from radioexplore.ranking.active_run import read_active, rerank_run
 from radioexplore.ranking.config import RankConfig
 from radioexplore.ranking.far_prior import PRIORS
 from radioexplore.ranking.metrics import recall_in_top
-from radioexplore.ranking.morphology import MorphConfig
+from radioexplore.ranking.morphology import LOOK_ELSEWHERE, MorphConfig
 from radioexplore.ranking.object_embed import embed_objects
 from radioexplore.ranking.object_pool import ObjectPoolConfig, pool_run
 from radioexplore.ranking.object_run import objects_run
@@ -531,6 +531,20 @@ def main() -> int:
         "beam (a core of its own, two-sided jets) reads no giant evidence",
     )
     p.add_argument(
+        "--morph-look-elsewhere",
+        choices=LOOK_ELSEWHERE,
+        default=MorphConfig.look_elsewhere,
+        help="MorphConfig.look_elsewhere: the giant evidence's Phi(z) ** family over the survey's extended sources "
+        "or its joined doubles",
+    )
+    p.add_argument(
+        "--morph-bridge-snr",
+        type=float,
+        default=MorphConfig.bridge_snr,
+        help="MorphConfig.bridge_snr: a joined double reads giant evidence only with a bridge S/N of at least this "
+        "(emission between its lobes on the image smoothed to 3 beams); 0: off",
+    )
+    p.add_argument(
         "--source-one-sided-lobes",
         choices=("on", "off"),
         default="on" if SourceConfig.one_sided_lobes else "off",
@@ -559,6 +573,8 @@ def main() -> int:
             x_full_crossing_deg=args.morph_x_full,
             faint_lobes=args.morph_faint_lobes == "on",
             lobe_cores=args.morph_lobe_cores == "on",
+            look_elsewhere=args.morph_look_elsewhere,
+            bridge_snr=args.morph_bridge_snr,
         )
     )
     args.sources = SourceConfig(

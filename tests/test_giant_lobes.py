@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import ndtri
 
+from radioexplore.ranking.bridges import BRIDGE_SNR
 from radioexplore.ranking.morphology import GIANT_EVIDENCE, MorphConfig, faint_lobes, giant_evidence, morph_evidence
 from radioexplore.ranking.object_score import rank_objects
 
@@ -50,6 +51,7 @@ def survey(giant_z: float = -0.3, pair_z: float = 2.5, seed: int = 0) -> pd.Data
     for start in [*range(340, 380, 2), 380, 383]:  # each double's two lobes are partners, the core has none
         table.loc[start : start + 2 if start >= 380 else start + 1, "source_id"] = start
         table.loc[start, "partner"], table.loc[start + 1, "partner"] = start + 1, start
+    table[BRIDGE_SNR] = np.where(table["source_components"] > 1, 3.0, np.nan)  # every double's lobes bridged
     return table
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radioexplore.ranking.bridges import BRIDGE_SNR
 from radioexplore.ranking.morphology import (
     GIANT_EVIDENCE,
     MORPH_COLUMNS,
@@ -25,10 +26,11 @@ from tests.object_sky import beam_noise
 from tests.test_object_shape import FWHM, N, beam, bent_tail, lobes, lopsided_ring
 
 
-def survey(giant_beams: float | None = 120.0, seed: int = 0) -> pd.DataFrame:
+def survey(giant_beams: float | None = 120.0, seed: int = 0, bridge: float = 3.0) -> pd.DataFrame:
     """A survey's objects: 300 barely resolved islands of 2-4 beams, 40 extended lone islands of 10-30
     beams, 20 doubles of two lobes 15-35 beams end to end (the median double ~25), and, unless
-    ``giant_beams`` is None, one double with a core that many beams end to end (lobes of 12 beams)."""
+    ``giant_beams`` is None, one double with a core that many beams end to end (lobes of 12 beams);
+    every double's lobes joined by a bridge of S/N ``bridge`` (``bridge_snr``; NaN for lone islands)."""
     rng = np.random.default_rng(seed)
     rows = [dict(extent_beams=e, source_components=1, source_extent_beams=e) for e in rng.uniform(2, 4, 300)]
     rows += [dict(extent_beams=e, source_components=1, source_extent_beams=e) for e in rng.uniform(10, 30, 40)]
@@ -43,6 +45,7 @@ def survey(giant_beams: float | None = 120.0, seed: int = 0) -> pd.DataFrame:
         table.loc[start : start + 1, "source_id"] = start
     if giant_beams is not None:
         table.loc[380:, "source_id"] = 380
+    table[BRIDGE_SNR] = np.where(table["source_components"] > 1, bridge, np.nan)
     return table
 
 
@@ -121,6 +124,7 @@ def test_rank_objects_puts_the_giant_beside_the_forest_and_leaves_the_rest_to_it
     assert plain["rank"].iloc[lobes_].min() > 10  # islands of 12 beams are ordinary to the forest
     assert morph["rank"].iloc[lobes_].max() <= 3  # the evidence brings them forward
     assert describe_object(morph.iloc[-3]).startswith("giant double")
+    assert "bridged at 3.0 sigma" in describe_object(morph.iloc[-3])  # the queue says why: its lobes are joined
     # elsewhere the order is the forest's (its quantile is monotone in its score)
     rest = np.arange(len(table) - 3)
     order_plain = np.argsort(plain["score"].to_numpy()[rest], kind="stable")
@@ -172,11 +176,25 @@ def test_the_objects_command_writes_the_evidence_by_default(tmp_path):
     run_cli("objects", "--run", root)  # the default: evidence max-ed with the forest's score
     run = RunDir(root)
     table = pd.read_parquet(run.objects)
-    assert set(MORPH_COLUMNS) <= set(table.columns)
+    assert set(MORPH_COLUMNS) <= set(table.columns) and BRIDGE_SNR in table.columns  # the giants' bridge, read
     assert (table[MORPH_EVIDENCE] >= table[RING_EVIDENCE]).all()
     # the score is max(forest score, evidence) x (1 - artefact): never below the evidence so discounted
     assert (table["score"] >= table[MORPH_EVIDENCE] * (1 - table["artefact_score"]) - 1e-6).all()
     assert run.stage_config("objects")["morphology"]["forest"] == "score"
+    assert run.stage_config("objects")["morphology"]["bridge_snr"] == MorphConfig().bridge_snr  # saved into the run
     run_cli("objects", "--run", root, "--morph", "off")  # off: the forest alone, no evidence columns
     assert not set(MORPH_COLUMNS) & set(pd.read_parquet(run.objects).columns)
     assert run.stage_config("objects")["morphology"] == "off"
+
+
+def test_the_look_elsewhere_family_can_be_the_joined_doubles_the_only_sources_tested():
+    # 340 lone islands never read giant evidence: with the doubles as the family (21 here, against ~60
+    # extended sources) a double somewhat beyond the others reads more, the ordinary doubles still little
+    table = survey(giant_beams=45.0)
+    extended = giant_evidence(table, MorphConfig(look_elsewhere="extended"))
+    doubles = giant_evidence(table)  # the default since 2026-12-04
+    assert doubles[-1] > extended[-1] and doubles[-1] >= 0.5 > extended[-1]
+    assert doubles[340:380].max() < 0.5 and np.all(doubles[:340] == 0.0)
+    assert np.allclose(giant_evidence(table, MorphConfig(look_elsewhere="doubles")), doubles)
+    with pytest.raises(ValueError, match="look_elsewhere"):
+        MorphConfig(look_elsewhere="all")

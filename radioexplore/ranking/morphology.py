@@ -19,7 +19,12 @@ put some in its top:
   extended sources (those at least :attr:`MorphConfig.extended_factor` times the median source's
   extent: the median source is barely resolved), mapped to ``Phi(z) ** N``, the probability that
   the largest of the ``N`` extended sources drawn from their own distribution stays below it (a
-  look-elsewhere correction: one source at z ~ 2 among 80 is expected, at z ~ 3.5 it is not).
+  look-elsewhere correction: one source at z ~ 2 among 80 is expected, at z ~ 3.5 it is not). By default
+  (:attr:`MorphConfig.look_elsewhere` ``"doubles"``) ``N`` counts only the joined doubles among them, the
+  only sources that can read the evidence, and a double reads it only when emission joins its lobes
+  (:attr:`MorphConfig.bridge_snr`, :func:`radioexplore.ranking.bridges.bridge_snr`: the lobes of one source
+  are joined by a bridge, Leahy & Williams 1984; two unrelated sources that line up are not, and they are
+  most of a survey's longest joined doubles, benchmarks/joined_doubles.py).
   With :attr:`MorphConfig.faint_lobes` it is weighed by how faint the double's lobes are per beam among
   the survey's extended islands (:func:`faint_lobes`): a lobe fades as its source grows (Kaiser,
   Dennett-Thorpe & Alexander 1997), so a giant's lobes are among a survey's faintest extended emission
@@ -41,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from radioexplore.ranking.bridges import BRIDGE_SNR
 from radioexplore.ranking.giants import robust_centre_scale, source_log_extents
 from radioexplore.ranking.lobe_cores import complete_lobes
 from radioexplore.ranking.peculiar import quantile_among
@@ -55,6 +61,8 @@ RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE = (
 KINDS = {"ring": RING_EVIDENCE, "x": X_EVIDENCE, "giant": GIANT_EVIDENCE}
 #: What the evidence is max-ed with (``MorphConfig.forest``).
 FOREST_SCALES = ("quantile", "score")
+#: The giant evidence's look-elsewhere families (``MorphConfig.look_elsewhere``).
+LOOK_ELSEWHERE = ("extended", "doubles")
 #: The columns :func:`morph_evidence` fills, in order.
 MORPH_COLUMNS = (RING_EVIDENCE, X_EVIDENCE, GIANT_EVIDENCE, MORPH_EVIDENCE)
 
@@ -86,6 +94,14 @@ class MorphConfig:
     # brightest beam (the fainter side at least 1 / lobe_sidedness of the brighter, and at least lobe_min_side of
     # the island's flux: two-sided jets round a core) reads no giant evidence (see lobe_cores.complete_lobes)
     lobe_cores: bool = False
+    # the giant evidence's look-elsewhere family: the survey's joined "doubles" in the reference (M: only a joined
+    # double can read the evidence, so only they are tested; the default since 2026-12-04, with bridge_snr, measured
+    # held out in benchmarks/README.md) or all its "extended" sources (N, the reference's size; before)
+    look_elsewhere: str = "doubles"
+    # a joined double reads giant evidence only when emission joins its lobes: its bridge S/N
+    # (:func:`radioexplore.ranking.bridges.bridge_snr`, Leahy & Williams 1984) at least this (2: a 2 sigma detection
+    # of the bridge on the image smoothed to 3 beams); 0: not asked (before 2026-12-04)
+    bridge_snr: float = 2.0
     lobe_sidedness: float = 3.0  # a jet and its counter-jet differ by a factor of a few at most (Laing & Bridle 2014)
     lobe_min_side: float = 0.1
 
@@ -101,6 +117,12 @@ class MorphConfig:
             raise ValueError(f"MorphConfig.kinds must be among {', '.join(KINDS)}, not {sorted(unknown)}")
         if not 0 < self.x_full_crossing_deg <= 90:
             raise ValueError(f"MorphConfig.x_full_crossing_deg must lie in (0, 90], not {self.x_full_crossing_deg}")
+        if self.look_elsewhere not in LOOK_ELSEWHERE:
+            raise ValueError(
+                f"MorphConfig.look_elsewhere must be one of {', '.join(LOOK_ELSEWHERE)}, not {self.look_elsewhere!r}"
+            )
+        if not self.bridge_snr >= 0:
+            raise ValueError(f"MorphConfig.bridge_snr must be 0 (off) or positive, not {self.bridge_snr}")
         if not self.lobe_sidedness >= 1:
             raise ValueError(f"MorphConfig.lobe_sidedness must be at least 1, not {self.lobe_sidedness}")
         if not 0 <= self.lobe_min_side < 0.5:
@@ -111,20 +133,30 @@ class MorphConfig:
 
 def giant_evidence(objects: pd.DataFrame, config: MorphConfig | None = None) -> np.ndarray:
     """Per object, ``Phi(z) ** N`` for a joined double (its lobes and core) whose log extent lies ``z``
-    robust sigmas above the survey's ``N`` extended sources; 0 for objects not in a joined double,
-    below the median or in a table without source columns."""
+    robust sigmas above the survey's extended sources, ``N`` the joined doubles among them (or all of them:
+    ``config.look_elsewhere``); 0 for objects not in a joined double, below the median, without a bridge
+    S/N of ``config.bridge_snr`` (when asked; a table without the ``bridge_snr`` column has none) or in a
+    table without source columns."""
     config = config or MorphConfig()
     n = len(objects)
     extents = source_log_extents(objects) if n else None
     if extents is None:
         return np.zeros(n, dtype=np.float32)
     log_extent, joined, per_source = extents
-    reference = per_source[per_source >= np.median(per_source) + np.log(config.extended_factor)]
+    cut = np.median(per_source) + np.log(config.extended_factor)
+    reference = per_source[per_source >= cut]
     if reference.size < config.min_reference:
         return np.zeros(n, dtype=np.float32)
     median, scale = robust_centre_scale(reference)
     z = (log_extent - median) / (scale * config.scale_factor)
-    evidence = ndtr(z) ** reference.size
+    family = reference.size
+    if config.look_elsewhere == "doubles":  # the joined doubles in the reference: the only ones tested
+        source = objects["source_id"].to_numpy(np.int64)
+        family = max(len(np.unique(source[joined & (log_extent >= cut)])), 1)
+    evidence = ndtr(z) ** family
+    if config.bridge_snr > 0:  # no column (an older table): no bridge known, no evidence asked of it
+        bridged = objects[BRIDGE_SNR].to_numpy(float) if BRIDGE_SNR in objects.columns else np.full(n, np.nan)
+        evidence = np.where(np.nan_to_num(bridged, nan=-np.inf) >= config.bridge_snr, evidence, 0.0)
     return np.where(joined & (z > 0), evidence, 0.0).astype(np.float32)
 
 

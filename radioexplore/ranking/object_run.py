@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from radioexplore.ingest.images import beam_area_px
 from radioexplore.io.fits import read_image
 from radioexplore.io.fits_checks import FitsReadError
+from radioexplore.ranking.bridges import BRIDGE_SNR, bridge_snr
 from radioexplore.ranking.crossing import X_CROSSING, CrossConfig, crossings
 from radioexplore.ranking.morphology import MORPH_COLUMNS, MorphConfig
 from radioexplore.ranking.object_score import rank_objects
@@ -95,11 +96,13 @@ def field_objects(
     ``partner`` and ``core`` as row positions in the returned frame)."""
     config = config or ObjectConfig()
     image = read_image(file)
-    objects = find_objects(image.read(), beam_area_px(image), config, image.pixel_arcsec)
+    pixels = image.read()
+    objects = find_objects(pixels, beam_area_px(image), config, image.pixel_arcsec)
     found = objects.table
     fwhm = beam_fwhm_px(objects.beam_area_px)
     found = pd.concat([found, associate(found, fwhm, sources or SourceConfig())], axis=1)
     found[X_CROSSING] = crossings(found, fwhm, lobes=sources or SourceConfig())
+    found[BRIDGE_SNR] = bridge_snr(found, pixels, fwhm)
     ra, dec = image.pixel_to_world(found["x"].to_numpy(), found["y"].to_numpy())
     # a tile takes an object when it holds the centroid or an extended part of it (min_beams beam areas)
     main, lists = overlapping_tiles(

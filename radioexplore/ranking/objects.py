@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import ndimage
 
 from radioexplore.ingest.noise import mesh_background
+from radioexplore.ranking.bridges import BRIDGE_SNR
 from radioexplore.ranking.crossing import X_ARMS, X_CROSSING, single_island_x
 from radioexplore.ranking.giants import GIANT_Z
 from radioexplore.ranking.lobe_cores import PEAK_COLUMNS, peak_profile
@@ -131,6 +132,7 @@ OBJECT_COLUMNS = (
     RING_SHELL,  # a limb-brightened shell (ranking/ring.py)
     X_ARMS,  # one island that is an X by itself: four arms in two crossed axes (ranking/crossing.py)
     GIANT_Z,  # a double's extent beyond the survey's sources (ranking/giants.py)
+    BRIDGE_SNR,  # emission between a double's lobes, S/N on the image smoothed to 3 beams (ranking/bridges.py)
     "detect_beams",  # the resolution the island was found at, in beam FWHM: 1 full, k on the image smoothed to k beams
 )
 #: Which of an island's pixels the one-island X reading (``x_arms``) is read on (``ObjectConfig.x_arms_pixels``):
@@ -467,7 +469,17 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     cols = [
         c
         for c in cols
-        if c not in ("shape_score", "artefact_score", "score", "rank", GIANT_Z, *SOURCE_COLUMNS, *SOURCE_FEATURES)
+        if c
+        not in (
+            "shape_score",
+            "artefact_score",
+            "score",
+            "rank",
+            GIANT_Z,
+            BRIDGE_SNR,
+            *SOURCE_COLUMNS,
+            *SOURCE_FEATURES,
+        )
     ]
     return pd.DataFrame(rows, columns=cols)
 

@@ -195,6 +195,9 @@ def describe_object(obj: pd.Series) -> str:
     # a joined double beyond the survey's extended sources (ranking/morphology.py: more likely than not
     # beyond the largest of them); only a table ranked with that evidence carries the column
     if obj.get("giant_evidence", 0) >= 0.5:
+        bridge = obj.get("bridge_snr", np.nan)  # ranking/bridges.py: emission between the lobes, when measured
+        if np.isfinite(bridge):
+            return f"giant double (beyond the survey's extended sources; lobes bridged at {bridge:.1f} sigma)"
         return "giant double (beyond the survey's extended sources)"
     # a limb-brightened shell (ranking/ring.py: four terms, 0.25 when each reads about 0.7); a table
     # from before it says ring-like by ring_coverage, which a bent tail's U reads as high as a ring
