@@ -7,6 +7,8 @@ beam at best, so it is read where it is matched: on the image smoothed to :data:
 (:func:`radioexplore.ranking.lowsb.smooth_to_beams`), its noise measured there from the negative side
 (:func:`radioexplore.ranking.local_noise.negative_noise_map`: sky emission is positive), as the median S/N
 along the middle half of the lobe-to-lobe line, the core's surroundings left out (a core is no bridge).
+It is read on the image as given: an interferometer's image holds no zero-spacing flux, so its background is zero;
+an image with a background offset should be background-subtracted first.
 """
 
 from __future__ import annotations
