@@ -26,11 +26,11 @@ from tests.object_sky import beam_noise
 from tests.test_object_shape import FWHM, N, beam, bent_tail, lobes, lopsided_ring
 
 
-def survey(giant_beams: float | None = 120.0, seed: int = 0, bridge: float = 3.0) -> pd.DataFrame:
+def survey(giant_beams: float | None = 120.0, seed: int = 0) -> pd.DataFrame:
     """A survey's objects: 300 barely resolved islands of 2-4 beams, 40 extended lone islands of 10-30
     beams, 20 doubles of two lobes 15-35 beams end to end (the median double ~25), and, unless
     ``giant_beams`` is None, one double with a core that many beams end to end (lobes of 12 beams);
-    every double's lobes joined by a bridge of S/N ``bridge`` (``bridge_snr``; NaN for lone islands)."""
+    every double's lobes joined by a bridge of S/N 3 (``bridge_snr``; NaN for lone islands)."""
     rng = np.random.default_rng(seed)
     rows = [dict(extent_beams=e, source_components=1, source_extent_beams=e) for e in rng.uniform(2, 4, 300)]
     rows += [dict(extent_beams=e, source_components=1, source_extent_beams=e) for e in rng.uniform(10, 30, 40)]
@@ -45,7 +45,7 @@ def survey(giant_beams: float | None = 120.0, seed: int = 0, bridge: float = 3.0
         table.loc[start : start + 1, "source_id"] = start
     if giant_beams is not None:
         table.loc[380:, "source_id"] = 380
-    table[BRIDGE_SNR] = np.where(table["source_components"] > 1, bridge, np.nan)
+    table[BRIDGE_SNR] = np.where(table["source_components"] > 1, 3.0, np.nan)
     return table
 
 
