@@ -163,3 +163,78 @@ def test_teach_block_field_context_adds_dqf_and_dynamic_range():
     assert block.shape == (2, 8)
     np.testing.assert_allclose(block[:, 6], [0.0, 1.0])
     assert block[0, 7] < 0.05 < 0.9 < block[1, 7]
+
+
+def test_believe_protect_spares_an_object_from_doubting_its_interest():
+    """With ``believe_protect`` the belief in a tile's predicted interest is doubted by ``p (1 - object)``, as the
+    taught discount is: a tile holding a high-scoring object, like a tile scored 5, keeps the interest predicted
+    for it among tiles the labels call artefacts; the others are doubted as before."""
+    assert ActiveConfig().believe_protect == "off"
+    scores, fields = _scores()
+    rng = np.random.default_rng(2)
+    n = len(scores)
+    keeper, liked = 7, 150
+    scores.loc[keeper, "object_score"] = 0.95
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    emb[keeper] = emb[liked]  # the regressor predicts the liked tile's interest for the keeper
+    anomaly = rng.random(n)
+    block = np.zeros((n, 5), np.float32)
+    block[:20, :] = 0.9  # twenty tiles with every artefact feature high, the keeper among them
+    geometry = sidelobe_geometry(scores, fields)
+    interest = pd.Series({0: 1.0, 1: 1.0, 151: 1.0, liked: 5.0})
+    kw = dict(artefacts=block, sidelobes=geometry)
+    base = ActiveConfig(n_components=0, sidelobe_ratio=0.0, list_hedge=False)
+    doubted = ActiveRanker(emb, anomaly, base, **kw).rerank(interest, [0, 1]).set_index("tile_id")
+    believed = ActiveRanker(emb, anomaly, replace(base, believe_protect="object"), **kw).rerank(interest, [0, 1])
+    believed = believed.set_index("tile_id")
+    assert doubted.loc[keeper, "artefact_probability"] > 0.5 and doubted.loc[keeper, "predicted_interest"] > 2.5
+    assert believed.loc[keeper, "active_score"] > 1.5 * doubted.loc[keeper, "active_score"]
+    others = [t for t in range(2, 20) if t != keeper]
+    np.testing.assert_allclose(
+        believed.loc[others, "active_score"], doubted.loc[others, "active_score"], rtol=1e-5, atol=1e-6
+    )
+    # without the object protection it has nothing to spare with: the same as before
+    off = replace(base, artefact_object_protect=False)
+    a = ActiveRanker(emb, anomaly, off, **kw).rerank(interest, [0, 1])
+    b = ActiveRanker(emb, anomaly, replace(off, believe_protect="object"), **kw).rerank(interest, [0, 1])
+    np.testing.assert_allclose(a["active_score"], b["active_score"])
+
+
+def test_believe_protect_morph_spares_only_a_known_morphology():
+    """``believe_protect="morph"`` spares by the tile's morphology evidence (ring, X, giant) alone: of two tiles
+    with high object scores and the liked tile's embedding, the one whose object reads as a giant keeps its
+    predicted interest; the other, an unusual shape only (a rippled radio galaxy), is doubted as before."""
+    scores, fields = _scores()
+    rng = np.random.default_rng(2)
+    n = len(scores)
+    giant, unusual, liked = 7, 8, 150
+    scores.loc[[giant, unusual], "object_score"] = 0.95
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    emb[[giant, unusual]] = emb[liked]
+    anomaly = rng.random(n)
+    block = np.zeros((n, 5), np.float32)
+    block[:20, :] = 0.9
+    morphology = np.zeros(n, np.float32)
+    morphology[giant] = 0.95
+    kw = dict(artefacts=block, sidelobes=sidelobe_geometry(scores, fields), morphology=morphology)
+    interest = pd.Series({0: 1.0, 1: 1.0, 151: 1.0, liked: 5.0})
+    base = ActiveConfig(n_components=0, sidelobe_ratio=0.0, list_hedge=False)
+
+    def active(config: ActiveConfig) -> pd.Series:
+        return ActiveRanker(emb, anomaly, config, **kw).rerank(interest, [0, 1]).set_index("tile_id")["active_score"]
+
+    off, obj, morph = (active(replace(base, believe_protect=b)) for b in ("off", "object", "morph"))
+    assert obj[giant] > 1.5 * off[giant] and obj[unusual] > 1.5 * off[unusual]
+    assert morph[giant] > 1.5 * off[giant]
+    assert morph[unusual] == pytest.approx(off[unusual], rel=1e-5)
+    with pytest.raises(ValueError, match="believe_protect"):
+        ActiveConfig(believe_protect="yes")
+
+
+def test_tile_morphology_takes_the_largest_evidence_over_the_tiles_an_object_holds():
+    from radioexplore.ranking.active_features import tile_morphology
+
+    objects = pd.DataFrame({"tile_ids": [[0, 1], [1, 2], [4]], "morph_evidence": [0.2, 0.9, np.nan]})
+    np.testing.assert_allclose(tile_morphology(objects, 5), [0.2, 0.9, 0.9, 0.0, 0.0])
+    assert tile_morphology(objects.drop(columns="morph_evidence"), 5) is None
+    assert tile_morphology(None, 5) is None

@@ -132,6 +132,7 @@ from radioexplore.ranking.active_features import (
     scaled_block,
     shape_block,
     teach_block,
+    tile_morphology,
 )
 from radioexplore.ranking.blends import BLENDS, anomaly_quantile
 from radioexplore.ranking.continuation import source_reach
@@ -153,6 +154,10 @@ from radioexplore.run.tiling import tile_adjacency
 
 SPREAD_REACH = ("touching", "source")  # ActiveConfig.spread_reach
 LIKED = 4  # an interest score from which a label says "show me more like this" (shape_protect, liked_teach_sky)
+
+
+#: What spares a tile's own object from the doubt the ARTEFACT labels cast on its predicted interest.
+BELIEVE_PROTECT = ("off", "object", "morph")
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,10 @@ class ActiveConfig:
     # list's under the same ARTEFACT push-downs (the list's best unlabelled tiles stay near the queue's top); on
     # since session 39 (16 fresh surveys at the issue's scale, a rule written first: benchmarks/README.md, issue 24)
     list_hedge: bool = True
+    # the belief in a tile's predicted interest spares its own object: the regressor's guess believed as far as
+    # 1 - p (1 - object score) ("object", as the taught discount, needs artefact_object_protect), as far as
+    # 1 - p (1 - morphology evidence) ("morph": ring, X, giant; needs objects written with --morph), or 1 - p ("off")
+    believe_protect: str = "off"
     lanes: bool = False  # once labelled, rank's two lanes (forest, objects) weighted by the interest each lane's
     # labelled tiles earned (ranking.lanes; needs rank's object_score)
     seed: int = 0
@@ -231,6 +240,8 @@ class ActiveConfig:
             raise ValueError(f"far_prior must be 'off' or one of {PRIORS}, not {self.far_prior!r}")
         if self.spread_reach not in SPREAD_REACH:
             raise ValueError(f"spread_reach must be one of {SPREAD_REACH}, not {self.spread_reach!r}")
+        if self.believe_protect not in BELIEVE_PROTECT:
+            raise ValueError(f"believe_protect must be one of {BELIEVE_PROTECT}, not {self.believe_protect!r}")
         if self.teach_prevalence not in PREVALENCE:
             raise ValueError(f"teach_prevalence must be one of {PREVALENCE}, not {self.teach_prevalence!r}")
         if self.teach_monotone not in MONOTONE:
@@ -298,6 +309,10 @@ class ActiveRanker:
         What ``adjacency`` holds, for the words of ``why``: "touching" tiles, or the tiles of one "source"
         (``config.spread_reach`` asks for the source; :meth:`from_run` falls back to touching tiles where
         the run has no objects, and says so here).
+    morphology
+        ``[N]`` each tile's largest ring, X or giant evidence (:func:`radioexplore.ranking.active_features.tile_morphology`):
+        with ``config.believe_protect`` "morph" it spares the tile's own object the doubt the ARTEFACT labels cast on
+        its predicted interest; None: not used.
 
     Measured with a simulated astronomer: see the module's docstring.
     """
@@ -318,6 +333,7 @@ class ActiveRanker:
         signed: int | None = None,
         lanes: Lanes | None = None,
         reach: str = "touching",
+        morphology: np.ndarray | None = None,
     ) -> None:
         lookup(REGRESSORS, config.regressor, "regressor")
         lookup(BLENDS, config.blend, "blend")
@@ -354,6 +370,13 @@ class ActiveRanker:
             if block is not None:
                 self.joint = np.ascontiguousarray(np.hstack([self.joint, block]), dtype=np.float32)
         self.sidelobes = None
+        self.morphology = None  # each tile's largest morphology evidence (ring, X, giant), where given
+        if morphology is not None:
+            if len(morphology) != n:
+                raise ValueError(
+                    f"morphology has {len(morphology)} rows for {n} embeddings; re-run `radioexplore objects`"
+                )
+            self.morphology = np.clip(np.nan_to_num(np.asarray(morphology, dtype=np.float32)), 0.0, 1.0)
         self.object_keep = None  # 1 - each tile's object score, where the geometry gives it
         if sidelobes is not None:
             if len(sidelobes) != n:
@@ -392,6 +415,7 @@ class ActiveRanker:
         scaling, exclude = ranking_context(run, name, tiles, emb)
         by_source = config.spread > 0 and config.spread_reach == "source"
         wanted = by_source or config.pattern_geometry or config.shape_weight > 0 or config.shape_protect
+        wanted = wanted or config.believe_protect == "morph"
         objects = pd.read_parquet(run.objects) if wanted and run.objects.is_file() else None  # read once
         reach = spread_reach_of(config, objects is not None)
         adjacency = None
@@ -429,6 +453,7 @@ class ActiveRanker:
             if config.lanes
             else None,
             reach,
+            tile_morphology(objects, len(scores)) if config.believe_protect == "morph" else None,
         )
 
     def __len__(self) -> int:
@@ -554,7 +579,16 @@ class ActiveRanker:
                 lo = INTEREST_RANGE[0]
                 # a liked tile vouches that its object continues next door, not for the sidelobes beside it:
                 # what it vouches for is believed, like the regressor's guess, as far as the tile is no artefact
-                believed = (lo + (np.maximum(regressed, vouched) - lo) * (1.0 - p_art)).astype(np.float32)
+                doubt = p_art  # what the labels taught of the sky, not of the tile's own object
+                if (
+                    config.believe_protect == "object"
+                    and config.artefact_object_protect
+                    and self.object_keep is not None
+                ):
+                    doubt = p_art * self.object_keep
+                elif config.believe_protect == "morph" and self.morphology is not None:
+                    doubt = p_art * (1.0 - self.morphology)
+                believed = (lo + (np.maximum(regressed, vouched) - lo) * (1.0 - doubt)).astype(np.float32)
                 believed[ids] = y
             active = BLENDS[config.blend](anomaly_q, believed, trust, config)
             if self.artefacts is not None and config.artefact_discount:

@@ -154,3 +154,18 @@ def shape_block(objects: pd.DataFrame | None, n_tiles: int, column: str = "score
     out[has, :-1] = feats[best[has]]
     out[has, -1] = 1.0
     return out
+
+
+def tile_morphology(objects: pd.DataFrame | None, n_tiles: int) -> np.ndarray | None:
+    """Per tile, the largest ``morph_evidence`` (ring, X-shape, giant double: :mod:`radioexplore.ranking.morphology`)
+    among the objects whose ``tile_ids`` hold it, 0 for none; None without objects or without the column (an
+    objects table written without ``--morph``)."""
+    if objects is None or objects.empty or not {"tile_ids", "morph_evidence"} <= set(objects.columns):
+        return None
+    out = np.zeros(n_tiles, dtype=np.float32)
+    evidence = np.clip(np.nan_to_num(objects["morph_evidence"].to_numpy(dtype=np.float32)), 0.0, 1.0)
+    for ids, value in zip(objects["tile_ids"], evidence, strict=True):
+        held = np.asarray(ids, dtype=np.int64)
+        held = held[(held >= 0) & (held < n_tiles)]
+        out[held] = np.maximum(out[held], value)
+    return out
