@@ -76,3 +76,24 @@ def test_a_run_reaches_through_its_objects_when_asked_and_touching_tiles_otherwi
     run.objects.unlink()
     fallback = ActiveRanker.from_run(run, "vit", ActiveConfig(spread_reach="source"))
     assert (fallback.adjacency != touching).nnz == 0 and fallback.reach == "touching"  # and its words say so
+
+
+def test_believe_protect_morph_reads_the_runs_morphology_and_says_when_it_cannot(run, caplog):
+    """``from_run`` with ``believe_protect="morph"`` gives each tile its objects' largest morphology evidence; a run
+    whose objects table has none (written without the morphology, or gone) logs that the belief is doubted as "off"."""
+    from radioexplore.ranking.active_features import tile_morphology
+
+    objects = pd.read_parquet(run.objects)
+    n = len(run.read_scores("vit"))
+    config = ActiveConfig(believe_protect="morph")
+    objects["morph_evidence"] = np.linspace(0.0, 1.0, len(objects))  # the tiny run's objects read none: give some
+    objects.to_parquet(run.objects)
+    morphology = ActiveRanker.from_run(run, "vit", config).morphology
+    assert morphology is not None and morphology.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(morphology, tile_morphology(objects, n))
+    assert ActiveRanker.from_run(run, "vit").morphology is None  # only read when asked for
+    objects.drop(columns=["morph_evidence"], errors="ignore").to_parquet(run.objects)
+    with caplog.at_level("WARNING", logger="radioexplore.ranking.active"):
+        ranker = ActiveRanker.from_run(run, "vit", config)
+    assert ranker.morphology is None
+    assert "believe_protect='morph' needs" in caplog.text and "as with 'off'" in caplog.text

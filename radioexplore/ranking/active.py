@@ -116,6 +116,7 @@ session's preparation takes 0.6 s of CPU at 10^5 tiles instead of 3 s.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ from radioexplore.run.tiling import tile_adjacency
 SPREAD_REACH = ("touching", "source")  # ActiveConfig.spread_reach
 LIKED = 4  # an interest score from which a label says "show me more like this" (shape_protect, liked_teach_sky)
 
+
+log = logging.getLogger(__name__)
 
 #: What spares a tile's own object from the doubt the ARTEFACT labels cast on its predicted interest.
 BELIEVE_PROTECT = ("off", "object", "morph")
@@ -431,6 +434,13 @@ class ActiveRanker:
             else None
         )
         evidence = teach_block(scores, config.teach_field_context, pattern)
+        morphology = tile_morphology(objects, len(scores)) if config.believe_protect == "morph" else None
+        if config.believe_protect == "morph" and morphology is None:
+            log.warning(
+                "believe_protect='morph' needs %s with a morph_evidence column (run `radioexplore objects`); "
+                "without it the belief is doubted as with 'off'",
+                run.objects,
+            )
         return cls(
             emb,
             scores["score"].to_numpy(),
@@ -453,7 +463,7 @@ class ActiveRanker:
             if config.lanes
             else None,
             reach,
-            tile_morphology(objects, len(scores)) if config.believe_protect == "morph" else None,
+            morphology,
         )
 
     def __len__(self) -> int:
@@ -485,7 +495,8 @@ class ActiveRanker:
         for, are believed only as far as the tile is no artefact (``1 + (predicted - 1)(1 - p)``: a
         tile scored 5 beside a bright source says its object is peculiar, not the ripples that fill
         its neighbours; in simulated DQF 2-3 fields those neighbours were most of the artefacts the
-        queue brought back after ARTEFACT labels), and once the labels hold an ARTEFACT and another label
+        queue brought back after ARTEFACT labels; ``config.believe_protect`` spares the tile's own object,
+        ``p (1 - object score)`` or ``p (1 - morphology evidence)``), and once the labels hold an ARTEFACT and another label
         the whole score is multiplied by ``1 - p``. Then each tile's score is multiplied by
         ``1 - artefact_penalty x artefact_trust``, the kernel weight of its nearest ARTEFACT-labelled
         tile in the artefact features or in the regressor's features, whichever is larger (and, where
