@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from radioexplore.ranking.morphology import MORPH_EVIDENCE
 from radioexplore.ranking.object_score import forest_features
-from radioexplore.ranking.peculiar import tile_best_objects
+from radioexplore.ranking.peculiar import object_tile_pairs, tile_best_objects
 from radioexplore.ranking.standardise import FieldStandardisation
 
 
@@ -160,12 +161,10 @@ def tile_morphology(objects: pd.DataFrame | None, n_tiles: int) -> np.ndarray | 
     """Per tile, the largest ``morph_evidence`` (ring, X-shape, giant double: :mod:`radioexplore.ranking.morphology`)
     among the objects whose ``tile_ids`` hold it, 0 for none; None without objects or without the column (an
     objects table written without ``--morph``)."""
-    if objects is None or objects.empty or not {"tile_ids", "morph_evidence"} <= set(objects.columns):
+    if objects is None or objects.empty or not {"tile_ids", MORPH_EVIDENCE} <= set(objects.columns):
         return None
+    evidence = np.clip(np.nan_to_num(objects[MORPH_EVIDENCE].to_numpy(dtype=np.float32)), 0.0, 1.0)
+    rows, tiles = object_tile_pairs(objects, n_tiles)
     out = np.zeros(n_tiles, dtype=np.float32)
-    evidence = np.clip(np.nan_to_num(objects["morph_evidence"].to_numpy(dtype=np.float32)), 0.0, 1.0)
-    for ids, value in zip(objects["tile_ids"], evidence, strict=True):
-        held = np.asarray(ids, dtype=np.int64)
-        held = held[(held >= 0) & (held < n_tiles)]
-        out[held] = np.maximum(out[held], value)
+    np.maximum.at(out, tiles, evidence[rows])
     return out
